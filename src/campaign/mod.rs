@@ -1,0 +1,520 @@
+//! Campaign folders: `campaigns/<id>/campaign.toml` plus the CSV contact lists beside it.
+//!
+//! Loading a campaign validates every key up front, so a typo is reported when the folder is
+//! read (with the file and the key), never discovered in the middle of a call.
+
+pub mod csv;
+pub mod phone;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A campaign folder that could not be loaded; the message names the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The five campaign kinds of the product contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Reminder,
+    Announcement,
+    Promotion,
+    Survey,
+    Sales,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Reminder => "reminder",
+            Kind::Announcement => "announcement",
+            Kind::Promotion => "promotion",
+            Kind::Survey => "survey",
+            Kind::Sales => "sales",
+        }
+    }
+
+    /// The kind-specific outcomes, in the order reports list them.
+    pub fn outcomes(self) -> &'static [&'static str] {
+        match self {
+            Kind::Reminder => &["confirmed", "cancelled", "transferred", "no_response"],
+            Kind::Announcement => &["delivered", "no_response"],
+            Kind::Promotion => &["transferred", "interested", "opted_out", "not_interested"],
+            Kind::Survey => &["completed", "partial"],
+            Kind::Sales => &["connected", "abandoned"],
+        }
+    }
+
+    /// Every contact state that applies to this kind: waiting states, the kind's outcomes and
+    /// the outcomes common to every kind. This is the closed list of product.md.
+    pub fn states(self) -> Vec<&'static str> {
+        let mut v = vec!["pending", "scheduled", "in_progress"];
+        v.extend_from_slice(self.outcomes());
+        for common in COMMON_OUTCOMES {
+            if !v.contains(common) {
+                v.push(common);
+            }
+        }
+        v
+    }
+}
+
+/// Outcomes every kind can end in.
+pub const COMMON_OUTCOMES: &[&str] = &[
+    "unreachable",
+    "invalid_number",
+    "blocked",
+    "expired",
+    "failed",
+];
+
+/// Text-to-speech settings of a campaign (`[voice]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Voice {
+    /// `google` or `netelip`.
+    pub provider: String,
+    /// Language code for google, voice name for netelip.
+    pub language: String,
+    /// 1–2, google only.
+    pub speed: Option<f64>,
+}
+
+impl Default for Voice {
+    fn default() -> Self {
+        Self {
+            provider: "google".into(),
+            language: "es".into(),
+            speed: None,
+        }
+    }
+}
+
+/// Retry delays per attempt result (`retry = { busy = "10m", … }`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryDelays {
+    pub busy: Duration,
+    pub no_answer: Duration,
+    pub failed: Duration,
+    pub unreachable: Duration,
+}
+
+impl Default for RetryDelays {
+    fn default() -> Self {
+        Self {
+            busy: Duration::from_secs(600),
+            no_answer: Duration::from_secs(3600),
+            failed: Duration::from_secs(1800),
+            unreachable: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Settings of the announcement kind (`[announcement]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnouncementSettings {
+    pub message: String,
+    pub repeat_key: Option<String>,
+}
+
+/// The kind-specific part of a campaign.
+#[derive(Debug, Clone)]
+pub enum FlowSettings {
+    Announcement(AnnouncementSettings),
+    /// Kinds whose call flow is not built yet keep their raw section.
+    Other(toml::Table),
+}
+
+/// A validated campaign definition.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    pub id: String,
+    pub dir: PathBuf,
+    pub kind: Kind,
+    pub title: String,
+    pub caller_id: String,
+    /// Demo campaigns are dialed only by the simulator, never by the real provider.
+    pub demo: bool,
+    pub schedule: Option<String>,
+    pub hours: Option<Vec<String>>,
+    pub timezone: Option<String>,
+    pub calls_per_second: Option<f64>,
+    pub max_concurrent_calls: Option<u32>,
+    pub ring_seconds: u32,
+    pub max_attempts: u32,
+    pub retry: RetryDelays,
+    pub voice: Voice,
+    pub flow: FlowSettings,
+    /// The file as read, stored with the campaign for reference.
+    pub source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CampaignFile {
+    kind: Kind,
+    #[serde(default)]
+    title: String,
+    caller_id: String,
+    #[serde(default)]
+    demo: bool,
+    schedule: Option<String>,
+    hours: Option<Vec<String>>,
+    timezone: Option<String>,
+    holiday_calendar: Option<String>,
+    holidays: Option<Vec<String>>,
+    calls_per_second: Option<f64>,
+    max_concurrent_calls: Option<u32>,
+    #[serde(default = "default_ring")]
+    ring_seconds: u32,
+    #[serde(default = "default_max_attempts")]
+    max_attempts: u32,
+    #[serde(default)]
+    retry: BTreeMap<String, String>,
+    #[serde(default)]
+    voice: Voice,
+    reminder: Option<toml::Table>,
+    announcement: Option<AnnouncementSettings>,
+    promotion: Option<toml::Table>,
+    survey: Option<toml::Table>,
+    sales: Option<toml::Table>,
+}
+
+fn default_ring() -> u32 {
+    30
+}
+fn default_max_attempts() -> u32 {
+    3
+}
+
+impl Campaign {
+    /// Loads and validates `<dir>/campaign.toml`; the folder name is the campaign id.
+    pub fn load(dir: &Path) -> Result<Campaign, CampaignError> {
+        let path = dir.join("campaign.toml");
+        let text = std::fs::read_to_string(&path).map_err(|source| CampaignError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let id = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Self::parse(&id, dir, &path, &text)
+    }
+
+    /// Parses the text of a `campaign.toml`; `path` is only used in error messages.
+    pub fn parse(id: &str, dir: &Path, path: &Path, text: &str) -> Result<Campaign, CampaignError> {
+        let invalid = |message: String| CampaignError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let file: CampaignFile = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            match line {
+                Some(l) => invalid(format!("line {l}: {}", e.message())),
+                None => invalid(e.message().to_string()),
+            }
+        })?;
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(invalid(format!(
+                "the folder name \"{id}\" is the campaign id and may only hold letters, digits, '-' and '_'"
+            )));
+        }
+        if file.max_attempts == 0 {
+            return Err(invalid("max_attempts must be at least 1".into()));
+        }
+        if !(5..=120).contains(&file.ring_seconds) {
+            return Err(invalid(format!(
+                "ring_seconds must be between 5 and 120, got {}",
+                file.ring_seconds
+            )));
+        }
+        if let Some(cps) = file.calls_per_second {
+            if !(cps > 0.0) {
+                return Err(invalid("calls_per_second must be greater than 0".into()));
+            }
+        }
+        if file.max_concurrent_calls == Some(0) {
+            return Err(invalid("max_concurrent_calls must be at least 1".into()));
+        }
+        if let Some(tz) = &file.timezone {
+            if tz.parse::<chrono_tz::Tz>().is_err() {
+                return Err(invalid(format!(
+                    "timezone \"{tz}\" is not an IANA time zone such as Europe/Madrid"
+                )));
+            }
+        }
+        if !matches!(file.voice.provider.as_str(), "google" | "netelip") {
+            return Err(invalid(format!(
+                "voice.provider must be \"google\" or \"netelip\", got \"{}\"",
+                file.voice.provider
+            )));
+        }
+        let mut retry = RetryDelays::default();
+        for (key, value) in &file.retry {
+            let d = parse_duration(value).ok_or_else(|| {
+                invalid(format!(
+                    "retry.{key}: expected a duration such as 30s, 10m, 1h or 2d, got \"{value}\""
+                ))
+            })?;
+            match key.as_str() {
+                "busy" => retry.busy = d,
+                "no_answer" => retry.no_answer = d,
+                "failed" => retry.failed = d,
+                "unreachable" => retry.unreachable = d,
+                other => {
+                    return Err(invalid(format!(
+                        "retry.{other} is not a retry rule (busy, no_answer, failed, unreachable)"
+                    )))
+                }
+            }
+        }
+        let _ = (&file.holiday_calendar, &file.holidays);
+        let section_present = |k: Kind| match k {
+            Kind::Reminder => file.reminder.is_some(),
+            Kind::Announcement => file.announcement.is_some(),
+            Kind::Promotion => file.promotion.is_some(),
+            Kind::Survey => file.survey.is_some(),
+            Kind::Sales => file.sales.is_some(),
+        };
+        for other in [
+            Kind::Reminder,
+            Kind::Announcement,
+            Kind::Promotion,
+            Kind::Survey,
+            Kind::Sales,
+        ] {
+            if other != file.kind && section_present(other) {
+                return Err(invalid(format!(
+                    "has a [{}] section but kind = \"{}\"",
+                    other.as_str(),
+                    file.kind.as_str()
+                )));
+            }
+        }
+        let flow = match file.kind {
+            Kind::Announcement => {
+                let a = file.announcement.clone().ok_or_else(|| {
+                    invalid("kind = \"announcement\" needs an [announcement] section with a message".into())
+                })?;
+                if a.message.trim().is_empty() {
+                    return Err(invalid("announcement.message is empty".into()));
+                }
+                if let Some(k) = &a.repeat_key {
+                    if !is_key(k) {
+                        return Err(invalid(format!(
+                            "announcement.repeat_key must be one key 0-9, * or #, got \"{k}\""
+                        )));
+                    }
+                }
+                FlowSettings::Announcement(a)
+            }
+            other => {
+                let t = match other {
+                    Kind::Reminder => file.reminder.clone(),
+                    Kind::Promotion => file.promotion.clone(),
+                    Kind::Survey => file.survey.clone(),
+                    _ => file.sales.clone(),
+                };
+                FlowSettings::Other(t.ok_or_else(|| {
+                    invalid(format!(
+                        "kind = \"{0}\" needs a [{0}] section",
+                        other.as_str()
+                    ))
+                })?)
+            }
+        };
+        Ok(Campaign {
+            id: id.to_string(),
+            dir: dir.to_path_buf(),
+            kind: file.kind,
+            title: file.title,
+            caller_id: file.caller_id,
+            demo: file.demo,
+            schedule: file.schedule,
+            hours: file.hours,
+            timezone: file.timezone,
+            calls_per_second: file.calls_per_second,
+            max_concurrent_calls: file.max_concurrent_calls,
+            ring_seconds: file.ring_seconds,
+            max_attempts: file.max_attempts,
+            retry,
+            voice: file.voice,
+            flow,
+            source: text.to_string(),
+        })
+    }
+
+    /// The CSV files of the campaign folder, sorted by name (rejects files excluded).
+    pub fn csv_files(&self) -> std::io::Result<Vec<PathBuf>> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                let name = p.file_name().map(|n| n.to_string_lossy().to_lowercase());
+                match name {
+                    Some(n) => {
+                        n.ends_with(".csv")
+                            && !n.ends_with(".rejected.csv")
+                            && !n.starts_with('.')
+                            && !n.starts_with("~$")
+                    }
+                    None => false,
+                }
+            })
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+}
+
+/// Loads every campaign folder under `dir`. Broken folders are returned as errors beside the
+/// good ones so that one typo does not stop the other campaigns.
+pub fn load_all(dir: &Path) -> Result<Vec<Result<Campaign, CampaignError>>, CampaignError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| CampaignError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("campaign.toml").is_file())
+        .collect();
+    dirs.sort();
+    Ok(dirs.iter().map(|d| Campaign::load(d)).collect())
+}
+
+fn is_key(k: &str) -> bool {
+    k.len() == 1 && k.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+}
+
+/// Parses `30s`, `10m`, `1h`, `2d` (and combinations such as `1h30m`).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().ok()?;
+        num.clear();
+        total += n * match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            _ => return None,
+        };
+    }
+    if !num.is_empty() {
+        return None;
+    }
+    Some(Duration::from_secs(total))
+}
+
+/// Fills `{column}` placeholders from the contact's variables; unknown names are left as is.
+pub fn render_template(template: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        match after.find('}') {
+            Some(end) => {
+                let name = &after[..end];
+                match vars.get(&csv::normalize_header(name)) {
+                    Some(v) => out.push_str(v),
+                    None => {
+                        out.push('{');
+                        out.push_str(name);
+                        out.push('}');
+                    }
+                }
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Campaign, CampaignError> {
+        Campaign::parse("c1", Path::new("campaigns/c1"), Path::new("campaigns/c1/campaign.toml"), text)
+    }
+
+    #[test]
+    fn announcement_loads_with_defaults() {
+        let c = parse(
+            "kind = \"announcement\"\ncaller_id = \"+34910000000\"\nretry = { busy = \"5m\" }\n[announcement]\nmessage = \"Hola {nombre}\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.kind, Kind::Announcement);
+        assert_eq!(c.max_attempts, 3);
+        assert_eq!(c.retry.busy, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn errors_name_the_file_line_and_key() {
+        let e = parse("kind = \"announcement\"\ncaller_id = \"1\"\nring_secs = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("campaign.toml") && e.contains("ring_secs") && e.contains("line 3"), "{e}");
+        let e = parse("kind = \"announcement\"\ncaller_id = \"1\"\nretry = { busy = \"soon\" }\n[announcement]\nmessage=\"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("retry.busy") && e.contains("soon"), "{e}");
+        let e = parse("kind = \"robocall\"\ncaller_id = \"1\"\n").unwrap_err().to_string();
+        assert!(e.contains("robocall"), "{e}");
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2d"), Some(Duration::from_secs(172800)));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("x"), None);
+    }
+
+    #[test]
+    fn templates_fill_columns() {
+        let mut v = BTreeMap::new();
+        v.insert("nombre".to_string(), "Ana".to_string());
+        assert_eq!(render_template("Hola {Nombre}, {x}", &v), "Hola Ana, {x}");
+    }
+
+    #[test]
+    fn state_list_is_closed_and_complete() {
+        let s = Kind::Announcement.states();
+        assert_eq!(
+            s,
+            vec!["pending", "scheduled", "in_progress", "delivered", "no_response", "unreachable", "invalid_number", "blocked", "expired", "failed"]
+        );
+    }
+}

@@ -1,0 +1,432 @@
+//! Daemon configuration: one TOML file, `PREGONERO_<SECTION>_<KEY>` environment overrides, and a
+//! default for every key so that `pregonero run` works with no file at all.
+//!
+//! Secrets (provider token, webhook secret, dashboard password) are `SecretString`s: their
+//! `Debug` output is redacted and nothing in this crate formats them into a log line.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Errors that make the configuration unusable; each names the file or variable at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Invalid { path: String, message: String },
+    #[error("{0}")]
+    Rule(String),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub campaigns: CampaignsConfig,
+    pub provider: ProviderConfig,
+    pub server: ServerConfig,
+    pub limits: LimitsConfig,
+    pub calling: CallingConfig,
+    pub simulator: SimulatorSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://FILE` or `postgres://user:pass@host/db`.
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://pregonero.db".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CampaignsConfig {
+    pub dir: PathBuf,
+}
+
+impl Default for CampaignsConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("campaigns"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// The built-in API Voice simulator, started in-process on a loopback port.
+    Simulator,
+    /// netelip's API Voice: places real calls.
+    Apivoice,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub kind: ProviderKind,
+    pub url: String,
+    pub api: String,
+    #[serde(skip_serializing)]
+    pub token: Option<SecretString>,
+    pub token_file: Option<PathBuf>,
+    /// Seconds to wait for a launch reply before the launch counts as "unknown".
+    pub timeout_seconds: f64,
+    /// How long an attempt whose launch reply was lost waits for a control request or report line
+    /// before it is released for a retry.
+    pub unknown_grace_seconds: u64,
+    /// How long a launched call may stay open (no end-of-call request, no report line) before it
+    /// is closed as lost.
+    pub stale_call_seconds: u64,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        Self {
+            kind: ProviderKind::Simulator,
+            url: "https://api.netelip.com/v1/voice".into(),
+            api: "API sim".into(),
+            token: None,
+            token_file: None,
+            timeout_seconds: 10.0,
+            unknown_grace_seconds: 900,
+            stale_call_seconds: 7200,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// Base URL under which the provider reaches this daemon (printed by `check`).
+    pub public_url: Option<String>,
+    #[serde(skip_serializing)]
+    pub secret: Option<SecretString>,
+    #[serde(skip_serializing)]
+    pub dashboard_password: Option<SecretString>,
+    pub dashboard_password_file: Option<PathBuf>,
+    /// On SIGTERM: how long calls already in progress may keep talking to the webhooks.
+    pub drain_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            secret: None,
+            dashboard_password: None,
+            dashboard_password_file: None,
+            drain_seconds: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub calls_per_second: f64,
+    pub max_concurrent_calls: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            calls_per_second: 1.0,
+            max_concurrent_calls: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallingConfig {
+    pub timezone: String,
+    pub default_region: String,
+    pub hours: Vec<String>,
+    pub holiday_calendar: String,
+    pub holidays: Vec<String>,
+}
+
+impl Default for CallingConfig {
+    fn default() -> Self {
+        Self {
+            timezone: "Europe/Madrid".into(),
+            default_region: "ES".into(),
+            hours: vec!["mon-fri 09:00-21:00".into()],
+            holiday_calendar: "ES".into(),
+            holidays: Vec::new(),
+        }
+    }
+}
+
+/// Settings of the built-in simulator used when `provider.kind = "simulator"`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimulatorSettings {
+    /// Time compression: 1 is real time; 60 makes a one-minute call last one second.
+    pub speed: f64,
+    /// Simulated seconds between call-report batches.
+    pub report_interval_seconds: f64,
+    pub seed: u64,
+    /// Optional TOML file mapping E.164 numbers to scripted outcomes.
+    pub script_file: Option<PathBuf>,
+    /// Send control requests urlencoded instead of multipart.
+    pub urlencoded: bool,
+}
+
+impl Default for SimulatorSettings {
+    fn default() -> Self {
+        Self {
+            speed: 40.0,
+            report_interval_seconds: 120.0,
+            seed: 7,
+            script_file: None,
+            urlencoded: false,
+        }
+    }
+}
+
+impl Config {
+    /// Loads the file (if any), applies `PREGONERO_*` environment overrides and validates.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(path, &env)
+    }
+
+    /// As [`Config::load`], with the environment given explicitly (tests).
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let (mut table, origin) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
+                let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+                    ConfigError::Invalid {
+                        path: p.display().to_string(),
+                        message: e.message().to_string(),
+                    }
+                })?;
+                (table, p.display().to_string())
+            }
+            None => (toml::Table::new(), "(defaults)".to_string()),
+        };
+        apply_env(&mut table, env)?;
+        let config: Config =
+            Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Invalid {
+                path: origin.clone(),
+                message: e.to_string().trim().to_string(),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.limits.calls_per_second > 0.0) {
+            return Err(ConfigError::Rule(
+                "limits.calls_per_second must be greater than 0".into(),
+            ));
+        }
+        if self.limits.max_concurrent_calls == 0 {
+            return Err(ConfigError::Rule(
+                "limits.max_concurrent_calls must be at least 1".into(),
+            ));
+        }
+        if !(self.simulator.speed > 0.0) {
+            return Err(ConfigError::Rule(
+                "simulator.speed must be greater than 0".into(),
+            ));
+        }
+        if self.calling.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ConfigError::Rule(format!(
+                "calling.timezone \"{}\" is not an IANA time zone such as Europe/Madrid",
+                self.calling.timezone
+            )));
+        }
+        if self.provider.kind == ProviderKind::Apivoice {
+            if self.server.secret.is_none() {
+                return Err(ConfigError::Rule(
+                    "server.secret is required when provider.kind = \"apivoice\" (it protects the webhook URLs)".into(),
+                ));
+            }
+            if self.provider.token.is_none() && self.provider.token_file.is_none() {
+                return Err(ConfigError::Rule(
+                    "provider.token or provider.token_file is required when provider.kind = \"apivoice\"".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The provider token, read from `token` or `token_file`.
+    pub fn provider_token(&self) -> Result<Option<SecretString>, ConfigError> {
+        if let Some(t) = &self.provider.token {
+            return Ok(Some(t.clone()));
+        }
+        match &self.provider.token_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok(Some(SecretString::from(text.trim().to_string())))
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub fn provider_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.provider.timeout_seconds.max(0.1))
+    }
+
+    /// The webhook URL base the provider must call, with the secret as the last segment.
+    pub fn webhook_urls(&self, listen: &str, secret: &SecretString) -> (String, String) {
+        let base = self
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}"));
+        let base = base.trim_end_matches('/');
+        let s = secret.expose_secret();
+        (
+            format!("{base}/apivoice/control/{s}"),
+            format!("{base}/apivoice/report/{s}"),
+        )
+    }
+}
+
+/// Applies `PREGONERO_<SECTION>_<KEY>=value` overrides. A value is parsed as a TOML number,
+/// boolean or array only where the key's default is of that type, so that a token such as
+/// `0123` stays a string.
+fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
+    let defaults = toml::Table::try_from(Config::default()).unwrap_or_default();
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("PREGONERO_") else {
+            continue;
+        };
+        if rest == "CONFIG" || rest.starts_with("TEST_") {
+            continue;
+        }
+        let lower = rest.to_ascii_lowercase();
+        let Some((section, key)) = defaults
+            .keys()
+            .filter_map(|s| {
+                lower
+                    .strip_prefix(s.as_str())
+                    .and_then(|k| k.strip_prefix('_'))
+                    .map(|k| (s.clone(), k.to_string()))
+            })
+            .next()
+        else {
+            return Err(ConfigError::Rule(format!(
+                "environment variable {name} does not name a config section ({})",
+                defaults.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        };
+        let default = defaults
+            .get(&section)
+            .and_then(|s| s.as_table())
+            .and_then(|t| t.get(&key));
+        let parsed = match default {
+            Some(toml::Value::String(_)) | None => toml::Value::String(value.clone()),
+            Some(_) => format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .ok_or_else(|| {
+                    ConfigError::Rule(format!("environment variable {name} has an invalid value"))
+                })?,
+        };
+        let entry = table
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match entry.as_table_mut() {
+            Some(t) => {
+                t.insert(key, parsed);
+            }
+            None => {
+                return Err(ConfigError::Rule(format!(
+                    "config key {section} must be a table"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_file_gives_the_documented_defaults() {
+        let c = Config::load_with_env(None, &[]).unwrap();
+        assert_eq!(c.database.url, "sqlite://pregonero.db");
+        assert_eq!(c.campaigns.dir, PathBuf::from("campaigns"));
+        assert_eq!(c.provider.kind, ProviderKind::Simulator);
+        assert_eq!(c.server.listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_keys_with_types_from_the_defaults() {
+        let env = vec![
+            ("PREGONERO_DATABASE_URL".into(), "postgres://x@h/db".into()),
+            ("PREGONERO_PROVIDER_TOKEN".into(), "0123".into()),
+            ("PREGONERO_LIMITS_CALLS_PER_SECOND".into(), "5".into()),
+            ("PREGONERO_SERVER_PUBLIC_URL".into(), "https://d.example".into()),
+        ];
+        let c = Config::load_with_env(None, &env).unwrap();
+        assert_eq!(c.database.url, "postgres://x@h/db");
+        assert_eq!(c.provider.token.unwrap().expose_secret(), "0123");
+        assert_eq!(c.limits.calls_per_second, 5.0);
+        assert_eq!(c.server.public_url.as_deref(), Some("https://d.example"));
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let env = vec![
+            ("PREGONERO_PROVIDER_TOKEN".into(), "tok-abcdef".into()),
+            ("PREGONERO_SERVER_SECRET".into(), "hush-123".into()),
+        ];
+        let c = Config::load_with_env(None, &env).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("tok-abcdef") && !dbg.contains("hush-123"), "{dbg}");
+    }
+
+    #[test]
+    fn bad_file_error_names_the_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, "[limits]\ncalls_per_second = \"fast\"\n").unwrap();
+        let e = Config::load_with_env(Some(&p), &[]).unwrap_err().to_string();
+        assert!(e.contains("p.toml") && e.contains("calls_per_second"), "{e}");
+        std::fs::write(&p, "[limtis]\n").unwrap();
+        let e = Config::load_with_env(Some(&p), &[]).unwrap_err().to_string();
+        assert!(e.contains("limtis"), "{e}");
+    }
+
+    #[test]
+    fn real_provider_needs_a_secret_and_a_token() {
+        let env = vec![("PREGONERO_PROVIDER_KIND".into(), "apivoice".into())];
+        let e = Config::load_with_env(None, &env).unwrap_err().to_string();
+        assert!(e.contains("server.secret"), "{e}");
+    }
+}

@@ -1,0 +1,18 @@
+//! pregonero: an outbound campaign dialer daemon for netelip's API Voice.
+//!
+//! Data flows one way: campaign folders → store → scheduler → dialer → provider → (the call
+//! rings) → webhook (call flow, reports) → store → report.
+
+pub mod app;
+pub mod campaign;
+pub mod clock;
+pub mod config;
+pub mod dialer;
+pub mod flow;
+pub mod provider;
+pub mod report;
+pub mod schedule;
+pub mod store;
+#[doc(hidden)]
+pub mod testing;
+pub mod webhook;

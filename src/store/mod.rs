@@ -1,0 +1,348 @@
+//! Persistence: one interface ([`Backend`]), two implementations (SQLite, PostgreSQL), chosen
+//! once from the database URL. Backend differences live only in this folder.
+//!
+//! Guarantees every caller relies on:
+//! - an attempt row exists (status `launching`) before the provider is asked to dial it;
+//! - claiming due contacts is atomic: no contact is claimed by two loops at once;
+//! - closing an attempt is idempotent: a second description of the same call (control request
+//!   and report line) never counts it twice;
+//! - contact state transitions happen in the same transaction as the attempt change behind them.
+
+mod postgres;
+mod sqlite;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use crate::schedule::{AttemptResult, NextState, RetryPolicy};
+
+/// Store errors. User-facing messages never include the database password.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL must start with sqlite:// or postgres://")]
+    UnknownScheme,
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A campaign as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignRow {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    pub paused: bool,
+}
+
+/// What is recorded about an imported file.
+#[derive(Debug, Clone)]
+pub struct FileImport {
+    pub file_name: String,
+    pub hash: String,
+    pub rows_read: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+}
+
+/// The result of importing a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportResult {
+    /// The same content was imported before: nothing was inserted.
+    pub already_imported: bool,
+    pub inserted: u64,
+    /// Contacts already in the campaign (merged, first one wins).
+    pub existing: u64,
+}
+
+/// A contact to insert.
+pub use crate::campaign::csv::NewContact;
+
+/// A contact claimed for a launch, with its freshly written attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    pub attempt_id: i64,
+    pub contact_id: i64,
+    pub campaign_id: String,
+    /// 1-based attempt number of this contact.
+    pub number: i64,
+    pub phone: String,
+}
+
+/// What the call flow needs to know about an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptInfo {
+    pub attempt_id: i64,
+    pub campaign_id: String,
+    pub contact_id: i64,
+    pub status: String,
+    pub phone: String,
+    pub name: String,
+    pub vars: BTreeMap<String, String>,
+    pub outcome: Option<String>,
+    pub answered: bool,
+}
+
+/// A control request as received, for the `call_events` table.
+#[derive(Debug, Clone)]
+pub struct CallEvent {
+    pub attempt_id: Option<i64>,
+    pub provider_call_id: Option<String>,
+    /// `start`, `result`, `error`, `end` or `other`.
+    pub kind: String,
+    pub command: Option<String>,
+    pub dtmf: Option<String>,
+    pub statuscall: Option<String>,
+    /// Every field of the request, as JSON.
+    pub fields: String,
+    pub received_at: i64,
+}
+
+/// What a control request taught about its attempt, written with the event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    pub answered: bool,
+    /// The flow outcome reached so far (e.g. `delivered`).
+    pub outcome: Option<String>,
+    /// Keys pressed, appended to the attempt's digits.
+    pub dtmf: Option<String>,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptClose {
+    pub result: AttemptResult,
+    pub duration_seconds: Option<i64>,
+    pub talk_seconds: Option<i64>,
+    pub ended_at: i64,
+}
+
+/// Why a launch did not place a call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotPlaced {
+    /// Try the contact again at this time (ms); the attempt does not count.
+    RetryAt(i64),
+    /// The provider refused this contact for good.
+    Failed,
+}
+
+/// One element of a call-report batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportLine {
+    pub provider_call_id: String,
+    pub startdate: String,
+    pub dst: String,
+    pub status: String,
+    pub duration_seconds: i64,
+    pub cost: f64,
+    pub raw: String,
+}
+
+/// The store's view of a report line after it was upserted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportLineApplied {
+    /// False when the same line (same ID, start, destination) was stored before.
+    pub new: bool,
+    /// The attempt the line belongs to, and whether that attempt is still open.
+    pub attempt: Option<(i64, String, bool)>,
+}
+
+/// An attempt that has not ended yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenAttempt {
+    pub attempt_id: i64,
+    pub campaign_id: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+/// Counts behind `pregonero report`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CampaignStats {
+    pub contacts: i64,
+    pub states: BTreeMap<String, i64>,
+    /// Placed attempts by result (`open` for those not ended yet).
+    pub attempts: BTreeMap<String, i64>,
+    pub talk_seconds: i64,
+    pub cost: f64,
+}
+
+/// The interface both backends implement.
+#[allow(async_fn_in_trait)]
+pub trait Backend {
+    async fn migrate(&self) -> Result<()>;
+    async fn ping(&self) -> Result<()>;
+    /// Inserts or updates a campaign definition; its paused flag is kept.
+    async fn upsert_campaign(&self, id: &str, kind: &str, title: &str, source: &str, now: i64) -> Result<()>;
+    async fn campaigns(&self) -> Result<Vec<CampaignRow>>;
+    /// Returns false when no such campaign exists.
+    async fn set_paused(&self, id: &str, paused: bool, now: i64) -> Result<bool>;
+    /// Records the file and inserts its contacts in one transaction, unless the same content
+    /// was imported into this campaign before.
+    async fn import_contacts(&self, campaign: &str, file: &FileImport, contacts: &[NewContact], now: i64) -> Result<ImportResult>;
+    /// Atomically claims up to `limit` due contacts of a campaign and writes their attempts.
+    async fn claim_due(&self, campaign: &str, now: i64, limit: u32) -> Result<Vec<Claim>>;
+    /// The provider accepted the launch and returned its call id.
+    async fn mark_launched(&self, attempt_id: i64, call_id: &str, now: i64) -> Result<()>;
+    /// The provider did not place the call. Only an attempt still `launching` is changed.
+    async fn mark_not_placed(&self, attempt_id: i64, error: &str, next: &NotPlaced, now: i64) -> Result<()>;
+    async fn attempt_info(&self, attempt_id: i64) -> Result<Option<AttemptInfo>>;
+    async fn attempt_by_call_id(&self, call_id: &str) -> Result<Option<i64>>;
+    /// Stores a control request and what it taught about its attempt, in one transaction.
+    async fn record_event(&self, event: &CallEvent, progress: Option<&Progress>) -> Result<()>;
+    /// Closes an open attempt and moves its contact on. Returns `None` when the attempt was
+    /// already closed (or does not exist): the second description of a call changes nothing.
+    async fn close_attempt(&self, attempt_id: i64, close: &AttemptClose, policy: &RetryPolicy) -> Result<Option<NextState>>;
+    /// Stores a raw report batch before it is parsed; returns its id.
+    async fn store_report_batch(&self, body: &str, now: i64) -> Result<i64>;
+    async fn finish_report_batch(&self, batch_id: i64, lines: i64, error: Option<&str>) -> Result<()>;
+    /// Idempotent upsert keyed by (ID, startdate, dst); duration and cost go to the attempt.
+    async fn apply_report_line(&self, batch_id: i64, line: &ReportLine, now: i64) -> Result<ReportLineApplied>;
+    async fn open_attempts(&self) -> Result<Vec<OpenAttempt>>;
+    /// Contacts not in a final state in campaigns that are not paused.
+    async fn unfinished_contacts(&self) -> Result<i64>;
+    async fn stats(&self, campaign: &str) -> Result<CampaignStats>;
+}
+
+/// The store in use, SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Store::Sqlite($s) => $call.await,
+            Store::Postgres($s) => $call.await,
+        }
+    };
+}
+
+impl Store {
+    /// Connects to the database named by the URL and applies the migrations.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let store = if url.starts_with("sqlite:") {
+            Store::Sqlite(SqliteStore::connect(url).await?)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Store::Postgres(PgStore::connect(url).await?)
+        } else {
+            return Err(StoreError::UnknownScheme);
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(s) => s.pool().close().await,
+            Store::Postgres(s) => s.pool().close().await,
+        }
+    }
+}
+
+impl Backend for Store {
+    async fn migrate(&self) -> Result<()> {
+        dispatch!(self, s => s.migrate())
+    }
+    async fn ping(&self) -> Result<()> {
+        dispatch!(self, s => s.ping())
+    }
+    async fn upsert_campaign(&self, id: &str, kind: &str, title: &str, source: &str, now: i64) -> Result<()> {
+        dispatch!(self, s => s.upsert_campaign(id, kind, title, source, now))
+    }
+    async fn campaigns(&self) -> Result<Vec<CampaignRow>> {
+        dispatch!(self, s => s.campaigns())
+    }
+    async fn set_paused(&self, id: &str, paused: bool, now: i64) -> Result<bool> {
+        dispatch!(self, s => s.set_paused(id, paused, now))
+    }
+    async fn import_contacts(&self, campaign: &str, file: &FileImport, contacts: &[NewContact], now: i64) -> Result<ImportResult> {
+        dispatch!(self, s => s.import_contacts(campaign, file, contacts, now))
+    }
+    async fn claim_due(&self, campaign: &str, now: i64, limit: u32) -> Result<Vec<Claim>> {
+        dispatch!(self, s => s.claim_due(campaign, now, limit))
+    }
+    async fn mark_launched(&self, attempt_id: i64, call_id: &str, now: i64) -> Result<()> {
+        dispatch!(self, s => s.mark_launched(attempt_id, call_id, now))
+    }
+    async fn mark_not_placed(&self, attempt_id: i64, error: &str, next: &NotPlaced, now: i64) -> Result<()> {
+        dispatch!(self, s => s.mark_not_placed(attempt_id, error, next, now))
+    }
+    async fn attempt_info(&self, attempt_id: i64) -> Result<Option<AttemptInfo>> {
+        dispatch!(self, s => s.attempt_info(attempt_id))
+    }
+    async fn attempt_by_call_id(&self, call_id: &str) -> Result<Option<i64>> {
+        dispatch!(self, s => s.attempt_by_call_id(call_id))
+    }
+    async fn record_event(&self, event: &CallEvent, progress: Option<&Progress>) -> Result<()> {
+        dispatch!(self, s => s.record_event(event, progress))
+    }
+    async fn close_attempt(&self, attempt_id: i64, close: &AttemptClose, policy: &RetryPolicy) -> Result<Option<NextState>> {
+        dispatch!(self, s => s.close_attempt(attempt_id, close, policy))
+    }
+    async fn store_report_batch(&self, body: &str, now: i64) -> Result<i64> {
+        dispatch!(self, s => s.store_report_batch(body, now))
+    }
+    async fn finish_report_batch(&self, batch_id: i64, lines: i64, error: Option<&str>) -> Result<()> {
+        dispatch!(self, s => s.finish_report_batch(batch_id, lines, error))
+    }
+    async fn apply_report_line(&self, batch_id: i64, line: &ReportLine, now: i64) -> Result<ReportLineApplied> {
+        dispatch!(self, s => s.apply_report_line(batch_id, line, now))
+    }
+    async fn open_attempts(&self) -> Result<Vec<OpenAttempt>> {
+        dispatch!(self, s => s.open_attempts())
+    }
+    async fn unfinished_contacts(&self) -> Result<i64> {
+        dispatch!(self, s => s.unfinished_contacts())
+    }
+    async fn stats(&self, campaign: &str) -> Result<CampaignStats> {
+        dispatch!(self, s => s.stats(campaign))
+    }
+}
+
+/// Decides the contact's next state inside `close_attempt`, the same way on both backends.
+pub(crate) fn next_state_for(
+    policy: &RetryPolicy,
+    attempts: i64,
+    close: &AttemptClose,
+    last_result: Option<&str>,
+    outcome: Option<&str>,
+) -> NextState {
+    crate::schedule::after_attempt(
+        policy,
+        attempts.max(0) as u32,
+        close.result,
+        last_result.and_then(AttemptResult::parse),
+        outcome,
+        close.ended_at,
+    )
+}
+
+pub(crate) fn vars_to_json(vars: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(vars).unwrap_or_else(|_| "{}".into())
+}
+
+pub(crate) fn vars_from_json(text: &str) -> BTreeMap<String, String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// States that end a contact's life in a campaign.
+pub const WAITING_STATES: &[&str] = &["pending", "scheduled", "in_progress"];

@@ -1,0 +1,93 @@
+//! Test support shared by unit and integration tests: a fresh database per test on each backend.
+//!
+//! PostgreSQL tests read `PREGONERO_TEST_POSTGRES_URL` (e.g.
+//! `postgres://postgres@127.0.0.1:5432/test`); each test gets its own database, dropped when the
+//! guard goes out of scope. Without the variable the PostgreSQL variants print a loud SKIPPED
+//! line and return.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Environment variable naming the PostgreSQL server used by tests.
+pub const POSTGRES_ENV: &str = "PREGONERO_TEST_POSTGRES_URL";
+
+/// A database that exists for the duration of one test.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    drop_pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A fresh SQLite file in a temporary folder.
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        TestDb {
+            url,
+            _dir: Some(dir),
+            drop_pg: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` (after saying so loudly) when
+    /// `PREGONERO_TEST_POSTGRES_URL` is not set.
+    pub async fn postgres(test: &str) -> Option<TestDb> {
+        let Ok(admin) = std::env::var(POSTGRES_ENV) else {
+            eprintln!("SKIPPED (PostgreSQL): {test} — set {POSTGRES_ENV} to run it");
+            return None;
+        };
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "pregonero_t_{}_{}_{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst),
+            rand::random::<u32>()
+        );
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("{POSTGRES_ENV} is set but PostgreSQL is unreachable: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let _ = conn.close().await;
+        let url = match admin.rfind('/') {
+            Some(i) if admin[..i].contains("://") && i > admin.find("://").unwrap_or(0) + 2 => {
+                let rest = &admin[i + 1..];
+                let query = rest.find('?').map(|q| &rest[q..]).unwrap_or("");
+                format!("{}/{name}{query}", &admin[..i])
+            }
+            _ => format!("{admin}/{name}"),
+        };
+        Some(TestDb {
+            url,
+            _dir: None,
+            drop_pg: Some((admin, name)),
+        })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.drop_pg.take() {
+            // Drop runs outside any async context: use a short-lived runtime on its own thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(rt) = rt {
+                    rt.block_on(async move {
+                        use sqlx::Connection;
+                        if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut c)
+                                .await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
