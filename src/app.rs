@@ -1,1 +1,351 @@
-//! todo
+//! Start-up and shutdown of the daemon: wires the store, campaigns, webhook server, provider
+//! (the real API Voice or the in-process simulator) and dialer, and stops them in order.
+//!
+//! `Application::build` binds the listener first (port 0 in tests), so the URLs are known
+//! before anything runs. Shutdown: stop launching, let launch requests finish, let calls in
+//! progress end (bounded by `server.drain_seconds`), then close the server.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::campaign::{self, phone, Campaign};
+use crate::clock::SharedClock;
+use crate::config::{Config, ProviderKind};
+use crate::dialer::{Campaigns, Dialer, DialerSettings, InFlight};
+use crate::provider::simulator::{Script, SimHandle, Simulator, SimulatorConfig};
+use crate::provider::ApiVoiceClient;
+use crate::store::{Backend, Store};
+use crate::webhook::{self, WebhookState};
+
+/// Loads every campaign folder; broken ones come back as error messages.
+pub fn load_campaigns(config: &Config) -> (Vec<Campaign>, Vec<String>) {
+    let dir = &config.campaigns.dir;
+    if !dir.exists() {
+        return (
+            Vec::new(),
+            vec![format!(
+                "the campaigns folder {} does not exist",
+                dir.display()
+            )],
+        );
+    }
+    match campaign::load_all(dir) {
+        Ok(list) => {
+            let mut good = Vec::new();
+            let mut bad = Vec::new();
+            for c in list {
+                match c {
+                    Ok(c) => good.push(c),
+                    Err(e) => bad.push(e.to_string()),
+                }
+            }
+            (good, bad)
+        }
+        Err(e) => (Vec::new(), vec![e.to_string()]),
+    }
+}
+
+/// A random secret for webhook URLs when none is configured (simulator only).
+fn random_secret() -> SecretString {
+    let bytes: [u8; 16] = rand::random();
+    SecretString::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// Replaces the secret path segment of a URL for logs.
+pub fn mask_url(url: &str, secret: &SecretString) -> String {
+    url.replace(secret.expose_secret(), "<secret>")
+}
+
+/// A daemon ready to run.
+pub struct Application {
+    config: Config,
+    store: Store,
+    campaigns: Campaigns,
+    listener: Option<tokio::net::TcpListener>,
+    addr: SocketAddr,
+    secret: SecretString,
+    clock: SharedClock,
+}
+
+impl Application {
+    /// Connects the store (applying migrations), loads and imports the campaign folders and binds
+    /// the webhook listener.
+    pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Application> {
+        let store = Store::connect(&config.database.url)
+            .await
+            .with_context(|| "cannot open the database named by database.url")?;
+        let region = phone::region(&config.calling.default_region);
+        let (loaded, errors) = load_campaigns(&config);
+        for e in &errors {
+            tracing::error!("{e}");
+        }
+        let mut map = HashMap::new();
+        for c in loaded {
+            match campaign::import::sync_campaign(&store, &c, region, clock.now_ms()).await {
+                Ok(summaries) => {
+                    for s in summaries {
+                        tracing::info!(campaign = %c.id, "{s}");
+                    }
+                }
+                Err(e) => tracing::error!(campaign = %c.id, "{e}"),
+            }
+            if !c.flow_ready() {
+                tracing::warn!(campaign = %c.id, kind = c.kind.as_str(), "this kind's call flow is not available yet: the campaign is loaded but not dialed");
+            }
+            map.insert(c.id.clone(), Arc::new(c));
+        }
+        let listener = tokio::net::TcpListener::bind(&config.server.listen)
+            .await
+            .with_context(|| {
+                format!("cannot listen on server.listen = {}", config.server.listen)
+            })?;
+        let addr = listener.local_addr()?;
+        let secret = config.server.secret.clone().unwrap_or_else(random_secret);
+        Ok(Application {
+            config,
+            store,
+            campaigns: Arc::new(std::sync::RwLock::new(map)),
+            listener: Some(listener),
+            addr,
+            secret,
+            clock,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The control and report URLs the provider must call.
+    pub fn webhook_urls(&self) -> (String, String) {
+        self.config
+            .webhook_urls(&self.addr.to_string(), &self.secret)
+    }
+
+    /// Runs until `stop` fires (or, with `exit_when_idle`, until no contact is due or in
+    /// progress), then shuts down in order.
+    pub async fn run_until_stopped(
+        mut self,
+        stop: CancellationToken,
+        exit_when_idle: bool,
+    ) -> anyhow::Result<()> {
+        let in_flight = Arc::new(InFlight::default());
+        let simulated = self.config.provider.kind == ProviderKind::Simulator;
+        let time_scale = if simulated {
+            self.config.simulator.speed
+        } else {
+            1.0
+        };
+        let state = WebhookState {
+            store: self.store.clone(),
+            campaigns: self.campaigns.clone(),
+            in_flight: in_flight.clone(),
+            clock: self.clock.clone(),
+            secret: self.secret.clone(),
+            time_scale,
+        };
+        let server_stop = CancellationToken::new();
+        let server = {
+            let stop = server_stop.clone();
+            let app = webhook::router(state);
+            let listener = self
+                .listener
+                .take()
+                .context("the application was already started")?;
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+            })
+        };
+        let (control_url, report_url) = self
+            .config
+            .webhook_urls(&self.addr.to_string(), &self.secret);
+        tracing::info!(
+            listen = %self.addr,
+            database = self.store.backend_name(),
+            "webhooks ready: control URL {}, report URL {} (`pregonero check` prints them in full)",
+            mask_url(&control_url, &self.secret),
+            mask_url(&report_url, &self.secret),
+        );
+
+        let sim_stop = CancellationToken::new();
+        let (provider, sim) = if simulated {
+            let (sim, client) = self.start_simulator(&sim_stop).await?;
+            (client, Some(sim))
+        } else {
+            let token = self
+                .config
+                .provider_token()?
+                .context("provider.token is not set")?;
+            let client = ApiVoiceClient::new(
+                &self.config.provider.url,
+                &self.config.provider.api,
+                token,
+                self.config.provider_timeout(),
+            )?;
+            tracing::info!(url = %self.config.provider.url, api = %self.config.provider.api, "placing real calls through API Voice");
+            (client, None)
+        };
+
+        let dialer = Dialer::new(
+            self.store.clone(),
+            provider,
+            self.campaigns.clone(),
+            self.clock.clone(),
+            DialerSettings {
+                calls_per_second: self.config.limits.calls_per_second,
+                max_concurrent_calls: self.config.limits.max_concurrent_calls,
+                time_scale,
+                unknown_grace: Duration::from_secs(self.config.provider.unknown_grace_seconds),
+                stale_call: Duration::from_secs(self.config.provider.stale_call_seconds),
+                real_provider: !simulated,
+            },
+            in_flight.clone(),
+        );
+        let dial_stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let dial_loop = tokio::spawn(dialer.clone().run(dial_stop.clone(), tasks.clone()));
+
+        let mut outcome = Ok(());
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => {
+                    tracing::info!("stopping: no new launches");
+                    break;
+                }
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+            if let Some(h) = dialer.halted() {
+                if exit_when_idle {
+                    outcome = Err(anyhow::anyhow!("{h}"));
+                    break;
+                }
+            }
+            if exit_when_idle && in_flight.is_empty() && !self.work_left().await {
+                tracing::info!("no contact is due or in progress: exiting");
+                break;
+            }
+        }
+
+        dial_stop.cancel();
+        let _ = dial_loop.await;
+        tasks.close();
+        let drain = Duration::from_secs(self.config.server.drain_seconds);
+        if tokio::time::timeout(drain, tasks.wait()).await.is_err() {
+            tracing::warn!("launch requests still pending after {}s", drain.as_secs());
+        }
+        // Calls in progress keep talking to the webhooks until they end or the drain ends.
+        let deadline = tokio::time::Instant::now() + drain;
+        while !in_flight.is_empty() && tokio::time::Instant::now() < deadline {
+            in_flight.changed(Duration::from_millis(200)).await;
+        }
+        if !in_flight.is_empty() {
+            tracing::warn!(calls = in_flight.len(), "calls still open at shutdown; they will be settled by the next call report or released after the grace period");
+        }
+        if let Some(sim) = &sim {
+            sim.flush_reports().await;
+        }
+        sim_stop.cancel();
+        server_stop.cancel();
+        match tokio::time::timeout(Duration::from_secs(5), server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!("webhook server: {e}"),
+            Ok(Err(e)) => tracing::error!("webhook server task: {e}"),
+            Err(_) => tracing::warn!("webhook server did not stop within 5s"),
+        }
+        self.store.close().await;
+        outcome
+    }
+
+    /// Whether any dialable campaign still has contacts waiting or in progress.
+    async fn work_left(&self) -> bool {
+        let ids: Vec<String> = self
+            .campaigns
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|c| {
+                c.flow_ready() && !(c.demo && self.config.provider.kind != ProviderKind::Simulator)
+            })
+            .map(|c| c.id.clone())
+            .collect();
+        let paused: HashMap<String, bool> = match self.store.campaigns().await {
+            Ok(rows) => rows.into_iter().map(|r| (r.id, r.paused)).collect(),
+            Err(_) => return true,
+        };
+        for id in ids {
+            if paused.get(&id).copied().unwrap_or(false) {
+                continue;
+            }
+            match self.store.stats(&id).await {
+                Ok(s) => {
+                    if crate::store::WAITING_STATES
+                        .iter()
+                        .any(|w| s.states.get(*w).copied().unwrap_or(0) > 0)
+                    {
+                        return true;
+                    }
+                }
+                Err(_) => return true,
+            }
+        }
+        false
+    }
+
+    async fn start_simulator(
+        &self,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<(SimHandle, ApiVoiceClient)> {
+        let s = &self.config.simulator;
+        let script = match &s.script_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read simulator.script_file {}", path.display())
+                })?;
+                Script::parse_toml(&text)
+                    .map_err(|e| anyhow::anyhow!("simulator.script_file {}: {e}", path.display()))?
+            }
+            None => Script::default(),
+        };
+        let base = format!("http://{}", self.addr);
+        let token = random_secret();
+        let cfg = SimulatorConfig {
+            token: Some(token.expose_secret().to_string()),
+            api: self.config.provider.api.clone(),
+            control_url: format!("{base}/apivoice/control/{}", self.secret.expose_secret()),
+            report_url: Some(format!(
+                "{base}/apivoice/report/{}",
+                self.secret.expose_secret()
+            )),
+            speed: s.speed,
+            report_interval: Duration::from_secs_f64(s.report_interval_seconds / s.speed),
+            urlencoded: s.urlencoded,
+            seed: s.seed,
+            script,
+            ..SimulatorConfig::default()
+        };
+        let sim = Simulator::start(cfg, stop.clone())
+            .await
+            .context("cannot start the built-in simulator")?;
+        tracing::info!(url = %sim.launch_url(), speed = s.speed, "built-in API Voice simulator started (no real calls)");
+        let client = ApiVoiceClient::new(
+            &sim.launch_url(),
+            &self.config.provider.api,
+            token,
+            self.config.provider_timeout(),
+        )?;
+        Ok((sim, client))
+    }
+}

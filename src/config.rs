@@ -192,7 +192,7 @@ pub struct SimulatorSettings {
 impl Default for SimulatorSettings {
     fn default() -> Self {
         Self {
-            speed: 40.0,
+            speed: 300.0,
             report_interval_seconds: 120.0,
             seed: 7,
             script_file: None,
@@ -219,12 +219,12 @@ impl Config {
                     path: p.to_path_buf(),
                     source,
                 })?;
-                let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-                    ConfigError::Invalid {
-                        path: p.display().to_string(),
-                        message: e.message().to_string(),
-                    }
-                })?;
+                let table: toml::Table =
+                    text.parse()
+                        .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                            path: p.display().to_string(),
+                            message: e.message().to_string(),
+                        })?;
                 (table, p.display().to_string())
             }
             None => (toml::Table::new(), "(defaults)".to_string()),
@@ -240,7 +240,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if !(self.limits.calls_per_second > 0.0) {
+        if self.limits.calls_per_second.is_nan() || self.limits.calls_per_second <= 0.0 {
             return Err(ConfigError::Rule(
                 "limits.calls_per_second must be greater than 0".into(),
             ));
@@ -250,7 +250,7 @@ impl Config {
                 "limits.max_concurrent_calls must be at least 1".into(),
             ));
         }
-        if !(self.simulator.speed > 0.0) {
+        if self.simulator.speed.is_nan() || self.simulator.speed <= 0.0 {
             return Err(ConfigError::Rule(
                 "simulator.speed must be greater than 0".into(),
             ));
@@ -391,7 +391,10 @@ mod tests {
             ("PREGONERO_DATABASE_URL".into(), "postgres://x@h/db".into()),
             ("PREGONERO_PROVIDER_TOKEN".into(), "0123".into()),
             ("PREGONERO_LIMITS_CALLS_PER_SECOND".into(), "5".into()),
-            ("PREGONERO_SERVER_PUBLIC_URL".into(), "https://d.example".into()),
+            (
+                "PREGONERO_SERVER_PUBLIC_URL".into(),
+                "https://d.example".into(),
+            ),
         ];
         let c = Config::load_with_env(None, &env).unwrap();
         assert_eq!(c.database.url, "postgres://x@h/db");
@@ -408,7 +411,10 @@ mod tests {
         ];
         let c = Config::load_with_env(None, &env).unwrap();
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("tok-abcdef") && !dbg.contains("hush-123"), "{dbg}");
+        assert!(
+            !dbg.contains("tok-abcdef") && !dbg.contains("hush-123"),
+            "{dbg}"
+        );
     }
 
     #[test]
@@ -416,10 +422,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("p.toml");
         std::fs::write(&p, "[limits]\ncalls_per_second = \"fast\"\n").unwrap();
-        let e = Config::load_with_env(Some(&p), &[]).unwrap_err().to_string();
-        assert!(e.contains("p.toml") && e.contains("calls_per_second"), "{e}");
+        let e = Config::load_with_env(Some(&p), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("p.toml") && e.contains("calls_per_second"),
+            "{e}"
+        );
         std::fs::write(&p, "[limtis]\n").unwrap();
-        let e = Config::load_with_env(Some(&p), &[]).unwrap_err().to_string();
+        let e = Config::load_with_env(Some(&p), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("limtis"), "{e}");
     }
 

@@ -1,1 +1,436 @@
-//! todo
+//! The dialer: claims due contacts, paces launches and keeps concurrency under the limits.
+//!
+//! Guarantees:
+//! - the attempt row is durable before the launch request leaves (the store's claim writes it);
+//! - launches never exceed the global `calls_per_second` (governor) nor `max_concurrent_calls`,
+//!   and each campaign stays inside its own limits; campaigns take turns, so a large one does
+//!   not starve a small one;
+//! - a launch whose reply was lost is never relaunched blindly: it stays open until a control
+//!   request or report line settles it, or the grace period releases it;
+//! - a 401 stops all launching, a 402 pauses it, and both say so loudly.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::campaign::phone::mask;
+use crate::campaign::Campaign;
+use crate::clock::SharedClock;
+use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
+use crate::schedule::AttemptResult;
+use crate::store::{AttemptClose, Backend, NotPlaced, Store};
+
+/// The campaigns the daemon knows, by id.
+pub type Campaigns = Arc<std::sync::RwLock<HashMap<String, Arc<Campaign>>>>;
+
+/// Attempts launched and not yet ended, by attempt id → campaign id. Shared with the webhook,
+/// which releases an attempt when its call ends.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    attempts: Mutex<HashMap<i64, String>>,
+    changed: Notify,
+}
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, String>> {
+        self.attempts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn add(&self, attempt_id: i64, campaign: &str) {
+        self.lock().insert(attempt_id, campaign.to_string());
+    }
+
+    /// The call of this attempt is over: its slot is free again.
+    pub fn release(&self, attempt_id: i64) {
+        if self.lock().remove(&attempt_id).is_some() {
+            self.changed.notify_waiters();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn count(&self, campaign: &str) -> usize {
+        self.lock().values().filter(|c| *c == campaign).count()
+    }
+
+    /// Waits until the set changes (or the timeout passes).
+    pub async fn changed(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.changed.notified()).await;
+    }
+}
+
+/// Why launching stopped for every campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Halt {
+    /// 401: the token or instance is wrong. Needs a configuration fix and a restart.
+    Unauthorized,
+    /// 402: no balance. Needs a top-up and a restart.
+    NoBalance,
+}
+
+impl std::fmt::Display for Halt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Halt::Unauthorized => write!(
+                f,
+                "the provider rejected the token or the API instance (401): launching stopped for every campaign; fix provider.token / provider.api and restart"
+            ),
+            Halt::NoBalance => write!(
+                f,
+                "the provider account has no balance (402): launching paused for every campaign; top up and restart"
+            ),
+        }
+    }
+}
+
+/// Dialer settings derived from the configuration.
+#[derive(Debug, Clone)]
+pub struct DialerSettings {
+    pub calls_per_second: f64,
+    pub max_concurrent_calls: u32,
+    /// The simulator's speed (waits are divided by it); 1 for real calls.
+    pub time_scale: f64,
+    pub unknown_grace: Duration,
+    pub stale_call: Duration,
+    /// Demo campaigns are refused by the real provider.
+    pub real_provider: bool,
+}
+
+/// Shared state of the dialer.
+pub struct Dialer {
+    store: Store,
+    provider: ApiVoiceClient,
+    campaigns: Campaigns,
+    clock: SharedClock,
+    settings: DialerSettings,
+    in_flight: Arc<InFlight>,
+    halt: Mutex<Option<Halt>>,
+    /// Consecutive transient launch failures, for the backoff.
+    failures: Mutex<u32>,
+    backoff_until: Mutex<Option<tokio::time::Instant>>,
+}
+
+fn quota(cps: f64) -> Quota {
+    let period = Duration::from_secs_f64(1.0 / cps.max(1e-6)).max(Duration::from_nanos(1));
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::MIN)
+}
+
+impl Dialer {
+    pub fn new(
+        store: Store,
+        provider: ApiVoiceClient,
+        campaigns: Campaigns,
+        clock: SharedClock,
+        settings: DialerSettings,
+        in_flight: Arc<InFlight>,
+    ) -> Arc<Dialer> {
+        Arc::new(Dialer {
+            store,
+            provider,
+            campaigns,
+            clock,
+            settings,
+            in_flight,
+            halt: Mutex::new(None),
+            failures: Mutex::new(0),
+            backoff_until: Mutex::new(None),
+        })
+    }
+
+    pub fn halted(&self) -> Option<Halt> {
+        self.halt.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_halt(&self, h: Halt) {
+        let mut g = self.halt.lock().unwrap_or_else(|e| e.into_inner());
+        if g.is_none() {
+            tracing::error!("{h}");
+            *g = Some(h);
+        }
+    }
+
+    /// The campaigns this dialer may launch for, in a stable order.
+    fn dialable(&self, paused: &HashMap<String, bool>) -> Vec<Arc<Campaign>> {
+        let map = self.campaigns.read().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<Arc<Campaign>> = map
+            .values()
+            .filter(|c| c.flow_ready())
+            .filter(|c| !(c.demo && self.settings.real_provider))
+            .filter(|c| !paused.get(&c.id).copied().unwrap_or(false))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    /// Runs until `stop` fires; launch tasks are spawned on `tasks`.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken, tasks: TaskTracker) {
+        let scale = self.settings.time_scale.max(1e-9);
+        let global: DefaultDirectRateLimiter =
+            RateLimiter::direct(quota(self.settings.calls_per_second * scale));
+        let mut per_campaign: HashMap<String, DefaultDirectRateLimiter> = HashMap::new();
+        let mut paused: HashMap<String, bool> = HashMap::new();
+        let mut paused_read = tokio::time::Instant::now() - Duration::from_secs(60);
+        let mut reaped = tokio::time::Instant::now();
+        let mut turn = 0usize;
+        match self.store.open_attempts().await {
+            Ok(open) => {
+                for a in open {
+                    self.in_flight.add(a.attempt_id, &a.campaign_id);
+                }
+            }
+            Err(e) => tracing::error!("cannot read open attempts: {e}"),
+        }
+        let refused: Vec<String> = self
+            .campaigns
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|c| c.demo && self.settings.real_provider)
+            .map(|c| c.id.clone())
+            .collect();
+        for id in refused {
+            tracing::warn!(campaign = %id, "demo campaign: the real provider does not dial it (only the simulator does)");
+        }
+        loop {
+            if stop.is_cancelled() {
+                break;
+            }
+            if self.halted().is_some() {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
+            }
+            let backoff = *self.backoff_until.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(until) = backoff {
+                if until > tokio::time::Instant::now() {
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep_until(until) => continue,
+                    }
+                }
+            }
+            if paused_read.elapsed() >= Duration::from_secs(1) {
+                match self.store.campaigns().await {
+                    Ok(rows) => paused = rows.into_iter().map(|r| (r.id, r.paused)).collect(),
+                    Err(e) => tracing::error!("cannot read campaigns: {e}"),
+                }
+                paused_read = tokio::time::Instant::now();
+            }
+            if reaped.elapsed() >= Duration::from_secs(2) {
+                self.reap().await;
+                reaped = tokio::time::Instant::now();
+            }
+            let global_free =
+                (self.settings.max_concurrent_calls as usize).saturating_sub(self.in_flight.len());
+            let campaigns = self.dialable(&paused);
+            if global_free == 0 || campaigns.is_empty() {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = self.in_flight.changed(Duration::from_millis(500)) => continue,
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = global.until_ready() => {}
+            }
+            let mut launched = false;
+            let n = campaigns.len();
+            for i in 0..n {
+                let c = &campaigns[(turn + i) % n];
+                let limit = c
+                    .max_concurrent_calls
+                    .map(|m| m as usize)
+                    .unwrap_or(usize::MAX);
+                if self.in_flight.count(&c.id) >= limit {
+                    continue;
+                }
+                if let Some(cps) = c.calls_per_second {
+                    let lim = per_campaign
+                        .entry(c.id.clone())
+                        .or_insert_with(|| RateLimiter::direct(quota(cps * scale)));
+                    if lim.check().is_err() {
+                        continue;
+                    }
+                }
+                let claims = match self.store.claim_due(&c.id, self.clock.now_ms(), 1).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::error!(campaign = %c.id, "cannot claim contacts: {e}");
+                        continue;
+                    }
+                };
+                let Some(claim) = claims.into_iter().next() else {
+                    continue;
+                };
+                self.in_flight.add(claim.attempt_id, &c.id);
+                let me = self.clone();
+                let campaign = c.clone();
+                tasks.spawn(
+                    async move { me.launch(&campaign, claim.attempt_id, &claim.phone).await },
+                );
+                turn = (turn + i + 1) % n;
+                launched = true;
+                break;
+            }
+            if !launched {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = self.in_flight.changed(Duration::from_millis(250)) => {}
+                }
+            }
+        }
+    }
+
+    async fn launch(&self, campaign: &Campaign, attempt_id: i64, phone: &str) {
+        let req = LaunchRequest {
+            src: campaign.caller_id.clone(),
+            dst: phone.to_string(),
+            ring_seconds: campaign.ring_seconds,
+            userdata: attempt_id.to_string(),
+        };
+        let outcome = self.provider.launch(&req).await;
+        let now = self.clock.now_ms();
+        let result = match &outcome {
+            LaunchOutcome::Ringing(id) => {
+                self.reset_backoff();
+                tracing::info!(campaign = %campaign.id, attempt = attempt_id, to = %mask(phone), call = %id, "call launched");
+                self.store.mark_launched(attempt_id, id, now).await
+            }
+            LaunchOutcome::Unauthorized | LaunchOutcome::NoBalance => {
+                self.set_halt(if outcome == LaunchOutcome::Unauthorized {
+                    Halt::Unauthorized
+                } else {
+                    Halt::NoBalance
+                });
+                let r = self
+                    .store
+                    .mark_not_placed(
+                        attempt_id,
+                        "launching halted by the provider",
+                        &NotPlaced::RetryAt(now),
+                        now,
+                    )
+                    .await;
+                self.in_flight.release(attempt_id);
+                r
+            }
+            LaunchOutcome::Rejected(why) => {
+                tracing::warn!(campaign = %campaign.id, attempt = attempt_id, to = %mask(phone), "launch refused for good: {why}");
+                let r = self
+                    .store
+                    .mark_not_placed(attempt_id, why, &NotPlaced::Failed, now)
+                    .await;
+                self.in_flight.release(attempt_id);
+                r
+            }
+            LaunchOutcome::RetryLater(why) => {
+                let wait = self.back_off();
+                tracing::warn!(campaign = %campaign.id, attempt = attempt_id, "launch not placed ({why}); retrying in {:.1}s", wait.as_secs_f64());
+                let at = now + wait.as_millis() as i64;
+                let r = self
+                    .store
+                    .mark_not_placed(attempt_id, why, &NotPlaced::RetryAt(at), now)
+                    .await;
+                self.in_flight.release(attempt_id);
+                r
+            }
+            LaunchOutcome::Unknown(why) => {
+                // The call may be ringing: keep the attempt open and its slot taken until a
+                // control request or a report line tells, or the grace period passes.
+                tracing::warn!(campaign = %campaign.id, attempt = attempt_id, "launch result unknown ({why}); waiting for the provider to tell");
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(attempt = attempt_id, "cannot record the launch result: {e}");
+        }
+    }
+
+    fn reset_backoff(&self) {
+        *self.failures.lock().unwrap_or_else(|e| e.into_inner()) = 0;
+    }
+
+    /// Exponential backoff with jitter for transient provider failures: 1 s, 2 s, 4 s … 60 s.
+    fn back_off(&self) -> Duration {
+        let n = {
+            let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+            *f = (*f + 1).min(16);
+            *f
+        };
+        let base = Duration::from_secs(1u64 << (n - 1).min(6)).min(Duration::from_secs(60));
+        let jitter = rand::random::<f64>() * 0.5 + 0.75;
+        let wait = Duration::from_secs_f64(
+            base.as_secs_f64() * jitter / self.settings.time_scale.max(1.0),
+        );
+        *self.backoff_until.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(tokio::time::Instant::now() + wait);
+        wait
+    }
+
+    /// Releases attempts nobody will ever settle: a launch whose reply was lost past the grace
+    /// period, or a call with no end past the stale limit. Their contacts are retried.
+    async fn reap(&self) {
+        let Ok(open) = self.store.open_attempts().await else {
+            return;
+        };
+        let now = self.clock.now_ms();
+        let scale = self.settings.time_scale.max(1e-9);
+        let grace = (self.settings.unknown_grace.as_millis() as f64 / scale) as i64;
+        let stale = (self.settings.stale_call.as_millis() as f64 / scale) as i64;
+        for a in open {
+            let limit = if a.status == "launching" {
+                grace
+            } else {
+                stale
+            };
+            if now - a.created_at < limit {
+                continue;
+            }
+            let Some(campaign) = self
+                .campaigns
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&a.campaign_id)
+                .cloned()
+            else {
+                continue;
+            };
+            let close = AttemptClose {
+                result: AttemptResult::Lost,
+                duration_seconds: None,
+                talk_seconds: None,
+                ended_at: now,
+            };
+            match self
+                .store
+                .close_attempt(a.attempt_id, &close, &campaign.retry_policy(scale))
+                .await
+            {
+                Ok(Some(next)) => {
+                    tracing::warn!(attempt = a.attempt_id, campaign = %a.campaign_id, "no word from the provider about this call: closed as lost, contact {}", next.state);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(attempt = a.attempt_id, "cannot close a lost attempt: {e}")
+                }
+            }
+            self.in_flight.release(a.attempt_id);
+        }
+    }
+}

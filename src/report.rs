@@ -1,1 +1,139 @@
-//! todo
+//! Campaign results for operators: the JSON of product.md and a human table.
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use crate::campaign::Kind;
+use crate::store::{Backend, CampaignStats, Store, StoreError};
+
+/// Counts in a fixed order (serialised as a JSON object in that order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ordered(pub Vec<(String, i64)>);
+
+impl Serialize for Ordered {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// `pregonero report CAMPAIGN --format json`, exactly as product.md shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CampaignReport {
+    pub campaign: String,
+    pub kind: String,
+    pub contacts: i64,
+    /// Every state of the closed list that applies to the kind, zeros included.
+    pub states: Ordered,
+    /// `total` counts every placed attempt; `failed` gathers the ended ones that were neither
+    /// answered, busy nor unanswered (unreachable, congestion, refused, lost).
+    pub attempts: Ordered,
+    pub talk_seconds: i64,
+    pub cost: f64,
+}
+
+impl CampaignReport {
+    pub fn from_stats(campaign: &str, kind: Kind, stats: &CampaignStats) -> CampaignReport {
+        let states = kind
+            .states()
+            .into_iter()
+            .map(|s| (s.to_string(), stats.states.get(s).copied().unwrap_or(0)))
+            .collect();
+        let get = |k: &str| stats.attempts.get(k).copied().unwrap_or(0);
+        let total: i64 = stats.attempts.values().sum();
+        let (answered, busy, no_answer) = (get("answered"), get("busy"), get("no_answer"));
+        let failed = total - answered - busy - no_answer - get("open");
+        CampaignReport {
+            campaign: campaign.to_string(),
+            kind: kind.as_str().to_string(),
+            contacts: stats.contacts,
+            states: Ordered(states),
+            attempts: Ordered(vec![
+                ("total".into(), total),
+                ("answered".into(), answered),
+                ("busy".into(), busy),
+                ("no_answer".into(), no_answer),
+                ("failed".into(), failed),
+            ]),
+            talk_seconds: stats.talk_seconds,
+            cost: (stats.cost * 10_000.0).round() / 10_000.0,
+        }
+    }
+
+    /// A table for a terminal.
+    pub fn to_table(&self) -> String {
+        let mut out = format!(
+            "{} ({}) — {} contacts\n",
+            self.campaign, self.kind, self.contacts
+        );
+        out.push_str("  states:\n");
+        for (k, v) in &self.states.0 {
+            out.push_str(&format!("    {k:<16}{v:>8}\n"));
+        }
+        out.push_str("  attempts:\n");
+        for (k, v) in &self.attempts.0 {
+            out.push_str(&format!("    {k:<16}{v:>8}\n"));
+        }
+        out.push_str(&format!(
+            "  talk time       {:>8} s\n  cost            {:>10.4} €\n",
+            self.talk_seconds, self.cost
+        ));
+        out
+    }
+}
+
+/// Errors of `report`.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("no campaign named \"{0}\" in the database (run `pregonero campaigns` to list them)")]
+    UnknownCampaign(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reports for one campaign, or all when `campaign` is `None`.
+pub async fn build(
+    store: &Store,
+    campaign: Option<&str>,
+) -> Result<Vec<CampaignReport>, ReportError> {
+    let rows = store.campaigns().await?;
+    let mut out = Vec::new();
+    for row in rows.iter().filter(|r| campaign.is_none_or(|c| c == r.id)) {
+        let kind = Kind::parse(&row.kind).unwrap_or(Kind::Announcement);
+        let stats = store.stats(&row.id).await?;
+        out.push(CampaignReport::from_stats(&row.id, kind, &stats));
+    }
+    if let (Some(c), true) = (campaign, out.is_empty()) {
+        return Err(ReportError::UnknownCampaign(c.to_string()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_matches_the_contract_shape() {
+        let mut stats = CampaignStats {
+            contacts: 3,
+            ..Default::default()
+        };
+        stats.states.insert("delivered".into(), 2);
+        stats.states.insert("unreachable".into(), 1);
+        stats.attempts.insert("answered".into(), 2);
+        stats.attempts.insert("busy".into(), 2);
+        stats.attempts.insert("unreachable".into(), 1);
+        stats.talk_seconds = 40;
+        stats.cost = 0.1 + 0.2;
+        let r = CampaignReport::from_stats("anuncio", Kind::Announcement, &stats);
+        let j = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            j,
+            r#"{"campaign":"anuncio","kind":"announcement","contacts":3,"states":{"pending":0,"scheduled":0,"in_progress":0,"delivered":2,"no_response":0,"unreachable":1,"invalid_number":0,"blocked":0,"expired":0,"failed":0},"attempts":{"total":5,"answered":2,"busy":2,"no_answer":0,"failed":1},"talk_seconds":40,"cost":0.3}"#
+        );
+    }
+}

@@ -153,26 +153,55 @@ mod tests {
     #[test]
     fn answered_takes_the_flow_outcome_or_no_response() {
         let p = policy(3);
-        assert_eq!(after_attempt(&p, 1, AttemptResult::Answered, None, Some("delivered"), 0).state, "delivered");
-        assert_eq!(after_attempt(&p, 1, AttemptResult::Answered, None, None, 0).state, "no_response");
+        assert_eq!(
+            after_attempt(&p, 1, AttemptResult::Answered, None, Some("delivered"), 0).state,
+            "delivered"
+        );
+        assert_eq!(
+            after_attempt(&p, 1, AttemptResult::Answered, None, None, 0).state,
+            "no_response"
+        );
     }
 
     #[test]
     fn chanunavail_twice_is_an_invalid_number() {
         let p = policy(5);
-        assert_eq!(after_attempt(&p, 1, AttemptResult::Unreachable, None, None, 0).state, "scheduled");
         assert_eq!(
-            after_attempt(&p, 2, AttemptResult::Unreachable, Some(AttemptResult::Unreachable), None, 0).state,
+            after_attempt(&p, 1, AttemptResult::Unreachable, None, None, 0).state,
+            "scheduled"
+        );
+        assert_eq!(
+            after_attempt(
+                &p,
+                2,
+                AttemptResult::Unreachable,
+                Some(AttemptResult::Unreachable),
+                None,
+                0
+            )
+            .state,
             "invalid_number"
         );
     }
 
     #[test]
     fn provider_statuses_map() {
-        assert_eq!(AttemptResult::from_provider("noanswer", false), Some(AttemptResult::NoAnswer));
-        assert_eq!(AttemptResult::from_provider("CANCEL", true), Some(AttemptResult::Answered));
-        assert_eq!(AttemptResult::from_provider("CANCEL", false), Some(AttemptResult::NoAnswer));
-        assert_eq!(AttemptResult::from_provider("UNKNOW", false), Some(AttemptResult::Congestion));
+        assert_eq!(
+            AttemptResult::from_provider("noanswer", false),
+            Some(AttemptResult::NoAnswer)
+        );
+        assert_eq!(
+            AttemptResult::from_provider("CANCEL", true),
+            Some(AttemptResult::Answered)
+        );
+        assert_eq!(
+            AttemptResult::from_provider("CANCEL", false),
+            Some(AttemptResult::NoAnswer)
+        );
+        assert_eq!(
+            AttemptResult::from_provider("UNKNOW", false),
+            Some(AttemptResult::Congestion)
+        );
         assert_eq!(AttemptResult::from_provider("??", false), None);
     }
 }

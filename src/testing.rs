@@ -80,9 +80,11 @@ impl Drop for TestDb {
                     rt.block_on(async move {
                         use sqlx::Connection;
                         if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
-                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&mut c)
-                                .await;
+                            let _ = sqlx::query(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .execute(&mut c)
+                            .await;
                         }
                     });
                 }

@@ -1,1 +1,417 @@
-//! todo
+//! The daemon's HTTP side: API Voice's control URL and call-report URL, plus `/healthz`.
+//!
+//! Guarantees: a wrong secret gets 404 and changes nothing; a malformed body gets 400 and changes
+//! nothing; every control request is stored before it is answered (so a key press that got a
+//! 200 is in the database); every control reply is one valid command (`hangup` on any internal
+//! error, never an empty body); a report batch is stored raw before it is parsed.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::clock::SharedClock;
+use crate::dialer::{Campaigns, InFlight};
+use crate::flow::{self, Command, ControlRequest, RequestKind};
+use crate::schedule::AttemptResult;
+use crate::store::{AttemptClose, Backend, CallEvent, Progress, ReportLine, Store};
+
+const CONTROL_BODY_LIMIT: usize = 64 * 1024;
+const REPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct WebhookState {
+    pub store: Store,
+    pub campaigns: Campaigns,
+    pub in_flight: Arc<InFlight>,
+    pub clock: SharedClock,
+    pub secret: SecretString,
+    /// The simulator's speed (retry delays are divided by it); 1 for real calls.
+    pub time_scale: f64,
+}
+
+/// The router with every route of the daemon.
+pub fn router(state: WebhookState) -> Router {
+    Router::new()
+        .route(
+            "/apivoice/control/{secret}",
+            post(control)
+                .get(validate)
+                .layer(DefaultBodyLimit::max(CONTROL_BODY_LIMIT)),
+        )
+        .route(
+            "/apivoice/report/{secret}",
+            post(report)
+                .get(validate)
+                .layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT)),
+        )
+        .route("/healthz", get(healthz))
+        .with_state(state)
+}
+
+/// Compares in constant time (for equal lengths), so the secret cannot be guessed byte by byte.
+fn secret_matches(given: &str, expected: &SecretString) -> bool {
+    let a = given.as_bytes();
+    let b = expected.expose_secret().as_bytes();
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn not_found() -> Response {
+    StatusCode::NOT_FOUND.into_response()
+}
+
+fn bad_request(msg: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": msg }))).into_response()
+}
+
+/// A plain GET: the panel validating the URL.
+async fn validate(State(st): State<WebhookState>, Path(secret): Path<String>) -> Response {
+    if !secret_matches(&secret, &st.secret) {
+        return not_found();
+    }
+    (StatusCode::OK, Json(json!({ "response": "200" }))).into_response()
+}
+
+async fn healthz(State(st): State<WebhookState>) -> Response {
+    match st.store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ok", "database": st.store.backend_name() })),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!("health check: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "error", "database": "unreachable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn control(
+    State(st): State<WebhookState>,
+    Path(secret): Path<String>,
+    req: Request,
+) -> Response {
+    if !secret_matches(&secret, &st.secret) {
+        return not_found();
+    }
+    let fields = match crate::provider::read_form(req).await {
+        Ok(f) => f,
+        Err(_) => return bad_request("the body is not a readable form"),
+    };
+    let req = ControlRequest {
+        fields: fields.into_iter().collect(),
+    };
+    match handle_control(&st, &req).await {
+        Ok(reply) => reply,
+        Err(e) => {
+            tracing::error!(call = %req.get("ID"), "control request failed: {e}");
+            if req.kind() == RequestKind::End {
+                (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({}))).into_response()
+            } else {
+                Json(Command::hangup("error")).into_response()
+            }
+        }
+    }
+}
+
+async fn handle_control(
+    st: &WebhookState,
+    req: &ControlRequest,
+) -> Result<Response, crate::store::StoreError> {
+    let kind = req.kind();
+    let now = st.clock.now_ms();
+    // The attempt comes from `userdata`; fall back to the call id for requests that lost it.
+    let attempt_id = match req.attempt_id() {
+        Some(id) => Some(id),
+        None => match req.call_id() {
+            Some(cid) => st.store.attempt_by_call_id(&cid).await?,
+            None => None,
+        },
+    };
+    let info = match attempt_id {
+        Some(id) => st.store.attempt_info(id).await?,
+        None => None,
+    };
+    let event = CallEvent {
+        attempt_id: info.as_ref().map(|i| i.attempt_id),
+        provider_call_id: req.call_id(),
+        kind: kind.as_str().to_string(),
+        command: req.command(),
+        dtmf: req.dtmf(),
+        statuscall: req.statuscall(),
+        fields: serde_json::to_string(&req.fields).unwrap_or_else(|_| "{}".into()),
+        received_at: now,
+    };
+    let Some(info) = info else {
+        tracing::warn!(call = %req.get("ID"), "control request for a call we did not launch");
+        st.store.record_event(&event, None).await?;
+        return Ok(match kind {
+            RequestKind::End => Json(json!({})).into_response(),
+            _ => Json(Command::hangup("unknown")).into_response(),
+        });
+    };
+    let campaign = st
+        .campaigns
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&info.campaign_id)
+        .cloned();
+    if kind == RequestKind::End {
+        let answered = info.answered || req.seconds("durationcallanswered").unwrap_or(0) > 0;
+        let result = AttemptResult::from_provider(req.get("statuscall"), answered)
+            .unwrap_or(AttemptResult::Congestion);
+        st.store
+            .record_event(
+                &event,
+                Some(&Progress {
+                    answered,
+                    ..Default::default()
+                }),
+            )
+            .await?;
+        if let Some(c) = campaign {
+            let close = AttemptClose {
+                result,
+                duration_seconds: req.seconds("durationcall"),
+                talk_seconds: req.seconds("durationcallanswered"),
+                ended_at: now,
+            };
+            if let Some(next) = st
+                .store
+                .close_attempt(info.attempt_id, &close, &c.retry_policy(st.time_scale))
+                .await?
+            {
+                tracing::info!(attempt = info.attempt_id, campaign = %c.id, result = result.as_str(), "call ended, contact {}", next.state);
+            }
+        }
+        st.in_flight.release(info.attempt_id);
+        return Ok(Json(json!({})).into_response());
+    }
+    let step = match &campaign {
+        Some(c) => flow::next_step(c, info.attempt_id, &info.vars, req),
+        None => flow::Step {
+            command: Command::hangup("unknown-campaign"),
+            outcome: None,
+        },
+    };
+    if kind == RequestKind::Error {
+        tracing::warn!(attempt = info.attempt_id, description = %req.get("description"), "the provider refused our last command");
+    }
+    let progress = Progress {
+        answered: true,
+        outcome: step.outcome.clone(),
+        dtmf: req.dtmf(),
+    };
+    // Stored before the reply leaves: a key press that got a 200 is never lost.
+    st.store.record_event(&event, Some(&progress)).await?;
+    Ok(Json(step.command).into_response())
+}
+
+/// One element of a report batch; tolerant of missing keys, extra keys and loose types.
+#[derive(Debug, Deserialize)]
+struct RawLine {
+    #[serde(rename = "ID", default)]
+    id: serde_json::Value,
+    #[serde(default)]
+    startdate: serde_json::Value,
+    #[serde(default)]
+    dst: serde_json::Value,
+    #[serde(default)]
+    duration: serde_json::Value,
+    #[serde(default)]
+    cost: serde_json::Value,
+    #[serde(default)]
+    status: serde_json::Value,
+}
+
+fn text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.trim().to_string(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn number(v: &serde_json::Value) -> f64 {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64().unwrap_or(0.0),
+        serde_json::Value::String(s) => s.trim().replace(',', ".").parse().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+/// Parses the `calls` field into report lines; lines without an ID (legs not created by API
+/// Voice) are skipped.
+pub fn parse_report(calls: &str) -> Result<Vec<ReportLine>, String> {
+    let items: Vec<serde_json::Value> =
+        serde_json::from_str(calls).map_err(|e| format!("`calls` is not a JSON array: {e}"))?;
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let raw = item.to_string();
+        let Ok(l) = serde_json::from_value::<RawLine>(item) else {
+            continue;
+        };
+        let id = text(&l.id);
+        if id.is_empty() {
+            continue;
+        }
+        out.push(ReportLine {
+            provider_call_id: id,
+            startdate: text(&l.startdate),
+            dst: text(&l.dst),
+            status: text(&l.status).to_ascii_lowercase(),
+            duration_seconds: number(&l.duration).max(0.0).round() as i64,
+            cost: number(&l.cost).max(0.0),
+            raw,
+        });
+    }
+    Ok(out)
+}
+
+async fn report(
+    State(st): State<WebhookState>,
+    Path(secret): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !secret_matches(&secret, &st.secret) {
+        return not_found();
+    }
+    let now = st.clock.now_ms();
+    // Stored raw first: if parsing fails (or the daemon dies), the batch is not lost.
+    let batch_id = match st
+        .store
+        .store_report_batch(&String::from_utf8_lossy(&body), now)
+        .await
+    {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!("cannot store a report batch: {e}");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let mut rebuilt = Request::new(Body::from(body));
+    *rebuilt.headers_mut() = headers;
+    let parsed = match crate::provider::read_form(rebuilt).await {
+        Ok(form) => match form.get("calls") {
+            Some(calls) => parse_report(calls),
+            None => Err("the form has no `calls` field".to_string()),
+        },
+        Err(_) => Err("the body is not a readable form".to_string()),
+    };
+    let lines = match parsed {
+        Ok(l) => l,
+        Err(msg) => {
+            let _ = st.store.finish_report_batch(batch_id, 0, Some(&msg)).await;
+            tracing::warn!(batch = batch_id, "report batch rejected: {msg}");
+            return bad_request(&msg);
+        }
+    };
+    let mut closed = 0;
+    for line in &lines {
+        match apply_line(&st, batch_id, line, now).await {
+            Ok(true) => closed += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(batch = batch_id, "cannot apply a report line: {e}");
+                let _ = st
+                    .store
+                    .finish_report_batch(batch_id, lines.len() as i64, Some("store error"))
+                    .await;
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+        }
+    }
+    let _ = st
+        .store
+        .finish_report_batch(batch_id, lines.len() as i64, None)
+        .await;
+    tracing::info!(
+        batch = batch_id,
+        lines = lines.len(),
+        closed,
+        "call report ingested"
+    );
+    Json(json!({ "response": "200" })).into_response()
+}
+
+/// Upserts one line; closes its attempt when no control request did. Returns whether it closed.
+async fn apply_line(
+    st: &WebhookState,
+    batch_id: i64,
+    line: &ReportLine,
+    now: i64,
+) -> Result<bool, crate::store::StoreError> {
+    let applied = st.store.apply_report_line(batch_id, line, now).await?;
+    let Some((attempt_id, campaign_id, true)) = applied.attempt else {
+        return Ok(false);
+    };
+    let campaign = st
+        .campaigns
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&campaign_id)
+        .cloned();
+    let Some(campaign) = campaign else {
+        return Ok(false);
+    };
+    let info = st.store.attempt_info(attempt_id).await?;
+    let answered = line.status == "answer" || info.map(|i| i.answered).unwrap_or(false);
+    let Some(result) = AttemptResult::from_provider(&line.status, answered) else {
+        return Ok(false);
+    };
+    let close = AttemptClose {
+        result,
+        duration_seconds: Some(line.duration_seconds),
+        talk_seconds: Some(if answered { line.duration_seconds } else { 0 }),
+        ended_at: now,
+    };
+    let done = st
+        .store
+        .close_attempt(attempt_id, &close, &campaign.retry_policy(st.time_scale))
+        .await?
+        .is_some();
+    st.in_flight.release(attempt_id);
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_lines_parse_loosely() {
+        let calls = r#"[{"ID":"1.2","startdate":"2020-04-21 00:00:10.340704","dst":"647509795","duration":"30","cost":0.0123,"status":"answer","extra":1},
+                        {"ID":"","status":"answer"},{"ID":3.4,"duration":7,"cost":"0,5","status":"BUSY"}]"#;
+        let l = parse_report(calls).unwrap();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].duration_seconds, 30);
+        assert_eq!(l[1].provider_call_id, "3.4");
+        assert_eq!(l[1].status, "busy");
+        assert!((l[1].cost - 0.5).abs() < 1e-9);
+        assert!(parse_report("{").is_err());
+    }
+
+    #[test]
+    fn secret_comparison() {
+        let s = SecretString::from("abc123");
+        assert!(secret_matches("abc123", &s));
+        assert!(!secret_matches("abc124", &s));
+        assert!(!secret_matches("abc12", &s));
+    }
+}

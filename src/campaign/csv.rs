@@ -106,7 +106,10 @@ pub fn detect_delimiter(text: &str) -> u8 {
 }
 
 /// Reads a CSV file into contacts and rejects.
-pub fn read_file(path: &Path, region: Option<phonenumber::country::Id>) -> Result<ParsedFile, CsvError> {
+pub fn read_file(
+    path: &Path,
+    region: Option<phonenumber::country::Id>,
+) -> Result<ParsedFile, CsvError> {
     let bytes = std::fs::read(path).map_err(|source| CsvError::Read {
         path: path.to_path_buf(),
         source,
@@ -156,7 +159,11 @@ pub fn parse_bytes(
                 break r.iter().map(normalize_header).collect();
             }
             Some(Err(e)) => return Err(format!("the header row cannot be read: {e}")),
-            None => return Err("the file is empty: a header row with a phone column is required".into()),
+            None => {
+                return Err(
+                    "the file is empty: a header row with a phone column is required".into(),
+                )
+            }
         }
     };
     let phone_col = headers
@@ -169,7 +176,9 @@ pub fn parse_bytes(
             )
         })?;
     let name_col = headers.iter().position(|h| canonical(h) == Some("name"));
-    let tz_col = headers.iter().position(|h| canonical(h) == Some("timezone"));
+    let tz_col = headers
+        .iter()
+        .position(|h| canonical(h) == Some("timezone"));
 
     let mut out = ParsedFile {
         name: name.to_string(),
@@ -227,7 +236,9 @@ pub fn parse_bytes(
                 out.rejected.push(Rejected {
                     line,
                     record: fields,
-                    error: format!("timezone \"{tz}\" is not an IANA time zone such as Europe/Madrid"),
+                    error: format!(
+                        "timezone \"{tz}\" is not an IANA time zone such as Europe/Madrid"
+                    ),
                 });
                 continue;
             }
@@ -295,7 +306,10 @@ mod tests {
         assert_eq!(p.contacts.len(), 1);
         assert_eq!(p.contacts[0].phone, "+34600123456");
         assert_eq!(p.contacts[0].name, "Muñoz");
-        assert_eq!(p.contacts[0].vars.get("notas").map(String::as_str), Some("x"));
+        assert_eq!(
+            p.contacts[0].vars.get("notas").map(String::as_str),
+            Some("x")
+        );
         assert_eq!(p.duplicates, 1);
         assert_eq!(p.rejected.len(), 1);
         assert_eq!(p.rejected[0].line, 5);
@@ -303,7 +317,12 @@ mod tests {
 
     #[test]
     fn utf8_bom_and_commas() {
-        let p = parse_bytes("b.csv", "\u{feff}phone,name\n612345678,Ana\n".as_bytes(), phone::region("ES")).unwrap();
+        let p = parse_bytes(
+            "b.csv",
+            "\u{feff}phone,name\n612345678,Ana\n".as_bytes(),
+            phone::region("ES"),
+        )
+        .unwrap();
         assert_eq!(p.delimiter, b',');
         assert_eq!(p.contacts[0].phone, "+34612345678");
     }

@@ -4,6 +4,7 @@
 //! read (with the file and the key), never discovered in the middle of a call.
 
 pub mod csv;
+pub mod import;
 pub mod phone;
 
 use std::collections::BTreeMap;
@@ -36,6 +37,18 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        [
+            Kind::Reminder,
+            Kind::Announcement,
+            Kind::Promotion,
+            Kind::Survey,
+            Kind::Sales,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Reminder => "reminder",
@@ -230,7 +243,11 @@ impl Campaign {
                 None => invalid(e.message().to_string()),
             }
         })?;
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(invalid(format!(
                 "the folder name \"{id}\" is the campaign id and may only hold letters, digits, '-' and '_'"
             )));
@@ -245,7 +262,7 @@ impl Campaign {
             )));
         }
         if let Some(cps) = file.calls_per_second {
-            if !(cps > 0.0) {
+            if cps.is_nan() || cps <= 0.0 {
                 return Err(invalid("calls_per_second must be greater than 0".into()));
             }
         }
@@ -310,7 +327,10 @@ impl Campaign {
         let flow = match file.kind {
             Kind::Announcement => {
                 let a = file.announcement.clone().ok_or_else(|| {
-                    invalid("kind = \"announcement\" needs an [announcement] section with a message".into())
+                    invalid(
+                        "kind = \"announcement\" needs an [announcement] section with a message"
+                            .into(),
+                    )
                 })?;
                 if a.message.trim().is_empty() {
                     return Err(invalid("announcement.message is empty".into()));
@@ -360,6 +380,26 @@ impl Campaign {
         })
     }
 
+    /// The retry policy, with delays divided by `time_scale` (the simulator's speed; 1 for real
+    /// calls).
+    pub fn retry_policy(&self, time_scale: f64) -> crate::schedule::RetryPolicy {
+        let scale = |d: Duration| Duration::from_secs_f64(d.as_secs_f64() / time_scale.max(1e-9));
+        crate::schedule::RetryPolicy {
+            max_attempts: self.max_attempts,
+            delays: RetryDelays {
+                busy: scale(self.retry.busy),
+                no_answer: scale(self.retry.no_answer),
+                failed: scale(self.retry.failed),
+                unreachable: scale(self.retry.unreachable),
+            },
+        }
+    }
+
+    /// Whether pregonero can run this kind's call flow yet.
+    pub fn flow_ready(&self) -> bool {
+        matches!(self.flow, FlowSettings::Announcement(_))
+    }
+
     /// The CSV files of the campaign folder, sorted by name (rejects files excluded).
     pub fn csv_files(&self) -> std::io::Result<Vec<PathBuf>> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)?
@@ -398,7 +438,9 @@ pub fn load_all(dir: &Path) -> Result<Vec<Result<Campaign, CampaignError>>, Camp
 }
 
 fn is_key(k: &str) -> bool {
-    k.len() == 1 && k.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+    k.len() == 1
+        && k.chars()
+            .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
 }
 
 /// Parses `30s`, `10m`, `1h`, `2d` (and combinations such as `1h30m`).
@@ -465,7 +507,12 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Campaign, CampaignError> {
-        Campaign::parse("c1", Path::new("campaigns/c1"), Path::new("campaigns/c1/campaign.toml"), text)
+        Campaign::parse(
+            "c1",
+            Path::new("campaigns/c1"),
+            Path::new("campaigns/c1/campaign.toml"),
+            text,
+        )
     }
 
     #[test]
@@ -484,12 +531,17 @@ mod tests {
         let e = parse("kind = \"announcement\"\ncaller_id = \"1\"\nring_secs = 3\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("campaign.toml") && e.contains("ring_secs") && e.contains("line 3"), "{e}");
+        assert!(
+            e.contains("campaign.toml") && e.contains("ring_secs") && e.contains("line 3"),
+            "{e}"
+        );
         let e = parse("kind = \"announcement\"\ncaller_id = \"1\"\nretry = { busy = \"soon\" }\n[announcement]\nmessage=\"x\"\n")
             .unwrap_err()
             .to_string();
         assert!(e.contains("retry.busy") && e.contains("soon"), "{e}");
-        let e = parse("kind = \"robocall\"\ncaller_id = \"1\"\n").unwrap_err().to_string();
+        let e = parse("kind = \"robocall\"\ncaller_id = \"1\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("robocall"), "{e}");
     }
 
@@ -514,7 +566,18 @@ mod tests {
         let s = Kind::Announcement.states();
         assert_eq!(
             s,
-            vec!["pending", "scheduled", "in_progress", "delivered", "no_response", "unreachable", "invalid_number", "blocked", "expired", "failed"]
+            vec![
+                "pending",
+                "scheduled",
+                "in_progress",
+                "delivered",
+                "no_response",
+                "unreachable",
+                "invalid_number",
+                "blocked",
+                "expired",
+                "failed"
+            ]
         );
     }
 }

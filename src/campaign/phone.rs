@@ -71,7 +71,13 @@ mod tests {
     #[test]
     fn spanish_forms_are_one_number() {
         let es = region("ES");
-        for raw in ["600 12 34 56", "+34 600-123-456", "0034600123456", "34600123456", "600123456"] {
+        for raw in [
+            "600 12 34 56",
+            "+34 600-123-456",
+            "0034600123456",
+            "34600123456",
+            "600123456",
+        ] {
             assert_eq!(normalize(raw, es).as_deref(), Ok("+34600123456"), "{raw}");
         }
         assert_eq!(normalize("928 123 456", es).as_deref(), Ok("+34928123456"));

@@ -1,1 +1,222 @@
+//! The telephony provider: netelip's API Voice client, and the simulator that speaks the same
+//! protocol (apivoice.md sections 1–5) for demos and tests.
+//!
+//! Every point the spec marks as inferred (reply codes, the reaction to each) is decided in
+//! [`LaunchOutcome::from_reply`], the one place to correct once netelip's manual is at hand.
 
+pub mod simulator;
+
+pub use simulator::read_form;
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// A call to place.
+#[derive(Debug, Clone)]
+pub struct LaunchRequest {
+    /// Caller id shown to the callee (a number of the account).
+    pub src: String,
+    /// E.164 destination; sent as `00<cc><number>`.
+    pub dst: String,
+    /// Maximum ringing time, seconds.
+    pub ring_seconds: u32,
+    /// Echoed back in every control request: the attempt id.
+    pub userdata: String,
+}
+
+/// What the dialer must do after a launch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LaunchOutcome {
+    /// The call is ringing; the provider's call id.
+    Ringing(String),
+    /// 401: bad token or instance. Stop launching for every campaign.
+    Unauthorized,
+    /// 402: no balance. Pause launching until an operator resumes.
+    NoBalance,
+    /// 103, 406: this request is bad; fail the attempt, do not retry it as is.
+    Rejected(String),
+    /// 412, 500, 503, HTTP 5xx, connection errors: not placed, retry later with backoff.
+    RetryLater(String),
+    /// No reply in time: the call may be ringing. Never relaunch at once.
+    Unknown(String),
+}
+
+impl LaunchOutcome {
+    /// Maps an HTTP status and body to the reaction of apivoice.md section 1.
+    pub fn from_reply(http_status: u16, body: &str) -> LaunchOutcome {
+        if http_status >= 500 {
+            return LaunchOutcome::RetryLater(format!("HTTP {http_status}"));
+        }
+        if http_status != 200 {
+            // Anything else from the HTTP layer (404 on a wrong base URL, 403…) is a
+            // configuration problem, like a bad token.
+            return if http_status == 401 || http_status == 403 || http_status == 404 {
+                LaunchOutcome::Unauthorized
+            } else {
+                LaunchOutcome::RetryLater(format!("HTTP {http_status}"))
+            };
+        }
+        #[derive(Deserialize)]
+        struct Reply {
+            response: serde_json::Value,
+            #[serde(rename = "ID", default)]
+            id: Option<serde_json::Value>,
+        }
+        let reply: Reply = match serde_json::from_str(body) {
+            Ok(r) => r,
+            Err(_) => return LaunchOutcome::RetryLater("unreadable launch reply".into()),
+        };
+        // The code is a string in practice; accept a number too.
+        let code = match &reply.response {
+            serde_json::Value::String(s) => s.trim().to_string(),
+            other => other.to_string(),
+        };
+        let id = match reply.id {
+            Some(serde_json::Value::String(s)) => s,
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        };
+        match code.as_str() {
+            "200" if !id.trim().is_empty() => LaunchOutcome::Ringing(id.trim().to_string()),
+            "200" => LaunchOutcome::RetryLater("launch accepted without a call ID".into()),
+            "401" => LaunchOutcome::Unauthorized,
+            "402" => LaunchOutcome::NoBalance,
+            "103" | "406" => {
+                LaunchOutcome::Rejected(format!("provider refused the request ({code})"))
+            }
+            _ => LaunchOutcome::RetryLater(format!("provider answered {code}")),
+        }
+    }
+}
+
+/// The API Voice client: one base URL, one token, timeouts.
+#[derive(Clone)]
+pub struct ApiVoiceClient {
+    http: reqwest::Client,
+    url: String,
+    api: String,
+    token: SecretString,
+}
+
+impl std::fmt::Debug for ApiVoiceClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiVoiceClient")
+            .field("url", &self.url)
+            .field("api", &self.api)
+            .field("token", &"[redacted]")
+            .finish()
+    }
+}
+
+impl ApiVoiceClient {
+    pub fn new(
+        url: &str,
+        api: &str,
+        token: SecretString,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .pool_max_idle_per_host(64)
+            .build()?;
+        Ok(Self {
+            http,
+            url: url.to_string(),
+            api: api.to_string(),
+            token,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Places a call. Never returns an error: every failure is a [`LaunchOutcome`].
+    pub async fn launch(&self, req: &LaunchRequest) -> LaunchOutcome {
+        let duration = req.ring_seconds.to_string();
+        let dst = crate::campaign::phone::to_provider(&req.dst);
+        let form = [
+            ("token", self.token.expose_secret()),
+            ("api", self.api.as_str()),
+            ("src", req.src.as_str()),
+            ("dst", dst.as_str()),
+            ("duration", duration.as_str()),
+            ("typedst", "pstn"),
+            ("userdata", req.userdata.as_str()),
+        ];
+        let sent = self.http.post(&self.url).form(&form).send().await;
+        let resp = match sent {
+            Ok(r) => r,
+            // reqwest errors carry the URL but never the form body, so the token stays out.
+            Err(e) if e.is_timeout() => {
+                return LaunchOutcome::Unknown("no reply before the timeout".into())
+            }
+            Err(e) if e.is_connect() => {
+                return LaunchOutcome::RetryLater("cannot connect to the provider".into())
+            }
+            Err(_) => {
+                return LaunchOutcome::Unknown("the connection broke before the reply".into())
+            }
+        };
+        let status = resp.status().as_u16();
+        match resp.text().await {
+            Ok(body) => LaunchOutcome::from_reply(status, &body),
+            Err(e) if e.is_timeout() => LaunchOutcome::Unknown("reply body timed out".into()),
+            Err(_) => LaunchOutcome::Unknown("reply body could not be read".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_codes_map_to_reactions() {
+        assert_eq!(
+            LaunchOutcome::from_reply(200, r#"{"response":"200","ID":"1587419989.28046"}"#),
+            LaunchOutcome::Ringing("1587419989.28046".into())
+        );
+        assert_eq!(
+            LaunchOutcome::from_reply(200, r#"{"response":"401"}"#),
+            LaunchOutcome::Unauthorized
+        );
+        assert_eq!(
+            LaunchOutcome::from_reply(200, r#"{"response":402}"#),
+            LaunchOutcome::NoBalance
+        );
+        assert!(matches!(
+            LaunchOutcome::from_reply(200, r#"{"response":"103"}"#),
+            LaunchOutcome::Rejected(_)
+        ));
+        assert!(matches!(
+            LaunchOutcome::from_reply(200, r#"{"response":"406"}"#),
+            LaunchOutcome::Rejected(_)
+        ));
+        for code in ["412", "500", "503"] {
+            let body = format!(r#"{{"response":"{code}"}}"#);
+            assert!(
+                matches!(
+                    LaunchOutcome::from_reply(200, &body),
+                    LaunchOutcome::RetryLater(_)
+                ),
+                "{code}"
+            );
+        }
+        assert!(matches!(
+            LaunchOutcome::from_reply(502, ""),
+            LaunchOutcome::RetryLater(_)
+        ));
+        assert!(matches!(
+            LaunchOutcome::from_reply(200, "<html>"),
+            LaunchOutcome::RetryLater(_)
+        ));
+        assert!(matches!(
+            LaunchOutcome::from_reply(200, r#"{"response":"200","ID":""}"#),
+            LaunchOutcome::RetryLater(_)
+        ));
+    }
+}

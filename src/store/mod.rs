@@ -182,31 +182,65 @@ pub trait Backend {
     async fn migrate(&self) -> Result<()>;
     async fn ping(&self) -> Result<()>;
     /// Inserts or updates a campaign definition; its paused flag is kept.
-    async fn upsert_campaign(&self, id: &str, kind: &str, title: &str, source: &str, now: i64) -> Result<()>;
+    async fn upsert_campaign(
+        &self,
+        id: &str,
+        kind: &str,
+        title: &str,
+        source: &str,
+        now: i64,
+    ) -> Result<()>;
     async fn campaigns(&self) -> Result<Vec<CampaignRow>>;
     /// Returns false when no such campaign exists.
     async fn set_paused(&self, id: &str, paused: bool, now: i64) -> Result<bool>;
     /// Records the file and inserts its contacts in one transaction, unless the same content
     /// was imported into this campaign before.
-    async fn import_contacts(&self, campaign: &str, file: &FileImport, contacts: &[NewContact], now: i64) -> Result<ImportResult>;
+    async fn import_contacts(
+        &self,
+        campaign: &str,
+        file: &FileImport,
+        contacts: &[NewContact],
+        now: i64,
+    ) -> Result<ImportResult>;
     /// Atomically claims up to `limit` due contacts of a campaign and writes their attempts.
     async fn claim_due(&self, campaign: &str, now: i64, limit: u32) -> Result<Vec<Claim>>;
     /// The provider accepted the launch and returned its call id.
     async fn mark_launched(&self, attempt_id: i64, call_id: &str, now: i64) -> Result<()>;
     /// The provider did not place the call. Only an attempt still `launching` is changed.
-    async fn mark_not_placed(&self, attempt_id: i64, error: &str, next: &NotPlaced, now: i64) -> Result<()>;
+    async fn mark_not_placed(
+        &self,
+        attempt_id: i64,
+        error: &str,
+        next: &NotPlaced,
+        now: i64,
+    ) -> Result<()>;
     async fn attempt_info(&self, attempt_id: i64) -> Result<Option<AttemptInfo>>;
     async fn attempt_by_call_id(&self, call_id: &str) -> Result<Option<i64>>;
     /// Stores a control request and what it taught about its attempt, in one transaction.
     async fn record_event(&self, event: &CallEvent, progress: Option<&Progress>) -> Result<()>;
     /// Closes an open attempt and moves its contact on. Returns `None` when the attempt was
     /// already closed (or does not exist): the second description of a call changes nothing.
-    async fn close_attempt(&self, attempt_id: i64, close: &AttemptClose, policy: &RetryPolicy) -> Result<Option<NextState>>;
+    async fn close_attempt(
+        &self,
+        attempt_id: i64,
+        close: &AttemptClose,
+        policy: &RetryPolicy,
+    ) -> Result<Option<NextState>>;
     /// Stores a raw report batch before it is parsed; returns its id.
     async fn store_report_batch(&self, body: &str, now: i64) -> Result<i64>;
-    async fn finish_report_batch(&self, batch_id: i64, lines: i64, error: Option<&str>) -> Result<()>;
+    async fn finish_report_batch(
+        &self,
+        batch_id: i64,
+        lines: i64,
+        error: Option<&str>,
+    ) -> Result<()>;
     /// Idempotent upsert keyed by (ID, startdate, dst); duration and cost go to the attempt.
-    async fn apply_report_line(&self, batch_id: i64, line: &ReportLine, now: i64) -> Result<ReportLineApplied>;
+    async fn apply_report_line(
+        &self,
+        batch_id: i64,
+        line: &ReportLine,
+        now: i64,
+    ) -> Result<ReportLineApplied>;
     async fn open_attempts(&self) -> Result<Vec<OpenAttempt>>;
     /// Contacts not in a final state in campaigns that are not paused.
     async fn unfinished_contacts(&self) -> Result<i64>;
@@ -265,7 +299,14 @@ impl Backend for Store {
     async fn ping(&self) -> Result<()> {
         dispatch!(self, s => s.ping())
     }
-    async fn upsert_campaign(&self, id: &str, kind: &str, title: &str, source: &str, now: i64) -> Result<()> {
+    async fn upsert_campaign(
+        &self,
+        id: &str,
+        kind: &str,
+        title: &str,
+        source: &str,
+        now: i64,
+    ) -> Result<()> {
         dispatch!(self, s => s.upsert_campaign(id, kind, title, source, now))
     }
     async fn campaigns(&self) -> Result<Vec<CampaignRow>> {
@@ -274,7 +315,13 @@ impl Backend for Store {
     async fn set_paused(&self, id: &str, paused: bool, now: i64) -> Result<bool> {
         dispatch!(self, s => s.set_paused(id, paused, now))
     }
-    async fn import_contacts(&self, campaign: &str, file: &FileImport, contacts: &[NewContact], now: i64) -> Result<ImportResult> {
+    async fn import_contacts(
+        &self,
+        campaign: &str,
+        file: &FileImport,
+        contacts: &[NewContact],
+        now: i64,
+    ) -> Result<ImportResult> {
         dispatch!(self, s => s.import_contacts(campaign, file, contacts, now))
     }
     async fn claim_due(&self, campaign: &str, now: i64, limit: u32) -> Result<Vec<Claim>> {
@@ -283,7 +330,13 @@ impl Backend for Store {
     async fn mark_launched(&self, attempt_id: i64, call_id: &str, now: i64) -> Result<()> {
         dispatch!(self, s => s.mark_launched(attempt_id, call_id, now))
     }
-    async fn mark_not_placed(&self, attempt_id: i64, error: &str, next: &NotPlaced, now: i64) -> Result<()> {
+    async fn mark_not_placed(
+        &self,
+        attempt_id: i64,
+        error: &str,
+        next: &NotPlaced,
+        now: i64,
+    ) -> Result<()> {
         dispatch!(self, s => s.mark_not_placed(attempt_id, error, next, now))
     }
     async fn attempt_info(&self, attempt_id: i64) -> Result<Option<AttemptInfo>> {
@@ -295,16 +348,31 @@ impl Backend for Store {
     async fn record_event(&self, event: &CallEvent, progress: Option<&Progress>) -> Result<()> {
         dispatch!(self, s => s.record_event(event, progress))
     }
-    async fn close_attempt(&self, attempt_id: i64, close: &AttemptClose, policy: &RetryPolicy) -> Result<Option<NextState>> {
+    async fn close_attempt(
+        &self,
+        attempt_id: i64,
+        close: &AttemptClose,
+        policy: &RetryPolicy,
+    ) -> Result<Option<NextState>> {
         dispatch!(self, s => s.close_attempt(attempt_id, close, policy))
     }
     async fn store_report_batch(&self, body: &str, now: i64) -> Result<i64> {
         dispatch!(self, s => s.store_report_batch(body, now))
     }
-    async fn finish_report_batch(&self, batch_id: i64, lines: i64, error: Option<&str>) -> Result<()> {
+    async fn finish_report_batch(
+        &self,
+        batch_id: i64,
+        lines: i64,
+        error: Option<&str>,
+    ) -> Result<()> {
         dispatch!(self, s => s.finish_report_batch(batch_id, lines, error))
     }
-    async fn apply_report_line(&self, batch_id: i64, line: &ReportLine, now: i64) -> Result<ReportLineApplied> {
+    async fn apply_report_line(
+        &self,
+        batch_id: i64,
+        line: &ReportLine,
+        now: i64,
+    ) -> Result<ReportLineApplied> {
         dispatch!(self, s => s.apply_report_line(batch_id, line, now))
     }
     async fn open_attempts(&self) -> Result<Vec<OpenAttempt>> {

@@ -43,7 +43,14 @@ impl Backend for PgStore {
         Ok(())
     }
 
-    async fn upsert_campaign(&self, id: &str, kind: &str, title: &str, source: &str, now: i64) -> Result<()> {
+    async fn upsert_campaign(
+        &self,
+        id: &str,
+        kind: &str,
+        title: &str,
+        source: &str,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO campaigns (id, kind, title, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, title = excluded.title,
@@ -85,7 +92,13 @@ impl Backend for PgStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn import_contacts(&self, campaign: &str, file: &FileImport, contacts: &[NewContact], now: i64) -> Result<ImportResult> {
+    async fn import_contacts(
+        &self,
+        campaign: &str,
+        file: &FileImport,
+        contacts: &[NewContact],
+        now: i64,
+    ) -> Result<ImportResult> {
         let mut tx = self.pool.begin().await?;
         let file_id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO imported_files (campaign_id, file_name, content_hash, rows_read, imported, rejected, duplicates, imported_at)
@@ -195,7 +208,13 @@ impl Backend for PgStore {
         Ok(())
     }
 
-    async fn mark_not_placed(&self, attempt_id: i64, error: &str, next: &NotPlaced, now: i64) -> Result<()> {
+    async fn mark_not_placed(
+        &self,
+        attempt_id: i64,
+        error: &str,
+        next: &NotPlaced,
+        now: i64,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let (status, result) = match next {
             NotPlaced::RetryAt(_) => ("not_placed", None),
@@ -263,10 +282,12 @@ impl Backend for PgStore {
     }
 
     async fn attempt_by_call_id(&self, call_id: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar("SELECT id FROM attempts WHERE provider_call_id = $1")
-            .bind(call_id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT id FROM attempts WHERE provider_call_id = $1")
+                .bind(call_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     async fn record_event(&self, event: &CallEvent, progress: Option<&Progress>) -> Result<()> {
@@ -309,7 +330,12 @@ impl Backend for PgStore {
         Ok(())
     }
 
-    async fn close_attempt(&self, attempt_id: i64, close: &AttemptClose, policy: &RetryPolicy) -> Result<Option<NextState>> {
+    async fn close_attempt(
+        &self,
+        attempt_id: i64,
+        close: &AttemptClose,
+        policy: &RetryPolicy,
+    ) -> Result<Option<NextState>> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "UPDATE attempts SET status = 'closed', result = $1, ended_at = $2,
@@ -360,14 +386,21 @@ impl Backend for PgStore {
     }
 
     async fn store_report_batch(&self, body: &str, now: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar("INSERT INTO report_batches (body, received_at) VALUES ($1, $2) RETURNING id")
-            .bind(body)
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(
+            "INSERT INTO report_batches (body, received_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(body)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
-    async fn finish_report_batch(&self, batch_id: i64, lines: i64, error: Option<&str>) -> Result<()> {
+    async fn finish_report_batch(
+        &self,
+        batch_id: i64,
+        lines: i64,
+        error: Option<&str>,
+    ) -> Result<()> {
         sqlx::query("UPDATE report_batches SET lines = $1, error = $2 WHERE id = $3")
             .bind(lines)
             .bind(error)
@@ -377,13 +410,25 @@ impl Backend for PgStore {
         Ok(())
     }
 
-    async fn apply_report_line(&self, batch_id: i64, line: &ReportLine, now: i64) -> Result<ReportLineApplied> {
+    async fn apply_report_line(
+        &self,
+        batch_id: i64,
+        line: &ReportLine,
+        now: i64,
+    ) -> Result<ReportLineApplied> {
         let mut tx = self.pool.begin().await?;
-        let attempt = sqlx::query("SELECT id, campaign_id, status FROM attempts WHERE provider_call_id = $1")
-            .bind(&line.provider_call_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| (r.get::<i64, _>("id"), r.get::<String, _>("campaign_id"), r.get::<String, _>("status")));
+        let attempt =
+            sqlx::query("SELECT id, campaign_id, status FROM attempts WHERE provider_call_id = $1")
+                .bind(&line.provider_call_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| {
+                    (
+                        r.get::<i64, _>("id"),
+                        r.get::<String, _>("campaign_id"),
+                        r.get::<String, _>("status"),
+                    )
+                });
         let inserted = sqlx::query(
             "INSERT INTO report_lines (batch_id, provider_call_id, startdate, dst, attempt_id, status, duration_seconds, cost, raw, received_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING",
@@ -452,10 +497,12 @@ impl Backend for PgStore {
 
     async fn stats(&self, campaign: &str) -> Result<CampaignStats> {
         let mut stats = CampaignStats::default();
-        for r in sqlx::query("SELECT state, COUNT(*) AS n FROM contacts WHERE campaign_id = $1 GROUP BY state")
-            .bind(campaign)
-            .fetch_all(&self.pool)
-            .await?
+        for r in sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM contacts WHERE campaign_id = $1 GROUP BY state",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await?
         {
             let n: i64 = r.get("n");
             stats.contacts += n;

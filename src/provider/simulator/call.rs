@@ -1,0 +1,355 @@
+//! The call engine: one task per accepted launch, driving the dialer's control URL (§2) and
+//! queueing the call's report line (§3).
+
+use std::sync::atomic::Ordering;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::{post_form, real_duration, CallScript, Key, LaunchRecord, SimHandle};
+
+const MAX_EXCHANGES: usize = 50;
+const SPEAK_CHARS_PER_SEC: f64 = 14.0;
+const PLAY_SECS: f64 = 5.0;
+const KEY_AFTER_SECS: f64 = 1.0;
+const TRANSFER_TALK_SECS: f64 = 30.0;
+const KNOWN_COMMANDS: &str = "speak speak_getdtmf play play_getdtmf dial queue ivr voicemail \
+    record google_voice2text callerid send_dtmf busy congestion hangup";
+/// Fields of every control request (§2), in the order they are sent.
+pub(super) const CONTROL_FIELDS: &str = "ID api src dst startcall userdata userfield command \
+    options status statuscode description dtmf statuscall durationcall durationcallanswered";
+
+fn madrid(t: DateTime<Utc>, fmt: &str) -> String {
+    t.with_timezone(&chrono_tz::Europe::Madrid)
+        .format(fmt)
+        .to_string()
+}
+
+fn secs(s: f64) -> String {
+    format!("{}", s.round().max(0.0) as u64)
+}
+
+/// A command replied by the dialer.
+struct Command {
+    command: String,
+    options: String,
+    userfield: String,
+}
+
+/// Parses a reply; `Err((command, options))` (echoed as far as readable) when it is not valid
+/// JSON with a known command.
+fn parse_command(body: &str) -> Result<Command, (String, String)> {
+    let Ok(v) = serde_json::from_str::<Value>(body) else {
+        return Err(Default::default());
+    };
+    let text = |k: &str| match v.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(n @ Value::Number(_)) => n.to_string(),
+        _ => String::new(),
+    };
+    let (command, options) = (text("command"), text("options"));
+    if !KNOWN_COMMANDS
+        .split_whitespace()
+        .any(|c| c == command.trim())
+    {
+        return Err((command, options));
+    }
+    Ok(Command {
+        command: command.trim().to_string(),
+        options,
+        userfield: text("userfield"),
+    })
+}
+
+/// What executing one command did: simulated time, result fields, whether the call ends.
+struct Step {
+    secs: f64,
+    description: String,
+    dtmf: String,
+    ends: bool,
+}
+
+fn step(secs: f64, description: &str, dtmf: &str, ends: bool) -> Step {
+    let (description, dtmf) = (description.to_string(), dtmf.to_string());
+    Step {
+        secs,
+        description,
+        dtmf,
+        ends,
+    }
+}
+
+pub(super) struct Call {
+    pub(super) sim: SimHandle,
+    pub(super) launch: LaunchRecord,
+}
+
+impl Call {
+    pub(super) async fn run(self) {
+        if let Some((status, total, answered)) = self.drive().await {
+            self.report(status, total, answered);
+        }
+        self.sim.inner.in_progress.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Plays the call; `None` if cancelled (no report line), else (status, total, answered secs).
+    async fn drive(&self) -> Option<(&'static str, f64, f64)> {
+        let (status, ring) = match &self.launch.outcome {
+            CallScript::Answer {
+                ring_secs,
+                keys,
+                hangup_during,
+                transfer_ok,
+            } => {
+                return self
+                    .answered(*ring_secs, keys, *hangup_during, *transfer_ok)
+                    .await;
+            }
+            CallScript::Busy => ("BUSY", 3.0),
+            CallScript::NoAnswer => ("NOANSWER", f64::from(self.launch.duration)),
+            CallScript::Unreachable => ("CHANUNAVAIL", 1.0),
+            CallScript::Congestion => ("CONGESTION", 1.0),
+        };
+        self.sleep(ring).await?;
+        // Not answered: a lone end-of-call request, no start before it (§2).
+        let end = [
+            ("statuscall", status.into()),
+            ("durationcall", secs(ring)),
+            ("durationcallanswered", "0".into()),
+        ];
+        self.post(&end).await;
+        (!self.sim.inner.cancel.is_cancelled()).then_some((status, ring, 0.0))
+    }
+
+    async fn answered(
+        &self,
+        ring: f64,
+        keys: &[Key],
+        hangup_during: Option<usize>,
+        transfer_ok: bool,
+    ) -> Option<(&'static str, f64, f64)> {
+        self.sleep(ring).await?;
+        let (mut talk, mut commands, mut getdtmfs) = (0.0, 0, 0);
+        let mut userfield = String::new();
+        let mut next = vec![("statuscall", "ANSWER".to_string())];
+        let mut key_pressed: Option<String> = None;
+        let mut send_end = true;
+        for _ in 0..MAX_EXCHANGES {
+            let Some(body) = self.post(&next).await else {
+                send_end = false;
+                break;
+            };
+            if let Some(dtmf) = key_pressed.take() {
+                let l = &self.launch;
+                self.sim
+                    .state()
+                    .acked_dtmf
+                    .push((l.id.clone(), l.userdata.clone(), dtmf));
+            }
+            let cmd = match parse_command(&body) {
+                Ok(cmd) => cmd,
+                Err((command, options)) => {
+                    let error = [
+                        ("userfield", userfield.clone()),
+                        ("command", command),
+                        ("options", options),
+                        ("statuscode", "401".into()),
+                        ("description", "Command not found".into()),
+                        ("statuscall", "ANSWER".into()),
+                    ];
+                    send_end = self.post(&error).await.is_some();
+                    break;
+                }
+            };
+            userfield = cmd.userfield.clone();
+            commands += 1;
+            let step = self.execute(&cmd, keys.get(getdtmfs), transfer_ok);
+            if cmd.command.ends_with("_getdtmf") {
+                getdtmfs += 1;
+            }
+            if hangup_during == Some(commands) {
+                self.sleep(step.secs / 2.0).await?;
+                talk += step.secs / 2.0;
+                break;
+            }
+            self.sleep(step.secs).await?;
+            talk += step.secs;
+            if step.ends {
+                break;
+            }
+            if !step.dtmf.is_empty() && step.dtmf != "timeout" {
+                key_pressed = Some(step.dtmf.clone());
+            }
+            next = vec![
+                ("userfield", userfield.clone()),
+                ("command", cmd.command),
+                ("options", cmd.options),
+                ("status", "OK".into()),
+                ("statuscode", "200".into()),
+                ("description", step.description),
+                ("dtmf", step.dtmf),
+                ("statuscall", "ANSWER".into()),
+            ];
+        }
+        if self.sim.inner.cancel.is_cancelled() {
+            return None;
+        }
+        if send_end {
+            let end = [
+                ("userfield", userfield),
+                ("statuscall", "CANCEL".into()),
+                ("durationcall", secs(ring + talk)),
+                ("durationcallanswered", secs(talk)),
+            ];
+            self.post(&end).await;
+        }
+        Some(("ANSWER", ring + talk, talk))
+    }
+
+    /// Simulates one command (options are positional, `;`-separated, `,` for dial/queue).
+    fn execute(&self, cmd: &Command, key: Option<&Key>, transfer_ok: bool) -> Step {
+        let sep = if matches!(cmd.command.as_str(), "dial" | "queue") {
+            ','
+        } else {
+            ';'
+        };
+        let opts: Vec<&str> = cmd.options.split(sep).map(str::trim).collect();
+        let opt = |i: usize| opts.get(i).copied().unwrap_or("");
+        let num = |i: usize, default: f64| {
+            opt(i)
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite() && *n >= 0.0)
+                .unwrap_or(default)
+        };
+        let speak = |text: &str| (text.chars().count() as f64 / SPEAK_CHARS_PER_SEC).max(1.0);
+        let getdtmf = |prompt: f64, wait_ms: f64, max_digits: &str| match key {
+            Some(Key::Digits(d)) => {
+                let max = max_digits
+                    .parse()
+                    .ok()
+                    .filter(|m| *m > 0)
+                    .unwrap_or(d.len());
+                let dtmf: String = d.chars().take(max).collect();
+                step(
+                    prompt + KEY_AFTER_SECS.min(wait_ms / 1000.0),
+                    "",
+                    &dtmf,
+                    false,
+                )
+            }
+            _ => step(prompt + wait_ms / 1000.0, "", "timeout", false),
+        };
+        let done = |secs: f64| step(secs, "", "", false);
+        let transfer = |ring: f64| match transfer_ok {
+            true => step(5.0 + TRANSFER_TALK_SECS, "ANSWER", "", false),
+            false => step(ring, "NOANSWER", "", false),
+        };
+        match cmd.command.as_str() {
+            "speak" => done(speak(opt(2))),
+            "speak_getdtmf" => getdtmf(speak(opt(2)), num(3, 5000.0), opt(4)),
+            "play" => done(PLAY_SECS),
+            "play_getdtmf" => getdtmf(PLAY_SECS, num(2, 5000.0), opt(3)),
+            "dial" => transfer(num(2, 30.0)),
+            "queue" => transfer(30.0),
+            "record" => {
+                let path = format!("/var/spool/asterisk/monitor/{}.wav", self.launch.id);
+                step(0.0, &path, "", false)
+            }
+            "google_voice2text" => done(num(2, 2.0) + 3.0),
+            "send_dtmf" => done(num(1, 1.0)),
+            "ivr" | "voicemail" => done(20.0),
+            "busy" | "congestion" => step(num(0, 3.0), "", "", true),
+            "hangup" => step(0.0, "", "", true),
+            _ => done(0.0), // callerid
+        }
+    }
+
+    /// Sleeps simulated seconds; `None` if cancelled.
+    async fn sleep(&self, sim_secs: f64) -> Option<()> {
+        let d = real_duration(sim_secs, self.sim.inner.cfg.speed);
+        tokio::select! {
+            _ = self.sim.inner.cancel.cancelled() => None,
+            _ = tokio::time::sleep(d) => Some(()),
+        }
+    }
+
+    /// POSTs one control request (all §2 fields, `extra` overriding the empty defaults).
+    async fn post(&self, extra: &[(&'static str, String)]) -> Option<String> {
+        let l = &self.launch;
+        let base = [
+            ("ID", l.id.clone()),
+            ("api", self.sim.inner.cfg.api.clone()),
+            ("src", l.src.clone()),
+            ("dst", l.dst.clone()),
+            ("startcall", madrid(l.at, "%Y-%m-%d %H:%M:%S")),
+            ("userdata", l.userdata.clone()),
+        ];
+        let fields: Vec<(&str, String)> = CONTROL_FIELDS
+            .split_whitespace()
+            .map(|k| {
+                let v = extra.iter().chain(base.iter()).find(|(name, _)| *name == k);
+                (k, v.map(|(_, v)| v.clone()).unwrap_or_default())
+            })
+            .collect();
+        let inner = &self.sim.inner;
+        let result = tokio::select! {
+            _ = inner.cancel.cancelled() => return None,
+            r = post_form(&inner.http, &inner.cfg.control_url, &fields, inner.cfg.urlencoded) => r,
+        };
+        match result {
+            Ok(body) => Some(body),
+            Err(error) => {
+                tracing::warn!(id = %l.id, %error, "control request failed; ending the simulated call");
+                None
+            }
+        }
+    }
+
+    /// Queues the call's report line (§3).
+    fn report(&self, status: &str, total: f64, answered: f64) {
+        if self.sim.inner.cfg.report_url.is_none() {
+            return;
+        }
+        let l = &self.launch;
+        let stop =
+            l.at + chrono::TimeDelta::try_milliseconds((total * 1000.0) as i64).unwrap_or_default();
+        let (dst, dstname, euro_per_min) = if l.typedst == "extension" {
+            (l.dst.as_str(), "Extensión", 0.0)
+        } else {
+            match l.dst.strip_prefix("0034") {
+                Some(n) if n.starts_with(['6', '7']) => (n, "España - móvil", 0.024),
+                Some(n) => (n, "España - fijo", 0.012),
+                None => (
+                    l.dst.strip_prefix("00").unwrap_or(&l.dst),
+                    "Internacional",
+                    0.10,
+                ),
+            }
+        };
+        let src = match l.src.strip_prefix('+') {
+            Some(rest) => format!("00{rest}"),
+            None if l.src.len() == 9 && l.src.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("0034{}", l.src)
+            }
+            None => l.src.clone(),
+        };
+        let billable = answered.round().max(0.0);
+        let cost = (billable * euro_per_min / 60.0 * 10_000.0).round() / 10_000.0;
+        let line = json!({
+            "ID": l.id,
+            "startdate": madrid(l.at, "%Y-%m-%d %H:%M:%S%.6f"),
+            "stopdate": madrid(stop, "%Y-%m-%d %H:%M:%S%.6f"),
+            "src": format!("{src} (APIVoice {})", l.id),
+            "dst": dst,
+            "dstname": dstname,
+            "duration": secs(billable),
+            "cost": cost,
+            "status": status.to_ascii_lowercase(),
+            "ip": "",
+            "plan": "",
+            "useragent": format!("APIVoice;{};{}", l.id, self.sim.inner.cfg.api),
+        });
+        self.sim.state().pending.push(line);
+    }
+}

@@ -1,0 +1,214 @@
+//! Per-destination call outcomes: scripted (text grammar, TOML) or seeded pseudo-random.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+const ANSWER_AFTER_SECS: f64 = 4.0;
+
+/// A DTMF answer of the callee to one `*_getdtmf` command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    /// Keys pressed (truncated to the command's `max_digits`).
+    Digits(String),
+    /// Nothing pressed: the result carries `dtmf=timeout` after `wait_ms`.
+    Timeout,
+}
+
+/// The outcome of one call attempt.
+///
+/// Text grammar ([`FromStr`], case-insensitive outcome word, options separated by spaces):
+///
+/// ```text
+/// busy | noanswer | unreachable | congestion
+/// answer [ring=SECS] [keys=K,K,...] [hangup=N] [transfer=ok|fail]
+/// ```
+///
+/// - `ring=SECS`: simulated seconds of ringing before the answer (default 4);
+/// - `keys=…`: what the callee does at the 1st, 2nd, … `*_getdtmf`: digits (`0-9*#`) or `t`
+///   (`timeout`); getdtmf commands beyond the list time out, so plain `answer` never presses a key;
+/// - `hangup=N`: the callee hangs up during the Nth command (1 = the reply to the start request);
+///   no result request is sent for it, only the final `CANCEL`;
+/// - `transfer=fail`: `dial`/`queue` report `NOANSWER` instead of `ANSWER`.
+///
+/// Aliases: `no-answer`, `chanunavail`, `timeout` for `t`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallScript {
+    /// Answered after `ring_secs`; then follows the dialer's commands.
+    Answer {
+        /// Simulated seconds before the answer.
+        ring_secs: f64,
+        /// Answers to successive getdtmf commands.
+        keys: Vec<Key>,
+        /// 1-based command during which the callee hangs up.
+        hangup_during: Option<usize>,
+        /// Whether `dial`/`queue` are answered.
+        transfer_ok: bool,
+    },
+    /// `BUSY` after ~3 s.
+    Busy,
+    /// `NOANSWER` after the launch's `duration`.
+    NoAnswer,
+    /// `CHANUNAVAIL` after ~1 s.
+    Unreachable,
+    /// `CONGESTION` after ~1 s.
+    Congestion,
+}
+
+impl FromStr for CallScript {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut words = s.split_whitespace();
+        let kind = words
+            .next()
+            .ok_or("empty call script")?
+            .to_ascii_lowercase();
+        let simple = match kind.as_str() {
+            "answer" => None,
+            "busy" => Some(CallScript::Busy),
+            "noanswer" | "no-answer" => Some(CallScript::NoAnswer),
+            "unreachable" | "chanunavail" => Some(CallScript::Unreachable),
+            "congestion" => Some(CallScript::Congestion),
+            other => return Err(format!("unknown call outcome `{other}`")),
+        };
+        if let Some(outcome) = simple {
+            return match words.next() {
+                Some(w) => Err(format!("`{kind}` takes no options (got `{w}`)")),
+                None => Ok(outcome),
+            };
+        }
+        let (mut ring_secs, mut keys, mut hangup_during, mut transfer_ok) =
+            (ANSWER_AFTER_SECS, Vec::new(), None, true);
+        for word in words {
+            let (k, v) = word
+                .split_once('=')
+                .ok_or_else(|| format!("expected option=value, got `{word}`"))?;
+            match k.to_ascii_lowercase().as_str() {
+                "keys" => keys = v.split(',').map(parse_key).collect::<Result<_, _>>()?,
+                "hangup" => {
+                    let n = v.parse::<usize>().ok().filter(|n| *n > 0);
+                    hangup_during = Some(n.ok_or_else(|| format!("bad hangup=`{v}`"))?);
+                }
+                "transfer" => {
+                    transfer_ok = match v.to_ascii_lowercase().as_str() {
+                        "ok" => true,
+                        "fail" => false,
+                        _ => return Err(format!("bad transfer=`{v}` (ok|fail)")),
+                    }
+                }
+                "ring" => {
+                    let r = v.parse::<f64>().ok().filter(|r| r.is_finite() && *r >= 0.0);
+                    ring_secs = r.ok_or_else(|| format!("bad ring=`{v}`"))?;
+                }
+                _ => return Err(format!("unknown option `{k}`")),
+            }
+        }
+        Ok(CallScript::Answer {
+            ring_secs,
+            keys,
+            hangup_during,
+            transfer_ok,
+        })
+    }
+}
+
+fn parse_key(k: &str) -> Result<Key, String> {
+    match k.trim() {
+        "t" | "T" | "timeout" => Ok(Key::Timeout),
+        d if !d.is_empty()
+            && d.chars()
+                .all(|c| c.is_ascii_digit() || c == '*' || c == '#') =>
+        {
+            Ok(Key::Digits(d.to_string()))
+        }
+        other => Err(format!("bad key `{other}` (digits, * # or t)")),
+    }
+}
+
+/// Scripted outcomes: destination → one [`CallScript`] per successive attempt (the last repeats).
+/// Destinations are matched on their international digits, so `+34600000001`, `0034600000001`
+/// and `34600000001` are the same key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Script {
+    calls: HashMap<String, Vec<CallScript>>,
+}
+
+impl Script {
+    /// Sets the attempts of one destination (an empty list removes it).
+    pub fn insert(&mut self, dst: &str, attempts: Vec<CallScript>) {
+        if attempts.is_empty() {
+            self.calls.remove(&dst_key(dst));
+        } else {
+            self.calls.insert(dst_key(dst), attempts);
+        }
+    }
+
+    /// Parses a TOML table `"+34600000001" = ["busy", "answer keys=1"]` (a single string is
+    /// accepted for one outcome).
+    pub fn parse_toml(text: &str) -> Result<Script, String> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut script = Script::default();
+        for (dst, value) in table {
+            let items = match value {
+                toml::Value::String(s) => vec![toml::Value::String(s)],
+                toml::Value::Array(items) => items,
+                _ => return Err(format!("{dst}: expected a string or an array of strings")),
+            };
+            let attempts = items
+                .iter()
+                .map(|item| match item.as_str() {
+                    Some(s) => s.parse::<CallScript>().map_err(|e| format!("{dst}: {e}")),
+                    None => Err(format!("{dst}: expected strings")),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            script.insert(&dst, attempts);
+        }
+        Ok(script)
+    }
+
+    /// The script of the `n`th (0-based) attempt to `dst`, if scripted.
+    pub fn for_attempt(&self, dst: &str, n: usize) -> Option<&CallScript> {
+        let attempts = self.calls.get(&dst_key(dst))?;
+        attempts.get(n.min(attempts.len().saturating_sub(1)))
+    }
+
+    /// Whether no destination is scripted.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+}
+
+/// International digits of a number: `+34…`, `0034…` and `34…` all give `34…`.
+pub(super) fn dst_key(s: &str) -> String {
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    if s.trim_start().starts_with('+') {
+        return digits;
+    }
+    digits
+        .strip_prefix("00")
+        .map(str::to_string)
+        .unwrap_or(digits)
+}
+
+/// Deterministic outcome of an unscripted attempt: ~70% answer (presses 1 at the first
+/// getdtmf), 10% busy, 12% no answer, 5% unreachable, 3% congestion.
+pub fn random_outcome(seed: u64, dst: &str, n: usize) -> CallScript {
+    let mut h = 0xcbf2_9ce4_8422_2325_u64 ^ seed;
+    for b in dst_key(dst).bytes().chain((n as u64).to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    match (h ^ (h >> 31)) % 100 {
+        0..70 => CallScript::Answer {
+            ring_secs: ANSWER_AFTER_SECS,
+            keys: vec![Key::Digits("1".into())],
+            hangup_during: None,
+            transfer_ok: true,
+        },
+        70..80 => CallScript::Busy,
+        80..92 => CallScript::NoAnswer,
+        92..97 => CallScript::Unreachable,
+        _ => CallScript::Congestion,
+    }
+}

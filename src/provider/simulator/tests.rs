@@ -1,0 +1,421 @@
+//! Tests of the simulator over real HTTP, against a stand-in dialer.
+
+use std::sync::atomic::AtomicBool;
+
+use super::call::CONTROL_FIELDS;
+use super::*;
+
+type Reqs = Arc<Mutex<Vec<HashMap<String, String>>>>;
+
+/// A dialer stand-in: start → speak_getdtmf (or garbage), result → hangup, end → `{}`.
+#[derive(Clone, Default)]
+struct Dialer {
+    reqs: Reqs,
+    reports: Arc<Mutex<Vec<Vec<Value>>>>,
+    garbage: bool,
+    fail_reports: Arc<AtomicBool>,
+}
+
+impl Dialer {
+    fn reqs(&self) -> Vec<HashMap<String, String>> {
+        self.reqs.lock().unwrap().clone()
+    }
+    fn reports(&self) -> Vec<Vec<Value>> {
+        self.reports.lock().unwrap().clone()
+    }
+}
+
+async fn control(State(d): State<Dialer>, req: Request) -> Response {
+    let f = read_form(req).await.unwrap();
+    d.reqs.lock().unwrap().push(f.clone());
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let reply = if !matches!(get("statuscall").as_str(), "" | "ANSWER") {
+        json!({})
+    } else if get("statuscode").parse::<u16>().unwrap_or(0) >= 400 || !get("command").is_empty() {
+        json!({"command": "hangup", "options": "", "userfield": "u2"})
+    } else if d.garbage {
+        return "this is not json".into_response();
+    } else {
+        json!({"command": "speak_getdtmf", "options": "google;es;Pulse 1 para confirmar;6000;1", "userfield": "u1"})
+    };
+    Json(reply).into_response()
+}
+
+async fn report(State(d): State<Dialer>, req: Request) -> Response {
+    if d.fail_reports.load(Ordering::SeqCst) {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    let f = read_form(req).await.unwrap();
+    let calls: Vec<Value> = serde_json::from_str(&f["calls"]).unwrap();
+    d.reports.lock().unwrap().push(calls);
+    Json(json!({"response": "200"})).into_response()
+}
+
+/// Starts a dialer stand-in and a simulator (speed 1000, token "secret") pointed at it.
+async fn setup(
+    garbage: bool,
+    tune: impl FnOnce(&mut SimulatorConfig),
+) -> (Dialer, SimHandle, CancellationToken) {
+    let d = Dialer {
+        garbage,
+        ..Dialer::default()
+    };
+    let app = Router::new()
+        .route("/control", post(control))
+        .route("/report", post(report))
+        .with_state(d.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut cfg = SimulatorConfig {
+        token: Some("secret".into()),
+        control_url: format!("{base}/control"),
+        report_url: Some(format!("{base}/report")),
+        speed: 1000.0,
+        report_interval: Duration::from_secs(3600),
+        ..SimulatorConfig::default()
+    };
+    tune(&mut cfg);
+    let cancel = CancellationToken::new();
+    let sim = Simulator::start(cfg, cancel.clone()).await.unwrap();
+    (d, sim, cancel)
+}
+
+async fn launch(url: &str, fields: &[(&str, &str)]) -> Value {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+fn good(dst: &'static str, userdata: &'static str) -> Vec<(&'static str, &'static str)> {
+    let mut f = vec![
+        ("token", "secret"),
+        ("api", "API sim"),
+        ("src", "910053461"),
+        ("dst", dst),
+    ];
+    f.extend([
+        ("duration", "30"),
+        ("typedst", "pstn"),
+        ("userdata", userdata),
+    ]);
+    f
+}
+
+async fn until(mut cond: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    cond()
+}
+
+#[tokio::test]
+async fn answered_call_drives_control_url_and_reports() {
+    for urlencoded in [false, true] {
+        let (d, sim, cancel) = setup(false, |c| {
+            c.urlencoded = urlencoded;
+            c.script = Script::parse_toml(r#""+34600000001" = ["answer keys=2"]"#).unwrap();
+        })
+        .await;
+        let reply = launch(&sim.launch_url(), &good("0034600000001", "att-1")).await;
+        assert_eq!(reply["response"], "200");
+        let id = reply["ID"].as_str().unwrap().to_string();
+        assert!(id.contains('.'));
+        assert!(until(|| sim.calls_in_progress() == 0).await);
+
+        let reqs = d.reqs();
+        assert_eq!(reqs.len(), 3, "{reqs:?}");
+        for r in &reqs {
+            assert!(
+                CONTROL_FIELDS.split_whitespace().all(|k| r.contains_key(k)),
+                "{r:?}"
+            );
+            assert_eq!(
+                (r["ID"].as_str(), r["api"].as_str()),
+                (id.as_str(), "API sim")
+            );
+            assert_eq!(
+                (r["dst"].as_str(), r["userdata"].as_str()),
+                ("0034600000001", "att-1")
+            );
+            assert_eq!(r["startcall"].len(), 19);
+        }
+        let (start, result, end) = (&reqs[0], &reqs[1], &reqs[2]);
+        assert_eq!(
+            (start["command"].as_str(), start["userfield"].as_str()),
+            ("", "")
+        );
+        assert_eq!(start["statuscall"], "ANSWER");
+        assert_eq!(
+            (result["command"].as_str(), result["userfield"].as_str()),
+            ("speak_getdtmf", "u1")
+        );
+        assert_eq!(result["options"], "google;es;Pulse 1 para confirmar;6000;1");
+        assert_eq!(
+            (result["status"].as_str(), result["statuscode"].as_str()),
+            ("OK", "200")
+        );
+        assert_eq!(result["dtmf"], "2");
+        assert_eq!(
+            (end["statuscall"].as_str(), end["userfield"].as_str()),
+            ("CANCEL", "u2")
+        );
+        let total: u64 = end["durationcall"].parse().unwrap();
+        let answered: u64 = end["durationcallanswered"].parse().unwrap();
+        assert!(total > answered && answered > 0, "{total} {answered}");
+        assert_eq!(
+            sim.acked_dtmf(),
+            vec![(id.clone(), "att-1".into(), "2".into())]
+        );
+
+        assert!(
+            !sim.wait_idle(Duration::from_millis(20)).await,
+            "a report line is pending"
+        );
+        sim.flush_reports().await;
+        assert!(sim.wait_idle(Duration::from_secs(1)).await);
+        let batches = d.reports();
+        assert_eq!(batches.len(), 1);
+        let line = &batches[0][0];
+        assert_eq!(line["ID"], id.as_str());
+        assert_eq!(line["src"], format!("0034910053461 (APIVoice {id})"));
+        assert_eq!(
+            (line["dst"].as_str(), line["status"].as_str()),
+            (Some("600000001"), Some("answer"))
+        );
+        assert_eq!(line["duration"], answered.to_string());
+        assert!(line["cost"].is_number() && line["dstname"].is_string());
+        assert_eq!(line["startdate"].as_str().unwrap().len(), 26);
+        assert_eq!(
+            (line["ip"].as_str(), line["plan"].as_str()),
+            (Some(""), Some(""))
+        );
+        assert_eq!(line["useragent"], format!("APIVoice;{id};API sim"));
+        cancel.cancel();
+    }
+}
+
+#[tokio::test]
+async fn launch_validation_codes() {
+    let (d, sim, cancel) = setup(false, |_| {}).await;
+    let url = sim.launch_url();
+    let with = |k: &'static str, v: &'static str| {
+        let mut f = good("0034600000009", "x");
+        f.retain(|(name, _)| *name != k);
+        if !v.is_empty() {
+            f.push((k, v));
+        }
+        f
+    };
+    for (fields, code) in [
+        (with("token", "wrong"), "401"),
+        (with("api", "API other"), "401"),
+        (with("dst", ""), "406"),
+        (with("token", ""), "406"),
+        (with("dst", "+34600000009"), "103"),
+        (with("typedst", "fax"), "103"),
+        (with("duration", "abc"), "103"),
+    ] {
+        assert_eq!(launch(&url, &fields).await["response"], code, "{fields:?}");
+    }
+    assert!(sim.launches().is_empty());
+    let mut ext = with("dst", "101");
+    ext.retain(|(k, _)| *k != "typedst");
+    ext.push(("typedst", "extension"));
+    let root = format!("http://{}/", sim.addr());
+    assert_eq!(launch(&root, &ext).await["response"], "200");
+    assert_eq!(sim.launches().len(), 1);
+    assert!(until(|| sim.calls_in_progress() == 0 && !d.reqs().is_empty()).await);
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn busy_then_answer_and_report_retry() {
+    let (d, sim, cancel) = setup(false, |c| {
+        c.duplicate_reports = true;
+        c.script.insert(
+            "+34600000002",
+            vec!["busy".parse().unwrap(), "answer hangup=1".parse().unwrap()],
+        );
+    })
+    .await;
+    let reply = launch(&sim.launch_url(), &good("0034600000002", "a1")).await;
+    assert!(until(|| sim.calls_in_progress() == 0).await);
+    let reqs = d.reqs();
+    assert_eq!(
+        reqs.len(),
+        1,
+        "no start before a not-answered end: {reqs:?}"
+    );
+    assert_eq!(
+        (reqs[0]["statuscall"].as_str(), reqs[0]["ID"].as_str()),
+        ("BUSY", reply["ID"].as_str().unwrap())
+    );
+    assert_eq!(
+        (
+            reqs[0]["command"].as_str(),
+            reqs[0]["durationcallanswered"].as_str()
+        ),
+        ("", "0")
+    );
+
+    d.fail_reports.store(true, Ordering::SeqCst);
+    sim.flush_reports().await;
+    assert_eq!(sim.pending_reports(), 1, "kept after a failed POST");
+    d.fail_reports.store(false, Ordering::SeqCst);
+    sim.flush_reports().await;
+    assert_eq!(d.reports()[0][0]["status"], "busy");
+    assert_eq!(d.reports()[0][0]["duration"], "0");
+
+    // Second attempt answers, then hangs up during the first command: no result request.
+    launch(&sim.launch_url(), &good("0034600000002", "a2")).await;
+    assert!(until(|| sim.calls_in_progress() == 0).await);
+    let reqs = d.reqs();
+    let statuses: Vec<&str> = reqs.iter().map(|r| r["statuscall"].as_str()).collect();
+    assert_eq!(statuses, ["BUSY", "ANSWER", "CANCEL"]);
+    sim.flush_reports().await;
+    let batch = &d.reports()[1];
+    assert_eq!(batch.len(), 2, "new line plus one duplicate");
+    assert!(
+        batch.iter().any(|l| l["status"] == "answer")
+            && batch.iter().any(|l| l["status"] == "busy")
+    );
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn bad_reply_gets_command_not_found_then_cancel() {
+    let (d, sim, cancel) = setup(true, |c| {
+        c.script
+            .insert("0034600000003", vec!["answer".parse().unwrap()])
+    })
+    .await;
+    launch(&sim.launch_url(), &good("0034600000003", "b")).await;
+    assert!(until(|| sim.calls_in_progress() == 0).await);
+    let reqs = d.reqs();
+    assert_eq!(reqs.len(), 3, "{reqs:?}");
+    assert_eq!(
+        (
+            reqs[1]["statuscode"].as_str(),
+            reqs[1]["description"].as_str()
+        ),
+        ("401", "Command not found")
+    );
+    assert_eq!(reqs[2]["statuscall"], "CANCEL");
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn launch_faults() {
+    let (_, sim, cancel) = setup(false, |c| c.faults.response_code = Some("402".into())).await;
+    assert_eq!(
+        launch(&sim.launch_url(), &good("0034600000004", "f")).await["response"],
+        "402"
+    );
+    cancel.cancel();
+
+    let (_, sim, cancel) = setup(false, |c| c.faults.http_status = Some(500)).await;
+    let resp = reqwest::Client::new()
+        .post(sim.launch_url())
+        .form(&good("0034600000004", "f"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+    cancel.cancel();
+
+    let (_, sim, cancel) = setup(false, |c| c.faults.max_cps = Some(1.0)).await;
+    assert_eq!(
+        launch(&sim.launch_url(), &good("0034600000004", "f")).await["response"],
+        "200"
+    );
+    assert_eq!(
+        launch(&sim.launch_url(), &good("0034600000004", "g")).await["response"],
+        "503"
+    );
+    cancel.cancel();
+
+    let (d, sim, cancel) = setup(false, |c| c.faults.hang = true).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let result = client
+        .post(sim.launch_url())
+        .form(&good("0034600000004", "h"))
+        .send()
+        .await;
+    assert!(result.unwrap_err().is_timeout());
+    assert!(sim.launches().is_empty() && sim.calls_in_progress() == 0 && d.reqs().is_empty());
+    cancel.cancel();
+}
+
+#[test]
+fn script_grammar() {
+    assert_eq!("busy".parse(), Ok(CallScript::Busy));
+    assert_eq!("NoAnswer".parse(), Ok(CallScript::NoAnswer));
+    assert_eq!("unreachable".parse(), Ok(CallScript::Unreachable));
+    assert_eq!("congestion".parse(), Ok(CallScript::Congestion));
+    let expected = CallScript::Answer {
+        ring_secs: 2.5,
+        keys: vec![Key::Timeout, Key::Digits("2".into())],
+        hangup_during: Some(3),
+        transfer_ok: false,
+    };
+    assert_eq!(
+        "answer keys=t,2 hangup=3 transfer=fail ring=2.5".parse(),
+        Ok(expected)
+    );
+    for bad in [
+        "",
+        "ring",
+        "busy keys=1",
+        "answer keys=x",
+        "answer hangup=0",
+        "answer foo=1",
+        "answer keys",
+    ] {
+        assert!(bad.parse::<CallScript>().is_err(), "{bad}");
+    }
+    let s = Script::parse_toml(
+        "\"+34600000001\" = [\"busy\", \"answer keys=1\"]\n\"0034911\" = \"congestion\"",
+    )
+    .unwrap();
+    assert_eq!(s.for_attempt("0034600000001", 0), Some(&CallScript::Busy));
+    assert!(matches!(
+        s.for_attempt("+34600000001", 5),
+        Some(CallScript::Answer { .. })
+    ));
+    assert_eq!(s.for_attempt("+34911", 0), Some(&CallScript::Congestion));
+    assert!(Script::parse_toml("\"+34600\" = [\"maybe\"]").is_err());
+    assert!(Script::parse_toml("\"+34600\" = 3").is_err());
+}
+
+#[test]
+fn random_outcomes_are_deterministic_and_mostly_answered() {
+    let dsts: Vec<String> = (0..2000).map(|i| format!("00346{i:08}")).collect();
+    let answered = dsts
+        .iter()
+        .filter(|d| matches!(random_outcome(7, d, 0), CallScript::Answer { .. }))
+        .count();
+    assert!((1200..1600).contains(&answered), "{answered}");
+    assert!(dsts
+        .iter()
+        .all(|d| random_outcome(7, d, 1) == random_outcome(7, d, 1)));
+    assert_eq!(mask("0034600000123"), "**********123");
+    let mut form = HashMap::new();
+    parse_urlencoded(b"a=1+2%2C3&b&c=%zz&api=API%20sim", &mut form);
+    assert_eq!(
+        (form["a"].as_str(), form["b"].as_str(), form["c"].as_str()),
+        ("1 2,3", "", "%zz")
+    );
+    assert_eq!(form["api"], "API sim");
+}
