@@ -332,6 +332,8 @@ impl Application {
             speed: s.speed,
             report_interval: Duration::from_secs_f64(s.report_interval_seconds / s.speed),
             urlencoded: s.urlencoded,
+            duplicate_reports: s.duplicate_reports,
+            reorder_reports: s.reorder_reports,
             seed: s.seed,
             script,
             ..SimulatorConfig::default()

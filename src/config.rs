@@ -187,6 +187,10 @@ pub struct SimulatorSettings {
     pub script_file: Option<PathBuf>,
     /// Send control requests urlencoded instead of multipart.
     pub urlencoded: bool,
+    /// Resend earlier report lines in later batches (as the real service may).
+    pub duplicate_reports: bool,
+    /// Shuffle the lines of each report batch.
+    pub reorder_reports: bool,
 }
 
 impl Default for SimulatorSettings {
@@ -197,6 +201,8 @@ impl Default for SimulatorSettings {
             seed: 7,
             script_file: None,
             urlencoded: false,
+            duplicate_reports: false,
+            reorder_reports: false,
         }
     }
 }

@@ -1,0 +1,83 @@
+//! An announcement campaign end to end: CSV → store → dialer → provider client → simulator →
+//! control URL → flow → store → report, with scripted callees.
+
+use serde_json::json;
+
+use crate::helpers::{self, Db};
+
+crate::on_both_backends!(announcement_campaign_runs_to_the_end);
+
+const TOML: &str = r#"
+kind = "announcement"
+title = "Asamblea"
+caller_id = "+34910000000"
+max_attempts = 3
+retry = { busy = "5m", no_answer = "10m", failed = "10m", unreachable = "10m" }
+[announcement]
+message = "Hola {nombre}; la asamblea es el {dia}."
+repeat_key = "1"
+"#;
+
+// Windows-1252 would be read too; here UTF-8 with BOM, `;`, CRLF, a duplicate in another
+// format and a garbage number.
+const CSV: &str = "\u{feff}Teléfono;Nombre;Día\r\n600 000 001;Ana;lunes\r\n+34 600-000-002;Bea;lunes\r\n0034600000003;Carlos;lunes\r\n34600000004;Dora;lunes\r\n600000005;Eloy;lunes\r\n600000006;Fina;lunes\r\n0034 600 000 001;Ana bis;lunes\r\n12;Nadie;lunes\r\n";
+
+const SCRIPT: &str = r#"
+"+34600000001" = ["answer"]
+"+34600000002" = ["busy", "answer"]
+"+34600000003" = ["noanswer"]
+"+34600000004" = ["unreachable"]
+"+34600000005" = ["answer hangup=1"]
+"+34600000006" = ["answer keys=1,1,1"]
+"#;
+
+async fn announcement_campaign_runs_to_the_end(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "e2e::announcement_campaign_runs_to_the_end").await
+    else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let dir = helpers::campaign(root.path(), "asamblea", TOML, "socios.csv", CSV);
+    let script = root.path().join("script.toml");
+    std::fs::write(&script, SCRIPT).unwrap();
+    let mut config = helpers::config(&test_db.url, root.path());
+    config.simulator.script_file = Some(script);
+    config.simulator.duplicate_reports = true;
+    config.simulator.reorder_reports = true;
+
+    helpers::run_until_idle(config).await;
+
+    let report = helpers::report_json(&test_db.url, "asamblea").await;
+    let talk = report["talk_seconds"].as_i64().unwrap();
+    let cost = report["cost"].as_f64().unwrap();
+    assert!(
+        talk > 0 && cost > 0.0,
+        "duration and cost come from the call reports: {report}"
+    );
+    let expected = json!({
+        "campaign": "asamblea",
+        "kind": "announcement",
+        "contacts": 6,
+        "states": {"pending": 0, "scheduled": 0, "in_progress": 0, "delivered": 3, "no_response": 1,
+                   "unreachable": 1, "invalid_number": 1, "blocked": 0, "expired": 0, "failed": 0},
+        // 1 + 2 (busy, answer) + 3 (no answer) + 2 (CHANUNAVAIL twice) + 1 + 1; duplicated and
+        // reordered report lines never count an attempt twice.
+        "attempts": {"total": 10, "answered": 4, "busy": 1, "no_answer": 3, "failed": 2},
+        "talk_seconds": talk,
+        "cost": cost,
+    });
+    assert_eq!(report, expected);
+    let rejected = std::fs::read_to_string(dir.join("socios.csv.rejected.csv")).unwrap();
+    assert!(
+        rejected.contains("Nadie") && rejected.contains("line 9"),
+        "{rejected}"
+    );
+
+    // Running again imports nothing new and places no call: the campaign is finished.
+    let config = helpers::config(&test_db.url, root.path());
+    helpers::run_until_idle(config).await;
+    assert_eq!(
+        helpers::report_json(&test_db.url, "asamblea").await["attempts"]["total"],
+        10
+    );
+}

@@ -1,0 +1,113 @@
+//! Shared set-up: campaign folders, configs, running the application, reading results.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pregonero::app::Application;
+use pregonero::clock::SystemClock;
+use pregonero::config::Config;
+use pregonero::store::Store;
+use pregonero::testing::TestDb;
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+/// The two backends every database test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database of that backend, or `None` when PostgreSQL is not configured (the skip is
+/// printed loudly by `TestDb::postgres`).
+pub async fn fresh_db(db: Db, test: &str) -> Option<TestDb> {
+    match db {
+        Db::Sqlite => Some(TestDb::sqlite()),
+        Db::Postgres => TestDb::postgres(test).await,
+    }
+}
+
+/// Writes `campaigns/<id>/campaign.toml` and one CSV file.
+pub fn campaign(root: &Path, id: &str, toml: &str, csv_name: &str, csv: &str) -> PathBuf {
+    let dir = root.join(id);
+    std::fs::create_dir_all(&dir).expect("campaign dir");
+    std::fs::write(dir.join("campaign.toml"), toml).expect("campaign.toml");
+    std::fs::write(dir.join(csv_name), csv).expect("csv");
+    dir
+}
+
+/// A config for in-process runs: the given database and campaigns, an ephemeral port, a fast
+/// simulator.
+pub fn config(db_url: &str, campaigns: &Path) -> Config {
+    let mut c = Config::default();
+    c.database.url = db_url.to_string();
+    c.campaigns.dir = campaigns.to_path_buf();
+    c.server.listen = "127.0.0.1:0".into();
+    c.server.secret = Some(SecretString::from("test-secret-0123456789"));
+    c.server.drain_seconds = 10;
+    c.limits.calls_per_second = 5.0;
+    c.limits.max_concurrent_calls = 4;
+    c.simulator.speed = 1000.0;
+    c.simulator.report_interval_seconds = 20.0;
+    c
+}
+
+/// Runs the application until it is idle, with a generous upper bound.
+pub async fn run_until_idle(config: Config) {
+    let app = Application::build(config, Arc::new(SystemClock))
+        .await
+        .expect("build");
+    tokio::time::timeout(
+        Duration::from_secs(90),
+        app.run_until_stopped(CancellationToken::new(), true),
+    )
+    .await
+    .expect("the campaign did not finish within 90 s")
+    .expect("run");
+}
+
+/// The report JSON of a campaign, exactly as `pregonero report --format json` prints it.
+pub async fn report_json(db_url: &str, campaign: &str) -> serde_json::Value {
+    let store = Store::connect(db_url).await.expect("store");
+    let reports = pregonero::report::build(&store, Some(campaign))
+        .await
+        .expect("report");
+    store.close().await;
+    serde_json::to_value(&reports[0]).expect("json")
+}
+
+/// Polls `cond` every 20 ms until it holds or `timeout` passes.
+pub async fn wait_for<F, Fut>(timeout: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if cond().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Declares a test that runs on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Db::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Db::Postgres).await;
+            }
+        }
+    )*};
+}
