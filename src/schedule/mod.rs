@@ -1,6 +1,6 @@
 //! What happens to a contact after an attempt: its next state and, for a retry, when it is due.
 //! Pure functions of the attempt result and time, so they are tested without a database.
-//! (Calling windows and cron rounds build on this module.)
+//! Calling windows (`window`) and cron rounds build on this module.
 
 use crate::campaign::RetryDelays;
 
