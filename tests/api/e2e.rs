@@ -81,3 +81,40 @@ async fn announcement_campaign_runs_to_the_end(db: Db) {
         10
     );
 }
+
+crate::on_both_backends!(the_real_provider_never_dials_a_demo_campaign);
+
+async fn the_real_provider_never_dials_a_demo_campaign(db: Db) {
+    use pregonero::provider::simulator::{Simulator, SimulatorConfig};
+    let Some(test_db) =
+        helpers::fresh_db(db, "e2e::the_real_provider_never_dials_a_demo_campaign").await
+    else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let demo = TOML.replace("max_attempts = 3", "max_attempts = 3\ndemo = true");
+    helpers::campaign(root.path(), "demo", &demo, "socios.csv", CSV);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    // Stands in for netelip: it would accept every launch.
+    let sim = Simulator::start(
+        SimulatorConfig {
+            control_url: "http://127.0.0.1:9/unused".into(),
+            ..SimulatorConfig::default()
+        },
+        cancel.clone(),
+    )
+    .await
+    .unwrap();
+    let mut config = helpers::config(&test_db.url, root.path());
+    config.provider.kind = pregonero::config::ProviderKind::Apivoice;
+    config.provider.url = sim.launch_url();
+    config.provider.token = Some(secrecy::SecretString::from("tok"));
+    helpers::run_until_idle(config).await;
+    assert!(
+        sim.launches().is_empty(),
+        "a demo campaign was dialed through the real provider"
+    );
+    let report = helpers::report_json(&test_db.url, "demo").await;
+    assert_eq!(report["states"]["pending"], 6, "{report}");
+    cancel.cancel();
+}
