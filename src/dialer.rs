@@ -24,7 +24,7 @@ use crate::campaign::Campaign;
 use crate::clock::SharedClock;
 use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
 use crate::schedule::AttemptResult;
-use crate::store::{AttemptClose, Backend, NotPlaced, Store};
+use crate::store::{AttemptClose, Backend, Candidate, Gate, NotPlaced, Store};
 
 /// The campaigns the daemon knows, by id.
 pub type Campaigns = Arc<std::sync::RwLock<HashMap<String, Arc<Campaign>>>>;
@@ -120,6 +120,8 @@ pub struct Dialer {
     /// Consecutive transient launch failures, for the backoff.
     failures: Mutex<u32>,
     backoff_until: Mutex<Option<tokio::time::Instant>>,
+    /// Set when the dialer paused campaigns itself, so the loop re-reads the flags at once.
+    paused_changed: Mutex<bool>,
 }
 
 fn quota(cps: f64) -> Quota {
@@ -148,6 +150,7 @@ impl Dialer {
             halt: Mutex::new(None),
             failures: Mutex::new(0),
             backoff_until: Mutex::new(None),
+            paused_changed: Mutex::new(false),
         })
     }
 
@@ -225,7 +228,13 @@ impl Dialer {
                     }
                 }
             }
-            if paused_read.elapsed() >= Duration::from_secs(1) {
+            let forced = std::mem::take(
+                &mut *self
+                    .paused_changed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
+            if forced || paused_read.elapsed() >= Duration::from_secs(1) {
                 match self.store.campaigns().await {
                     Ok(rows) => paused = rows.into_iter().map(|r| (r.id, r.paused)).collect(),
                     Err(e) => tracing::error!("cannot read campaigns: {e}"),
@@ -268,7 +277,9 @@ impl Dialer {
                         continue;
                     }
                 }
-                let claims = match self.store.claim_due(&c.id, self.clock.now_ms(), 1).await {
+                let now = self.clock.now_ms();
+                let gate = |cand: &Candidate| self.gate(c, cand, now);
+                let claims = match self.store.claim_due(&c.id, now, 1, &gate).await {
                     Ok(v) => v,
                     Err(e) => {
                         tracing::error!(campaign = %c.id, "cannot claim contacts: {e}");
@@ -364,6 +375,17 @@ impl Dialer {
 
     fn reset_backoff(&self) {
         *self.failures.lock().unwrap_or_else(|e| e.into_inner()) = 0;
+    }
+
+    /// The scheduler's verdict on a due contact, inside the claim transaction.
+    fn gate(&self, _campaign: &Campaign, cand: &Candidate, _now: i64) -> Gate {
+        match &cand.dnc {
+            Some(d) if d.until_date.is_none() && d.hours.is_none() => Gate::Close {
+                state: "blocked".into(),
+                note: format!("on the do-not-call list ({})", d.source),
+            },
+            _ => Gate::Launch,
+        }
     }
 
     /// Exponential backoff with jitter for transient provider failures: 1 s, 2 s, 4 s … 60 s.

@@ -355,7 +355,7 @@ async fn campaigns(config: &Config) -> anyhow::Result<ExitCode> {
 async fn set_paused(config: &Config, campaign: &str, paused: bool) -> anyhow::Result<ExitCode> {
     let store = Store::connect(&config.database.url).await?;
     let found = store
-        .set_paused(campaign, paused, SystemClock.now_ms())
+        .set_paused(campaign, paused, Some("operator"), SystemClock.now_ms())
         .await?;
     store.close().await;
     if !found {

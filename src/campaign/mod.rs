@@ -392,6 +392,7 @@ impl Campaign {
                 failed: scale(self.retry.failed),
                 unreachable: scale(self.retry.unreachable),
             },
+            end_at: None,
         }
     }
 

@@ -72,9 +72,15 @@ impl AttemptResult {
 /// The retry policy of a campaign.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
+    /// One cap across all outcomes.
     pub max_attempts: u32,
     pub delays: RetryDelays,
+    /// No attempt after this instant (ms): the campaign's end.
+    pub end_at: Option<i64>,
 }
+
+/// How many times a repeated outcome can double its retry delay (×2, ×4, ×8).
+const MAX_GROWTH_STEPS: u32 = 3;
 
 /// What the contact becomes after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,35 +90,50 @@ pub struct NextState {
     pub next_at: Option<i64>,
 }
 
+/// What is known about a contact when one of its attempts ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptFacts<'a> {
+    /// Attempts placed so far, this one included.
+    pub attempts: u32,
+    pub result: AttemptResult,
+    /// The result of the attempt before this one.
+    pub previous: Option<AttemptResult>,
+    /// How many attempts in a row (this one included) ended with this same result.
+    pub streak: u32,
+    /// The flow outcome of an answered call.
+    pub outcome: Option<&'a str>,
+    /// The contact's own deadline (ms), e.g. its appointment.
+    pub deadline: Option<i64>,
+}
+
 /// Decides a contact's state after an attempt ended.
 ///
-/// `attempts` counts the attempts placed so far, this one included; `previous` is the result of
-/// the attempt before this one. The outcome of an answered call comes from its flow; an answered
-/// call that reached no outcome is `no_response` (there is no answering-machine detection).
-pub fn after_attempt(
-    policy: &RetryPolicy,
-    attempts: u32,
-    result: AttemptResult,
-    previous: Option<AttemptResult>,
-    flow_outcome: Option<&str>,
-    now_ms: i64,
-) -> NextState {
+/// The outcome of an answered call comes from its flow; an answered call that reached no outcome
+/// is `no_response` (there is no answering-machine detection). A retry waits the delay of its
+/// result, doubled each time the same result repeats (up to ×8); `max_attempts` caps all results
+/// together; a retry that would fall after a deadline ends the contact as `expired` instead.
+pub fn after_attempt(policy: &RetryPolicy, facts: &AttemptFacts, now_ms: i64) -> NextState {
     let done = |s: &str| NextState {
         state: s.to_string(),
         next_at: None,
     };
     let retry = |delay: std::time::Duration, final_state: &str| {
-        if attempts < policy.max_attempts {
-            NextState {
+        if facts.attempts >= policy.max_attempts {
+            return done(final_state);
+        }
+        let growth = 1u32 << facts.streak.saturating_sub(1).min(MAX_GROWTH_STEPS);
+        let at = now_ms + (delay.as_millis() as i64).saturating_mul(growth as i64);
+        let deadline = [policy.end_at, facts.deadline].into_iter().flatten().min();
+        match deadline {
+            Some(d) if at >= d => done("expired"),
+            _ => NextState {
                 state: "scheduled".into(),
-                next_at: Some(now_ms + delay.as_millis() as i64),
-            }
-        } else {
-            done(final_state)
+                next_at: Some(at),
+            },
         }
     };
-    match result {
-        AttemptResult::Answered => done(flow_outcome.unwrap_or("no_response")),
+    match facts.result {
+        AttemptResult::Answered => done(facts.outcome.unwrap_or("no_response")),
         AttemptResult::Failed => done("failed"),
         AttemptResult::Busy => retry(policy.delays.busy, "unreachable"),
         AttemptResult::NoAnswer | AttemptResult::Lost => {
@@ -121,7 +142,7 @@ pub fn after_attempt(
         AttemptResult::Congestion => retry(policy.delays.failed, "unreachable"),
         // CHANUNAVAIL: once more, then the number is taken as invalid.
         AttemptResult::Unreachable => {
-            if previous == Some(AttemptResult::Unreachable) {
+            if facts.previous == Some(AttemptResult::Unreachable) {
                 done("invalid_number")
             } else {
                 retry(policy.delays.unreachable, "invalid_number")
@@ -138,27 +159,73 @@ mod tests {
         RetryPolicy {
             max_attempts: max,
             delays: RetryDelays::default(),
+            end_at: None,
+        }
+    }
+
+    fn facts(attempts: u32, result: AttemptResult) -> AttemptFacts<'static> {
+        AttemptFacts {
+            attempts,
+            result,
+            previous: None,
+            streak: 1,
+            outcome: None,
+            deadline: None,
         }
     }
 
     #[test]
     fn busy_retries_until_attempts_are_spent() {
-        let s = after_attempt(&policy(3), 1, AttemptResult::Busy, None, None, 0);
+        let s = after_attempt(&policy(3), &facts(1, AttemptResult::Busy), 0);
         assert_eq!(s.state, "scheduled");
         assert_eq!(s.next_at, Some(600_000));
-        let s = after_attempt(&policy(3), 3, AttemptResult::Busy, None, None, 0);
+        let s = after_attempt(&policy(3), &facts(3, AttemptResult::Busy), 0);
         assert_eq!(s.state, "unreachable");
+    }
+
+    #[test]
+    fn repeated_results_wait_longer_up_to_eight_times() {
+        let p = policy(10);
+        let at = |streak| {
+            let f = AttemptFacts {
+                streak,
+                ..facts(1, AttemptResult::Busy)
+            };
+            after_attempt(&p, &f, 0).next_at.unwrap()
+        };
+        assert_eq!(
+            [at(1), at(2), at(3), at(4), at(9)],
+            [600_000, 1_200_000, 2_400_000, 4_800_000, 4_800_000]
+        );
+    }
+
+    #[test]
+    fn a_retry_never_lands_past_a_deadline() {
+        let f = AttemptFacts {
+            deadline: Some(500_000),
+            ..facts(1, AttemptResult::Busy)
+        };
+        assert_eq!(after_attempt(&policy(3), &f, 0).state, "expired");
+        let p = RetryPolicy {
+            end_at: Some(599_999),
+            ..policy(3)
+        };
+        assert_eq!(
+            after_attempt(&p, &facts(1, AttemptResult::NoAnswer), 0).state,
+            "expired"
+        );
     }
 
     #[test]
     fn answered_takes_the_flow_outcome_or_no_response() {
         let p = policy(3);
+        let f = AttemptFacts {
+            outcome: Some("delivered"),
+            ..facts(1, AttemptResult::Answered)
+        };
+        assert_eq!(after_attempt(&p, &f, 0).state, "delivered");
         assert_eq!(
-            after_attempt(&p, 1, AttemptResult::Answered, None, Some("delivered"), 0).state,
-            "delivered"
-        );
-        assert_eq!(
-            after_attempt(&p, 1, AttemptResult::Answered, None, None, 0).state,
+            after_attempt(&p, &facts(1, AttemptResult::Answered), 0).state,
             "no_response"
         );
     }
@@ -167,21 +234,15 @@ mod tests {
     fn chanunavail_twice_is_an_invalid_number() {
         let p = policy(5);
         assert_eq!(
-            after_attempt(&p, 1, AttemptResult::Unreachable, None, None, 0).state,
+            after_attempt(&p, &facts(1, AttemptResult::Unreachable), 0).state,
             "scheduled"
         );
-        assert_eq!(
-            after_attempt(
-                &p,
-                2,
-                AttemptResult::Unreachable,
-                Some(AttemptResult::Unreachable),
-                None,
-                0
-            )
-            .state,
-            "invalid_number"
-        );
+        let f = AttemptFacts {
+            previous: Some(AttemptResult::Unreachable),
+            streak: 2,
+            ..facts(2, AttemptResult::Unreachable)
+        };
+        assert_eq!(after_attempt(&p, &f, 0).state, "invalid_number");
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct CampaignRow {
     pub kind: String,
     pub title: String,
     pub paused: bool,
+    /// Why it is paused when the daemon paused it (e.g. the provider's 402).
+    pub paused_reason: Option<String>,
 }
 
 /// What is recorded about an imported file.
@@ -76,6 +78,74 @@ pub struct Claim {
     /// 1-based attempt number of this contact.
     pub number: i64,
     pub phone: String,
+}
+
+/// A do-not-call entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DncEntry {
+    /// E.164.
+    pub phone: String,
+    /// Blocked until this local date (`YYYY-MM-DD`, inclusive); `None` with no `hours`: for good.
+    pub until_date: Option<String>,
+    /// Blocked only during these weekly hours (`mon-fri 09:00-14:00`, several joined by `;`).
+    pub hours: Option<String>,
+    /// Where it came from: `cli`, `blacklist.csv`, `opt-out`…
+    pub source: String,
+}
+
+/// A due contact offered to the dialer's gate inside the claim transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub contact_id: i64,
+    pub phone: String,
+    pub timezone: Option<String>,
+    pub appointment_at: Option<i64>,
+    pub dnc: Option<DncEntry>,
+}
+
+/// The gate's verdict on a due contact.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gate {
+    /// Launch now.
+    Launch,
+    /// Not now: due again at this instant (ms), with the reason for `explain`.
+    Defer { until: i64, note: String },
+    /// Never: the contact ends in this state (`blocked`, `expired`), with the reason.
+    Close { state: String, note: String },
+}
+
+/// A contact as `explain` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactDetail {
+    pub contact_id: i64,
+    pub campaign_id: String,
+    pub phone: String,
+    pub name: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_at: i64,
+    pub last_result: Option<String>,
+    pub timezone: Option<String>,
+    pub appointment_at: Option<i64>,
+    /// Why the scheduler last deferred or closed it.
+    pub note: Option<String>,
+}
+
+/// One attempt as `explain` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRow {
+    pub attempt_id: i64,
+    pub number: i64,
+    pub status: String,
+    pub result: Option<String>,
+    pub outcome: Option<String>,
+    pub dtmf: Option<String>,
+    pub provider_call_id: Option<String>,
+    pub created_at: i64,
+    pub ended_at: Option<i64>,
+    pub talk_seconds: Option<i64>,
+    pub cost: Option<f64>,
+    pub error: Option<String>,
 }
 
 /// What the call flow needs to know about an attempt.
@@ -191,8 +261,16 @@ pub trait Backend {
         now: i64,
     ) -> Result<()>;
     async fn campaigns(&self) -> Result<Vec<CampaignRow>>;
-    /// Returns false when no such campaign exists.
-    async fn set_paused(&self, id: &str, paused: bool, now: i64) -> Result<bool>;
+    /// Returns false when no such campaign exists. `reason` says who paused it and why.
+    async fn set_paused(
+        &self,
+        id: &str,
+        paused: bool,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<bool>;
+    /// Pauses every campaign (the provider's 402: no balance), with the reason.
+    async fn pause_all(&self, reason: &str, now: i64) -> Result<()>;
     /// Records the file and inserts its contacts in one transaction, unless the same content
     /// was imported into this campaign before.
     async fn import_contacts(
@@ -203,7 +281,16 @@ pub trait Backend {
         now: i64,
     ) -> Result<ImportResult>;
     /// Atomically claims up to `limit` due contacts of a campaign and writes their attempts.
-    async fn claim_due(&self, campaign: &str, now: i64, limit: u32) -> Result<Vec<Claim>>;
+    /// Each due contact first goes through `gate` (calling window, do-not-call, deadlines) inside
+    /// the same transaction: deferred contacts get their new due time, closed ones their final
+    /// state, and only the others are claimed.
+    async fn claim_due(
+        &self,
+        campaign: &str,
+        now: i64,
+        limit: u32,
+        gate: &(dyn Fn(&Candidate) -> Gate + Sync),
+    ) -> Result<Vec<Claim>>;
     /// The provider accepted the launch and returned its call id.
     async fn mark_launched(&self, attempt_id: i64, call_id: &str, now: i64) -> Result<()>;
     /// The provider did not place the call. Only an attempt still `launching` is changed.
@@ -245,6 +332,12 @@ pub trait Backend {
     /// Contacts not in a final state in campaigns that are not paused.
     async fn unfinished_contacts(&self) -> Result<i64>;
     async fn stats(&self, campaign: &str) -> Result<CampaignStats>;
+    /// Adds or replaces do-not-call entries; returns how many were written.
+    async fn dnc_upsert(&self, entries: &[DncEntry], now: i64) -> Result<u64>;
+    async fn dnc_remove(&self, phone: &str) -> Result<bool>;
+    async fn dnc_list(&self) -> Result<Vec<DncEntry>>;
+    async fn contact(&self, campaign: &str, phone: &str) -> Result<Option<ContactDetail>>;
+    async fn attempts_of(&self, contact_id: i64) -> Result<Vec<AttemptRow>>;
 }
 
 /// The store in use, SQLite or PostgreSQL.
@@ -312,8 +405,17 @@ impl Backend for Store {
     async fn campaigns(&self) -> Result<Vec<CampaignRow>> {
         dispatch!(self, s => s.campaigns())
     }
-    async fn set_paused(&self, id: &str, paused: bool, now: i64) -> Result<bool> {
-        dispatch!(self, s => s.set_paused(id, paused, now))
+    async fn set_paused(
+        &self,
+        id: &str,
+        paused: bool,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        dispatch!(self, s => s.set_paused(id, paused, reason, now))
+    }
+    async fn pause_all(&self, reason: &str, now: i64) -> Result<()> {
+        dispatch!(self, s => s.pause_all(reason, now))
     }
     async fn import_contacts(
         &self,
@@ -324,8 +426,14 @@ impl Backend for Store {
     ) -> Result<ImportResult> {
         dispatch!(self, s => s.import_contacts(campaign, file, contacts, now))
     }
-    async fn claim_due(&self, campaign: &str, now: i64, limit: u32) -> Result<Vec<Claim>> {
-        dispatch!(self, s => s.claim_due(campaign, now, limit))
+    async fn claim_due(
+        &self,
+        campaign: &str,
+        now: i64,
+        limit: u32,
+        gate: &(dyn Fn(&Candidate) -> Gate + Sync),
+    ) -> Result<Vec<Claim>> {
+        dispatch!(self, s => s.claim_due(campaign, now, limit, gate))
     }
     async fn mark_launched(&self, attempt_id: i64, call_id: &str, now: i64) -> Result<()> {
         dispatch!(self, s => s.mark_launched(attempt_id, call_id, now))
@@ -384,24 +492,60 @@ impl Backend for Store {
     async fn stats(&self, campaign: &str) -> Result<CampaignStats> {
         dispatch!(self, s => s.stats(campaign))
     }
+    async fn dnc_upsert(&self, entries: &[DncEntry], now: i64) -> Result<u64> {
+        dispatch!(self, s => s.dnc_upsert(entries, now))
+    }
+    async fn dnc_remove(&self, phone: &str) -> Result<bool> {
+        dispatch!(self, s => s.dnc_remove(phone))
+    }
+    async fn dnc_list(&self) -> Result<Vec<DncEntry>> {
+        dispatch!(self, s => s.dnc_list())
+    }
+    async fn contact(&self, campaign: &str, phone: &str) -> Result<Option<ContactDetail>> {
+        dispatch!(self, s => s.contact(campaign, phone))
+    }
+    async fn attempts_of(&self, contact_id: i64) -> Result<Vec<AttemptRow>> {
+        dispatch!(self, s => s.attempts_of(contact_id))
+    }
+}
+
+/// A gate that launches every due contact (tests, tools).
+pub fn launch_all(_: &Candidate) -> Gate {
+    Gate::Launch
 }
 
 /// Decides the contact's next state inside `close_attempt`, the same way on both backends.
+/// `contact` is what the store read: (attempts, last_result, result_streak, appointment_at).
 pub(crate) fn next_state_for(
     policy: &RetryPolicy,
-    attempts: i64,
+    contact: (i64, Option<&str>, i64, Option<i64>),
     close: &AttemptClose,
-    last_result: Option<&str>,
     outcome: Option<&str>,
-) -> NextState {
-    crate::schedule::after_attempt(
-        policy,
-        attempts.max(0) as u32,
-        close.result,
-        last_result.and_then(AttemptResult::parse),
+) -> (NextState, i64) {
+    let (attempts, last_result, streak, appointment) = contact;
+    let previous = last_result.and_then(AttemptResult::parse);
+    let streak = if previous == Some(close.result) {
+        streak.max(0) + 1
+    } else {
+        1
+    };
+    let facts = crate::schedule::AttemptFacts {
+        attempts: attempts.max(0) as u32,
+        result: close.result,
+        previous,
+        streak: streak as u32,
         outcome,
-        close.ended_at,
+        deadline: appointment,
+    };
+    (
+        crate::schedule::after_attempt(policy, &facts, close.ended_at),
+        streak,
     )
+}
+
+/// How many due rows a claim reads to find `limit` launchable ones (the gate may defer some).
+pub(crate) fn candidate_window(limit: u32) -> i64 {
+    (limit as i64).saturating_mul(4).clamp(16, 1000)
 }
 
 pub(crate) fn vars_to_json(vars: &BTreeMap<String, String>) -> String {

@@ -72,9 +72,10 @@ impl Backend for SqliteStore {
     }
 
     async fn campaigns(&self) -> Result<Vec<CampaignRow>> {
-        let rows = sqlx::query("SELECT id, kind, title, paused FROM campaigns ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, kind, title, paused, paused_reason FROM campaigns ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows
             .iter()
             .map(|r| CampaignRow {
@@ -82,18 +83,39 @@ impl Backend for SqliteStore {
                 kind: r.get("kind"),
                 title: r.get("title"),
                 paused: r.get::<i64, _>("paused") != 0,
+                paused_reason: r.get("paused_reason"),
             })
             .collect())
     }
 
-    async fn set_paused(&self, id: &str, paused: bool, now: i64) -> Result<bool> {
-        let r = sqlx::query("UPDATE campaigns SET paused = ?, updated_at = ? WHERE id = ?")
-            .bind(paused as i64)
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    async fn set_paused(
+        &self,
+        id: &str,
+        paused: bool,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE campaigns SET paused = ?, paused_reason = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(paused as i64)
+        .bind(if paused { reason } else { None })
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn pause_all(&self, reason: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE campaigns SET paused = 1, paused_reason = ?, updated_at = ? WHERE paused = 0",
+        )
+        .bind(reason)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn import_contacts(
@@ -155,46 +177,100 @@ impl Backend for SqliteStore {
         })
     }
 
-    async fn claim_due(&self, campaign: &str, now: i64, limit: u32) -> Result<Vec<Claim>> {
+    async fn claim_due(
+        &self,
+        campaign: &str,
+        now: i64,
+        limit: u32,
+        gate: &(dyn Fn(&Candidate) -> Gate + Sync),
+    ) -> Result<Vec<Claim>> {
         let mut tx = self.pool.begin().await?;
-        // The UPDATE comes first so the transaction takes SQLite's write lock at once.
+        // A write first, so the transaction holds SQLite's write lock from here on: nobody can
+        // claim the same rows between the read and the update below.
+        sqlx::query("UPDATE campaigns SET updated_at = updated_at WHERE id = ?")
+            .bind(campaign)
+            .execute(&mut *tx)
+            .await?;
         let rows = sqlx::query(
-            "UPDATE contacts SET state = 'in_progress', attempts = attempts + 1, updated_at = ?
-             WHERE id IN (SELECT id FROM contacts WHERE campaign_id = ? AND state IN ('pending', 'scheduled')
-                          AND next_at <= ? ORDER BY next_at, id LIMIT ?)
-             RETURNING id, phone",
+            "SELECT c.id, c.phone, c.timezone, c.appointment_at, d.phone AS dnc_phone, d.until_date, d.hours, d.source
+             FROM contacts c LEFT JOIN do_not_call d ON d.phone = c.phone
+             WHERE c.campaign_id = ? AND c.state IN ('pending', 'scheduled') AND c.next_at <= ?
+             ORDER BY c.next_at, c.id LIMIT ?",
         )
-        .bind(now)
         .bind(campaign)
         .bind(now)
-        .bind(limit as i64)
+        .bind(candidate_window(limit))
         .fetch_all(&mut *tx)
         .await?;
-        let mut claims = Vec::with_capacity(rows.len());
+        let mut claims = Vec::new();
         for r in rows {
-            let contact_id: i64 = r.get("id");
-            let phone: String = r.get("phone");
+            if claims.len() as u32 >= limit {
+                break;
+            }
+            let candidate = Candidate {
+                contact_id: r.get("id"),
+                phone: r.get("phone"),
+                timezone: r.get("timezone"),
+                appointment_at: r.get("appointment_at"),
+                dnc: r
+                    .get::<Option<String>, _>("dnc_phone")
+                    .map(|phone| DncEntry {
+                        phone,
+                        until_date: r.get("until_date"),
+                        hours: r.get("hours"),
+                        source: r.get("source"),
+                    }),
+            };
+            match gate(&candidate) {
+                Gate::Launch => {}
+                Gate::Defer { until, note } => {
+                    sqlx::query("UPDATE contacts SET state = 'scheduled', next_at = ?, note = ?, updated_at = ? WHERE id = ?")
+                        .bind(until.max(now + 1))
+                        .bind(note)
+                        .bind(now)
+                        .bind(candidate.contact_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    continue;
+                }
+                Gate::Close { state, note } => {
+                    sqlx::query(
+                        "UPDATE contacts SET state = ?, note = ?, updated_at = ? WHERE id = ?",
+                    )
+                    .bind(state)
+                    .bind(note)
+                    .bind(now)
+                    .bind(candidate.contact_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    continue;
+                }
+            }
+            sqlx::query("UPDATE contacts SET state = 'in_progress', attempts = attempts + 1, note = NULL, updated_at = ? WHERE id = ?")
+                .bind(now)
+                .bind(candidate.contact_id)
+                .execute(&mut *tx)
+                .await?;
             let row = sqlx::query(
                 "INSERT INTO attempts (contact_id, campaign_id, number, status, created_at)
                  VALUES (?, ?, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE contact_id = ?), 'launching', ?)
                  RETURNING id, number",
             )
-            .bind(contact_id)
+            .bind(candidate.contact_id)
             .bind(campaign)
-            .bind(contact_id)
+            .bind(candidate.contact_id)
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
             claims.push(Claim {
                 attempt_id: row.get("id"),
-                contact_id,
+                contact_id: candidate.contact_id,
                 campaign_id: campaign.to_string(),
                 number: row.get("number"),
-                phone,
+                phone: candidate.phone,
             });
         }
         tx.commit().await?;
-        claims.sort_by_key(|c| c.attempt_id);
         Ok(claims)
     }
 
@@ -360,20 +436,24 @@ impl Backend for SqliteStore {
         let contact_id: i64 = row.get("contact_id");
         let outcome: Option<String> = row.get("outcome");
         let dtmf: Option<String> = row.get("dtmf");
-        let c = sqlx::query("SELECT attempts, last_result FROM contacts WHERE id = ?")
+        let c = sqlx::query("SELECT attempts, last_result, result_streak, appointment_at FROM contacts WHERE id = ?")
             .bind(contact_id)
             .fetch_one(&mut *tx)
             .await?;
-        let next = next_state_for(
+        let (next, streak) = next_state_for(
             policy,
-            c.get("attempts"),
+            (
+                c.get("attempts"),
+                c.get::<Option<&str>, _>("last_result"),
+                c.get("result_streak"),
+                c.get("appointment_at"),
+            ),
             close,
-            c.get::<Option<&str>, _>("last_result"),
             outcome.as_deref(),
         );
         sqlx::query(
             "UPDATE contacts SET state = ?, next_at = COALESCE(?, next_at), last_result = ?, last_call_at = ?,
-                 dtmf = COALESCE(?, dtmf), updated_at = ?
+                 dtmf = COALESCE(?, dtmf), result_streak = ?, note = NULL, updated_at = ?
              WHERE id = ?",
         )
         .bind(&next.state)
@@ -381,6 +461,7 @@ impl Backend for SqliteStore {
         .bind(close.result.as_str())
         .bind(close.ended_at)
         .bind(dtmf)
+        .bind(streak)
         .bind(close.ended_at)
         .bind(contact_id)
         .execute(&mut *tx)
@@ -526,5 +607,102 @@ impl Backend for SqliteStore {
             stats.cost += r.get::<f64, _>("cost");
         }
         Ok(stats)
+    }
+
+    async fn dnc_upsert(&self, entries: &[DncEntry], now: i64) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let mut n = 0;
+        for e in entries {
+            n += sqlx::query(
+                "INSERT INTO do_not_call (phone, until_date, hours, source, created_at) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (phone) DO UPDATE SET until_date = excluded.until_date, hours = excluded.hours,
+                     source = excluded.source, created_at = excluded.created_at",
+            )
+            .bind(&e.phone)
+            .bind(&e.until_date)
+            .bind(&e.hours)
+            .bind(&e.source)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn dnc_remove(&self, phone: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM do_not_call WHERE phone = ?")
+            .bind(phone)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn dnc_list(&self) -> Result<Vec<DncEntry>> {
+        let rows =
+            sqlx::query("SELECT phone, until_date, hours, source FROM do_not_call ORDER BY phone")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DncEntry {
+                phone: r.get("phone"),
+                until_date: r.get("until_date"),
+                hours: r.get("hours"),
+                source: r.get("source"),
+            })
+            .collect())
+    }
+
+    async fn contact(&self, campaign: &str, phone: &str) -> Result<Option<ContactDetail>> {
+        let row = sqlx::query(
+            "SELECT id, campaign_id, phone, name, state, attempts, next_at, last_result, timezone, appointment_at, note
+             FROM contacts WHERE campaign_id = ? AND phone = ?",
+        )
+        .bind(campaign)
+        .bind(phone)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| ContactDetail {
+            contact_id: r.get("id"),
+            campaign_id: r.get("campaign_id"),
+            phone: r.get("phone"),
+            name: r.get("name"),
+            state: r.get("state"),
+            attempts: r.get("attempts"),
+            next_at: r.get("next_at"),
+            last_result: r.get("last_result"),
+            timezone: r.get("timezone"),
+            appointment_at: r.get("appointment_at"),
+            note: r.get("note"),
+        }))
+    }
+
+    async fn attempts_of(&self, contact_id: i64) -> Result<Vec<AttemptRow>> {
+        let rows = sqlx::query(
+            "SELECT id, number, status, result, outcome, dtmf, provider_call_id, created_at, ended_at, talk_seconds, cost, error
+             FROM attempts WHERE contact_id = ? ORDER BY number",
+        )
+        .bind(contact_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AttemptRow {
+                attempt_id: r.get("id"),
+                number: r.get("number"),
+                status: r.get("status"),
+                result: r.get("result"),
+                outcome: r.get("outcome"),
+                dtmf: r.get("dtmf"),
+                provider_call_id: r.get("provider_call_id"),
+                created_at: r.get("created_at"),
+                ended_at: r.get("ended_at"),
+                talk_seconds: r.get("talk_seconds"),
+                cost: r.get("cost"),
+                error: r.get("error"),
+            })
+            .collect())
     }
 }

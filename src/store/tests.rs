@@ -34,6 +34,9 @@ on_both_backends!(
     events_record_progress,
     report_lines_are_idempotent_and_carry_cost,
     paused_campaigns_are_not_unfinished_work,
+    the_gate_defers_and_closes_inside_the_claim,
+    do_not_call_entries_round_trip_and_reach_the_gate,
+    repeated_results_grow_the_delay_and_explain_sees_the_history,
 );
 
 const T0: i64 = 1_780_000_000_000;
@@ -42,6 +45,7 @@ fn policy(max: u32) -> RetryPolicy {
     RetryPolicy {
         max_attempts: max,
         delays: RetryDelays::default(),
+        end_at: None,
     }
 }
 
@@ -126,7 +130,7 @@ async fn claims_are_atomic_and_write_the_attempt_first(db: &TestDb) {
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::new();
             loop {
-                let c = s.claim_due("c1", T0, 7).await.unwrap();
+                let c = s.claim_due("c1", T0, 7, &launch_all).await.unwrap();
                 if c.is_empty() {
                     return got;
                 }
@@ -149,12 +153,20 @@ async fn claims_are_atomic_and_write_the_attempt_first(db: &TestDb) {
     assert_eq!(stats.states.get("in_progress"), Some(&60));
     // Not due yet: nothing to claim before next_at.
     let store2 = store_with(&TestDb::sqlite(), 1).await;
-    assert!(store2.claim_due("c1", T0 - 1, 10).await.unwrap().is_empty());
+    assert!(store2
+        .claim_due("c1", T0 - 1, 10, &launch_all)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn closing_twice_counts_once(db: &TestDb) {
     let store = store_with(db, 1).await;
-    let c = store.claim_due("c1", T0, 10).await.unwrap().remove(0);
+    let c = store
+        .claim_due("c1", T0, 10, &launch_all)
+        .await
+        .unwrap()
+        .remove(0);
     store
         .mark_launched(c.attempt_id, "1700000000.1", T0)
         .await
@@ -182,7 +194,11 @@ async fn closing_twice_counts_once(db: &TestDb) {
 async fn retries_follow_the_policy(db: &TestDb) {
     let store = store_with(db, 1).await;
     let p = policy(2);
-    let c1 = store.claim_due("c1", T0, 10).await.unwrap().remove(0);
+    let c1 = store
+        .claim_due("c1", T0, 10, &launch_all)
+        .await
+        .unwrap()
+        .remove(0);
     let next = store
         .close_attempt(c1.attempt_id, &close(AttemptResult::NoAnswer, T0), &p)
         .await
@@ -191,10 +207,18 @@ async fn retries_follow_the_policy(db: &TestDb) {
     assert_eq!(next.state, "scheduled");
     let due = next.next_at.unwrap();
     assert!(
-        store.claim_due("c1", due - 1, 10).await.unwrap().is_empty(),
+        store
+            .claim_due("c1", due - 1, 10, &launch_all)
+            .await
+            .unwrap()
+            .is_empty(),
         "claimed before the retry delay"
     );
-    let c2 = store.claim_due("c1", due, 10).await.unwrap().remove(0);
+    let c2 = store
+        .claim_due("c1", due, 10, &launch_all)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(c2.number, 2);
     let next = store
         .close_attempt(c2.attempt_id, &close(AttemptResult::NoAnswer, due), &p)
@@ -207,7 +231,7 @@ async fn retries_follow_the_policy(db: &TestDb) {
 
 async fn not_placed_launches_do_not_count(db: &TestDb) {
     let store = store_with(db, 2).await;
-    let claims = store.claim_due("c1", T0, 10).await.unwrap();
+    let claims = store.claim_due("c1", T0, 10, &launch_all).await.unwrap();
     store
         .mark_not_placed(
             claims[0].attempt_id,
@@ -229,7 +253,10 @@ async fn not_placed_launches_do_not_count(db: &TestDb) {
     let stats = store.stats("c1").await.unwrap();
     assert_eq!(stats.states.get("scheduled"), Some(&1));
     assert_eq!(stats.states.get("failed"), Some(&1));
-    let again = store.claim_due("c1", T0 + 5000, 10).await.unwrap();
+    let again = store
+        .claim_due("c1", T0 + 5000, 10, &launch_all)
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].number, 2, "attempt numbers are never reused");
     // A late result for a launch already settled changes nothing.
@@ -245,7 +272,11 @@ async fn not_placed_launches_do_not_count(db: &TestDb) {
 
 async fn events_record_progress(db: &TestDb) {
     let store = store_with(db, 1).await;
-    let c = store.claim_due("c1", T0, 10).await.unwrap().remove(0);
+    let c = store
+        .claim_due("c1", T0, 10, &launch_all)
+        .await
+        .unwrap()
+        .remove(0);
     let ev = |kind: &str, dtmf: Option<&str>| CallEvent {
         attempt_id: Some(c.attempt_id),
         provider_call_id: Some("99.1".into()),
@@ -304,7 +335,11 @@ async fn events_record_progress(db: &TestDb) {
 
 async fn report_lines_are_idempotent_and_carry_cost(db: &TestDb) {
     let store = store_with(db, 1).await;
-    let c = store.claim_due("c1", T0, 10).await.unwrap().remove(0);
+    let c = store
+        .claim_due("c1", T0, 10, &launch_all)
+        .await
+        .unwrap()
+        .remove(0);
     store.mark_launched(c.attempt_id, "5.5", T0).await.unwrap();
     let batch = store.store_report_batch("calls=[]", T0).await.unwrap();
     let line = ReportLine {
@@ -345,7 +380,7 @@ async fn report_lines_are_idempotent_and_carry_cost(db: &TestDb) {
 async fn paused_campaigns_are_not_unfinished_work(db: &TestDb) {
     let store = store_with(db, 3).await;
     assert_eq!(store.unfinished_contacts().await.unwrap(), 3);
-    assert!(store.set_paused("c1", true, T0).await.unwrap());
+    assert!(store.set_paused("c1", true, None, T0).await.unwrap());
     assert_eq!(store.unfinished_contacts().await.unwrap(), 0);
     assert!(store.campaigns().await.unwrap()[0].paused);
     // Re-reading campaign.toml keeps the paused flag.
@@ -354,6 +389,118 @@ async fn paused_campaigns_are_not_unfinished_work(db: &TestDb) {
         .await
         .unwrap();
     assert!(store.campaigns().await.unwrap()[0].paused);
-    assert!(!store.set_paused("nope", true, T0).await.unwrap());
+    assert!(!store.set_paused("nope", true, None, T0).await.unwrap());
     store.ping().await.unwrap();
+}
+
+async fn the_gate_defers_and_closes_inside_the_claim(db: &TestDb) {
+    let store = store_with(db, 3).await;
+    let gate = |c: &Candidate| match c.phone.as_str() {
+        "+34600000000" => Gate::Defer {
+            until: T0 + 60_000,
+            note: "outside calling hours".into(),
+        },
+        "+34600000001" => Gate::Close {
+            state: "expired".into(),
+            note: "appointment passed".into(),
+        },
+        _ => Gate::Launch,
+    };
+    let claims = store.claim_due("c1", T0, 10, &gate).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].phone, "+34600000002");
+    let deferred = store.contact("c1", "+34600000000").await.unwrap().unwrap();
+    assert_eq!(
+        (deferred.state.as_str(), deferred.next_at),
+        ("scheduled", T0 + 60_000)
+    );
+    assert_eq!(deferred.note.as_deref(), Some("outside calling hours"));
+    assert_eq!(deferred.attempts, 0, "a deferral is not an attempt");
+    let closed = store.contact("c1", "+34600000001").await.unwrap().unwrap();
+    assert_eq!(closed.state, "expired");
+    // Deferred contacts are not offered again before their time.
+    assert!(store
+        .claim_due("c1", T0 + 59_999, 10, &launch_all)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .claim_due("c1", T0 + 60_000, 10, &launch_all)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn do_not_call_entries_round_trip_and_reach_the_gate(db: &TestDb) {
+    let store = store_with(db, 2).await;
+    let entry = DncEntry {
+        phone: "+34600000001".into(),
+        until_date: Some("2026-12-31".into()),
+        hours: Some("mon-fri 09:00-14:00".into()),
+        source: "blacklist.csv".into(),
+    };
+    assert_eq!(store.dnc_upsert(&[entry.clone()], T0).await.unwrap(), 1);
+    let permanent = DncEntry {
+        until_date: None,
+        hours: None,
+        source: "cli".into(),
+        ..entry.clone()
+    };
+    store.dnc_upsert(&[permanent.clone()], T0).await.unwrap();
+    assert_eq!(store.dnc_list().await.unwrap(), vec![permanent.clone()]);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let gate = |c: &Candidate| {
+        seen.lock().unwrap().push((c.phone.clone(), c.dnc.clone()));
+        Gate::Launch
+    };
+    store.claim_due("c1", T0, 10, &gate).await.unwrap();
+    let seen = seen.into_inner().unwrap();
+    assert!(seen.contains(&("+34600000001".to_string(), Some(permanent))));
+    assert!(seen.contains(&("+34600000000".to_string(), None)));
+    assert!(store.dnc_remove("+34600000001").await.unwrap());
+    assert!(!store.dnc_remove("+34600000001").await.unwrap());
+    assert!(store.dnc_list().await.unwrap().is_empty());
+}
+
+async fn repeated_results_grow_the_delay_and_explain_sees_the_history(db: &TestDb) {
+    let store = store_with(db, 1).await;
+    let p = policy(5);
+    let mut now = T0;
+    let mut delays = Vec::new();
+    for _ in 0..3 {
+        let c = store
+            .claim_due("c1", now, 1, &launch_all)
+            .await
+            .unwrap()
+            .remove(0);
+        let next = store
+            .close_attempt(c.attempt_id, &close(AttemptResult::Busy, now), &p)
+            .await
+            .unwrap()
+            .unwrap();
+        let at = next.next_at.unwrap();
+        delays.push(at - now);
+        now = at;
+    }
+    assert_eq!(delays, vec![600_000, 1_200_000, 2_400_000]);
+    let detail = store.contact("c1", "+34600000000").await.unwrap().unwrap();
+    assert_eq!(
+        (detail.attempts, detail.last_result.as_deref()),
+        (3, Some("busy"))
+    );
+    let attempts = store.attempts_of(detail.contact_id).await.unwrap();
+    assert_eq!(
+        attempts.iter().map(|a| a.number).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert!(attempts.iter().all(|a| a.result.as_deref() == Some("busy")));
+    store.pause_all("no balance (402)", now).await.unwrap();
+    let rows = store.campaigns().await.unwrap();
+    assert!(rows[0].paused);
+    assert_eq!(rows[0].paused_reason.as_deref(), Some("no balance (402)"));
+    store.set_paused("c1", false, None, now).await.unwrap();
+    assert_eq!(store.campaigns().await.unwrap()[0].paused_reason, None);
 }
