@@ -442,14 +442,23 @@ async fn do_not_call_entries_round_trip_and_reach_the_gate(db: &TestDb) {
         hours: Some("mon-fri 09:00-14:00".into()),
         source: "blacklist.csv".into(),
     };
-    assert_eq!(store.dnc_upsert(&[entry.clone()], T0).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .dnc_upsert(std::slice::from_ref(&entry), T0)
+            .await
+            .unwrap(),
+        1
+    );
     let permanent = DncEntry {
         until_date: None,
         hours: None,
         source: "cli".into(),
         ..entry.clone()
     };
-    store.dnc_upsert(&[permanent.clone()], T0).await.unwrap();
+    store
+        .dnc_upsert(std::slice::from_ref(&permanent), T0)
+        .await
+        .unwrap();
     assert_eq!(store.dnc_list().await.unwrap(), vec![permanent.clone()]);
     let seen = std::sync::Mutex::new(Vec::new());
     let gate = |c: &Candidate| {
