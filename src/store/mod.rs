@@ -338,6 +338,8 @@ pub trait Backend {
     async fn dnc_list(&self) -> Result<Vec<DncEntry>>;
     async fn contact(&self, campaign: &str, phone: &str) -> Result<Option<ContactDetail>>;
     async fn attempts_of(&self, contact_id: i64) -> Result<Vec<AttemptRow>>;
+    /// Every stored key press: (provider call id, digits), for audits.
+    async fn dtmf_events(&self) -> Result<Vec<(Option<String>, String)>>;
 }
 
 /// The store in use, SQLite or PostgreSQL.
@@ -506,6 +508,9 @@ impl Backend for Store {
     }
     async fn attempts_of(&self, contact_id: i64) -> Result<Vec<AttemptRow>> {
         dispatch!(self, s => s.attempts_of(contact_id))
+    }
+    async fn dtmf_events(&self) -> Result<Vec<(Option<String>, String)>> {
+        dispatch!(self, s => s.dtmf_events())
     }
 }
 

@@ -105,11 +105,13 @@ impl Backend for PgStore {
     }
 
     async fn pause_all(&self, reason: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE campaigns SET paused = TRUE, paused_reason = $1, updated_at = $2 WHERE NOT paused")
-            .bind(reason)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE campaigns SET paused = TRUE, paused_reason = $1, updated_at = $2 WHERE NOT paused",
+        )
+        .bind(reason)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -693,6 +695,18 @@ impl Backend for PgStore {
                 cost: r.get("cost"),
                 error: r.get("error"),
             })
+            .collect())
+    }
+
+    async fn dtmf_events(&self) -> Result<Vec<(Option<String>, String)>> {
+        let rows = sqlx::query(
+            "SELECT provider_call_id, dtmf FROM call_events WHERE dtmf IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("provider_call_id"), r.get("dtmf")))
             .collect())
     }
 }

@@ -705,4 +705,16 @@ impl Backend for SqliteStore {
             })
             .collect())
     }
+
+    async fn dtmf_events(&self) -> Result<Vec<(Option<String>, String)>> {
+        let rows = sqlx::query(
+            "SELECT provider_call_id, dtmf FROM call_events WHERE dtmf IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("provider_call_id"), r.get("dtmf")))
+            .collect())
+    }
 }

@@ -5,12 +5,16 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use pregonero::provider::simulator::{Simulator, SimulatorConfig};
+use pregonero::provider::simulator::{SimHandle, Simulator, SimulatorConfig};
+use pregonero::testing::TestDb;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{self, Db};
 
-crate::on_both_backends!(sigterm_then_restart_launches_nothing_twice);
+crate::on_both_backends!(
+    sigterm_then_restart_launches_nothing_twice,
+    sigkill_at_random_moments_loses_nothing_and_launches_nothing_twice,
+);
 
 const CONTACTS: usize = 40;
 
@@ -40,6 +44,15 @@ fn spawn_daemon(config: &std::path::Path, exit_when_idle: bool, log: &std::path:
         .expect("spawn pregonero")
 }
 
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(sig)
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success(), "kill {sig} failed");
+}
+
 async fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
@@ -54,20 +67,41 @@ async fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitSt
     }
 }
 
-async fn sigterm_then_restart_launches_nothing_twice(db: Db) {
-    let Some(test_db) = helpers::fresh_db(db, "shutdown::sigterm_then_restart").await else {
-        return;
-    };
+/// A campaign of `contacts` members, a simulator in this process, and a daemon config that
+/// points the real provider client at it.
+struct Setup {
+    _db: TestDb,
+    db_url: String,
+    root: tempfile::TempDir,
+    config: std::path::PathBuf,
+    log: std::path::PathBuf,
+    sim: SimHandle,
+    cancel: CancellationToken,
+}
+
+async fn setup(
+    db: Db,
+    test: &str,
+    contacts: usize,
+    repeat_key: bool,
+    extra_config: &str,
+) -> Option<Setup> {
+    let test_db = helpers::fresh_db(db, test).await?;
     let root = tempfile::tempdir().unwrap();
     let campaigns = root.path().join("campaigns");
     let mut csv = String::from("telefono;nombre\n");
-    for i in 0..CONTACTS {
-        csv.push_str(&format!("6000001{i:02};Socio {i}\n"));
+    for i in 0..contacts {
+        csv.push_str(&format!("6000{i:05};Socio {i}\n"));
     }
+    let repeat = if repeat_key {
+        "repeat_key = \"1\"\n"
+    } else {
+        ""
+    };
     helpers::campaign(
         &campaigns,
         "junta",
-        "kind = \"announcement\"\ncaller_id = \"+34910000000\"\nmax_attempts = 3\nretry = { busy = \"1s\", no_answer = \"1s\", failed = \"1s\", unreachable = \"1s\" }\n[announcement]\nmessage = \"Junta general el lunes a las siete.\"\n",
+        &format!("kind = \"announcement\"\ncaller_id = \"+34910000000\"\nmax_attempts = 3\nretry = {{ busy = \"1s\", no_answer = \"1s\", failed = \"1s\", unreachable = \"1s\" }}\n[announcement]\nmessage = \"Junta general el lunes a las siete.\"\n{repeat}"),
         "socios.csv",
         &csv,
     );
@@ -93,7 +127,7 @@ async fn sigterm_then_restart_launches_nothing_twice(db: Db) {
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"{}\"\n[campaigns]\ndir = \"{}\"\n[provider]\nkind = \"apivoice\"\nurl = \"{}\"\napi = \"API test\"\ntoken = \"t0k3n\"\n[server]\nlisten = \"127.0.0.1:{port}\"\nsecret = \"{secret}\"\ndrain_seconds = 30\n[limits]\ncalls_per_second = 20\nmax_concurrent_calls = 6\n",
+            "[database]\nurl = \"{}\"\n[campaigns]\ndir = \"{}\"\n[provider]\nkind = \"apivoice\"\nurl = \"{}\"\napi = \"API test\"\ntoken = \"t0k3n\"\n{extra_config}\n[server]\nlisten = \"127.0.0.1:{port}\"\nsecret = \"{secret}\"\ndrain_seconds = 30\n[limits]\ncalls_per_second = 20\nmax_concurrent_calls = 6\n",
             test_db.url,
             campaigns.display(),
             sim.launch_url()
@@ -101,78 +135,144 @@ async fn sigterm_then_restart_launches_nothing_twice(db: Db) {
     )
     .unwrap();
     let log = root.path().join("daemon.log");
+    Some(Setup {
+        db_url: test_db.url.clone(),
+        _db: test_db,
+        config,
+        log,
+        root,
+        sim,
+        cancel,
+    })
+}
 
-    let mut daemon = spawn_daemon(&config, false, &log);
-    let sim2 = sim.clone();
+impl Setup {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Every contact final, no attempt launched twice, at most 3 launches per number, and the
+    /// report's attempts equal to the simulator's launches.
+    async fn assert_finished_without_duplicates(&self, contacts: usize) {
+        let launches = self.sim.launches();
+        let mut ids: Vec<&str> = launches.iter().map(|l| l.userdata.as_str()).collect();
+        ids.sort();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), before, "an attempt was launched twice");
+        let mut per_number = std::collections::HashMap::new();
+        for l in &launches {
+            *per_number.entry(l.dst.clone()).or_insert(0) += 1;
+        }
+        assert_eq!(per_number.len(), contacts);
+        assert!(
+            per_number.values().all(|n| *n <= 3),
+            "a contact got more than max_attempts launches"
+        );
+        let report = helpers::report_json(&self.db_url, "junta").await;
+        assert_eq!(report["contacts"], contacts);
+        assert_eq!(report["attempts"]["total"], launches.len(), "{report}");
+        let states = report["states"].as_object().unwrap();
+        for waiting in ["pending", "scheduled", "in_progress"] {
+            assert_eq!(states[waiting], 0, "{report}");
+        }
+        let sum: i64 = states.values().map(|v| v.as_i64().unwrap()).sum();
+        assert_eq!(sum, contacts as i64);
+    }
+}
+
+async fn sigterm_then_restart_launches_nothing_twice(db: Db) {
+    let Some(s) = setup(db, "shutdown::sigterm_then_restart", CONTACTS, false, "").await else {
+        return;
+    };
+    let mut daemon = spawn_daemon(&s.config, false, &s.log);
+    let sim2 = s.sim.clone();
     let started = helpers::wait_for(Duration::from_secs(30), || {
         let n = sim2.launches().len();
         async move { n >= 12 }
     })
     .await;
-    assert!(
-        started,
-        "the daemon launched too few calls: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-    let in_progress_at_signal = sim.calls_in_progress();
-    let kill = Command::new("kill")
-        .arg("-TERM")
-        .arg(daemon.id().to_string())
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    assert!(started, "the daemon launched too few calls: {}", s.log());
+    let in_progress_at_signal = s.sim.calls_in_progress();
+    signal(&daemon, "-TERM");
     let status = wait_exit(&mut daemon, Duration::from_secs(40)).await;
     assert!(
         status.success(),
         "SIGTERM must exit 0, got {status:?}; log:\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
+        s.log()
     );
-    let launched_before = sim.launches().len();
+    let launched_before = s.sim.launches().len();
     assert!(
         launched_before < CONTACTS * 3,
         "the campaign should still be running at SIGTERM"
     );
     // Calls in progress were allowed to end before the daemon left.
     assert_eq!(
-        sim.calls_in_progress(),
+        s.sim.calls_in_progress(),
         0,
         "{in_progress_at_signal} calls were in progress at SIGTERM"
     );
-    let mid = helpers::report_json(&test_db.url, "junta").await;
+    let mid = helpers::report_json(&s.db_url, "junta").await;
     assert_eq!(mid["states"]["in_progress"], 0, "{mid}");
 
-    let mut daemon = spawn_daemon(&config, true, &log);
+    let mut daemon = spawn_daemon(&s.config, true, &s.log);
     let status = wait_exit(&mut daemon, Duration::from_secs(60)).await;
+    assert!(status.success(), "restart failed: {}", s.log());
+    s.assert_finished_without_duplicates(CONTACTS).await;
+    s.cancel.cancel();
+}
+
+async fn sigkill_at_random_moments_loses_nothing_and_launches_nothing_twice(db: Db) {
+    use rand::Rng;
+    // A short grace period, so attempts whose launch reply died with the daemon are released
+    // within the test; a short stale limit for calls whose report never comes.
+    let extra = "unknown_grace_seconds = 2\nstale_call_seconds = 20";
+    let Some(s) = setup(db, "shutdown::sigkill", CONTACTS, true, extra).await else {
+        return;
+    };
+    let mut rng = rand::rng();
+    for round in 0..3 {
+        let mut daemon = spawn_daemon(&s.config, false, &s.log);
+        let target = s.sim.launches().len() + rng.random_range(3..10);
+        let sim2 = s.sim.clone();
+        let reached = helpers::wait_for(Duration::from_secs(30), || {
+            let n = sim2.launches().len();
+            async move { n >= target }
+        })
+        .await;
+        signal(&daemon, "-KILL");
+        let _ = wait_exit(&mut daemon, Duration::from_secs(10)).await;
+        assert!(
+            reached || s.sim.launches().len() >= CONTACTS,
+            "round {round}: too few launches: {}",
+            s.log()
+        );
+    }
+    let mut daemon = spawn_daemon(&s.config, true, &s.log);
+    let status = wait_exit(&mut daemon, Duration::from_secs(90)).await;
     assert!(
         status.success(),
-        "restart failed: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
+        "restart after SIGKILL failed: {}",
+        s.log()
     );
-
-    let launches = sim.launches();
-    let mut ids: Vec<&str> = launches.iter().map(|l| l.userdata.as_str()).collect();
-    ids.sort();
-    let before = ids.len();
-    ids.dedup();
-    assert_eq!(ids.len(), before, "an attempt was launched twice");
-    let mut per_number = std::collections::HashMap::new();
-    for l in &launches {
-        *per_number.entry(l.dst.clone()).or_insert(0) += 1;
+    s.assert_finished_without_duplicates(CONTACTS).await;
+    // Every key press the simulator got a 200 for is in the store.
+    let store = pregonero::store::Store::connect(&s.db_url).await.unwrap();
+    let stored = pregonero::store::Backend::dtmf_events(&store)
+        .await
+        .unwrap();
+    store.close().await;
+    for (call, _userdata, dtmf) in s.sim.acked_dtmf() {
+        assert!(
+            stored
+                .iter()
+                .any(|(c, d)| c.as_deref() == Some(call.as_str()) && *d == dtmf),
+            "key {dtmf} of call {call} was acknowledged but is not stored"
+        );
     }
-    assert_eq!(per_number.len(), CONTACTS);
     assert!(
-        per_number.values().all(|n| *n <= 3),
-        "a contact got more than max_attempts launches"
+        !s.sim.acked_dtmf().is_empty(),
+        "the test should exercise key presses"
     );
-
-    let report = helpers::report_json(&test_db.url, "junta").await;
-    assert_eq!(report["contacts"], CONTACTS);
-    assert_eq!(report["attempts"]["total"], launches.len(), "{report}");
-    let states = report["states"].as_object().unwrap();
-    for waiting in ["pending", "scheduled", "in_progress"] {
-        assert_eq!(states[waiting], 0, "{report}");
-    }
-    let sum: i64 = states.values().map(|v| v.as_i64().unwrap()).sum();
-    assert_eq!(sum, CONTACTS as i64);
-    cancel.cancel();
+    s.cancel.cancel();
 }
