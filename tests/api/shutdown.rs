@@ -72,7 +72,7 @@ async fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitSt
 struct Setup {
     _db: TestDb,
     db_url: String,
-    root: tempfile::TempDir,
+    _root: tempfile::TempDir,
     config: std::path::PathBuf,
     log: std::path::PathBuf,
     sim: SimHandle,
@@ -140,7 +140,7 @@ async fn setup(
         _db: test_db,
         config,
         log,
-        root,
+        _root: root,
         sim,
         cancel,
     })
