@@ -122,6 +122,7 @@ pub struct Dialer {
     backoff_until: Mutex<Option<tokio::time::Instant>>,
     /// Set when the dialer paused campaigns itself, so the loop re-reads the flags at once.
     paused_changed: Mutex<bool>,
+    no_balance_logged: std::sync::atomic::AtomicBool,
 }
 
 fn quota(cps: f64) -> Quota {
@@ -151,6 +152,7 @@ impl Dialer {
             failures: Mutex::new(0),
             backoff_until: Mutex::new(None),
             paused_changed: Mutex::new(false),
+            no_balance_logged: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -323,17 +325,41 @@ impl Dialer {
                 tracing::info!(campaign = %campaign.id, attempt = attempt_id, to = %mask(phone), call = %id, "call launched");
                 self.store.mark_launched(attempt_id, id, now).await
             }
-            LaunchOutcome::Unauthorized | LaunchOutcome::NoBalance => {
-                self.set_halt(if outcome == LaunchOutcome::Unauthorized {
-                    Halt::Unauthorized
-                } else {
-                    Halt::NoBalance
-                });
+            LaunchOutcome::Unauthorized => {
+                self.set_halt(Halt::Unauthorized);
                 let r = self
                     .store
                     .mark_not_placed(
                         attempt_id,
-                        "launching halted by the provider",
+                        "launching halted by the provider (401)",
+                        &NotPlaced::RetryAt(now),
+                        now,
+                    )
+                    .await;
+                self.in_flight.release(attempt_id);
+                r
+            }
+            LaunchOutcome::NoBalance => {
+                // Persisted: every campaign stays paused until an operator resumes it.
+                let reason = "the provider account has no balance (402): top up, then `pregonero resume CAMPAIGN`";
+                if let Err(e) = self.store.pause_all(reason, now).await {
+                    tracing::error!("cannot pause the campaigns: {e}");
+                    self.set_halt(Halt::NoBalance);
+                } else if !self
+                    .no_balance_logged
+                    .swap(true, std::sync::atomic::Ordering::SeqCst)
+                {
+                    tracing::error!("{reason}; every campaign is paused");
+                }
+                *self
+                    .paused_changed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = true;
+                let r = self
+                    .store
+                    .mark_not_placed(
+                        attempt_id,
+                        "no balance (402)",
                         &NotPlaced::RetryAt(now),
                         now,
                     )

@@ -3,5 +3,6 @@
 
 mod e2e;
 mod helpers;
+mod provider_replies;
 mod shutdown;
 mod webhooks;
