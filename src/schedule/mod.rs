@@ -2,6 +2,8 @@
 //! Pure functions of the attempt result and time, so they are tested without a database.
 //! Calling windows (`window`) and cron rounds build on this module.
 
+pub mod holidays;
+
 use crate::campaign::RetryDelays;
 
 /// How an attempt ended, from the provider's point of view (apivoice.md section 4).
