@@ -3,6 +3,7 @@
 //! Calling windows (`window`) and cron rounds build on this module.
 
 pub mod holidays;
+pub mod window;
 pub mod zones;
 
 use crate::campaign::RetryDelays;
