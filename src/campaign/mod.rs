@@ -164,6 +164,14 @@ pub struct Campaign {
     pub schedule: Option<String>,
     pub hours: Option<Vec<String>>,
     pub timezone: Option<String>,
+    pub holiday_calendar: Option<String>,
+    pub holidays: Option<Vec<String>>,
+    /// First day of dialing (local date in the campaign's zone).
+    pub start: Option<chrono::NaiveDate>,
+    /// Last day of dialing, inclusive; afterwards waiting contacts end `expired`.
+    pub end: Option<chrono::NaiveDate>,
+    /// Reminders: how long before the contact's appointment the call is due.
+    pub call_before: Option<Duration>,
     pub calls_per_second: Option<f64>,
     pub max_concurrent_calls: Option<u32>,
     pub ring_seconds: u32,
@@ -189,6 +197,8 @@ struct CampaignFile {
     timezone: Option<String>,
     holiday_calendar: Option<String>,
     holidays: Option<Vec<String>>,
+    start: Option<String>,
+    end: Option<String>,
     calls_per_second: Option<f64>,
     max_concurrent_calls: Option<u32>,
     #[serde(default = "default_ring")]
@@ -301,7 +311,30 @@ impl Campaign {
                 }
             }
         }
-        let _ = (&file.holiday_calendar, &file.holidays);
+        let date = |key: &str, v: &Option<String>| -> Result<Option<chrono::NaiveDate>, CampaignError> {
+            v.as_deref()
+                .map(|t| {
+                    chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d")
+                        .map_err(|_| invalid(format!("{key} \"{t}\" is not a date in the form YYYY-MM-DD")))
+                })
+                .transpose()
+        };
+        let start = date("start", &file.start)?;
+        let end = date("end", &file.end)?;
+        if let (Some(s), Some(e)) = (start, end) {
+            if e < s {
+                return Err(invalid(format!("end {e} is before start {s}")));
+            }
+        }
+        let call_before = match file.reminder.as_ref().and_then(|r| r.get("call_before")) {
+            Some(v) => {
+                let text = v.as_str().unwrap_or_default();
+                Some(parse_duration(text).ok_or_else(|| {
+                    invalid(format!("reminder.call_before: expected a duration such as 24h or 90m, got {v}"))
+                })?)
+            }
+            None => None,
+        };
         let section_present = |k: Kind| match k {
             Kind::Reminder => file.reminder.is_some(),
             Kind::Announcement => file.announcement.is_some(),
@@ -367,6 +400,11 @@ impl Campaign {
             caller_id: file.caller_id,
             demo: file.demo,
             schedule: file.schedule,
+            holiday_calendar: file.holiday_calendar,
+            holidays: file.holidays,
+            start,
+            end,
+            call_before,
             hours: file.hours,
             timezone: file.timezone,
             calls_per_second: file.calls_per_second,

@@ -2,7 +2,11 @@
 //! Pure functions of the attempt result and time, so they are tested without a database.
 //! Calling windows (`window`) and cron rounds build on this module.
 
+pub mod holidays;
+pub mod plan;
 pub mod rounds;
+pub mod window;
+pub mod zones;
 
 use crate::campaign::RetryDelays;
 
