@@ -15,17 +15,24 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::campaign::{self, phone, Campaign};
+use chrono::{DateTime, Utc};
+
+use crate::campaign::{self, phone};
 use crate::clock::SharedClock;
 use crate::config::{Config, ProviderKind};
-use crate::dialer::{Campaigns, Dialer, DialerSettings, InFlight};
+use crate::dialer::{ActiveCampaign, Campaigns, Dialer, DialerSettings, InFlight};
 use crate::provider::simulator::{Script, SimHandle, Simulator, SimulatorConfig};
 use crate::provider::ApiVoiceClient;
+use crate::schedule::plan::CampaignPlan;
 use crate::store::{Backend, Store};
 use crate::webhook::{self, WebhookState};
 
-/// Loads every campaign folder; broken ones come back as error messages.
-pub fn load_campaigns(config: &Config) -> (Vec<Campaign>, Vec<String>) {
+/// `--exit-when-idle` exits when nothing is due within this (simulated) time.
+const IDLE_HORIZON: Duration = Duration::from_secs(3600);
+
+/// Loads every campaign folder and builds its schedule; broken ones come back as error messages
+/// that name the file.
+pub fn load_campaigns(config: &Config, now: DateTime<Utc>) -> (Vec<ActiveCampaign>, Vec<String>) {
     let dir = &config.campaigns.dir;
     if !dir.exists() {
         return (
@@ -42,7 +49,12 @@ pub fn load_campaigns(config: &Config) -> (Vec<Campaign>, Vec<String>) {
             let mut bad = Vec::new();
             for c in list {
                 match c {
-                    Ok(c) => good.push(c),
+                    Ok(def) => match CampaignPlan::build(&def, &config.calling, now) {
+                        Ok(plan) => good.push(ActiveCampaign { def, plan }),
+                        Err(e) => {
+                            bad.push(format!("{}: {e}", def.dir.join("campaign.toml").display()))
+                        }
+                    },
                     Err(e) => bad.push(e.to_string()),
                 }
             }
@@ -82,9 +94,24 @@ impl Application {
             .await
             .with_context(|| "cannot open the database named by database.url")?;
         let region = phone::region(&config.calling.default_region);
-        let (loaded, errors) = load_campaigns(&config);
+        let (loaded, errors) = load_campaigns(&config, clock.now());
         for e in &errors {
             tracing::error!("{e}");
+        }
+        let blacklist = config.campaigns.dir.join("blacklist.csv");
+        if blacklist.is_file() {
+            match campaign::dnc::import(&store, &blacklist, region, clock.now_ms()).await {
+                Ok((n, rejects)) => {
+                    tracing::info!(
+                        "{}: {n} number(s) on the do-not-call list",
+                        blacklist.display()
+                    );
+                    for r in rejects {
+                        tracing::warn!("{} line {}: {}", blacklist.display(), r.line, r.error);
+                    }
+                }
+                Err(e) => tracing::error!("{e}"),
+            }
         }
         let mut map = HashMap::new();
         for c in loaded {
@@ -233,7 +260,7 @@ impl Application {
                     break;
                 }
             }
-            if exit_when_idle && in_flight.is_empty() && !self.work_left().await {
+            if exit_when_idle && in_flight.is_empty() && !self.work_left(time_scale).await {
                 tracing::info!("no contact is due or in progress: exiting");
                 break;
             }
@@ -269,8 +296,11 @@ impl Application {
         outcome
     }
 
-    /// Whether any dialable campaign still has contacts waiting or in progress.
-    async fn work_left(&self) -> bool {
+    /// Whether any dialable, unpaused campaign has a contact due within the idle horizon (one
+    /// hour, divided by the simulator's speed). Calls in progress are checked by the caller.
+    async fn work_left(&self, time_scale: f64) -> bool {
+        let horizon = (IDLE_HORIZON.as_millis() as f64 / time_scale.max(1e-9)) as i64;
+        let limit = self.clock.now_ms() + horizon;
         let ids: Vec<String> = self
             .campaigns
             .read()
@@ -289,15 +319,9 @@ impl Application {
             if paused.get(&id).copied().unwrap_or(false) {
                 continue;
             }
-            match self.store.stats(&id).await {
-                Ok(s) => {
-                    if crate::store::WAITING_STATES
-                        .iter()
-                        .any(|w| s.states.get(*w).copied().unwrap_or(0) > 0)
-                    {
-                        return true;
-                    }
-                }
+            match self.store.next_due(&id).await {
+                Ok(Some(due)) if due <= limit => return true,
+                Ok(_) => {}
                 Err(_) => return true,
             }
         }

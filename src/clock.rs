@@ -37,6 +37,11 @@ impl ManualClock {
     pub fn advance(&self, d: std::time::Duration) {
         self.0.fetch_add(d.as_millis() as i64, Ordering::SeqCst);
     }
+
+    /// The current time of this clock.
+    pub fn now_dt(&self) -> DateTime<Utc> {
+        Clock::now(self)
+    }
 }
 
 impl Clock for ManualClock {

@@ -23,11 +23,35 @@ use crate::campaign::phone::mask;
 use crate::campaign::Campaign;
 use crate::clock::SharedClock;
 use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
+use crate::schedule::plan::CampaignPlan;
 use crate::schedule::AttemptResult;
-use crate::store::{AttemptClose, Backend, Candidate, Gate, NotPlaced, Store};
+use crate::store::{AttemptClose, Backend, Candidate, NotPlaced, Store};
+
+/// A loaded campaign with its schedule made concrete.
+#[derive(Debug)]
+pub struct ActiveCampaign {
+    pub def: Campaign,
+    pub plan: CampaignPlan,
+}
+
+impl std::ops::Deref for ActiveCampaign {
+    type Target = Campaign;
+    fn deref(&self) -> &Campaign {
+        &self.def
+    }
+}
+
+impl ActiveCampaign {
+    /// The retry policy, waits divided by `time_scale`, bounded by the campaign's end.
+    pub fn policy(&self, time_scale: f64) -> crate::schedule::RetryPolicy {
+        let mut p = self.def.retry_policy(time_scale);
+        p.end_at = self.plan.end.map(|e| e.timestamp_millis());
+        p
+    }
+}
 
 /// The campaigns the daemon knows, by id.
-pub type Campaigns = Arc<std::sync::RwLock<HashMap<String, Arc<Campaign>>>>;
+pub type Campaigns = Arc<std::sync::RwLock<HashMap<String, Arc<ActiveCampaign>>>>;
 
 /// Attempts launched and not yet ended, by attempt id → campaign id. Shared with the webhook,
 /// which releases an attempt when its call ends.
@@ -169,9 +193,9 @@ impl Dialer {
     }
 
     /// The campaigns this dialer may launch for, in a stable order.
-    fn dialable(&self, paused: &HashMap<String, bool>) -> Vec<Arc<Campaign>> {
+    fn dialable(&self, paused: &HashMap<String, bool>) -> Vec<Arc<ActiveCampaign>> {
         let map = self.campaigns.read().unwrap_or_else(|e| e.into_inner());
-        let mut v: Vec<Arc<Campaign>> = map
+        let mut v: Vec<Arc<ActiveCampaign>> = map
             .values()
             .filter(|c| c.flow_ready())
             .filter(|c| !(c.demo && self.settings.real_provider))
@@ -280,7 +304,7 @@ impl Dialer {
                     }
                 }
                 let now = self.clock.now_ms();
-                let gate = |cand: &Candidate| self.gate(c, cand, now);
+                let gate = |cand: &Candidate| c.plan.gate(cand, now);
                 let claims = match self.store.claim_due(&c.id, now, 1, &gate).await {
                     Ok(v) => v,
                     Err(e) => {
@@ -403,17 +427,6 @@ impl Dialer {
         *self.failures.lock().unwrap_or_else(|e| e.into_inner()) = 0;
     }
 
-    /// The scheduler's verdict on a due contact, inside the claim transaction.
-    fn gate(&self, _campaign: &Campaign, cand: &Candidate, _now: i64) -> Gate {
-        match &cand.dnc {
-            Some(d) if d.until_date.is_none() && d.hours.is_none() => Gate::Close {
-                state: "blocked".into(),
-                note: format!("on the do-not-call list ({})", d.source),
-            },
-            _ => Gate::Launch,
-        }
-    }
-
     /// Exponential backoff with jitter for transient provider failures: 1 s, 2 s, 4 s … 60 s.
     fn back_off(&self) -> Duration {
         let n = {
@@ -467,7 +480,7 @@ impl Dialer {
             };
             match self
                 .store
-                .close_attempt(a.attempt_id, &close, &campaign.retry_policy(scale))
+                .close_attempt(a.attempt_id, &close, &campaign.policy(scale))
                 .await
             {
                 Ok(Some(next)) => {

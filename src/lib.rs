@@ -6,6 +6,7 @@
 pub mod app;
 pub mod campaign;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod dialer;
 pub mod flow;

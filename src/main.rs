@@ -8,13 +8,14 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
+use chrono::Utc;
 use pregonero::app::{self, Application};
 use pregonero::campaign::{self, csv, phone};
 use pregonero::clock::{Clock, SystemClock};
 use pregonero::config::{Config, ProviderKind};
 use pregonero::provider::simulator::{self, Script, SimulatorConfig};
-use pregonero::report;
 use pregonero::store::{Backend, Store};
+use pregonero::{commands, report};
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +45,13 @@ enum Cmd {
     Import { campaign: String, file: PathBuf },
     /// One line per campaign: kind, state, progress.
     Campaigns,
+    /// Why this contact was or was not called, and when it will be.
+    Explain { campaign: String, phone: String },
+    /// The do-not-call list.
+    Dnc {
+        #[command(subcommand)]
+        action: DncCmd,
+    },
     /// Stop launching for a campaign (persisted).
     Pause { campaign: String },
     /// Restart launching for a campaign.
@@ -87,6 +95,26 @@ enum Cmd {
         #[arg(long)]
         urlencoded: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum DncCmd {
+    /// Add a number (for good, or until a date, or during some hours).
+    Add {
+        phone: String,
+        /// Blocked through this date (YYYY-MM-DD).
+        #[arg(long)]
+        until: Option<String>,
+        /// Blocked only during these hours, e.g. "mon-fri 09:00-14:00" (several joined by |).
+        #[arg(long)]
+        hours: Option<String>,
+    },
+    /// Remove a number.
+    Remove { phone: String },
+    /// List the numbers.
+    List,
+    /// Add every number of a CSV file (columns: number, optional until, optional hours).
+    Import { file: PathBuf },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -158,7 +186,29 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Run { exit_when_idle } => run(config, exit_when_idle).await,
         Cmd::Check => check(&config),
         Cmd::Import { campaign, file } => import(&config, &campaign, &file).await,
-        Cmd::Campaigns => campaigns(&config).await,
+        Cmd::Campaigns => print(commands::campaigns(&config, Utc::now()).await),
+        Cmd::Explain { campaign, phone } => {
+            print(commands::explain(&config, &campaign, &phone, Utc::now()).await)
+        }
+        Cmd::Dnc { action } => print(match action {
+            DncCmd::Add {
+                phone,
+                until,
+                hours,
+            } => {
+                commands::dnc_add(
+                    &config,
+                    &phone,
+                    until.as_deref(),
+                    hours.as_deref(),
+                    Utc::now(),
+                )
+                .await
+            }
+            DncCmd::Remove { phone } => commands::dnc_remove(&config, &phone).await,
+            DncCmd::List => commands::dnc_list(&config).await,
+            DncCmd::Import { file } => commands::dnc_import(&config, &file, Utc::now()).await,
+        }),
         Cmd::Pause { campaign } => set_paused(&config, &campaign, true).await,
         Cmd::Resume { campaign } => set_paused(&config, &campaign, false).await,
         Cmd::Report {
@@ -217,7 +267,8 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
         );
         errors += 1;
     }
-    let (loaded, bad) = app::load_campaigns(config);
+    let now = Utc::now();
+    let (loaded, bad) = app::load_campaigns(config, now);
     for e in &bad {
         println!("error: {e}");
         errors += 1;
@@ -241,6 +292,15 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
             },
             dialed
         );
+        let hours = c.hours.as_ref().unwrap_or(&config.calling.hours).join(", ");
+        let status = c
+            .plan
+            .campaign_status(now)
+            .unwrap_or_else(|| c.plan.window.explain_closed(now, c.plan.tz));
+        println!("  calling hours {hours} in the callee's time zone; now: {status}");
+        if let Some(r) = &c.plan.rounds {
+            println!("  rounds: \"{}\"", r.line());
+        }
         let files = c.csv_files().unwrap_or_default();
         if files.is_empty() {
             println!("  no CSV files in {}", c.dir.display());
@@ -320,35 +380,8 @@ async fn import(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn campaigns(config: &Config) -> anyhow::Result<ExitCode> {
-    let store = Store::connect(&config.database.url).await?;
-    for r in report::build(&store, None).await? {
-        let rows = store.campaigns().await?;
-        let paused = rows.iter().any(|c| c.id == r.campaign && c.paused);
-        let waiting: i64 = r
-            .states
-            .0
-            .iter()
-            .filter(|(k, _)| matches!(k.as_str(), "pending" | "scheduled" | "in_progress"))
-            .map(|(_, v)| v)
-            .sum();
-        let state = if paused {
-            "paused"
-        } else if waiting == 0 {
-            "finished"
-        } else {
-            "active"
-        };
-        println!(
-            "{:<24} {:<13} {:<9} {}/{} done",
-            r.campaign,
-            r.kind,
-            state,
-            r.contacts - waiting,
-            r.contacts
-        );
-    }
-    store.close().await;
+fn print(text: anyhow::Result<String>) -> anyhow::Result<ExitCode> {
+    print!("{}", text?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -193,7 +193,7 @@ async fn handle_control(
             };
             if let Some(next) = st
                 .store
-                .close_attempt(info.attempt_id, &close, &c.retry_policy(st.time_scale))
+                .close_attempt(info.attempt_id, &close, &c.policy(st.time_scale))
                 .await?
             {
                 tracing::info!(attempt = info.attempt_id, campaign = %c.id, result = result.as_str(), "call ended, contact {}", next.state);
@@ -383,7 +383,7 @@ async fn apply_line(
     };
     let done = st
         .store
-        .close_attempt(attempt_id, &close, &campaign.retry_policy(st.time_scale))
+        .close_attempt(attempt_id, &close, &campaign.policy(st.time_scale))
         .await?
         .is_some();
     st.in_flight.release(attempt_id);

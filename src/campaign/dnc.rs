@@ -18,7 +18,8 @@ pub struct DncReject {
 /// Normalises the `until` column: `YYYY-MM-DD` or `DD/MM/YYYY` → `YYYY-MM-DD`.
 pub fn parse_until(text: &str) -> Result<String, String> {
     let t = text.trim();
-    let parsed = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").or_else(|_| chrono::NaiveDate::parse_from_str(t, "%d/%m/%Y"));
+    let parsed = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(t, "%d/%m/%Y"));
     parsed
         .map(|d| d.format("%Y-%m-%d").to_string())
         .map_err(|_| format!("until \"{t}\" is not a date (YYYY-MM-DD or DD/MM/YYYY)"))
@@ -26,16 +27,32 @@ pub fn parse_until(text: &str) -> Result<String, String> {
 
 /// Checks an `hours` value (`mon-fri 09:00-14:00`, several joined by `|`).
 pub fn parse_hours(text: &str) -> Result<String, String> {
-    let lines: Vec<String> = text.split('|').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let lines: Vec<String> = text
+        .split('|')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
     crate::schedule::window::WeeklyHours::parse(&lines)?;
     Ok(lines.join("|"))
 }
 
 /// Builds one entry from what a person typed.
-pub fn entry(raw_phone: &str, until: Option<&str>, hours: Option<&str>, source: &str, region: Option<phonenumber::country::Id>) -> Result<DncEntry, String> {
+pub fn entry(
+    raw_phone: &str,
+    until: Option<&str>,
+    hours: Option<&str>,
+    source: &str,
+    region: Option<phonenumber::country::Id>,
+) -> Result<DncEntry, String> {
     let phone = phone::normalize(raw_phone, region).map_err(|e| e.to_string())?;
-    let until_date = until.filter(|u| !u.trim().is_empty()).map(parse_until).transpose()?;
-    let hours = hours.filter(|h| !h.trim().is_empty()).map(parse_hours).transpose()?;
+    let until_date = until
+        .filter(|u| !u.trim().is_empty())
+        .map(parse_until)
+        .transpose()?;
+    let hours = hours
+        .filter(|h| !h.trim().is_empty())
+        .map(parse_hours)
+        .transpose()?;
     Ok(DncEntry {
         phone,
         until_date,
@@ -46,10 +63,16 @@ pub fn entry(raw_phone: &str, until: Option<&str>, hours: Option<&str>, source: 
 
 /// Reads a do-not-call file. A header row is optional: without one, the first column is the
 /// number, the second `until`, the third `hours`.
-pub fn read(path: &Path, region: Option<phonenumber::country::Id>) -> Result<(Vec<DncEntry>, Vec<DncReject>), String> {
+pub fn read(
+    path: &Path,
+    region: Option<phonenumber::country::Id>,
+) -> Result<(Vec<DncEntry>, Vec<DncReject>), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let text = decode(&bytes);
-    let source = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let source = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut reader = ::csv::ReaderBuilder::new()
         .delimiter(detect_delimiter(&text))
         .flexible(true)
@@ -63,7 +86,10 @@ pub fn read(path: &Path, region: Option<phonenumber::country::Id>) -> Result<(Ve
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                rejects.push(DncReject { line, error: format!("unreadable row: {e}") });
+                rejects.push(DncReject {
+                    line,
+                    error: format!("unreadable row: {e}"),
+                });
                 continue;
             }
         };
@@ -80,13 +106,39 @@ pub fn read(path: &Path, region: Option<phonenumber::country::Id>) -> Result<(Ve
                 continue;
             }
         }
-        let get = |c: Option<usize>| c.and_then(|c| rec.get(c)).map(str::trim).filter(|s| !s.is_empty());
-        match entry(rec.get(phone_col).unwrap_or(""), get(until_col), get(hours_col), &source, region) {
+        let get = |c: Option<usize>| {
+            c.and_then(|c| rec.get(c))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        match entry(
+            rec.get(phone_col).unwrap_or(""),
+            get(until_col),
+            get(hours_col),
+            &source,
+            region,
+        ) {
             Ok(e) => entries.push(e),
             Err(error) => rejects.push(DncReject { line, error }),
         }
     }
     Ok((entries, rejects))
+}
+
+/// Reads a do-not-call file into the store (entries are upserted: re-reading is harmless).
+pub async fn import(
+    store: &crate::store::Store,
+    path: &Path,
+    region: Option<phonenumber::country::Id>,
+    now_ms: i64,
+) -> Result<(u64, Vec<DncReject>), String> {
+    use crate::store::Backend;
+    let (entries, rejects) = read(path, region)?;
+    let n = store
+        .dnc_upsert(&entries, now_ms)
+        .await
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((n, rejects))
 }
 
 #[cfg(test)]
@@ -101,10 +153,19 @@ mod tests {
         let (entries, rejects) = read(&p, phone::region("ES")).unwrap();
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[0].phone, "+34600123456");
-        assert_eq!((entries[0].until_date.as_deref(), entries[0].hours.as_deref()), (None, None));
+        assert_eq!(
+            (
+                entries[0].until_date.as_deref(),
+                entries[0].hours.as_deref()
+            ),
+            (None, None)
+        );
         assert_eq!(entries[1].until_date.as_deref(), Some("2026-12-31"));
         assert_eq!(entries[2].hours.as_deref(), Some("mon-fri 09:00-14:00"));
-        assert_eq!(rejects.iter().map(|r| r.line).collect::<Vec<_>>(), vec![5, 6]);
+        assert_eq!(
+            rejects.iter().map(|r| r.line).collect::<Vec<_>>(),
+            vec![5, 6]
+        );
         assert!(rejects[1].error.contains("mañana"), "{:?}", rejects[1]);
     }
 

@@ -4,6 +4,7 @@
 //! read (with the file and the key), never discovered in the middle of a call.
 
 pub mod csv;
+pub mod dnc;
 pub mod import;
 pub mod phone;
 
@@ -311,14 +312,18 @@ impl Campaign {
                 }
             }
         }
-        let date = |key: &str, v: &Option<String>| -> Result<Option<chrono::NaiveDate>, CampaignError> {
-            v.as_deref()
-                .map(|t| {
-                    chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d")
-                        .map_err(|_| invalid(format!("{key} \"{t}\" is not a date in the form YYYY-MM-DD")))
-                })
-                .transpose()
-        };
+        let date =
+            |key: &str, v: &Option<String>| -> Result<Option<chrono::NaiveDate>, CampaignError> {
+                v.as_deref()
+                    .map(|t| {
+                        chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").map_err(|_| {
+                            invalid(format!(
+                                "{key} \"{t}\" is not a date in the form YYYY-MM-DD"
+                            ))
+                        })
+                    })
+                    .transpose()
+            };
         let start = date("start", &file.start)?;
         let end = date("end", &file.end)?;
         if let (Some(s), Some(e)) = (start, end) {
@@ -330,7 +335,9 @@ impl Campaign {
             Some(v) => {
                 let text = v.as_str().unwrap_or_default();
                 Some(parse_duration(text).ok_or_else(|| {
-                    invalid(format!("reminder.call_before: expected a duration such as 24h or 90m, got {v}"))
+                    invalid(format!(
+                        "reminder.call_before: expected a duration such as 24h or 90m, got {v}"
+                    ))
                 })?)
             }
             None => None,

@@ -331,6 +331,8 @@ pub trait Backend {
     async fn open_attempts(&self) -> Result<Vec<OpenAttempt>>;
     /// Contacts not in a final state in campaigns that are not paused.
     async fn unfinished_contacts(&self) -> Result<i64>;
+    /// The earliest due time (ms) of the campaign's waiting contacts, if any wait.
+    async fn next_due(&self, campaign: &str) -> Result<Option<i64>>;
     async fn stats(&self, campaign: &str) -> Result<CampaignStats>;
     /// Adds or replaces do-not-call entries; returns how many were written.
     async fn dnc_upsert(&self, entries: &[DncEntry], now: i64) -> Result<u64>;
@@ -490,6 +492,9 @@ impl Backend for Store {
     }
     async fn unfinished_contacts(&self) -> Result<i64> {
         dispatch!(self, s => s.unfinished_contacts())
+    }
+    async fn next_due(&self, campaign: &str) -> Result<Option<i64>> {
+        dispatch!(self, s => s.next_due(campaign))
     }
     async fn stats(&self, campaign: &str) -> Result<CampaignStats> {
         dispatch!(self, s => s.stats(campaign))

@@ -709,4 +709,13 @@ impl Backend for PgStore {
             .map(|r| (r.get("provider_call_id"), r.get("dtmf")))
             .collect())
     }
+
+    async fn next_due(&self, campaign: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(next_at) FROM contacts WHERE campaign_id = $1 AND state IN ('pending', 'scheduled')",
+        )
+        .bind(campaign)
+        .fetch_one(&self.pool)
+        .await?)
+    }
 }

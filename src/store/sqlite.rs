@@ -717,4 +717,13 @@ impl Backend for SqliteStore {
             .map(|r| (r.get("provider_call_id"), r.get("dtmf")))
             .collect())
     }
+
+    async fn next_due(&self, campaign: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(next_at) FROM contacts WHERE campaign_id = ? AND state IN ('pending', 'scheduled')",
+        )
+        .bind(campaign)
+        .fetch_one(&self.pool)
+        .await?)
+    }
 }

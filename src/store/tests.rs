@@ -214,6 +214,7 @@ async fn retries_follow_the_policy(db: &TestDb) {
             .is_empty(),
         "claimed before the retry delay"
     );
+    assert_eq!(store.next_due("c1").await.unwrap(), Some(due));
     let c2 = store
         .claim_due("c1", due, 10, &launch_all)
         .await
@@ -227,6 +228,7 @@ async fn retries_follow_the_policy(db: &TestDb) {
         .unwrap();
     assert_eq!(next.state, "unreachable");
     assert_eq!(store.unfinished_contacts().await.unwrap(), 0);
+    assert_eq!(store.next_due("c1").await.unwrap(), None);
 }
 
 async fn not_placed_launches_do_not_count(db: &TestDb) {

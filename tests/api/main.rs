@@ -6,3 +6,4 @@ mod helpers;
 mod provider_replies;
 mod shutdown;
 mod webhooks;
+mod windows;

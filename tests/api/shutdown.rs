@@ -127,7 +127,7 @@ async fn setup(
     std::fs::write(
         &config,
         format!(
-            "[database]\nurl = \"{}\"\n[campaigns]\ndir = \"{}\"\n[provider]\nkind = \"apivoice\"\nurl = \"{}\"\napi = \"API test\"\ntoken = \"t0k3n\"\n{extra_config}\n[server]\nlisten = \"127.0.0.1:{port}\"\nsecret = \"{secret}\"\ndrain_seconds = 30\n[limits]\ncalls_per_second = 20\nmax_concurrent_calls = 6\n",
+            "[database]\nurl = \"{}\"\n[campaigns]\ndir = \"{}\"\n[provider]\nkind = \"apivoice\"\nurl = \"{}\"\napi = \"API test\"\ntoken = \"t0k3n\"\n{extra_config}\n[server]\nlisten = \"127.0.0.1:{port}\"\nsecret = \"{secret}\"\ndrain_seconds = 30\n[limits]\ncalls_per_second = 20\nmax_concurrent_calls = 6\n[calling]\nhours = [\"mon-sun 00:00-24:00\"]\nholiday_calendar = \"none\"\n",
             test_db.url,
             campaigns.display(),
             sim.launch_url()

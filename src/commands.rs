@@ -1,0 +1,291 @@
+//! Operator commands that read or change the store without running the daemon: `explain`,
+//! `campaigns`, `dnc`. Each prints for a person and ends with one clear sentence on error.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::app;
+use crate::campaign::{dnc, phone};
+use crate::config::Config;
+use crate::dialer::ActiveCampaign;
+use crate::schedule::plan::local;
+use crate::store::{Backend, Candidate, Gate, Store};
+
+fn at(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn find_campaign(config: &Config, id: &str, now: DateTime<Utc>) -> anyhow::Result<ActiveCampaign> {
+    let (loaded, errors) = app::load_campaigns(config, now);
+    if let Some(c) = loaded.into_iter().find(|c| c.id == id) {
+        return Ok(c);
+    }
+    if let Some(e) = errors.iter().find(|e| {
+        e.contains(&format!("{id}/campaign.toml")) || e.contains(&format!("{id}\\campaign.toml"))
+    }) {
+        anyhow::bail!("{e}");
+    }
+    anyhow::bail!(
+        "no campaign folder named \"{id}\" in {}",
+        config.campaigns.dir.display()
+    )
+}
+
+/// `pregonero explain CAMPAIGN PHONE`: the contact's state, its attempts, and why it is or is not
+/// being called, and until when.
+pub async fn explain(
+    config: &Config,
+    campaign: &str,
+    raw_phone: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let region = phone::region(&config.calling.default_region);
+    let number = phone::normalize(raw_phone, region).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let active = find_campaign(config, campaign, now)?;
+    let store = Store::connect(&config.database.url).await?;
+    let result = explain_with(&store, &active, &number, now).await;
+    store.close().await;
+    result
+}
+
+async fn explain_with(
+    store: &Store,
+    c: &ActiveCampaign,
+    number: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let Some(contact) = store.contact(&c.id, number).await? else {
+        anyhow::bail!(
+            "{number} is not a contact of campaign {} (check the CSV and its .rejected.csv)",
+            c.id
+        );
+    };
+    let tz = c.plan.tz;
+    let mut out = format!(
+        "{}{} — campaign {} ({}): {}\n",
+        contact.phone,
+        if contact.name.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", contact.name)
+        },
+        c.id,
+        c.kind.as_str(),
+        contact.state
+    );
+    out.push_str(&format!(
+        "  attempts: {} of {}\n",
+        contact.attempts, c.max_attempts
+    ));
+    for a in store.attempts_of(contact.contact_id).await? {
+        out.push_str(&format!(
+            "    #{} {} {}{}{}{}\n",
+            a.number,
+            local(at(a.created_at), tz),
+            a.result.as_deref().unwrap_or(match a.status.as_str() {
+                "not_placed" => "not placed",
+                "launching" => "launch result unknown",
+                _ => "in progress",
+            }),
+            a.outcome
+                .as_deref()
+                .map(|o| format!(" → {o}"))
+                .unwrap_or_default(),
+            a.dtmf
+                .as_deref()
+                .map(|d| format!(", keys {d}"))
+                .unwrap_or_default(),
+            a.error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default(),
+        ));
+    }
+    let paused = store
+        .campaigns()
+        .await?
+        .into_iter()
+        .find(|r| r.id == c.id)
+        .filter(|r| r.paused);
+    let why = match contact.state.as_str() {
+        "in_progress" => "a call is in progress now".to_string(),
+        "pending" | "scheduled" => {
+            if let Some(p) = paused {
+                format!(
+                    "the campaign is paused ({})",
+                    p.paused_reason.as_deref().unwrap_or("by an operator")
+                )
+            } else if !c.flow_ready() {
+                format!("the {} call flow is not available yet", c.kind.as_str())
+            } else {
+                let dnc = store
+                    .dnc_list()
+                    .await?
+                    .into_iter()
+                    .find(|d| d.phone == contact.phone);
+                let now_ms = now.timestamp_millis();
+                let candidate = Candidate {
+                    contact_id: contact.contact_id,
+                    phone: contact.phone.clone(),
+                    timezone: contact.timezone.clone(),
+                    appointment_at: contact.appointment_at,
+                    dnc,
+                };
+                let later = contact.next_at > now_ms;
+                let due = if contact.attempts > 0 {
+                    "retry due"
+                } else {
+                    "due"
+                };
+                match c.plan.gate(&candidate, now_ms) {
+                    Gate::Launch if later => format!("{due} {}", local(at(contact.next_at), tz)),
+                    Gate::Launch => {
+                        "due now: it will be called as soon as a line is free".to_string()
+                    }
+                    Gate::Defer { note, .. } => note,
+                    Gate::Close { note, state } => format!("{note} (it will end {state})"),
+                }
+            }
+        }
+        "unreachable" => "attempts spent without an answer".to_string(),
+        "invalid_number" => "the provider says the number does not exist (twice)".to_string(),
+        "failed" => "the provider refused the call for good".to_string(),
+        _ => contact
+            .note
+            .clone()
+            .unwrap_or_else(|| "finished".to_string()),
+    };
+    out.push_str(&format!("  why: {why}\n"));
+    if let (Some(note), true) = (
+        &contact.note,
+        matches!(contact.state.as_str(), "blocked" | "expired"),
+    ) {
+        if !why.contains(note.as_str()) {
+            out.push_str(&format!("  note: {note}\n"));
+        }
+    }
+    Ok(out)
+}
+
+/// `pregonero campaigns`: one line per campaign.
+pub async fn campaigns(config: &Config, now: DateTime<Utc>) -> anyhow::Result<String> {
+    let (loaded, errors) = app::load_campaigns(config, now);
+    let store = Store::connect(&config.database.url).await?;
+    let rows = store.campaigns().await?;
+    let mut out = String::new();
+    for row in &rows {
+        let stats = store.stats(&row.id).await?;
+        let waiting: i64 = crate::store::WAITING_STATES
+            .iter()
+            .map(|w| stats.states.get(*w).copied().unwrap_or(0))
+            .sum();
+        let active = loaded.iter().find(|c| c.id == row.id);
+        let state = if row.paused {
+            format!(
+                "paused ({})",
+                row.paused_reason.as_deref().unwrap_or("by an operator")
+            )
+        } else if waiting == 0 {
+            "finished".to_string()
+        } else {
+            match active {
+                None => "folder missing or invalid".to_string(),
+                Some(c) if !c.flow_ready() => "call flow not available yet".to_string(),
+                Some(c) => c
+                    .plan
+                    .campaign_status(now)
+                    .unwrap_or_else(|| "active".to_string()),
+            }
+        };
+        out.push_str(&format!(
+            "{:<24} {:<13} {}/{} done  {}\n",
+            row.id,
+            row.kind,
+            stats.contacts - waiting,
+            stats.contacts,
+            state
+        ));
+    }
+    store.close().await;
+    for e in errors {
+        out.push_str(&format!("error: {e}\n"));
+    }
+    Ok(out)
+}
+
+/// `pregonero dnc add`.
+pub async fn dnc_add(
+    config: &Config,
+    raw: &str,
+    until: Option<&str>,
+    hours: Option<&str>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let region = phone::region(&config.calling.default_region);
+    let entry = dnc::entry(raw, until, hours, "cli", region).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = Store::connect(&config.database.url).await?;
+    store
+        .dnc_upsert(std::slice::from_ref(&entry), now.timestamp_millis())
+        .await?;
+    store.close().await;
+    Ok(format!(
+        "{} is on the do-not-call list{}\n",
+        entry.phone,
+        describe(&entry)
+    ))
+}
+
+fn describe(e: &crate::store::DncEntry) -> String {
+    match (&e.until_date, &e.hours) {
+        (None, None) => String::new(),
+        (Some(u), None) => format!(" until {u}"),
+        (None, Some(h)) => format!(" during {h}"),
+        (Some(u), Some(h)) => format!(" until {u}, during {h}"),
+    }
+}
+
+/// `pregonero dnc remove`.
+pub async fn dnc_remove(config: &Config, raw: &str) -> anyhow::Result<String> {
+    let region = phone::region(&config.calling.default_region);
+    let number = phone::normalize(raw, region).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = Store::connect(&config.database.url).await?;
+    let removed = store.dnc_remove(&number).await?;
+    store.close().await;
+    if !removed {
+        anyhow::bail!("{number} is not on the do-not-call list");
+    }
+    Ok(format!("{number} removed from the do-not-call list\n"))
+}
+
+/// `pregonero dnc list`.
+pub async fn dnc_list(config: &Config) -> anyhow::Result<String> {
+    let store = Store::connect(&config.database.url).await?;
+    let list = store.dnc_list().await?;
+    store.close().await;
+    let mut out = String::new();
+    for e in &list {
+        out.push_str(&format!("{}{}  ({})\n", e.phone, describe(e), e.source));
+    }
+    out.push_str(&format!("{} number(s)\n", list.len()));
+    Ok(out)
+}
+
+/// `pregonero dnc import FILE`.
+pub async fn dnc_import(
+    config: &Config,
+    path: &std::path::Path,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let region = phone::region(&config.calling.default_region);
+    let store = Store::connect(&config.database.url).await?;
+    let result = dnc::import(&store, path, region, now.timestamp_millis()).await;
+    store.close().await;
+    let (n, rejects) = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut out = format!(
+        "{}: {n} number(s) on the do-not-call list\n",
+        path.display()
+    );
+    for r in &rejects {
+        out.push_str(&format!("  line {}: {}\n", r.line, r.error));
+    }
+    Ok(out)
+}
