@@ -241,6 +241,15 @@ impl Application {
             },
             in_flight.clone(),
         );
+        let mut watcher = crate::watch::FolderWatcher::new(
+            self.config.clone(),
+            self.store.clone(),
+            self.campaigns.clone(),
+            self.clock.clone(),
+        );
+        watcher.assume_current();
+        let watch_stop = CancellationToken::new();
+        let watch_task = tokio::spawn(watcher.run(watch_stop.clone()));
         let dial_stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let dial_loop = tokio::spawn(dialer.clone().run(dial_stop.clone(), tasks.clone()));
@@ -266,6 +275,8 @@ impl Application {
             }
         }
 
+        watch_stop.cancel();
+        let _ = watch_task.await;
         dial_stop.cancel();
         let _ = dial_loop.await;
         tasks.close();

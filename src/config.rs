@@ -55,12 +55,19 @@ impl Default for DatabaseConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct CampaignsConfig {
     pub dir: PathBuf,
+    /// A dropped file is imported once its size and modification time have not changed for this
+    /// long (so a file still being copied or saved is never read half-written).
+    pub settle_ms: u64,
+    /// Seconds between full rescans of the folder (file events also trigger one).
+    pub rescan_seconds: f64,
 }
 
 impl Default for CampaignsConfig {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("campaigns"),
+            settle_ms: 2000,
+            rescan_seconds: 5.0,
         }
     }
 }

@@ -16,4 +16,5 @@ pub mod schedule;
 pub mod store;
 #[doc(hidden)]
 pub mod testing;
+pub mod watch;
 pub mod webhook;

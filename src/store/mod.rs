@@ -56,6 +56,16 @@ pub struct FileImport {
     pub duplicates: u64,
 }
 
+/// A file as recorded at import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    pub file_name: String,
+    pub rows_read: i64,
+    pub imported: i64,
+    pub rejected: i64,
+    pub duplicates: i64,
+}
+
 /// The result of importing a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportResult {
@@ -340,6 +350,8 @@ pub trait Backend {
     async fn dnc_list(&self) -> Result<Vec<DncEntry>>;
     async fn contact(&self, campaign: &str, phone: &str) -> Result<Option<ContactDetail>>;
     async fn attempts_of(&self, contact_id: i64) -> Result<Vec<AttemptRow>>;
+    /// The files imported into a campaign, oldest first.
+    async fn imported_files(&self, campaign: &str) -> Result<Vec<FileRecord>>;
     /// Every stored key press: (provider call id, digits), for audits.
     async fn dtmf_events(&self) -> Result<Vec<(Option<String>, String)>>;
 }
@@ -516,6 +528,9 @@ impl Backend for Store {
     }
     async fn dtmf_events(&self) -> Result<Vec<(Option<String>, String)>> {
         dispatch!(self, s => s.dtmf_events())
+    }
+    async fn imported_files(&self, campaign: &str) -> Result<Vec<FileRecord>> {
+        dispatch!(self, s => s.imported_files(campaign))
     }
 }
 

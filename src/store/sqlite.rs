@@ -726,4 +726,23 @@ impl Backend for SqliteStore {
         .fetch_one(&self.pool)
         .await?)
     }
+
+    async fn imported_files(&self, campaign: &str) -> Result<Vec<FileRecord>> {
+        let rows = sqlx::query(
+            "SELECT file_name, rows_read, imported, rejected, duplicates FROM imported_files WHERE campaign_id = ? ORDER BY id",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| FileRecord {
+                file_name: r.get("file_name"),
+                rows_read: r.get("rows_read"),
+                imported: r.get("imported"),
+                rejected: r.get("rejected"),
+                duplicates: r.get("duplicates"),
+            })
+            .collect())
+    }
 }

@@ -120,6 +120,11 @@ async fn import_is_idempotent_and_merges_duplicates(db: &TestDb) {
         }
     );
     assert_eq!(store.stats("c1").await.unwrap().contacts, 3);
+    let files = store.imported_files("c1").await.unwrap();
+    assert_eq!(
+        files.iter().map(|f| f.imported).collect::<Vec<_>>(),
+        vec![2, 1]
+    );
 }
 
 async fn claims_are_atomic_and_write_the_attempt_first(db: &TestDb) {

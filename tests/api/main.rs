@@ -6,5 +6,6 @@ mod e2e;
 mod helpers;
 mod provider_replies;
 mod shutdown;
+mod watch;
 mod webhooks;
 mod windows;
