@@ -79,6 +79,34 @@ pub struct ImportResult {
 /// A contact to insert.
 pub use crate::campaign::csv::NewContact;
 
+/// A contact as the store writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactRecord {
+    /// E.164.
+    pub phone: String,
+    pub name: String,
+    /// The CSV columns as a JSON object.
+    pub vars: String,
+    pub timezone: Option<String>,
+    /// The appointment (reminders), ms.
+    pub appointment_at: Option<i64>,
+}
+
+impl From<&NewContact> for ContactRecord {
+    fn from(c: &NewContact) -> Self {
+        ContactRecord {
+            phone: c.phone.clone(),
+            name: c.name.clone(),
+            vars: vars_to_json(&c.vars),
+            timezone: c.timezone.clone(),
+            appointment_at: None,
+        }
+    }
+}
+
+/// Rows per multi-row INSERT.
+pub(crate) const INSERT_CHUNK: usize = 500;
+
 /// A contact claimed for a launch, with its freshly written attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claim {
@@ -281,15 +309,26 @@ pub trait Backend {
     ) -> Result<bool>;
     /// Pauses every campaign (the provider's 402: no balance), with the reason.
     async fn pause_all(&self, reason: &str, now: i64) -> Result<()>;
-    /// Records the file and inserts its contacts in one transaction, unless the same content
-    /// was imported into this campaign before.
-    async fn import_contacts(
+    /// Records a file about to be imported and returns its id; `None` when this content was
+    /// imported into the campaign before. An import cut short (crash) returns its id again, to
+    /// be resumed: contact inserts are idempotent.
+    async fn begin_import(
         &self,
         campaign: &str,
         file: &FileImport,
-        contacts: &[NewContact],
         now: i64,
-    ) -> Result<ImportResult>;
+    ) -> Result<Option<i64>>;
+    /// Inserts a batch of contacts in one transaction; numbers already in the campaign are
+    /// skipped (first one wins). Returns how many were inserted.
+    async fn insert_contacts(
+        &self,
+        campaign: &str,
+        file_id: i64,
+        contacts: &[ContactRecord],
+        now: i64,
+    ) -> Result<u64>;
+    /// Marks an import complete with its final counts.
+    async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<()>;
     /// Atomically claims up to `limit` due contacts of a campaign and writes their attempts.
     /// Each due contact first goes through `gate` (calling window, do-not-call, deadlines) inside
     /// the same transaction: deferred contacts get their new due time, closed ones their final
@@ -393,6 +432,33 @@ impl Store {
         }
     }
 
+    /// Imports a whole (small) file: records it, inserts its contacts, marks it complete.
+    pub async fn import_contacts(
+        &self,
+        campaign: &str,
+        file: &FileImport,
+        contacts: &[NewContact],
+        now: i64,
+    ) -> Result<ImportResult> {
+        let Some(file_id) = self.begin_import(campaign, file, now).await? else {
+            return Ok(ImportResult {
+                already_imported: true,
+                inserted: 0,
+                existing: 0,
+            });
+        };
+        let records: Vec<ContactRecord> = contacts.iter().map(ContactRecord::from).collect();
+        let inserted = self
+            .insert_contacts(campaign, file_id, &records, now)
+            .await?;
+        self.finish_import(file_id, file).await?;
+        Ok(ImportResult {
+            already_imported: false,
+            inserted,
+            existing: contacts.len() as u64 - inserted,
+        })
+    }
+
     pub async fn close(&self) {
         match self {
             Store::Sqlite(s) => s.pool().close().await,
@@ -433,14 +499,25 @@ impl Backend for Store {
     async fn pause_all(&self, reason: &str, now: i64) -> Result<()> {
         dispatch!(self, s => s.pause_all(reason, now))
     }
-    async fn import_contacts(
+    async fn begin_import(
         &self,
         campaign: &str,
         file: &FileImport,
-        contacts: &[NewContact],
         now: i64,
-    ) -> Result<ImportResult> {
-        dispatch!(self, s => s.import_contacts(campaign, file, contacts, now))
+    ) -> Result<Option<i64>> {
+        dispatch!(self, s => s.begin_import(campaign, file, now))
+    }
+    async fn insert_contacts(
+        &self,
+        campaign: &str,
+        file_id: i64,
+        contacts: &[ContactRecord],
+        now: i64,
+    ) -> Result<u64> {
+        dispatch!(self, s => s.insert_contacts(campaign, file_id, contacts, now))
+    }
+    async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<()> {
+        dispatch!(self, s => s.finish_import(file_id, file))
     }
     async fn claim_due(
         &self,

@@ -115,63 +115,93 @@ impl Backend for PgStore {
         Ok(())
     }
 
-    async fn import_contacts(
+    async fn begin_import(
         &self,
         campaign: &str,
         file: &FileImport,
-        contacts: &[NewContact],
         now: i64,
-    ) -> Result<ImportResult> {
-        let mut tx = self.pool.begin().await?;
-        let file_id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO imported_files (campaign_id, file_name, content_hash, rows_read, imported, rejected, duplicates, imported_at)
-             VALUES ($1, $2, $3, $4, 0, $5, $6, $7) ON CONFLICT (campaign_id, content_hash) DO NOTHING RETURNING id",
+    ) -> Result<Option<i64>> {
+        let existing = sqlx::query(
+            "SELECT id, complete FROM imported_files WHERE campaign_id = $1 AND content_hash = $2",
+        )
+        .bind(campaign)
+        .bind(&file.hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(r) = existing {
+            return Ok((!r.get::<bool, _>("complete")).then(|| r.get("id")));
+        }
+        let id = sqlx::query_scalar(
+            "INSERT INTO imported_files (campaign_id, file_name, content_hash, rows_read, imported, rejected, duplicates, imported_at, complete)
+             VALUES ($1, $2, $3, 0, 0, 0, 0, $4, FALSE) RETURNING id",
         )
         .bind(campaign)
         .bind(&file.file_name)
         .bind(&file.hash)
-        .bind(file.rows_read as i64)
-        .bind(file.rejected as i64)
-        .bind(file.duplicates as i64)
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .fetch_one(&self.pool)
         .await?;
-        let Some(file_id) = file_id else {
-            return Ok(ImportResult {
-                already_imported: true,
-                inserted: 0,
-                existing: 0,
-            });
-        };
-        let mut inserted = 0u64;
-        for c in contacts {
-            let r = sqlx::query(
-                "INSERT INTO contacts (campaign_id, file_id, phone, name, vars, timezone, state, next_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) ON CONFLICT (campaign_id, phone) DO NOTHING",
+        Ok(Some(id))
+    }
+
+    async fn insert_contacts(
+        &self,
+        campaign: &str,
+        file_id: i64,
+        contacts: &[ContactRecord],
+        now: i64,
+    ) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = 0;
+        // One statement per chunk: the rows travel as arrays and are unnested server-side.
+        for chunk in contacts.chunks(INSERT_CHUNK * 4) {
+            let phones: Vec<&str> = chunk.iter().map(|c| c.phone.as_str()).collect();
+            let names: Vec<&str> = chunk.iter().map(|c| c.name.as_str()).collect();
+            let vars: Vec<&str> = chunk.iter().map(|c| c.vars.as_str()).collect();
+            let zones: Vec<&str> = chunk
+                .iter()
+                .map(|c| c.timezone.as_deref().unwrap_or(""))
+                .collect();
+            let appointments: Vec<i64> = chunk
+                .iter()
+                .map(|c| c.appointment_at.unwrap_or(i64::MIN))
+                .collect();
+            inserted += sqlx::query(
+                "INSERT INTO contacts (campaign_id, file_id, phone, name, vars, timezone, appointment_at, state, next_at, updated_at)
+                 SELECT $1, $2, p, n, v, NULLIF(z, ''), NULLIF(a, -9223372036854775808), 'pending', $3, $3
+                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::int8[]) AS t(p, n, v, z, a)
+                 ON CONFLICT (campaign_id, phone) DO NOTHING",
             )
             .bind(campaign)
             .bind(file_id)
-            .bind(&c.phone)
-            .bind(&c.name)
-            .bind(vars_to_json(&c.vars))
-            .bind(&c.timezone)
             .bind(now)
-            .bind(now)
+            .bind(&phones)
+            .bind(&names)
+            .bind(&vars)
+            .bind(&zones)
+            .bind(&appointments)
             .execute(&mut *tx)
-            .await?;
-            inserted += r.rows_affected();
+            .await?
+            .rows_affected();
         }
-        sqlx::query("UPDATE imported_files SET imported = $1 WHERE id = $2")
+        sqlx::query("UPDATE imported_files SET imported = imported + $1 WHERE id = $2")
             .bind(inserted as i64)
             .bind(file_id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(ImportResult {
-            already_imported: false,
-            inserted,
-            existing: contacts.len() as u64 - inserted,
-        })
+        Ok(inserted)
+    }
+
+    async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<()> {
+        sqlx::query("UPDATE imported_files SET rows_read = $1, rejected = $2, duplicates = $3, complete = TRUE WHERE id = $4")
+            .bind(file.rows_read as i64)
+            .bind(file.rejected as i64)
+            .bind(file.duplicates as i64)
+            .bind(file_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn claim_due(

@@ -118,63 +118,90 @@ impl Backend for SqliteStore {
         Ok(())
     }
 
-    async fn import_contacts(
+    async fn begin_import(
         &self,
         campaign: &str,
         file: &FileImport,
-        contacts: &[NewContact],
         now: i64,
-    ) -> Result<ImportResult> {
-        let mut tx = self.pool.begin().await?;
-        let file_id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO imported_files (campaign_id, file_name, content_hash, rows_read, imported, rejected, duplicates, imported_at)
-             VALUES (?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (campaign_id, content_hash) DO NOTHING RETURNING id",
+    ) -> Result<Option<i64>> {
+        let existing = sqlx::query(
+            "SELECT id, complete FROM imported_files WHERE campaign_id = ? AND content_hash = ?",
+        )
+        .bind(campaign)
+        .bind(&file.hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(r) = existing {
+            return Ok((r.get::<i64, _>("complete") == 0).then(|| r.get("id")));
+        }
+        let id = sqlx::query_scalar(
+            "INSERT INTO imported_files (campaign_id, file_name, content_hash, rows_read, imported, rejected, duplicates, imported_at, complete)
+             VALUES (?, ?, ?, 0, 0, 0, 0, ?, 0) RETURNING id",
         )
         .bind(campaign)
         .bind(&file.file_name)
         .bind(&file.hash)
-        .bind(file.rows_read as i64)
-        .bind(file.rejected as i64)
-        .bind(file.duplicates as i64)
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .fetch_one(&self.pool)
         .await?;
-        let Some(file_id) = file_id else {
-            return Ok(ImportResult {
-                already_imported: true,
-                inserted: 0,
-                existing: 0,
-            });
-        };
-        let mut inserted = 0u64;
-        for c in contacts {
-            let r = sqlx::query(
-                "INSERT INTO contacts (campaign_id, file_id, phone, name, vars, timezone, state, next_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (campaign_id, phone) DO NOTHING",
-            )
-            .bind(campaign)
-            .bind(file_id)
-            .bind(&c.phone)
-            .bind(&c.name)
-            .bind(vars_to_json(&c.vars))
-            .bind(&c.timezone)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            inserted += r.rows_affected();
+        Ok(Some(id))
+    }
+
+    async fn insert_contacts(
+        &self,
+        campaign: &str,
+        file_id: i64,
+        contacts: &[ContactRecord],
+        now: i64,
+    ) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = 0;
+        // Multi-row inserts, well under SQLite's 32,766 bound parameters per statement.
+        for chunk in contacts.chunks(INSERT_CHUNK) {
+            let mut sql = String::from(
+                "INSERT INTO contacts (campaign_id, file_id, phone, name, vars, timezone, appointment_at, state, next_at, updated_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                sql.push_str(if i == 0 {
+                    "(?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
+                } else {
+                    ", (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
+                });
+            }
+            sql.push_str(" ON CONFLICT (campaign_id, phone) DO NOTHING");
+            let mut q = sqlx::query(&sql);
+            for c in chunk {
+                q = q
+                    .bind(campaign)
+                    .bind(file_id)
+                    .bind(&c.phone)
+                    .bind(&c.name)
+                    .bind(&c.vars)
+                    .bind(&c.timezone)
+                    .bind(c.appointment_at)
+                    .bind(now)
+                    .bind(now);
+            }
+            inserted += q.execute(&mut *tx).await?.rows_affected();
         }
-        sqlx::query("UPDATE imported_files SET imported = ? WHERE id = ?")
+        sqlx::query("UPDATE imported_files SET imported = imported + ? WHERE id = ?")
             .bind(inserted as i64)
             .bind(file_id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(ImportResult {
-            already_imported: false,
-            inserted,
-            existing: contacts.len() as u64 - inserted,
-        })
+        Ok(inserted)
+    }
+
+    async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<()> {
+        sqlx::query("UPDATE imported_files SET rows_read = ?, rejected = ?, duplicates = ?, complete = 1 WHERE id = ?")
+            .bind(file.rows_read as i64)
+            .bind(file.rejected as i64)
+            .bind(file.duplicates as i64)
+            .bind(file_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn claim_due(

@@ -37,6 +37,7 @@ on_both_backends!(
     the_gate_defers_and_closes_inside_the_claim,
     do_not_call_entries_round_trip_and_reach_the_gate,
     repeated_results_grow_the_delay_and_explain_sees_the_history,
+    an_import_cut_short_is_resumed_not_skipped,
 );
 
 const T0: i64 = 1_780_000_000_000;
@@ -519,4 +520,51 @@ async fn repeated_results_grow_the_delay_and_explain_sees_the_history(db: &TestD
     assert_eq!(rows[0].paused_reason.as_deref(), Some("no balance (402)"));
     store.set_paused("c1", false, None, now).await.unwrap();
     assert_eq!(store.campaigns().await.unwrap()[0].paused_reason, None);
+}
+
+async fn an_import_cut_short_is_resumed_not_skipped(db: &TestDb) {
+    let store = Store::connect(&db.url).await.unwrap();
+    store
+        .upsert_campaign("c1", "announcement", "T", "", T0)
+        .await
+        .unwrap();
+    let records: Vec<ContactRecord> = (0..2600)
+        .map(|i| ContactRecord {
+            appointment_at: (i % 2 == 0).then_some(T0 + i),
+            timezone: (i % 3 == 0).then(|| "Atlantic/Canary".to_string()),
+            ..ContactRecord::from(&contact(&format!("+3461{i:07}")))
+        })
+        .collect();
+    let big = FileImport {
+        rows_read: 2600,
+        ..file("big")
+    };
+    let id = store.begin_import("c1", &big, T0).await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .insert_contacts("c1", id, &records[..1500], T0)
+            .await
+            .unwrap(),
+        1500
+    );
+    // The daemon dies here. On restart the same file resumes under the same record.
+    assert_eq!(store.begin_import("c1", &big, T0).await.unwrap(), Some(id));
+    assert_eq!(
+        store.insert_contacts("c1", id, &records, T0).await.unwrap(),
+        1100
+    );
+    store.finish_import(id, &big).await.unwrap();
+    assert_eq!(store.begin_import("c1", &big, T0).await.unwrap(), None);
+    let files = store.imported_files("c1").await.unwrap();
+    assert_eq!(
+        (files.len(), files[0].imported, files[0].rows_read),
+        (1, 2600, 2600)
+    );
+    let c = store.contact("c1", "+34610000002").await.unwrap().unwrap();
+    assert_eq!((c.appointment_at, c.timezone), (Some(T0 + 2), None));
+    let c = store.contact("c1", "+34610000003").await.unwrap().unwrap();
+    assert_eq!(
+        (c.appointment_at, c.timezone.as_deref()),
+        (None, Some("Atlantic/Canary"))
+    );
 }
