@@ -168,6 +168,7 @@ impl Application {
         exit_when_idle: bool,
     ) -> anyhow::Result<()> {
         let in_flight = Arc::new(InFlight::default());
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let simulated = self.config.provider.kind == ProviderKind::Simulator;
         let time_scale = if simulated {
             self.config.simulator.speed
@@ -181,6 +182,7 @@ impl Application {
             clock: self.clock.clone(),
             secret: self.secret.clone(),
             time_scale,
+            metrics: metrics.clone(),
         };
         let server_stop = CancellationToken::new();
         let server = {
@@ -240,6 +242,7 @@ impl Application {
                 real_provider: !simulated,
             },
             in_flight.clone(),
+            metrics,
         );
         let mut watcher = crate::watch::FolderWatcher::new(
             self.config.clone(),

@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 use crate::campaign::phone::mask;
 use crate::campaign::Campaign;
 use crate::clock::SharedClock;
+use crate::metrics::Metrics;
 use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
 use crate::schedule::plan::CampaignPlan;
 use crate::schedule::AttemptResult;
@@ -140,6 +141,7 @@ pub struct Dialer {
     clock: SharedClock,
     settings: DialerSettings,
     in_flight: Arc<InFlight>,
+    metrics: Arc<Metrics>,
     halt: Mutex<Option<Halt>>,
     /// Consecutive transient launch failures, for the backoff.
     failures: Mutex<u32>,
@@ -164,6 +166,7 @@ impl Dialer {
         clock: SharedClock,
         settings: DialerSettings,
         in_flight: Arc<InFlight>,
+        metrics: Arc<Metrics>,
     ) -> Arc<Dialer> {
         Arc::new(Dialer {
             store,
@@ -172,6 +175,7 @@ impl Dialer {
             clock,
             settings,
             in_flight,
+            metrics,
             halt: Mutex::new(None),
             failures: Mutex::new(0),
             backoff_until: Mutex::new(None),
@@ -282,7 +286,12 @@ impl Dialer {
             }
             tokio::select! {
                 _ = stop.cancelled() => break,
-                _ = global.until_ready() => {}
+                _ = async {
+                    if global.check().is_err() {
+                        Metrics::inc(&self.metrics.pacing_waits);
+                        global.until_ready().await;
+                    }
+                } => {}
             }
             let mut launched = false;
             let n = campaigns.len();
@@ -346,6 +355,7 @@ impl Dialer {
         let result = match &outcome {
             LaunchOutcome::Ringing(id) => {
                 self.reset_backoff();
+                Metrics::inc(&self.metrics.launches);
                 tracing::info!(campaign = %campaign.id, attempt = attempt_id, to = %mask(phone), call = %id, "call launched");
                 self.store.mark_launched(attempt_id, id, now).await
             }
@@ -401,6 +411,7 @@ impl Dialer {
                 r
             }
             LaunchOutcome::RetryLater(why) => {
+                Metrics::inc(&self.metrics.launch_failures);
                 let wait = self.back_off();
                 tracing::warn!(campaign = %campaign.id, attempt = attempt_id, "launch not placed ({why}); retrying in {:.1}s", wait.as_secs_f64());
                 let at = now + wait.as_millis() as i64;

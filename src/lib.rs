@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod dialer;
 pub mod flow;
+pub mod metrics;
 pub mod provider;
 pub mod report;
 pub mod schedule;

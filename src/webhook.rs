@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::clock::SharedClock;
 use crate::dialer::{Campaigns, InFlight};
 use crate::flow::{self, Command, ControlRequest, RequestKind};
+use crate::metrics::Metrics;
 use crate::schedule::AttemptResult;
 use crate::store::{AttemptClose, Backend, CallEvent, Progress, ReportLine, Store};
 
@@ -36,6 +37,7 @@ pub struct WebhookState {
     pub secret: SecretString,
     /// The simulator's speed (retry delays are divided by it); 1 for real calls.
     pub time_scale: f64,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The router with every route of the daemon.
@@ -54,6 +56,7 @@ pub fn router(state: WebhookState) -> Router {
                 .layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT)),
         )
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -101,6 +104,37 @@ async fn healthz(State(st): State<WebhookState>) -> Response {
     }
 }
 
+async fn metrics(State(st): State<WebhookState>) -> Response {
+    let ids: Vec<String> = st
+        .campaigns
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .keys()
+        .cloned()
+        .collect();
+    let mut due = Vec::new();
+    for id in ids {
+        if let Ok(s) = st.store.stats(&id).await {
+            due.push((
+                id,
+                crate::store::WAITING_STATES
+                    .iter()
+                    .map(|w| s.states.get(*w).copied().unwrap_or(0))
+                    .sum(),
+            ));
+        }
+    }
+    due.sort();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        st.metrics.render(&due, st.in_flight.len()),
+    )
+        .into_response()
+}
+
 async fn control(
     State(st): State<WebhookState>,
     Path(secret): Path<String>,
@@ -116,7 +150,10 @@ async fn control(
     let req = ControlRequest {
         fields: fields.into_iter().collect(),
     };
-    match handle_control(&st, &req).await {
+    let started = std::time::Instant::now();
+    let reply = handle_control(&st, &req).await;
+    st.metrics.control_latency(started.elapsed());
+    match reply {
         Ok(reply) => reply,
         Err(e) => {
             tracing::error!(call = %req.get("ID"), "control request failed: {e}");
@@ -197,6 +234,7 @@ async fn handle_control(
                 .await?
             {
                 tracing::info!(attempt = info.attempt_id, campaign = %c.id, result = result.as_str(), "call ended, contact {}", next.state);
+                st.metrics.outcome(&next.state);
             }
         }
         st.in_flight.release(info.attempt_id);
@@ -209,6 +247,9 @@ async fn handle_control(
             outcome: None,
         },
     };
+    if kind == RequestKind::Start {
+        Metrics::inc(&st.metrics.answers);
+    }
     if kind == RequestKind::Error {
         tracing::warn!(attempt = info.attempt_id, description = %req.get("description"), "the provider refused our last command");
     }
@@ -381,6 +422,9 @@ async fn apply_line(
         talk_seconds: Some(if answered { line.duration_seconds } else { 0 }),
         ended_at: now,
     };
+    st.metrics
+        .report_lines
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let done = st
         .store
         .close_attempt(attempt_id, &close, &campaign.policy(st.time_scale))

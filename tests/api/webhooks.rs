@@ -83,6 +83,22 @@ async fn routes_defend_themselves_and_change_nothing_on_bad_input(db: Db) {
 
     let health = http.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("pregonero_control_request_seconds_count 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE pregonero_launches_total counter"),
+        "{metrics}"
+    );
 
     stop.cancel();
     running.await.unwrap().unwrap();

@@ -1,0 +1,146 @@
+//! Prometheus metrics, rendered by hand in the text exposition format (no exporter crate:
+//! a few atomics are all the daemon needs).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Upper bounds (seconds) of the control-request latency histogram.
+const BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// Counters and a histogram shared by the dialer and the webhooks.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub launches: AtomicU64,
+    pub launch_failures: AtomicU64,
+    pub answers: AtomicU64,
+    pub pacing_waits: AtomicU64,
+    pub report_lines: AtomicU64,
+    outcomes: Mutex<BTreeMap<String, u64>>,
+    latency_buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_us: AtomicU64,
+}
+
+impl Metrics {
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A contact reached this state after an attempt.
+    pub fn outcome(&self, state: &str) {
+        let mut m = self.outcomes.lock().unwrap_or_else(|e| e.into_inner());
+        *m.entry(state.to_string()).or_default() += 1;
+    }
+
+    /// Time spent answering one control request.
+    pub fn control_latency(&self, d: std::time::Duration) {
+        let s = d.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if s <= *b {
+                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_us
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// The text exposition; `due` is the number of contacts waiting per campaign.
+    pub fn render(&self, due: &[(String, i64)], in_flight: usize) -> String {
+        let mut out = String::new();
+        let counter = |out: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        };
+        counter(
+            &mut out,
+            "pregonero_launches_total",
+            "Calls launched (the provider returned a call id).",
+            self.launches.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "pregonero_launch_failures_total",
+            "Launches the provider did not place.",
+            self.launch_failures.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "pregonero_answers_total",
+            "Calls answered by the callee.",
+            self.answers.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "pregonero_pacing_waits_total",
+            "Times the dialer waited for the calls-per-second limit.",
+            self.pacing_waits.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "pregonero_report_lines_total",
+            "Call-report lines ingested.",
+            self.report_lines.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(out, "# HELP pregonero_outcomes_total Contact states reached after an attempt.\n# TYPE pregonero_outcomes_total counter");
+        for (k, v) in self
+            .outcomes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(out, "pregonero_outcomes_total{{state=\"{k}\"}} {v}");
+        }
+        let _ = writeln!(out, "# HELP pregonero_calls_in_progress Calls launched and not ended.\n# TYPE pregonero_calls_in_progress gauge\npregonero_calls_in_progress {in_flight}");
+        let _ = writeln!(out, "# HELP pregonero_contacts_due Contacts waiting to be called.\n# TYPE pregonero_contacts_due gauge");
+        for (c, n) in due {
+            let _ = writeln!(out, "pregonero_contacts_due{{campaign=\"{c}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP pregonero_control_request_seconds Time to answer a control request.\n# TYPE pregonero_control_request_seconds histogram");
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "pregonero_control_request_seconds_bucket{{le=\"{b}\"}} {}",
+                self.latency_buckets[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "pregonero_control_request_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "pregonero_control_request_seconds_sum {}",
+            self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "pregonero_control_request_seconds_count {count}");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_the_text_format() {
+        let m = Metrics::default();
+        Metrics::inc(&m.launches);
+        m.outcome("delivered");
+        m.control_latency(std::time::Duration::from_micros(1500));
+        let text = m.render(&[("c1".into(), 7)], 2);
+        assert!(text.contains("pregonero_launches_total 1"));
+        assert!(text.contains("pregonero_outcomes_total{state=\"delivered\"} 1"));
+        assert!(text.contains("pregonero_contacts_due{campaign=\"c1\"} 7"));
+        assert!(text.contains("pregonero_control_request_seconds_bucket{le=\"0.001\"} 0"));
+        assert!(text.contains("pregonero_control_request_seconds_bucket{le=\"0.002\"} 1"));
+        assert!(text.contains("pregonero_control_request_seconds_count 1"));
+    }
+}
