@@ -204,10 +204,7 @@ async fn handle_control(
     }
     let step = match &campaign {
         Some(c) => flow::next_step(c, info.attempt_id, &info.vars, req),
-        None => flow::Step {
-            command: Command::hangup("unknown-campaign"),
-            outcome: None,
-        },
+        None => flow::Step::hangup("unknown-campaign"),
     };
     if kind == RequestKind::Error {
         tracing::warn!(attempt = info.attempt_id, description = %req.get("description"), "the provider refused our last command");
