@@ -644,6 +644,43 @@ mod tests {
     }
 
     #[test]
+    fn template_columns_are_listed_once_and_normalised() {
+        assert_eq!(
+            template_columns("Hola {Nombre}, {cita} {nombre} {Código Postal} {} {x"),
+            vec!["nombre", "cita", "codigo_postal"]
+        );
+    }
+
+    #[test]
+    fn templates_must_name_csv_columns() {
+        let c = parse(
+            "kind = \"reminder\"\ncaller_id = \"1\"\n[reminder]\nmessage = \"Hola {nombre}, su cita del {cita}\"\nconfirmed_message = \"Le esperamos en {centro}\"\n",
+        )
+        .unwrap();
+        let h = |cols: &[&str]| cols.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            c.check_templates(&h(&["Teléfono", "Nombre", "Cita", "Centro"])),
+            Ok(())
+        );
+        // `{cita}` is also the spoken form of fecha + hora.
+        assert_eq!(
+            c.check_templates(&h(&["telefono", "nombre", "fecha", "hora", "centro"])),
+            Ok(())
+        );
+        let e = c
+            .check_templates(&h(&["telefono", "nombre", "cita"]))
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "reminder.confirmed_message uses {centro}, which is not a column of the CSV (columns: telefono, nombre, cita)"
+        );
+        let e = c
+            .check_templates(&h(&["telefono", "nombre", "centro"]))
+            .unwrap_err();
+        assert!(e.starts_with("reminder.message uses {cita}"), "{e}");
+    }
+
+    #[test]
     fn state_list_is_closed_and_complete() {
         let s = Kind::Announcement.states();
         assert_eq!(

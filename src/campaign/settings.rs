@@ -624,3 +624,202 @@ impl SalesFile {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::{Campaign, FlowSettings};
+    use std::path::Path;
+
+    fn load(kind: &str, section: &str) -> Result<Campaign, String> {
+        let text = format!("kind = \"{kind}\"\ncaller_id = \"+34910000000\"\n[{kind}]\n{section}");
+        Campaign::parse(
+            "c",
+            Path::new("campaigns/c"),
+            Path::new("campaigns/c/campaign.toml"),
+            &text,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    fn err(kind: &str, section: &str) -> String {
+        let e = load(kind, section).unwrap_err();
+        assert!(e.starts_with("campaigns/c/campaign.toml: "), "{e}");
+        e
+    }
+
+    #[test]
+    fn reminder_defaults() {
+        let c = load("reminder", "message = \"m\"\ncall_before = \"24h\"\n").unwrap();
+        let FlowSettings::Reminder(r) = c.flow.clone() else {
+            panic!()
+        };
+        assert_eq!((r.confirm_key.as_str(), r.cancel_key.as_str()), ("1", "2"));
+        assert_eq!(r.invalid_message, "La opción no es válida.");
+        assert_eq!(r.max_prompts, 3);
+        assert_eq!((r.agent_key, r.agent, r.notify_url), (None, None, None));
+        assert_eq!(c.call_before, Some(std::time::Duration::from_secs(86400)));
+        assert!(c.flow_ready());
+    }
+
+    #[test]
+    fn key_mistakes_name_the_key() {
+        let e = err("reminder", "message = \"m\"\nconfirm_key = \"x\"\n");
+        assert!(
+            e.ends_with("reminder.confirm_key must be one key 0-9, * or #, got \"x\""),
+            "{e}"
+        );
+        let e = err("reminder", "message = \"m\"\ncancel_key = \"1\"\n");
+        assert!(
+            e.contains("reminder.confirm_key and reminder.cancel_key are both \"1\""),
+            "{e}"
+        );
+        let e = err(
+            "reminder",
+            "message = \"m\"\nagent_key = \"2\"\nagent = \"queue:a\"\n",
+        );
+        assert!(
+            e.contains("reminder.cancel_key and reminder.agent_key"),
+            "{e}"
+        );
+        let e = err("reminder", "message = \"m\"\nagent_key = \"3\"\n");
+        assert!(e.contains("reminder.agent_key needs reminder.agent"), "{e}");
+        let e = err(
+            "promotion",
+            "message = \"m\"\nagent = \"queue:a\"\noptout_key = \"1\"\n",
+        );
+        assert!(
+            e.contains("promotion.interest_key and promotion.optout_key"),
+            "{e}"
+        );
+        let e = err("announcement", "message = \"m\"\nrepeat_key = \"12\"\n");
+        assert!(e.contains("announcement.repeat_key"), "{e}");
+    }
+
+    #[test]
+    fn missing_and_malformed_settings_are_named() {
+        assert!(err("reminder", "").contains("reminder.message is required"));
+        assert!(err("reminder", "message = \" \"\n").contains("reminder.message is empty"));
+        assert!(err("reminder", "message = \"m\"\nmax_prompts = 0\n")
+            .contains("reminder.max_prompts must be between 1 and 10, got 0"));
+        assert!(
+            err("reminder", "message = \"m\"\nnotify_url = \"ftp://x\"\n")
+                .contains("reminder.notify_url")
+        );
+        assert!(err("reminder", "message = \"m\"\ncall_before = \"soon\"\n")
+            .contains("reminder.call_before"));
+        let e = err("reminder", "message = \"m\"\nconfirm = \"1\"\n");
+        assert!(
+            e.contains("unknown field `confirm`") && e.contains("line 5"),
+            "{e}"
+        );
+        assert!(err("promotion", "message = \"m\"\n").contains("promotion.agent is required"));
+        let e = err("promotion", "message = \"m\"\nagent = \"sip:x\"\n");
+        assert!(
+            e.contains(
+                "promotion.agent must be queue:NAME, extension:NUMBER or pstn:+34…, got \"sip:x\""
+            ),
+            "{e}"
+        );
+        assert!(err("survey", "intro = \"i\"\n").contains("at least one [[survey.questions]]"));
+        let e = err(
+            "survey",
+            "[[survey.questions]]\ntext = \"t\"\nkeys = \"5-1\"\n",
+        );
+        assert!(e.contains("survey.questions[1].keys"), "{e}");
+        let e = err(
+            "survey",
+            "[[survey.questions]]\ntext = \"t\"\n[[survey.questions]]\nid = \"q1\"\ntext = \"u\"\n",
+        );
+        assert!(e.contains("survey.questions[2].id \"q1\""), "{e}");
+        assert!(err("survey", "[[survey.questions]]\nkeys = \"1\"\n")
+            .contains("survey.questions[1].text is required"));
+        assert!(err("sales", "agents = 3\n").contains("sales needs queue"));
+        assert!(err("sales", "queue = \"a\"\nagent = \"queue:b\"\n").contains("give one"));
+        assert!(err("sales", "queue = \"a,b\"\n").contains("sales.queue"));
+        assert!(err("sales", "queue = \"a\"\nmax_abandon_rate = 3.0\n")
+            .contains("sales.max_abandon_rate"));
+        assert!(err("sales", "queue = \"a\"\nagents = 0\n").contains("sales.agents"));
+    }
+
+    #[test]
+    fn every_kind_loads_with_its_defaults() {
+        let c = load("promotion", "message = \"m\"\nagent = \"extension:100\"\n").unwrap();
+        let FlowSettings::Promotion(p) = &c.flow else {
+            panic!()
+        };
+        assert_eq!((p.interest_key.as_str(), p.optout_key.as_str()), ("1", "9"));
+        assert_eq!(p.agent, TransferTarget::Extension("100".into()));
+        assert!(!c.flow_ready());
+        let c = load(
+            "survey",
+            "[[survey.questions]]\ntext = \"a\"\nkeys = \"1-3,9\"\n[[survey.questions]]\ntext = \"b\"\nmax_prompts = 1\n",
+        )
+        .unwrap();
+        let FlowSettings::Survey(s) = &c.flow else {
+            panic!()
+        };
+        assert_eq!(s.questions[0].id, "q1");
+        assert_eq!(s.questions[0].keys, ["1", "2", "3", "9"]);
+        assert_eq!(s.questions[1].id, "q2");
+        assert_eq!(s.questions[1].keys.len(), 10);
+        assert_eq!(
+            (s.questions[0].max_prompts, s.questions[1].max_prompts),
+            (3, 1)
+        );
+        let c = load("sales", "queue = \"ventas\"\n").unwrap();
+        let FlowSettings::Sales(s) = &c.flow else {
+            panic!()
+        };
+        assert_eq!(s.target, TransferTarget::Queue("ventas".into()));
+        assert_eq!(
+            (s.agents, s.max_abandon_rate, s.bridge_threshold_seconds),
+            (10, 0.03, 2)
+        );
+    }
+
+    #[test]
+    fn transfer_targets_parse_and_make_their_command() {
+        let t = |s: &str| TransferTarget::parse(s).map(|t| t.command(25));
+        assert_eq!(t("queue:ventas"), Ok(("queue", "ventas,1".to_string())));
+        assert_eq!(
+            t("extension:201"),
+            Ok(("dial", "extension,201,25".to_string()))
+        );
+        assert_eq!(
+            t("pstn:+34 600-12-34-56"),
+            Ok(("dial", "pstn,0034600123456,25".to_string()))
+        );
+        for bad in [
+            "queue:",
+            "queue:a,b",
+            "queue:a;b",
+            "extension:12a",
+            "extension:",
+            "pstn:600123456",
+            "pstn:+0034600",
+            "pstn:+34,600123456",
+            "600123456",
+            "sip:x",
+        ] {
+            assert!(TransferTarget::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            TransferTarget::parse("pstn:+34600123456")
+                .unwrap()
+                .to_string(),
+            "pstn:+34600123456"
+        );
+    }
+
+    #[test]
+    fn key_lists() {
+        assert_eq!(parse_keys("1-5").unwrap(), ["1", "2", "3", "4", "5"]);
+        assert_eq!(parse_keys("1, 2 ,3").unwrap(), ["1", "2", "3"]);
+        assert_eq!(parse_keys("*,#,0").unwrap(), ["*", "#", "0"]);
+        assert_eq!(parse_keys("1-2,2").unwrap(), ["1", "2"]);
+        for bad in ["", "5-1", "1-", "a", "10", "1-10", "1,,2"] {
+            assert_eq!(parse_keys(bad), None, "{bad}");
+        }
+    }
+}
