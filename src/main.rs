@@ -316,6 +316,10 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
                         p.rejected.len(),
                         p.duplicates
                     );
+                    if let Err(e) = c.check_templates(&p.headers) {
+                        println!("  error: {}: {e}", p.name);
+                        errors += 1;
+                    }
                     for r in p.rejected.iter().take(10) {
                         println!("    line {}: {}", r.line, r.error);
                     }

@@ -242,16 +242,18 @@ async fn handle_control(
     }
     let step = match &campaign {
         Some(c) => flow::next_step(c, info.attempt_id, &info.vars, req),
-        None => flow::Step {
-            command: Command::hangup("unknown-campaign"),
-            outcome: None,
-        },
+        None => flow::Step::hangup("unknown-campaign"),
     };
     if kind == RequestKind::Start {
         Metrics::inc(&st.metrics.answers);
     }
     if kind == RequestKind::Error {
         tracing::warn!(attempt = info.attempt_id, description = %req.get("description"), "the provider refused our last command");
+    }
+    // Survey answers and opt-outs are not stored yet (only their keys, in `dtmf`); the kinds
+    // that produce them are not dialed until they are (`Campaign::flow_ready`).
+    if step.optout || !step.answers.is_empty() {
+        tracing::warn!(attempt = info.attempt_id, optout = step.optout, answers = ?step.answers, "flow result not stored yet");
     }
     let progress = Progress {
         answered: true,

@@ -7,6 +7,12 @@ pub mod csv;
 pub mod dnc;
 pub mod import;
 pub mod phone;
+pub mod settings;
+
+pub use settings::{
+    AnnouncementSettings, FlowSettings, PromotionSettings, ReminderSettings, SalesSettings,
+    SurveyQuestion, SurveySettings, TransferTarget,
+};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -136,22 +142,6 @@ impl Default for RetryDelays {
     }
 }
 
-/// Settings of the announcement kind (`[announcement]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AnnouncementSettings {
-    pub message: String,
-    pub repeat_key: Option<String>,
-}
-
-/// The kind-specific part of a campaign.
-#[derive(Debug, Clone)]
-pub enum FlowSettings {
-    Announcement(AnnouncementSettings),
-    /// Kinds whose call flow is not built yet keep their raw section.
-    Other(toml::Table),
-}
-
 /// A validated campaign definition.
 #[derive(Debug, Clone)]
 pub struct Campaign {
@@ -210,11 +200,11 @@ struct CampaignFile {
     retry: BTreeMap<String, String>,
     #[serde(default)]
     voice: Voice,
-    reminder: Option<toml::Table>,
-    announcement: Option<AnnouncementSettings>,
-    promotion: Option<toml::Table>,
-    survey: Option<toml::Table>,
-    sales: Option<toml::Table>,
+    reminder: Option<settings::ReminderFile>,
+    announcement: Option<settings::AnnouncementFile>,
+    promotion: Option<settings::PromotionFile>,
+    survey: Option<settings::SurveyFile>,
+    sales: Option<settings::SalesFile>,
 }
 
 fn default_ring() -> u32 {
@@ -331,15 +321,16 @@ impl Campaign {
                 return Err(invalid(format!("end {e} is before start {s}")));
             }
         }
-        let call_before = match file.reminder.as_ref().and_then(|r| r.get("call_before")) {
-            Some(v) => {
-                let text = v.as_str().unwrap_or_default();
-                Some(parse_duration(text).ok_or_else(|| {
-                    invalid(format!(
-                        "reminder.call_before: expected a duration such as 24h or 90m, got {v}"
-                    ))
-                })?)
-            }
+        let call_before = match file
+            .reminder
+            .as_ref()
+            .and_then(|r| r.call_before.as_deref())
+        {
+            Some(v) => Some(parse_duration(v).ok_or_else(|| {
+                invalid(format!(
+                    "reminder.call_before: expected a duration such as 24h or 90m, got \"{v}\""
+                ))
+            })?),
             None => None,
         };
         let section_present = |k: Kind| match k {
@@ -364,41 +355,45 @@ impl Campaign {
                 )));
             }
         }
-        let flow = match file.kind {
-            Kind::Announcement => {
-                let a = file.announcement.clone().ok_or_else(|| {
-                    invalid(
-                        "kind = \"announcement\" needs an [announcement] section with a message"
-                            .into(),
-                    )
-                })?;
-                if a.message.trim().is_empty() {
-                    return Err(invalid("announcement.message is empty".into()));
-                }
-                if let Some(k) = &a.repeat_key {
-                    if !is_key(k) {
-                        return Err(invalid(format!(
-                            "announcement.repeat_key must be one key 0-9, * or #, got \"{k}\""
-                        )));
-                    }
-                }
-                FlowSettings::Announcement(a)
-            }
-            other => {
-                let t = match other {
-                    Kind::Reminder => file.reminder.clone(),
-                    Kind::Promotion => file.promotion.clone(),
-                    Kind::Survey => file.survey.clone(),
-                    _ => file.sales.clone(),
-                };
-                FlowSettings::Other(t.ok_or_else(|| {
-                    invalid(format!(
-                        "kind = \"{0}\" needs a [{0}] section",
-                        other.as_str()
-                    ))
-                })?)
-            }
+        let missing = || {
+            invalid(format!(
+                "kind = \"{0}\" needs a [{0}] section",
+                file.kind.as_str()
+            ))
         };
+        let flow = match file.kind {
+            Kind::Reminder => file
+                .reminder
+                .clone()
+                .ok_or_else(missing)?
+                .settings()
+                .map(FlowSettings::Reminder),
+            Kind::Announcement => file
+                .announcement
+                .clone()
+                .ok_or_else(missing)?
+                .settings()
+                .map(FlowSettings::Announcement),
+            Kind::Promotion => file
+                .promotion
+                .clone()
+                .ok_or_else(missing)?
+                .settings()
+                .map(FlowSettings::Promotion),
+            Kind::Survey => file
+                .survey
+                .clone()
+                .ok_or_else(missing)?
+                .settings()
+                .map(FlowSettings::Survey),
+            Kind::Sales => file
+                .sales
+                .clone()
+                .ok_or_else(missing)?
+                .settings()
+                .map(FlowSettings::Sales),
+        }
+        .map_err(invalid)?;
         Ok(Campaign {
             id: id.to_string(),
             dir: dir.to_path_buf(),
@@ -441,9 +436,37 @@ impl Campaign {
         }
     }
 
-    /// Whether pregonero can run this kind's call flow yet.
+    /// Whether the daemon can run this campaign end to end. The flow of every kind is built
+    /// (`crate::flow`), but some kinds need more than the flow before they may dial: promotion
+    /// opt-outs must reach the do-not-call list, survey answers need storing, sales need
+    /// agent-aware pacing, and reminder notifications (`notify_url`) are not delivered yet.
     pub fn flow_ready(&self) -> bool {
-        matches!(self.flow, FlowSettings::Announcement(_))
+        match &self.flow {
+            FlowSettings::Announcement(_) => true,
+            FlowSettings::Reminder(r) => r.notify_url.is_none(),
+            FlowSettings::Promotion(_) | FlowSettings::Survey(_) | FlowSettings::Sales(_) => false,
+        }
+    }
+
+    /// Checks that every `{column}` of every spoken text exists in a CSV with these headers.
+    /// `{cita}` and `{appointment}` are satisfied by an appointment column (`cita`,
+    /// `appointment`, or `fecha` + `hora`). The error names the template key and the column.
+    pub fn check_templates(&self, headers: &[String]) -> Result<(), String> {
+        let headers: Vec<String> = headers.iter().map(|h| csv::normalize_header(h)).collect();
+        let has = |h: &str| headers.iter().any(|x| x == h);
+        let has_appointment = has("cita") || has("appointment") || (has("fecha") && has("hora"));
+        for (key, text) in self.flow.templates() {
+            for col in template_columns(text) {
+                let builtin = has_appointment && APPOINTMENT_VARS.contains(&col.as_str());
+                if !builtin && !has(&col) {
+                    return Err(format!(
+                        "{key} uses {{{col}}}, which is not a column of the CSV (columns: {})",
+                        headers.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The CSV files of the campaign folder, sorted by name (rejects files excluded).
@@ -483,12 +506,6 @@ pub fn load_all(dir: &Path) -> Result<Vec<Result<Campaign, CampaignError>>, Camp
     Ok(dirs.iter().map(|d| Campaign::load(d)).collect())
 }
 
-fn is_key(k: &str) -> bool {
-    k.len() == 1
-        && k.chars()
-            .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
-}
-
 /// Parses `30s`, `10m`, `1h`, `2d` (and combinations such as `1h30m`).
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let t = text.trim();
@@ -516,6 +533,25 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         return None;
     }
     Some(Duration::from_secs(total))
+}
+
+/// Template names that speak the contact's appointment in words (see `crate::flow`).
+pub const APPOINTMENT_VARS: &[&str] = &["cita", "appointment"];
+
+/// The columns a template names, normalised like CSV headers, each once, in order.
+pub fn template_columns(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else { break };
+        let name = csv::normalize_header(&after[..end]);
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
+        }
+        rest = &after[end + 1..];
+    }
+    out
 }
 
 /// Fills `{column}` placeholders from the contact's variables; unknown names are left as is.
@@ -605,6 +641,43 @@ mod tests {
         let mut v = BTreeMap::new();
         v.insert("nombre".to_string(), "Ana".to_string());
         assert_eq!(render_template("Hola {Nombre}, {x}", &v), "Hola Ana, {x}");
+    }
+
+    #[test]
+    fn template_columns_are_listed_once_and_normalised() {
+        assert_eq!(
+            template_columns("Hola {Nombre}, {cita} {nombre} {Código Postal} {} {x"),
+            vec!["nombre", "cita", "codigo_postal"]
+        );
+    }
+
+    #[test]
+    fn templates_must_name_csv_columns() {
+        let c = parse(
+            "kind = \"reminder\"\ncaller_id = \"1\"\n[reminder]\nmessage = \"Hola {nombre}, su cita del {cita}\"\nconfirmed_message = \"Le esperamos en {centro}\"\n",
+        )
+        .unwrap();
+        let h = |cols: &[&str]| cols.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            c.check_templates(&h(&["Teléfono", "Nombre", "Cita", "Centro"])),
+            Ok(())
+        );
+        // `{cita}` is also the spoken form of fecha + hora.
+        assert_eq!(
+            c.check_templates(&h(&["telefono", "nombre", "fecha", "hora", "centro"])),
+            Ok(())
+        );
+        let e = c
+            .check_templates(&h(&["telefono", "nombre", "cita"]))
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "reminder.confirmed_message uses {centro}, which is not a column of the CSV (columns: telefono, nombre, cita)"
+        );
+        let e = c
+            .check_templates(&h(&["telefono", "nombre", "centro"]))
+            .unwrap_err();
+        assert!(e.starts_with("reminder.message uses {cita}"), "{e}");
     }
 
     #[test]

@@ -158,7 +158,9 @@ async fn claims_are_atomic_and_write_the_attempt_first(db: &TestDb) {
     let stats = store.stats("c1").await.unwrap();
     assert_eq!(stats.states.get("in_progress"), Some(&60));
     // Not due yet: nothing to claim before next_at.
-    let store2 = store_with(&TestDb::sqlite(), 1).await;
+    // The database folder must outlive the store: it is deleted when `db2` is dropped.
+    let db2 = TestDb::sqlite();
+    let store2 = store_with(&db2, 1).await;
     assert!(store2
         .claim_due("c1", T0 - 1, 10, &launch_all)
         .await

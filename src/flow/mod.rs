@@ -1,0 +1,249 @@
+//! The call flow: a control request plus the state in `userfield` gives the next command.
+//!
+//! Every kind runs on one engine (`script`): a few named steps — menus that collect one key,
+//! messages, transfers — that `kinds` builds from the campaign's settings and the contact's
+//! columns. `speech` writes dates and times as they are said.
+//!
+//! Guarantees: every reply is exactly one valid command (on any doubt, `hangup`); spoken text
+//! never contains `;`, the field separator of `options`, and `dial` fields never contain `,`;
+//! the state needed to continue a call travels in `userfield` (`<attempt>|<step>|<n>`, well
+//! under 100 characters), so a restarted daemon picks up live calls.
+
+mod kinds;
+mod script;
+mod speech;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::campaign::{Campaign, TransferTarget, Voice};
+
+pub use kinds::{appointment_from_vars, APPOINTMENT_AT, MAX_REPLAYS};
+pub use speech::{speak_datetime, speak_time, spoken};
+
+/// How long `*_getdtmf` waits for a key, milliseconds.
+const DTMF_WAIT_MS: u32 = 5000;
+
+/// A control request, every field as received (query string and body merged, body wins).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ControlRequest {
+    pub fields: BTreeMap<String, String>,
+}
+
+/// What a control request is (apivoice.md section 2, "How to read a request").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// The callee answered: reply with the first command.
+    Start,
+    /// The result of the previous command: reply with the next one.
+    Result,
+    /// The previous reply was refused (`Command not found`, status ≥ 400): hang up.
+    Error,
+    /// The call is over: reply `{}` and close the attempt.
+    End,
+}
+
+impl RequestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Start => "start",
+            RequestKind::Result => "result",
+            RequestKind::Error => "error",
+            RequestKind::End => "end",
+        }
+    }
+}
+
+impl ControlRequest {
+    pub fn get(&self, key: &str) -> &str {
+        self.fields.get(key).map(|s| s.trim()).unwrap_or("")
+    }
+
+    fn opt(&self, key: &str) -> Option<String> {
+        Some(self.get(key))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    }
+
+    pub fn call_id(&self) -> Option<String> {
+        self.opt("ID")
+    }
+
+    /// The attempt id we sent as `userdata`, if it is one.
+    pub fn attempt_id(&self) -> Option<i64> {
+        let u = self.get("userdata");
+        if u.is_empty() || u.len() > 18 || !u.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        u.parse().ok()
+    }
+
+    pub fn command(&self) -> Option<String> {
+        self.opt("command")
+    }
+
+    /// Digits captured by a `*_getdtmf`, or `None` for none / `timeout`.
+    pub fn dtmf(&self) -> Option<String> {
+        self.opt("dtmf")
+            .filter(|d| !d.eq_ignore_ascii_case("timeout"))
+    }
+
+    pub fn statuscall(&self) -> Option<String> {
+        self.opt("statuscall")
+    }
+
+    pub fn seconds(&self, key: &str) -> Option<i64> {
+        self.get(key)
+            .parse::<f64>()
+            .ok()
+            .filter(|s| *s >= 0.0)
+            .map(|s| s.round() as i64)
+    }
+
+    pub fn kind(&self) -> RequestKind {
+        let statuscall = self.get("statuscall");
+        if !statuscall.is_empty() && !statuscall.eq_ignore_ascii_case("ANSWER") {
+            return RequestKind::End;
+        }
+        let code: u32 = self.get("statuscode").parse().unwrap_or(0);
+        if code >= 400
+            || self
+                .get("description")
+                .eq_ignore_ascii_case("Command not found")
+        {
+            return RequestKind::Error;
+        }
+        if self.get("command").is_empty() && self.get("userfield").is_empty() {
+            return RequestKind::Start;
+        }
+        RequestKind::Result
+    }
+
+    /// Whether the previous command completed (`status` OK / `statuscode` 200).
+    fn command_ok(&self) -> bool {
+        self.get("status").eq_ignore_ascii_case("OK") || self.get("statuscode") == "200"
+    }
+}
+
+/// One command, the whole body of a control reply.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Command {
+    pub command: String,
+    pub options: String,
+    pub userfield: String,
+}
+
+impl Command {
+    pub fn hangup(userfield: impl Into<String>) -> Command {
+        Command {
+            command: "hangup".into(),
+            options: String::new(),
+            userfield: userfield.into(),
+        }
+    }
+
+    /// `speak` / `speak_getdtmf` with the campaign's voice settings.
+    fn speak(voice: &Voice, text: &str, collect: Option<(u32, u32)>, userfield: String) -> Command {
+        let mut opts = vec![voice.provider.clone(), voice.language.clone(), spoken(text)];
+        let command = match collect {
+            Some((wait_ms, digits)) => {
+                opts.push(wait_ms.to_string());
+                opts.push(digits.to_string());
+                "speak_getdtmf"
+            }
+            None => "speak",
+        };
+        if let (Some(speed), "google") = (voice.speed, voice.provider.as_str()) {
+            opts.push(format!("{speed}"));
+        }
+        Command {
+            command: command.into(),
+            options: opts.join(";"),
+            userfield,
+        }
+    }
+}
+
+/// The state carried in `userfield`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowState {
+    pub attempt_id: i64,
+    pub step: String,
+    pub n: u32,
+}
+
+impl FlowState {
+    pub fn parse(s: &str) -> Option<FlowState> {
+        let mut it = s.split('|');
+        let attempt_id = it.next()?.parse().ok()?;
+        let step = it.next()?.to_string();
+        let n = it.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        Some(FlowState {
+            attempt_id,
+            step,
+            n,
+        })
+    }
+
+    fn encode(attempt_id: i64, step: &str, n: u32) -> String {
+        format!("{attempt_id}|{step}|{n}")
+    }
+}
+
+/// The reply to a control request and what it taught about the call. Everything but
+/// `command` is for the webhook to store before the reply leaves.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Step {
+    pub command: Command,
+    /// The outcome reached with this request, if any (e.g. `delivered`). A later step may
+    /// replace it (survey `partial` → `completed`, promotion `interested` → `transferred`,
+    /// sales `abandoned` → `connected`): the latest one counts.
+    pub outcome: Option<String>,
+    /// Survey answers given with this request, as (question id, key); at most one per step.
+    pub answers: Vec<(String, String)>,
+    /// The callee asked not to be called again (promotion opt-out key): the number goes on
+    /// the do-not-call list before this reply leaves.
+    pub optout: bool,
+    /// This reply hands the call to this target (`command` is its `dial` or `queue`).
+    pub transfer: Option<TransferTarget>,
+}
+
+impl Step {
+    /// A reply that only hangs up, with this `userfield`.
+    pub fn hangup(userfield: impl Into<String>) -> Step {
+        Step::reply(Command::hangup(userfield))
+    }
+
+    fn reply(command: Command) -> Step {
+        Step {
+            command,
+            ..Step::default()
+        }
+    }
+}
+
+/// The next command of a call. `vars` are the contact's CSV columns (normalised headers); the
+/// appointment that `{cita}` speaks comes from them too (`appointment_from_vars`: an
+/// `appointment_at` variable in local time, else the CSV's appointment columns).
+pub fn next_step(
+    campaign: &Campaign,
+    attempt_id: i64,
+    vars: &BTreeMap<String, String>,
+    req: &ControlRequest,
+) -> Step {
+    match req.kind() {
+        RequestKind::End => Step::hangup("end"),
+        RequestKind::Error => Step::hangup("error"),
+        RequestKind::Start | RequestKind::Result => {
+            let ctx = script::Ctx {
+                voice: &campaign.voice,
+                attempt_id,
+                ring_seconds: campaign.ring_seconds,
+            };
+            kinds::script(campaign, vars).step(&ctx, req)
+        }
+    }
+}
