@@ -22,7 +22,7 @@ use crate::dialer::{Campaigns, InFlight};
 use crate::flow::{self, Command, ControlRequest, RequestKind};
 use crate::metrics::Metrics;
 use crate::schedule::AttemptResult;
-use crate::store::{AttemptClose, Backend, CallEvent, Progress, ReportLine, Store};
+use crate::store::{AttemptClose, Backend, CallEvent, DncEntry, Progress, ReportLine, Store};
 
 const CONTROL_BODY_LIMIT: usize = 64 * 1024;
 const REPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -250,10 +250,24 @@ async fn handle_control(
     if kind == RequestKind::Error {
         tracing::warn!(attempt = info.attempt_id, description = %req.get("description"), "the provider refused our last command");
     }
-    // Survey answers and opt-outs are not stored yet (only their keys, in `dtmf`); the kinds
-    // that produce them are not dialed until they are (`Campaign::flow_ready`).
-    if step.optout || !step.answers.is_empty() {
-        tracing::warn!(attempt = info.attempt_id, optout = step.optout, answers = ?step.answers, "flow result not stored yet");
+    // An opt-out is on the do-not-call list before the reply leaves: no later launch, of any
+    // campaign, can reach this number again.
+    if step.optout {
+        let entry = DncEntry {
+            phone: info.phone.clone(),
+            until_date: None,
+            hours: None,
+            source: format!("opt-out ({})", info.campaign_id),
+        };
+        st.store
+            .dnc_upsert(std::slice::from_ref(&entry), now)
+            .await?;
+        tracing::info!(attempt = info.attempt_id, to = %crate::campaign::phone::mask(&info.phone), "opted out: on the do-not-call list");
+    }
+    // Survey answers are not stored per question yet (their keys are, in `dtmf`); surveys are
+    // not dialed until they are (`Campaign::flow_ready`).
+    if !step.answers.is_empty() {
+        tracing::debug!(attempt = info.attempt_id, answers = ?step.answers, "survey answers");
     }
     let progress = Progress {
         answered: true,

@@ -444,7 +444,10 @@ impl Campaign {
         match &self.flow {
             FlowSettings::Announcement(_) => true,
             FlowSettings::Reminder(r) => r.notify_url.is_none(),
-            FlowSettings::Promotion(_) | FlowSettings::Survey(_) | FlowSettings::Sales(_) => false,
+            // Opt-outs reach the do-not-call list before the reply leaves (webhook).
+            FlowSettings::Promotion(_) => true,
+            // Per-question answers (survey) and progressive pacing (sales) come next.
+            FlowSettings::Survey(_) | FlowSettings::Sales(_) => false,
         }
     }
 

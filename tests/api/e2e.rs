@@ -118,3 +118,44 @@ async fn the_real_provider_never_dials_a_demo_campaign(db: Db) {
     assert_eq!(report["states"]["pending"], 6, "{report}");
     cancel.cancel();
 }
+
+crate::on_both_backends!(a_promotion_transfers_the_interested_and_blocks_who_opts_out);
+
+async fn a_promotion_transfers_the_interested_and_blocks_who_opts_out(db: Db) {
+    use pregonero::store::{Backend, Store};
+    let Some(test_db) = helpers::fresh_db(db, "e2e::promotion").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let toml = "kind = \"promotion\"\ncaller_id = \"+34910000000\"\n[promotion]\nmessage = \"Hola {nombre}, tenemos una oferta. Pulse 1 para hablar con un asesor o 9 para no recibir más llamadas.\"\nagent = \"queue:ventas\"\n";
+    let csv = "telefono;nombre\n600000001;Ana\n600000002;Bea\n600000003;Carlos\n600000004;Dora\n";
+    helpers::campaign(root.path(), "oferta", toml, "lista.csv", csv);
+    let script = root.path().join("script.toml");
+    std::fs::write(
+        &script,
+        "\"+34600000001\" = \"answer keys=1\"\n\"+34600000002\" = \"answer keys=1 transfer=fail\"\n\"+34600000003\" = \"answer keys=9\"\n\"+34600000004\" = \"answer\"\n",
+    )
+    .unwrap();
+    let mut config = helpers::config(&test_db.url, root.path());
+    config.simulator.script_file = Some(script);
+    helpers::run_until_idle(config).await;
+    let r = helpers::report_json(&test_db.url, "oferta").await;
+    let s = &r["states"];
+    assert_eq!(
+        [
+            &s["transferred"],
+            &s["interested"],
+            &s["opted_out"],
+            &s["not_interested"]
+        ]
+        .map(|v| v.as_i64()),
+        [Some(1), Some(1), Some(1), Some(1)],
+        "{r}"
+    );
+    let store = Store::connect(&test_db.url).await.unwrap();
+    let dnc = store.dnc_list().await.unwrap();
+    store.close().await;
+    assert_eq!(dnc.len(), 1);
+    assert_eq!(dnc[0].phone, "+34600000003");
+    assert!(dnc[0].source.starts_with("opt-out"), "{dnc:?}");
+}
