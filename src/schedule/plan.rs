@@ -147,6 +147,10 @@ impl CampaignPlan {
                 );
             }
         }
+        if self.call_before.is_some() && c.appointment_at.is_none() {
+            // A reminder needs an appointment; the import rejects such rows, this is the guard.
+            return close("expired", "no appointment to remind".into());
+        }
         if let Some(app) = c.appointment_at {
             if now_ms >= app {
                 return close(
