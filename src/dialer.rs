@@ -424,8 +424,11 @@ impl Dialer {
             }
             LaunchOutcome::Unknown(why) => {
                 // The call may be ringing: keep the attempt open and its slot taken until a
-                // control request or a report line tells, or the grace period passes.
-                tracing::warn!(campaign = %campaign.id, attempt = attempt_id, "launch result unknown ({why}); waiting for the provider to tell");
+                // control request or a report line tells, or the grace period passes. A provider
+                // that does not answer is also a reason to slow down.
+                Metrics::inc(&self.metrics.launch_failures);
+                let wait = self.back_off();
+                tracing::warn!(campaign = %campaign.id, attempt = attempt_id, "launch result unknown ({why}); waiting for the provider to tell, launching again in {:.1}s", wait.as_secs_f64());
                 Ok(())
             }
         };
