@@ -254,7 +254,7 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
                         p.rows_read,
                         p.contacts.len(),
                         p.rejected.len(),
-                        p.duplicates
+                        p.duplicates.len()
                     );
                     for r in p.rejected.iter().take(10) {
                         println!("    line {}: {}", r.line, r.error);

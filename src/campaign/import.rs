@@ -61,7 +61,7 @@ pub async fn import_file(
         hash: parsed.hash.clone(),
         rows_read: parsed.rows_read,
         rejected: parsed.rejected.len() as u64,
-        duplicates: parsed.duplicates,
+        duplicates: parsed.duplicates.len() as u64,
     };
     let result = store
         .import_contacts(&campaign.id, &file, &parsed.contacts, now_ms)
@@ -77,7 +77,7 @@ pub async fn import_file(
         rows_read: parsed.rows_read,
         imported: result.inserted,
         rejected: parsed.rejected.len() as u64,
-        duplicates: parsed.duplicates + result.existing,
+        duplicates: parsed.duplicates.len() as u64 + result.existing,
         already_imported: result.already_imported,
     })
 }
