@@ -115,7 +115,9 @@ impl Application {
         }
         let mut map = HashMap::new();
         for c in loaded {
-            match campaign::import::sync_campaign(&store, &c, region, clock.now_ms()).await {
+            match campaign::import::sync_campaign(&store, &c, c.plan.tz, region, clock.now_ms())
+                .await
+            {
                 Ok(summaries) => {
                     for s in summaries {
                         tracing::info!(campaign = %c.id, "{s}");

@@ -142,6 +142,8 @@ pub struct Dialer {
     settings: DialerSettings,
     in_flight: Arc<InFlight>,
     metrics: Arc<Metrics>,
+    /// Attempts whose launch request is on its way now.
+    launching: Mutex<std::collections::HashSet<i64>>,
     halt: Mutex<Option<Halt>>,
     /// Consecutive transient launch failures, for the backoff.
     failures: Mutex<u32>,
@@ -176,6 +178,7 @@ impl Dialer {
             settings,
             in_flight,
             metrics,
+            launching: Mutex::new(Default::default()),
             halt: Mutex::new(None),
             failures: Mutex::new(0),
             backoff_until: Mutex::new(None),
@@ -344,6 +347,18 @@ impl Dialer {
     }
 
     async fn launch(&self, campaign: &Campaign, attempt_id: i64, phone: &str) {
+        self.launching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(attempt_id);
+        self.launch_once(campaign, attempt_id, phone).await;
+        self.launching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&attempt_id);
+    }
+
+    async fn launch_once(&self, campaign: &Campaign, attempt_id: i64, phone: &str) {
         let req = LaunchRequest {
             src: campaign.caller_id.clone(),
             dst: phone.to_string(),
@@ -466,15 +481,28 @@ impl Dialer {
         };
         let now = self.clock.now_ms();
         let scale = self.settings.time_scale.max(1e-9);
-        let grace = (self.settings.unknown_grace.as_millis() as f64 / scale) as i64;
-        let stale = (self.settings.stale_call.as_millis() as f64 / scale) as i64;
+        // Network and database latency are not compressed by the simulator: the scaled limits
+        // never go below half a minute (or the configured value, if smaller).
+        let limit = |d: Duration, floor: Duration| {
+            let scaled = d.as_millis() as f64 / scale;
+            scaled.max(d.min(floor).as_millis() as f64) as i64
+        };
+        let grace = limit(self.settings.unknown_grace, Duration::from_secs(30));
+        let stale = limit(self.settings.stale_call, Duration::from_secs(120));
         for a in open {
             let limit = if a.status == "launching" {
                 grace
             } else {
                 stale
             };
-            if now - a.created_at < limit {
+            // A launch request still on its way has a result coming: never reap it.
+            if now - a.created_at < limit
+                || self
+                    .launching
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(&a.attempt_id)
+            {
                 continue;
             }
             let Some(campaign) = self

@@ -314,9 +314,9 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
                         p.rows_read,
                         p.contacts.len(),
                         p.rejected.len(),
-                        p.duplicates
+                        p.duplicates.len()
                     );
-                    if let Err(e) = c.check_templates(&p.headers) {
+                    if let Err(e) = c.check_templates(&p.layout.headers) {
                         println!("  error: {}: {e}", p.name);
                         errors += 1;
                     }
@@ -366,21 +366,36 @@ async fn import(
 ) -> anyhow::Result<ExitCode> {
     let dir = config.campaigns.dir.join(campaign_id);
     let c = campaign::Campaign::load(&dir)?;
+    let plan = pregonero::schedule::plan::CampaignPlan::build(&c, &config.calling, Utc::now())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("campaign.toml").display()))?;
     let store = Store::connect(&config.database.url).await?;
     let now = SystemClock.now_ms();
     store
         .upsert_campaign(&c.id, c.kind.as_str(), &c.title, &c.source, now)
         .await?;
-    let summary = campaign::import::import_file(
+    // A progress line on a terminal, rewritten in place.
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let show = |rows: u64| {
+        if tty {
+            eprint!("\r{rows} rows read…");
+        }
+    };
+    let progress: &(dyn Fn(u64) + Sync) = &show;
+    let result = campaign::import::import_file(
         &store,
         &c,
+        plan.tz,
         file,
         phone::region(&config.calling.default_region),
         now,
+        Some(progress),
     )
-    .await?;
-    println!("{summary}");
+    .await;
+    if tty {
+        eprint!("\r\x1b[K");
+    }
     store.close().await;
+    println!("{}", result?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -220,7 +220,17 @@ impl FolderWatcher {
             self.waiting.insert(path.to_path_buf());
             return;
         };
-        match campaign::import::import_file(&self.store, &active.def, path, region, now).await {
+        match campaign::import::import_file(
+            &self.store,
+            &active.def,
+            active.plan.tz,
+            path,
+            region,
+            now,
+            None,
+        )
+        .await
+        {
             Ok(summary) => tracing::info!(campaign = %id, "{summary}"),
             Err(e) => tracing::error!(campaign = %id, "{e}"),
         }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::csv::{decode, detect_delimiter, normalize_header};
+use super::csv::{normalize_header, sniff_delimiter};
 use super::phone;
 use crate::store::DncEntry;
 
@@ -13,6 +13,15 @@ use crate::store::DncEntry;
 pub struct DncReject {
     pub line: u64,
     pub error: String,
+}
+
+/// UTF-8 (BOM stripped) or, failing that, Windows-1252: what Excel writes.
+fn decode(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
+    }
 }
 
 /// Normalises the `until` column: `YYYY-MM-DD` or `DD/MM/YYYY` → `YYYY-MM-DD`.
@@ -74,7 +83,7 @@ pub fn read(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut reader = ::csv::ReaderBuilder::new()
-        .delimiter(detect_delimiter(&text))
+        .delimiter(sniff_delimiter(text.as_bytes(), true))
         .flexible(true)
         .has_headers(false)
         .from_reader(text.as_bytes());

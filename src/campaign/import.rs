@@ -2,9 +2,12 @@
 
 use std::path::Path;
 
-use super::csv::{read_file, write_rejects};
+use chrono::TimeZone;
+use chrono_tz::Tz;
+
+use super::csv::{Batch, ContactReader, CsvError, NewContact, RejectWriter};
 use super::Campaign;
-use crate::store::{Backend, FileImport, Store};
+use crate::store::{Backend, ContactRecord, FileImport, Store};
 
 /// What importing one file did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,42 +46,144 @@ pub enum ImportError {
     },
     #[error("cannot list the files of {dir}: {source}")]
     List { dir: String, source: std::io::Error },
+    #[error("{file}: {message}")]
+    Template { file: String, message: String },
+    #[error("the import thread failed: {0}")]
+    Thread(String),
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
 }
 
-/// Imports one CSV file into a campaign. Rejected rows go to `<file>.rejected.csv`.
+/// Rows per batch: one store transaction each.
+const BATCH_ROWS: usize = 5_000;
+
+/// Where an import reports progress (rows read so far); `None` for silence.
+pub type Progress<'a> = Option<&'a (dyn Fn(u64) + Sync)>;
+
+/// The appointment as an instant: local wall time in the contact's zone (its CSV column or the
+/// zone its number implies), else the campaign's. A time inside a DST gap moves past the gap.
+fn appointment_ms(c: &NewContact, campaign_tz: Tz) -> Option<i64> {
+    let local = c.appointment?;
+    let tz: Tz = c
+        .timezone
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(campaign_tz);
+    (0..4)
+        .find_map(|h| {
+            tz.from_local_datetime(&(local + chrono::Duration::minutes(30 * h)))
+                .earliest()
+        })
+        .map(|t| t.timestamp_millis())
+}
+
+/// Imports one CSV file into a campaign, streaming: the file is parsed on a blocking thread in
+/// batches while the previous batch is written, so memory stays bounded whatever the file's
+/// size. Rejected rows go to `<file>.rejected.csv`. An import cut short is resumed on the next
+/// attempt (the store recorded the file first).
 pub async fn import_file(
     store: &Store,
     campaign: &Campaign,
+    campaign_tz: Tz,
     path: &Path,
     region: Option<phonenumber::country::Id>,
     now_ms: i64,
+    progress: Progress<'_>,
 ) -> Result<ImportSummary, ImportError> {
-    let parsed = read_file(path, region)?;
-    let file = FileImport {
-        file_name: parsed.name.clone(),
-        hash: parsed.hash.clone(),
-        rows_read: parsed.rows_read,
-        rejected: parsed.rejected.len() as u64,
-        duplicates: parsed.duplicates,
-    };
-    let result = store
-        .import_contacts(&campaign.id, &file, &parsed.contacts, now_ms)
-        .await?;
-    if !result.already_imported {
-        write_rejects(path, &parsed).map_err(|source| ImportError::Rejects {
+    let owned = path.to_path_buf();
+    let reader = tokio::task::spawn_blocking(move || ContactReader::open(&owned, region))
+        .await
+        .map_err(|e| ImportError::Thread(e.to_string()))??;
+    let layout = reader.layout().clone();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    campaign
+        .check_templates(&layout.headers)
+        .map_err(|message| ImportError::Template {
             file: path.display().to_string(),
-            source,
+            message,
         })?;
+    let mut file = FileImport {
+        file_name: name,
+        hash: reader.hash().to_string(),
+        rows_read: 0,
+        rejected: 0,
+        duplicates: 0,
+    };
+    let Some(file_id) = store.begin_import(&campaign.id, &file, now_ms).await? else {
+        return Ok(ImportSummary {
+            file: path.display().to_string(),
+            rows_read: 0,
+            imported: 0,
+            rejected: 0,
+            duplicates: 0,
+            already_imported: true,
+        });
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Batch, CsvError>>(2);
+    let producer = tokio::task::spawn_blocking(move || {
+        let mut reader = reader;
+        loop {
+            match reader.next_batch(BATCH_ROWS) {
+                Ok(Some(b)) => {
+                    if tx.blocking_send(Ok(b)).is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+        reader.summary()
+    });
+    let rejects_error = |source| ImportError::Rejects {
+        file: path.display().to_string(),
+        source,
+    };
+    let mut rejects = RejectWriter::new(path, &layout);
+    let (mut inserted, mut offered, mut rows) = (0u64, 0u64, 0u64);
+    while let Some(batch) = rx.recv().await {
+        let batch = batch?;
+        for r in &batch.rejected {
+            rejects.write(r).map_err(rejects_error)?;
+        }
+        let records: Vec<ContactRecord> = batch
+            .contacts
+            .iter()
+            .map(|c| ContactRecord {
+                appointment_at: appointment_ms(c, campaign_tz),
+                ..ContactRecord::from(c)
+            })
+            .collect();
+        inserted += store
+            .insert_contacts(&campaign.id, file_id, &records, now_ms)
+            .await?;
+        offered += records.len() as u64;
+        rows += (batch.contacts.len() + batch.rejected.len() + batch.duplicates.len()) as u64;
+        if let Some(p) = progress {
+            p(rows);
+        }
     }
+    let summary = producer
+        .await
+        .map_err(|e| ImportError::Thread(e.to_string()))?;
+    rejects.finish().map_err(rejects_error)?;
+    file.rows_read = summary.rows_read;
+    file.rejected = summary.rejected;
+    file.duplicates = summary.duplicates + (offered - inserted);
+    store.finish_import(file_id, &file).await?;
     Ok(ImportSummary {
         file: path.display().to_string(),
-        rows_read: parsed.rows_read,
-        imported: result.inserted,
-        rejected: parsed.rejected.len() as u64,
-        duplicates: parsed.duplicates + result.existing,
-        already_imported: result.already_imported,
+        rows_read: summary.rows_read,
+        imported: inserted,
+        rejected: summary.rejected,
+        duplicates: file.duplicates,
+        already_imported: false,
     })
 }
 
@@ -86,6 +191,7 @@ pub async fn import_file(
 pub async fn sync_campaign(
     store: &Store,
     campaign: &Campaign,
+    campaign_tz: Tz,
     region: Option<phonenumber::country::Id>,
     now_ms: i64,
 ) -> Result<Vec<ImportSummary>, ImportError> {
@@ -104,7 +210,7 @@ pub async fn sync_campaign(
     })?;
     let mut out = Vec::new();
     for f in files {
-        out.push(import_file(store, campaign, &f, region, now_ms).await?);
+        out.push(import_file(store, campaign, campaign_tz, &f, region, now_ms, None).await?);
     }
     Ok(out)
 }

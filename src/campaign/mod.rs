@@ -4,6 +4,7 @@
 //! read (with the file and the key), never discovered in the middle of a call.
 
 pub mod csv;
+pub mod dates;
 pub mod dnc;
 pub mod import;
 pub mod phone;

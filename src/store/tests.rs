@@ -58,6 +58,7 @@ fn contact(phone: &str) -> NewContact {
         name: format!("N{phone}"),
         vars,
         timezone: None,
+        appointment: None,
     }
 }
 
