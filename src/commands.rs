@@ -289,3 +289,185 @@ pub async fn dnc_import(
     }
     Ok(out)
 }
+
+/// The quality of one CSV file, as `check` reports it.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct FileQuality {
+    pub rows_read: u64,
+    pub valid: u64,
+    pub rejected: u64,
+    /// Reasons with their counts and the first lines that have them (the reason is the full
+    /// message when only one row has it).
+    pub reasons: Vec<(String, u64, Vec<u64>)>,
+    pub duplicates: u64,
+    pub dnc_hits: u64,
+    /// `(country, mobile, landline, other)`.
+    pub countries: Vec<(String, u64, u64, u64)>,
+    /// Valid contacts with no calling window in the next 7 days (in their own zone).
+    pub no_window_7d: u64,
+}
+
+/// A reason without the value that triggered it, so rows with the same problem group together.
+fn reason_key(error: &str) -> String {
+    let mut out = String::new();
+    let mut quoted = false;
+    for ch in error.chars() {
+        if ch == '"' {
+            if !quoted {
+                out.push('…');
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// Reads a file the way an import would (streaming) and measures it, without storing anything.
+pub fn file_quality(
+    path: &std::path::Path,
+    c: &ActiveCampaign,
+    region: Option<phonenumber::country::Id>,
+    dnc: &std::collections::HashSet<String>,
+    now: DateTime<Utc>,
+) -> Result<FileQuality, String> {
+    use std::collections::BTreeMap;
+    let mut q = FileQuality::default();
+    let mut reasons: BTreeMap<String, (u64, Vec<u64>, String)> = BTreeMap::new();
+    let mut countries: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    let horizon = now + chrono::Duration::days(7);
+    let summary =
+        crate::campaign::csv::stream_file(path, region, 5_000, |_, batch| -> Result<(), String> {
+            for r in &batch.rejected {
+                let e = reasons
+                    .entry(reason_key(&r.error))
+                    .or_insert_with(|| (0, Vec::new(), r.error.clone()));
+                e.0 += 1;
+                if e.1.len() < 5 {
+                    e.1.push(r.line);
+                }
+            }
+            for contact in &batch.contacts {
+                if dnc.contains(&contact.phone) {
+                    q.dnc_hits += 1;
+                }
+                let info = phone::classify(&contact.phone);
+                let e = countries.entry(info.country).or_default();
+                match info.line {
+                    phone::LineType::Mobile => e.0 += 1,
+                    phone::LineType::Landline => e.1 += 1,
+                    phone::LineType::Other => e.2 += 1,
+                }
+                let zones = crate::schedule::zones::callee_zone(
+                    &contact.phone,
+                    contact.timezone.as_deref(),
+                    c.plan.tz,
+                )
+                .zones();
+                match c.plan.window.next_open_all(now, &zones) {
+                    Some(t) if t <= horizon => {}
+                    _ => q.no_window_7d += 1,
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+    q.rows_read = summary.rows_read;
+    q.valid = summary.contacts;
+    q.rejected = summary.rejected;
+    q.duplicates = summary.duplicates;
+    q.reasons = reasons
+        .into_iter()
+        .map(|(k, (n, lines, first))| (if n == 1 { first } else { k }, n, lines))
+        .collect();
+    q.reasons.sort_by(|a, b| b.1.cmp(&a.1));
+    q.countries = countries
+        .into_iter()
+        .map(|(k, (m, l, o))| (k, m, l, o))
+        .collect();
+    Ok(q)
+}
+
+impl std::fmt::Display for FileQuality {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "    {} rows read: {} valid contacts, {} rejected, {} duplicates merged, {} on the do-not-call list",
+            self.rows_read, self.valid, self.rejected, self.duplicates, self.dnc_hits
+        )?;
+        for (reason, n, lines) in &self.reasons {
+            let lines: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+            let more = if *n as usize > lines.len() {
+                ", …"
+            } else {
+                ""
+            };
+            let word = if lines.len() == 1 { "line" } else { "lines" };
+            writeln!(
+                f,
+                "    rejected {n}×: {reason} ({word} {}{more})",
+                lines.join(", ")
+            )?;
+        }
+        for (country, m, l, o) in &self.countries {
+            writeln!(
+                f,
+                "    numbers in {country}: {m} mobile, {l} landline, {o} other"
+            )?;
+        }
+        if self.no_window_7d > 0 {
+            writeln!(
+                f,
+                "    {} contacts have no calling window in the next 7 days",
+                self.no_window_7d
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_messy_file_is_measured_row_by_row() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("lista");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("campaign.toml"), "kind = \"announcement\"\ncaller_id = \"+34910000000\"\n[announcement]\nmessage = \"Hola\"\n").unwrap();
+        let csv = dir.join("a.csv");
+        std::fs::write(&csv, "telefono;nombre\n600000001;A\n600 000 001;A bis\nhola;B\nadios;C\n928123456;D\n+33612345678;E\n").unwrap();
+        let mut config = Config::default();
+        config.campaigns.dir = root.path().to_path_buf();
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (loaded, errors) = app::load_campaigns(&config, now);
+        assert!(errors.is_empty(), "{errors:?}");
+        let dnc: std::collections::HashSet<String> = ["+34600000001".to_string()].into();
+        let q = file_quality(&csv, &loaded[0], phone::region("ES"), &dnc, now).unwrap();
+        assert_eq!(
+            (q.rows_read, q.valid, q.rejected, q.duplicates, q.dnc_hits),
+            (6, 3, 2, 1, 1)
+        );
+        assert_eq!(
+            q.reasons.len(),
+            1,
+            "both garbage rows share one reason: {:?}",
+            q.reasons
+        );
+        assert_eq!((q.reasons[0].1, q.reasons[0].2.clone()), (2, vec![4, 5]));
+        assert_eq!(
+            q.countries,
+            vec![("ES".to_string(), 1, 1, 0), ("FR".to_string(), 1, 0, 0)]
+        );
+        assert_eq!(q.no_window_7d, 0);
+        let text = q.to_string();
+        assert!(
+            text.contains("rejected 2×") && text.contains("lines 4, 5"),
+            "{text}"
+        );
+    }
+}

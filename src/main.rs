@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use chrono::Utc;
 use pregonero::app::{self, Application};
-use pregonero::campaign::{self, csv, phone};
+use pregonero::campaign::{self, phone};
 use pregonero::clock::{Clock, SystemClock};
 use pregonero::config::{Config, ProviderKind};
 use pregonero::provider::simulator::{self, Script, SimulatorConfig};
@@ -269,6 +269,31 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
     }
     let now = Utc::now();
     let (loaded, bad) = app::load_campaigns(config, now);
+    let mut rejected_rows = 0;
+    let blacklist = config.campaigns.dir.join("blacklist.csv");
+    let dnc: std::collections::HashSet<String> = if blacklist.is_file() {
+        match campaign::dnc::read(&blacklist, region) {
+            Ok((entries, rejects)) => {
+                println!(
+                    "{}: {} number(s) on the do-not-call list",
+                    blacklist.display(),
+                    entries.len()
+                );
+                for r in &rejects {
+                    println!("  error: line {}: {}", r.line, r.error);
+                    errors += 1;
+                }
+                entries.into_iter().map(|e| e.phone).collect()
+            }
+            Err(e) => {
+                println!("error: {e}");
+                errors += 1;
+                Default::default()
+            }
+        }
+    } else {
+        Default::default()
+    };
     for e in &bad {
         println!("error: {e}");
         errors += 1;
@@ -306,33 +331,30 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
             println!("  no CSV files in {}", c.dir.display());
         }
         for f in files {
-            match csv::read_file(&f, region) {
-                Ok(p) => {
-                    println!(
-                        "  {}: {} rows, {} valid contacts, {} rejected, {} duplicates",
-                        p.name,
-                        p.rows_read,
-                        p.contacts.len(),
-                        p.rejected.len(),
-                        p.duplicates.len()
-                    );
-                    if let Err(e) = c.check_templates(&p.layout.headers) {
-                        println!("  error: {}: {e}", p.name);
-                        errors += 1;
-                    }
-                    for r in p.rejected.iter().take(10) {
-                        println!("    line {}: {}", r.line, r.error);
-                    }
-                    if p.rejected.len() > 10 {
-                        println!(
-                            "    … and {} more (all of them go to {}.rejected.csv on import)",
-                            p.rejected.len() - 10,
-                            p.name
-                        );
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            println!("  {name}:");
+            match commands::file_quality(&f, c, region, &dnc, now) {
+                Ok(q) => {
+                    print!("{q}");
+                    if q.rejected > 0 {
+                        println!("    fix these rows (they are written to {name}.rejected.csv on import, with the reason)");
+                        rejected_rows += q.rejected;
                     }
                 }
                 Err(e) => {
-                    println!("  error: {e}");
+                    println!("    error: {e}");
+                    errors += 1;
+                }
+            }
+            if let Some(headers) = campaign::csv::ContactReader::open(&f, region)
+                .ok()
+                .map(|r| r.layout().headers.clone())
+            {
+                if let Err(e) = c.check_templates(&headers) {
+                    println!("    error: {e}");
                     errors += 1;
                 }
             }
@@ -351,8 +373,8 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
         }
         None => println!("\nserver.secret is not set: the built-in simulator uses a random one per run. Set it (and server.public_url) before pointing netelip at this daemon."),
     }
-    if errors > 0 {
-        println!("\n{errors} error(s)");
+    if errors > 0 || rejected_rows > 0 {
+        println!("\n{errors} error(s), {rejected_rows} row(s) that will not be imported");
         return Ok(ExitCode::FAILURE);
     }
     println!("\nok");
