@@ -381,7 +381,7 @@ pub fn file_quality(
         .into_iter()
         .map(|(k, (n, lines, first))| (if n == 1 { first } else { k }, n, lines))
         .collect();
-    q.reasons.sort_by(|a, b| b.1.cmp(&a.1));
+    q.reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
     q.countries = countries
         .into_iter()
         .map(|(k, (m, l, o))| (k, m, l, o))
