@@ -102,3 +102,67 @@ async fn nobody_is_called_outside_their_own_calling_hours(db: Db) {
         "{s}"
     );
 }
+
+crate::on_both_backends!(reminders_are_due_before_the_appointment_and_never_after);
+
+async fn reminders_are_due_before_the_appointment_and_never_after(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "windows::reminders").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let toml = "kind = \"reminder\"\ncaller_id = \"+34910000000\"\n[reminder]\nmessage = \"Hola {nombre}, le recordamos su cita {cita}. Pulse 1 para confirmar o 2 para cancelar.\"\ncall_before = \"24h\"\n";
+    // Appointments in the contact's local time: Madrid, and a Canary landline (one hour behind).
+    let csv = "telefono;nombre;cita\n910000001;Ana;26/11/2026 10:30\n928000002;Bea;26/11/2026 10:30\n910000003;Carlos;24/11/2026 09:00\n";
+    helpers::campaign(root.path(), "citas", toml, "citas.csv", csv);
+    let script = root.path().join("script.toml");
+    std::fs::write(&script, "\"+34910000001\" = \"answer keys=1\"\n\"+34928000002\" = \"answer keys=2\"\n\"+34910000003\" = \"answer keys=1\"\n").unwrap();
+    let run = |clock: ManualClock| {
+        let mut config = helpers::config(&test_db.url, root.path());
+        config.simulator.script_file = Some(script.clone());
+        async move {
+            let app = Application::build(config, Arc::new(clock)).await.unwrap();
+            tokio::time::timeout(
+                Duration::from_secs(60),
+                app.run_until_stopped(CancellationToken::new(), true),
+            )
+            .await
+            .expect("run did not end")
+            .unwrap();
+        }
+    };
+    // Tuesday 24 Nov, 12:00 Madrid: Carlos's appointment (09:00 today) has passed; the others
+    // are due tomorrow 10:30 their time.
+    let clock = ManualClock::new(utc("2026-11-24T11:00:00Z"));
+    run(clock.clone()).await;
+    let s = helpers::report_json(&test_db.url, "citas").await["states"].clone();
+    assert_eq!(
+        (
+            s["expired"].as_i64(),
+            s["scheduled"].as_i64(),
+            s["confirmed"].as_i64()
+        ),
+        (Some(1), Some(2), Some(0)),
+        "{s}"
+    );
+    // Wednesday 10:30 Madrid (09:30 UTC): Ana is due; Bea, in the Canaries, at 10:30 her time.
+    clock.advance(Duration::from_secs(22 * 3600 + 30 * 60));
+    run(clock.clone()).await;
+    let s = helpers::report_json(&test_db.url, "citas").await["states"].clone();
+    assert_eq!(
+        (s["confirmed"].as_i64(), s["scheduled"].as_i64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+    clock.advance(Duration::from_secs(3600));
+    run(clock.clone()).await;
+    let s = helpers::report_json(&test_db.url, "citas").await["states"].clone();
+    assert_eq!(
+        (
+            s["confirmed"].as_i64(),
+            s["cancelled"].as_i64(),
+            s["expired"].as_i64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{s}"
+    );
+}
