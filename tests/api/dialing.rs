@@ -171,9 +171,9 @@ async fn pause_and_resume_are_obeyed_while_running(db: Db) {
         return;
     };
     let root = tempfile::tempdir().unwrap();
-    helpers::campaign(root.path(), "uno", &toml(""), "a.csv", &csv(40, 40));
+    helpers::campaign(root.path(), "uno", &toml(""), "a.csv", &csv(40, 16));
     let (sim, cancel, _) = sim(Faults::default(), root.path()).await;
-    let config = config(&test_db.url, root.path(), &sim, 10.0, 40);
+    let config = config(&test_db.url, root.path(), &sim, 10.0, 16);
     let app = Application::build(config, Arc::new(SystemClock))
         .await
         .unwrap();
@@ -209,15 +209,17 @@ async fn pause_and_resume_are_obeyed_while_running(db: Db) {
     .await;
     let paused_at = sim.launches().len();
     assert!(
-        settled && paused_at < 40,
+        settled && paused_at < 16,
         "launching did not stop: {paused_at}"
     );
     store.set_paused("uno", false, None, 0).await.unwrap();
     let sim4 = sim.clone();
     assert!(
-        helpers::wait_for(Duration::from_secs(20), || {
+        // Generous: under a loaded PostgreSQL (other tests creating and dropping databases)
+        // launches were seen to come in bursts; see docs/notes.md.
+        helpers::wait_for(Duration::from_secs(60), || {
             let n = sim4.launches().len();
-            async move { n >= 40 }
+            async move { n >= 16 }
         })
         .await,
         "resume did not restart launching"
