@@ -33,6 +33,10 @@ pub struct CampaignReport {
     pub attempts: Ordered,
     pub talk_seconds: i64,
     pub cost: f64,
+    /// Surveys only: per question, how many contacts pressed each key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answers:
+        Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>>,
 }
 
 impl CampaignReport {
@@ -60,6 +64,7 @@ impl CampaignReport {
             ]),
             talk_seconds: stats.talk_seconds,
             cost: (stats.cost * 10_000.0).round() / 10_000.0,
+            answers: None,
         }
     }
 
@@ -81,6 +86,10 @@ impl CampaignReport {
             "  talk time       {:>8} s\n  cost            {:>10.4} €\n",
             self.talk_seconds, self.cost
         ));
+        for (q, keys) in self.answers.iter().flatten() {
+            let keys: Vec<String> = keys.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+            out.push_str(&format!("  answers {q:<8}{}\n", keys.join(", ")));
+        }
         out
     }
 }
@@ -104,7 +113,17 @@ pub async fn build(
     for row in rows.iter().filter(|r| campaign.is_none_or(|c| c == r.id)) {
         let kind = Kind::parse(&row.kind).unwrap_or(Kind::Announcement);
         let stats = store.stats(&row.id).await?;
-        out.push(CampaignReport::from_stats(&row.id, kind, &stats));
+        let mut report = CampaignReport::from_stats(&row.id, kind, &stats);
+        if kind == Kind::Survey {
+            let mut answers =
+                std::collections::BTreeMap::<String, std::collections::BTreeMap<String, i64>>::new(
+                );
+            for (question, key, n) in store.survey_answers(&row.id).await? {
+                answers.entry(question).or_default().insert(key, n);
+            }
+            report.answers = Some(answers);
+        }
+        out.push(report);
     }
     if let (Some(c), true) = (campaign, out.is_empty()) {
         return Err(ReportError::UnknownCampaign(c.to_string()));

@@ -264,15 +264,12 @@ async fn handle_control(
             .await?;
         tracing::info!(attempt = info.attempt_id, to = %crate::campaign::phone::mask(&info.phone), "opted out: on the do-not-call list");
     }
-    // Survey answers are not stored per question yet (their keys are, in `dtmf`); surveys are
-    // not dialed until they are (`Campaign::flow_ready`).
-    if !step.answers.is_empty() {
-        tracing::debug!(attempt = info.attempt_id, answers = ?step.answers, "survey answers");
-    }
     let progress = Progress {
         answered: true,
         outcome: step.outcome.clone(),
         dtmf: req.dtmf(),
+        // Survey answers per question, in the same transaction as the event.
+        answers: step.answers,
     };
     // Stored before the reply leaves: a key press that got a 200 is never lost.
     st.store.record_event(&event, Some(&progress)).await?;

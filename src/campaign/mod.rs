@@ -447,8 +447,10 @@ impl Campaign {
             FlowSettings::Reminder(r) => r.notify_url.is_none(),
             // Opt-outs reach the do-not-call list before the reply leaves (webhook).
             FlowSettings::Promotion(_) => true,
-            // Per-question answers (survey) and progressive pacing (sales) come next.
-            FlowSettings::Survey(_) | FlowSettings::Sales(_) => false,
+            // Answers are stored per question with each control request.
+            FlowSettings::Survey(_) => true,
+            // Progressive pacing and the abandon rate come next.
+            FlowSettings::Sales(_) => false,
         }
     }
 

@@ -223,6 +223,8 @@ pub struct Progress {
     pub outcome: Option<String>,
     /// Keys pressed, appended to the attempt's digits.
     pub dtmf: Option<String>,
+    /// Survey answers given with this request: (question id, key).
+    pub answers: Vec<(String, String)>,
 }
 
 /// How an attempt ended.
@@ -391,6 +393,8 @@ pub trait Backend {
     async fn attempts_of(&self, contact_id: i64) -> Result<Vec<AttemptRow>>;
     /// The files imported into a campaign, oldest first.
     async fn imported_files(&self, campaign: &str) -> Result<Vec<FileRecord>>;
+    /// Survey answers of a campaign: (question, key, how many contacts gave it), ordered.
+    async fn survey_answers(&self, campaign: &str) -> Result<Vec<(String, String, i64)>>;
     /// Every stored key press: (provider call id, digits), for audits.
     async fn dtmf_events(&self) -> Result<Vec<(Option<String>, String)>>;
 }
@@ -605,6 +609,9 @@ impl Backend for Store {
     }
     async fn dtmf_events(&self) -> Result<Vec<(Option<String>, String)>> {
         dispatch!(self, s => s.dtmf_events())
+    }
+    async fn survey_answers(&self, campaign: &str) -> Result<Vec<(String, String, i64)>> {
+        dispatch!(self, s => s.survey_answers(campaign))
     }
     async fn imported_files(&self, campaign: &str) -> Result<Vec<FileRecord>> {
         dispatch!(self, s => s.imported_files(campaign))

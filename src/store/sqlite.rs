@@ -432,6 +432,19 @@ impl Backend for SqliteStore {
             .bind(attempt_id)
             .execute(&mut *tx)
             .await?;
+            for (question, answer) in &p.answers {
+                sqlx::query(
+                    "INSERT INTO survey_answers (attempt_id, campaign_id, question, answer, answered_at)
+                     SELECT id, campaign_id, ?, ?, ? FROM attempts WHERE id = ?
+                     ON CONFLICT (attempt_id, question) DO UPDATE SET answer = excluded.answer, answered_at = excluded.answered_at",
+                )
+                .bind(question)
+                .bind(answer)
+                .bind(event.received_at)
+                .bind(attempt_id)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -770,6 +783,20 @@ impl Backend for SqliteStore {
                 rejected: r.get("rejected"),
                 duplicates: r.get("duplicates"),
             })
+            .collect())
+    }
+
+    async fn survey_answers(&self, campaign: &str) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT question, answer, COUNT(*) AS n FROM survey_answers WHERE campaign_id = ?
+             GROUP BY question, answer ORDER BY question, answer",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("question"), r.get("answer"), r.get("n")))
             .collect())
     }
 }

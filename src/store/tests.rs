@@ -315,10 +315,15 @@ async fn events_record_progress(db: &TestDb) {
                 answered: true,
                 outcome: Some("delivered".into()),
                 dtmf: Some("1".into()),
+                answers: vec![("q1".into(), "1".into())],
             }),
         )
         .await
         .unwrap();
+    assert_eq!(
+        store.survey_answers("c1").await.unwrap(),
+        vec![("q1".to_string(), "1".to_string(), 1)]
+    );
     let info = store.attempt_info(c.attempt_id).await.unwrap().unwrap();
     assert!(info.answered);
     assert_eq!(info.outcome.as_deref(), Some("delivered"));

@@ -159,3 +159,40 @@ async fn a_promotion_transfers_the_interested_and_blocks_who_opts_out(db: Db) {
     assert_eq!(dnc[0].phone, "+34600000003");
     assert!(dnc[0].source.starts_with("opt-out"), "{dnc:?}");
 }
+
+crate::on_both_backends!(a_survey_stores_each_answer_and_reports_them);
+
+async fn a_survey_stores_each_answer_and_reports_them(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "e2e::survey").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let toml = "kind = \"survey\"\ncaller_id = \"+34910000000\"\n[survey]\nintro = \"Hola {nombre}, dos preguntas.\"\noutro = \"Gracias.\"\n[[survey.questions]]\nid = \"nota\"\ntext = \"Del 1 al 5, ¿cómo nos valora?\"\nkeys = \"1-5\"\n[[survey.questions]]\nid = \"vuelve\"\ntext = \"¿Volvería? 1 sí, 2 no.\"\nkeys = \"1,2\"\n";
+    let csv = "telefono;nombre\n600000001;Ana\n600000002;Bea\n600000003;Carlos\n";
+    helpers::campaign(root.path(), "encuesta", toml, "lista.csv", csv);
+    let script = root.path().join("script.toml");
+    // Ana answers both (an invalid 9 first repeats the second question); Bea answers the
+    // first and hangs up during the second; Carlos answers 5 and 2.
+    std::fs::write(
+        &script,
+        "\"+34600000001\" = \"answer keys=4,9,1\"\n\"+34600000002\" = \"answer keys=3 hangup=4\"\n\"+34600000003\" = \"answer keys=5,2\"\n",
+    )
+    .unwrap();
+    let mut config = helpers::config(&test_db.url, root.path());
+    config.simulator.script_file = Some(script);
+    helpers::run_until_idle(config).await;
+    let r = helpers::report_json(&test_db.url, "encuesta").await;
+    assert_eq!(
+        (
+            r["states"]["completed"].as_i64(),
+            r["states"]["partial"].as_i64()
+        ),
+        (Some(2), Some(1)),
+        "{r}"
+    );
+    assert_eq!(
+        r["answers"],
+        json!({"nota": {"3": 1, "4": 1, "5": 1}, "vuelve": {"1": 1, "2": 1}}),
+        "{r}"
+    );
+}
