@@ -305,6 +305,8 @@ pub struct FileQuality {
     pub countries: Vec<(String, u64, u64, u64)>,
     /// Valid contacts with no calling window in the next 7 days (in their own zone).
     pub no_window_7d: u64,
+    /// The header cells as written (for the template check).
+    pub headers: Vec<String>,
 }
 
 /// A reason without the value that triggered it, so rows with the same problem group together.
@@ -373,6 +375,7 @@ pub fn file_quality(
             Ok(())
         })
         .map_err(|e| e.to_string())?;
+    q.headers = summary.layout.headers.clone();
     q.rows_read = summary.rows_read;
     q.valid = summary.contacts;
     q.rejected = summary.rejected;

@@ -343,17 +343,12 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
                         println!("    fix these rows (they are written to {name}.rejected.csv on import, with the reason)");
                         rejected_rows += q.rejected;
                     }
+                    if let Err(e) = c.check_templates(&q.headers) {
+                        println!("    error: {e}");
+                        errors += 1;
+                    }
                 }
                 Err(e) => {
-                    println!("    error: {e}");
-                    errors += 1;
-                }
-            }
-            if let Some(headers) = campaign::csv::ContactReader::open(&f, region)
-                .ok()
-                .map(|r| r.layout().headers.clone())
-            {
-                if let Err(e) = c.check_templates(&headers) {
                     println!("    error: {e}");
                     errors += 1;
                 }
