@@ -29,13 +29,47 @@ pub struct NewContact {
     /// E.164.
     pub phone: String,
     pub name: String,
-    /// Every column of the row, by normalised header (template variables).
-    pub vars: BTreeMap<String, String>,
+    /// Every column of the row, by normalised header (template variables), as the JSON
+    /// object the store keeps (written once here: this is per row of a million-row file).
+    pub vars_json: String,
     /// IANA name: the row's time zone column, else the one the number implies (Canary Islands
     /// landlines), else `None` for the campaign's.
     pub timezone: Option<String>,
     /// Wall-clock time in the contact's time zone.
     pub appointment: Option<NaiveDateTime>,
+}
+
+impl NewContact {
+    /// The template variables, by normalised header.
+    pub fn vars(&self) -> BTreeMap<String, String> {
+        serde_json::from_str(&self.vars_json).unwrap_or_default()
+    }
+}
+
+/// Appends `value` as a JSON string (quoted, escaped).
+fn push_json_str(out: &mut String, value: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in value.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&value[start..i]);
+        if escape.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&value[start..]);
+    out.push('"');
 }
 
 /// A row that was not imported, with the reason.
@@ -227,6 +261,8 @@ pub struct ContactReader<R: Read> {
     hash: String,
     /// Bytes the first pass saw, to notice a file that changes between the two passes.
     len: u64,
+    /// Line breaks the first pass counted: an upper bound of the rows.
+    lines: u64,
     layout: Layout,
     csv: ::csv::Reader<Tracked<Decoding<R>>>,
     record: ::csv::ByteRecord,
@@ -339,6 +375,7 @@ impl<R: Read> ContactReader<R> {
             path,
             hash: survey.hash,
             len: survey.len,
+            lines: survey.lines,
             layout: Layout {
                 encoding: survey.encoding.name(),
                 delimiter,
@@ -366,6 +403,11 @@ impl<R: Read> ContactReader<R> {
 
     pub fn layout(&self) -> &Layout {
         &self.layout
+    }
+
+    /// An upper bound of the rows of the file (its line count), known before reading them.
+    pub fn expected_rows(&self) -> u64 {
+        self.lines
     }
 
     /// The next rows, up to `max_rows` of them (blank rows not counted); `None` once the file
@@ -732,14 +774,21 @@ impl RowReader {
         if let Some(slot) = slot {
             self.seen.fill(slot, line);
         }
-        let mut vars = BTreeMap::new();
+        let mut vars_json = String::with_capacity(16 * layout.keys.len() + 64);
+        vars_json.push('{');
         for (i, k) in layout.keys.iter().enumerate() {
-            vars.insert(k.clone(), field(i).trim().to_string());
+            if i > 0 {
+                vars_json.push(',');
+            }
+            push_json_str(&mut vars_json, k);
+            vars_json.push(':');
+            push_json_str(&mut vars_json, field(i).trim());
         }
+        vars_json.push('}');
         Row::Contact(NewContact {
             phone,
             name: roles.name.map_or("", field).trim().to_string(),
-            vars,
+            vars_json,
             timezone,
             appointment,
         })
@@ -1412,7 +1461,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            p.contacts[0].vars,
+            p.contacts[0].vars(),
             vars(&[
                 ("telefono", "600 12 34 56"),
                 ("nombre", "José Muñoz"),
@@ -1423,11 +1472,11 @@ mod tests {
         // A quoted note keeps its line break; a short row has its missing columns empty; the
         // extra fields of a long row are not variables.
         assert_eq!(
-            p.contacts[1].vars["notas"],
+            p.contacts[1].vars()["notas"],
             "Llamar por la tarde\r\nno antes de las 5"
         );
         assert_eq!(
-            p.contacts[6].vars,
+            p.contacts[6].vars(),
             vars(&[
                 ("telefono", "91 123 45 67"),
                 ("nombre", "Oficina Madrid"),
@@ -1435,7 +1484,7 @@ mod tests {
                 ("notas", "sin cita"),
             ])
         );
-        assert_eq!(p.contacts[7].vars.len(), 4);
+        assert_eq!(p.contacts[7].vars().len(), 4);
         assert_eq!(
             reasons(&p),
             [
@@ -1481,8 +1530,8 @@ mod tests {
                 brief("+34600000007", "Alí", canary, at(2026, 3, 18, 11, 30)),
             ]
         );
-        assert_eq!(p.contacts[0].vars["dia"], "lunes");
-        assert_eq!(p.contacts[0].vars["apellidos_nombre"], "García; Luis");
+        assert_eq!(p.contacts[0].vars()["dia"], "lunes");
+        assert_eq!(p.contacts[0].vars()["apellidos_nombre"], "García; Luis");
         assert_eq!(
             reasons(&p),
             [
@@ -1507,7 +1556,7 @@ mod tests {
                 brief("+34600111223", "Socio Dos", None, None),
             ]
         );
-        assert_eq!(p.contacts[0].vars["notas"], "comas, y ; punto y coma");
+        assert_eq!(p.contacts[0].vars()["notas"], "comas, y ; punto y coma");
     }
 
     #[test]
@@ -1635,8 +1684,8 @@ mod tests {
             briefs(&p.contacts),
             [brief("+34600000001", "Ana Ruiz", None, None)]
         );
-        assert_eq!(p.contacts[0].vars["columna_5"], "x");
-        assert_eq!(p.contacts[0].vars["notas_2"], "b");
+        assert_eq!(p.contacts[0].vars()["columna_5"], "x");
+        assert_eq!(p.contacts[0].vars()["notas_2"], "b");
         let p = parse_bytes(
             "t.csv",
             b"Tfno.;Tel\xc3\xa9fono\n600000001;600000002\n",

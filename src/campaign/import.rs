@@ -111,6 +111,7 @@ pub async fn import_file(
         rows_read: 0,
         rejected: 0,
         duplicates: 0,
+        expected_rows: reader.expected_rows(),
     };
     let Some(file_id) = store.begin_import(&campaign.id, &file, now_ms).await? else {
         return Ok(ImportSummary {
@@ -122,6 +123,45 @@ pub async fn import_file(
             already_imported: true,
         });
     };
+    match stream_into(
+        store,
+        campaign,
+        campaign_tz,
+        path,
+        reader,
+        file_id,
+        &mut file,
+        now_ms,
+        progress,
+    )
+    .await
+    {
+        Ok(summary) => Ok(summary),
+        Err(e) => {
+            // The file stays incomplete (resumed next time); what the import held is released.
+            if let Err(release) = store.abort_import(file_id).await {
+                tracing::warn!("{}: cannot release the import: {release}", path.display());
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The body of [`import_file`] once the file is recorded: reads batches on a blocking thread
+/// and writes each while the next is parsed.
+#[allow(clippy::too_many_arguments)]
+async fn stream_into(
+    store: &Store,
+    campaign: &Campaign,
+    campaign_tz: Tz,
+    path: &Path,
+    reader: ContactReader<std::fs::File>,
+    file_id: i64,
+    file: &mut FileImport,
+    now_ms: i64,
+    progress: Progress<'_>,
+) -> Result<ImportSummary, ImportError> {
+    let layout = reader.layout().clone();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Batch, CsvError>>(2);
     let producer = tokio::task::spawn_blocking(move || {
         let mut reader = reader;
@@ -152,19 +192,22 @@ pub async fn import_file(
         for r in &batch.rejected {
             rejects.write(r).map_err(rejects_error)?;
         }
+        rows += (batch.contacts.len() + batch.rejected.len() + batch.duplicates.len()) as u64;
         let records: Vec<ContactRecord> = batch
             .contacts
-            .iter()
+            .into_iter()
             .map(|c| ContactRecord {
-                appointment_at: appointment_ms(c, campaign_tz),
-                ..ContactRecord::from(c)
+                appointment_at: appointment_ms(&c, campaign_tz),
+                phone: c.phone,
+                name: c.name,
+                vars: c.vars_json,
+                timezone: c.timezone,
             })
             .collect();
         inserted += store
             .insert_contacts(&campaign.id, file_id, &records, now_ms)
             .await?;
         offered += records.len() as u64;
-        rows += (batch.contacts.len() + batch.rejected.len() + batch.duplicates.len()) as u64;
         if let Some(p) = progress {
             p(rows);
         }
@@ -176,7 +219,7 @@ pub async fn import_file(
     file.rows_read = summary.rows_read;
     file.rejected = summary.rejected;
     file.duplicates = summary.duplicates + (offered - inserted);
-    store.finish_import(file_id, &file).await?;
+    store.finish_import(file_id, file).await?;
     Ok(ImportSummary {
         file: path.display().to_string(),
         rows_read: summary.rows_read,

@@ -54,6 +54,9 @@ pub struct FileImport {
     pub rows_read: u64,
     pub rejected: u64,
     pub duplicates: u64,
+    /// An upper bound of the rows to come (the file's line count), known before the first
+    /// batch: a big first import of a campaign may take the bulk path (see `begin_import`).
+    pub expected_rows: u64,
 }
 
 /// A file as recorded at import.
@@ -97,7 +100,7 @@ impl From<&NewContact> for ContactRecord {
         ContactRecord {
             phone: c.phone.clone(),
             name: c.name.clone(),
-            vars: vars_to_json(&c.vars),
+            vars: c.vars_json.clone(),
             timezone: c.timezone.clone(),
             appointment_at: None,
         }
@@ -313,7 +316,10 @@ pub trait Backend {
     async fn pause_all(&self, reason: &str, now: i64) -> Result<()>;
     /// Records a file about to be imported and returns its id; `None` when this content was
     /// imported into the campaign before. An import cut short (crash) returns its id again, to
-    /// be resumed: contact inserts are idempotent.
+    /// be resumed: contact inserts are idempotent. Until `finish_import` or `abort_import`,
+    /// the import may hold resources: on SQLite the import lease (one importer at a time,
+    /// across processes; others wait here), and for a big first import of a campaign the phone
+    /// index is dropped and rebuilt at the end (see migration 0005).
     async fn begin_import(
         &self,
         campaign: &str,
@@ -331,6 +337,9 @@ pub trait Backend {
     ) -> Result<u64>;
     /// Marks an import complete with its final counts.
     async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<()>;
+    /// An import stopped by an error: releases what `begin_import` took (the file stays
+    /// incomplete, to be resumed).
+    async fn abort_import(&self, file_id: i64) -> Result<()>;
     /// Atomically claims up to `limit` due contacts of a campaign and writes their attempts.
     /// Each due contact first goes through `gate` (calling window, do-not-call, deadlines) inside
     /// the same transaction: deferred contacts get their new due time, closed ones their final
@@ -452,9 +461,13 @@ impl Store {
             });
         };
         let records: Vec<ContactRecord> = contacts.iter().map(ContactRecord::from).collect();
-        let inserted = self
-            .insert_contacts(campaign, file_id, &records, now)
-            .await?;
+        let inserted = match self.insert_contacts(campaign, file_id, &records, now).await {
+            Ok(n) => n,
+            Err(e) => {
+                self.abort_import(file_id).await?;
+                return Err(e);
+            }
+        };
         self.finish_import(file_id, file).await?;
         Ok(ImportResult {
             already_imported: false,
@@ -522,6 +535,9 @@ impl Backend for Store {
     }
     async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<()> {
         dispatch!(self, s => s.finish_import(file_id, file))
+    }
+    async fn abort_import(&self, file_id: i64) -> Result<()> {
+        dispatch!(self, s => s.abort_import(file_id))
     }
     async fn claim_due(
         &self,
@@ -657,6 +673,7 @@ pub(crate) fn candidate_window(limit: u32) -> i64 {
     (limit as i64).saturating_mul(4).clamp(16, 1000)
 }
 
+#[cfg(test)]
 pub(crate) fn vars_to_json(vars: &BTreeMap<String, String>) -> String {
     serde_json::to_string(vars).unwrap_or_else(|_| "{}".into())
 }

@@ -204,6 +204,11 @@ impl Backend for PgStore {
         Ok(())
     }
 
+    async fn abort_import(&self, _file_id: i64) -> Result<()> {
+        // Nothing is held between batches on PostgreSQL: row locks end with each transaction.
+        Ok(())
+    }
+
     async fn claim_due(
         &self,
         campaign: &str,

@@ -1,7 +1,9 @@
 //! SQLite backend: the embedded default. WAL journal, `synchronous = NORMAL` (a committed
 //! transaction survives a crash of the daemon; an OS crash may lose the last few), foreign keys on.
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -14,7 +16,52 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The import lease tokens this process holds, by file id.
+    leases: Arc<Mutex<HashMap<i64, i64>>>,
 }
+
+/// A file of at least this many lines, imported into a campaign with no contacts yet, takes the
+/// bulk path: the phone index is dropped for the import and rebuilt at the end, which is several
+/// times cheaper than a million random-order inserts into it. (The rebuild covers every
+/// campaign's contacts, hence the second condition in `begin_import`.)
+const BULK_MIN_ROWS: u64 = 50_000;
+
+/// A lease whose heartbeat is older than this was left by a crash (a batch takes well under
+/// a second; the heartbeat is renewed with each one).
+const LEASE_STALE_MS: i64 = 60_000;
+
+/// Wall-clock milliseconds: the lease is about real processes, not the injected clock.
+fn wall_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Whether a process of this machine is still running (a SQLite database is local).
+fn process_alive(pid: i64) -> bool {
+    if pid == i64::from(std::process::id()) {
+        return true;
+    }
+    let proc_root = std::path::Path::new("/proc");
+    if !proc_root.join("self").exists() {
+        // No procfs: only the heartbeat tells.
+        return true;
+    }
+    proc_root.join(pid.to_string()).exists()
+}
+
+/// The `CREATE TABLE contacts` of `sql` renamed `contacts_rebuild`, without its inline
+/// `UNIQUE (campaign_id, phone)`; `None` when that clause is not there.
+fn without_unique_phone(sql: &str) -> Option<String> {
+    let compact: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    let clause = ", UNIQUE (campaign_id, phone)";
+    let at = compact.find(clause)?;
+    let rest = format!("{}{}", &compact[..at], &compact[at + clause.len()..]);
+    let head = "CREATE TABLE contacts (";
+    rest.strip_prefix(head)
+        .map(|body| format!("CREATE TABLE contacts_rebuild ({body}"))
+}
+
+const CREATE_PHONE_INDEX: &str =
+    "CREATE UNIQUE INDEX IF NOT EXISTS contacts_phone ON contacts (campaign_id, phone)";
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self> {
@@ -28,7 +75,218 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            leases: Arc::default(),
+        })
+    }
+
+    /// Moves the uniqueness of `(campaign_id, phone)` from the inline constraint of migration
+    /// 0001 to the named index `contacts_phone`, once, the way SQLite documents a table
+    /// rebuild: foreign keys off (outside any transaction), the new table created from the
+    /// current definition minus that clause, rows copied, the old table dropped, the new one
+    /// renamed, its indexes and triggers recreated, foreign keys checked before the commit.
+    async fn unique_phone_as_index(&self) -> Result<()> {
+        let inline: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' AND sql IS NULL)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if !inline {
+            return Ok(());
+        }
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("PRAGMA foreign_keys = OFF")
+            .execute(&mut *conn)
+            .await?;
+        let result = Self::rebuild_contacts(&mut conn).await;
+        let restored = sqlx::query("PRAGMA foreign_keys = ON")
+            .execute(&mut *conn)
+            .await;
+        if result.is_err() || restored.is_err() {
+            // Never hand a connection without foreign keys back to the pool.
+            drop(conn.detach());
+        }
+        result?;
+        restored?;
+        tracing::info!("contacts: the phone uniqueness is now the index contacts_phone");
+        Ok(())
+    }
+
+    async fn rebuild_contacts(conn: &mut sqlx::SqliteConnection) -> Result<()> {
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let result = async {
+            let table: String = sqlx::query_scalar(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'contacts'",
+            )
+            .fetch_one(&mut *conn)
+            .await?;
+            let indexes: Vec<String> = sqlx::query_scalar(
+                "SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND tbl_name = 'contacts' AND sql IS NOT NULL ORDER BY type",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            let new_table = without_unique_phone(&table).ok_or_else(|| {
+                StoreError::Corrupt(
+                    "the contacts table has no UNIQUE (campaign_id, phone) clause to move".into(),
+                )
+            })?;
+            sqlx::query("DROP TABLE IF EXISTS contacts_rebuild")
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(&new_table).execute(&mut *conn).await?;
+            sqlx::query("INSERT INTO contacts_rebuild SELECT * FROM contacts")
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DROP TABLE contacts").execute(&mut *conn).await?;
+            sqlx::query("ALTER TABLE contacts_rebuild RENAME TO contacts")
+                .execute(&mut *conn)
+                .await?;
+            for sql in indexes {
+                sqlx::query(&sql).execute(&mut *conn).await?;
+            }
+            sqlx::query(CREATE_PHONE_INDEX).execute(&mut *conn).await?;
+            let broken: Option<String> = sqlx::query_scalar("SELECT \"table\" FROM pragma_foreign_key_check")
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(t) = broken {
+                return Err(StoreError::Corrupt(format!(
+                    "rebuilding contacts would break a foreign key of {t}"
+                )));
+            }
+            Ok(())
+        }
+        .await;
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        sqlx::query(end).execute(&mut *conn).await?;
+        result
+    }
+
+    /// Takes the import lease for `file_id`, waiting while another live importer holds it. A
+    /// lease left by a crash is taken over, and the phone index it may have dropped is rebuilt
+    /// first. Returns whether this import takes the bulk path (and the index is now dropped).
+    async fn take_lease(&self, campaign: &str, file_id: i64, expected_rows: u64) -> Result<bool> {
+        let token: i64 = rand::random::<i64>() & i64::MAX;
+        let pid = i64::from(std::process::id());
+        let mut waiting_logged = false;
+        loop {
+            let mut tx = self.pool.begin().await?;
+            // A write first: the transaction holds SQLite's write lock from here on.
+            sqlx::query("UPDATE import_lease SET id = id")
+                .execute(&mut *tx)
+                .await?;
+            let held = sqlx::query("SELECT holder, pid, file_id, heartbeat FROM import_lease")
+                .fetch_optional(&mut *tx)
+                .await?;
+            let mine = self.lease_token(file_id);
+            let free = match &held {
+                None => true,
+                Some(r) => {
+                    let holder: i64 = r.get("holder");
+                    Some(holder) == mine
+                        || !process_alive(r.get("pid"))
+                        || r.get::<i64, _>("heartbeat") < wall_ms() - LEASE_STALE_MS
+                }
+            };
+            if !free {
+                tx.commit().await?;
+                if !waiting_logged {
+                    tracing::info!("another import is writing contacts; waiting for it to finish");
+                    waiting_logged = true;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            if held.is_some() {
+                // Left by a crash (or by this import, resumed): the index comes back first.
+                sqlx::query(CREATE_PHONE_INDEX).execute(&mut *tx).await?;
+            }
+            let has_contacts: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM contacts WHERE campaign_id = ?)")
+                    .bind(campaign)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let all: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM contacts")
+                .fetch_one(&mut *tx)
+                .await?;
+            let bulk = !has_contacts
+                && expected_rows >= BULK_MIN_ROWS
+                && expected_rows.saturating_mul(2) >= u64::try_from(all).unwrap_or(0);
+            if bulk {
+                sqlx::query("DROP INDEX IF EXISTS contacts_phone")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(
+                "INSERT INTO import_lease (id, holder, pid, file_id, bulk, heartbeat) VALUES (1, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, pid = excluded.pid,
+                     file_id = excluded.file_id, bulk = excluded.bulk, heartbeat = excluded.heartbeat",
+            )
+            .bind(token)
+            .bind(pid)
+            .bind(file_id)
+            .bind(bulk)
+            .bind(wall_ms())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            self.set_lease_token(file_id, Some(token));
+            return Ok(bulk);
+        }
+    }
+
+    fn lease_token(&self, file_id: i64) -> Option<i64> {
+        self.leases
+            .lock()
+            .map(|m| m.get(&file_id).copied())
+            .unwrap_or(None)
+    }
+
+    fn set_lease_token(&self, file_id: i64, token: Option<i64>) {
+        if let Ok(mut m) = self.leases.lock() {
+            match token {
+                Some(t) => m.insert(file_id, t),
+                None => m.remove(&file_id),
+            };
+        }
+    }
+
+    /// Inside a write transaction: checks that this import still holds the lease and renews it.
+    async fn renew_lease(&self, tx: &mut sqlx::SqliteConnection, file_id: i64) -> Result<()> {
+        let token = self.lease_token(file_id);
+        let r =
+            sqlx::query("UPDATE import_lease SET heartbeat = ? WHERE holder = ? AND file_id = ?")
+                .bind(wall_ms())
+                .bind(token)
+                .bind(file_id)
+                .execute(&mut *tx)
+                .await?;
+        if r.rows_affected() != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "the import of file {file_id} lost its lease (another process took it over after a long stall); it will be resumed"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Ends the lease of `file_id` inside `tx`, bringing the phone index back if a bulk
+    /// import dropped it.
+    async fn end_lease(&self, tx: &mut sqlx::SqliteConnection, file_id: i64) -> Result<()> {
+        let token = self.lease_token(file_id);
+        let held: Option<i64> =
+            sqlx::query_scalar("SELECT bulk FROM import_lease WHERE holder = ? AND file_id = ?")
+                .bind(token)
+                .bind(file_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if held.is_some() {
+            sqlx::query(CREATE_PHONE_INDEX).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM import_lease WHERE holder = ?")
+                .bind(token)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -39,6 +297,27 @@ impl SqliteStore {
 impl Backend for SqliteStore {
     async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&self.pool).await?;
+        self.unique_phone_as_index().await?;
+        // A bulk import killed midway leaves the phone index dropped: bring it back unless a
+        // live importer holds the lease (it rebuilds the index itself when it ends).
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE import_lease SET id = id")
+            .execute(&mut *tx)
+            .await?;
+        let held = sqlx::query("SELECT pid, heartbeat FROM import_lease")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let live = held.is_some_and(|r| {
+            process_alive(r.get("pid"))
+                && r.get::<i64, _>("heartbeat") >= wall_ms() - LEASE_STALE_MS
+        });
+        if !live {
+            sqlx::query(CREATE_PHONE_INDEX).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM import_lease")
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -131,19 +410,30 @@ impl Backend for SqliteStore {
         .bind(&file.hash)
         .fetch_optional(&self.pool)
         .await?;
-        if let Some(r) = existing {
-            return Ok((r.get::<i64, _>("complete") == 0).then(|| r.get("id")));
+        let id = match existing {
+            Some(r) if r.get::<i64, _>("complete") != 0 => return Ok(None),
+            Some(r) => r.get("id"),
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO imported_files (campaign_id, file_name, content_hash, rows_read, imported, rejected, duplicates, imported_at, complete)
+                     VALUES (?, ?, ?, 0, 0, 0, 0, ?, 0) RETURNING id",
+                )
+                .bind(campaign)
+                .bind(&file.file_name)
+                .bind(&file.hash)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?
+            }
+        };
+        let bulk = self.take_lease(campaign, id, file.expected_rows).await?;
+        if bulk {
+            tracing::info!(
+                "{}: bulk import into an empty campaign (about {} rows): the phone index is rebuilt at the end",
+                file.file_name,
+                file.expected_rows
+            );
         }
-        let id = sqlx::query_scalar(
-            "INSERT INTO imported_files (campaign_id, file_name, content_hash, rows_read, imported, rejected, duplicates, imported_at, complete)
-             VALUES (?, ?, ?, 0, 0, 0, 0, ?, 0) RETURNING id",
-        )
-        .bind(campaign)
-        .bind(&file.file_name)
-        .bind(&file.hash)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
         Ok(Some(id))
     }
 
@@ -155,8 +445,11 @@ impl Backend for SqliteStore {
         now: i64,
     ) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
+        self.renew_lease(&mut tx, file_id).await?;
         let mut inserted = 0;
-        // Multi-row inserts, well under SQLite's 32,766 bound parameters per statement.
+        // Multi-row inserts, well under SQLite's 32,766 bound parameters per statement. On the
+        // bulk path there is no phone index: the reader's own duplicate check (and an empty
+        // campaign) keeps the numbers unique, and the index rebuilt at the end proves it.
         for chunk in contacts.chunks(INSERT_CHUNK) {
             let mut sql = String::from(
                 "INSERT INTO contacts (campaign_id, file_id, phone, name, vars, timezone, appointment_at, state, next_at, updated_at) VALUES ",
@@ -168,7 +461,7 @@ impl Backend for SqliteStore {
                     ", (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
                 });
             }
-            sql.push_str(" ON CONFLICT (campaign_id, phone) DO NOTHING");
+            sql.push_str(" ON CONFLICT DO NOTHING");
             let mut q = sqlx::query(&sql);
             for c in chunk {
                 q = q
@@ -194,13 +487,25 @@ impl Backend for SqliteStore {
     }
 
     async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE imported_files SET rows_read = ?, rejected = ?, duplicates = ?, complete = 1 WHERE id = ?")
             .bind(file.rows_read as i64)
             .bind(file.rejected as i64)
             .bind(file.duplicates as i64)
             .bind(file_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        self.end_lease(&mut tx, file_id).await?;
+        tx.commit().await?;
+        self.set_lease_token(file_id, None);
+        Ok(())
+    }
+
+    async fn abort_import(&self, file_id: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        self.end_lease(&mut tx, file_id).await?;
+        tx.commit().await?;
+        self.set_lease_token(file_id, None);
         Ok(())
     }
 

@@ -38,7 +38,120 @@ on_both_backends!(
     do_not_call_entries_round_trip_and_reach_the_gate,
     repeated_results_grow_the_delay_and_explain_sees_the_history,
     an_import_cut_short_is_resumed_not_skipped,
+    a_big_first_import_takes_the_bulk_path_and_keeps_numbers_unique,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_import_killed_midway_gets_its_phone_index_back_sqlite() {
+    let db = TestDb::sqlite();
+    let store = Store::connect(&db.url).await.expect("connect");
+    store
+        .upsert_campaign("c1", "announcement", "T", "", T0)
+        .await
+        .unwrap();
+    let records = numbered(BULK);
+    let big = FileImport {
+        expected_rows: BULK as u64,
+        ..file("bulk")
+    };
+    let id = store.begin_import("c1", &big, T0).await.unwrap().unwrap();
+    assert!(
+        !has_phone_index(&store).await,
+        "the bulk path drops the index"
+    );
+    store
+        .insert_contacts("c1", id, &records[..5_000], T0)
+        .await
+        .unwrap();
+    // The process dies here: its lease names a process that no longer runs.
+    let Store::Sqlite(s) = &store else {
+        unreachable!()
+    };
+    sqlx::query("UPDATE import_lease SET pid = 2147483646")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    let store = Store::connect(&db.url).await.expect("reconnect");
+    assert!(has_phone_index(&store).await, "recovered at start-up");
+    // The file resumes on the ordinary path (the campaign has contacts now).
+    assert_eq!(store.begin_import("c1", &big, T0).await.unwrap(), Some(id));
+    assert!(has_phone_index(&store).await);
+    let inserted = store.insert_contacts("c1", id, &records, T0).await.unwrap();
+    assert_eq!(inserted, BULK as u64 - 5_000);
+    store.finish_import(id, &big).await.unwrap();
+    assert_eq!(
+        store.imported_files("c1").await.unwrap()[0].imported,
+        BULK as i64
+    );
+}
+
+/// Rows of a file big enough for the bulk path.
+const BULK: usize = 60_000;
+
+fn numbered(n: usize) -> Vec<ContactRecord> {
+    (0..n)
+        .map(|i| ContactRecord::from(&contact(&format!("+3465{i:07}"))))
+        .collect()
+}
+
+async fn has_phone_index(store: &Store) -> bool {
+    match store {
+        Store::Sqlite(s) => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'contacts_phone'",
+        )
+        .fetch_one(s.pool())
+        .await
+        .unwrap()
+            == 1,
+        Store::Postgres(s) => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'contacts' AND indexname = 'contacts_phone'",
+        )
+        .fetch_one(s.pool())
+        .await
+        .unwrap()
+            == 1,
+    }
+}
+
+async fn a_big_first_import_takes_the_bulk_path_and_keeps_numbers_unique(db: &TestDb) {
+    let store = Store::connect(&db.url).await.expect("connect");
+    for c in ["c1", "c2"] {
+        store
+            .upsert_campaign(c, "announcement", "T", "", T0)
+            .await
+            .unwrap();
+    }
+    // Another campaign's contacts, some with the same numbers: they are not duplicates there.
+    let other: Vec<NewContact> = (0..10).map(|i| contact(&format!("+3465{i:07}"))).collect();
+    store
+        .import_contacts("c2", &file("other"), &other, T0)
+        .await
+        .unwrap();
+    let records = numbered(BULK);
+    let big = FileImport {
+        expected_rows: BULK as u64,
+        ..file("bulk")
+    };
+    let id = store.begin_import("c1", &big, T0).await.unwrap().unwrap();
+    let mut inserted = 0;
+    for chunk in records.chunks(5_000) {
+        inserted += store.insert_contacts("c1", id, chunk, T0).await.unwrap();
+    }
+    store.finish_import(id, &big).await.unwrap();
+    assert_eq!(inserted, BULK as u64);
+    assert!(has_phone_index(&store).await, "the index is back");
+    // A second file of the same campaign: its numbers already there are merged, not doubled.
+    let mut again: Vec<NewContact> = (0..5).map(|i| contact(&format!("+3465{i:07}"))).collect();
+    again.push(contact("+34699999999"));
+    let r = store
+        .import_contacts("c1", &file("again"), &again, T0)
+        .await
+        .unwrap();
+    assert_eq!((r.inserted, r.existing), (1, 5));
+    assert_eq!(store.stats("c1").await.unwrap().contacts, BULK as i64 + 1);
+    assert_eq!(store.stats("c2").await.unwrap().contacts, 10);
+}
 
 const T0: i64 = 1_780_000_000_000;
 
@@ -56,7 +169,7 @@ fn contact(phone: &str) -> NewContact {
     NewContact {
         phone: phone.to_string(),
         name: format!("N{phone}"),
-        vars,
+        vars_json: crate::store::vars_to_json(&vars),
         timezone: None,
         appointment: None,
     }
@@ -69,6 +182,7 @@ fn file(hash: &str) -> FileImport {
         rows_read: 3,
         rejected: 0,
         duplicates: 0,
+        expected_rows: 3,
     }
 }
 
@@ -545,6 +659,7 @@ async fn an_import_cut_short_is_resumed_not_skipped(db: &TestDb) {
         .collect();
     let big = FileImport {
         rows_read: 2600,
+        expected_rows: 2600,
         ..file("big")
     };
     let id = store.begin_import("c1", &big, T0).await.unwrap().unwrap();
