@@ -26,7 +26,7 @@ use crate::store::{Backend, Notification, Store, StoreError};
 const BATCH: u32 = 32;
 /// Longest pause between two looks at the outbox (divided by the simulator's speed).
 const POLL: Duration = Duration::from_secs(1);
-const MIN_POLL: Duration = Duration::from_millis(20);
+const MIN_POLL: Duration = Duration::from_millis(100);
 
 /// Errors building the delivery client.
 #[derive(Debug, thiserror::Error)]
