@@ -153,6 +153,14 @@ impl CampaignReport {
             let keys: Vec<String> = keys.iter().map(|(k, n)| format!("{k}: {n}")).collect();
             out.push_str(&format!("  answers {q:<8}{}\n", keys.join(", ")));
         }
+        if let Some(a) = &self.abandon {
+            out.push_str(&format!(
+                "  abandoned 30 d  {:>8} of {} answered ({:.1} %)\n",
+                a.abandoned_30d,
+                a.answered_30d,
+                a.rate_30d * 100.0
+            ));
+        }
         out
     }
 }
