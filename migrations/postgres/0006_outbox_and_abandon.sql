@@ -36,8 +36,11 @@ BEGIN
 END
 $$;
 
+-- The WHEN clause spares the function call on the many non-final updates (claims, deferrals).
 CREATE TRIGGER contacts_notify_final_state AFTER UPDATE OF state ON contacts
-FOR EACH ROW EXECUTE FUNCTION contacts_notify_final_state();
+FOR EACH ROW
+WHEN (NEW.state NOT IN ('pending', 'scheduled', 'in_progress') AND NEW.state IS DISTINCT FROM OLD.state)
+EXECUTE FUNCTION contacts_notify_final_state();
 
 -- Sales: abandon rates over a rolling window read answered calls per campaign by time.
 CREATE INDEX attempts_answered ON attempts (campaign_id, answered_at);
