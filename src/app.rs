@@ -125,6 +125,13 @@ impl Application {
                 }
                 Err(e) => tracing::error!(campaign = %c.id, "{e}"),
             }
+            // The campaign row exists now (`sync_campaign` stored it).
+            if let Err(e) = store
+                .set_notify_target(&c.id, c.notify_url(), clock.now_ms())
+                .await
+            {
+                tracing::error!(campaign = %c.id, "cannot store the campaign's notify_url: {e}");
+            }
             if !c.flow_ready() {
                 tracing::warn!(campaign = %c.id, kind = c.kind.as_str(), "this kind's call flow is not available yet: the campaign is loaded but not dialed");
             }
@@ -258,6 +265,18 @@ impl Application {
         let dial_stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let dial_loop = tokio::spawn(dialer.clone().run(dial_stop.clone(), tasks.clone()));
+        // Outcome notifications run until the calls in progress have ended (their outcomes
+        // are the last rows of the outbox), then stop after the delivery under way.
+        let notify_stop = CancellationToken::new();
+        let notify_tasks = TaskTracker::new();
+        let outbox = crate::notify::Outbox::new(
+            self.store.clone(),
+            self.clock.clone(),
+            &self.config.notify,
+            time_scale,
+        )?;
+        notify_tasks.spawn(outbox.run(notify_stop.clone()));
+        notify_tasks.close();
 
         let mut outcome = Ok(());
         loop {
@@ -297,6 +316,13 @@ impl Application {
         if !in_flight.is_empty() {
             tracing::warn!(calls = in_flight.len(), "calls still open at shutdown; they will be settled by the next call report or released after the grace period");
         }
+        notify_stop.cancel();
+        if tokio::time::timeout(drain, notify_tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("a notification delivery was still under way after {}s; it is retried at the next start", drain.as_secs());
+        }
         if let Some(sim) = &sim {
             sim.flush_reports().await;
         }
@@ -312,11 +338,18 @@ impl Application {
         outcome
     }
 
-    /// Whether any dialable, unpaused campaign has a contact due within the idle horizon (one
-    /// hour, divided by the simulator's speed). Calls in progress are checked by the caller.
+    /// Whether any dialable, unpaused campaign has a contact due, or a notification is to be
+    /// delivered, within the idle horizon (one hour, divided by the simulator's speed). Calls in
+    /// progress are checked by the caller.
     async fn work_left(&self, time_scale: f64) -> bool {
         let horizon = (IDLE_HORIZON.as_millis() as f64 / time_scale.max(1e-9)) as i64;
         let limit = self.clock.now_ms() + horizon;
+        // Notifications still to deliver soon count as work.
+        match self.store.next_notification_at().await {
+            Ok(Some(at)) if at <= limit => return true,
+            Ok(_) => {}
+            Err(_) => return true,
+        }
         let ids: Vec<String> = self
             .campaigns
             .read()

@@ -34,6 +34,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub calling: CallingConfig,
     pub simulator: SimulatorSettings,
+    pub notify: NotifyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -214,6 +215,31 @@ impl Default for SimulatorSettings {
     }
 }
 
+/// Delivery of outcome notifications (`[reminder].notify_url`) from the outbox.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Deliveries tried before a notification is given up (and the log says so).
+    pub max_tries: u32,
+    /// Seconds to wait for the receiver's reply; no reply counts as a failed try.
+    pub timeout_seconds: f64,
+    /// Wait before the first retry; it doubles with each failure, with jitter.
+    pub backoff_seconds: f64,
+    /// The longest wait between two tries.
+    pub backoff_max_seconds: f64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            max_tries: 10,
+            timeout_seconds: 10.0,
+            backoff_seconds: 30.0,
+            backoff_max_seconds: 3600.0,
+        }
+    }
+}
+
 impl Config {
     /// Loads the file (if any), applies `PREGONERO_*` environment overrides and validates.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
@@ -267,6 +293,21 @@ impl Config {
             return Err(ConfigError::Rule(
                 "simulator.speed must be greater than 0".into(),
             ));
+        }
+        let n = &self.notify;
+        if n.max_tries == 0 {
+            return Err(ConfigError::Rule(
+                "notify.max_tries must be at least 1".into(),
+            ));
+        }
+        for (key, v) in [
+            ("notify.timeout_seconds", n.timeout_seconds),
+            ("notify.backoff_seconds", n.backoff_seconds),
+            ("notify.backoff_max_seconds", n.backoff_max_seconds),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(ConfigError::Rule(format!("{key} must be greater than 0")));
+            }
         }
         if self.calling.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError::Rule(format!(

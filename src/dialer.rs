@@ -7,7 +7,9 @@
 //!   not starve a small one;
 //! - a launch whose reply was lost is never relaunched blindly: it stays open until a control
 //!   request or report line settles it, or the grace period releases it;
-//! - a 401 stops all launching, a 402 pauses it, and both say so loudly.
+//! - a 401 stops all launching, a 402 pauses it, and both say so loudly;
+//! - a sales campaign never has more calls in progress than agents (progressive pacing), or
+//!   `agents × predictive_ratio` only while its 30-day abandon rate is under the maximum.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -27,6 +29,25 @@ use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
 use crate::schedule::plan::CampaignPlan;
 use crate::schedule::AttemptResult;
 use crate::store::{AttemptClose, Backend, Candidate, NotPlaced, Store};
+
+/// How often a sales campaign's pacing re-reads its abandon rate.
+const SALES_CAP_REFRESH: Duration = Duration::from_secs(2);
+/// The rolling window of the abandon rate that gates predictive dialing: 30 days.
+pub const ABANDON_WINDOW_MS: i64 = 30 * 86_400_000;
+
+/// Calls a sales campaign may have in progress (ringing, waiting for an agent or talking to
+/// one). Progressive: one per agent, so calls not yet with an agent never outnumber the free
+/// agents. Predictive (`ratio` > 1): `agents × ratio`, but only while the rolling abandon rate
+/// is known and under `max_rate`; otherwise back to progressive.
+pub fn sales_cap(agents: u32, ratio: f64, max_rate: f64, rolling: Option<f64>) -> usize {
+    let agents = agents.max(1) as usize;
+    match rolling {
+        Some(rate) if ratio > 1.0 && rate < max_rate => {
+            ((agents as f64 * ratio).floor() as usize).max(agents)
+        }
+        _ => agents,
+    }
+}
 
 /// A loaded campaign with its schedule made concrete.
 #[derive(Debug)]
@@ -223,6 +244,8 @@ impl Dialer {
         let mut paused_read = tokio::time::Instant::now() - Duration::from_secs(60);
         let mut reaped = tokio::time::Instant::now();
         let mut turn = 0usize;
+        // Sales campaigns: calls allowed in progress, re-read from the abandon rate now and then.
+        let mut sales_caps: HashMap<String, (tokio::time::Instant, usize)> = HashMap::new();
         match self.store.open_attempts().await {
             Ok(open) => {
                 for a in open {
@@ -300,10 +323,25 @@ impl Dialer {
             let n = campaigns.len();
             for i in 0..n {
                 let c = &campaigns[(turn + i) % n];
-                let limit = c
+                let mut limit = c
                     .max_concurrent_calls
                     .map(|m| m as usize)
                     .unwrap_or(usize::MAX);
+                if let crate::campaign::FlowSettings::Sales(sales) = &c.flow {
+                    let fresh = sales_caps
+                        .get(&c.id)
+                        .filter(|(at, _)| at.elapsed() < SALES_CAP_REFRESH)
+                        .map(|(_, cap)| *cap);
+                    let cap = match fresh {
+                        Some(cap) => cap,
+                        None => {
+                            let cap = self.sales_cap_now(&c.id, sales).await;
+                            sales_caps.insert(c.id.clone(), (tokio::time::Instant::now(), cap));
+                            cap
+                        }
+                    };
+                    limit = limit.min(cap);
+                }
                 if self.in_flight.count(&c.id) >= limit {
                     continue;
                 }
@@ -344,6 +382,22 @@ impl Dialer {
                 }
             }
         }
+    }
+
+    /// The calls a sales campaign may have in progress now (see [`sales_cap`]).
+    async fn sales_cap_now(&self, campaign: &str, s: &crate::campaign::SalesSettings) -> usize {
+        let since = self.clock.now_ms() - ABANDON_WINDOW_MS;
+        let rolling = match self.store.abandon_counts(campaign, since).await {
+            Ok((answered, abandoned)) if answered > 0 => Some(abandoned as f64 / answered as f64),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(campaign = %campaign, "cannot read the abandon rate: {e}");
+                None
+            }
+        };
+        let cap = sales_cap(s.agents, s.predictive_ratio, s.max_abandon_rate, rolling);
+        tracing::debug!(campaign = %campaign, cap, rolling = ?rolling, "sales pacing");
+        cap
     }
 
     async fn launch(&self, campaign: &Campaign, attempt_id: i64, phone: &str) {
@@ -535,5 +589,25 @@ impl Dialer {
             }
             self.in_flight.release(a.attempt_id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sales_cap;
+
+    #[test]
+    fn sales_pacing_is_progressive_unless_the_abandon_rate_allows_more() {
+        // Progressive by default: one call per agent, whatever the rate.
+        assert_eq!(sales_cap(3, 1.0, 0.03, None), 3);
+        assert_eq!(sales_cap(3, 1.0, 0.03, Some(0.0)), 3);
+        // Predictive only with a known rate under the maximum.
+        assert_eq!(sales_cap(4, 1.5, 0.03, Some(0.01)), 6);
+        assert_eq!(sales_cap(4, 1.5, 0.03, None), 4);
+        assert_eq!(sales_cap(4, 1.5, 0.03, Some(0.03)), 4);
+        assert_eq!(sales_cap(4, 1.5, 0.03, Some(0.2)), 4);
+        // Never fewer than one call per agent.
+        assert_eq!(sales_cap(1, 1.2, 0.03, Some(0.0)), 1);
+        assert_eq!(sales_cap(0, 1.0, 0.03, None), 1);
     }
 }

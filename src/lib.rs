@@ -11,6 +11,7 @@ pub mod config;
 pub mod dialer;
 pub mod flow;
 pub mod metrics;
+pub mod notify;
 pub mod provider;
 pub mod report;
 pub mod schedule;

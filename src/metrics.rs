@@ -125,6 +125,19 @@ impl Metrics {
     }
 }
 
+/// The abandon-rate gauge of sales campaigns (rolling 30 days), in the text format.
+pub fn render_abandon_rates(rates: &[(String, f64)]) -> String {
+    let mut out = String::new();
+    if rates.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "# HELP pregonero_sales_abandon_rate Answered sales calls no agent took in time, rolling 30 days.\n# TYPE pregonero_sales_abandon_rate gauge");
+    for (c, r) in rates {
+        let _ = writeln!(out, "pregonero_sales_abandon_rate{{campaign=\"{c}\"}} {r}");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +155,8 @@ mod tests {
         assert!(text.contains("pregonero_control_request_seconds_bucket{le=\"0.001\"} 0"));
         assert!(text.contains("pregonero_control_request_seconds_bucket{le=\"0.002\"} 1"));
         assert!(text.contains("pregonero_control_request_seconds_count 1"));
+        assert_eq!(render_abandon_rates(&[]), "");
+        assert!(render_abandon_rates(&[("v".into(), 0.25)])
+            .contains("pregonero_sales_abandon_rate{campaign=\"v\"} 0.25"));
     }
 }

@@ -37,6 +37,68 @@ pub struct CampaignReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answers:
         Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>>,
+    /// Sales only: answered calls no agent took in time, rolling 30 days and per day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abandon: Option<AbandonReport>,
+}
+
+/// Abandoned sales calls: answered, but no agent took them within `abandon_after_seconds`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AbandonReport {
+    /// Abandoned / answered over the last 30 days (0 with no answered call).
+    pub rate_30d: f64,
+    pub answered_30d: i64,
+    pub abandoned_30d: i64,
+    /// One entry per UTC day with answered calls, oldest first.
+    pub by_day: Vec<AbandonDay>,
+}
+
+/// One day of [`AbandonReport`].
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AbandonDay {
+    /// `YYYY-MM-DD`, UTC.
+    pub date: String,
+    pub answered: i64,
+    pub abandoned: i64,
+    pub rate: f64,
+}
+
+fn rate(abandoned: i64, answered: i64) -> f64 {
+    if answered <= 0 {
+        return 0.0;
+    }
+    (abandoned as f64 / answered as f64 * 10_000.0).round() / 10_000.0
+}
+
+impl AbandonReport {
+    /// From the (answer time ms, outcome) of the answered calls of the last 30 days.
+    pub fn from_calls(calls: &[(i64, Option<String>)]) -> AbandonReport {
+        let mut days = std::collections::BTreeMap::<String, (i64, i64)>::new();
+        for (at, outcome) in calls {
+            let date = chrono::DateTime::from_timestamp_millis(*at)
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            let d = days.entry(date).or_default();
+            d.0 += 1;
+            d.1 += i64::from(outcome.as_deref() == Some("abandoned"));
+        }
+        let answered: i64 = days.values().map(|d| d.0).sum();
+        let abandoned: i64 = days.values().map(|d| d.1).sum();
+        AbandonReport {
+            rate_30d: rate(abandoned, answered),
+            answered_30d: answered,
+            abandoned_30d: abandoned,
+            by_day: days
+                .into_iter()
+                .map(|(date, (answered, abandoned))| AbandonDay {
+                    date,
+                    answered,
+                    abandoned,
+                    rate: rate(abandoned, answered),
+                })
+                .collect(),
+        }
+    }
 }
 
 impl CampaignReport {
@@ -65,6 +127,7 @@ impl CampaignReport {
             talk_seconds: stats.talk_seconds,
             cost: (stats.cost * 10_000.0).round() / 10_000.0,
             answers: None,
+            abandon: None,
         }
     }
 
@@ -89,6 +152,14 @@ impl CampaignReport {
         for (q, keys) in self.answers.iter().flatten() {
             let keys: Vec<String> = keys.iter().map(|(k, n)| format!("{k}: {n}")).collect();
             out.push_str(&format!("  answers {q:<8}{}\n", keys.join(", ")));
+        }
+        if let Some(a) = &self.abandon {
+            out.push_str(&format!(
+                "  abandoned 30 d  {:>8} of {} answered ({:.1} %)\n",
+                a.abandoned_30d,
+                a.answered_30d,
+                a.rate_30d * 100.0
+            ));
         }
         out
     }
@@ -123,6 +194,11 @@ pub async fn build(
             }
             report.answers = Some(answers);
         }
+        if kind == Kind::Sales {
+            let since = chrono::Utc::now().timestamp_millis() - crate::dialer::ABANDON_WINDOW_MS;
+            let calls = store.answered_calls(&row.id, since).await?;
+            report.abandon = Some(AbandonReport::from_calls(&calls));
+        }
         out.push(report);
     }
     if let (Some(c), true) = (campaign, out.is_empty()) {
@@ -134,6 +210,36 @@ pub async fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn abandon_rates_per_day_and_over_the_window() {
+        let day = 86_400_000;
+        let t = 1_780_000_000_000 - 1_780_000_000_000 % day;
+        let a = |at: i64, o: &str| (at, Some(o.to_string()));
+        let r = AbandonReport::from_calls(&[
+            a(t + 1, "connected"),
+            a(t + 2, "abandoned"),
+            a(t + 3, "connected"),
+            a(t + day, "connected"),
+            (t + day + 1, None),
+        ]);
+        assert_eq!((r.answered_30d, r.abandoned_30d, r.rate_30d), (5, 1, 0.2));
+        assert_eq!(r.by_day.len(), 2);
+        assert_eq!(
+            (
+                r.by_day[0].answered,
+                r.by_day[0].abandoned,
+                r.by_day[0].rate
+            ),
+            (3, 1, 0.3333)
+        );
+        assert_eq!((r.by_day[1].answered, r.by_day[1].rate), (2, 0.0));
+        let j = serde_json::to_value(AbandonReport::from_calls(&[])).unwrap();
+        assert_eq!(
+            j,
+            serde_json::json!({"rate_30d": 0.0, "answered_30d": 0, "abandoned_30d": 0, "by_day": []})
+        );
+    }
 
     #[test]
     fn json_matches_the_contract_shape() {

@@ -267,6 +267,14 @@ impl FolderWatcher {
                     tracing::error!(campaign = %id, "cannot store the campaign: {e}");
                     return;
                 }
+                if let Err(e) = self
+                    .store
+                    .set_notify_target(&c.id, c.notify_url(), now.timestamp_millis())
+                    .await
+                {
+                    tracing::error!(campaign = %id, "cannot store the campaign's notify_url: {e}");
+                    return;
+                }
                 let existed = self
                     .campaigns
                     .write()

@@ -112,6 +112,27 @@ async fn metrics(State(st): State<WebhookState>) -> Response {
         .keys()
         .cloned()
         .collect();
+    let sales: Vec<String> = st
+        .campaigns
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .filter(|c| matches!(c.flow, crate::campaign::FlowSettings::Sales(_)))
+        .map(|c| c.id.clone())
+        .collect();
+    let since = st.clock.now_ms() - crate::dialer::ABANDON_WINDOW_MS;
+    let mut rates = Vec::new();
+    for id in sales {
+        if let Ok((answered, abandoned)) = st.store.abandon_counts(&id, since).await {
+            let rate = if answered > 0 {
+                abandoned as f64 / answered as f64
+            } else {
+                0.0
+            };
+            rates.push((id, rate));
+        }
+    }
+    rates.sort_by(|a, b| a.0.cmp(&b.0));
     let mut due = Vec::new();
     for id in ids {
         if let Ok(s) = st.store.stats(&id).await {
@@ -130,7 +151,7 @@ async fn metrics(State(st): State<WebhookState>) -> Response {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        st.metrics.render(&due, st.in_flight.len()),
+        st.metrics.render(&due, st.in_flight.len()) + &crate::metrics::render_abandon_rates(&rates),
     )
         .into_response()
 }

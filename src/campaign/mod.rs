@@ -439,18 +439,27 @@ impl Campaign {
 
     /// Whether the daemon can run this campaign end to end. The flow of every kind is built
     /// (`crate::flow`), but some kinds need more than the flow before they may dial: promotion
-    /// opt-outs must reach the do-not-call list, survey answers need storing, sales need
-    /// agent-aware pacing, and reminder notifications (`notify_url`) are not delivered yet.
+    /// opt-outs must reach the do-not-call list, survey answers need storing, reminder outcomes
+    /// need their `notify_url` outbox, and sales need agent-aware pacing. All of them are built.
     pub fn flow_ready(&self) -> bool {
         match &self.flow {
             FlowSettings::Announcement(_) => true,
-            FlowSettings::Reminder(r) => r.notify_url.is_none(),
+            // With `notify_url`, outcomes go through the outbox (`crate::notify`).
+            FlowSettings::Reminder(_) => true,
             // Opt-outs reach the do-not-call list before the reply leaves (webhook).
             FlowSettings::Promotion(_) => true,
             // Answers are stored per question with each control request.
             FlowSettings::Survey(_) => true,
-            // Progressive pacing and the abandon rate come next.
-            FlowSettings::Sales(_) => false,
+            // Paced by free agents, abandon rate tracked (dialer, store).
+            FlowSettings::Sales(_) => true,
+        }
+    }
+
+    /// Where this campaign's final outcomes are POSTed (reminders with `notify_url`).
+    pub fn notify_url(&self) -> Option<&str> {
+        match &self.flow {
+            FlowSettings::Reminder(r) => r.notify_url.as_deref(),
+            _ => None,
         }
     }
 

@@ -117,7 +117,7 @@ pub struct ReminderSettings {
     pub transfer_message: String,
     /// How many times the prompt plays before the outcome is `no_response`.
     pub max_prompts: u32,
-    /// Where the outcome is POSTed as JSON (delivery is not built yet).
+    /// Where each final outcome is POSTed as JSON, through the outbox (`crate::notify`).
     pub notify_url: Option<String>,
 }
 
@@ -173,8 +173,13 @@ pub struct SalesSettings {
     pub agents: u32,
     /// Highest share of answered calls left without an agent (pacing).
     pub max_abandon_rate: f64,
-    /// Seconds a callee may wait for an agent before the call counts as abandoned (pacing).
+    /// Seconds a callee may wait for an agent before the call counts as abandoned: the ring
+    /// time of the transfer (`abandon_after_seconds` in the file; `bridge_threshold_seconds`
+    /// is accepted too).
     pub bridge_threshold_seconds: u32,
+    /// Calls in progress per agent while the rolling 30-day abandon rate stays under
+    /// `max_abandon_rate` (predictive); 1 is progressive dialing, the default.
+    pub predictive_ratio: f64,
 }
 
 /// The kind-specific part of a campaign: one variant per kind.
@@ -293,7 +298,9 @@ pub(super) struct SalesFile {
     agent: Option<String>,
     agents: Option<u32>,
     max_abandon_rate: Option<f64>,
-    bridge_threshold_seconds: Option<u32>,
+    #[serde(alias = "bridge_threshold_seconds")]
+    abandon_after_seconds: Option<u32>,
+    predictive_ratio: Option<f64>,
 }
 
 const CONFIRMED: &str = "Gracias, su cita queda confirmada. Hasta pronto.";
@@ -417,10 +424,14 @@ impl ReminderFile {
         }
         distinct(&keys)?;
         if let Some(url) = &self.notify_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(format!(
-                    "reminder.notify_url must be an http:// or https:// URL, got \"{url}\""
-                ));
+            // The URL may carry credentials: the message names only its scheme.
+            let ok = reqwest::Url::parse(url.trim())
+                .map(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                .unwrap_or(false);
+            if !ok {
+                return Err(
+                    "reminder.notify_url must be an http:// or https:// URL with a host".into(),
+                );
             }
         }
         Ok(ReminderSettings {
@@ -454,7 +465,7 @@ impl ReminderFile {
                 self.max_prompts,
                 DEFAULT_MAX_PROMPTS,
             )?,
-            notify_url: self.notify_url,
+            notify_url: self.notify_url.map(|u| u.trim().to_string()),
         })
     }
 }
@@ -605,10 +616,16 @@ impl SalesFile {
                 "sales.max_abandon_rate must be a fraction such as 0.03 (at least 0, below 1), got {rate}"
             ));
         }
-        let threshold = self.bridge_threshold_seconds.unwrap_or(2);
-        if threshold > 60 {
+        let threshold = self.abandon_after_seconds.unwrap_or(2);
+        if !(1..=60).contains(&threshold) {
             return Err(format!(
-                "sales.bridge_threshold_seconds must be at most 60, got {threshold}"
+                "sales.abandon_after_seconds must be between 1 and 60, got {threshold}"
+            ));
+        }
+        let ratio = self.predictive_ratio.unwrap_or(1.0);
+        if !(1.0..=5.0).contains(&ratio) {
+            return Err(format!(
+                "sales.predictive_ratio must be between 1 (progressive) and 5, got {ratio}"
             ));
         }
         let message = match self.message {
@@ -621,6 +638,7 @@ impl SalesFile {
             agents,
             max_abandon_rate: rate,
             bridge_threshold_seconds: threshold,
+            predictive_ratio: ratio,
         })
     }
 }
@@ -740,6 +758,10 @@ mod tests {
         assert!(err("sales", "queue = \"a\"\nmax_abandon_rate = 3.0\n")
             .contains("sales.max_abandon_rate"));
         assert!(err("sales", "queue = \"a\"\nagents = 0\n").contains("sales.agents"));
+        assert!(err("sales", "queue = \"a\"\npredictive_ratio = 0.5\n")
+            .contains("sales.predictive_ratio"));
+        assert!(err("sales", "queue = \"a\"\nabandon_after_seconds = 0\n")
+            .contains("sales.abandon_after_seconds"));
     }
 
     #[test]
@@ -776,8 +798,25 @@ mod tests {
         };
         assert_eq!(s.target, TransferTarget::Queue("ventas".into()));
         assert_eq!(
-            (s.agents, s.max_abandon_rate, s.bridge_threshold_seconds),
-            (10, 0.03, 2)
+            (
+                s.agents,
+                s.max_abandon_rate,
+                s.bridge_threshold_seconds,
+                s.predictive_ratio
+            ),
+            (10, 0.03, 2, 1.0)
+        );
+        let c = load(
+            "sales",
+            "agent = \"extension:200\"\nagents = 3\nbridge_threshold_seconds = 4\npredictive_ratio = 1.5\n",
+        )
+        .unwrap();
+        let FlowSettings::Sales(s) = &c.flow else {
+            panic!()
+        };
+        assert_eq!(
+            (s.agents, s.bridge_threshold_seconds, s.predictive_ratio),
+            (3, 4, 1.5)
         );
     }
 

@@ -138,6 +138,7 @@ fn reminder(s: &ReminderSettings, r: &Renderer) -> Script {
             "xfer",
             Action::Transfer {
                 target: agent.clone(),
+                ring_seconds: None,
                 answered: Some("transferred"),
                 failed: Some("no_response"),
             },
@@ -215,6 +216,7 @@ fn promotion(s: &PromotionSettings, r: &Renderer) -> Script {
                 "xfer",
                 Action::Transfer {
                     target: s.agent.clone(),
+                    ring_seconds: None,
                     answered: Some("transferred"),
                     failed: Some("interested"),
                 },
@@ -268,7 +270,8 @@ fn survey(s: &SurveySettings, r: &Renderer) -> Script {
 }
 
 /// msg (optional) → xfer: `connected` when an agent took the call. Until then the outcome is
-/// `abandoned`, so a callee who hangs up while waiting counts as one.
+/// `abandoned`, so a callee who hangs up while waiting counts as one; a `dial` to an agent rings
+/// for `abandon_after_seconds` only (a `queue` waits as long as the PBX queue is set to).
 fn sales(s: &SalesSettings, r: &Renderer) -> Script {
     let mut nodes = vec![];
     if let Some(m) = &s.message {
@@ -278,6 +281,8 @@ fn sales(s: &SalesSettings, r: &Renderer) -> Script {
         "xfer",
         Action::Transfer {
             target: s.target.clone(),
+            // An agent must take the call within the threshold, or it is abandoned.
+            ring_seconds: Some(s.bridge_threshold_seconds),
             answered: Some("connected"),
             failed: Some("abandoned"),
         },

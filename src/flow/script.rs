@@ -68,8 +68,11 @@ pub(crate) enum Action {
         goto: Goto,
     },
     /// `dial` / `queue`, then hang up with `answered` or `failed` as the outcome.
+    /// `ring_seconds` overrides the campaign's ring time of a `dial` (sales: the abandon
+    /// threshold, so that a callee left waiting longer ends the transfer as failed).
     Transfer {
         target: TransferTarget,
+        ring_seconds: Option<u32>,
         answered: Option<&'static str>,
         failed: Option<&'static str>,
     },
@@ -221,8 +224,12 @@ impl Script {
             Action::Say { text, .. } => {
                 Step::reply(Command::speak(ctx.voice, text, None, userfield))
             }
-            Action::Transfer { target, .. } => {
-                let (command, options) = target.command(ctx.ring_seconds);
+            Action::Transfer {
+                target,
+                ring_seconds,
+                ..
+            } => {
+                let (command, options) = target.command(ring_seconds.unwrap_or(ctx.ring_seconds));
                 Step {
                     transfer: Some(target.clone()),
                     ..Step::reply(Command {

@@ -468,7 +468,8 @@ fn sales_without_a_message_transfers_at_once() {
     let c = kind("sales", "agent = \"pstn:+34600111222\"\n");
     let s = start(&c);
     assert_cmd(&s, "dial", "5|xfer|0", Some("abandoned"));
-    assert_eq!(s.command.options, "pstn,0034600111222,30");
+    // The transfer rings for the abandon threshold (2 s by default), not the campaign's 30 s.
+    assert_eq!(s.command.options, "pstn,0034600111222,2");
     assert_eq!(
         s.transfer,
         Some(TransferTarget::Pstn("+34600111222".into()))

@@ -42,7 +42,7 @@ mod tests;
 
 use call::Call;
 use script::dst_key;
-pub use script::{random_outcome, CallScript, Key, Script};
+pub use script::{random_outcome, Agents, CallScript, Key, Script};
 
 const MAX_FORM_BYTES: usize = 64 * 1024;
 const MAX_SENT_KEPT: usize = 1000;
@@ -162,6 +162,8 @@ struct Inner {
     state: Mutex<SimState>,
     in_progress: AtomicUsize,
     report_lock: tokio::sync::Mutex<()>,
+    /// Free agents of the script's pool, if it has one.
+    agents: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 struct SimState {
@@ -188,6 +190,11 @@ impl Simulator {
             .build()
             .map_err(std::io::Error::other)?;
         let rng = StdRng::seed_from_u64(cfg.seed);
+        let agents = cfg
+            .script
+            .agents
+            .as_ref()
+            .map(|a| Arc::new(tokio::sync::Semaphore::new(a.count)));
         let sim = SimHandle {
             inner: Arc::new(Inner {
                 cfg,
@@ -207,6 +214,7 @@ impl Simulator {
                 }),
                 in_progress: AtomicUsize::new(0),
                 report_lock: tokio::sync::Mutex::new(()),
+                agents,
             }),
         };
         let app = Router::new()

@@ -289,6 +289,41 @@ pub struct CampaignStats {
     pub cost: f64,
 }
 
+/// A notification waiting in the outbox (`[reminder].notify_url`), with the contact it is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    /// The outbox row id; also the idempotency key the receiver sees.
+    pub id: i64,
+    pub campaign_id: String,
+    pub url: String,
+    /// The final state reached (the outcome).
+    pub state: String,
+    /// When the state was reached, ms.
+    pub created_at: i64,
+    /// Deliveries tried so far.
+    pub tries: i64,
+    pub phone: String,
+    pub name: String,
+    pub vars: BTreeMap<String, String>,
+    pub attempts: i64,
+    pub dtmf: Option<String>,
+    pub last_result: Option<String>,
+    pub last_call_at: Option<i64>,
+}
+
+/// An outbox row as stored (tests, audits).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub contact_id: i64,
+    pub state: String,
+    pub tries: i64,
+    pub next_try_at: i64,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<i64>,
+    pub gave_up_at: Option<i64>,
+}
+
 /// The interface both backends implement.
 #[allow(async_fn_in_trait)]
 pub trait Backend {
@@ -406,6 +441,37 @@ pub trait Backend {
     async fn survey_answers(&self, campaign: &str) -> Result<Vec<(String, String, i64)>>;
     /// Every stored key press: (provider call id, digits), for audits.
     async fn dtmf_events(&self) -> Result<Vec<(Option<String>, String)>>;
+    /// Sets (or, with `None`, removes) the URL the campaign's final outcomes are POSTed to.
+    /// From then on, every contact of the campaign that reaches a final state gets an outbox
+    /// row in the same transaction (a trigger of migration 0006).
+    async fn set_notify_target(&self, campaign: &str, url: Option<&str>, now: i64) -> Result<()>;
+    /// Undelivered outbox rows due at `now` (not given up), oldest first.
+    async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<Notification>>;
+    /// The receiver accepted the notification.
+    async fn notification_delivered(&self, id: i64, now: i64) -> Result<()>;
+    /// A delivery failed: one more try is counted and the error kept; it is tried again at
+    /// `retry_at`, or given up with `None`.
+    async fn notification_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<()>;
+    /// The earliest `next_try_at` of the rows still to deliver.
+    async fn next_notification_at(&self) -> Result<Option<i64>>;
+    /// The outbox rows of a campaign, oldest first.
+    async fn outbox(&self, campaign: &str) -> Result<Vec<OutboxRow>>;
+    /// Sales: of the campaign's ended calls answered at or after `since`, how many there were
+    /// and how many were abandoned (no agent took them): `(answered, abandoned)`.
+    async fn abandon_counts(&self, campaign: &str, since: i64) -> Result<(i64, i64)>;
+    /// The answer time and outcome of the campaign's ended calls answered at or after `since`
+    /// (per-day abandon rates), oldest first.
+    async fn answered_calls(
+        &self,
+        campaign: &str,
+        since: i64,
+    ) -> Result<Vec<(i64, Option<String>)>>;
 }
 
 /// The store in use, SQLite or PostgreSQL.
@@ -631,6 +697,40 @@ impl Backend for Store {
     }
     async fn imported_files(&self, campaign: &str) -> Result<Vec<FileRecord>> {
         dispatch!(self, s => s.imported_files(campaign))
+    }
+    async fn set_notify_target(&self, campaign: &str, url: Option<&str>, now: i64) -> Result<()> {
+        dispatch!(self, s => s.set_notify_target(campaign, url, now))
+    }
+    async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<Notification>> {
+        dispatch!(self, s => s.due_notifications(now, limit))
+    }
+    async fn notification_delivered(&self, id: i64, now: i64) -> Result<()> {
+        dispatch!(self, s => s.notification_delivered(id, now))
+    }
+    async fn notification_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
+        dispatch!(self, s => s.notification_failed(id, error, retry_at, now))
+    }
+    async fn next_notification_at(&self) -> Result<Option<i64>> {
+        dispatch!(self, s => s.next_notification_at())
+    }
+    async fn outbox(&self, campaign: &str) -> Result<Vec<OutboxRow>> {
+        dispatch!(self, s => s.outbox(campaign))
+    }
+    async fn abandon_counts(&self, campaign: &str, since: i64) -> Result<(i64, i64)> {
+        dispatch!(self, s => s.abandon_counts(campaign, since))
+    }
+    async fn answered_calls(
+        &self,
+        campaign: &str,
+        since: i64,
+    ) -> Result<Vec<(i64, Option<String>)>> {
+        dispatch!(self, s => s.answered_calls(campaign, since))
     }
 }
 

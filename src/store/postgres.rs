@@ -799,4 +799,151 @@ impl Backend for PgStore {
             .map(|r| (r.get("question"), r.get("answer"), r.get("n")))
             .collect())
     }
+
+    async fn set_notify_target(&self, campaign: &str, url: Option<&str>, now: i64) -> Result<()> {
+        match url {
+            Some(url) => {
+                sqlx::query(
+                    "INSERT INTO notify_targets (campaign_id, url, updated_at) VALUES ($1, $2, $3) ON CONFLICT (campaign_id) DO UPDATE SET url = excluded.url, updated_at = excluded.updated_at",
+                )
+                .bind(campaign)
+                .bind(url)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM notify_targets WHERE campaign_id = $1")
+                    .bind(campaign)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<Notification>> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.campaign_id, o.url, o.state, o.created_at, o.tries, c.phone, c.name, c.vars, c.attempts, c.dtmf, c.last_result, c.last_call_at
+             FROM notify_outbox o JOIN contacts c ON c.id = o.contact_id
+             WHERE o.delivered_at IS NULL AND o.gave_up_at IS NULL AND o.next_try_at <= $1
+             ORDER BY o.next_try_at, o.id LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Notification {
+                id: r.get("id"),
+                campaign_id: r.get("campaign_id"),
+                url: r.get("url"),
+                state: r.get("state"),
+                created_at: r.get("created_at"),
+                tries: r.get("tries"),
+                phone: r.get("phone"),
+                name: r.get("name"),
+                vars: vars_from_json(r.get::<&str, _>("vars")),
+                attempts: r.get("attempts"),
+                dtmf: r.get("dtmf"),
+                last_result: r.get("last_result"),
+                last_call_at: r.get("last_call_at"),
+            })
+            .collect())
+    }
+
+    async fn notification_delivered(&self, id: i64, now: i64) -> Result<()> {
+        sqlx::query("UPDATE notify_outbox SET delivered_at = $1, last_error = NULL WHERE id = $2 AND delivered_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn notification_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE notify_outbox SET tries = tries + 1, last_error = $1,
+                 next_try_at = COALESCE($2, next_try_at),
+                 gave_up_at = CASE WHEN $3::BIGINT IS NULL THEN $4 ELSE NULL END
+             WHERE id = $5 AND delivered_at IS NULL",
+        )
+        .bind(error)
+        .bind(retry_at)
+        .bind(retry_at)
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn next_notification_at(&self) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(next_try_at) FROM notify_outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn outbox(&self, campaign: &str) -> Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(
+            "SELECT id, contact_id, state, tries, next_try_at, last_error, delivered_at, gave_up_at
+             FROM notify_outbox WHERE campaign_id = $1 ORDER BY id",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| OutboxRow {
+                id: r.get("id"),
+                contact_id: r.get("contact_id"),
+                state: r.get("state"),
+                tries: r.get("tries"),
+                next_try_at: r.get("next_try_at"),
+                last_error: r.get("last_error"),
+                delivered_at: r.get("delivered_at"),
+                gave_up_at: r.get("gave_up_at"),
+            })
+            .collect())
+    }
+
+    async fn abandon_counts(&self, campaign: &str, since: i64) -> Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS answered, COALESCE(SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END), 0)::BIGINT AS abandoned
+             FROM attempts WHERE campaign_id = $1 AND status = 'closed' AND answered_at >= $2",
+        )
+        .bind(campaign)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.get("answered"), row.get("abandoned")))
+    }
+
+    async fn answered_calls(
+        &self,
+        campaign: &str,
+        since: i64,
+    ) -> Result<Vec<(i64, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT answered_at, outcome FROM attempts
+             WHERE campaign_id = $1 AND status = 'closed' AND answered_at >= $2 ORDER BY answered_at, id",
+        )
+        .bind(campaign)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("answered_at"), r.get("outcome")))
+            .collect())
+    }
 }

@@ -39,6 +39,8 @@ on_both_backends!(
     repeated_results_grow_the_delay_and_explain_sees_the_history,
     an_import_cut_short_is_resumed_not_skipped,
     a_big_first_import_takes_the_bulk_path_and_keeps_numbers_unique,
+    a_final_state_writes_an_outbox_row_in_its_transaction,
+    outbox_rows_retry_give_up_and_deliver_once,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -690,4 +692,148 @@ async fn an_import_cut_short_is_resumed_not_skipped(db: &TestDb) {
         (c.appointment_at, c.timezone.as_deref()),
         (None, Some("Atlantic/Canary"))
     );
+}
+
+/// Answers the attempt with `outcome` and closes it.
+async fn answer_and_close(store: &Store, attempt_id: i64, outcome: &str, dtmf: &str, at: i64) {
+    let event = CallEvent {
+        attempt_id: Some(attempt_id),
+        provider_call_id: Some(format!("call.{attempt_id}")),
+        kind: "result".into(),
+        command: Some("speak_getdtmf".into()),
+        dtmf: Some(dtmf.into()),
+        statuscall: Some("ANSWER".into()),
+        fields: "{}".into(),
+        received_at: at,
+    };
+    let progress = Progress {
+        answered: true,
+        outcome: Some(outcome.into()),
+        dtmf: Some(dtmf.into()),
+        answers: vec![],
+    };
+    store.record_event(&event, Some(&progress)).await.unwrap();
+    store
+        .close_attempt(attempt_id, &close(AttemptResult::Answered, at), &policy(3))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+async fn a_final_state_writes_an_outbox_row_in_its_transaction(db: &TestDb) {
+    let store = store_with(db, 4).await;
+    // Before the campaign has a URL nothing is queued.
+    let claims = store.claim_due("c1", T0, 1, &launch_all).await.unwrap();
+    answer_and_close(&store, claims[0].attempt_id, "confirmed", "1", T0 + 1).await;
+    assert!(store.outbox("c1").await.unwrap().is_empty());
+
+    store
+        .set_notify_target("c1", Some("https://u:p@example.com/hook"), T0)
+        .await
+        .unwrap();
+    let gate = |c: &Candidate| match c.phone.as_str() {
+        "+34600000001" => Gate::Close {
+            state: "blocked".into(),
+            note: "do-not-call".into(),
+        },
+        _ => Gate::Launch,
+    };
+    let claims = store.claim_due("c1", T0 + 10, 10, &gate).await.unwrap();
+    assert_eq!(claims.len(), 2);
+    // Scheduled (a retry) is not final: no row.
+    store
+        .close_attempt(
+            claims[1].attempt_id,
+            &close(AttemptResult::Busy, T0 + 20),
+            &policy(3),
+        )
+        .await
+        .unwrap();
+    answer_and_close(&store, claims[0].attempt_id, "cancelled", "2", T0 + 30).await;
+    let rows = store.outbox("c1").await.unwrap();
+    let states: Vec<&str> = rows.iter().map(|r| r.state.as_str()).collect();
+    assert_eq!(states, ["blocked", "cancelled"]);
+    assert!(rows
+        .iter()
+        .all(|r| r.tries == 0 && r.delivered_at.is_none()));
+
+    let due = store.due_notifications(T0 + 30, 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    let n = &due[1];
+    assert_eq!(
+        (n.state.as_str(), n.phone.as_str(), n.dtmf.as_deref()),
+        ("cancelled", claims[0].phone.as_str(), Some("2"))
+    );
+    assert_eq!((n.attempts, n.created_at), (1, T0 + 30));
+    assert_eq!(n.url, "https://u:p@example.com/hook");
+    assert_eq!(n.vars.get("telefono"), Some(&n.phone));
+    assert_eq!(store.next_notification_at().await.unwrap(), Some(T0 + 10));
+
+    // Without a URL again, later outcomes are not queued; queued ones stay.
+    store.set_notify_target("c1", None, T0).await.unwrap();
+    // The busy contact's retry.
+    let later = T0 + 86_400_000;
+    let claims = store.claim_due("c1", later, 10, &launch_all).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    answer_and_close(&store, claims[0].attempt_id, "confirmed", "1", later + 1).await;
+    assert_eq!(store.outbox("c1").await.unwrap().len(), 2);
+}
+
+async fn outbox_rows_retry_give_up_and_deliver_once(db: &TestDb) {
+    let store = store_with(db, 2).await;
+    store
+        .set_notify_target("c1", Some("http://127.0.0.1:9/x"), T0)
+        .await
+        .unwrap();
+    let claims = store.claim_due("c1", T0, 10, &launch_all).await.unwrap();
+    answer_and_close(&store, claims[0].attempt_id, "confirmed", "1", T0 + 1).await;
+    answer_and_close(&store, claims[1].attempt_id, "cancelled", "2", T0 + 2).await;
+    let rows = store.outbox("c1").await.unwrap();
+    let (a, b) = (rows[0].id, rows[1].id);
+
+    store
+        .notification_failed(a, "HTTP 500", Some(T0 + 1_000), T0 + 5)
+        .await
+        .unwrap();
+    let due: Vec<i64> = store
+        .due_notifications(T0 + 999, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(due, [b], "a failed row waits for its retry time");
+    assert_eq!(store.next_notification_at().await.unwrap(), Some(T0 + 2));
+    store.notification_delivered(b, T0 + 6).await.unwrap();
+    // Delivered rows are never offered again, and a late failure report changes nothing.
+    store
+        .notification_failed(b, "late", None, T0 + 7)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.next_notification_at().await.unwrap(),
+        Some(T0 + 1_000)
+    );
+    let due = store.due_notifications(T0 + 1_000, 10).await.unwrap();
+    assert_eq!((due.len(), due[0].id, due[0].tries), (1, a, 1));
+    store
+        .notification_failed(a, "timeout", None, T0 + 1_001)
+        .await
+        .unwrap();
+    assert!(store
+        .due_notifications(i64::MAX / 2, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.next_notification_at().await.unwrap(), None);
+    let rows = store.outbox("c1").await.unwrap();
+    assert_eq!(
+        (
+            rows[0].tries,
+            rows[0].gave_up_at,
+            rows[0].last_error.as_deref()
+        ),
+        (2, Some(T0 + 1_001), Some("timeout"))
+    );
+    assert_eq!((rows[1].tries, rows[1].delivered_at), (0, Some(T0 + 6)));
 }

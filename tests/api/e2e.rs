@@ -196,3 +196,89 @@ async fn a_survey_stores_each_answer_and_reports_them(db: Db) {
         "{r}"
     );
 }
+
+crate::on_both_backends!(sales_never_dial_more_calls_than_agents_and_count_the_abandoned);
+
+async fn sales_never_dial_more_calls_than_agents_and_count_the_abandoned(db: Db) {
+    use pregonero::store::{Backend, Store};
+    let Some(test_db) = helpers::fresh_db(db, "e2e::sales").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let toml = "kind = \"sales\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\n[sales]\nagent = \"extension:200\"\nagents = 2\nabandon_after_seconds = 2\n";
+    let phones: Vec<String> = (1..=8).map(|i| format!("+3460000000{i}")).collect();
+    let csv = format!(
+        "telefono;nombre\n{}\n",
+        phones
+            .iter()
+            .map(|p| format!("{};X", &p[3..]))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    helpers::campaign(root.path(), "ventas", toml, "lista.csv", &csv);
+    let script = root.path().join("script.toml");
+    // Two agents who pick up in half a second and talk 20 s. Six callees wait for them; one
+    // hangs up while the transfer rings; for another the agent would take 5 s, over the 2 s
+    // threshold.
+    let mut lines: Vec<String> = phones[..6]
+        .iter()
+        .map(|p| format!("\"{p}\" = \"answer\""))
+        .collect();
+    lines.push("\"+34600000007\" = \"answer hangup=1\"".into());
+    lines.push("\"+34600000008\" = \"answer bridge=5\"".into());
+    lines.push("[agents]\ncount = 2\nbridge = 0.5\ntalk = 20".into());
+    std::fs::write(&script, lines.join("\n")).unwrap();
+    let mut config = helpers::config(&test_db.url, root.path());
+    config.simulator.script_file = Some(script);
+    // Slower than the other tests: the 2 s threshold is 40 ms of real time, so a loaded
+    // machine does not turn a prompt pick-up into an abandon.
+    config.simulator.speed = 50.0;
+    // Room for more calls than agents: only the sales pacing holds them back.
+    config.limits.max_concurrent_calls = 8;
+    config.limits.calls_per_second = 50.0;
+    helpers::run_until_idle(config).await;
+
+    let r = helpers::report_json(&test_db.url, "ventas").await;
+    assert_eq!(
+        (
+            r["states"]["connected"].as_i64(),
+            r["states"]["abandoned"].as_i64()
+        ),
+        (Some(6), Some(2)),
+        "{r}"
+    );
+    let a = &r["abandon"];
+    assert_eq!(
+        (
+            a["answered_30d"].as_i64(),
+            a["abandoned_30d"].as_i64(),
+            a["rate_30d"].as_f64()
+        ),
+        (Some(8), Some(2), Some(0.25)),
+        "{r}"
+    );
+    assert_eq!(a["by_day"].as_array().map(Vec::len), Some(1), "{r}");
+
+    // Calls in progress (launch to end) never outnumbered the agents.
+    let store = Store::connect(&test_db.url).await.unwrap();
+    let mut spans = Vec::new();
+    for p in &phones {
+        let c = store.contact("ventas", p).await.unwrap().unwrap();
+        for at in store.attempts_of(c.contact_id).await.unwrap() {
+            spans.push((at.created_at, at.ended_at.expect("ended")));
+        }
+    }
+    store.close().await;
+    assert_eq!(spans.len(), 8);
+    let most = spans
+        .iter()
+        .map(|(start, _)| {
+            spans
+                .iter()
+                .filter(|(s, e)| s <= start && start < e)
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert_eq!(most, 2, "calls in progress at once: {spans:?}");
+}

@@ -5,6 +5,7 @@ mod dialing;
 mod e2e;
 mod helpers;
 mod provider_replies;
+mod reminders;
 mod shutdown;
 mod watch;
 mod webhooks;

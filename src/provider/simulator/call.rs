@@ -6,6 +6,8 @@ use std::sync::atomic::Ordering;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use std::sync::Arc;
+
 use super::{post_form, real_duration, CallScript, Key, LaunchRecord, SimHandle};
 
 const MAX_EXCHANGES: usize = 50;
@@ -79,6 +81,16 @@ fn step(secs: f64, description: &str, dtmf: &str, ends: bool) -> Step {
     }
 }
 
+/// How an answered callee behaves (the options of [`CallScript::Answer`]).
+#[derive(Clone, Copy)]
+struct Answered<'a> {
+    keys: &'a [Key],
+    hangup_during: Option<usize>,
+    refuse: Option<usize>,
+    transfer_ok: bool,
+    bridge_secs: Option<f64>,
+}
+
 pub(super) struct Call {
     pub(super) sim: SimHandle,
     pub(super) launch: LaunchRecord,
@@ -99,11 +111,18 @@ impl Call {
                 ring_secs,
                 keys,
                 hangup_during,
+                refuse,
                 transfer_ok,
+                bridge_secs,
             } => {
-                return self
-                    .answered(*ring_secs, keys, *hangup_during, *transfer_ok)
-                    .await;
+                let how = Answered {
+                    keys,
+                    hangup_during: *hangup_during,
+                    refuse: *refuse,
+                    transfer_ok: *transfer_ok,
+                    bridge_secs: *bridge_secs,
+                };
+                return self.answered(*ring_secs, &how).await;
             }
             CallScript::Busy => ("BUSY", 3.0),
             CallScript::NoAnswer => ("NOANSWER", f64::from(self.launch.duration)),
@@ -121,13 +140,14 @@ impl Call {
         (!self.sim.inner.cancel.is_cancelled()).then_some((status, ring, 0.0))
     }
 
-    async fn answered(
-        &self,
-        ring: f64,
-        keys: &[Key],
-        hangup_during: Option<usize>,
-        transfer_ok: bool,
-    ) -> Option<(&'static str, f64, f64)> {
+    async fn answered(&self, ring: f64, how: &Answered<'_>) -> Option<(&'static str, f64, f64)> {
+        let Answered {
+            keys,
+            hangup_during,
+            refuse,
+            transfer_ok,
+            bridge_secs,
+        } = *how;
         self.sleep(ring).await?;
         let (mut talk, mut commands, mut getdtmfs) = (0.0, 0, 0);
         let mut userfield = String::new();
@@ -146,7 +166,12 @@ impl Call {
                     .acked_dtmf
                     .push((l.id.clone(), l.userdata.clone(), dtmf));
             }
-            let cmd = match parse_command(&body) {
+            // `refuse=N`: the Nth command is refused as if it were not valid.
+            let parsed = match parse_command(&body) {
+                Ok(cmd) if refuse == Some(commands + 1) => Err((cmd.command, cmd.options)),
+                other => other,
+            };
+            let cmd = match parsed {
                 Ok(cmd) => cmd,
                 Err((command, options)) => {
                     let error = [
@@ -163,7 +188,27 @@ impl Call {
             };
             userfield = cmd.userfield.clone();
             commands += 1;
-            let step = self.execute(&cmd, keys.get(getdtmfs), transfer_ok);
+            // With an agent pool, a transfer waits for an agent, who stays busy until it ends.
+            let pool = self
+                .sim
+                .inner
+                .agents
+                .clone()
+                .zip(self.sim.inner.cfg.script.agents.as_ref());
+            let (step, _agent) = match pool {
+                // A callee who hangs up during the transfer leaves before any agent comes.
+                Some((free, agents))
+                    if transfer_ok
+                        && hangup_during != Some(commands)
+                        && matches!(cmd.command.as_str(), "dial" | "queue") =>
+                {
+                    let (step, waited, agent) =
+                        self.agent_transfer(&cmd, free, agents, bridge_secs).await?;
+                    talk += waited;
+                    (step, agent)
+                }
+                _ => (self.execute(&cmd, keys.get(getdtmfs), transfer_ok), None),
+            };
             if cmd.command.ends_with("_getdtmf") {
                 getdtmfs += 1;
             }
@@ -204,6 +249,52 @@ impl Call {
             self.post(&end).await;
         }
         Some(("ANSWER", ring + talk, talk))
+    }
+
+    /// A transfer to the agent pool: waits for a free agent within the window (the `dial` ring
+    /// time, or the pool's `wait` for a `queue`), then the agent's pick-up delay. Returns the
+    /// step (talk time still to play), the simulated seconds already waited, and the agent,
+    /// busy while the caller keeps it; `None` if cancelled.
+    async fn agent_transfer(
+        &self,
+        cmd: &Command,
+        free: Arc<tokio::sync::Semaphore>,
+        agents: &super::Agents,
+        bridge_secs: Option<f64>,
+    ) -> Option<(Step, f64, Option<tokio::sync::OwnedSemaphorePermit>)> {
+        let window = match cmd.command.as_str() {
+            "dial" => cmd
+                .options
+                .split(',')
+                .nth(2)
+                .and_then(|r| r.trim().parse::<f64>().ok())
+                .filter(|r| r.is_finite() && *r >= 0.0)
+                .unwrap_or(30.0),
+            _ => agents.wait_secs,
+        };
+        let bridge = bridge_secs.unwrap_or(agents.bridge_secs);
+        let speed = self.sim.inner.cfg.speed;
+        let started = std::time::Instant::now();
+        let acquired = tokio::select! {
+            _ = self.sim.inner.cancel.cancelled() => return None,
+            r = tokio::time::timeout(real_duration(window, speed), free.acquire_owned()) => r,
+        };
+        let waited = (started.elapsed().as_secs_f64() * speed).min(window);
+        let no_agent = step(0.0, "NOANSWER", "", false);
+        match acquired {
+            Ok(Ok(agent)) if waited + bridge <= window => {
+                self.sleep(bridge).await?;
+                let talk = step(agents.talk_secs, "ANSWER", "", false);
+                Some((talk, waited + bridge, Some(agent)))
+            }
+            Ok(Ok(agent)) => {
+                // Nobody picks up in time: the agent is free again at once.
+                drop(agent);
+                self.sleep(window - waited).await?;
+                Some((no_agent, window, None))
+            }
+            _ => Some((no_agent, window, None)),
+        }
     }
 
     /// Simulates one command (options are positional, `;`-separated, `,` for dial/queue).

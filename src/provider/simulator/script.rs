@@ -20,7 +20,7 @@ pub enum Key {
 ///
 /// ```text
 /// busy | noanswer | unreachable | congestion
-/// answer [ring=SECS] [keys=K,K,...] [hangup=N] [transfer=ok|fail]
+/// answer [ring=SECS] [keys=K,K,...] [hangup=N] [refuse=N] [transfer=ok|fail] [bridge=SECS]
 /// ```
 ///
 /// - `ring=SECS`: simulated seconds of ringing before the answer (default 4);
@@ -28,7 +28,11 @@ pub enum Key {
 ///   (`timeout`); getdtmf commands beyond the list time out, so plain `answer` never presses a key;
 /// - `hangup=N`: the callee hangs up during the Nth command (1 = the reply to the start request);
 ///   no result request is sent for it, only the final `CANCEL`;
-/// - `transfer=fail`: `dial`/`queue` report `NOANSWER` instead of `ANSWER`.
+/// - `refuse=N`: the provider refuses the Nth command as if it were not valid (`statuscode`
+///   401, `Command not found`), as netelip does with a reply it cannot read;
+/// - `transfer=fail`: `dial`/`queue` report `NOANSWER` instead of `ANSWER`;
+/// - `bridge=SECS`: with an agent pool (see [`Agents`]), the agent takes this long to pick up
+///   this call instead of the pool's `bridge`.
 ///
 /// Aliases: `no-answer`, `chanunavail`, `timeout` for `t`.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,8 +45,12 @@ pub enum CallScript {
         keys: Vec<Key>,
         /// 1-based command during which the callee hangs up.
         hangup_during: Option<usize>,
+        /// 1-based command the provider answers with `Command not found`.
+        refuse: Option<usize>,
         /// Whether `dial`/`queue` are answered.
         transfer_ok: bool,
+        /// Simulated seconds an agent of the pool takes to pick up this call.
+        bridge_secs: Option<f64>,
     },
     /// `BUSY` after ~3 s.
     Busy,
@@ -77,8 +85,9 @@ impl FromStr for CallScript {
                 None => Ok(outcome),
             };
         }
-        let (mut ring_secs, mut keys, mut hangup_during, mut transfer_ok) =
-            (ANSWER_AFTER_SECS, Vec::new(), None, true);
+        let (mut ring_secs, mut keys, mut hangup_during, mut refuse, mut transfer_ok) =
+            (ANSWER_AFTER_SECS, Vec::new(), None, None, true);
+        let mut bridge_secs = None;
         for word in words {
             let (k, v) = word
                 .split_once('=')
@@ -89,12 +98,20 @@ impl FromStr for CallScript {
                     let n = v.parse::<usize>().ok().filter(|n| *n > 0);
                     hangup_during = Some(n.ok_or_else(|| format!("bad hangup=`{v}`"))?);
                 }
+                "refuse" => {
+                    let n = v.parse::<usize>().ok().filter(|n| *n > 0);
+                    refuse = Some(n.ok_or_else(|| format!("bad refuse=`{v}`"))?);
+                }
                 "transfer" => {
                     transfer_ok = match v.to_ascii_lowercase().as_str() {
                         "ok" => true,
                         "fail" => false,
                         _ => return Err(format!("bad transfer=`{v}` (ok|fail)")),
                     }
+                }
+                "bridge" => {
+                    let b = v.parse::<f64>().ok().filter(|b| b.is_finite() && *b >= 0.0);
+                    bridge_secs = Some(b.ok_or_else(|| format!("bad bridge=`{v}`"))?);
                 }
                 "ring" => {
                     let r = v.parse::<f64>().ok().filter(|r| r.is_finite() && *r >= 0.0);
@@ -107,7 +124,9 @@ impl FromStr for CallScript {
             ring_secs,
             keys,
             hangup_during,
+            refuse,
             transfer_ok,
+            bridge_secs,
         })
     }
 }
@@ -125,12 +144,57 @@ fn parse_key(k: &str) -> Result<Key, String> {
     }
 }
 
+/// A pool of agents behind every `dial`/`queue` transfer (sales): a transfer waits for a free
+/// agent, who picks up after `bridge` seconds and talks for `talk` seconds; a transfer that no
+/// agent picks up within its window (the `dial` ring time, or `wait` for a `queue`) ends
+/// `NOANSWER`. In a script file: `[agents]` with `count`, `bridge`, `talk`, `wait`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agents {
+    pub count: usize,
+    pub bridge_secs: f64,
+    pub talk_secs: f64,
+    pub wait_secs: f64,
+}
+
+impl Default for Agents {
+    fn default() -> Self {
+        Agents {
+            count: 1,
+            bridge_secs: 1.0,
+            talk_secs: 30.0,
+            wait_secs: 30.0,
+        }
+    }
+}
+
 /// Scripted outcomes: destination → one [`CallScript`] per successive attempt (the last repeats).
 /// Destinations are matched on their international digits, so `+34600000001`, `0034600000001`
-/// and `34600000001` are the same key.
+/// and `34600000001` are the same key. Optionally an agent pool ([`Agents`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Script {
     calls: HashMap<String, Vec<CallScript>>,
+    /// Agents behind transfers; without them every transfer is answered at once.
+    pub agents: Option<Agents>,
+}
+
+fn parse_agents(t: &toml::Table) -> Result<Agents, String> {
+    let mut a = Agents::default();
+    for (k, v) in t {
+        let num = v
+            .as_float()
+            .or_else(|| v.as_integer().map(|i| i as f64))
+            .filter(|n| n.is_finite() && *n >= 0.0)
+            .ok_or_else(|| format!("agents.{k} must be a number of 0 or more"))?;
+        match k.as_str() {
+            "count" if num >= 1.0 => a.count = num as usize,
+            "count" => return Err("agents.count must be at least 1".into()),
+            "bridge" => a.bridge_secs = num,
+            "talk" => a.talk_secs = num,
+            "wait" => a.wait_secs = num,
+            other => return Err(format!("unknown agents key `{other}`")),
+        }
+    }
+    Ok(a)
 }
 
 impl Script {
@@ -149,6 +213,10 @@ impl Script {
         let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut script = Script::default();
         for (dst, value) in table {
+            if let (true, toml::Value::Table(t)) = (dst == "agents", &value) {
+                script.agents = Some(parse_agents(t)?);
+                continue;
+            }
             let items = match value {
                 toml::Value::String(s) => vec![toml::Value::String(s)],
                 toml::Value::Array(items) => items,
@@ -204,7 +272,9 @@ pub fn random_outcome(seed: u64, dst: &str, n: usize) -> CallScript {
             ring_secs: ANSWER_AFTER_SECS,
             keys: vec![Key::Digits("1".into())],
             hangup_during: None,
+            refuse: None,
             transfer_ok: true,
+            bridge_secs: None,
         },
         70..80 => CallScript::Busy,
         80..92 => CallScript::NoAnswer,

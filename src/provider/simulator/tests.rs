@@ -368,10 +368,12 @@ fn script_grammar() {
         ring_secs: 2.5,
         keys: vec![Key::Timeout, Key::Digits("2".into())],
         hangup_during: Some(3),
+        refuse: Some(2),
         transfer_ok: false,
+        bridge_secs: Some(0.5),
     };
     assert_eq!(
-        "answer keys=t,2 hangup=3 transfer=fail ring=2.5".parse(),
+        "answer keys=t,2 hangup=3 transfer=fail ring=2.5 refuse=2 bridge=0.5".parse(),
         Ok(expected)
     );
     for bad in [
@@ -380,6 +382,7 @@ fn script_grammar() {
         "busy keys=1",
         "answer keys=x",
         "answer hangup=0",
+        "answer refuse=0",
         "answer foo=1",
         "answer keys",
     ] {
@@ -395,6 +398,21 @@ fn script_grammar() {
         Some(CallScript::Answer { .. })
     ));
     assert_eq!(s.for_attempt("+34911", 0), Some(&CallScript::Congestion));
+    let s = Script::parse_toml(
+        "\"+34600\" = \"answer\"\n[agents]\ncount = 2\nbridge = 0.5\ntalk = 20\n",
+    )
+    .unwrap();
+    assert_eq!(
+        s.agents,
+        Some(crate::provider::simulator::Agents {
+            count: 2,
+            bridge_secs: 0.5,
+            talk_secs: 20.0,
+            wait_secs: 30.0
+        })
+    );
+    assert!(Script::parse_toml("[agents]\ncount = 0\n").is_err());
+    assert!(Script::parse_toml("[agents]\nseats = 2\n").is_err());
     assert!(Script::parse_toml("\"+34600\" = [\"maybe\"]").is_err());
     assert!(Script::parse_toml("\"+34600\" = 3").is_err());
 }

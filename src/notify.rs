@@ -1,0 +1,297 @@
+//! Outcome notifications for reminders (`[reminder].notify_url`): a durable outbox delivered by
+//! one background task.
+//!
+//! The outbox row is written by the store in the same transaction that gives the contact its
+//! final state (migration 0006), so no outcome is lost and the control reply never waits for
+//! the customer's server. This task POSTs each row as JSON, marks it delivered on a 2xx reply,
+//! and otherwise retries with exponential backoff (doubling from `notify.backoff_seconds`,
+//! capped at `notify.backoff_max_seconds`, with jitter) until `notify.max_tries`, when it gives
+//! up and logs it. Rows still undelivered at shutdown are retried by the next run.
+//!
+//! Guarantees: delivery at least once (a receiver may see a row twice, e.g. when its reply is
+//! lost); every POST carries the row id as `Idempotency-Key` and `idempotency_key`; a URL is
+//! never logged whole (scheme and host only: it may carry credentials).
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::SharedClock;
+use crate::config::NotifyConfig;
+use crate::store::{Backend, Notification, Store, StoreError};
+
+/// Rows read per pass.
+const BATCH: u32 = 32;
+/// Longest pause between two looks at the outbox (divided by the simulator's speed).
+const POLL: Duration = Duration::from_secs(1);
+const MIN_POLL: Duration = Duration::from_millis(100);
+
+/// Errors building the delivery client.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("cannot build the HTTP client for notifications: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// The delivery settings in force, waits already divided by the time scale.
+#[derive(Debug, Clone)]
+struct Settings {
+    max_tries: u32,
+    backoff: Duration,
+    backoff_max: Duration,
+    poll: Duration,
+}
+
+/// The outbox's delivery task.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Store,
+    clock: SharedClock,
+    http: reqwest::Client,
+    settings: Settings,
+}
+
+/// The wait before the next try after `tries` failed ones (1 = the first failure): `base`
+/// doubled each time, at most `cap`, then scaled by `jitter` in [0.5, 1] so that many rows
+/// failing together do not retry together.
+pub fn retry_delay(tries: u32, base: Duration, cap: Duration, jitter: f64) -> Duration {
+    let growth = 2f64.powi(tries.saturating_sub(1).min(30) as i32);
+    let d = (base.as_secs_f64() * growth).min(cap.as_secs_f64());
+    Duration::from_secs_f64(d * jitter.clamp(0.5, 1.0))
+}
+
+/// `scheme://host[:port]` of a URL, the only part of it that may be logged.
+pub fn url_for_logs(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{}://{h}:{p}", u.scheme()),
+            (Some(h), None) => format!("{}://{h}", u.scheme()),
+            _ => format!("{}://", u.scheme()),
+        },
+        Err(_) => "(invalid URL)".into(),
+    }
+}
+
+/// The idempotency key of an outbox row, as sent.
+pub fn idempotency_key(id: i64) -> String {
+    format!("pregonero-notify-{id}")
+}
+
+fn rfc3339(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// The JSON body POSTed for a row.
+pub fn payload(n: &Notification) -> serde_json::Value {
+    json!({
+        "idempotency_key": idempotency_key(n.id),
+        "campaign": n.campaign_id,
+        "phone": n.phone,
+        "name": n.name,
+        "state": n.state,
+        "outcome": n.state,
+        "dtmf": n.dtmf,
+        "attempts": n.attempts,
+        "last_result": n.last_result,
+        "time": rfc3339(n.created_at),
+        "last_call_at": n.last_call_at.map(rfc3339),
+        "vars": n.vars,
+    })
+}
+
+impl Outbox {
+    /// `time_scale` divides the waits (the simulator's speed; 1 with the real provider).
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        config: &NotifyConfig,
+        time_scale: f64,
+    ) -> Result<Outbox, NotifyError> {
+        let scale = |secs: f64| Duration::from_secs_f64(secs / time_scale.max(1e-9));
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs_f64(config.timeout_seconds))
+            .user_agent(concat!("pregonero/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Outbox {
+            store,
+            clock,
+            http,
+            settings: Settings {
+                max_tries: config.max_tries,
+                backoff: scale(config.backoff_seconds),
+                backoff_max: scale(config.backoff_max_seconds),
+                poll: scale(POLL.as_secs_f64()).clamp(MIN_POLL, POLL),
+            },
+        })
+    }
+
+    /// Delivers until `stop` fires; a delivery under way when it fires is finished (within
+    /// `notify.timeout_seconds`), no new one starts.
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            if stop.is_cancelled() {
+                return;
+            }
+            let wait = match self.deliver_due(&stop).await {
+                Ok(n) if n as u32 >= BATCH => Duration::ZERO,
+                Ok(_) => self.until_next().await,
+                Err(e) => {
+                    tracing::error!("notification outbox: {e}");
+                    self.settings.poll
+                }
+            };
+            if wait.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// How long to wait before the next pass: until the next row is due, at most one poll.
+    async fn until_next(&self) -> Duration {
+        match self.store.next_notification_at().await {
+            Ok(Some(at)) => {
+                let ms = (at - self.clock.now_ms()).max(0) as u64;
+                Duration::from_millis(ms).clamp(MIN_POLL, self.settings.poll)
+            }
+            _ => self.settings.poll,
+        }
+    }
+
+    /// One pass over the rows due now; returns how many were tried.
+    pub async fn deliver_due(&self, stop: &CancellationToken) -> Result<usize, StoreError> {
+        let due = self
+            .store
+            .due_notifications(self.clock.now_ms(), BATCH)
+            .await?;
+        let mut tried = 0;
+        for n in &due {
+            if stop.is_cancelled() {
+                break;
+            }
+            tried += 1;
+            let result = self.post(n).await;
+            let now = self.clock.now_ms();
+            let host = url_for_logs(&n.url);
+            match result {
+                Ok(()) => {
+                    self.store.notification_delivered(n.id, now).await?;
+                    tracing::info!(campaign = %n.campaign_id, id = n.id, to = %host, state = %n.state, "outcome notification delivered");
+                }
+                Err(error) => {
+                    let tries = u32::try_from(n.tries.max(0))
+                        .unwrap_or(u32::MAX)
+                        .saturating_add(1);
+                    if tries >= self.settings.max_tries {
+                        self.store
+                            .notification_failed(n.id, &error, None, now)
+                            .await?;
+                        tracing::warn!(campaign = %n.campaign_id, id = n.id, to = %host, tries, "outcome notification given up after {tries} tries: {error}");
+                    } else {
+                        let delay = retry_delay(
+                            tries,
+                            self.settings.backoff,
+                            self.settings.backoff_max,
+                            0.5 + rand::random::<f64>() / 2.0,
+                        );
+                        let at = now + delay.as_millis() as i64;
+                        self.store
+                            .notification_failed(n.id, &error, Some(at), now)
+                            .await?;
+                        tracing::info!(campaign = %n.campaign_id, id = n.id, to = %host, tries, "outcome notification failed ({error}); retry in {:.1}s", delay.as_secs_f64());
+                    }
+                }
+            }
+        }
+        Ok(tried)
+    }
+
+    /// POSTs one row; `Err` says why it did not count as delivered (never the URL).
+    async fn post(&self, n: &Notification) -> Result<(), String> {
+        let reply = self
+            .http
+            .post(&n.url)
+            .header("Idempotency-Key", idempotency_key(n.id))
+            .json(&payload(n))
+            .send()
+            .await;
+        match reply {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
+            Err(e) if e.is_timeout() => Err("no reply (timeout)".into()),
+            Err(e) if e.is_connect() => Err("cannot connect".into()),
+            // reqwest's messages may quote the URL: keep only the kind of failure.
+            Err(e) if e.is_request() => Err("request failed".into()),
+            Err(_) => Err("HTTP error".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_double_up_to_the_cap_with_jitter() {
+        let s = Duration::from_secs;
+        assert_eq!(retry_delay(1, s(30), s(3600), 1.0), s(30));
+        assert_eq!(retry_delay(2, s(30), s(3600), 1.0), s(60));
+        assert_eq!(retry_delay(4, s(30), s(3600), 1.0), s(240));
+        assert_eq!(retry_delay(20, s(30), s(3600), 1.0), s(3600));
+        assert_eq!(retry_delay(u32::MAX, s(30), s(3600), 1.0), s(3600));
+        assert_eq!(retry_delay(2, s(30), s(3600), 0.5), s(30));
+        // Jitter never goes outside [0.5, 1].
+        assert_eq!(retry_delay(1, s(30), s(3600), 7.0), s(30));
+        assert_eq!(retry_delay(1, s(30), s(3600), 0.0), s(15));
+    }
+
+    #[test]
+    fn urls_are_logged_without_credentials_path_or_query() {
+        assert_eq!(
+            url_for_logs("https://user:pw@hooks.example.com/x/y?token=abc"),
+            "https://hooks.example.com"
+        );
+        assert_eq!(
+            url_for_logs("http://127.0.0.1:8099/hook"),
+            "http://127.0.0.1:8099"
+        );
+        assert_eq!(url_for_logs("not a url"), "(invalid URL)");
+    }
+
+    #[test]
+    fn the_payload_names_everything_the_receiver_needs() {
+        let mut vars = std::collections::BTreeMap::new();
+        vars.insert("cita".to_string(), "2026-12-03 10:30".to_string());
+        let n = Notification {
+            id: 7,
+            campaign_id: "citas".into(),
+            url: "http://x".into(),
+            state: "confirmed".into(),
+            created_at: 1_780_000_000_000,
+            tries: 0,
+            phone: "+34600000001".into(),
+            name: "Ana".into(),
+            vars,
+            attempts: 2,
+            dtmf: Some("1".into()),
+            last_result: Some("answered".into()),
+            last_call_at: Some(1_780_000_000_000),
+        };
+        let p = payload(&n);
+        assert_eq!(p["idempotency_key"], "pregonero-notify-7");
+        assert_eq!(p["state"], "confirmed");
+        assert_eq!(p["outcome"], "confirmed");
+        assert_eq!(p["dtmf"], "1");
+        assert_eq!(p["attempts"], 2);
+        assert_eq!(p["time"], "2026-05-28T20:26:40Z");
+        assert_eq!(p["vars"]["cita"], "2026-12-03 10:30");
+    }
+}
