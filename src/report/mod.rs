@@ -1,0 +1,334 @@
+//! Campaign results for operators: the JSON of product.md and a human table (here), CSV for a
+//! Spanish Excel or for scripts (`csv`), per-contact rows (`contacts`), a self-contained HTML page
+//! with SVG charts (`html`, `svg`), one contact's timeline (`timeline`) and the compliance report
+//! (`compliance`). `cli` turns `pregonero report` options into one of them.
+
+pub mod cli;
+pub mod compliance;
+pub mod contacts;
+pub mod csv;
+pub mod html;
+pub mod svg;
+pub mod timeline;
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use crate::campaign::Kind;
+use crate::store::{Backend, CampaignStats, Store, StoreError};
+
+/// Counts in a fixed order (serialised as a JSON object in that order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ordered(pub Vec<(String, i64)>);
+
+impl Serialize for Ordered {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// `pregonero report CAMPAIGN --format json`, exactly as product.md shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CampaignReport {
+    pub campaign: String,
+    pub kind: String,
+    pub contacts: i64,
+    /// Every state of the closed list that applies to the kind, zeros included.
+    pub states: Ordered,
+    /// `total` counts every placed attempt; `failed` gathers the ended ones that were neither
+    /// answered, busy nor unanswered (unreachable, congestion, refused, lost).
+    pub attempts: Ordered,
+    pub talk_seconds: i64,
+    pub cost: f64,
+    /// Surveys only: per question, how many contacts pressed each key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answers:
+        Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>>,
+}
+
+impl CampaignReport {
+    pub fn from_stats(campaign: &str, kind: Kind, stats: &CampaignStats) -> CampaignReport {
+        let states = kind
+            .states()
+            .into_iter()
+            .map(|s| (s.to_string(), stats.states.get(s).copied().unwrap_or(0)))
+            .collect();
+        let get = |k: &str| stats.attempts.get(k).copied().unwrap_or(0);
+        let total: i64 = stats.attempts.values().sum();
+        let (answered, busy, no_answer) = (get("answered"), get("busy"), get("no_answer"));
+        let failed = total - answered - busy - no_answer - get("open");
+        CampaignReport {
+            campaign: campaign.to_string(),
+            kind: kind.as_str().to_string(),
+            contacts: stats.contacts,
+            states: Ordered(states),
+            attempts: Ordered(vec![
+                ("total".into(), total),
+                ("answered".into(), answered),
+                ("busy".into(), busy),
+                ("no_answer".into(), no_answer),
+                ("failed".into(), failed),
+            ]),
+            talk_seconds: stats.talk_seconds,
+            cost: (stats.cost * 10_000.0).round() / 10_000.0,
+            answers: None,
+        }
+    }
+
+    /// A table for a terminal.
+    pub fn to_table(&self) -> String {
+        let mut out = format!(
+            "{} ({}) — {} contacts\n",
+            self.campaign, self.kind, self.contacts
+        );
+        out.push_str("  states:\n");
+        for (k, v) in &self.states.0 {
+            out.push_str(&format!("    {k:<16}{v:>8}\n"));
+        }
+        out.push_str("  attempts:\n");
+        for (k, v) in &self.attempts.0 {
+            out.push_str(&format!("    {k:<16}{v:>8}\n"));
+        }
+        out.push_str(&format!(
+            "  talk time       {:>8} s\n  cost            {:>10.4} €\n",
+            self.talk_seconds, self.cost
+        ));
+        for (q, keys) in self.answers.iter().flatten() {
+            let keys: Vec<String> = keys.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+            out.push_str(&format!("  answers {q:<8}{}\n", keys.join(", ")));
+        }
+        out
+    }
+}
+
+/// Errors of `report`.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("no campaign named \"{0}\" in the database (run `pregonero campaigns` to list them)")]
+    UnknownCampaign(String),
+    #[error("{phone} is not a contact of campaign {campaign}")]
+    UnknownContact { campaign: String, phone: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reports for one campaign, or all when `campaign` is `None`.
+pub async fn build(
+    store: &Store,
+    campaign: Option<&str>,
+) -> Result<Vec<CampaignReport>, ReportError> {
+    let rows = store.campaigns().await?;
+    let mut out = Vec::new();
+    for row in rows.iter().filter(|r| campaign.is_none_or(|c| c == r.id)) {
+        let kind = Kind::parse(&row.kind).unwrap_or(Kind::Announcement);
+        let stats = store.stats(&row.id).await?;
+        let mut report = CampaignReport::from_stats(&row.id, kind, &stats);
+        if kind == Kind::Survey {
+            let mut answers =
+                std::collections::BTreeMap::<String, std::collections::BTreeMap<String, i64>>::new(
+                );
+            for (question, key, n) in store.survey_answers(&row.id).await? {
+                answers.entry(question).or_default().insert(key, n);
+            }
+            report.answers = Some(answers);
+        }
+        out.push(report);
+    }
+    if let (Some(c), true) = (campaign, out.is_empty()) {
+        return Err(ReportError::UnknownCampaign(c.to_string()));
+    }
+    Ok(out)
+}
+
+/// One row per campaign (summary CSV): campaign, kind, contacts, every state, attempts, talk
+/// time, cost. With several campaigns the state columns are the union, first seen first.
+pub fn summary_csv(reports: &[CampaignReport], style: csv::CsvStyle) -> String {
+    use csv::Cell;
+    let mut states: Vec<String> = Vec::new();
+    for r in reports {
+        for (k, _) in &r.states.0 {
+            if !states.contains(k) {
+                states.push(k.clone());
+            }
+        }
+    }
+    let mut header: Vec<String> = vec!["campaign".into(), "kind".into(), "contacts".into()];
+    header.extend(states.iter().cloned());
+    let attempt_keys: Vec<String> = reports
+        .first()
+        .map(|r| r.attempts.0.iter().map(|(k, _)| k.clone()).collect())
+        .unwrap_or_default();
+    header.extend(attempt_keys.iter().map(|k| format!("attempts_{k}")));
+    header.push("talk_seconds".into());
+    header.push("cost".into());
+    let get = |o: &Ordered, k: &str| o.0.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+    let rows: Vec<Vec<Cell>> = reports
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                Cell::Text(r.campaign.clone()),
+                Cell::Text(r.kind.clone()),
+                Cell::Int(r.contacts),
+            ];
+            for s in &states {
+                row.push(match get(&r.states, s) {
+                    Some(v) => Cell::Int(v),
+                    None => Cell::Empty,
+                });
+            }
+            for k in &attempt_keys {
+                row.push(Cell::Int(get(&r.attempts, k).unwrap_or(0)));
+            }
+            row.push(Cell::Int(r.talk_seconds));
+            row.push(Cell::Decimal(r.cost, 4));
+            row
+        })
+        .collect();
+    csv::write(style, &header, &rows)
+}
+
+/// The kind of a stored campaign.
+async fn kind_of(store: &Store, campaign: &str) -> Result<Kind, ReportError> {
+    store
+        .campaigns()
+        .await?
+        .into_iter()
+        .find(|r| r.id == campaign)
+        .map(|r| Kind::parse(&r.kind).unwrap_or(Kind::Announcement))
+        .ok_or_else(|| ReportError::UnknownCampaign(campaign.to_string()))
+}
+
+/// The contacts of a campaign, one row each.
+pub async fn contact_table(
+    store: &Store,
+    campaign: &str,
+    tz: chrono_tz::Tz,
+) -> Result<contacts::ContactTable, ReportError> {
+    kind_of(store, campaign).await?;
+    Ok(contacts::ContactTable::new(
+        tz,
+        store.contact_report(campaign).await?,
+    ))
+}
+
+/// The compliance report; `plan` is the campaign's schedule as loaded from its folder (`None`
+/// when the folder is gone: the window check then reads "unknown").
+pub async fn compliance_report(
+    store: &Store,
+    campaign: &str,
+    plan: Option<&crate::schedule::plan::CampaignPlan>,
+    tz: chrono_tz::Tz,
+) -> Result<compliance::Compliance, ReportError> {
+    let kind = kind_of(store, campaign).await?;
+    let facts = store.attempt_facts(campaign).await?;
+    let stats = store.stats(campaign).await?;
+    let outs = store.opt_outs(campaign).await?;
+    Ok(compliance::compute(&compliance::Inputs {
+        campaign,
+        kind: kind.as_str(),
+        tz,
+        plan,
+        facts: &facts,
+        blocked: stats.states.get("blocked").copied().unwrap_or(0),
+        opt_outs: &outs,
+    }))
+}
+
+/// The self-contained HTML page of a campaign (with the compliance section, and the contacts
+/// table when asked).
+pub async fn html_report(
+    store: &Store,
+    campaign: &str,
+    plan: Option<&crate::schedule::plan::CampaignPlan>,
+    tz: chrono_tz::Tz,
+    with_contacts: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, ReportError> {
+    let report = build(store, Some(campaign)).await?.remove(0);
+    let facts = store.attempt_facts(campaign).await?;
+    let data = html::ChartData::compute(&report, &facts, tz);
+    let comp = compliance_report(store, campaign, plan, tz).await?;
+    let table = if with_contacts {
+        Some(contact_table(store, campaign, tz).await?)
+    } else {
+        None
+    };
+    Ok(html::render(
+        &report,
+        &data,
+        Some(&comp),
+        table.as_ref(),
+        now.with_timezone(&tz),
+    ))
+}
+
+/// One contact's timeline; `phone` is E.164.
+pub async fn contact_timeline(
+    store: &Store,
+    campaign: &str,
+    phone: &str,
+    tz: chrono_tz::Tz,
+) -> Result<timeline::Timeline, ReportError> {
+    kind_of(store, campaign).await?;
+    let Some(contact) = store.contact(campaign, phone).await? else {
+        return Err(ReportError::UnknownContact {
+            campaign: campaign.to_string(),
+            phone: phone.to_string(),
+        });
+    };
+    let attempts = store.attempts_of(contact.contact_id).await?;
+    let events = store.events_of(contact.contact_id).await?;
+    let lines = store.report_lines_of(contact.contact_id).await?;
+    Ok(timeline::Timeline::build(
+        &contact, &attempts, &events, &lines, tz,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_matches_the_contract_shape() {
+        let mut stats = CampaignStats {
+            contacts: 3,
+            ..Default::default()
+        };
+        stats.states.insert("delivered".into(), 2);
+        stats.states.insert("unreachable".into(), 1);
+        stats.attempts.insert("answered".into(), 2);
+        stats.attempts.insert("busy".into(), 2);
+        stats.attempts.insert("unreachable".into(), 1);
+        stats.talk_seconds = 40;
+        stats.cost = 0.1 + 0.2;
+        let r = CampaignReport::from_stats("anuncio", Kind::Announcement, &stats);
+        let j = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            j,
+            r#"{"campaign":"anuncio","kind":"announcement","contacts":3,"states":{"pending":0,"scheduled":0,"in_progress":0,"delivered":2,"no_response":0,"unreachable":1,"invalid_number":0,"blocked":0,"expired":0,"failed":0},"attempts":{"total":5,"answered":2,"busy":2,"no_answer":0,"failed":1},"talk_seconds":40,"cost":0.3}"#
+        );
+    }
+
+    #[test]
+    fn summary_csv_is_one_row_per_campaign() {
+        let stats = CampaignStats {
+            contacts: 1,
+            cost: 1.5,
+            ..Default::default()
+        };
+        let r = CampaignReport::from_stats("a", Kind::Announcement, &stats);
+        let s = summary_csv(&[r], csv::CsvStyle::Excel);
+        let mut lines = s.trim_start_matches('\u{feff}').lines();
+        assert!(lines
+            .next()
+            .unwrap()
+            .starts_with("campaign;kind;contacts;pending;"));
+        let row = lines.next().unwrap();
+        assert!(row.starts_with("a;announcement;1;0;"), "{row}");
+        assert!(row.ends_with(";0;1,5000"), "{row}");
+    }
+}
