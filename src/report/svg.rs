@@ -120,7 +120,7 @@ pub fn columns(title: &str, labels: &[String], series: &[Series], percent: bool)
         );
     }
     let group = plot_w / labels.len() as f64;
-    let bar = (group * 0.8 / series.len() as f64).max(1.0);
+    let bar = (group * 0.8 / series.len() as f64).clamp(1.0, 28.0);
     let every = (labels.len() / 12).max(1);
     for (i, label) in labels.iter().enumerate() {
         let gx = left + i as f64 * group + group * 0.1;
