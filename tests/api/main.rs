@@ -6,6 +6,7 @@ mod dialing;
 mod e2e;
 mod helpers;
 mod provider_replies;
+mod reports;
 mod shutdown;
 mod watch;
 mod webhooks;
