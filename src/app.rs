@@ -199,6 +199,12 @@ impl Application {
             campaigns: self.campaigns.clone(),
             clock: self.clock.clone(),
             password: dashboard_password,
+            default_tz: self
+                .config
+                .calling
+                .timezone
+                .parse()
+                .unwrap_or(chrono_tz::Europe::Madrid),
         });
         let server_stop = CancellationToken::new();
         let server = {

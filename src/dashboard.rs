@@ -32,6 +32,8 @@ pub struct DashboardState {
     pub clock: SharedClock,
     /// `None`: the dashboard is off.
     pub password: Option<SecretString>,
+    /// `[calling].timezone`, for campaigns whose folder is no longer loaded.
+    pub default_tz: chrono_tz::Tz,
 }
 
 /// The dashboard's routes.
@@ -213,7 +215,7 @@ fn plan_of(
         .cloned();
     match c {
         Some(c) => (Some(c.plan.clone()), c.plan.tz),
-        None => (None, chrono_tz::Europe::Madrid),
+        None => (None, st.default_tz),
     }
 }
 
