@@ -193,10 +193,30 @@ impl Application {
             time_scale,
             metrics: metrics.clone(),
         };
+        let dashboard_password = self.config.dashboard_password()?;
+        if dashboard_password.is_some() {
+            tracing::info!(
+                "dashboard on http://{}/ (user {})",
+                self.addr,
+                crate::dashboard::USER
+            );
+        }
+        let dashboard = crate::dashboard::router(crate::dashboard::DashboardState {
+            store: self.store.clone(),
+            campaigns: self.campaigns.clone(),
+            clock: self.clock.clone(),
+            password: dashboard_password,
+            default_tz: self
+                .config
+                .calling
+                .timezone
+                .parse()
+                .unwrap_or(chrono_tz::Europe::Madrid),
+        });
         let server_stop = CancellationToken::new();
         let server = {
             let stop = server_stop.clone();
-            let app = webhook::router(state);
+            let app = webhook::router(state).merge(dashboard);
             let listener = self
                 .listener
                 .take()

@@ -347,6 +347,26 @@ impl Config {
         }
     }
 
+    /// The dashboard password, read from `dashboard_password` or `dashboard_password_file`;
+    /// `None` (or empty): the dashboard is off.
+    pub fn dashboard_password(&self) -> Result<Option<SecretString>, ConfigError> {
+        let pw = match (
+            &self.server.dashboard_password,
+            &self.server.dashboard_password_file,
+        ) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Some(SecretString::from(text.trim().to_string()))
+            }
+            (None, None) => None,
+        };
+        Ok(pw.filter(|p| !p.expose_secret().is_empty()))
+    }
+
     pub fn provider_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.provider.timeout_seconds.max(0.1))
     }

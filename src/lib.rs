@@ -8,6 +8,7 @@ pub mod campaign;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod dashboard;
 pub mod dialer;
 pub mod flow;
 pub mod metrics;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use chrono::Utc;
@@ -56,11 +56,23 @@ enum Cmd {
     Pause { campaign: String },
     /// Restart launching for a campaign.
     Resume { campaign: String },
-    /// Campaign results.
+    /// Campaign results: summary, per contact, one contact's timeline, compliance.
     Report {
         campaign: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// CSV flavour: excel (`;`, decimal comma, UTF-8 BOM: a Spanish Excel) or standard.
+        #[arg(long, value_enum, default_value_t = report::csv::CsvStyle::Excel)]
+        csv_style: report::csv::CsvStyle,
+        /// One row per contact.
+        #[arg(long)]
+        contacts: bool,
+        /// Everything that happened to one contact (its phone number).
+        #[arg(long, value_name = "PHONE", conflicts_with_all = ["contacts", "compliance"])]
+        contact: Option<String>,
+        /// The compliance report (calling windows, abandon rate, do-not-call, opt-outs).
+        #[arg(long, conflicts_with = "contacts")]
+        compliance: bool,
         /// Write to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -117,11 +129,7 @@ enum DncCmd {
     Import { file: PathBuf },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum Format {
-    Table,
-    Json,
-}
+use report::cli::Format;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -214,8 +222,22 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Report {
             campaign,
             format,
+            csv_style,
+            contacts,
+            contact,
+            compliance,
             output,
-        } => report_cmd(&config, campaign.as_deref(), format, output).await,
+        } => {
+            let args = report::cli::ReportArgs {
+                campaign,
+                format,
+                csv_style,
+                contacts,
+                contact,
+                compliance,
+            };
+            report_cmd(&config, &args, output).await
+        }
         Cmd::Simulate { .. } => Ok(ExitCode::SUCCESS),
     }
 }
@@ -436,29 +458,13 @@ async fn set_paused(config: &Config, campaign: &str, paused: bool) -> anyhow::Re
 
 async fn report_cmd(
     config: &Config,
-    campaign: Option<&str>,
-    format: Format,
+    args: &report::cli::ReportArgs,
     output: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let store = Store::connect(&config.database.url).await?;
-    let reports = report::build(&store, campaign).await?;
+    let text = report::cli::run(config, &store, args, Utc::now()).await;
     store.close().await;
-    let text = match format {
-        Format::Json => {
-            let mut s = if campaign.is_some() && reports.len() == 1 {
-                serde_json::to_string_pretty(&reports[0])?
-            } else {
-                serde_json::to_string_pretty(&reports)?
-            };
-            s.push('\n');
-            s
-        }
-        Format::Table => reports
-            .iter()
-            .map(|r| r.to_table())
-            .collect::<Vec<_>>()
-            .join("\n"),
-    };
+    let text = text?;
     match output {
         Some(path) => std::fs::write(&path, text)
             .with_context(|| format!("cannot write {}", path.display()))?,

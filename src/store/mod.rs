@@ -472,6 +472,18 @@ pub trait Backend {
         campaign: &str,
         since: i64,
     ) -> Result<Vec<(i64, Option<String>)>>;
+    /// One row per contact of a campaign for `report --contacts`, ordered by id.
+    async fn contact_report(&self, campaign: &str) -> Result<Vec<ContactReportRow>>;
+    /// Every placed attempt of a campaign (not `not_placed`) with its contact's number, zone and
+    /// appointment, oldest first: charts and the compliance report.
+    async fn attempt_facts(&self, campaign: &str) -> Result<Vec<AttemptFact>>;
+    /// The control requests stored for a contact's attempts, in order received.
+    async fn events_of(&self, contact_id: i64) -> Result<Vec<EventRow>>;
+    /// The call-report lines matched to a contact's attempts, in order received.
+    async fn report_lines_of(&self, contact_id: i64) -> Result<Vec<ReportLineRow>>;
+    /// Attempts of a campaign that ended in an opt-out, with the time of their last key press
+    /// and the do-not-call entry of the number (if any).
+    async fn opt_outs(&self, campaign: &str) -> Result<Vec<OptOutRow>>;
 }
 
 /// The store in use, SQLite or PostgreSQL.
@@ -732,6 +744,21 @@ impl Backend for Store {
     ) -> Result<Vec<(i64, Option<String>)>> {
         dispatch!(self, s => s.answered_calls(campaign, since))
     }
+    async fn contact_report(&self, campaign: &str) -> Result<Vec<ContactReportRow>> {
+        dispatch!(self, s => s.contact_report(campaign))
+    }
+    async fn attempt_facts(&self, campaign: &str) -> Result<Vec<AttemptFact>> {
+        dispatch!(self, s => s.attempt_facts(campaign))
+    }
+    async fn events_of(&self, contact_id: i64) -> Result<Vec<EventRow>> {
+        dispatch!(self, s => s.events_of(contact_id))
+    }
+    async fn report_lines_of(&self, contact_id: i64) -> Result<Vec<ReportLineRow>> {
+        dispatch!(self, s => s.report_lines_of(contact_id))
+    }
+    async fn opt_outs(&self, campaign: &str) -> Result<Vec<OptOutRow>> {
+        dispatch!(self, s => s.opt_outs(campaign))
+    }
 }
 
 /// A gate that launches every due contact (tests, tools).
@@ -784,3 +811,74 @@ pub(crate) fn vars_from_json(text: &str) -> BTreeMap<String, String> {
 
 /// States that end a contact's life in a campaign.
 pub const WAITING_STATES: &[&str] = &["pending", "scheduled", "in_progress"];
+
+/// One contact as `report --contacts` lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactReportRow {
+    pub contact_id: i64,
+    pub phone: String,
+    pub name: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_result: Option<String>,
+    pub dtmf: Option<String>,
+    /// ms.
+    pub last_call_at: Option<i64>,
+    /// Summed over the contact's attempts.
+    pub talk_seconds: i64,
+    pub cost: f64,
+    /// The original CSV columns.
+    pub vars: BTreeMap<String, String>,
+}
+
+/// A placed attempt with what the charts and the compliance report need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptFact {
+    pub attempt_id: i64,
+    pub contact_id: i64,
+    pub phone: String,
+    pub timezone: Option<String>,
+    pub appointment_at: Option<i64>,
+    /// When the attempt was claimed (the gate's decision), ms.
+    pub created_at: i64,
+    /// When the provider accepted the launch, ms.
+    pub launched_at: Option<i64>,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub result: Option<String>,
+    pub outcome: Option<String>,
+}
+
+/// A stored control request, for a contact's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub attempt_id: i64,
+    pub kind: String,
+    pub command: Option<String>,
+    pub dtmf: Option<String>,
+    pub statuscall: Option<String>,
+    pub received_at: i64,
+}
+
+/// A call-report line matched to an attempt, for a contact's timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportLineRow {
+    pub attempt_id: i64,
+    pub status: String,
+    pub startdate: String,
+    pub duration_seconds: i64,
+    pub cost: f64,
+    pub received_at: i64,
+}
+
+/// An attempt that ended in an opt-out and what became of the number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptOutRow {
+    pub attempt_id: i64,
+    pub phone: String,
+    /// The last key press of the attempt (the opt-out key), ms.
+    pub keys_at: Option<i64>,
+    /// When the number's do-not-call entry was written, ms; `None`: not on the list.
+    pub dnc_at: Option<i64>,
+    pub dnc_source: Option<String>,
+}

@@ -946,4 +946,131 @@ impl Backend for PgStore {
             .map(|r| (r.get("answered_at"), r.get("outcome")))
             .collect())
     }
+
+    async fn contact_report(&self, campaign: &str) -> Result<Vec<ContactReportRow>> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.phone, c.name, c.state, c.attempts, c.last_result, c.dtmf, c.last_call_at, c.vars,
+                    COALESCE(a.talk, 0)::BIGINT AS talk, COALESCE(a.cost, 0.0)::DOUBLE PRECISION AS cost
+             FROM contacts c LEFT JOIN (
+                 SELECT contact_id, SUM(talk_seconds) AS talk, SUM(cost) AS cost FROM attempts
+                 WHERE campaign_id = $1 AND status <> 'not_placed' GROUP BY contact_id
+             ) a ON a.contact_id = c.id
+             WHERE c.campaign_id = $2 ORDER BY c.id",
+        )
+        .bind(campaign)
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ContactReportRow {
+                contact_id: r.get("id"),
+                phone: r.get("phone"),
+                name: r.get("name"),
+                state: r.get("state"),
+                attempts: r.get("attempts"),
+                last_result: r.get("last_result"),
+                dtmf: r.get("dtmf"),
+                last_call_at: r.get("last_call_at"),
+                talk_seconds: r.get("talk"),
+                cost: r.get("cost"),
+                vars: vars_from_json(r.get::<&str, _>("vars")),
+            })
+            .collect())
+    }
+
+    async fn attempt_facts(&self, campaign: &str) -> Result<Vec<AttemptFact>> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.contact_id, c.phone, c.timezone, c.appointment_at, a.created_at, a.launched_at,
+                    a.answered_at, a.ended_at, a.result, a.outcome
+             FROM attempts a JOIN contacts c ON c.id = a.contact_id
+             WHERE a.campaign_id = $1 AND a.status <> 'not_placed' ORDER BY a.created_at, a.id",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AttemptFact {
+                attempt_id: r.get("id"),
+                contact_id: r.get("contact_id"),
+                phone: r.get("phone"),
+                timezone: r.get("timezone"),
+                appointment_at: r.get("appointment_at"),
+                created_at: r.get("created_at"),
+                launched_at: r.get("launched_at"),
+                answered_at: r.get("answered_at"),
+                ended_at: r.get("ended_at"),
+                result: r.get("result"),
+                outcome: r.get("outcome"),
+            })
+            .collect())
+    }
+
+    async fn events_of(&self, contact_id: i64) -> Result<Vec<EventRow>> {
+        let rows = sqlx::query(
+            "SELECT e.attempt_id, e.kind, e.command, e.dtmf, e.statuscall, e.received_at
+             FROM call_events e JOIN attempts a ON a.id = e.attempt_id
+             WHERE a.contact_id = $1 ORDER BY e.received_at, e.id",
+        )
+        .bind(contact_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| EventRow {
+                attempt_id: r.get("attempt_id"),
+                kind: r.get("kind"),
+                command: r.get("command"),
+                dtmf: r.get("dtmf"),
+                statuscall: r.get("statuscall"),
+                received_at: r.get("received_at"),
+            })
+            .collect())
+    }
+
+    async fn report_lines_of(&self, contact_id: i64) -> Result<Vec<ReportLineRow>> {
+        let rows = sqlx::query(
+            "SELECT l.attempt_id, l.status, l.startdate, l.duration_seconds, l.cost, l.received_at
+             FROM report_lines l JOIN attempts a ON a.id = l.attempt_id
+             WHERE a.contact_id = $1 ORDER BY l.received_at, l.id",
+        )
+        .bind(contact_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ReportLineRow {
+                attempt_id: r.get("attempt_id"),
+                status: r.get("status"),
+                startdate: r.get("startdate"),
+                duration_seconds: r.get("duration_seconds"),
+                cost: r.get("cost"),
+                received_at: r.get("received_at"),
+            })
+            .collect())
+    }
+
+    async fn opt_outs(&self, campaign: &str) -> Result<Vec<OptOutRow>> {
+        let rows = sqlx::query(
+            "SELECT a.id, c.phone, d.created_at AS dnc_at, d.source,
+                    (SELECT MAX(e.received_at) FROM call_events e WHERE e.attempt_id = a.id AND e.dtmf IS NOT NULL) AS keys_at
+             FROM attempts a JOIN contacts c ON c.id = a.contact_id
+             LEFT JOIN do_not_call d ON d.phone = c.phone
+             WHERE a.campaign_id = $1 AND a.outcome = 'opted_out' ORDER BY a.id",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| OptOutRow {
+                attempt_id: r.get("id"),
+                phone: r.get("phone"),
+                keys_at: r.get("keys_at"),
+                dnc_at: r.get("dnc_at"),
+                dnc_source: r.get("source"),
+            })
+            .collect())
+    }
 }

@@ -41,6 +41,7 @@ on_both_backends!(
     a_big_first_import_takes_the_bulk_path_and_keeps_numbers_unique,
     a_final_state_writes_an_outbox_row_in_its_transaction,
     outbox_rows_retry_give_up_and_deliver_once,
+    report_queries_see_contacts_attempts_events_and_opt_outs,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -836,4 +837,156 @@ async fn outbox_rows_retry_give_up_and_deliver_once(db: &TestDb) {
         (2, Some(T0 + 1_001), Some("timeout"))
     );
     assert_eq!((rows[1].tries, rows[1].delivered_at), (0, Some(T0 + 6)));
+}
+
+async fn report_queries_see_contacts_attempts_events_and_opt_outs(db: &TestDb) {
+    let store = store_with(db, 3).await;
+    let claims = store.claim_due("c1", T0, 2, &launch_all).await.unwrap();
+    assert_eq!(claims.len(), 2);
+    let (a, b) = (&claims[0], &claims[1]);
+    store
+        .mark_launched(a.attempt_id, "7.1", T0 + 10)
+        .await
+        .unwrap();
+    store
+        .mark_launched(b.attempt_id, "7.2", T0 + 10)
+        .await
+        .unwrap();
+    let ev = |kind: &str, dtmf: Option<&str>, at: i64| CallEvent {
+        attempt_id: Some(a.attempt_id),
+        provider_call_id: Some("7.1".into()),
+        kind: kind.into(),
+        command: Some("speak".into()),
+        dtmf: dtmf.map(str::to_string),
+        statuscall: Some("ANSWER".into()),
+        fields: "{}".into(),
+        received_at: at,
+    };
+    let answered = Progress {
+        answered: true,
+        ..Default::default()
+    };
+    store
+        .record_event(&ev("start", None, T0 + 100), Some(&answered))
+        .await
+        .unwrap();
+    // The opt-out: on the do-not-call list first, then the event is stored (as the webhook does).
+    let entry = DncEntry {
+        phone: a.phone.clone(),
+        until_date: None,
+        hours: None,
+        source: "opt-out (c1)".into(),
+    };
+    store
+        .dnc_upsert(std::slice::from_ref(&entry), T0 + 200)
+        .await
+        .unwrap();
+    store
+        .record_event(
+            &ev("result", Some("9"), T0 + 200),
+            Some(&Progress {
+                answered: true,
+                outcome: Some("opted_out".into()),
+                dtmf: Some("9".into()),
+                answers: vec![],
+            }),
+        )
+        .await
+        .unwrap();
+    let batch = store
+        .store_report_batch("calls=[]", T0 + 500)
+        .await
+        .unwrap();
+    let line = ReportLine {
+        provider_call_id: "7.1".into(),
+        startdate: "2026-11-23 10:00:00.000001".into(),
+        dst: "600000000".into(),
+        status: "answer".into(),
+        duration_seconds: 20,
+        cost: 0.05,
+        raw: "{}".into(),
+    };
+    store
+        .apply_report_line(batch, &line, T0 + 500)
+        .await
+        .unwrap();
+    store
+        .close_attempt(
+            a.attempt_id,
+            &close(AttemptResult::Answered, T0 + 300),
+            &policy(3),
+        )
+        .await
+        .unwrap();
+    store
+        .close_attempt(
+            b.attempt_id,
+            &close(AttemptResult::Busy, T0 + 300),
+            &policy(3),
+        )
+        .await
+        .unwrap();
+
+    let rows = store.contact_report("c1").await.unwrap();
+    assert_eq!(rows.len(), 3);
+    let ra = rows.iter().find(|r| r.phone == a.phone).unwrap();
+    assert_eq!(ra.state, "opted_out");
+    assert_eq!(ra.attempts, 1);
+    assert_eq!(ra.dtmf.as_deref(), Some("9"));
+    assert_eq!(ra.last_result.as_deref(), Some("answered"));
+    assert_eq!(ra.last_call_at, Some(T0 + 300));
+    assert_eq!(ra.talk_seconds, 20);
+    assert!((ra.cost - 0.05).abs() < 1e-9, "{}", ra.cost);
+    assert_eq!(ra.vars.get("telefono"), Some(&a.phone));
+    let untouched = rows
+        .iter()
+        .find(|r| r.phone != a.phone && r.phone != b.phone)
+        .unwrap();
+    assert_eq!(
+        (untouched.attempts, untouched.talk_seconds, untouched.cost),
+        (0, 0, 0.0)
+    );
+    assert_eq!(untouched.last_call_at, None);
+
+    let facts = store.attempt_facts("c1").await.unwrap();
+    assert_eq!(facts.len(), 2);
+    let fa = facts.iter().find(|f| f.attempt_id == a.attempt_id).unwrap();
+    assert_eq!(fa.phone, a.phone);
+    assert_eq!(fa.created_at, T0);
+    assert_eq!(fa.launched_at, Some(T0 + 10));
+    assert_eq!(fa.answered_at, Some(T0 + 100));
+    assert_eq!(fa.outcome.as_deref(), Some("opted_out"));
+    let fb = facts.iter().find(|f| f.attempt_id == b.attempt_id).unwrap();
+    assert_eq!(fb.result.as_deref(), Some("busy"));
+    assert_eq!(fb.answered_at, None);
+
+    let events = store.events_of(a.contact_id).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.kind.as_str(), e.dtmf.as_deref(), e.received_at))
+            .collect::<Vec<_>>(),
+        vec![("start", None, T0 + 100), ("result", Some("9"), T0 + 200)]
+    );
+    assert!(store.events_of(b.contact_id).await.unwrap().is_empty());
+    let lines = store.report_lines_of(a.contact_id).await.unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(
+        (lines[0].attempt_id, lines[0].duration_seconds),
+        (a.attempt_id, 20)
+    );
+    assert_eq!(lines[0].status, "answer");
+
+    let outs = store.opt_outs("c1").await.unwrap();
+    assert_eq!(
+        outs,
+        vec![OptOutRow {
+            attempt_id: a.attempt_id,
+            phone: a.phone.clone(),
+            keys_at: Some(T0 + 200),
+            dnc_at: Some(T0 + 200),
+            dnc_source: Some("opt-out (c1)".into()),
+        }]
+    );
+    assert!(store.opt_outs("other").await.unwrap().is_empty());
 }

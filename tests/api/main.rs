@@ -1,11 +1,13 @@
 //! Integration tests: the real Application and the real binary, over real HTTP, against the
 //! simulator, on SQLite and on PostgreSQL.
 
+mod dashboard;
 mod dialing;
 mod e2e;
 mod helpers;
 mod provider_replies;
 mod reminders;
+mod reports;
 mod shutdown;
 mod watch;
 mod webhooks;

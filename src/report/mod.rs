@@ -1,4 +1,15 @@
-//! Campaign results for operators: the JSON of product.md and a human table.
+//! Campaign results for operators: the JSON of product.md and a human table (here), CSV for a
+//! Spanish Excel or for scripts (`csv`), per-contact rows (`contacts`), a self-contained HTML page
+//! with SVG charts (`html`, `svg`), one contact's timeline (`timeline`) and the compliance report
+//! (`compliance`). `cli` turns `pregonero report` options into one of them.
+
+pub mod cli;
+pub mod compliance;
+pub mod contacts;
+pub mod csv;
+pub mod html;
+pub mod svg;
+pub mod timeline;
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
@@ -170,6 +181,8 @@ impl CampaignReport {
 pub enum ReportError {
     #[error("no campaign named \"{0}\" in the database (run `pregonero campaigns` to list them)")]
     UnknownCampaign(String),
+    #[error("{phone} is not a contact of campaign {campaign}")]
+    UnknownContact { campaign: String, phone: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -205,6 +218,150 @@ pub async fn build(
         return Err(ReportError::UnknownCampaign(c.to_string()));
     }
     Ok(out)
+}
+
+/// One row per campaign (summary CSV): campaign, kind, contacts, every state, attempts, talk
+/// time, cost. With several campaigns the state columns are the union, first seen first.
+pub fn summary_csv(reports: &[CampaignReport], style: csv::CsvStyle) -> String {
+    use csv::Cell;
+    let mut states: Vec<String> = Vec::new();
+    for r in reports {
+        for (k, _) in &r.states.0 {
+            if !states.contains(k) {
+                states.push(k.clone());
+            }
+        }
+    }
+    let mut header: Vec<String> = vec!["campaign".into(), "kind".into(), "contacts".into()];
+    header.extend(states.iter().cloned());
+    let attempt_keys: Vec<String> = reports
+        .first()
+        .map(|r| r.attempts.0.iter().map(|(k, _)| k.clone()).collect())
+        .unwrap_or_default();
+    header.extend(attempt_keys.iter().map(|k| format!("attempts_{k}")));
+    header.push("talk_seconds".into());
+    header.push("cost".into());
+    let get = |o: &Ordered, k: &str| o.0.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+    let rows: Vec<Vec<Cell>> = reports
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                Cell::Text(r.campaign.clone()),
+                Cell::Text(r.kind.clone()),
+                Cell::Int(r.contacts),
+            ];
+            for s in &states {
+                row.push(match get(&r.states, s) {
+                    Some(v) => Cell::Int(v),
+                    None => Cell::Empty,
+                });
+            }
+            for k in &attempt_keys {
+                row.push(Cell::Int(get(&r.attempts, k).unwrap_or(0)));
+            }
+            row.push(Cell::Int(r.talk_seconds));
+            row.push(Cell::Decimal(r.cost, 4));
+            row
+        })
+        .collect();
+    csv::write(style, &header, &rows)
+}
+
+/// The kind of a stored campaign.
+async fn kind_of(store: &Store, campaign: &str) -> Result<Kind, ReportError> {
+    store
+        .campaigns()
+        .await?
+        .into_iter()
+        .find(|r| r.id == campaign)
+        .map(|r| Kind::parse(&r.kind).unwrap_or(Kind::Announcement))
+        .ok_or_else(|| ReportError::UnknownCampaign(campaign.to_string()))
+}
+
+/// The contacts of a campaign, one row each.
+pub async fn contact_table(
+    store: &Store,
+    campaign: &str,
+    tz: chrono_tz::Tz,
+) -> Result<contacts::ContactTable, ReportError> {
+    kind_of(store, campaign).await?;
+    Ok(contacts::ContactTable::new(
+        tz,
+        store.contact_report(campaign).await?,
+    ))
+}
+
+/// The compliance report; `plan` is the campaign's schedule as loaded from its folder (`None`
+/// when the folder is gone: the window check then reads "unknown").
+pub async fn compliance_report(
+    store: &Store,
+    campaign: &str,
+    plan: Option<&crate::schedule::plan::CampaignPlan>,
+    tz: chrono_tz::Tz,
+) -> Result<compliance::Compliance, ReportError> {
+    let kind = kind_of(store, campaign).await?;
+    let facts = store.attempt_facts(campaign).await?;
+    let stats = store.stats(campaign).await?;
+    let outs = store.opt_outs(campaign).await?;
+    Ok(compliance::compute(&compliance::Inputs {
+        campaign,
+        kind: kind.as_str(),
+        tz,
+        plan,
+        facts: &facts,
+        blocked: stats.states.get("blocked").copied().unwrap_or(0),
+        opt_outs: &outs,
+    }))
+}
+
+/// The self-contained HTML page of a campaign (with the compliance section, and the contacts
+/// table when asked).
+pub async fn html_report(
+    store: &Store,
+    campaign: &str,
+    plan: Option<&crate::schedule::plan::CampaignPlan>,
+    tz: chrono_tz::Tz,
+    with_contacts: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, ReportError> {
+    let report = build(store, Some(campaign)).await?.remove(0);
+    let facts = store.attempt_facts(campaign).await?;
+    let data = html::ChartData::compute(&report, &facts, tz);
+    let comp = compliance_report(store, campaign, plan, tz).await?;
+    let table = if with_contacts {
+        Some(contact_table(store, campaign, tz).await?)
+    } else {
+        None
+    };
+    Ok(html::render(
+        &report,
+        &data,
+        Some(&comp),
+        table.as_ref(),
+        now.with_timezone(&tz),
+    ))
+}
+
+/// One contact's timeline; `phone` is E.164.
+pub async fn contact_timeline(
+    store: &Store,
+    campaign: &str,
+    phone: &str,
+    tz: chrono_tz::Tz,
+) -> Result<timeline::Timeline, ReportError> {
+    kind_of(store, campaign).await?;
+    let Some(contact) = store.contact(campaign, phone).await? else {
+        return Err(ReportError::UnknownContact {
+            campaign: campaign.to_string(),
+            phone: phone.to_string(),
+        });
+    };
+    let attempts = store.attempts_of(contact.contact_id).await?;
+    let events = store.events_of(contact.contact_id).await?;
+    let lines = store.report_lines_of(contact.contact_id).await?;
+    Ok(timeline::Timeline::build(
+        &contact, &attempts, &events, &lines, tz,
+    ))
 }
 
 #[cfg(test)]
@@ -260,5 +417,24 @@ mod tests {
             j,
             r#"{"campaign":"anuncio","kind":"announcement","contacts":3,"states":{"pending":0,"scheduled":0,"in_progress":0,"delivered":2,"no_response":0,"unreachable":1,"invalid_number":0,"blocked":0,"expired":0,"failed":0},"attempts":{"total":5,"answered":2,"busy":2,"no_answer":0,"failed":1},"talk_seconds":40,"cost":0.3}"#
         );
+    }
+
+    #[test]
+    fn summary_csv_is_one_row_per_campaign() {
+        let stats = CampaignStats {
+            contacts: 1,
+            cost: 1.5,
+            ..Default::default()
+        };
+        let r = CampaignReport::from_stats("a", Kind::Announcement, &stats);
+        let s = summary_csv(&[r], csv::CsvStyle::Excel);
+        let mut lines = s.trim_start_matches('\u{feff}').lines();
+        assert!(lines
+            .next()
+            .unwrap()
+            .starts_with("campaign;kind;contacts;pending;"));
+        let row = lines.next().unwrap();
+        assert!(row.starts_with("a;announcement;1;0;"), "{row}");
+        assert!(row.ends_with(";0;1,5000"), "{row}");
     }
 }

@@ -1,0 +1,264 @@
+//! `report CAMPAIGN --contacts`: one row per contact with its state, attempts, last result, keys,
+//! last call, talk time, cost and the original CSV columns (from the contact's `vars`).
+
+use chrono::{TimeZone, Utc};
+use chrono_tz::Tz;
+use serde_json::{json, Map, Value};
+
+use super::csv::{self, Cell, CsvStyle};
+use super::svg::escape;
+use crate::store::ContactReportRow;
+
+/// The fixed columns, in order; the CSV columns follow.
+pub const FIXED: [&str; 9] = [
+    "phone",
+    "name",
+    "state",
+    "attempts",
+    "last_result",
+    "dtmf",
+    "last_call_at",
+    "talk_seconds",
+    "cost",
+];
+
+/// The contacts of a campaign ready to print, times in the campaign's zone.
+pub struct ContactTable {
+    pub tz: Tz,
+    pub rows: Vec<ContactReportRow>,
+    /// The CSV columns seen in any contact, first seen first (column names as in the file).
+    pub extra: Vec<String>,
+}
+
+impl ContactTable {
+    pub fn new(tz: Tz, rows: Vec<ContactReportRow>) -> ContactTable {
+        let mut extra: Vec<String> = Vec::new();
+        for r in &rows {
+            for k in r.vars.keys() {
+                if !extra.contains(k) {
+                    extra.push(k.clone());
+                }
+            }
+        }
+        ContactTable { tz, rows, extra }
+    }
+
+    /// Column names; a CSV column named like a fixed one is prefixed `csv_`.
+    pub fn header(&self) -> Vec<String> {
+        let mut h: Vec<String> = FIXED.iter().map(|s| s.to_string()).collect();
+        for k in &self.extra {
+            h.push(if FIXED.contains(&k.as_str()) {
+                format!("csv_{k}")
+            } else {
+                k.clone()
+            });
+        }
+        h
+    }
+
+    fn when(&self, ms: Option<i64>) -> String {
+        ms.and_then(|m| Utc.timestamp_millis_opt(m).single())
+            .map(|t| {
+                t.with_timezone(&self.tz)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    }
+
+    fn cells(&self, r: &ContactReportRow) -> Vec<Cell> {
+        let opt = |v: &Option<String>| match v {
+            Some(s) => Cell::Text(s.clone()),
+            None => Cell::Empty,
+        };
+        let mut c = vec![
+            Cell::Text(r.phone.clone()),
+            Cell::Text(r.name.clone()),
+            Cell::Text(r.state.clone()),
+            Cell::Int(r.attempts),
+            opt(&r.last_result),
+            opt(&r.dtmf),
+            match r.last_call_at {
+                Some(_) => Cell::Text(self.when(r.last_call_at)),
+                None => Cell::Empty,
+            },
+            Cell::Int(r.talk_seconds),
+            Cell::Decimal(r.cost, 4),
+        ];
+        for k in &self.extra {
+            c.push(match r.vars.get(k) {
+                Some(v) => Cell::Text(v.clone()),
+                None => Cell::Empty,
+            });
+        }
+        c
+    }
+
+    pub fn to_csv(&self, style: CsvStyle) -> String {
+        let rows: Vec<Vec<Cell>> = self.rows.iter().map(|r| self.cells(r)).collect();
+        csv::write(style, &self.header(), &rows)
+    }
+
+    /// One JSON object per contact; `last_call_at` is RFC 3339 with the zone's offset, the CSV
+    /// columns are under `vars`.
+    pub fn to_json(&self) -> Value {
+        Value::Array(
+            self.rows
+                .iter()
+                .map(|r| {
+                    let last = r
+                        .last_call_at
+                        .and_then(|m| Utc.timestamp_millis_opt(m).single())
+                        .map(|t| t.with_timezone(&self.tz).to_rfc3339());
+                    let vars: Map<String, Value> = r
+                        .vars
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                        .collect();
+                    json!({
+                        "phone": r.phone, "name": r.name, "state": r.state,
+                        "attempts": r.attempts, "last_result": r.last_result, "dtmf": r.dtmf,
+                        "last_call_at": last, "talk_seconds": r.talk_seconds,
+                        "cost": (r.cost * 10_000.0).round() / 10_000.0, "vars": vars,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// Aligned columns for a terminal (the fixed columns only; CSV columns are in csv/json).
+    pub fn to_table(&self) -> String {
+        let header: Vec<String> = FIXED.iter().map(|s| s.to_string()).collect();
+        let rows: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| {
+                self.cells(r)
+                    .into_iter()
+                    .take(FIXED.len())
+                    .map(|c| match c {
+                        Cell::Text(s) => s,
+                        Cell::Int(n) => n.to_string(),
+                        Cell::Decimal(v, d) => format!("{v:.d$}"),
+                        Cell::Empty => "-".into(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+        for r in &rows {
+            for (i, c) in r.iter().enumerate() {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+        let line = |cells: &[String]| {
+            let mut s = String::new();
+            for (i, c) in cells.iter().enumerate() {
+                let pad = widths[i] - c.chars().count();
+                s.push_str(c);
+                if i + 1 < cells.len() {
+                    s.push_str(&" ".repeat(pad + 2));
+                }
+            }
+            s.push('\n');
+            s
+        };
+        let mut out = line(&header);
+        for r in &rows {
+            out.push_str(&line(r));
+        }
+        out
+    }
+
+    /// An HTML `<table>` (every value escaped).
+    pub fn to_html_table(&self) -> String {
+        let mut out = String::from("<table class=\"contacts\"><thead><tr>");
+        for h in self.header() {
+            out.push_str(&format!("<th>{}</th>", escape(&h)));
+        }
+        out.push_str("</tr></thead><tbody>");
+        for r in &self.rows {
+            out.push_str("<tr>");
+            for c in self.cells(r) {
+                let text = match c {
+                    Cell::Text(s) => s,
+                    Cell::Int(n) => n.to_string(),
+                    Cell::Decimal(v, d) => format!("{v:.d$}"),
+                    Cell::Empty => String::new(),
+                };
+                out.push_str(&format!("<td>{}</td>", escape(&text)));
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</tbody></table>");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn row(phone: &str, vars: &[(&str, &str)]) -> ContactReportRow {
+        ContactReportRow {
+            contact_id: 1,
+            phone: phone.into(),
+            name: "Ana <b>".into(),
+            state: "delivered".into(),
+            attempts: 2,
+            last_result: Some("answered".into()),
+            dtmf: Some("1".into()),
+            last_call_at: Some(1_780_000_000_000),
+            talk_seconds: 31,
+            cost: 0.0205,
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    #[test]
+    fn csv_has_fixed_columns_then_the_original_ones() {
+        let t = ContactTable::new(
+            chrono_tz::Europe::Madrid,
+            vec![
+                row("+34600000001", &[("vivienda", "3ºB"), ("state", "x")]),
+                row("+34600000002", &[("vivienda", "1ºA")]),
+            ],
+        );
+        let csv = t.to_csv(CsvStyle::Excel);
+        let mut lines = csv.trim_start_matches('\u{feff}').lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "phone;name;state;attempts;last_result;dtmf;last_call_at;talk_seconds;cost;csv_state;vivienda"
+        );
+        // 1_780_000_000_000 ms = 2026-05-28 20:26:40 UTC = 22:26:40 in Madrid (CEST).
+        assert_eq!(
+            lines.next().unwrap(),
+            "+34600000001;Ana <b>;delivered;2;answered;1;2026-05-28 22:26:40;31;0,0205;x;3ºB"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "+34600000002;Ana <b>;delivered;2;answered;1;2026-05-28 22:26:40;31;0,0205;;1ºA"
+        );
+        let std = t.to_csv(CsvStyle::Standard);
+        assert!(std.contains(",0.0205,"));
+    }
+
+    #[test]
+    fn json_and_html_carry_every_field_escaped() {
+        let t = ContactTable::new(chrono_tz::UTC, vec![row("+34600000001", &[("a", "<i>")])]);
+        let j = t.to_json();
+        assert_eq!(j[0]["last_call_at"], "2026-05-28T20:26:40+00:00");
+        assert_eq!(j[0]["vars"]["a"], "<i>");
+        assert_eq!(j[0]["talk_seconds"], 31);
+        let h = t.to_html_table();
+        assert!(h.contains("<td>Ana &lt;b&gt;</td>") && h.contains("<td>&lt;i&gt;</td>"));
+        assert!(!h.contains("<i>"));
+        let table = t.to_table();
+        assert!(table.starts_with("phone "), "{table}");
+        assert!(table.contains("+34600000001"));
+    }
+}

@@ -1,0 +1,286 @@
+//! `report CAMPAIGN --contact PHONE`: everything that happened to one contact, in order — each
+//! attempt (claim, launch, answer, end, result, outcome, keys, talk time, cost), every control
+//! request the provider sent for it (statuses, keys pressed, transfers) and every call-report
+//! line matched to it.
+
+use chrono::{TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::store::{AttemptRow, ContactDetail, EventRow, ReportLineRow};
+
+fn iso(ms: i64, tz: Tz) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .to_rfc3339()
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Event {
+    pub at: String,
+    /// `start`, `result`, `error`, `end`…
+    pub kind: String,
+    pub command: Option<String>,
+    pub statuscall: Option<String>,
+    pub dtmf: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Line {
+    pub received_at: String,
+    pub startdate: String,
+    pub status: String,
+    pub duration_seconds: i64,
+    pub cost: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Attempt {
+    pub number: i64,
+    pub claimed_at: String,
+    pub ended_at: Option<String>,
+    pub status: String,
+    pub provider_call_id: Option<String>,
+    pub result: Option<String>,
+    pub outcome: Option<String>,
+    pub dtmf: Option<String>,
+    pub talk_seconds: Option<i64>,
+    pub cost: Option<f64>,
+    pub error: Option<String>,
+    /// A transfer was asked for during this call (the flow answered with `transfer`).
+    pub transferred: bool,
+    pub events: Vec<Event>,
+    pub report_lines: Vec<Line>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Timeline {
+    pub campaign: String,
+    pub phone: String,
+    pub name: String,
+    pub state: String,
+    pub attempts: Vec<Attempt>,
+    pub talk_seconds: i64,
+    pub cost: f64,
+}
+
+impl Timeline {
+    pub fn build(
+        contact: &ContactDetail,
+        attempts: &[AttemptRow],
+        events: &[EventRow],
+        lines: &[ReportLineRow],
+        tz: Tz,
+    ) -> Timeline {
+        let attempts: Vec<Attempt> = attempts
+            .iter()
+            .map(|a| {
+                let evs: Vec<Event> = events
+                    .iter()
+                    .filter(|e| e.attempt_id == a.attempt_id)
+                    .map(|e| Event {
+                        at: iso(e.received_at, tz),
+                        kind: e.kind.clone(),
+                        command: e.command.clone(),
+                        statuscall: e.statuscall.clone(),
+                        dtmf: e.dtmf.clone(),
+                    })
+                    .collect();
+                Attempt {
+                    number: a.number,
+                    claimed_at: iso(a.created_at, tz),
+                    ended_at: a.ended_at.map(|m| iso(m, tz)),
+                    status: a.status.clone(),
+                    provider_call_id: a.provider_call_id.clone(),
+                    result: a.result.clone(),
+                    outcome: a.outcome.clone(),
+                    dtmf: a.dtmf.clone(),
+                    talk_seconds: a.talk_seconds,
+                    cost: a.cost,
+                    error: a.error.clone(),
+                    transferred: a.outcome.as_deref() == Some("transferred"),
+                    events: evs,
+                    report_lines: lines
+                        .iter()
+                        .filter(|l| l.attempt_id == a.attempt_id)
+                        .map(|l| Line {
+                            received_at: iso(l.received_at, tz),
+                            startdate: l.startdate.clone(),
+                            status: l.status.clone(),
+                            duration_seconds: l.duration_seconds,
+                            cost: l.cost,
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        Timeline {
+            campaign: contact.campaign_id.clone(),
+            phone: contact.phone.clone(),
+            name: contact.name.clone(),
+            state: contact.state.clone(),
+            talk_seconds: attempts.iter().filter_map(|a| a.talk_seconds).sum(),
+            cost: (attempts.iter().filter_map(|a| a.cost).sum::<f64>() * 10_000.0).round()
+                / 10_000.0,
+            attempts,
+        }
+    }
+
+    /// For a terminal.
+    pub fn to_table(&self) -> String {
+        let mut out = format!(
+            "{}{} — campaign {}: {}\n",
+            self.phone,
+            if self.name.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", self.name)
+            },
+            self.campaign,
+            self.state
+        );
+        if self.attempts.is_empty() {
+            out.push_str("  never called\n");
+        }
+        for a in &self.attempts {
+            out.push_str(&format!(
+                "  attempt #{} claimed {}{}: {}{}{}\n",
+                a.number,
+                a.claimed_at,
+                a.provider_call_id
+                    .as_deref()
+                    .map(|c| format!(", call {c}"))
+                    .unwrap_or_default(),
+                a.result.as_deref().unwrap_or(&a.status),
+                a.outcome
+                    .as_deref()
+                    .map(|o| format!(" → {o}"))
+                    .unwrap_or_default(),
+                a.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default(),
+            ));
+            for e in &a.events {
+                out.push_str(&format!(
+                    "    {} {}{}{}{}\n",
+                    e.at,
+                    e.kind,
+                    e.statuscall
+                        .as_deref()
+                        .map(|s| format!(" status {s}"))
+                        .unwrap_or_default(),
+                    e.dtmf
+                        .as_deref()
+                        .map(|d| format!(" keys {d}"))
+                        .unwrap_or_default(),
+                    e.command
+                        .as_deref()
+                        .map(|c| format!(" command {c}"))
+                        .unwrap_or_default(),
+                ));
+            }
+            for l in &a.report_lines {
+                out.push_str(&format!(
+                    "    {} report line: {} {} s, {:.4} € (start {})\n",
+                    l.received_at, l.status, l.duration_seconds, l.cost, l.startdate
+                ));
+            }
+            if let Some(end) = &a.ended_at {
+                out.push_str(&format!(
+                    "    {end} ended{}{}{}{}\n",
+                    a.dtmf
+                        .as_deref()
+                        .map(|d| format!(", keys {d}"))
+                        .unwrap_or_default(),
+                    if a.transferred { ", transferred" } else { "" },
+                    a.talk_seconds
+                        .map(|t| format!(", talk {t} s"))
+                        .unwrap_or_default(),
+                    a.cost.map(|c| format!(", {c:.4} €")).unwrap_or_default(),
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "  total talk {} s, cost {:.4} €\n",
+            self.talk_seconds, self.cost
+        ));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_and_lines_sit_under_their_attempt() {
+        let contact = ContactDetail {
+            contact_id: 1,
+            campaign_id: "p".into(),
+            phone: "+34600000001".into(),
+            name: "Ana".into(),
+            state: "transferred".into(),
+            attempts: 2,
+            next_at: 0,
+            last_result: Some("answered".into()),
+            timezone: None,
+            appointment_at: None,
+            note: None,
+        };
+        let attempt = |id: i64, result: &str, outcome: Option<&str>| AttemptRow {
+            attempt_id: id,
+            number: id,
+            status: "closed".into(),
+            result: Some(result.into()),
+            outcome: outcome.map(str::to_string),
+            dtmf: outcome.map(|_| "1".to_string()),
+            provider_call_id: Some(format!("{id}.1")),
+            created_at: id * 1000,
+            ended_at: Some(id * 1000 + 500),
+            talk_seconds: Some(if outcome.is_some() { 12 } else { 0 }),
+            cost: Some(0.01),
+            error: None,
+        };
+        let events = vec![EventRow {
+            attempt_id: 2,
+            kind: "result".into(),
+            command: Some("transfer".into()),
+            dtmf: Some("1".into()),
+            statuscall: Some("ANSWER".into()),
+            received_at: 2100,
+        }];
+        let lines = vec![ReportLineRow {
+            attempt_id: 2,
+            status: "answer".into(),
+            startdate: "2026-11-23 10:00:00".into(),
+            duration_seconds: 12,
+            cost: 0.01,
+            received_at: 3000,
+        }];
+        let t = Timeline::build(
+            &contact,
+            &[
+                attempt(1, "busy", None),
+                attempt(2, "answered", Some("transferred")),
+            ],
+            &events,
+            &lines,
+            chrono_tz::UTC,
+        );
+        assert!(t.attempts[0].events.is_empty());
+        assert_eq!(t.attempts[1].events.len(), 1);
+        assert_eq!(t.attempts[1].report_lines.len(), 1);
+        assert!(t.attempts[1].transferred);
+        assert_eq!(t.talk_seconds, 12);
+        assert!((t.cost - 0.02).abs() < 1e-9);
+        let text = t.to_table();
+        assert!(text.contains("attempt #2"), "{text}");
+        assert!(text.contains("keys 1 command transfer"), "{text}");
+        assert!(text.contains("report line: answer 12 s"), "{text}");
+        let j = serde_json::to_value(&t).unwrap();
+        assert_eq!(j["attempts"][1]["events"][0]["dtmf"], "1");
+    }
+}
