@@ -84,7 +84,14 @@ impl FolderWatcher {
     pub async fn run(mut self, stop: CancellationToken) {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
         let dir = self.config.campaigns.dir.clone();
-        let watcher = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
+        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            // Opening or reading a file is an event too (inotify's IN_OPEN, IN_CLOSE_NOWRITE):
+            // the scan itself lists the folders and hashes files, so waking on those would spin.
+            if let Ok(e) = res {
+                if matches!(e.kind, notify::EventKind::Access(_)) {
+                    return;
+                }
+            }
             let _ = tx.try_send(());
         })
         .and_then(|mut w| {
