@@ -51,17 +51,23 @@ fn process_alive(pid: i64) -> bool {
 /// The `CREATE TABLE contacts` of `sql` renamed `contacts_rebuild`, without its inline
 /// `UNIQUE (campaign_id, phone)`; `None` when that clause is not there.
 fn without_unique_phone(sql: &str) -> Option<String> {
-    let compact: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    let compact = sql
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" ,", ",");
     let clause = ", UNIQUE (campaign_id, phone)";
     let at = compact.find(clause)?;
     let rest = format!("{}{}", &compact[..at], &compact[at + clause.len()..]);
-    let head = "CREATE TABLE contacts (";
-    rest.strip_prefix(head).map(|body| {
-        format!(
-            "CREATE TABLE contacts_rebuild ({}",
-            state_check_as_equalities(body)
-        )
-    })
+    // A table renamed into place is written with its name quoted.
+    rest.strip_prefix("CREATE TABLE contacts (")
+        .or_else(|| rest.strip_prefix("CREATE TABLE \"contacts\" ("))
+        .map(|body| {
+            format!(
+                "CREATE TABLE contacts_rebuild ({}",
+                state_check_as_equalities(body)
+            )
+        })
 }
 
 /// `CHECK (state IN ('a', 'b', …))` as `CHECK (state = 'a' OR state = 'b' OR …)`: the same

@@ -990,3 +990,92 @@ async fn report_queries_see_contacts_attempts_events_and_opt_outs(db: &TestDb) {
     );
     assert!(store.opt_outs("other").await.unwrap().is_empty());
 }
+
+/// A database from before migration 0005 (inline `UNIQUE (campaign_id, phone)`), with contacts,
+/// an attempt pointing at one of them and the outbox trigger: the one-time table rebuild keeps
+/// every row, id and reference, and the trigger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contacts_rebuild_keeps_rows_references_and_triggers_sqlite() {
+    let db = TestDb::sqlite();
+    let store = store_with(&db, 3).await;
+    let claims = store.claim_due("c1", T0, 1, &launch_all).await.unwrap();
+    let Store::Sqlite(s) = &store else {
+        unreachable!()
+    };
+    // Back to the old layout: the same table with the inline constraint.
+    let sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'contacts'")
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+    let old = sql.replacen("CREATE TABLE \"contacts\"", "CREATE TABLE contacts_old", 1);
+    let old = old.replacen("CREATE TABLE contacts ", "CREATE TABLE contacts_old ", 1);
+    let old = format!(
+        "{}, UNIQUE (campaign_id, phone))",
+        old.trim_end().trim_end_matches(')')
+    );
+    let mut conn = s.pool().acquire().await.unwrap();
+    for q in [
+        "PRAGMA foreign_keys = OFF",
+        &old,
+        "INSERT INTO contacts_old SELECT * FROM contacts",
+        "DROP TABLE contacts",
+        "ALTER TABLE contacts_old RENAME TO contacts",
+        "CREATE INDEX contacts_due ON contacts (campaign_id, state, next_at)",
+        "CREATE TRIGGER contacts_touch AFTER UPDATE OF state ON contacts BEGIN SELECT 1; END",
+        "PRAGMA foreign_keys = ON",
+    ] {
+        sqlx::query(q).execute(&mut *conn).await.unwrap();
+    }
+    drop(conn);
+    let autoindex = |store: &Store| {
+        let Store::Sqlite(s) = store else {
+            unreachable!()
+        };
+        let pool = s.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'contacts' AND sql IS NULL",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(autoindex(&store).await, 1, "the old layout is in place");
+    store.close().await;
+
+    let store = Store::connect(&db.url).await.expect("reconnect");
+    assert_eq!(autoindex(&store).await, 0);
+    assert!(has_phone_index(&store).await);
+    let Store::Sqlite(s) = &store else {
+        unreachable!()
+    };
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE tbl_name = 'contacts' AND sql IS NOT NULL ORDER BY name",
+    )
+    .fetch_all(s.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        names,
+        [
+            "contacts",
+            "contacts_due",
+            "contacts_phone",
+            "contacts_touch"
+        ]
+    );
+    assert_eq!(store.stats("c1").await.unwrap().contacts, 3);
+    let info = store
+        .attempt_info(claims[0].attempt_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.contact_id, claims[0].contact_id);
+    // Still one contact per number.
+    let again = store
+        .import_contacts("c1", &file("again"), &[contact("+34600000000")], T0)
+        .await
+        .unwrap();
+    assert_eq!((again.inserted, again.existing), (0, 1));
+}
