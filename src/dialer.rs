@@ -8,8 +8,9 @@
 //! - a launch whose reply was lost is never relaunched blindly: it stays open until a control
 //!   request or report line settles it, or the grace period releases it;
 //! - a 401 stops all launching, a 402 pauses it, and both say so loudly;
-//! - a sales campaign never has more calls in progress than agents (progressive pacing), or
-//!   `agents × predictive_ratio` only while its 30-day abandon rate is under the maximum.
+//! - a sales campaign never has more calls in progress than agents present (progressive pacing;
+//!   fewer than `agents` after transfers nobody took, see [`crate::pacing`]), and goes beyond
+//!   only by `predictive_ratio` while its 30-day abandon rate is under the maximum.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -25,29 +26,19 @@ use crate::campaign::phone::mask;
 use crate::campaign::Campaign;
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
+use crate::pacing::{sales_cap, AgentBook, AgentView};
 use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
 use crate::schedule::plan::CampaignPlan;
 use crate::schedule::AttemptResult;
 use crate::store::{AttemptClose, Backend, Candidate, NotPlaced, Store};
 
 /// How often a sales campaign's pacing re-reads its abandon rate.
-const SALES_CAP_REFRESH: Duration = Duration::from_secs(2);
+const SALES_RATE_REFRESH: Duration = Duration::from_secs(2);
+/// After a transfer that no agent took, the estimate of agents present climbs back by one per
+/// this much time without another (divided by the simulator's speed).
+pub const AGENT_RECOVERY_MS: i64 = 10 * 60_000;
 /// The rolling window of the abandon rate that gates predictive dialing: 30 days.
 pub const ABANDON_WINDOW_MS: i64 = 30 * 86_400_000;
-
-/// Calls a sales campaign may have in progress (ringing, waiting for an agent or talking to
-/// one). Progressive: one per agent, so calls not yet with an agent never outnumber the free
-/// agents. Predictive (`ratio` > 1): `agents × ratio`, but only while the rolling abandon rate
-/// is known and under `max_rate`; otherwise back to progressive.
-pub fn sales_cap(agents: u32, ratio: f64, max_rate: f64, rolling: Option<f64>) -> usize {
-    let agents = agents.max(1) as usize;
-    match rolling {
-        Some(rate) if ratio > 1.0 && rate < max_rate => {
-            ((agents as f64 * ratio).floor() as usize).max(agents)
-        }
-        _ => agents,
-    }
-}
 
 /// A loaded campaign with its schedule made concrete.
 #[derive(Debug)]
@@ -79,24 +70,87 @@ pub type Campaigns = Arc<std::sync::RwLock<HashMap<String, Arc<ActiveCampaign>>>
 /// which releases an attempt when its call ends.
 #[derive(Debug, Default)]
 pub struct InFlight {
-    attempts: Mutex<HashMap<i64, String>>,
+    attempts: Mutex<HashMap<i64, Slot>>,
+    /// Sales transfers and the agents estimated from them (see [`crate::pacing`]).
+    agents: Mutex<AgentBook>,
     changed: Notify,
 }
 
+#[derive(Debug)]
+struct Slot {
+    campaign: String,
+    /// When the launch was claimed, if this process claimed it.
+    launched_ms: Option<i64>,
+}
+
 impl InFlight {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, String>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Slot>> {
         self.attempts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn add(&self, attempt_id: i64, campaign: &str) {
-        self.lock().insert(attempt_id, campaign.to_string());
+    fn book(&self) -> std::sync::MutexGuard<'_, AgentBook> {
+        self.agents.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The call of this attempt is over: its slot is free again.
-    pub fn release(&self, attempt_id: i64) {
+    /// A slot for this attempt, claimed at `launched_ms` (`None` for calls left open by an
+    /// earlier run).
+    pub fn add(&self, attempt_id: i64, campaign: &str, launched_ms: Option<i64>) {
+        self.lock().insert(
+            attempt_id,
+            Slot {
+                campaign: campaign.to_string(),
+                launched_ms,
+            },
+        );
+    }
+
+    /// The call of this attempt is over: its slot is free again. With `now_ms`, a transfer
+    /// still in progress is judged by how long it lasted (see [`AgentBook::call_ended`]).
+    pub fn release_at(&self, attempt_id: i64, now_ms: Option<i64>) {
+        self.book().call_ended(attempt_id, now_ms);
         if self.lock().remove(&attempt_id).is_some() {
             self.changed.notify_waiters();
         }
+    }
+
+    /// The call of this attempt is over (or never started): its slot is free again.
+    pub fn release(&self, attempt_id: i64) {
+        self.release_at(attempt_id, None);
+    }
+
+    /// The call was handed to the agents at `now_ms`; an agent has `pickup_limit_ms` to take it.
+    pub fn transfer_started(&self, attempt_id: i64, now_ms: i64, pickup_limit_ms: i64) {
+        let slot = self
+            .lock()
+            .get(&attempt_id)
+            .map(|s| (s.campaign.clone(), s.launched_ms));
+        if let Some((campaign, launched)) = slot {
+            self.book()
+                .transfer_started(&campaign, attempt_id, launched, now_ms, pickup_limit_ms);
+        }
+    }
+
+    /// The transfer's result: `connected` when an agent took the call.
+    pub fn transfer_result(&self, attempt_id: i64, connected: bool, now_ms: i64) {
+        self.book().transfer_result(attempt_id, connected, now_ms);
+        // A lower estimate or a free agent: the dialer may re-plan.
+        self.changed.notify_waiters();
+    }
+
+    /// A sales campaign's agents now (see [`AgentBook::view`]).
+    pub fn agents(
+        &self,
+        campaign: &str,
+        configured: usize,
+        now_ms: i64,
+        recover_ms: i64,
+    ) -> AgentView {
+        self.book().view(campaign, configured, now_ms, recover_ms)
+    }
+
+    /// Every sales campaign's transfers and estimate, for `/metrics`.
+    pub fn agents_snapshot(&self) -> Vec<crate::pacing::AgentSnapshot> {
+        self.book().snapshot()
     }
 
     pub fn len(&self) -> usize {
@@ -108,7 +162,10 @@ impl InFlight {
     }
 
     pub fn count(&self, campaign: &str) -> usize {
-        self.lock().values().filter(|c| *c == campaign).count()
+        self.lock()
+            .values()
+            .filter(|s| s.campaign == campaign)
+            .count()
     }
 
     /// Waits until the set changes (or the timeout passes).
@@ -244,12 +301,12 @@ impl Dialer {
         let mut paused_read = tokio::time::Instant::now() - Duration::from_secs(60);
         let mut reaped = tokio::time::Instant::now();
         let mut turn = 0usize;
-        // Sales campaigns: calls allowed in progress, re-read from the abandon rate now and then.
-        let mut sales_caps: HashMap<String, (tokio::time::Instant, usize)> = HashMap::new();
+        // Sales campaigns: the rolling abandon rate, re-read from the store now and then.
+        let mut sales_rates: HashMap<String, (tokio::time::Instant, Option<f64>)> = HashMap::new();
         match self.store.open_attempts().await {
             Ok(open) => {
                 for a in open {
-                    self.in_flight.add(a.attempt_id, &a.campaign_id);
+                    self.in_flight.add(a.attempt_id, &a.campaign_id, None);
                 }
             }
             Err(e) => tracing::error!("cannot read open attempts: {e}"),
@@ -328,18 +385,31 @@ impl Dialer {
                     .map(|m| m as usize)
                     .unwrap_or(usize::MAX);
                 if let crate::campaign::FlowSettings::Sales(sales) = &c.flow {
-                    let fresh = sales_caps
+                    let fresh = sales_rates
                         .get(&c.id)
-                        .filter(|(at, _)| at.elapsed() < SALES_CAP_REFRESH)
-                        .map(|(_, cap)| *cap);
-                    let cap = match fresh {
-                        Some(cap) => cap,
+                        .filter(|(at, _)| at.elapsed() < SALES_RATE_REFRESH)
+                        .map(|(_, rate)| *rate);
+                    let rolling = match fresh {
+                        Some(rate) => rate,
                         None => {
-                            let cap = self.sales_cap_now(&c.id, sales).await;
-                            sales_caps.insert(c.id.clone(), (tokio::time::Instant::now(), cap));
-                            cap
+                            let rate = self.rolling_abandon_rate(&c.id).await;
+                            sales_rates.insert(c.id.clone(), (tokio::time::Instant::now(), rate));
+                            rate
                         }
                     };
+                    let view = self.in_flight.agents(
+                        &c.id,
+                        sales.agents as usize,
+                        self.clock.now_ms(),
+                        (AGENT_RECOVERY_MS as f64 / scale) as i64,
+                    );
+                    let cap = sales_cap(
+                        &view,
+                        sales.predictive_ratio,
+                        sales.max_abandon_rate,
+                        rolling,
+                    );
+                    tracing::trace!(campaign = %c.id, cap, agents = view.agents, in_transfer = view.in_transfer, rolling = ?rolling, "sales pacing");
                     limit = limit.min(cap);
                 }
                 if self.in_flight.count(&c.id) >= limit {
@@ -365,7 +435,7 @@ impl Dialer {
                 let Some(claim) = claims.into_iter().next() else {
                     continue;
                 };
-                self.in_flight.add(claim.attempt_id, &c.id);
+                self.in_flight.add(claim.attempt_id, &c.id, Some(now));
                 let me = self.clone();
                 let campaign = c.clone();
                 tasks.spawn(
@@ -384,20 +454,17 @@ impl Dialer {
         }
     }
 
-    /// The calls a sales campaign may have in progress now (see [`sales_cap`]).
-    async fn sales_cap_now(&self, campaign: &str, s: &crate::campaign::SalesSettings) -> usize {
+    /// A sales campaign's abandon rate over the last 30 days; `None` before its first answer.
+    async fn rolling_abandon_rate(&self, campaign: &str) -> Option<f64> {
         let since = self.clock.now_ms() - ABANDON_WINDOW_MS;
-        let rolling = match self.store.abandon_counts(campaign, since).await {
+        match self.store.abandon_counts(campaign, since).await {
             Ok((answered, abandoned)) if answered > 0 => Some(abandoned as f64 / answered as f64),
             Ok(_) => None,
             Err(e) => {
                 tracing::error!(campaign = %campaign, "cannot read the abandon rate: {e}");
                 None
             }
-        };
-        let cap = sales_cap(s.agents, s.predictive_ratio, s.max_abandon_rate, rolling);
-        tracing::debug!(campaign = %campaign, cap, rolling = ?rolling, "sales pacing");
-        cap
+        }
     }
 
     async fn launch(&self, campaign: &Campaign, attempt_id: i64, phone: &str) {
@@ -589,25 +656,5 @@ impl Dialer {
             }
             self.in_flight.release(a.attempt_id);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sales_cap;
-
-    #[test]
-    fn sales_pacing_is_progressive_unless_the_abandon_rate_allows_more() {
-        // Progressive by default: one call per agent, whatever the rate.
-        assert_eq!(sales_cap(3, 1.0, 0.03, None), 3);
-        assert_eq!(sales_cap(3, 1.0, 0.03, Some(0.0)), 3);
-        // Predictive only with a known rate under the maximum.
-        assert_eq!(sales_cap(4, 1.5, 0.03, Some(0.01)), 6);
-        assert_eq!(sales_cap(4, 1.5, 0.03, None), 4);
-        assert_eq!(sales_cap(4, 1.5, 0.03, Some(0.03)), 4);
-        assert_eq!(sales_cap(4, 1.5, 0.03, Some(0.2)), 4);
-        // Never fewer than one call per agent.
-        assert_eq!(sales_cap(1, 1.2, 0.03, Some(0.0)), 1);
-        assert_eq!(sales_cap(0, 1.0, 0.03, None), 1);
     }
 }

@@ -13,6 +13,7 @@ pub mod dialer;
 pub mod flow;
 pub mod metrics;
 pub mod notify;
+pub mod pacing;
 pub mod provider;
 pub mod report;
 pub mod schedule;

@@ -138,6 +138,43 @@ pub fn render_abandon_rates(rates: &[(String, f64)]) -> String {
     out
 }
 
+/// One sales campaign's agents for `/metrics`: the pacing's view and its transfer totals.
+#[derive(Debug, Clone)]
+pub struct AgentLine {
+    pub campaign: String,
+    pub view: crate::pacing::AgentView,
+    pub bridged_total: u64,
+    pub unanswered_total: u64,
+}
+
+/// Gauges and counters of the sales agents estimate (see [`crate::pacing`]).
+pub fn render_agents(lines: &[AgentLine]) -> String {
+    let mut out = String::new();
+    if lines.is_empty() {
+        return out;
+    }
+    type Series = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&AgentLine) -> String,
+    );
+    let series: [Series; 5] = [
+        ("pregonero_sales_agents_present", "gauge", "Agents the pacing believes present (the setting, or fewer after transfers nobody took).", |l| l.view.agents.to_string()),
+        ("pregonero_sales_calls_in_transfer", "gauge", "Sales calls with an agent or waiting for one.", |l| l.view.in_transfer.to_string()),
+        ("pregonero_sales_bridged_seconds_mean", "gauge", "Mean duration of the recent bridged transfers.", |l| format!("{}", l.view.mean_bridged_ms.unwrap_or(0) as f64 / 1000.0)),
+        ("pregonero_sales_transfers_bridged_total", "counter", "Transfers an agent took, since start.", |l| l.bridged_total.to_string()),
+        ("pregonero_sales_transfers_unanswered_total", "counter", "Transfers no agent took, since start.", |l| l.unanswered_total.to_string()),
+    ];
+    for (name, kind, help, value) in series {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for l in lines {
+            let _ = writeln!(out, "{name}{{campaign=\"{}\"}} {}", l.campaign, value(l));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +193,25 @@ mod tests {
         assert!(text.contains("pregonero_control_request_seconds_bucket{le=\"0.002\"} 1"));
         assert!(text.contains("pregonero_control_request_seconds_count 1"));
         assert_eq!(render_abandon_rates(&[]), "");
+        assert_eq!(render_agents(&[]), "");
+        let agents = render_agents(&[AgentLine {
+            campaign: "v".into(),
+            view: crate::pacing::AgentView {
+                agents: 3,
+                in_transfer: 2,
+                mean_bridged_ms: Some(61_500),
+                ..Default::default()
+            },
+            bridged_total: 9,
+            unanswered_total: 1,
+        }]);
+        assert!(
+            agents.contains("pregonero_sales_agents_present{campaign=\"v\"} 3\n"),
+            "{agents}"
+        );
+        assert!(agents.contains("pregonero_sales_calls_in_transfer{campaign=\"v\"} 2\n"));
+        assert!(agents.contains("pregonero_sales_bridged_seconds_mean{campaign=\"v\"} 61.5\n"));
+        assert!(agents.contains("# TYPE pregonero_sales_transfers_unanswered_total counter\npregonero_sales_transfers_unanswered_total{campaign=\"v\"} 1\n"));
         assert!(render_abandon_rates(&[("v".into(), 0.25)])
             .contains("pregonero_sales_abandon_rate{campaign=\"v\"} 0.25"));
     }

@@ -112,17 +112,35 @@ async fn metrics(State(st): State<WebhookState>) -> Response {
         .keys()
         .cloned()
         .collect();
-    let sales: Vec<String> = st
+    let sales: Vec<(String, usize)> = st
         .campaigns
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .values()
-        .filter(|c| matches!(c.flow, crate::campaign::FlowSettings::Sales(_)))
-        .map(|c| c.id.clone())
+        .filter_map(|c| match &c.flow {
+            crate::campaign::FlowSettings::Sales(s) => Some((c.id.clone(), s.agents as usize)),
+            _ => None,
+        })
         .collect();
-    let since = st.clock.now_ms() - crate::dialer::ABANDON_WINDOW_MS;
+    let now = st.clock.now_ms();
+    let recover_ms = (crate::dialer::AGENT_RECOVERY_MS as f64 / st.time_scale.max(1e-9)) as i64;
+    let totals = st.in_flight.agents_snapshot();
+    let mut agents: Vec<crate::metrics::AgentLine> = sales
+        .iter()
+        .map(|(id, configured)| {
+            let t = totals.iter().find(|t| &t.campaign == id);
+            crate::metrics::AgentLine {
+                campaign: id.clone(),
+                view: st.in_flight.agents(id, *configured, now, recover_ms),
+                bridged_total: t.map_or(0, |t| t.bridged_total),
+                unanswered_total: t.map_or(0, |t| t.unanswered_total),
+            }
+        })
+        .collect();
+    agents.sort_by(|a, b| a.campaign.cmp(&b.campaign));
+    let since = now - crate::dialer::ABANDON_WINDOW_MS;
     let mut rates = Vec::new();
-    for id in sales {
+    for (id, _) in sales {
         if let Ok((answered, abandoned)) = st.store.abandon_counts(&id, since).await {
             let rate = if answered > 0 {
                 abandoned as f64 / answered as f64
@@ -151,7 +169,9 @@ async fn metrics(State(st): State<WebhookState>) -> Response {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        st.metrics.render(&due, st.in_flight.len()) + &crate::metrics::render_abandon_rates(&rates),
+        st.metrics.render(&due, st.in_flight.len())
+            + &crate::metrics::render_abandon_rates(&rates)
+            + &crate::metrics::render_agents(&agents),
     )
         .into_response()
 }
@@ -258,7 +278,7 @@ async fn handle_control(
                 st.metrics.outcome(&next.state);
             }
         }
-        st.in_flight.release(info.attempt_id);
+        st.in_flight.release_at(info.attempt_id, Some(now));
         return Ok(Json(json!({})).into_response());
     }
     let step = match &campaign {
@@ -267,6 +287,19 @@ async fn handle_control(
     };
     if kind == RequestKind::Start {
         Metrics::inc(&st.metrics.answers);
+    }
+    // Sales pacing learns the agents from its own transfers (see `crate::pacing`).
+    if let Some(crate::campaign::FlowSettings::Sales(s)) = campaign.as_deref().map(|c| &c.flow) {
+        if step.transfer.is_some() {
+            let limit_ms =
+                (s.bridge_threshold_seconds as f64 * 1000.0 / st.time_scale.max(1e-9)) as i64;
+            st.in_flight
+                .transfer_started(info.attempt_id, now, limit_ms);
+        }
+        if let Some(connected) = step.transfer_result {
+            st.in_flight
+                .transfer_result(info.attempt_id, connected, now);
+        }
     }
     if kind == RequestKind::Error {
         tracing::warn!(attempt = info.attempt_id, description = %req.get("description"), "the provider refused our last command");

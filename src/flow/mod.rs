@@ -209,6 +209,8 @@ pub struct Step {
     pub optout: bool,
     /// This reply hands the call to this target (`command` is its `dial` or `queue`).
     pub transfer: Option<TransferTarget>,
+    /// This request is a transfer's result: `true` when an agent took the call.
+    pub transfer_result: Option<bool>,
 }
 
 impl Step {

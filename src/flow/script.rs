@@ -147,7 +147,10 @@ impl Script {
             } => {
                 let connected = req.get("description").eq_ignore_ascii_case("ANSWER")
                     || req.get("status").eq_ignore_ascii_case("ANSWER");
-                ctx.bye(if connected { *answered } else { *failed })
+                Step {
+                    transfer_result: Some(connected),
+                    ..ctx.bye(if connected { *answered } else { *failed })
+                }
             }
         }
     }

@@ -261,12 +261,16 @@ fn reminder_transfers_to_an_agent_only_connected_counts() {
     );
     let answered = after(&c, &s, &[("description", "ANSWER")]);
     assert_cmd(&answered, "hangup", "5|bye|0", Some("transferred"));
+    assert_eq!(answered.transfer_result, Some(true));
     let missed = after(
         &c,
         &s,
         &[("description", "NOANSWER"), ("status", "NOANSWER")],
     );
     assert_cmd(&missed, "hangup", "5|bye|0", Some("no_response"));
+    assert_eq!(missed.transfer_result, Some(false));
+    // Only the transfer's own result is one.
+    assert_eq!(s.transfer_result, None);
 }
 
 #[test]

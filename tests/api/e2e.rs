@@ -282,3 +282,83 @@ async fn sales_never_dial_more_calls_than_agents_and_count_the_abandoned(db: Db)
         .unwrap();
     assert_eq!(most, 2, "calls in progress at once: {spans:?}");
 }
+
+crate::on_both_backends!(sales_learn_that_fewer_agents_are_present_than_the_setting_says);
+
+/// The setting says 4 agents, but only 2 are at their desks. The first transfers nobody takes
+/// teach the pacing that 2 are present: from then on it holds 2 calls in progress, and the
+/// rest of the list connects instead of being abandoned round after round.
+async fn sales_learn_that_fewer_agents_are_present_than_the_setting_says(db: Db) {
+    use pregonero::store::{Backend, Store};
+    let Some(test_db) = helpers::fresh_db(db, "e2e::sales_estimate").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let toml = "kind = \"sales\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\n[sales]\nagent = \"extension:200\"\nagents = 4\nabandon_after_seconds = 2\n";
+    let phones: Vec<String> = (10..=21).map(|i| format!("+346000000{i}")).collect();
+    let csv = format!(
+        "telefono\n{}\n",
+        phones
+            .iter()
+            .map(|p| p[3..].to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    helpers::campaign(root.path(), "ventas", toml, "lista.csv", &csv);
+    let script = root.path().join("script.toml");
+    let mut lines: Vec<String> = phones
+        .iter()
+        .map(|p| format!("\"{p}\" = \"answer\""))
+        .collect();
+    lines.push("[agents]\ncount = 2\nbridge = 0.5\ntalk = 20".into());
+    std::fs::write(&script, lines.join("\n")).unwrap();
+    let mut config = helpers::config(&test_db.url, root.path());
+    config.simulator.script_file = Some(script);
+    config.simulator.speed = 50.0;
+    config.limits.max_concurrent_calls = 12;
+    config.limits.calls_per_second = 50.0;
+    helpers::run_until_idle(config).await;
+
+    let r = helpers::report_json(&test_db.url, "ventas").await;
+    let connected = r["states"]["connected"].as_i64().unwrap_or(0);
+    let abandoned = r["states"]["abandoned"].as_i64().unwrap_or(0);
+    assert_eq!(connected + abandoned, 12, "{r}");
+    // With the setting alone, every round of 4 would abandon 2 (6 of 12). The first round
+    // must lose 2; after that, at most one call launched before the second loss.
+    assert!((2..=3).contains(&abandoned), "abandoned {abandoned}: {r}");
+
+    // After the last abandoned call ended, calls in progress never outnumbered the 2 agents.
+    let store = Store::connect(&test_db.url).await.unwrap();
+    let mut spans = Vec::new();
+    let mut last_loss = 0;
+    for p in &phones {
+        let c = store.contact("ventas", p).await.unwrap().unwrap();
+        for at in store.attempts_of(c.contact_id).await.unwrap() {
+            let end = at.ended_at.expect("ended");
+            if c.state == "abandoned" {
+                last_loss = last_loss.max(end);
+            }
+            spans.push((at.created_at, end));
+        }
+    }
+    store.close().await;
+    let later = spans
+        .iter()
+        .filter(|(start, _)| *start >= last_loss)
+        .map(|(start, _)| {
+            spans
+                .iter()
+                .filter(|(s, e)| s <= start && start < e)
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        later <= 2,
+        "calls in progress after the estimate fell: {later}, {spans:?}"
+    );
+    assert!(
+        spans.iter().filter(|(s, _)| *s >= last_loss).count() >= 8,
+        "most of the list is dialled after the estimate fell: {spans:?}"
+    );
+}
