@@ -192,6 +192,10 @@ impl Application {
             secret: self.secret.clone(),
             time_scale,
             metrics: metrics.clone(),
+            api: self.config.provider.api.clone(),
+            policy: self.config.source_policy()?,
+            control_timeout: Duration::from_secs_f64(self.config.server.request_timeout_seconds),
+            report_timeout: Duration::from_secs_f64(self.config.server.report_timeout_seconds),
         };
         let dashboard_password = self.config.dashboard_password()?;
         if dashboard_password.is_some() {
@@ -222,6 +226,8 @@ impl Application {
                 .take()
                 .context("the application was already started")?;
             tokio::spawn(async move {
+                // The peer's address reaches the handlers (for `server.allow_from`).
+                let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async move { stop.cancelled().await })
                     .await

@@ -129,6 +129,14 @@ pub struct ServerConfig {
     pub dashboard_password_file: Option<PathBuf>,
     /// On SIGTERM: how long calls already in progress may keep talking to the webhooks.
     pub drain_seconds: u64,
+    /// Addresses or CIDR blocks allowed to call the provider routes; empty: any.
+    pub allow_from: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (for `allow_from`).
+    pub trusted_proxies: Vec<String>,
+    /// A control request (body included) that takes longer is answered `hangup`.
+    pub request_timeout_seconds: f64,
+    /// A report batch that takes longer gets 503 (the provider sends it again).
+    pub report_timeout_seconds: f64,
 }
 
 impl Default for ServerConfig {
@@ -140,6 +148,10 @@ impl Default for ServerConfig {
             dashboard_password: None,
             dashboard_password_file: None,
             drain_seconds: 20,
+            allow_from: Vec::new(),
+            trusted_proxies: Vec::new(),
+            request_timeout_seconds: 5.0,
+            report_timeout_seconds: 120.0,
         }
     }
 }
@@ -309,6 +321,21 @@ impl Config {
                 return Err(ConfigError::Rule(format!("{key} must be greater than 0")));
             }
         }
+        for (key, v) in [
+            (
+                "server.request_timeout_seconds",
+                self.server.request_timeout_seconds,
+            ),
+            (
+                "server.report_timeout_seconds",
+                self.server.report_timeout_seconds,
+            ),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(ConfigError::Rule(format!("{key} must be greater than 0")));
+            }
+        }
+        self.source_policy()?;
         if self.calling.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError::Rule(format!(
                 "calling.timezone \"{}\" is not an IANA time zone such as Europe/Madrid",
@@ -328,6 +355,19 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// `server.allow_from` and `server.trusted_proxies`, parsed.
+    pub fn source_policy(&self) -> Result<crate::guard::SourcePolicy, ConfigError> {
+        Ok(crate::guard::SourcePolicy {
+            allow: crate::guard::parse_list("server.allow_from", &self.server.allow_from)
+                .map_err(ConfigError::Rule)?,
+            trusted_proxies: crate::guard::parse_list(
+                "server.trusted_proxies",
+                &self.server.trusted_proxies,
+            )
+            .map_err(ConfigError::Rule)?,
+        })
     }
 
     /// The provider token, read from `token` or `token_file`.

@@ -11,6 +11,7 @@ pub mod config;
 pub mod dashboard;
 pub mod dialer;
 pub mod flow;
+pub mod guard;
 pub mod metrics;
 pub mod notify;
 pub mod pacing;

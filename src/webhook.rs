@@ -6,6 +6,7 @@
 //! error, never an empty body); a report batch is stored raw before it is parsed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
@@ -20,6 +21,7 @@ use serde_json::json;
 use crate::clock::SharedClock;
 use crate::dialer::{Campaigns, InFlight};
 use crate::flow::{self, Command, ControlRequest, RequestKind};
+use crate::guard::{Guard, OnTimeout, SourcePolicy};
 use crate::metrics::Metrics;
 use crate::schedule::AttemptResult;
 use crate::store::{AttemptClose, Backend, CallEvent, DncEntry, Progress, ReportLine, Store};
@@ -38,36 +40,62 @@ pub struct WebhookState {
     /// The simulator's speed (retry delays are divided by it); 1 for real calls.
     pub time_scale: f64,
     pub metrics: Arc<Metrics>,
+    /// Our API Voice instance: a control request naming another one is refused.
+    pub api: String,
+    /// Who may call the provider routes, and how long a request may take.
+    pub policy: SourcePolicy,
+    pub control_timeout: Duration,
+    pub report_timeout: Duration,
 }
 
 /// The router with every route of the daemon.
 pub fn router(state: WebhookState) -> Router {
+    let guard = |timeout, on_timeout| {
+        axum::middleware::from_fn_with_state(
+            Arc::new(Guard {
+                policy: state.policy.clone(),
+                timeout,
+                on_timeout,
+            }),
+            crate::guard::guard,
+        )
+    };
     Router::new()
         .route(
             "/apivoice/control/{secret}",
             post(control)
                 .get(validate)
-                .layer(DefaultBodyLimit::max(CONTROL_BODY_LIMIT)),
+                .layer(DefaultBodyLimit::max(CONTROL_BODY_LIMIT))
+                .layer(guard(state.control_timeout, OnTimeout::Hangup)),
         )
         .route(
             "/apivoice/report/{secret}",
             post(report)
                 .get(validate)
-                .layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT)),
+                .layer(DefaultBodyLimit::max(REPORT_BODY_LIMIT))
+                .layer(guard(state.report_timeout, OnTimeout::Unavailable)),
         )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
 
-/// Compares in constant time (for equal lengths), so the secret cannot be guessed byte by byte.
+/// Compares in constant time: both sides are hashed first, so neither the content nor the
+/// length of the secret can be guessed from response times.
 fn secret_matches(given: &str, expected: &SecretString) -> bool {
-    let a = given.as_bytes();
-    let b = expected.expose_secret().as_bytes();
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use sha2::{Digest, Sha256};
+    let a = Sha256::digest(given.as_bytes());
+    let b = Sha256::digest(expected.expose_secret().as_bytes());
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// A control request that is not ours to answer: 403 with a valid command (`hangup`), so the
+/// provider never plays a `Command not found`, and nothing stored.
+fn refused(why: &str) -> Response {
+    (StatusCode::FORBIDDEN, Json(Command::hangup(why))).into_response()
 }
 
 fn not_found() -> Response {
@@ -221,10 +249,26 @@ async fn handle_control(
             None => None,
         },
     };
+    // Our instance only: a request naming another one (or none) was not meant for us.
+    let api = req.get("api").trim();
+    if !api.eq_ignore_ascii_case(st.api.trim()) {
+        tracing::warn!(call = %req.get("ID"), "control request for another API instance refused");
+        return Ok(refused("foreign-api"));
+    }
     let info = match attempt_id {
         Some(id) => st.store.attempt_info(id).await?,
         None => None,
     };
+    // `userdata` names an attempt; the call id must be that attempt's, once we know it.
+    if let (Some(i), Some(cid)) = (&info, req.call_id()) {
+        if i.provider_call_id
+            .as_deref()
+            .is_some_and(|known| known != cid)
+        {
+            tracing::warn!(attempt = i.attempt_id, call = %cid, "control request whose call id is not its attempt's refused");
+            return Ok(refused("foreign-call"));
+        }
+    }
     let event = CallEvent {
         attempt_id: info.as_ref().map(|i| i.attempt_id),
         provider_call_id: req.call_id(),
@@ -280,6 +324,12 @@ async fn handle_control(
         }
         st.in_flight.release_at(info.attempt_id, Some(now));
         return Ok(Json(json!({})).into_response());
+    }
+    // A call already settled (closed by its report, or given up as lost) has no flow left:
+    // a late or replayed request changes nothing.
+    if !matches!(info.status.as_str(), "launching" | "ringing") {
+        tracing::warn!(attempt = info.attempt_id, status = %info.status, "control request for a settled attempt: hanging up, nothing changed");
+        return Ok(Json(Command::hangup("settled")).into_response());
     }
     let step = match &campaign {
         Some(c) => flow::next_step(c, info.attempt_id, &info.vars, req),

@@ -201,6 +201,8 @@ pub struct AttemptInfo {
     pub vars: BTreeMap<String, String>,
     pub outcome: Option<String>,
     pub answered: bool,
+    /// The provider's call id, once the launch reply (or a request) told it.
+    pub provider_call_id: Option<String>,
 }
 
 /// A control request as received, for the `call_events` table.

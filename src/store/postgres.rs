@@ -369,7 +369,7 @@ impl Backend for PgStore {
 
     async fn attempt_info(&self, attempt_id: i64) -> Result<Option<AttemptInfo>> {
         let row = sqlx::query(
-            "SELECT a.id, a.campaign_id, a.contact_id, a.status, a.outcome, a.answered_at, c.phone, c.name, c.vars
+            "SELECT a.id, a.campaign_id, a.contact_id, a.status, a.outcome, a.answered_at, a.provider_call_id, c.phone, c.name, c.vars
              FROM attempts a JOIN contacts c ON c.id = a.contact_id WHERE a.id = $1",
         )
         .bind(attempt_id)
@@ -385,6 +385,7 @@ impl Backend for PgStore {
             vars: vars_from_json(r.get::<&str, _>("vars")),
             outcome: r.get("outcome"),
             answered: r.get::<Option<i64>, _>("answered_at").is_some(),
+            provider_call_id: r.get("provider_call_id"),
         }))
     }
 

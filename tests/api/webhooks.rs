@@ -54,6 +54,7 @@ async fn routes_defend_themselves_and_change_nothing_on_bad_input(db: Db) {
         .post(&control)
         .form(&[
             ("ID", "9.9"),
+            ("api", "API sim"),
             ("userdata", "424242"),
             ("statuscall", "ANSWER"),
         ])
@@ -106,4 +107,216 @@ async fn routes_defend_themselves_and_change_nothing_on_bad_input(db: Db) {
     assert!(store.open_attempts().await.unwrap().is_empty());
     assert!(store.campaigns().await.unwrap().is_empty());
     store.close().await;
+}
+
+crate::on_both_backends!(control_requests_must_be_for_our_instance_and_our_calls);
+
+/// `api` must be our instance, and `ID` the call of the attempt `userdata` names; a settled call
+/// takes no further keys. Each refusal is a valid command and changes nothing.
+async fn control_requests_must_be_for_our_instance_and_our_calls(db: Db) {
+    use pregonero::store::Gate;
+    let Some(test_db) = helpers::fresh_db(db, "webhooks::our_calls").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let toml = "kind = \"reminder\"\ncaller_id = \"+34910000000\"\n[reminder]\nmessage = \"Tiene cita el {cita}. Pulse 1 para confirmar.\"\ncall_before = \"24h\"\n";
+    let cita = (chrono::Utc::now() + chrono::TimeDelta::hours(6))
+        .with_timezone(&chrono_tz::Europe::Madrid)
+        .format("%d/%m/%Y %H:%M");
+    helpers::campaign(
+        root.path(),
+        "citas",
+        toml,
+        "lista.csv",
+        &format!("telefono;cita\n600111222;{cita}\n"),
+    );
+    let config = helpers::config(&test_db.url, root.path());
+    let app = Application::build(config, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    // The test launches the one contact itself, so the dialer has nothing to do.
+    let now = chrono::Utc::now().timestamp_millis();
+    let claims = app
+        .store()
+        .claim_due("citas", now, 1, &|_| Gate::Launch)
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 1);
+    let attempt = claims[0].attempt_id;
+    app.store()
+        .mark_launched(attempt, "111.1", now)
+        .await
+        .unwrap();
+    let (control, _) = app.webhook_urls();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(app.run_until_stopped(stop.clone(), false));
+    let http = reqwest::Client::new();
+    let userdata = attempt.to_string();
+    let post = |fields: Vec<(&'static str, String)>| {
+        let http = http.clone();
+        let control = control.clone();
+        async move {
+            let r = http.post(&control).form(&fields).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let start = |api: &str, id: &str| {
+        vec![
+            ("ID", id.to_string()),
+            ("api", api.to_string()),
+            ("userdata", userdata.clone()),
+            ("statuscall", "ANSWER".to_string()),
+        ]
+    };
+
+    // Another instance, or none: refused with a hangup, nothing stored.
+    for api in ["API other", ""] {
+        let (status, body) = post(start(api, "111.1")).await;
+        assert_eq!(
+            (status, body["command"].as_str()),
+            (403, Some("hangup")),
+            "{api:?}"
+        );
+    }
+    // Our instance, but another call's id for this attempt: refused.
+    let (status, body) = post(start("API sim", "999.9")).await;
+    assert_eq!((status, body["command"].as_str()), (403, Some("hangup")));
+    let store = Store::connect(&test_db.url).await.unwrap();
+    let contact = store
+        .contact("citas", "+34600111222")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store
+        .events_of(contact.contact_id)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The real call: the reminder's menu; the key is taken.
+    let (status, body) = post(start("api sim", "111.1")).await;
+    assert_eq!(
+        (status, body["command"].as_str()),
+        (200, Some("speak_getdtmf")),
+        "{body}"
+    );
+    let mut key = start("API sim", "111.1");
+    key.extend([
+        ("command", "speak_getdtmf".to_string()),
+        ("status", "OK".to_string()),
+        ("statuscode", "200".to_string()),
+        ("dtmf", "1".to_string()),
+        ("userfield", body["userfield"].as_str().unwrap().to_string()),
+    ]);
+    let (status, _) = post(key.clone()).await;
+    assert_eq!(status, 200);
+    let mut end = start("API sim", "111.1");
+    end[3].1 = "CANCEL".into();
+    end.push(("durationcallanswered", "9".to_string()));
+    assert_eq!(post(end).await.0, 200);
+    let settled = store
+        .contact("citas", "+34600111222")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(settled.state, "confirmed");
+    let events = store.events_of(contact.contact_id).await.unwrap().len();
+
+    // A replay of the "cancel" key after the call ended changes nothing.
+    key.iter_mut().find(|(k, _)| *k == "dtmf").unwrap().1 = "2".into();
+    let (status, body) = post(key).await;
+    assert_eq!((status, body["command"].as_str()), (200, Some("hangup")));
+    let after = store
+        .contact("citas", "+34600111222")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.state, "confirmed");
+    assert_eq!(
+        store.events_of(contact.contact_id).await.unwrap().len(),
+        events
+    );
+    store.close().await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+crate::on_both_backends!(the_source_allowlist_and_the_request_timeout_hold);
+
+/// `server.allow_from` refuses other sources (believing `X-Forwarded-For` only from a trusted
+/// proxy); a request that does not finish in `server.request_timeout_seconds` gets `hangup`.
+async fn the_source_allowlist_and_the_request_timeout_hold(db: Db) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(test_db) = helpers::fresh_db(db, "webhooks::allowlist").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let mut config = helpers::config(&test_db.url, root.path());
+    config.server.allow_from = vec!["203.0.113.0/24".into()];
+    config.server.request_timeout_seconds = 0.3;
+    let mut proxied = config.clone();
+    proxied.server.trusted_proxies = vec!["127.0.0.1".into()];
+    let refused = Application::build(config, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let (control, report) = refused.webhook_urls();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(refused.run_until_stopped(stop.clone(), false));
+    let http = reqwest::Client::new();
+    // From 127.0.0.1, not in the list; a forged header from an untrusted peer does not help.
+    for url in [&control, &report] {
+        let r = http
+            .post(url)
+            .header("X-Forwarded-For", "203.0.113.5")
+            .form(&[("calls", "[]")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{url}");
+    }
+    stop.cancel();
+    running.await.unwrap().unwrap();
+
+    let app = Application::build(proxied, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let addr = app.addr();
+    let (control, report) = app.webhook_urls();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(app.run_until_stopped(stop.clone(), false));
+    // Through a trusted proxy, for a client in the list: in.
+    let r = http
+        .post(&report)
+        .header("X-Forwarded-For", "203.0.113.5")
+        .form(&[("calls", "[]")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .post(&report)
+        .header("X-Forwarded-For", "198.51.100.7")
+        .form(&[("calls", "[]")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // A body that never completes: cut at the timeout with a valid command.
+    let path = control.trim_start_matches(&format!("http://{addr}"));
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nX-Forwarded-For: 203.0.113.5\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nID=1.1&stat"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut reply = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), tcp.read(&mut reply))
+        .await
+        .expect("the server cut the slow request")
+        .unwrap();
+    let reply = String::from_utf8_lossy(&reply[..n]);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("\"command\":\"hangup\""), "{reply}");
+    stop.cancel();
+    running.await.unwrap().unwrap();
 }

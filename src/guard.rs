@@ -1,0 +1,250 @@
+//! Defences in front of the provider's routes: who may call them, and for how long.
+//!
+//! - `server.allow_from`: the addresses or CIDR blocks the provider calls from. Empty (the
+//!   default) allows any source: netelip publishes no ranges, so the secret path segment is
+//!   the main defence. A request from elsewhere gets 403 and changes nothing.
+//! - `server.trusted_proxies`: reverse proxies (nginx) whose `X-Forwarded-For` is believed.
+//!   The client is the right-most address of that header that is not a trusted proxy; from any
+//!   other peer the header is ignored, so it cannot be forged to get in.
+//! - `server.request_timeout_seconds`: a request (reading its body included) that takes longer
+//!   is cut: a control request gets `hangup` (a valid command, never an empty body), a report
+//!   503 so that the provider sends it again.
+
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// An address block: `203.0.113.0/24`, `2001:db8::/32`, or one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    prefix: u8,
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`, what a dual-stack socket reports) as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Cidr, String> {
+        let s = s.trim();
+        let bad = || format!("`{s}` is not an IP address or a CIDR block (like 203.0.113.0/24)");
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let net = canonical(IpAddr::from_str(addr.trim()).map_err(|_| bad())?);
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Cidr { net, prefix })
+    }
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.net, canonical(ip)) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - self.prefix as u32).unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - self.prefix as u32).unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Parses a list of blocks from the config key `key`, naming the bad entry.
+pub fn parse_list(key: &str, items: &[String]) -> Result<Vec<Cidr>, String> {
+    items
+        .iter()
+        .map(|i| i.parse::<Cidr>().map_err(|e| format!("{key}: {e}")))
+        .collect()
+}
+
+/// Who may call the provider routes.
+#[derive(Debug, Clone, Default)]
+pub struct SourcePolicy {
+    pub allow: Vec<Cidr>,
+    pub trusted_proxies: Vec<Cidr>,
+}
+
+impl SourcePolicy {
+    fn trusted(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|c| c.contains(ip))
+    }
+
+    /// The client's address: the peer, or, when the peer is a trusted proxy, the right-most
+    /// `X-Forwarded-For` hop that is not one. An unreadable hop stops the walk at the proxy.
+    pub fn client_ip(&self, peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
+        let mut client = canonical(peer);
+        if !self.trusted(client) {
+            return client;
+        }
+        let Some(header) = forwarded_for else {
+            return client;
+        };
+        for hop in header.rsplit(',') {
+            match IpAddr::from_str(hop.trim()) {
+                Ok(ip) => {
+                    client = canonical(ip);
+                    if !self.trusted(client) {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        client
+    }
+
+    /// Whether a request from `peer` (with that `X-Forwarded-For`) may go on.
+    pub fn allows(&self, peer: IpAddr, forwarded_for: Option<&str>) -> bool {
+        self.allow.is_empty()
+            || self
+                .allow
+                .iter()
+                .any(|c| c.contains(self.client_ip(peer, forwarded_for)))
+    }
+}
+
+/// The guard's settings, shared by the middleware.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub policy: SourcePolicy,
+    pub timeout: Duration,
+    /// What a cut request gets: a `hangup` command (control URL) or 503 (report URL).
+    pub on_timeout: OnTimeout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    Hangup,
+    Unavailable,
+}
+
+/// Middleware: the allowlist, then the timeout.
+pub async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    if !g.policy.allow.is_empty() {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let xff = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        // Without the peer's address the list cannot be checked: refuse.
+        let allowed = peer.is_some_and(|p| g.policy.allows(p, xff));
+        if !allowed {
+            let shown = peer.map(|p| g.policy.client_ip(p, xff).to_string());
+            tracing::warn!(
+                source = shown.as_deref().unwrap_or("unknown"),
+                "request from an address outside server.allow_from refused"
+            );
+            return StatusCode::FORBIDDEN.into_response();
+        }
+    }
+    match tokio::time::timeout(g.timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::warn!(
+                seconds = g.timeout.as_secs_f64(),
+                "request cut: over server.request_timeout_seconds"
+            );
+            match g.on_timeout {
+                OnTimeout::Hangup => Json(crate::flow::Command::hangup("timeout")).into_response(),
+                OnTimeout::Unavailable => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn blocks_parse_and_match() {
+        let c: Cidr = "203.0.113.0/24".parse().unwrap();
+        assert!(c.contains(ip("203.0.113.7")));
+        assert!(!c.contains(ip("203.0.114.7")));
+        // What a dual-stack socket reports for an IPv4 client.
+        assert!(c.contains(ip("::ffff:203.0.113.9")));
+        let one: Cidr = "198.51.100.4".parse().unwrap();
+        assert!(one.contains(ip("198.51.100.4")) && !one.contains(ip("198.51.100.5")));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains(ip("8.8.8.8")) && !all.contains(ip("2001:db8::1")));
+        let v6: Cidr = "2001:db8::/32".parse().unwrap();
+        assert!(v6.contains(ip("2001:db8:1::5")) && !v6.contains(ip("2001:db9::5")));
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "::/129",
+            "host",
+            "10.0.0.0/x",
+        ] {
+            let e = bad.parse::<Cidr>().unwrap_err();
+            assert!(e.contains("is not an IP address"), "{bad}: {e}");
+        }
+        let e = parse_list("server.allow_from", &["10.0.0.0/8".into(), "nope".into()]).unwrap_err();
+        assert_eq!(
+            e,
+            "server.allow_from: `nope` is not an IP address or a CIDR block (like 203.0.113.0/24)"
+        );
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let p = SourcePolicy {
+            allow: parse_list("a", &["203.0.113.0/24".into()]).unwrap(),
+            trusted_proxies: parse_list("t", &["127.0.0.1".into(), "10.0.0.0/8".into()]).unwrap(),
+        };
+        // Straight from the provider.
+        assert!(p.allows(ip("203.0.113.5"), None));
+        assert!(!p.allows(ip("198.51.100.1"), None));
+        // Through nginx on loopback: the client is the right-most untrusted hop.
+        assert!(p.allows(ip("127.0.0.1"), Some("203.0.113.5")));
+        assert!(p.allows(ip("127.0.0.1"), Some("6.6.6.6, 203.0.113.5, 10.1.1.1")));
+        assert!(!p.allows(ip("127.0.0.1"), Some("203.0.113.5, 6.6.6.6")));
+        assert!(!p.allows(ip("127.0.0.1"), None));
+        // From anyone else the header is ignored: it cannot be forged to get in.
+        assert!(!p.allows(ip("198.51.100.1"), Some("203.0.113.5")));
+        assert_eq!(
+            p.client_ip(ip("198.51.100.1"), Some("203.0.113.5")),
+            ip("198.51.100.1")
+        );
+        // Garbage in the header stops at the proxy.
+        assert!(!p.allows(ip("127.0.0.1"), Some("203.0.113.5, garbage")));
+        // No list: everyone (the secret path is the defence).
+        assert!(SourcePolicy::default().allows(ip("6.6.6.6"), None));
+    }
+}
