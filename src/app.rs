@@ -90,6 +90,21 @@ impl Application {
     /// Connects the store (applying migrations), loads and imports the campaign folders and binds
     /// the webhook listener.
     pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Application> {
+        let listener = tokio::net::TcpListener::bind(&config.server.listen)
+            .await
+            .with_context(|| {
+                format!("cannot listen on server.listen = {}", config.server.listen)
+            })?;
+        Self::build_on(config, clock, listener).await
+    }
+
+    /// As [`Application::build`], serving on a listener already bound (its address is known
+    /// before the application is built, e.g. to point a simulator at it).
+    pub async fn build_on(
+        config: Config,
+        clock: SharedClock,
+        listener: tokio::net::TcpListener,
+    ) -> anyhow::Result<Application> {
         let store = Store::connect(&config.database.url)
             .await
             .with_context(|| "cannot open the database named by database.url")?;
@@ -137,11 +152,6 @@ impl Application {
             }
             map.insert(c.id.clone(), Arc::new(c));
         }
-        let listener = tokio::net::TcpListener::bind(&config.server.listen)
-            .await
-            .with_context(|| {
-                format!("cannot listen on server.listen = {}", config.server.listen)
-            })?;
         let addr = listener.local_addr()?;
         let secret = config.server.secret.clone().unwrap_or_else(random_secret);
         Ok(Application {
@@ -275,6 +285,7 @@ impl Application {
                 unknown_grace: Duration::from_secs(self.config.provider.unknown_grace_seconds),
                 stale_call: Duration::from_secs(self.config.provider.stale_call_seconds),
                 real_provider: !simulated,
+                breaker: self.config.breaker_settings(time_scale),
             },
             in_flight.clone(),
             metrics,
@@ -435,6 +446,7 @@ impl Application {
             reorder_reports: s.reorder_reports,
             seed: s.seed,
             script,
+            faults: s.faults.to_faults(),
             ..SimulatorConfig::default()
         };
         let sim = Simulator::start(cfg, stop.clone())

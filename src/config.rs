@@ -99,6 +99,13 @@ pub struct ProviderConfig {
     /// How long a launched call may stay open (no end-of-call request, no report line) before it
     /// is closed as lost.
     pub stale_call_seconds: u64,
+    /// First wait after a transient launch failure (doubling, up to 60 times this).
+    pub retry_backoff_seconds: f64,
+    /// Transient launch failures in a row that open the circuit.
+    pub circuit_failures: u32,
+    /// How long an open circuit launches nothing (doubling per trip in a row, up to 10 times
+    /// this), before one probe launch.
+    pub circuit_open_seconds: f64,
 }
 
 impl Default for ProviderConfig {
@@ -112,6 +119,9 @@ impl Default for ProviderConfig {
             timeout_seconds: 10.0,
             unknown_grace_seconds: 900,
             stale_call_seconds: 7200,
+            retry_backoff_seconds: 1.0,
+            circuit_failures: 5,
+            circuit_open_seconds: 30.0,
         }
     }
 }
@@ -211,6 +221,56 @@ pub struct SimulatorSettings {
     pub duplicate_reports: bool,
     /// Shuffle the lines of each report batch.
     pub reorder_reports: bool,
+    /// Launch-endpoint faults, to see the dialer cope (`[simulator.faults]`).
+    pub faults: FaultSettings,
+}
+
+/// `[simulator.faults]`: what the simulated provider does wrong, for a share of launches.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultSettings {
+    /// Added before the reply (a slow provider), real milliseconds.
+    pub latency_ms: u64,
+    /// Reply with this bare HTTP status (e.g. 500, 502).
+    pub http_status: Option<u16>,
+    /// Reply HTTP 200 with this API code (e.g. "503", "401", "402").
+    pub response_code: Option<String>,
+    /// Never reply, place no call (the dialer's request times out).
+    pub hang: bool,
+    /// Place the call but never reply (the dialer cannot know it rings).
+    pub lost_reply: bool,
+    /// Share of launches the switches above hit, 0 to 1.
+    pub rate: f64,
+    /// Launches above this many per second get `{"response":"503"}`.
+    pub max_cps: Option<f64>,
+}
+
+impl Default for FaultSettings {
+    fn default() -> Self {
+        FaultSettings {
+            latency_ms: 0,
+            http_status: None,
+            response_code: None,
+            hang: false,
+            lost_reply: false,
+            rate: 1.0,
+            max_cps: None,
+        }
+    }
+}
+
+impl FaultSettings {
+    pub fn to_faults(&self) -> crate::provider::simulator::Faults {
+        crate::provider::simulator::Faults {
+            latency: std::time::Duration::from_millis(self.latency_ms),
+            response_code: self.response_code.clone(),
+            http_status: self.http_status,
+            hang: self.hang,
+            lost_reply: self.lost_reply,
+            rate: self.rate,
+            max_cps: self.max_cps,
+        }
+    }
 }
 
 impl Default for SimulatorSettings {
@@ -223,6 +283,7 @@ impl Default for SimulatorSettings {
             urlencoded: false,
             duplicate_reports: false,
             reorder_reports: false,
+            faults: FaultSettings::default(),
         }
     }
 }
@@ -306,6 +367,37 @@ impl Config {
                 "simulator.speed must be greater than 0".into(),
             ));
         }
+        let p = &self.provider;
+        for (key, v) in [
+            ("provider.retry_backoff_seconds", p.retry_backoff_seconds),
+            ("provider.circuit_open_seconds", p.circuit_open_seconds),
+            ("provider.timeout_seconds", p.timeout_seconds),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(ConfigError::Rule(format!("{key} must be greater than 0")));
+            }
+        }
+        if p.circuit_failures == 0 {
+            return Err(ConfigError::Rule(
+                "provider.circuit_failures must be at least 1".into(),
+            ));
+        }
+        let f = &self.simulator.faults;
+        if !(f.rate.is_finite() && (0.0..=1.0).contains(&f.rate)) {
+            return Err(ConfigError::Rule(
+                "simulator.faults.rate must be between 0 and 1".into(),
+            ));
+        }
+        if f.http_status.is_some_and(|s| !(100..=599).contains(&s)) {
+            return Err(ConfigError::Rule(
+                "simulator.faults.http_status must be an HTTP status (100 to 599)".into(),
+            ));
+        }
+        if f.max_cps.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+            return Err(ConfigError::Rule(
+                "simulator.faults.max_cps must be greater than 0".into(),
+            ));
+        }
         let n = &self.notify;
         if n.max_tries == 0 {
             return Err(ConfigError::Rule(
@@ -355,6 +447,20 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The launch backoff and circuit breaker, waits divided by `time_scale`.
+    pub fn breaker_settings(&self, time_scale: f64) -> crate::breaker::BreakerSettings {
+        let k = time_scale.max(1.0);
+        let p = &self.provider;
+        let d = |s: f64| std::time::Duration::from_secs_f64(s / k);
+        crate::breaker::BreakerSettings {
+            threshold: p.circuit_failures,
+            backoff: d(p.retry_backoff_seconds),
+            backoff_max: d(p.retry_backoff_seconds * 60.0),
+            cool: d(p.circuit_open_seconds),
+            cool_max: d(p.circuit_open_seconds * 10.0),
+        }
     }
 
     /// `server.allow_from` and `server.trusted_proxies`, parsed.

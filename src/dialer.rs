@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::breaker::{Breaker, BreakerSettings, Circuit, Permit, Verdict};
 use crate::campaign::phone::mask;
 use crate::campaign::Campaign;
 use crate::clock::SharedClock;
@@ -209,6 +210,8 @@ pub struct DialerSettings {
     pub stale_call: Duration,
     /// Demo campaigns are refused by the real provider.
     pub real_provider: bool,
+    /// Backoff and circuit breaker timings (already scaled).
+    pub breaker: BreakerSettings,
 }
 
 /// Shared state of the dialer.
@@ -223,9 +226,8 @@ pub struct Dialer {
     /// Attempts whose launch request is on its way now.
     launching: Mutex<std::collections::HashSet<i64>>,
     halt: Mutex<Option<Halt>>,
-    /// Consecutive transient launch failures, for the backoff.
-    failures: Mutex<u32>,
-    backoff_until: Mutex<Option<tokio::time::Instant>>,
+    /// Backoff and circuit breaker for transient launch failures (see [`crate::breaker`]).
+    breaker: Mutex<Breaker>,
     /// Set when the dialer paused campaigns itself, so the loop re-reads the flags at once.
     paused_changed: Mutex<bool>,
     no_balance_logged: std::sync::atomic::AtomicBool,
@@ -248,6 +250,7 @@ impl Dialer {
         in_flight: Arc<InFlight>,
         metrics: Arc<Metrics>,
     ) -> Arc<Dialer> {
+        let breaker = Mutex::new(Breaker::new(settings.breaker));
         Arc::new(Dialer {
             store,
             provider,
@@ -258,8 +261,7 @@ impl Dialer {
             metrics,
             launching: Mutex::new(Default::default()),
             halt: Mutex::new(None),
-            failures: Mutex::new(0),
-            backoff_until: Mutex::new(None),
+            breaker,
             paused_changed: Mutex::new(false),
             no_balance_logged: std::sync::atomic::AtomicBool::new(false),
         })
@@ -332,15 +334,6 @@ impl Dialer {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
                 }
             }
-            let backoff = *self.backoff_until.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(until) = backoff {
-                if until > tokio::time::Instant::now() {
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = tokio::time::sleep_until(until) => continue,
-                    }
-                }
-            }
             let forced = std::mem::take(
                 &mut *self
                     .paused_changed
@@ -376,6 +369,24 @@ impl Dialer {
                     }
                 } => {}
             }
+            let permit = self.breaker().permit(tokio::time::Instant::now());
+            self.show_circuit();
+            let probe = match permit {
+                Permit::Go => false,
+                Permit::Probe => true,
+                Permit::WaitUntil(until) => {
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep_until(until) => continue,
+                    }
+                }
+                Permit::WaitForProbe => {
+                    tokio::select! {
+                        _ = stop.cancelled() => break,
+                        _ = self.in_flight.changed(Duration::from_millis(250)) => continue,
+                    }
+                }
+            };
             let mut launched = false;
             let n = campaigns.len();
             for i in 0..n {
@@ -438,12 +449,19 @@ impl Dialer {
                 self.in_flight.add(claim.attempt_id, &c.id, Some(now));
                 let me = self.clone();
                 let campaign = c.clone();
-                tasks.spawn(
-                    async move { me.launch(&campaign, claim.attempt_id, &claim.phone).await },
-                );
+                if probe {
+                    tracing::info!(campaign = %c.id, attempt = claim.attempt_id, "circuit half-open: one probe launch");
+                }
+                tasks.spawn(async move {
+                    me.launch(&campaign, claim.attempt_id, &claim.phone, probe)
+                        .await
+                });
                 turn = (turn + i + 1) % n;
                 launched = true;
                 break;
+            }
+            if probe && !launched {
+                self.breaker().probe_unused();
             }
             if !launched {
                 tokio::select! {
@@ -467,19 +485,19 @@ impl Dialer {
         }
     }
 
-    async fn launch(&self, campaign: &Campaign, attempt_id: i64, phone: &str) {
+    async fn launch(&self, campaign: &Campaign, attempt_id: i64, phone: &str, probe: bool) {
         self.launching
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(attempt_id);
-        self.launch_once(campaign, attempt_id, phone).await;
+        self.launch_once(campaign, attempt_id, phone, probe).await;
         self.launching
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&attempt_id);
     }
 
-    async fn launch_once(&self, campaign: &Campaign, attempt_id: i64, phone: &str) {
+    async fn launch_once(&self, campaign: &Campaign, attempt_id: i64, phone: &str, probe: bool) {
         let req = LaunchRequest {
             src: campaign.caller_id.clone(),
             dst: phone.to_string(),
@@ -488,9 +506,20 @@ impl Dialer {
         };
         let outcome = self.provider.launch(&req).await;
         let now = self.clock.now_ms();
+        // The provider answered (placed the call, or judged the request itself): the circuit
+        // closes. Transient failures are counted below.
+        if !matches!(
+            outcome,
+            LaunchOutcome::RetryLater(_) | LaunchOutcome::Unknown(_)
+        ) && self.breaker().success()
+        {
+            tracing::warn!(
+                "the provider answers launches again: circuit closed, launching resumes"
+            );
+        }
+        self.show_circuit();
         let result = match &outcome {
             LaunchOutcome::Ringing(id) => {
-                self.reset_backoff();
                 Metrics::inc(&self.metrics.launches);
                 tracing::info!(campaign = %campaign.id, attempt = attempt_id, to = %mask(phone), call = %id, "call launched");
                 self.store.mark_launched(attempt_id, id, now).await
@@ -548,8 +577,8 @@ impl Dialer {
             }
             LaunchOutcome::RetryLater(why) => {
                 Metrics::inc(&self.metrics.launch_failures);
-                let wait = self.back_off();
-                tracing::warn!(campaign = %campaign.id, attempt = attempt_id, "launch not placed ({why}); retrying in {:.1}s", wait.as_secs_f64());
+                let (wait, next) = self.transient_failure(probe);
+                tracing::warn!(campaign = %campaign.id, attempt = attempt_id, "launch not placed ({why}); {next}");
                 let at = now + wait.as_millis() as i64;
                 let r = self
                     .store
@@ -563,8 +592,8 @@ impl Dialer {
                 // control request or a report line tells, or the grace period passes. A provider
                 // that does not answer is also a reason to slow down.
                 Metrics::inc(&self.metrics.launch_failures);
-                let wait = self.back_off();
-                tracing::warn!(campaign = %campaign.id, attempt = attempt_id, "launch result unknown ({why}); waiting for the provider to tell, launching again in {:.1}s", wait.as_secs_f64());
+                let (_, next) = self.transient_failure(probe);
+                tracing::warn!(campaign = %campaign.id, attempt = attempt_id, "launch result unknown ({why}); waiting for the provider to tell; {next}");
                 Ok(())
             }
         };
@@ -573,25 +602,49 @@ impl Dialer {
         }
     }
 
-    fn reset_backoff(&self) {
-        *self.failures.lock().unwrap_or_else(|e| e.into_inner()) = 0;
+    fn breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
+        self.breaker.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Exponential backoff with jitter for transient provider failures: 1 s, 2 s, 4 s … 60 s.
-    fn back_off(&self) -> Duration {
-        let n = {
-            let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-            *f = (*f + 1).min(16);
-            *f
+    /// Copies the circuit's state and trips to `/metrics`.
+    fn show_circuit(&self) {
+        let (circuit, trips) = {
+            let b = self.breaker();
+            (b.circuit(), b.trips())
         };
-        let base = Duration::from_secs(1u64 << (n - 1).min(6)).min(Duration::from_secs(60));
+        let code = match circuit {
+            Circuit::Closed => 0,
+            Circuit::Open => 1,
+            Circuit::HalfOpen => 2,
+        };
+        let m = &self.metrics;
+        m.circuit.store(code, std::sync::atomic::Ordering::Relaxed);
+        m.circuit_trips
+            .store(trips, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A transient launch failure: backoff with jitter, or the circuit opens. Returns how long
+    /// launching waits and what happens next, for the log.
+    fn transient_failure(&self, probe: bool) -> (Duration, String) {
         let jitter = rand::random::<f64>() * 0.5 + 0.75;
-        let wait = Duration::from_secs_f64(
-            base.as_secs_f64() * jitter / self.settings.time_scale.max(1.0),
-        );
-        *self.backoff_until.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(tokio::time::Instant::now() + wait);
-        wait
+        let verdict = self
+            .breaker()
+            .failure(tokio::time::Instant::now(), probe, jitter);
+        self.show_circuit();
+        match verdict {
+            Verdict::Backoff(wait) => (
+                wait,
+                format!("launching again in {:.1}s", wait.as_secs_f64()),
+            ),
+            Verdict::Opened(cool) => {
+                tracing::error!(
+                    "the provider keeps failing: circuit open, no launch for {:.1}s, then one probe",
+                    cool.as_secs_f64()
+                );
+                (cool, format!("circuit open for {:.1}s", cool.as_secs_f64()))
+            }
+            Verdict::Ignored => (Duration::ZERO, "the circuit is already open".to_string()),
+        }
     }
 
     /// Releases attempts nobody will ever settle: a launch whose reply was lost past the grace

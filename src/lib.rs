@@ -4,6 +4,7 @@
 //! rings) → webhook (call flow, reports) → store → report.
 
 pub mod app;
+pub mod breaker;
 pub mod campaign;
 pub mod clock;
 pub mod commands;

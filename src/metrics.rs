@@ -19,6 +19,9 @@ pub struct Metrics {
     pub answers: AtomicU64,
     pub pacing_waits: AtomicU64,
     pub report_lines: AtomicU64,
+    /// The provider circuit: 0 closed, 1 open, 2 half-open (see [`crate::breaker`]).
+    pub circuit: AtomicU64,
+    pub circuit_trips: AtomicU64,
     outcomes: Mutex<BTreeMap<String, u64>>,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
@@ -88,6 +91,18 @@ impl Metrics {
             "Call-report lines ingested.",
             self.report_lines.load(Ordering::Relaxed),
         );
+        counter(
+            &mut out,
+            "pregonero_provider_circuit_trips_total",
+            "Times the provider circuit opened after failures in a row.",
+            self.circuit_trips.load(Ordering::Relaxed),
+        );
+        let circuit = self.circuit.load(Ordering::Relaxed);
+        let _ = writeln!(out, "# HELP pregonero_provider_circuit Provider circuit state (1 for the current one).\n# TYPE pregonero_provider_circuit gauge");
+        for (i, name) in ["closed", "open", "half_open"].iter().enumerate() {
+            let on = u64::from(circuit == i as u64);
+            let _ = writeln!(out, "pregonero_provider_circuit{{state=\"{name}\"}} {on}");
+        }
         let _ = writeln!(out, "# HELP pregonero_outcomes_total Contact states reached after an attempt.\n# TYPE pregonero_outcomes_total counter");
         for (k, v) in self
             .outcomes
@@ -187,6 +202,7 @@ mod tests {
         m.control_latency(std::time::Duration::from_micros(1500));
         let text = m.render(&[("c1".into(), 7)], 2);
         assert!(text.contains("pregonero_launches_total 1"));
+        assert!(text.contains("pregonero_provider_circuit{state=\"closed\"} 1\npregonero_provider_circuit{state=\"open\"} 0\n"));
         assert!(text.contains("pregonero_outcomes_total{state=\"delivered\"} 1"));
         assert!(text.contains("pregonero_contacts_due{campaign=\"c1\"} 7"));
         assert!(text.contains("pregonero_control_request_seconds_bucket{le=\"0.001\"} 0"));

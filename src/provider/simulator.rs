@@ -109,19 +109,38 @@ impl SimulatorConfig {
 }
 
 /// Fault switches of the launch endpoint, applied in this order: latency, hang, HTTP status,
-/// then (after request validation) response code and calls-per-second cap.
-#[derive(Debug, Clone, Default)]
+/// then (after request validation) response code, lost reply and calls-per-second cap. `rate`
+/// is the share of launches they hit (1: every launch); the cap applies to every launch.
+#[derive(Debug, Clone)]
 pub struct Faults {
-    /// Real delay added before every launch reply.
+    /// Real delay added before the launch reply (a slow provider).
     pub latency: Duration,
-    /// Answer every valid launch with this `response` code (HTTP 200), e.g. `"402"`.
+    /// Answer the launch with this `response` code (HTTP 200), e.g. `"402"`, `"503"`.
     pub response_code: Option<String>,
-    /// Answer every launch with this bare HTTP status, e.g. 500.
+    /// Answer the launch with this bare HTTP status, e.g. 500.
     pub http_status: Option<u16>,
-    /// Never reply to launches (until cancelled); no call is placed.
+    /// Never reply (until cancelled); no call is placed.
     pub hang: bool,
+    /// Place the call, then never reply (until cancelled): the dialer cannot know it rings.
+    pub lost_reply: bool,
+    /// Share of launches the switches above hit, 0 to 1.
+    pub rate: f64,
     /// Accepted launches above this real-time rate (token bucket) get `{"response":"503"}`.
     pub max_cps: Option<f64>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            latency: Duration::ZERO,
+            response_code: None,
+            http_status: None,
+            hang: false,
+            lost_reply: false,
+            rate: 1.0,
+            max_cps: None,
+        }
+    }
 }
 
 /// One accepted launch.
@@ -161,6 +180,10 @@ struct Inner {
     cancel: CancellationToken,
     state: Mutex<SimState>,
     in_progress: AtomicUsize,
+    /// The fault switches now (start from `cfg.faults`; [`SimHandle::set_faults`] changes them).
+    faults: Mutex<Faults>,
+    /// Launch requests received, answered or not.
+    requests: AtomicUsize,
     report_lock: tokio::sync::Mutex<()>,
     /// Free agents of the script's pool, if it has one.
     agents: Option<Arc<tokio::sync::Semaphore>>,
@@ -190,6 +213,7 @@ impl Simulator {
             .build()
             .map_err(std::io::Error::other)?;
         let rng = StdRng::seed_from_u64(cfg.seed);
+        let initial_faults = cfg.faults.clone();
         let agents = cfg
             .script
             .agents
@@ -213,6 +237,8 @@ impl Simulator {
                     bucket: None,
                 }),
                 in_progress: AtomicUsize::new(0),
+                faults: Mutex::new(initial_faults),
+                requests: AtomicUsize::new(0),
                 report_lock: tokio::sync::Mutex::new(()),
                 agents,
             }),
@@ -272,6 +298,16 @@ impl SimHandle {
     /// The launch URL, `http://ADDR/v1/voice`.
     pub fn launch_url(&self) -> String {
         format!("http://{}/v1/voice", self.inner.addr)
+    }
+
+    /// Switches the launch endpoint's faults from now on (a provider that breaks or recovers).
+    pub fn set_faults(&self, faults: Faults) {
+        *self.inner.faults.lock().unwrap_or_else(|e| e.into_inner()) = faults;
+    }
+
+    /// Launch requests received so far, whatever their reply.
+    pub fn launch_requests(&self) -> usize {
+        self.inner.requests.load(Ordering::SeqCst)
     }
 
     /// Every accepted launch, in order.
@@ -356,7 +392,12 @@ impl SimHandle {
     }
 
     /// Validates a launch and, if accepted, records it and returns the call to place.
-    fn admit(&self, form: &HashMap<String, String>) -> Result<Call, String> {
+    fn admit(
+        &self,
+        form: &HashMap<String, String>,
+        faults: &Faults,
+        hit: bool,
+    ) -> Result<Call, String> {
         let cfg = &self.inner.cfg;
         let get = |k: &str| form.get(k).map(|v| v.trim()).unwrap_or("");
         if ["token", "api", "src", "dst"]
@@ -384,11 +425,11 @@ impl SimHandle {
         let (true, Some(duration)) = (valid_dst, duration) else {
             return Err("103".into());
         };
-        if let Some(code) = &cfg.faults.response_code {
+        if let Some(code) = faults.response_code.as_ref().filter(|_| hit) {
             return Err(code.clone());
         }
         let mut st = self.state();
-        if let Some(cps) = cfg.faults.max_cps {
+        if let Some(cps) = faults.max_cps {
             let (now, burst) = (Instant::now(), cps.max(1.0));
             let (tokens, last) = st.bucket.unwrap_or((burst, now));
             let tokens = (tokens + now.duration_since(last).as_secs_f64() * cps).min(burst);
@@ -433,24 +474,30 @@ impl SimHandle {
 
 async fn launch(State(sim): State<SimHandle>, req: Request) -> Response {
     let inner = sim.inner.clone();
-    let faults = &inner.cfg.faults;
-    if !faults.latency.is_zero() {
+    inner.requests.fetch_add(1, Ordering::SeqCst);
+    let faults = inner
+        .faults
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let hit = faults.rate >= 1.0 || sim.state().rng.random::<f64>() < faults.rate;
+    if hit && !faults.latency.is_zero() {
         tokio::select! {
             _ = inner.cancel.cancelled() => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
             _ = tokio::time::sleep(faults.latency) => {}
         }
     }
-    if faults.hang {
+    if hit && faults.hang {
         inner.cancel.cancelled().await;
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    if let Some(status) = faults.http_status {
+    if let Some(status) = faults.http_status.filter(|_| hit) {
         return StatusCode::from_u16(status)
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             .into_response();
     }
     let admitted = match read_form(req).await {
-        Ok(form) => sim.admit(&form),
+        Ok(form) => sim.admit(&form, &faults, hit),
         Err(_) => Err("406".to_string()),
     };
     match admitted {
@@ -461,6 +508,11 @@ async fn launch(State(sim): State<SimHandle>, req: Request) -> Response {
             }
             let reply = json!({"response": "200", "ID": l.id});
             tokio::spawn(call.run());
+            if hit && faults.lost_reply {
+                // The call rings; its reply never reaches the dialer.
+                inner.cancel.cancelled().await;
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
             Json(reply).into_response()
         }
         Err(code) => {
