@@ -649,6 +649,47 @@ impl Dialer {
 
     /// Releases attempts nobody will ever settle: a launch whose reply was lost past the grace
     /// period, or a call with no end past the stale limit. Their contacts are retried.
+    /// How to close an attempt nobody settled in time. A report line stored for it (a crash
+    /// can fall between storing a line and closing its attempt), or a stored answer, says what
+    /// happened: an answered call is never retried as if it had been lost. Only an attempt
+    /// with neither is `lost` (and retried).
+    async fn settle_from_what_is_known(&self, attempt_id: i64, now: i64) -> AttemptClose {
+        let lost = AttemptClose {
+            result: AttemptResult::Lost,
+            duration_seconds: None,
+            talk_seconds: None,
+            ended_at: now,
+        };
+        let Ok(Some(info)) = self.store.attempt_info(attempt_id).await else {
+            return lost;
+        };
+        let lines: Vec<_> = match self.store.report_lines_of(info.contact_id).await {
+            Ok(l) => l
+                .into_iter()
+                .filter(|l| l.attempt_id == attempt_id)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let answered = info.answered || lines.iter().any(|l| l.status == "answer");
+        let status = if answered {
+            "answer"
+        } else {
+            lines.first().map(|l| l.status.as_str()).unwrap_or("")
+        };
+        match AttemptResult::from_provider(status, answered) {
+            Some(result) => {
+                let secs = lines.iter().map(|l| l.duration_seconds).max();
+                AttemptClose {
+                    result,
+                    duration_seconds: secs,
+                    talk_seconds: if answered { secs } else { Some(0) },
+                    ended_at: now,
+                }
+            }
+            None => lost,
+        }
+    }
+
     async fn reap(&self) {
         let Ok(open) = self.store.open_attempts().await else {
             return;
@@ -688,19 +729,17 @@ impl Dialer {
             else {
                 continue;
             };
-            let close = AttemptClose {
-                result: AttemptResult::Lost,
-                duration_seconds: None,
-                talk_seconds: None,
-                ended_at: now,
-            };
+            let close = self.settle_from_what_is_known(a.attempt_id, now).await;
             match self
                 .store
                 .close_attempt(a.attempt_id, &close, &campaign.policy(scale))
                 .await
             {
-                Ok(Some(next)) => {
+                Ok(Some(next)) if close.result == AttemptResult::Lost => {
                     tracing::warn!(attempt = a.attempt_id, campaign = %a.campaign_id, "no word from the provider about this call: closed as lost, contact {}", next.state);
+                }
+                Ok(Some(next)) => {
+                    tracing::warn!(attempt = a.attempt_id, campaign = %a.campaign_id, result = close.result.as_str(), "call never ended in a control request: closed from what was stored (report line or answer), contact {}", next.state);
                 }
                 Ok(None) => {}
                 Err(e) => {

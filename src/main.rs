@@ -78,35 +78,56 @@ enum Cmd {
         output: Option<PathBuf>,
     },
     /// A standalone API Voice simulator.
-    Simulate {
-        /// Address for the launch endpoint (POST /v1/voice).
-        #[arg(long, default_value = "127.0.0.1:9090")]
-        listen: std::net::SocketAddr,
-        /// The dialer's control URL.
-        #[arg(long)]
-        control_url: String,
-        /// The dialer's call-report URL.
-        #[arg(long)]
-        report_url: Option<String>,
-        /// Time compression (1 = real time).
-        #[arg(long, default_value_t = 1.0)]
-        speed: f64,
-        /// Expected API instance name.
-        #[arg(long, default_value = "API sim")]
-        api: String,
-        /// Expected token (any non-empty token when unset).
-        #[arg(long, env = "PREGONERO_SIMULATOR_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        /// TOML file with scripted outcomes per number.
-        #[arg(long)]
-        script: Option<PathBuf>,
-        /// Simulated seconds between report batches.
-        #[arg(long, default_value_t = 600.0)]
-        report_interval: f64,
-        /// Send urlencoded instead of multipart bodies.
-        #[arg(long)]
-        urlencoded: bool,
-    },
+    Simulate(SimArgs),
+}
+
+#[derive(clap::Args)]
+struct SimArgs {
+    /// Address for the launch endpoint (POST /v1/voice).
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    listen: std::net::SocketAddr,
+    /// The dialer's control URL.
+    #[arg(long)]
+    control_url: String,
+    /// The dialer's call-report URL.
+    #[arg(long)]
+    report_url: Option<String>,
+    /// Time compression (1 = real time).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Expected API instance name.
+    #[arg(long, default_value = "API sim")]
+    api: String,
+    /// Expected token (any non-empty token when unset).
+    #[arg(long, env = "PREGONERO_SIMULATOR_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// TOML file with scripted outcomes per number.
+    #[arg(long)]
+    script: Option<PathBuf>,
+    /// Simulated seconds between report batches.
+    #[arg(long, default_value_t = 600.0)]
+    report_interval: f64,
+    /// Send urlencoded instead of multipart bodies.
+    #[arg(long)]
+    urlencoded: bool,
+    /// Append every accepted launch and acknowledged key press to this file (JSON lines).
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// Share of launches the faults below hit (0 to 1).
+    #[arg(long, default_value_t = 1.0)]
+    fault_rate: f64,
+    /// Fault: reply with this bare HTTP status (e.g. 502).
+    #[arg(long)]
+    fault_http_status: Option<u16>,
+    /// Fault: reply HTTP 200 with this API code (e.g. 503).
+    #[arg(long)]
+    fault_code: Option<String>,
+    /// Fault: real milliseconds added before the reply.
+    #[arg(long, default_value_t = 0)]
+    fault_latency_ms: u64,
+    /// Fault: place the call but never send its reply.
+    #[arg(long)]
+    fault_lost_reply: bool,
 }
 
 #[derive(Subcommand)]
@@ -164,30 +185,8 @@ fn init_logging() {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Cmd::Simulate {
-        listen,
-        control_url,
-        report_url,
-        speed,
-        api,
-        token,
-        script,
-        report_interval,
-        urlencoded,
-    } = cli.command
-    {
-        return simulate(
-            listen,
-            control_url,
-            report_url,
-            speed,
-            api,
-            token,
-            script,
-            report_interval,
-            urlencoded,
-        )
-        .await;
+    if let Cmd::Simulate(args) = cli.command {
+        return simulate(args).await;
     }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
@@ -238,7 +237,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             report_cmd(&config, &args, output).await
         }
-        Cmd::Simulate { .. } => Ok(ExitCode::SUCCESS),
+        Cmd::Simulate(_) => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -473,39 +472,40 @@ async fn report_cmd(
     Ok(ExitCode::SUCCESS)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn simulate(
-    listen: std::net::SocketAddr,
-    control_url: String,
-    report_url: Option<String>,
-    speed: f64,
-    api: String,
-    token: Option<String>,
-    script: Option<PathBuf>,
-    report_interval: f64,
-    urlencoded: bool,
-) -> anyhow::Result<ExitCode> {
-    if speed.is_nan() || speed <= 0.0 {
+async fn simulate(a: SimArgs) -> anyhow::Result<ExitCode> {
+    if a.speed.is_nan() || a.speed <= 0.0 {
         anyhow::bail!("--speed must be greater than 0");
     }
-    let script = match script {
+    if !(0.0..=1.0).contains(&a.fault_rate) {
+        anyhow::bail!("--fault-rate must be between 0 and 1");
+    }
+    let script = match &a.script {
         Some(p) => {
-            let text = std::fs::read_to_string(&p)
+            let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read {}", p.display()))?;
             Script::parse_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
         }
         None => Script::default(),
     };
     let cfg = SimulatorConfig {
-        listen,
-        token,
-        api,
-        control_url,
-        report_url,
-        speed,
-        report_interval: std::time::Duration::from_secs_f64(report_interval / speed),
-        urlencoded,
+        listen: a.listen,
+        token: a.token,
+        api: a.api,
+        control_url: a.control_url,
+        report_url: a.report_url,
+        speed: a.speed,
+        report_interval: std::time::Duration::from_secs_f64(a.report_interval / a.speed),
+        urlencoded: a.urlencoded,
         script,
+        journal: a.journal,
+        faults: simulator::Faults {
+            latency: std::time::Duration::from_millis(a.fault_latency_ms),
+            response_code: a.fault_code,
+            http_status: a.fault_http_status,
+            lost_reply: a.fault_lost_reply,
+            rate: a.fault_rate,
+            ..simulator::Faults::default()
+        },
         ..SimulatorConfig::default()
     };
     simulator::run_standalone(cfg, shutdown_signal()).await?;

@@ -78,6 +78,10 @@ pub struct SimulatorConfig {
     pub faults: Faults,
     /// Log every accepted launch at `info` (destination masked); set by [`run_standalone`].
     pub log_launches: bool,
+    /// Append every accepted launch and every acknowledged key press to this file, one JSON
+    /// object per line (`{"launch":…}` / `{"dtmf":…}`), so that a test outliving the dialer
+    /// (the kill soak) knows what the provider did.
+    pub journal: Option<std::path::PathBuf>,
 }
 
 impl Default for SimulatorConfig {
@@ -97,6 +101,7 @@ impl Default for SimulatorConfig {
             script: Script::default(),
             faults: Faults::default(),
             log_launches: false,
+            journal: None,
         }
     }
 }
@@ -184,6 +189,7 @@ struct Inner {
     faults: Mutex<Faults>,
     /// Launch requests received, answered or not.
     requests: AtomicUsize,
+    journal: Option<Mutex<std::fs::File>>,
     report_lock: tokio::sync::Mutex<()>,
     /// Free agents of the script's pool, if it has one.
     agents: Option<Arc<tokio::sync::Semaphore>>,
@@ -214,6 +220,15 @@ impl Simulator {
             .map_err(std::io::Error::other)?;
         let rng = StdRng::seed_from_u64(cfg.seed);
         let initial_faults = cfg.faults.clone();
+        let journal = match &cfg.journal {
+            Some(path) => Some(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            )),
+            None => None,
+        };
         let agents = cfg
             .script
             .agents
@@ -239,6 +254,7 @@ impl Simulator {
                 in_progress: AtomicUsize::new(0),
                 faults: Mutex::new(initial_faults),
                 requests: AtomicUsize::new(0),
+                journal,
                 report_lock: tokio::sync::Mutex::new(()),
                 agents,
             }),
@@ -303,6 +319,17 @@ impl SimHandle {
     /// Switches the launch endpoint's faults from now on (a provider that breaks or recovers).
     pub fn set_faults(&self, faults: Faults) {
         *self.inner.faults.lock().unwrap_or_else(|e| e.into_inner()) = faults;
+    }
+
+    /// Appends one line to the journal, if there is one.
+    pub(crate) fn journal(&self, line: &Value) {
+        if let Some(file) = &self.inner.journal {
+            use std::io::Write;
+            let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = writeln!(f, "{line}") {
+                tracing::warn!(error = %e, "cannot write the simulator journal");
+            }
+        }
     }
 
     /// Launch requests received so far, whatever their reply.
@@ -464,6 +491,8 @@ impl SimHandle {
             outcome,
         };
         st.launches.push(record.clone());
+        drop(st);
+        self.journal(&json!({"launch": {"id": record.id, "dst": record.dst, "userdata": record.userdata, "at_ms": record.at.timestamp_millis()}}));
         self.inner.in_progress.fetch_add(1, Ordering::SeqCst);
         Ok(Call {
             sim: self.clone(),

@@ -320,3 +320,75 @@ async fn the_source_allowlist_and_the_request_timeout_hold(db: Db) {
     stop.cancel();
     running.await.unwrap().unwrap();
 }
+
+crate::on_both_backends!(an_answered_call_that_never_ended_is_not_retried_as_lost);
+
+/// The daemon died after the callee answered (the start request is stored) and before the
+/// call ended; no end request or report line ever closes the attempt. After the grace period
+/// it is closed as answered from what was stored, never as `lost`: the contact is not called a
+/// second time.
+async fn an_answered_call_that_never_ended_is_not_retried_as_lost(db: Db) {
+    use pregonero::store::Gate;
+    let Some(test_db) = helpers::fresh_db(db, "webhooks::answered_never_ended").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let toml = "kind = \"announcement\"\ncaller_id = \"+34910000000\"\nmax_attempts = 3\nretry = { busy = \"1s\", no_answer = \"1s\", failed = \"1s\" }\n[announcement]\nmessage = \"Hola\"\n";
+    helpers::campaign(
+        root.path(),
+        "avisos",
+        toml,
+        "lista.csv",
+        "telefono\n600333444\n",
+    );
+    let mut config = helpers::config(&test_db.url, root.path());
+    config.provider.unknown_grace_seconds = 1;
+    let app = Application::build(config, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let claims = app
+        .store()
+        .claim_due("avisos", now, 1, &|_| Gate::Launch)
+        .await
+        .unwrap();
+    let attempt = claims[0].attempt_id;
+    let (control, _) = app.webhook_urls();
+    let running = tokio::spawn(app.run_until_stopped(CancellationToken::new(), true));
+    let r = reqwest::Client::new()
+        .post(&control)
+        .form(&[
+            ("ID", "555.5"),
+            ("api", "API sim"),
+            ("userdata", &attempt.to_string()),
+            ("statuscall", "ANSWER"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    tokio::time::timeout(std::time::Duration::from_secs(60), running)
+        .await
+        .expect("the reaper did not settle the attempt")
+        .unwrap()
+        .unwrap();
+    let store = Store::connect(&test_db.url).await.unwrap();
+    let c = store
+        .contact("avisos", "+34600333444")
+        .await
+        .unwrap()
+        .unwrap();
+    let attempts = store.attempts_of(c.contact_id).await.unwrap();
+    assert_eq!(attempts.len(), 1, "called again: {attempts:?}");
+    assert_eq!(
+        attempts[0].result.as_deref(),
+        Some("answered"),
+        "{attempts:?}"
+    );
+    assert!(
+        !["pending", "scheduled", "in_progress"].contains(&c.state.as_str()),
+        "{}",
+        c.state
+    );
+    store.close().await;
+}

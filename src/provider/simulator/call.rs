@@ -161,6 +161,7 @@ impl Call {
             };
             if let Some(dtmf) = key_pressed.take() {
                 let l = &self.launch;
+                self.sim.journal(&serde_json::json!({"dtmf": {"id": l.id, "userdata": l.userdata, "dtmf": dtmf}}));
                 self.sim
                     .state()
                     .acked_dtmf
