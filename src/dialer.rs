@@ -233,11 +233,20 @@ pub struct Dialer {
     no_balance_logged: std::sync::atomic::AtomicBool,
 }
 
+/// One launch per `1 / cps`, with room for one more: a loop turn that comes a little late (a
+/// claim, a store write) catches up instead of losing its time, so the achieved rate is the
+/// configured one (burst 1 measured 1.25 % under it at 50/s); in any one-second window there
+/// are at most `cps + 1` launches.
 fn quota(cps: f64) -> Quota {
     let period = Duration::from_secs_f64(1.0 / cps.max(1e-6)).max(Duration::from_nanos(1));
+    let burst = if cps >= 2.0 {
+        NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN)
+    } else {
+        NonZeroU32::MIN
+    };
     Quota::with_period(period)
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::MIN)
+        .allow_burst(burst)
 }
 
 impl Dialer {

@@ -558,7 +558,7 @@ impl Store {
 
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(s) => s.pool().close().await,
+            Store::Sqlite(s) => s.close().await,
             Store::Postgres(s) => s.pool().close().await,
         }
     }

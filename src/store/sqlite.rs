@@ -15,7 +15,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Readers (WAL: they never wait for the writer).
     pool: SqlitePool,
+    /// The one connection every write goes through: writers queue here, in order, instead of
+    /// contending for SQLite's write lock and sleeping in its busy handler.
+    writer: SqlitePool,
     /// The import lease tokens this process holds, by file id.
     leases: Arc<Mutex<HashMap<i64, i64>>>,
 }
@@ -105,12 +109,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
         Ok(Self {
             pool,
+            writer,
             leases: Arc::default(),
         })
     }
@@ -129,7 +138,7 @@ impl SqliteStore {
         if !inline {
             return Ok(());
         }
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         sqlx::query("PRAGMA foreign_keys = OFF")
             .execute(&mut *conn)
             .await?;
@@ -204,7 +213,7 @@ impl SqliteStore {
         let pid = i64::from(std::process::id());
         let mut waiting_logged = false;
         loop {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer.begin().await?;
             // A write first: the transaction holds SQLite's write lock from here on.
             sqlx::query("UPDATE import_lease SET id = id")
                 .execute(&mut *tx)
@@ -326,15 +335,21 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Closes both pools (readers and the writer).
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close().await;
+    }
 }
 
 impl Backend for SqliteStore {
     async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await?;
+        MIGRATOR.run(&self.writer).await?;
         self.unique_phone_as_index().await?;
         // A bulk import killed midway leaves the phone index dropped: bring it back unless a
         // live importer holds the lease (it rebuilds the index itself when it ends).
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("UPDATE import_lease SET id = id")
             .execute(&mut *tx)
             .await?;
@@ -379,7 +394,7 @@ impl Backend for SqliteStore {
         .bind(source)
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -415,7 +430,7 @@ impl Backend for SqliteStore {
         .bind(if paused { reason } else { None })
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -426,7 +441,7 @@ impl Backend for SqliteStore {
         )
         .bind(reason)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -478,7 +493,7 @@ impl Backend for SqliteStore {
         contacts: &[ContactRecord],
         now: i64,
     ) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         self.renew_lease(&mut tx, file_id).await?;
         let mut inserted = 0;
         // Multi-row inserts, well under SQLite's 32,766 bound parameters per statement. On the
@@ -524,7 +539,7 @@ impl Backend for SqliteStore {
     }
 
     async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("UPDATE imported_files SET rows_read = ?, rejected = ?, duplicates = ?, complete = 1 WHERE id = ?")
             .bind(file.rows_read as i64)
             .bind(file.rejected as i64)
@@ -539,7 +554,7 @@ impl Backend for SqliteStore {
     }
 
     async fn abort_import(&self, file_id: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         self.end_lease(&mut tx, file_id).await?;
         tx.commit().await?;
         self.set_lease_token(file_id, None);
@@ -553,7 +568,7 @@ impl Backend for SqliteStore {
         limit: u32,
         gate: &(dyn Fn(&Candidate) -> Gate + Sync),
     ) -> Result<Vec<Claim>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         // A write first, so the transaction holds SQLite's write lock from here on: nobody can
         // claim the same rows between the read and the update below.
         sqlx::query("UPDATE campaigns SET updated_at = updated_at WHERE id = ?")
@@ -652,7 +667,7 @@ impl Backend for SqliteStore {
         .bind(call_id)
         .bind(now)
         .bind(attempt_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -664,7 +679,7 @@ impl Backend for SqliteStore {
         next: &NotPlaced,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let (status, result) = match next {
             NotPlaced::RetryAt(_) => ("not_placed", None),
             NotPlaced::Failed => ("closed", Some("failed")),
@@ -741,7 +756,7 @@ impl Backend for SqliteStore {
     }
 
     async fn record_event(&self, event: &CallEvent, progress: Option<&Progress>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO call_events (attempt_id, provider_call_id, kind, command, dtmf, statuscall, fields, received_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -799,7 +814,7 @@ impl Backend for SqliteStore {
         close: &AttemptClose,
         policy: &RetryPolicy,
     ) -> Result<Option<NextState>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
             "UPDATE attempts SET status = 'closed', result = ?, ended_at = ?,
                  duration_seconds = COALESCE(duration_seconds, ?), talk_seconds = COALESCE(talk_seconds, ?)
@@ -859,7 +874,7 @@ impl Backend for SqliteStore {
         )
         .bind(body)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?)
     }
 
@@ -873,7 +888,7 @@ impl Backend for SqliteStore {
             .bind(lines)
             .bind(error)
             .bind(batch_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -884,7 +899,7 @@ impl Backend for SqliteStore {
         line: &ReportLine,
         now: i64,
     ) -> Result<ReportLineApplied> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let attempt =
             sqlx::query("SELECT id, campaign_id, status FROM attempts WHERE provider_call_id = ?")
                 .bind(&line.provider_call_id)
@@ -993,7 +1008,7 @@ impl Backend for SqliteStore {
     }
 
     async fn dnc_upsert(&self, entries: &[DncEntry], now: i64) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let mut n = 0;
         for e in entries {
             n += sqlx::query(
@@ -1017,7 +1032,7 @@ impl Backend for SqliteStore {
     async fn dnc_remove(&self, phone: &str) -> Result<bool> {
         let r = sqlx::query("DELETE FROM do_not_call WHERE phone = ?")
             .bind(phone)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -1152,13 +1167,13 @@ impl Backend for SqliteStore {
                 .bind(campaign)
                 .bind(url)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
             }
             None => {
                 sqlx::query("DELETE FROM notify_targets WHERE campaign_id = ?")
                     .bind(campaign)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
             }
         }
@@ -1200,7 +1215,7 @@ impl Backend for SqliteStore {
         sqlx::query("UPDATE notify_outbox SET delivered_at = ?, last_error = NULL WHERE id = ? AND delivered_at IS NULL")
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -1223,7 +1238,7 @@ impl Backend for SqliteStore {
         .bind(retry_at)
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
