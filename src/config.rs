@@ -129,6 +129,10 @@ pub struct ServerConfig {
     pub dashboard_password_file: Option<PathBuf>,
     /// On SIGTERM: how long calls already in progress may keep talking to the webhooks.
     pub drain_seconds: u64,
+    /// PEM certificate chain (leaf first): with `tls_key`, the daemon serves HTTPS itself.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert` (PKCS#8, RSA or EC).
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -140,6 +144,8 @@ impl Default for ServerConfig {
             dashboard_password: None,
             dashboard_password_file: None,
             drain_seconds: 20,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -315,6 +321,14 @@ impl Config {
                 self.calling.timezone
             )));
         }
+        match (&self.server.tls_cert, &self.server.tls_key) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError::Rule(
+                    "server.tls_cert and server.tls_key must be set together".into(),
+                ))
+            }
+            _ => {}
+        }
         if self.provider.kind == ProviderKind::Apivoice {
             if self.server.secret.is_none() {
                 return Err(ConfigError::Rule(
@@ -371,13 +385,19 @@ impl Config {
         Duration::from_secs_f64(self.provider.timeout_seconds.max(0.1))
     }
 
+    /// Whether the daemon serves HTTPS itself (`server.tls_cert` and `tls_key`).
+    pub fn tls_enabled(&self) -> bool {
+        self.server.tls_cert.is_some() && self.server.tls_key.is_some()
+    }
+
     /// The webhook URL base the provider must call, with the secret as the last segment.
     pub fn webhook_urls(&self, listen: &str, secret: &SecretString) -> (String, String) {
+        let scheme = if self.tls_enabled() { "https" } else { "http" };
         let base = self
             .server
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{listen}"));
+            .unwrap_or_else(|| format!("{scheme}://{listen}"));
         let base = base.trim_end_matches('/');
         let s = secret.expose_secret();
         (
@@ -508,6 +528,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("limtis"), "{e}");
+    }
+
+    #[test]
+    fn tls_keys_come_in_pairs_and_switch_the_urls_to_https() {
+        let env = vec![("PREGONERO_SERVER_TLS_CERT".into(), "/etc/p/cert.pem".into())];
+        let e = Config::load_with_env(None, &env).unwrap_err().to_string();
+        assert!(
+            e.contains("server.tls_cert") && e.contains("server.tls_key"),
+            "{e}"
+        );
+        let env = vec![
+            ("PREGONERO_SERVER_TLS_CERT".into(), "/etc/p/cert.pem".into()),
+            ("PREGONERO_SERVER_TLS_KEY".into(), "/etc/p/key.pem".into()),
+        ];
+        let c = Config::load_with_env(None, &env).unwrap();
+        assert_eq!(c.server.tls_key, Some(PathBuf::from("/etc/p/key.pem")));
+        let (control, _) = c.webhook_urls("127.0.0.1:8443", &SecretString::from("s"));
+        assert_eq!(control, "https://127.0.0.1:8443/apivoice/control/s");
     }
 
     #[test]
