@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 /// Errors that make the configuration unusable; each names the file or variable at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {reason}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        // Not named `source`: the message says it already, and `{:#}` would say it twice.
+        reason: std::io::Error,
     },
     #[error("config file {path} is not valid: {message}")]
     Invalid { path: String, message: String },
@@ -260,9 +261,9 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let (mut table, origin) = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                let text = std::fs::read_to_string(p).map_err(|reason| ConfigError::Read {
                     path: p.to_path_buf(),
-                    source,
+                    reason,
                 })?;
                 let table: toml::Table =
                     text.parse()
@@ -351,9 +352,9 @@ impl Config {
         }
         match &self.provider.token_file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
                     path: path.clone(),
-                    source,
+                    reason,
                 })?;
                 Ok(Some(SecretString::from(text.trim().to_string())))
             }
@@ -370,9 +371,9 @@ impl Config {
         ) {
             (Some(p), _) => Some(p.clone()),
             (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
                     path: path.clone(),
-                    source,
+                    reason,
                 })?;
                 Some(SecretString::from(text.trim().to_string()))
             }
@@ -546,6 +547,14 @@ mod tests {
         assert_eq!(c.server.tls_key, Some(PathBuf::from("/etc/p/key.pem")));
         let (control, _) = c.webhook_urls("127.0.0.1:8443", &SecretString::from("s"));
         assert_eq!(control, "https://127.0.0.1:8443/apivoice/control/s");
+    }
+
+    #[test]
+    fn an_unreadable_file_is_one_sentence_even_with_the_error_chain() {
+        let e = Config::load_with_env(Some(Path::new("/nonexistent/p.toml")), &[]).unwrap_err();
+        let text = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+        assert!(text.contains("/nonexistent/p.toml"), "{text}");
     }
 
     #[test]
