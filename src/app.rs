@@ -1,11 +1,15 @@
 //! Start-up and shutdown of the daemon: wires the store, campaigns, webhook server, provider
 //! (the real API Voice or the in-process simulator) and dialer, and stops them in order.
 //!
-//! `Application::build` binds the listener first (port 0 in tests), so the URLs are known
-//! before anything runs. Shutdown: stop launching, let launch requests finish, let calls in
-//! progress end (bounded by `server.drain_seconds`), then close the server.
+//! `Application::build` checks the TLS files, connects the store and binds the listener (port 0
+//! in tests), so the URLs are known before anything runs. Under systemd (`Type=notify`) it says
+//! `READY=1` once everything serves, pings the watchdog while the store answers and no main task
+//! is stuck or gone (`crate::liveness`), and says `STOPPING=1` when the drain begins.
+//! Shutdown: stop launching, let launch requests finish, let calls in progress end (bounded by
+//! `server.drain_seconds`), then close the server.
 
 use std::collections::HashMap;
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,9 +25,11 @@ use crate::campaign::{self, phone};
 use crate::clock::SharedClock;
 use crate::config::{Config, ProviderKind};
 use crate::dialer::{ActiveCampaign, Campaigns, Dialer, DialerSettings, InFlight};
+use crate::liveness::Liveness;
 use crate::provider::simulator::{Script, SimHandle, Simulator, SimulatorConfig};
 use crate::provider::ApiVoiceClient;
 use crate::schedule::plan::CampaignPlan;
+use crate::sdnotify::{self, Notifier};
 use crate::store::{Backend, Store};
 use crate::webhook::{self, WebhookState};
 
@@ -82,8 +88,15 @@ pub struct Application {
     campaigns: Campaigns,
     listener: Option<tokio::net::TcpListener>,
     addr: SocketAddr,
+    /// `[server] tls_cert` / `tls_key`, loaded: the listener speaks HTTPS.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// With TLS and the built-in simulator: a plain loopback listener for the simulator's own
+    /// control requests and reports (it runs in this process and does not trust certificates).
+    sim_listener: Option<tokio::net::TcpListener>,
+    sim_addr: Option<SocketAddr>,
     secret: SecretString,
     clock: SharedClock,
+    notifier: Arc<Notifier>,
 }
 
 impl Application {
@@ -105,6 +118,11 @@ impl Application {
         clock: SharedClock,
         listener: tokio::net::TcpListener,
     ) -> anyhow::Result<Application> {
+        // First, so that a broken certificate stops the start before any work is done.
+        let tls = crate::tls::server_config(
+            config.server.tls_cert.as_deref(),
+            config.server.tls_key.as_deref(),
+        )?;
         let store = Store::connect(&config.database.url)
             .await
             .with_context(|| "cannot open the database named by database.url")?;
@@ -153,6 +171,16 @@ impl Application {
             map.insert(c.id.clone(), Arc::new(c));
         }
         let addr = listener.local_addr()?;
+        let sim_listener = if tls.is_some() && config.provider.kind == ProviderKind::Simulator {
+            Some(
+                tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .context("cannot listen on a loopback port for the built-in simulator")?,
+            )
+        } else {
+            None
+        };
+        let sim_addr = sim_listener.as_ref().map(|l| l.local_addr()).transpose()?;
         let secret = config.server.secret.clone().unwrap_or_else(random_secret);
         Ok(Application {
             config,
@@ -160,9 +188,28 @@ impl Application {
             campaigns: Arc::new(std::sync::RwLock::new(map)),
             listener: Some(listener),
             addr,
+            tls,
+            sim_listener,
+            sim_addr,
             secret,
             clock,
+            notifier: Arc::new(Notifier::disabled()),
         })
+    }
+
+    /// Reports readiness, stopping and watchdog pings to systemd through `notifier`
+    /// (`Notifier::from_env()` in the daemon; nothing is sent by default).
+    pub fn with_notifier(mut self, notifier: Notifier) -> Application {
+        self.notifier = Arc::new(notifier);
+        self
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -210,7 +257,8 @@ impl Application {
         let dashboard_password = self.config.dashboard_password()?;
         if dashboard_password.is_some() {
             tracing::info!(
-                "dashboard on http://{}/ (user {})",
+                "dashboard on {}://{}/ (user {})",
+                self.scheme(),
                 self.addr,
                 crate::dashboard::USER
             );
@@ -227,22 +275,59 @@ impl Application {
                 .parse()
                 .unwrap_or(chrono_tz::Europe::Madrid),
         });
+        let live = Liveness::new();
         let server_stop = CancellationToken::new();
+        let app = webhook::router(state).merge(dashboard);
         let server = {
             let stop = server_stop.clone();
-            let app = webhook::router(state).merge(dashboard);
+            let app = app.clone();
             let listener = self
                 .listener
                 .take()
                 .context("the application was already started")?;
-            tokio::spawn(async move {
-                // The peer's address reaches the handlers (for `server.allow_from`).
-                let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await
-            })
+            // The peer's address reaches the handlers (for `server.allow_from`).
+            let app = app.into_make_service_with_connect_info::<crate::guard::PeerAddr>();
+            let shutdown = async move { stop.cancelled().await };
+            match &self.tls {
+                Some(tls) => {
+                    let listener = crate::tls::TlsListener::new(
+                        listener,
+                        tls.clone(),
+                        crate::tls::HANDSHAKE_TIMEOUT,
+                    );
+                    tokio::spawn(
+                        live.watch(
+                            "HTTPS server",
+                            axum::serve(listener, app)
+                                .with_graceful_shutdown(shutdown)
+                                .into_future(),
+                        ),
+                    )
+                }
+                None => tokio::spawn(
+                    live.watch(
+                        "HTTP server",
+                        axum::serve(listener, app)
+                            .with_graceful_shutdown(shutdown)
+                            .into_future(),
+                    ),
+                ),
+            }
         };
+        let sim_server = self.sim_listener.take().map(|listener| {
+            let stop = server_stop.clone();
+            tokio::spawn(
+                live.watch(
+                    "simulator-facing HTTP server",
+                    axum::serve(
+                        listener,
+                        app.into_make_service_with_connect_info::<crate::guard::PeerAddr>(),
+                    )
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .into_future(),
+                ),
+            )
+        });
         let (control_url, report_url) = self
             .config
             .webhook_urls(&self.addr.to_string(), &self.secret);
@@ -298,10 +383,14 @@ impl Application {
         );
         watcher.assume_current();
         let watch_stop = CancellationToken::new();
-        let watch_task = tokio::spawn(watcher.run(watch_stop.clone()));
+        let watch_task =
+            tokio::spawn(live.watch("folder watcher", watcher.run(watch_stop.clone())));
         let dial_stop = CancellationToken::new();
         let tasks = TaskTracker::new();
-        let dial_loop = tokio::spawn(dialer.clone().run(dial_stop.clone(), tasks.clone()));
+        let dial_loop = tokio::spawn(live.watch(
+            "dialer",
+            dialer.clone().run(dial_stop.clone(), tasks.clone()),
+        ));
         // Outcome notifications run until the calls in progress have ended (their outcomes
         // are the last rows of the outbox), then stop after the delivery under way.
         let notify_stop = CancellationToken::new();
@@ -312,30 +401,80 @@ impl Application {
             &self.config.notify,
             time_scale,
         )?;
-        notify_tasks.spawn(outbox.run(notify_stop.clone()));
+        notify_tasks.spawn(live.watch("notification outbox", outbox.run(notify_stop.clone())));
         notify_tasks.close();
 
-        let mut outcome = Ok(());
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => {
-                    tracing::info!("stopping: no new launches");
-                    break;
-                }
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-            }
-            if let Some(h) = dialer.halted() {
-                if exit_when_idle {
-                    outcome = Err(anyhow::anyhow!("{h}"));
-                    break;
-                }
-            }
-            if exit_when_idle && in_flight.is_empty() && !self.work_left(time_scale).await {
-                tracing::info!("no contact is due or in progress: exiting");
-                break;
-            }
-        }
+        let ready = format!(
+            "serving on {}://{} ({} database, {} campaign(s))",
+            self.scheme(),
+            self.addr,
+            self.store.backend_name(),
+            self.campaigns
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .len()
+        );
+        self.notifier.ready(&ready);
+        let watchdog_stop = CancellationToken::new();
+        let watchdog = self.notifier.watchdog_interval().map(|interval| {
+            let notifier = self.notifier.clone();
+            let stop = watchdog_stop.clone();
+            let store = self.store.clone();
+            let live = live.clone();
+            tracing::info!(
+                "systemd watchdog: a ping every {} ms while healthy",
+                interval.as_millis()
+            );
+            tokio::spawn(async move {
+                let check = move || {
+                    let store = store.clone();
+                    let live = live.clone();
+                    async move {
+                        // A single poll lasting a whole ping interval (2 s at least, for a
+                        // loaded machine) is a hang, not work: polls take micro- to milliseconds.
+                        live.check(interval.max(Duration::from_secs(2)))?;
+                        store
+                            .ping()
+                            .await
+                            .map_err(|e| format!("the database does not answer: {e}"))
+                    }
+                };
+                sdnotify::run_watchdog(&notifier, interval, &ready, stop, check).await
+            })
+        });
 
+        let outcome = live
+            .watch("main", async {
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => {
+                            tracing::info!("stopping: no new launches");
+                            return Ok(());
+                        }
+                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    }
+                    if let Some(h) = dialer.halted() {
+                        if exit_when_idle {
+                            return Err(anyhow::anyhow!("{h}"));
+                        }
+                    }
+                    if exit_when_idle && in_flight.is_empty() && !self.work_left(time_scale).await {
+                        tracing::info!("no contact is due or in progress: exiting");
+                        return Ok(());
+                    }
+                }
+            })
+            .await;
+
+        // From here on systemd bounds the drain with TimeoutStopSec=, not the watchdog.
+        self.notifier.stopping(&format!(
+            "stopping: letting calls in progress end (up to {} s)",
+            self.config.server.drain_seconds
+        ));
+        watchdog_stop.cancel();
+        if let Some(w) = watchdog {
+            let _ = w.await;
+        }
         watch_stop.cancel();
         let _ = watch_task.await;
         dial_stop.cancel();
@@ -370,6 +509,9 @@ impl Application {
             Ok(Ok(Err(e))) => tracing::error!("webhook server: {e}"),
             Ok(Err(e)) => tracing::error!("webhook server task: {e}"),
             Err(_) => tracing::warn!("webhook server did not stop within 5s"),
+        }
+        if let Some(sim_server) = sim_server {
+            let _ = tokio::time::timeout(Duration::from_secs(5), sim_server).await;
         }
         self.store.close().await;
         outcome
@@ -429,7 +571,9 @@ impl Application {
             }
             None => Script::default(),
         };
-        let base = format!("http://{}", self.addr);
+        // With TLS the simulator calls back on its own plain loopback listener.
+        let callback = self.sim_addr.unwrap_or(self.addr);
+        let base = format!("http://{callback}");
         let token = random_secret();
         let cfg = SimulatorConfig {
             token: Some(token.expose_secret().to_string()),

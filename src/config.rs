@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 /// Errors that make the configuration unusable; each names the file or variable at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {reason}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        // Not named `source`: the message says it already, and `{:#}` would say it twice.
+        reason: std::io::Error,
     },
     #[error("config file {path} is not valid: {message}")]
     Invalid { path: String, message: String },
@@ -147,6 +148,10 @@ pub struct ServerConfig {
     pub request_timeout_seconds: f64,
     /// A report batch that takes longer gets 503 (the provider sends it again).
     pub report_timeout_seconds: f64,
+    /// PEM certificate chain (leaf first): with `tls_key`, the daemon serves HTTPS itself.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert` (PKCS#8, RSA or EC).
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -162,6 +167,8 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             request_timeout_seconds: 5.0,
             report_timeout_seconds: 120.0,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -327,9 +334,9 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let (mut table, origin) = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                let text = std::fs::read_to_string(p).map_err(|reason| ConfigError::Read {
                     path: p.to_path_buf(),
-                    source,
+                    reason,
                 })?;
                 let table: toml::Table =
                     text.parse()
@@ -434,6 +441,14 @@ impl Config {
                 self.calling.timezone
             )));
         }
+        match (&self.server.tls_cert, &self.server.tls_key) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError::Rule(
+                    "server.tls_cert and server.tls_key must be set together".into(),
+                ))
+            }
+            _ => {}
+        }
         if self.provider.kind == ProviderKind::Apivoice {
             if self.server.secret.is_none() {
                 return Err(ConfigError::Rule(
@@ -483,9 +498,9 @@ impl Config {
         }
         match &self.provider.token_file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
                     path: path.clone(),
-                    source,
+                    reason,
                 })?;
                 Ok(Some(SecretString::from(text.trim().to_string())))
             }
@@ -502,9 +517,9 @@ impl Config {
         ) {
             (Some(p), _) => Some(p.clone()),
             (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
                     path: path.clone(),
-                    source,
+                    reason,
                 })?;
                 Some(SecretString::from(text.trim().to_string()))
             }
@@ -517,13 +532,19 @@ impl Config {
         Duration::from_secs_f64(self.provider.timeout_seconds.max(0.1))
     }
 
+    /// Whether the daemon serves HTTPS itself (`server.tls_cert` and `tls_key`).
+    pub fn tls_enabled(&self) -> bool {
+        self.server.tls_cert.is_some() && self.server.tls_key.is_some()
+    }
+
     /// The webhook URL base the provider must call, with the secret as the last segment.
     pub fn webhook_urls(&self, listen: &str, secret: &SecretString) -> (String, String) {
+        let scheme = if self.tls_enabled() { "https" } else { "http" };
         let base = self
             .server
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{listen}"));
+            .unwrap_or_else(|| format!("{scheme}://{listen}"));
         let base = base.trim_end_matches('/');
         let s = secret.expose_secret();
         (
@@ -654,6 +675,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("limtis"), "{e}");
+    }
+
+    #[test]
+    fn tls_keys_come_in_pairs_and_switch_the_urls_to_https() {
+        let env = vec![("PREGONERO_SERVER_TLS_CERT".into(), "/etc/p/cert.pem".into())];
+        let e = Config::load_with_env(None, &env).unwrap_err().to_string();
+        assert!(
+            e.contains("server.tls_cert") && e.contains("server.tls_key"),
+            "{e}"
+        );
+        let env = vec![
+            ("PREGONERO_SERVER_TLS_CERT".into(), "/etc/p/cert.pem".into()),
+            ("PREGONERO_SERVER_TLS_KEY".into(), "/etc/p/key.pem".into()),
+        ];
+        let c = Config::load_with_env(None, &env).unwrap();
+        assert_eq!(c.server.tls_key, Some(PathBuf::from("/etc/p/key.pem")));
+        let (control, _) = c.webhook_urls("127.0.0.1:8443", &SecretString::from("s"));
+        assert_eq!(control, "https://127.0.0.1:8443/apivoice/control/s");
+    }
+
+    #[test]
+    fn an_unreadable_file_is_one_sentence_even_with_the_error_chain() {
+        let e = Config::load_with_env(Some(Path::new("/nonexistent/p.toml")), &[]).unwrap_err();
+        let text = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+        assert!(text.contains("/nonexistent/p.toml"), "{text}");
     }
 
     #[test]

@@ -21,6 +21,25 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+/// The peer's address, as the handlers see it (`ConnectInfo<PeerAddr>`), over plain TCP or
+/// the built-in TLS listener alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+macro_rules! peer_addr_from {
+    ($listener:ty) => {
+        impl<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, $listener>>
+            for PeerAddr
+        {
+            fn connect_info(stream: axum::serve::IncomingStream<'a, $listener>) -> Self {
+                PeerAddr(*stream.remote_addr())
+            }
+        }
+    };
+}
+peer_addr_from!(tokio::net::TcpListener);
+peer_addr_from!(crate::tls::TlsListener);
+
 /// An address block: `203.0.113.0/24`, `2001:db8::/32`, or one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
@@ -151,8 +170,8 @@ pub async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Res
     if !g.policy.allow.is_empty() {
         let peer = req
             .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+            .get::<ConnectInfo<PeerAddr>>()
+            .map(|c| c.0 .0.ip());
         let xff = req
             .headers()
             .get("x-forwarded-for")

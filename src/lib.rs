@@ -13,14 +13,17 @@ pub mod dashboard;
 pub mod dialer;
 pub mod flow;
 pub mod guard;
+pub mod liveness;
 pub mod metrics;
 pub mod notify;
 pub mod pacing;
 pub mod provider;
 pub mod report;
 pub mod schedule;
+pub mod sdnotify;
 pub mod store;
 #[doc(hidden)]
 pub mod testing;
+pub mod tls;
 pub mod watch;
 pub mod webhook;

@@ -273,7 +273,12 @@ fn shutdown_signal() -> CancellationToken {
 
 async fn run(config: Config, exit_when_idle: bool) -> anyhow::Result<ExitCode> {
     let stop = shutdown_signal();
-    let app = Application::build(config, Arc::new(SystemClock)).await?;
+    // Under systemd (Type=notify): READY=1 once serving, watchdog pings, STOPPING=1.
+    let notifier = pregonero::sdnotify::Notifier::from_env();
+    notifier.status("starting: opening the database and importing the campaign folders");
+    let app = Application::build(config, Arc::new(SystemClock))
+        .await?
+        .with_notifier(notifier);
     app.run_until_stopped(stop, exit_when_idle).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -374,6 +379,21 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
                     errors += 1;
                 }
             }
+        }
+    }
+    match pregonero::tls::server_config(
+        config.server.tls_cert.as_deref(),
+        config.server.tls_key.as_deref(),
+    ) {
+        Ok(Some(_)) => {
+            if let Some(cert) = &config.server.tls_cert {
+                println!("TLS: HTTPS with the certificate in {}", cert.display());
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            println!("error: {e}");
+            errors += 1;
         }
     }
     match &config.server.secret {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -444,12 +444,24 @@ pub fn parse_report(calls: &str) -> Result<Vec<ReportLine>, String> {
 async fn report(
     State(st): State<WebhookState>,
     Path(secret): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    req: Request,
 ) -> Response {
     if !secret_matches(&secret, &st.secret) {
         return not_found();
     }
+    // The parts (headers, and the route's body limit in the extensions) serve again to parse
+    // the body once it is stored.
+    let (parts, body) = req.into_parts();
+    let body: Bytes = match axum::body::to_bytes(body, REPORT_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Json(json!({ "error": "the report batch is larger than 16 MiB or was cut" })),
+            )
+                .into_response()
+        }
+    };
     let now = st.clock.now_ms();
     // Stored raw first: if parsing fails (or the daemon dies), the batch is not lost.
     let batch_id = match st
@@ -463,9 +475,8 @@ async fn report(
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    let mut rebuilt = Request::new(Body::from(body));
-    *rebuilt.headers_mut() = headers;
-    let parsed = match crate::provider::read_form(rebuilt).await {
+    let rebuilt = Request::from_parts(parts, Body::from(body));
+    let parsed = match crate::provider::read_form_limited(rebuilt, REPORT_BODY_LIMIT).await {
         Ok(form) => match form.get("calls") {
             Some(calls) => parse_report(calls),
             None => Err("the form has no `calls` field".to_string()),

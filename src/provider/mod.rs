@@ -6,7 +6,7 @@
 
 pub mod simulator;
 
-pub use simulator::read_form;
+pub use simulator::{read_form, read_form_limited};
 
 use std::time::Duration;
 

@@ -556,6 +556,15 @@ async fn launch(State(sim): State<SimHandle>, req: Request) -> Response {
 /// Reads form fields from the query string and an urlencoded or multipart body (body wins).
 /// Bodies without a multipart content type are parsed as urlencoded.
 pub async fn read_form(req: Request) -> Result<HashMap<String, String>, String> {
+    read_form_limited(req, MAX_FORM_BYTES).await
+}
+
+/// As [`read_form`], with an urlencoded body of up to `limit` bytes (a multipart body follows
+/// the route's `DefaultBodyLimit`, carried in the request's extensions).
+pub async fn read_form_limited(
+    req: Request,
+    limit: usize,
+) -> Result<HashMap<String, String>, String> {
     let (parts, body) = req.into_parts();
     let mut form = HashMap::new();
     if let Some(q) = parts.uri.query() {
@@ -577,7 +586,7 @@ pub async fn read_form(req: Request) -> Result<HashMap<String, String>, String> 
             form.insert(name, value);
         }
     } else {
-        let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+        let bytes = axum::body::to_bytes(body, limit)
             .await
             .map_err(|e| e.to_string())?;
         parse_urlencoded(&bytes, &mut form);

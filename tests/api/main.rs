@@ -9,6 +9,8 @@ mod provider_replies;
 mod reminders;
 mod reports;
 mod shutdown;
+mod systemd;
+mod tls;
 mod watch;
 mod webhooks;
 mod windows;

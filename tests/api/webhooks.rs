@@ -392,3 +392,48 @@ async fn an_answered_call_that_never_ended_is_not_retried_as_lost(db: Db) {
     );
     store.close().await;
 }
+
+crate::on_both_backends!(large_report_batches_are_read_whole);
+
+/// A busy campaign's batch passes 64 KiB (urlencoded) and 2 MiB (multipart): both are read, not
+/// refused (the 16 MiB limit of the route is the only one).
+async fn large_report_batches_are_read_whole(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "webhooks::large_reports").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let config = helpers::config(&test_db.url, root.path());
+    let app = Application::build(config, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let (_, report) = app.webhook_urls();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(app.run_until_stopped(stop.clone(), false));
+    let lines = |n: usize| {
+        let v: Vec<serde_json::Value> = (0..n)
+            .map(|i| {
+                serde_json::json!({"ID": format!("1700000000.{i}"), "startdate": format!("2026-12-01 10:00:00.{i:06}"),
+                    "dst": format!("{}", 600000000 + i), "duration": "12", "cost": 0.004, "status": "answer",
+                    "src": "0034910000000", "dstname": "España - móvil", "useragent": ""})
+            })
+            .collect();
+        serde_json::to_string(&v).unwrap()
+    };
+    let http = reqwest::Client::new();
+    let small = lines(1000);
+    assert!(small.len() > 64 * 1024);
+    let r = http
+        .post(&report)
+        .form(&[("calls", small.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let big = lines(25000);
+    assert!(big.len() > 3 * 1024 * 1024);
+    let form = reqwest::multipart::Form::new().text("calls", big);
+    let r = http.post(&report).multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
