@@ -218,10 +218,22 @@ impl Backend for PgStore {
     ) -> Result<Vec<Claim>> {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
+            // One ordered index range per state (`contacts_due` is (campaign, state, next_at, id),
+            // migration 0007): `state IN (…)` with `ORDER BY next_at, id` read and sorted every
+            // due row of the campaign. The outer conditions are checked again on the locked row
+            // version, so a contact another claimer took meanwhile is not returned.
             "SELECT c.id, c.phone, c.timezone, c.appointment_at, d.phone AS dnc_phone, d.until_date, d.hours, d.source
-             FROM contacts c LEFT JOIN do_not_call d ON d.phone = c.phone
-             WHERE c.campaign_id = $1 AND c.state IN ('pending', 'scheduled') AND c.next_at <= $2
-             ORDER BY c.next_at, c.id LIMIT $3
+             FROM ((SELECT id, next_at FROM contacts
+                    WHERE campaign_id = $1 AND state = 'pending' AND next_at <= $2
+                    ORDER BY next_at, id LIMIT $3)
+                   UNION ALL
+                   (SELECT id, next_at FROM contacts
+                    WHERE campaign_id = $1 AND state = 'scheduled' AND next_at <= $2
+                    ORDER BY next_at, id LIMIT $3)) q
+             JOIN contacts c ON c.id = q.id
+             LEFT JOIN do_not_call d ON d.phone = c.phone
+             WHERE c.state IN ('pending', 'scheduled') AND c.next_at <= $2
+             ORDER BY q.next_at, q.id LIMIT $3
              FOR UPDATE OF c SKIP LOCKED",
         )
         .bind(campaign)
@@ -761,7 +773,9 @@ impl Backend for PgStore {
 
     async fn next_due(&self, campaign: &str) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar(
-            "SELECT MIN(next_at) FROM contacts WHERE campaign_id = $1 AND state IN ('pending', 'scheduled')",
+            // Two index edge look-ups (see claim_due), not a range scan of the campaign.
+            "SELECT LEAST((SELECT MIN(next_at) FROM contacts WHERE campaign_id = $1 AND state = 'pending'),
+                          (SELECT MIN(next_at) FROM contacts WHERE campaign_id = $1 AND state = 'scheduled'))",
         )
         .bind(campaign)
         .fetch_one(&self.pool)

@@ -576,10 +576,20 @@ impl Backend for SqliteStore {
             .execute(&mut *tx)
             .await?;
         let rows = sqlx::query(
+            // One ordered index range per state (`contacts_due` is (campaign, state, next_at),
+            // the rowid breaks ties): `state IN (…)` with `ORDER BY next_at` would read and sort
+            // every due row of the campaign, the whole list right after an import.
             "SELECT c.id, c.phone, c.timezone, c.appointment_at, d.phone AS dnc_phone, d.until_date, d.hours, d.source
-             FROM contacts c LEFT JOIN do_not_call d ON d.phone = c.phone
-             WHERE c.campaign_id = ? AND c.state IN ('pending', 'scheduled') AND c.next_at <= ?
-             ORDER BY c.next_at, c.id LIMIT ?",
+             FROM (SELECT * FROM (SELECT id, next_at FROM contacts
+                                  WHERE campaign_id = ?1 AND state = 'pending' AND next_at <= ?2
+                                  ORDER BY next_at, id LIMIT ?3)
+                   UNION ALL
+                   SELECT * FROM (SELECT id, next_at FROM contacts
+                                  WHERE campaign_id = ?1 AND state = 'scheduled' AND next_at <= ?2
+                                  ORDER BY next_at, id LIMIT ?3)) q
+             JOIN contacts c ON c.id = q.id
+             LEFT JOIN do_not_call d ON d.phone = c.phone
+             ORDER BY q.next_at, q.id LIMIT ?3",
         )
         .bind(campaign)
         .bind(now)
@@ -1118,7 +1128,10 @@ impl Backend for SqliteStore {
 
     async fn next_due(&self, campaign: &str) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar(
-            "SELECT MIN(next_at) FROM contacts WHERE campaign_id = ? AND state IN ('pending', 'scheduled')",
+            // Two index edge look-ups (see claim_due), not a range scan of the campaign.
+            "SELECT MIN(m) FROM (SELECT MIN(next_at) AS m FROM contacts WHERE campaign_id = ?1 AND state = 'pending'
+                                 UNION ALL
+                                 SELECT MIN(next_at) FROM contacts WHERE campaign_id = ?1 AND state = 'scheduled')",
         )
         .bind(campaign)
         .fetch_one(&self.pool)
