@@ -470,57 +470,19 @@ impl Backend for PgStore {
         policy: &RetryPolicy,
     ) -> Result<Option<NextState>> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "UPDATE attempts SET status = 'closed', result = $1, ended_at = $2,
-                 duration_seconds = COALESCE(duration_seconds, $3), talk_seconds = COALESCE(talk_seconds, $4)
-             WHERE id = $5 AND status IN ('launching', 'ringing')
-             RETURNING contact_id, outcome, dtmf",
-        )
-        .bind(close.result.as_str())
-        .bind(close.ended_at)
-        .bind(close.duration_seconds)
-        .bind(close.talk_seconds)
-        .bind(attempt_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let contact_id: i64 = row.get("contact_id");
-        let outcome: Option<String> = row.get("outcome");
-        let dtmf: Option<String> = row.get("dtmf");
-        let c = sqlx::query("SELECT attempts, last_result, result_streak, appointment_at FROM contacts WHERE id = $1")
-            .bind(contact_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let (next, streak) = next_state_for(
-            policy,
-            (
-                c.get("attempts"),
-                c.get::<Option<&str>, _>("last_result"),
-                c.get("result_streak"),
-                c.get("appointment_at"),
-            ),
-            close,
-            outcome.as_deref(),
-        );
-        sqlx::query(
-            "UPDATE contacts SET state = $1, next_at = COALESCE($2, next_at), last_result = $3, last_call_at = $4,
-                 dtmf = COALESCE($5, dtmf), result_streak = $6, note = NULL, updated_at = $7
-             WHERE id = $8",
-        )
-        .bind(&next.state)
-        .bind(next.next_at)
-        .bind(close.result.as_str())
-        .bind(close.ended_at)
-        .bind(dtmf)
-        .bind(streak)
-        .bind(close.ended_at)
-        .bind(contact_id)
-        .execute(&mut *tx)
-        .await?;
+        let next = close_attempt_on(&mut tx, attempt_id, close, policy).await?;
         tx.commit().await?;
-        Ok(Some(next))
+        Ok(next)
+    }
+
+    async fn close_attempts(&self, jobs: &[CloseJob]) -> Result<Vec<Option<NextState>>> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            out.push(close_attempt_on(&mut tx, j.attempt_id, &j.close, &j.policy).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn store_report_batch(&self, body: &str, now: i64) -> Result<i64> {
@@ -548,63 +510,19 @@ impl Backend for PgStore {
         Ok(())
     }
 
-    async fn apply_report_line(
+    async fn apply_report_lines(
         &self,
         batch_id: i64,
-        line: &ReportLine,
+        lines: &[ReportLine],
         now: i64,
-    ) -> Result<ReportLineApplied> {
+    ) -> Result<Vec<ReportLineApplied>> {
         let mut tx = self.pool.begin().await?;
-        let attempt =
-            sqlx::query("SELECT id, campaign_id, status FROM attempts WHERE provider_call_id = $1")
-                .bind(&line.provider_call_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| {
-                    (
-                        r.get::<i64, _>("id"),
-                        r.get::<String, _>("campaign_id"),
-                        r.get::<String, _>("status"),
-                    )
-                });
-        let inserted = sqlx::query(
-            "INSERT INTO report_lines (batch_id, provider_call_id, startdate, dst, attempt_id, status, duration_seconds, cost, raw, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING",
-        )
-        .bind(batch_id)
-        .bind(&line.provider_call_id)
-        .bind(&line.startdate)
-        .bind(&line.dst)
-        .bind(attempt.as_ref().map(|a| a.0))
-        .bind(&line.status)
-        .bind(line.duration_seconds)
-        .bind(line.cost)
-        .bind(&line.raw)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if let (true, Some((id, _, _))) = (inserted, &attempt) {
-            // The report is the source of truth for billed seconds and cost; a call can have
-            // several legs (the answered leg and a transfer leg).
-            sqlx::query(
-                "UPDATE attempts SET
-                     cost = (SELECT SUM(cost) FROM report_lines WHERE provider_call_id = $1),
-                     talk_seconds = (SELECT MAX(duration_seconds) FROM report_lines WHERE provider_call_id = $2)
-                 WHERE id = $3",
-            )
-            .bind(&line.provider_call_id)
-            .bind(&line.provider_call_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let mut out = Vec::with_capacity(lines.len());
+        for line in lines {
+            out.push(apply_report_line_on(&mut tx, batch_id, line, now).await?);
         }
         tx.commit().await?;
-        Ok(ReportLineApplied {
-            new: inserted,
-            attempt: attempt.map(|(id, c, s)| (id, c, s == "launching" || s == "ringing")),
-        })
+        Ok(out)
     }
 
     async fn open_attempts(&self) -> Result<Vec<OpenAttempt>> {
@@ -1088,4 +1006,125 @@ impl Backend for PgStore {
             })
             .collect())
     }
+}
+
+async fn close_attempt_on(
+    tx: &mut sqlx::PgConnection,
+    attempt_id: i64,
+    close: &AttemptClose,
+    policy: &RetryPolicy,
+) -> Result<Option<NextState>> {
+    let row = sqlx::query(
+        "UPDATE attempts SET status = 'closed', result = $1, ended_at = $2,
+             duration_seconds = COALESCE(duration_seconds, $3), talk_seconds = COALESCE(talk_seconds, $4)
+         WHERE id = $5 AND status IN ('launching', 'ringing')
+         RETURNING contact_id, outcome, dtmf",
+    )
+    .bind(close.result.as_str())
+    .bind(close.ended_at)
+    .bind(close.duration_seconds)
+    .bind(close.talk_seconds)
+    .bind(attempt_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let contact_id: i64 = row.get("contact_id");
+    let outcome: Option<String> = row.get("outcome");
+    let dtmf: Option<String> = row.get("dtmf");
+    let c = sqlx::query(
+        "SELECT attempts, last_result, result_streak, appointment_at FROM contacts WHERE id = $1",
+    )
+    .bind(contact_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (next, streak) = next_state_for(
+        policy,
+        (
+            c.get("attempts"),
+            c.get::<Option<&str>, _>("last_result"),
+            c.get("result_streak"),
+            c.get("appointment_at"),
+        ),
+        close,
+        outcome.as_deref(),
+    );
+    sqlx::query(
+        "UPDATE contacts SET state = $1, next_at = COALESCE($2, next_at), last_result = $3, last_call_at = $4,
+             dtmf = COALESCE($5, dtmf), result_streak = $6, note = NULL, updated_at = $7
+         WHERE id = $8",
+    )
+    .bind(&next.state)
+    .bind(next.next_at)
+    .bind(close.result.as_str())
+    .bind(close.ended_at)
+    .bind(dtmf)
+    .bind(streak)
+    .bind(close.ended_at)
+    .bind(contact_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(Some(next))
+}
+
+async fn apply_report_line_on(
+    tx: &mut sqlx::PgConnection,
+    batch_id: i64,
+    line: &ReportLine,
+    now: i64,
+) -> Result<ReportLineApplied> {
+    let attempt = sqlx::query(
+        "SELECT id, campaign_id, status, answered_at FROM attempts WHERE provider_call_id = $1",
+    )
+    .bind(&line.provider_call_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|r| {
+        (
+            r.get::<i64, _>("id"),
+            r.get::<String, _>("campaign_id"),
+            r.get::<String, _>("status"),
+            r.get::<Option<i64>, _>("answered_at").is_some(),
+        )
+    });
+    let inserted = sqlx::query(
+        "INSERT INTO report_lines (batch_id, provider_call_id, startdate, dst, attempt_id, status, duration_seconds, cost, raw, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING",
+    )
+    .bind(batch_id)
+    .bind(&line.provider_call_id)
+    .bind(&line.startdate)
+    .bind(&line.dst)
+    .bind(attempt.as_ref().map(|a| a.0))
+    .bind(&line.status)
+    .bind(line.duration_seconds)
+    .bind(line.cost)
+    .bind(&line.raw)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if let (true, Some((id, _, _, _))) = (inserted, &attempt) {
+        // The report is the source of truth for billed seconds and cost; a call can have
+        // several legs (the answered leg and a transfer leg).
+        sqlx::query(
+            "UPDATE attempts SET
+                 cost = (SELECT SUM(cost) FROM report_lines WHERE provider_call_id = $1),
+                 talk_seconds = (SELECT MAX(duration_seconds) FROM report_lines WHERE provider_call_id = $2)
+             WHERE id = $3",
+        )
+        .bind(&line.provider_call_id)
+        .bind(&line.provider_call_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let answered = attempt.as_ref().is_some_and(|a| a.3);
+    Ok(ReportLineApplied {
+        new: inserted,
+        attempt: attempt.map(|(id, c, s, _)| (id, c, s == "launching" || s == "ringing")),
+        answered,
+    })
 }
