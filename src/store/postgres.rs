@@ -517,10 +517,7 @@ impl Backend for PgStore {
         now: i64,
     ) -> Result<Vec<ReportLineApplied>> {
         let mut tx = self.pool.begin().await?;
-        let mut out = Vec::with_capacity(lines.len());
-        for line in lines {
-            out.push(apply_report_line_on(&mut tx, batch_id, line, now).await?);
-        }
+        let out = apply_report_rows_on(&mut tx, batch_id, lines, now).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -1068,63 +1065,111 @@ async fn close_attempt_on(
     Ok(Some(next))
 }
 
-async fn apply_report_line_on(
+/// Applies report lines with three statements whatever their number (arrays through
+/// `UNNEST`): the attempts they name, the lines (one upsert that returns the rows it inserted),
+/// and the cost and billed seconds of each attempt that got a new line. A line repeated within
+/// the chunk is new only the first time, as if applied one by one.
+async fn apply_report_rows_on(
     tx: &mut sqlx::PgConnection,
     batch_id: i64,
-    line: &ReportLine,
+    lines: &[ReportLine],
     now: i64,
-) -> Result<ReportLineApplied> {
-    let attempt = sqlx::query(
-        "SELECT id, campaign_id, status, answered_at FROM attempts WHERE provider_call_id = $1",
+) -> Result<Vec<ReportLineApplied>> {
+    if lines.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = {
+        let mut seen = std::collections::HashSet::new();
+        lines
+            .iter()
+            .filter(|l| seen.insert(l.provider_call_id.as_str()))
+            .map(|l| l.provider_call_id.clone())
+            .collect()
+    };
+    let attempts: std::collections::HashMap<String, (i64, String, String, bool)> = sqlx::query(
+        "SELECT id, campaign_id, status, answered_at, provider_call_id FROM attempts WHERE provider_call_id = ANY($1)",
     )
-    .bind(&line.provider_call_id)
-    .fetch_optional(&mut *tx)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
     .await?
+    .iter()
     .map(|r| {
         (
-            r.get::<i64, _>("id"),
-            r.get::<String, _>("campaign_id"),
-            r.get::<String, _>("status"),
-            r.get::<Option<i64>, _>("answered_at").is_some(),
+            r.get::<String, _>("provider_call_id"),
+            (
+                r.get::<i64, _>("id"),
+                r.get::<String, _>("campaign_id"),
+                r.get::<String, _>("status"),
+                r.get::<Option<i64>, _>("answered_at").is_some(),
+            ),
         )
-    });
-    let inserted = sqlx::query(
+    })
+    .collect();
+    let col = |f: fn(&ReportLine) -> String| lines.iter().map(f).collect::<Vec<String>>();
+    let attempt_ids: Vec<Option<i64>> = lines
+        .iter()
+        .map(|l| attempts.get(&l.provider_call_id).map(|a| a.0))
+        .collect();
+    let durations: Vec<i64> = lines.iter().map(|l| l.duration_seconds).collect();
+    let costs: Vec<f64> = lines.iter().map(|l| l.cost).collect();
+    let mut inserted: std::collections::HashSet<(String, String, String)> = sqlx::query(
         "INSERT INTO report_lines (batch_id, provider_call_id, startdate, dst, attempt_id, status, duration_seconds, cost, raw, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING",
+         SELECT $1, u.cid, u.sd, u.dst, u.aid, u.st, u.dur, u.cost, u.raw, $2
+         FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[], $9::float8[], $10::text[])
+              AS u(cid, sd, dst, aid, st, dur, cost, raw)
+         ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING
+         RETURNING provider_call_id, startdate, dst",
     )
     .bind(batch_id)
-    .bind(&line.provider_call_id)
-    .bind(&line.startdate)
-    .bind(&line.dst)
-    .bind(attempt.as_ref().map(|a| a.0))
-    .bind(&line.status)
-    .bind(line.duration_seconds)
-    .bind(line.cost)
-    .bind(&line.raw)
     .bind(now)
-    .execute(&mut *tx)
+    .bind(col(|l| l.provider_call_id.clone()))
+    .bind(col(|l| l.startdate.clone()))
+    .bind(col(|l| l.dst.clone()))
+    .bind(&attempt_ids)
+    .bind(col(|l| l.status.clone()))
+    .bind(&durations)
+    .bind(&costs)
+    .bind(col(|l| l.raw.clone()))
+    .fetch_all(&mut *tx)
     .await?
-    .rows_affected()
-        == 1;
-    if let (true, Some((id, _, _, _))) = (inserted, &attempt) {
-        // The report is the source of truth for billed seconds and cost; a call can have
-        // several legs (the answered leg and a transfer leg).
+    .iter()
+    .map(|r| (r.get("provider_call_id"), r.get("startdate"), r.get("dst")))
+    .collect();
+    let mut out = Vec::with_capacity(lines.len());
+    let mut touched: Vec<(i64, &str)> = Vec::new();
+    for line in lines {
+        let key = (
+            line.provider_call_id.clone(),
+            line.startdate.clone(),
+            line.dst.clone(),
+        );
+        let new = inserted.remove(&key);
+        let attempt = attempts.get(&line.provider_call_id);
+        if let (true, Some(a)) = (new, attempt) {
+            if !touched.contains(&(a.0, line.provider_call_id.as_str())) {
+                touched.push((a.0, line.provider_call_id.as_str()));
+            }
+        }
+        out.push(ReportLineApplied {
+            new,
+            attempt: attempt
+                .map(|(id, c, s, _)| (*id, c.clone(), s == "launching" || s == "ringing")),
+            answered: attempt.is_some_and(|a| a.3),
+        });
+    }
+    // The report is the source of truth for billed seconds and cost; a call can have several
+    // legs (the answered leg and a transfer leg).
+    for (id, call) in touched {
         sqlx::query(
             "UPDATE attempts SET
                  cost = (SELECT SUM(cost) FROM report_lines WHERE provider_call_id = $1),
-                 talk_seconds = (SELECT MAX(duration_seconds) FROM report_lines WHERE provider_call_id = $2)
-             WHERE id = $3",
+                 talk_seconds = (SELECT MAX(duration_seconds) FROM report_lines WHERE provider_call_id = $1)
+             WHERE id = $2",
         )
-        .bind(&line.provider_call_id)
-        .bind(&line.provider_call_id)
+        .bind(call)
         .bind(id)
         .execute(&mut *tx)
         .await?;
     }
-    let answered = attempt.as_ref().is_some_and(|a| a.3);
-    Ok(ReportLineApplied {
-        new: inserted,
-        attempt: attempt.map(|(id, c, s, _)| (id, c, s == "launching" || s == "ringing")),
-        answered,
-    })
+    Ok(out)
 }

@@ -111,12 +111,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // No ping before each use: a connection to a local file does not go stale, and the
+        // ping was one more round trip to the connection's worker thread per query (most of
+        // the control URL's cost is those thread hand-offs).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         let (group, jobs) = tokio::sync::mpsc::channel(GROUP_QUEUE);
@@ -843,8 +848,8 @@ impl Backend for SqliteStore {
     ) -> Result<Vec<ReportLineApplied>> {
         let mut tx = self.writer.begin().await?;
         let mut out = Vec::with_capacity(lines.len());
-        for line in lines {
-            out.push(apply_report_line_on(&mut tx, batch_id, line, now).await?);
+        for chunk in lines.chunks(REPORT_ROWS) {
+            out.extend(apply_report_rows_on(&mut tx, batch_id, chunk, now).await?);
         }
         tx.commit().await?;
         Ok(out)
@@ -1394,65 +1399,120 @@ async fn close_attempt_on(
     Ok(Some(next))
 }
 
-async fn apply_report_line_on(
+/// Report lines per statement: 100 rows of 10 values stay far under SQLite's variable limit.
+const REPORT_ROWS: usize = 100;
+
+/// Applies report lines with three statements whatever their number: the attempts they name
+/// (one look-up), the lines (one multi-row upsert that returns the rows it inserted), and the
+/// cost and billed seconds of each attempt that got a new line. A line repeated within the
+/// chunk is new only the first time, as if applied one by one.
+async fn apply_report_rows_on(
     tx: &mut sqlx::SqliteConnection,
     batch_id: i64,
-    line: &ReportLine,
+    lines: &[ReportLine],
     now: i64,
-) -> Result<ReportLineApplied> {
-    let attempt = sqlx::query(
-        "SELECT id, campaign_id, status, answered_at FROM attempts WHERE provider_call_id = ?",
-    )
-    .bind(&line.provider_call_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .map(|r| {
-        (
-            r.get::<i64, _>("id"),
-            r.get::<String, _>("campaign_id"),
-            r.get::<String, _>("status"),
-            r.get::<Option<i64>, _>("answered_at").is_some(),
-        )
-    });
-    let inserted = sqlx::query(
+) -> Result<Vec<ReportLineApplied>> {
+    if lines.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Only the full-size statements are kept prepared: the tails would fill the cache.
+    let full = lines.len() == REPORT_ROWS;
+    let ids: Vec<&str> = {
+        let mut seen = std::collections::HashSet::new();
+        lines
+            .iter()
+            .map(|l| l.provider_call_id.as_str())
+            .filter(|id| seen.insert(*id))
+            .collect()
+    };
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql = format!(
+        "SELECT id, campaign_id, status, answered_at, provider_call_id FROM attempts WHERE provider_call_id IN ({marks})"
+    );
+    let mut q = sqlx::query(&sql).persistent(ids.len() == REPORT_ROWS);
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    let attempts: HashMap<String, (i64, String, String, bool)> = q
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                r.get::<String, _>("provider_call_id"),
+                (
+                    r.get::<i64, _>("id"),
+                    r.get::<String, _>("campaign_id"),
+                    r.get::<String, _>("status"),
+                    r.get::<Option<i64>, _>("answered_at").is_some(),
+                ),
+            )
+        })
+        .collect();
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; lines.len()].join(", ");
+    let sql = format!(
         "INSERT INTO report_lines (batch_id, provider_call_id, startdate, dst, attempt_id, status, duration_seconds, cost, raw, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING",
-    )
-    .bind(batch_id)
-    .bind(&line.provider_call_id)
-    .bind(&line.startdate)
-    .bind(&line.dst)
-    .bind(attempt.as_ref().map(|a| a.0))
-    .bind(&line.status)
-    .bind(line.duration_seconds)
-    .bind(line.cost)
-    .bind(&line.raw)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if let (true, Some((id, _, _, _))) = (inserted, &attempt) {
-        // The report is the source of truth for billed seconds and cost; a call can have
-        // several legs (the answered leg and a transfer leg).
+         VALUES {rows} ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING
+         RETURNING provider_call_id, startdate, dst"
+    );
+    let mut q = sqlx::query(&sql).persistent(full);
+    for line in lines {
+        q = q
+            .bind(batch_id)
+            .bind(&line.provider_call_id)
+            .bind(&line.startdate)
+            .bind(&line.dst)
+            .bind(attempts.get(&line.provider_call_id).map(|a| a.0))
+            .bind(&line.status)
+            .bind(line.duration_seconds)
+            .bind(line.cost)
+            .bind(&line.raw)
+            .bind(now);
+    }
+    let mut inserted: std::collections::HashSet<(String, String, String)> = q
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| (r.get("provider_call_id"), r.get("startdate"), r.get("dst")))
+        .collect();
+    let mut out = Vec::with_capacity(lines.len());
+    let mut touched = Vec::new();
+    for line in lines {
+        let key = (
+            line.provider_call_id.clone(),
+            line.startdate.clone(),
+            line.dst.clone(),
+        );
+        let new = inserted.remove(&key);
+        let attempt = attempts.get(&line.provider_call_id);
+        if let (true, Some(a)) = (new, attempt) {
+            if !touched.contains(&(a.0, &line.provider_call_id)) {
+                touched.push((a.0, &line.provider_call_id));
+            }
+        }
+        out.push(ReportLineApplied {
+            new,
+            attempt: attempt
+                .map(|(id, c, s, _)| (*id, c.clone(), s == "launching" || s == "ringing")),
+            answered: attempt.is_some_and(|a| a.3),
+        });
+    }
+    // The report is the source of truth for billed seconds and cost; a call can have several
+    // legs (the answered leg and a transfer leg).
+    for (id, call) in touched {
         sqlx::query(
             "UPDATE attempts SET
                  cost = (SELECT SUM(cost) FROM report_lines WHERE provider_call_id = ?),
                  talk_seconds = (SELECT MAX(duration_seconds) FROM report_lines WHERE provider_call_id = ?)
              WHERE id = ?",
         )
-        .bind(&line.provider_call_id)
-        .bind(&line.provider_call_id)
+        .bind(call)
+        .bind(call)
         .bind(id)
         .execute(&mut *tx)
         .await?;
     }
-    let answered = attempt.as_ref().is_some_and(|a| a.3);
-    Ok(ReportLineApplied {
-        new: inserted,
-        attempt: attempt.map(|(id, c, s, _)| (id, c, s == "launching" || s == "ringing")),
-        answered,
-    })
+    Ok(out)
 }
 
 async fn record_event_on(
