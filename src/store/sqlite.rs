@@ -808,8 +808,8 @@ impl Backend for SqliteStore {
     async fn close_attempts(&self, jobs: &[CloseJob]) -> Result<Vec<Option<NextState>>> {
         let mut tx = self.writer.begin().await?;
         let mut out = Vec::with_capacity(jobs.len());
-        for j in jobs {
-            out.push(close_attempt_on(&mut tx, j.attempt_id, &j.close, &j.policy).await?);
+        for chunk in jobs.chunks(CLOSE_ROWS) {
+            out.extend(close_attempts_on(&mut tx, chunk).await?);
         }
         tx.commit().await?;
         Ok(out)
@@ -1397,6 +1397,126 @@ async fn close_attempt_on(
     .execute(&mut *tx)
     .await?;
     Ok(Some(next))
+}
+
+/// Attempts closed per statement (7 values a row).
+const CLOSE_ROWS: usize = 100;
+
+/// [`close_attempt_on`] for many attempts with three statements: close the open ones
+/// (`UPDATE … FROM (VALUES …) RETURNING`), read their contacts, move the contacts on. An
+/// attempt named twice closes with its first job, as one by one; the later ones get `None`.
+async fn close_attempts_on(
+    tx: &mut sqlx::SqliteConnection,
+    jobs: &[CloseJob],
+) -> Result<Vec<Option<NextState>>> {
+    let mut first: HashMap<i64, usize> = HashMap::new();
+    let unique: Vec<(usize, &CloseJob)> = jobs
+        .iter()
+        .enumerate()
+        .filter(|(i, j)| *first.entry(j.attempt_id).or_insert(*i) == *i)
+        .collect();
+    let mut out: Vec<Option<NextState>> = vec![None; jobs.len()];
+    if unique.is_empty() {
+        return Ok(out);
+    }
+    let full = unique.len() == CLOSE_ROWS;
+    let rows = vec!["(?, ?, ?, ?, ?)"; unique.len()].join(", ");
+    let sql = format!(
+        "UPDATE attempts SET status = 'closed', result = v.column2, ended_at = v.column3,
+             duration_seconds = COALESCE(duration_seconds, v.column4), talk_seconds = COALESCE(talk_seconds, v.column5)
+         FROM (VALUES {rows}) AS v
+         WHERE attempts.id = v.column1 AND attempts.status IN ('launching', 'ringing')
+         RETURNING id, contact_id, outcome, dtmf"
+    );
+    let mut q = sqlx::query(&sql).persistent(full);
+    for (_, j) in &unique {
+        q = q
+            .bind(j.attempt_id)
+            .bind(j.close.result.as_str())
+            .bind(j.close.ended_at)
+            .bind(j.close.duration_seconds)
+            .bind(j.close.talk_seconds);
+    }
+    // attempt id → (contact id, outcome, dtmf)
+    let closed: HashMap<i64, (i64, Option<String>, Option<String>)> = q
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                r.get("id"),
+                (r.get("contact_id"), r.get("outcome"), r.get("dtmf")),
+            )
+        })
+        .collect();
+    if closed.is_empty() {
+        return Ok(out);
+    }
+    let marks = vec!["?"; closed.len()].join(", ");
+    let sql = format!(
+        "SELECT id, attempts, last_result, result_streak, appointment_at FROM contacts WHERE id IN ({marks})"
+    );
+    let mut q = sqlx::query(&sql).persistent(false);
+    for (contact, _, _) in closed.values() {
+        q = q.bind(contact);
+    }
+    let contacts: HashMap<i64, (i64, Option<String>, i64, Option<i64>)> = q
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                r.get("id"),
+                (
+                    r.get("attempts"),
+                    r.get("last_result"),
+                    r.get("result_streak"),
+                    r.get("appointment_at"),
+                ),
+            )
+        })
+        .collect();
+    let mut moves = Vec::new();
+    for (i, j) in &unique {
+        let Some((contact_id, outcome, dtmf)) = closed.get(&j.attempt_id) else {
+            continue;
+        };
+        let Some(c) = contacts.get(contact_id) else {
+            return Err(StoreError::Corrupt(format!(
+                "attempt {} has no contact {contact_id}",
+                j.attempt_id
+            )));
+        };
+        let (next, streak) = next_state_for(
+            &j.policy,
+            (c.0, c.1.as_deref(), c.2, c.3),
+            &j.close,
+            outcome.as_deref(),
+        );
+        moves.push((*contact_id, next.clone(), streak, dtmf.clone(), &j.close));
+        out[*i] = Some(next);
+    }
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; moves.len()].join(", ");
+    let sql = format!(
+        "UPDATE contacts SET state = v.column2, next_at = COALESCE(v.column3, next_at), last_result = v.column4,
+             last_call_at = v.column5, dtmf = COALESCE(v.column6, dtmf), result_streak = v.column7, note = NULL,
+             updated_at = v.column5
+         FROM (VALUES {rows}) AS v
+         WHERE contacts.id = v.column1"
+    );
+    let mut q = sqlx::query(&sql).persistent(moves.len() == CLOSE_ROWS);
+    for (contact_id, next, streak, dtmf, close) in &moves {
+        q = q
+            .bind(contact_id)
+            .bind(&next.state)
+            .bind(next.next_at)
+            .bind(close.result.as_str())
+            .bind(close.ended_at)
+            .bind(dtmf)
+            .bind(streak);
+    }
+    q.execute(&mut *tx).await?;
+    Ok(out)
 }
 
 /// Report lines per statement: 100 rows of 10 values stay far under SQLite's variable limit.

@@ -1223,6 +1223,10 @@ async fn a_report_chunk_applies_in_order_and_closes_each_attempt_once(db: &TestD
         policy: policy(1),
     })
     .collect();
+    store
+        .set_notify_target("c1", Some("http://127.0.0.1:9/hook"), T0)
+        .await
+        .unwrap();
     let next = store.close_attempts(&jobs).await.unwrap();
     assert!(next[0].is_some() && next[1].is_some() && next[3].is_some());
     assert!(next[2].is_none(), "the second leg of a call closes nothing");
@@ -1239,6 +1243,14 @@ async fn a_report_chunk_applies_in_order_and_closes_each_attempt_once(db: &TestD
         "{:?}",
         stats.states
     );
+    assert_eq!(
+        stats.states.get("unreachable"),
+        Some(&2),
+        "{:?}",
+        stats.states
+    );
+    // Each final state wrote its notification in the same transaction, once.
+    assert_eq!(store.outbox("c1").await.unwrap().len(), 3);
 }
 
 async fn claims_take_the_earliest_due_across_pending_and_scheduled(db: &TestDb) {
