@@ -1635,6 +1635,29 @@ async fn apply_report_rows_on(
     Ok(out)
 }
 
+/// Survey answers of one attempt (question, key), the last answer of a question winning.
+async fn store_answers_on(
+    tx: &mut sqlx::SqliteConnection,
+    attempt_id: i64,
+    answers: &[(String, String)],
+    at: i64,
+) -> Result<()> {
+    for (question, answer) in answers {
+        sqlx::query(
+            "INSERT INTO survey_answers (attempt_id, campaign_id, question, answer, answered_at)
+             SELECT id, campaign_id, ?, ?, ? FROM attempts WHERE id = ?
+             ON CONFLICT (attempt_id, question) DO UPDATE SET answer = excluded.answer, answered_at = excluded.answered_at",
+        )
+        .bind(question)
+        .bind(answer)
+        .bind(at)
+        .bind(attempt_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn record_event_on(
     tx: &mut sqlx::SqliteConnection,
     event: &CallEvent,
@@ -1673,19 +1696,7 @@ async fn record_event_on(
         .bind(attempt_id)
         .execute(&mut *tx)
         .await?;
-        for (question, answer) in &p.answers {
-            sqlx::query(
-                "INSERT INTO survey_answers (attempt_id, campaign_id, question, answer, answered_at)
-                 SELECT id, campaign_id, ?, ?, ? FROM attempts WHERE id = ?
-                 ON CONFLICT (attempt_id, question) DO UPDATE SET answer = excluded.answer, answered_at = excluded.answered_at",
-            )
-            .bind(question)
-            .bind(answer)
-            .bind(event.received_at)
-            .bind(attempt_id)
-            .execute(&mut *tx)
-            .await?;
-        }
+        store_answers_on(tx, attempt_id, &p.answers, event.received_at).await?;
     }
     Ok(())
 }
@@ -1747,14 +1758,152 @@ async fn group_op_on(c: &mut sqlx::SqliteConnection, op: &GroupOp) -> Result<Gro
 }
 
 /// Runs the given writes in one transaction; every result, or the first error.
+///
+/// Consecutive writes of one kind on distinct attempts go as one statement each (a run); a
+/// write on an attempt already in the run, or of another kind, starts the next run, so the
+/// writes on one attempt keep their order.
 async fn group_apply(writer: &SqlitePool, ops: &[&GroupOp]) -> Result<Vec<GroupOut>> {
     let mut tx = writer.begin().await?;
     let mut out = Vec::with_capacity(ops.len());
-    for op in ops {
-        out.push(group_op_on(&mut tx, op).await?);
+    let mut start = 0;
+    while start < ops.len() {
+        let kind = std::mem::discriminant(ops[start]);
+        let mut seen = std::collections::HashSet::new();
+        let mut end = start;
+        while end < ops.len()
+            && end - start < RUN_MAX
+            && std::mem::discriminant(ops[end]) == kind
+            && ops[end].attempt().is_none_or(|a| seen.insert(a))
+        {
+            end += 1;
+        }
+        let run = &ops[start..end];
+        match run {
+            [op] => out.push(group_op_on(&mut tx, op).await?),
+            _ => out.extend(group_run_on(&mut tx, run).await?),
+        }
+        start = end;
     }
     tx.commit().await?;
     Ok(out)
+}
+
+/// Most writes one run statement takes (8 values a row).
+const RUN_MAX: usize = 64;
+
+impl GroupOp {
+    fn attempt(&self) -> Option<i64> {
+        match self {
+            GroupOp::Event(e, _) => e.attempt_id,
+            GroupOp::Launched { attempt_id, .. } => Some(*attempt_id),
+            GroupOp::Close(j) => Some(j.attempt_id),
+        }
+    }
+}
+
+/// A run of writes of one kind on distinct attempts (see [`group_apply`]).
+async fn group_run_on(c: &mut sqlx::SqliteConnection, run: &[&GroupOp]) -> Result<Vec<GroupOut>> {
+    let full = run.len() == RUN_MAX;
+    match run.first() {
+        Some(GroupOp::Event(..)) => {
+            let events: Vec<(&CallEvent, Progress)> = run
+                .iter()
+                .filter_map(|op| match op {
+                    GroupOp::Event(e, p) => Some((e, p.clone().unwrap_or_default())),
+                    _ => None,
+                })
+                .collect();
+            let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; events.len()].join(", ");
+            let sql = format!(
+                "INSERT INTO call_events (attempt_id, provider_call_id, kind, command, dtmf, statuscall, fields, received_at)
+                 VALUES {rows}"
+            );
+            let mut q = sqlx::query(&sql).persistent(full);
+            for (e, _) in &events {
+                q = q
+                    .bind(e.attempt_id)
+                    .bind(&e.provider_call_id)
+                    .bind(&e.kind)
+                    .bind(&e.command)
+                    .bind(&e.dtmf)
+                    .bind(&e.statuscall)
+                    .bind(&e.fields)
+                    .bind(e.received_at);
+            }
+            q.execute(&mut *c).await?;
+            let ours: Vec<&(&CallEvent, Progress)> = events
+                .iter()
+                .filter(|(e, _)| e.attempt_id.is_some())
+                .collect();
+            if !ours.is_empty() {
+                let rows = vec!["(?, ?, ?, ?, ?, ?)"; ours.len()].join(", ");
+                let sql = format!(
+                    "UPDATE attempts SET
+                         provider_call_id = COALESCE(provider_call_id, v.column2),
+                         answered_at = CASE WHEN v.column3 THEN COALESCE(answered_at, v.column4) ELSE answered_at END,
+                         outcome = COALESCE(v.column5, outcome),
+                         dtmf = CASE WHEN v.column6 IS NULL THEN dtmf ELSE COALESCE(dtmf, '') || v.column6 END
+                     FROM (VALUES {rows}) AS v
+                     WHERE attempts.id = v.column1"
+                );
+                let mut q = sqlx::query(&sql).persistent(ours.len() == RUN_MAX);
+                for (e, p) in &ours {
+                    q = q
+                        .bind(e.attempt_id)
+                        .bind(&e.provider_call_id)
+                        .bind(p.answered)
+                        .bind(e.received_at)
+                        .bind(&p.outcome)
+                        .bind(&p.dtmf);
+                }
+                q.execute(&mut *c).await?;
+            }
+            for (e, p) in &ours {
+                if let Some(attempt_id) = e.attempt_id {
+                    store_answers_on(c, attempt_id, &p.answers, e.received_at).await?;
+                }
+            }
+            Ok(run.iter().map(|_| GroupOut::Done).collect())
+        }
+        Some(GroupOp::Launched { .. }) => {
+            let rows = vec!["(?, ?, ?)"; run.len()].join(", ");
+            let sql = format!(
+                "UPDATE attempts SET provider_call_id = COALESCE(provider_call_id, v.column2),
+                     launched_at = COALESCE(launched_at, v.column3),
+                     status = CASE WHEN status = 'launching' THEN 'ringing' ELSE status END
+                 FROM (VALUES {rows}) AS v
+                 WHERE attempts.id = v.column1"
+            );
+            let mut q = sqlx::query(&sql).persistent(full);
+            for op in run {
+                if let GroupOp::Launched {
+                    attempt_id,
+                    call_id,
+                    now,
+                } = op
+                {
+                    q = q.bind(attempt_id).bind(call_id).bind(now);
+                }
+            }
+            q.execute(&mut *c).await?;
+            Ok(run.iter().map(|_| GroupOut::Done).collect())
+        }
+        Some(GroupOp::Close(_)) => {
+            let jobs: Vec<CloseJob> = run
+                .iter()
+                .filter_map(|op| match op {
+                    GroupOp::Close(j) => Some(j.clone()),
+                    _ => None,
+                })
+                .collect();
+            Ok(close_attempts_on(c, &jobs)
+                .await?
+                .into_iter()
+                .map(GroupOut::Closed)
+                .collect())
+        }
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Group commit: the control requests, launch results and call ends of many calls arrive at
@@ -1806,5 +1955,117 @@ mod tests {
             without_unique_phone("CREATE TABLE contacts (id INTEGER)"),
             None
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_keeps_the_order_of_the_writes_on_one_attempt() {
+        let db = crate::testing::TestDb::sqlite();
+        let store = SqliteStore::connect(&db.url).await.expect("connect");
+        store.migrate().await.unwrap();
+        store
+            .upsert_campaign("c1", "survey", "T", "", 1_000)
+            .await
+            .unwrap();
+        let contacts: Vec<ContactRecord> = (0..3)
+            .map(|i| {
+                ContactRecord::from(&NewContact {
+                    phone: format!("+3460000000{i}"),
+                    name: String::new(),
+                    vars_json: "{}".into(),
+                    timezone: None,
+                    appointment: None,
+                })
+            })
+            .collect();
+        let file = FileImport {
+            file_name: "l.csv".into(),
+            hash: "h".into(),
+            rows_read: 3,
+            rejected: 0,
+            duplicates: 0,
+            expected_rows: 3,
+        };
+        let id = store
+            .begin_import("c1", &file, 1_000)
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .insert_contacts("c1", id, &contacts, 1_000)
+            .await
+            .unwrap();
+        store.finish_import(id, &file).await.unwrap();
+        let claims = store
+            .claim_due("c1", 1_000, 3, &crate::store::launch_all)
+            .await
+            .unwrap();
+        let (a, b) = (claims[0].attempt_id, claims[1].attempt_id);
+        let key = |attempt: i64, k: &str| {
+            GroupOp::Event(
+                CallEvent {
+                    attempt_id: Some(attempt),
+                    provider_call_id: Some(format!("c.{attempt}")),
+                    kind: "result".into(),
+                    command: None,
+                    dtmf: Some(k.into()),
+                    statuscall: None,
+                    fields: "{}".into(),
+                    received_at: 2_000,
+                },
+                Some(Progress {
+                    answered: true,
+                    dtmf: Some(k.into()),
+                    answers: vec![("q".into(), k.into())],
+                    ..Default::default()
+                }),
+            )
+        };
+        let launched = |attempt: i64| GroupOp::Launched {
+            attempt_id: attempt,
+            call_id: format!("c.{attempt}"),
+            now: 1_500,
+        };
+        // Runs: [launch a, launch b] [a1, b1] [a2, b2] [a3]: keys of one attempt stay in order.
+        let ops = [
+            launched(a),
+            launched(b),
+            key(a, "1"),
+            key(b, "7"),
+            key(a, "2"),
+            key(b, "8"),
+            key(a, "3"),
+        ];
+        let refs: Vec<&GroupOp> = ops.iter().collect();
+        let out = group_apply(&store.writer, &refs).await.unwrap();
+        assert_eq!(out.len(), ops.len());
+        let dtmf: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, dtmf, status FROM attempts WHERE dtmf IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            dtmf,
+            vec![
+                (a, "123".into(), "ringing".into()),
+                (b, "78".into(), "ringing".into())
+            ]
+        );
+        let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM call_events")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(events, 5);
+        let answers: Vec<(i64, String)> =
+            sqlx::query_as("SELECT attempt_id, answer FROM survey_answers ORDER BY attempt_id")
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            answers,
+            vec![(a, "3".into()), (b, "8".into())],
+            "the last answer wins"
+        );
+        store.close().await;
     }
 }

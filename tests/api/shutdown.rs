@@ -152,8 +152,10 @@ impl Setup {
     }
 
     /// Every contact final, no attempt launched twice, at most 3 launches per number, and the
-    /// report's attempts equal to the simulator's launches.
-    async fn assert_finished_without_duplicates(&self, contacts: usize) {
+    /// report's attempts equal to the simulator's launches, give or take `unsent`: a daemon
+    /// killed after committing a claim and before its request left cannot know whether the
+    /// call was placed, so that attempt counts (erring towards fewer calls, never more).
+    async fn assert_finished_without_duplicates(&self, contacts: usize, unsent: usize) {
         let launches = self.sim.launches();
         let mut ids: Vec<&str> = launches.iter().map(|l| l.userdata.as_str()).collect();
         ids.sort();
@@ -171,7 +173,12 @@ impl Setup {
         );
         let report = helpers::report_json(&self.db_url, "junta").await;
         assert_eq!(report["contacts"], contacts);
-        assert_eq!(report["attempts"]["total"], launches.len(), "{report}");
+        let total = report["attempts"]["total"].as_u64().unwrap_or(0) as usize;
+        assert!(
+            (launches.len()..=launches.len() + unsent).contains(&total),
+            "{} launches, {report}",
+            launches.len()
+        );
         let states = report["states"].as_object().unwrap();
         for waiting in ["pending", "scheduled", "in_progress"] {
             assert_eq!(states[waiting], 0, "{report}");
@@ -218,7 +225,7 @@ async fn sigterm_then_restart_launches_nothing_twice(db: Db) {
     let mut daemon = spawn_daemon(&s.config, true, &s.log);
     let status = wait_exit(&mut daemon, Duration::from_secs(60)).await;
     assert!(status.success(), "restart failed: {}", s.log());
-    s.assert_finished_without_duplicates(CONTACTS).await;
+    s.assert_finished_without_duplicates(CONTACTS, 0).await;
     s.cancel.cancel();
 }
 
@@ -255,7 +262,8 @@ async fn sigkill_at_random_moments_loses_nothing_and_launches_nothing_twice(db: 
         "restart after SIGKILL failed: {}",
         s.log()
     );
-    s.assert_finished_without_duplicates(CONTACTS).await;
+    // One claim at most was between its commit and its request at each of the 3 kills.
+    s.assert_finished_without_duplicates(CONTACTS, 3).await;
     // Every key press the simulator got a 200 for is in the store.
     let store = pregonero::store::Store::connect(&s.db_url).await.unwrap();
     let stored = pregonero::store::Backend::dtmf_events(&store)
