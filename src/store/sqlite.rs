@@ -1569,11 +1569,26 @@ async fn apply_report_rows_on(
             )
         })
         .collect();
+    // The lines already stored (a batch sent again, a leg seen before): usually none. Asked
+    // before the insert rather than with `RETURNING`, which sends every inserted row back
+    // through the connection's worker thread, one hand-off each.
+    let sql = format!(
+        "SELECT provider_call_id, startdate, dst FROM report_lines WHERE provider_call_id IN ({marks})"
+    );
+    let mut q = sqlx::query(&sql).persistent(ids.len() == REPORT_ROWS);
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    let stored: std::collections::HashSet<(String, String, String)> = q
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| (r.get("provider_call_id"), r.get("startdate"), r.get("dst")))
+        .collect();
     let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; lines.len()].join(", ");
     let sql = format!(
         "INSERT INTO report_lines (batch_id, provider_call_id, startdate, dst, attempt_id, status, duration_seconds, cost, raw, received_at)
-         VALUES {rows} ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING
-         RETURNING provider_call_id, startdate, dst"
+         VALUES {rows} ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING"
     );
     let mut q = sqlx::query(&sql).persistent(full);
     for line in lines {
@@ -1589,12 +1604,9 @@ async fn apply_report_rows_on(
             .bind(&line.raw)
             .bind(now);
     }
-    let mut inserted: std::collections::HashSet<(String, String, String)> = q
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| (r.get("provider_call_id"), r.get("startdate"), r.get("dst")))
-        .collect();
+    q.execute(&mut *tx).await?;
+    // New: not stored before, and the first of its kind in the chunk.
+    let mut seen = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(lines.len());
     let mut touched = Vec::new();
     for line in lines {
@@ -1603,7 +1615,7 @@ async fn apply_report_rows_on(
             line.startdate.clone(),
             line.dst.clone(),
         );
-        let new = inserted.remove(&key);
+        let new = !stored.contains(&key) && seen.insert(key);
         let attempt = attempts.get(&line.provider_call_id);
         if let (true, Some(a)) = (new, attempt) {
             if !touched.contains(&(a.0, &line.provider_call_id)) {
