@@ -260,18 +260,35 @@ impl PgStore {
         conn: &mut sqlx::PgConnection,
         campaign: &str,
         file_id: i64,
+        staged: i64,
         now: i64,
     ) -> Result<i64> {
-        let staged: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM import_stage)")
-            .fetch_one(&mut *conn)
-            .await?;
-        if !staged {
+        if staged == 0 {
             return Ok(0);
         }
+        let started = std::time::Instant::now();
         sqlx::query("LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE")
             .execute(&mut *conn)
             .await?;
-        // Indexes that back no constraint (the primary key stays: ids are appended in order).
+        // The index builds sort in memory with this much (the server's default, 64 MB, sorts
+        // a million numbers on disk); a larger setting is kept.
+        sqlx::query(
+            "SELECT set_config('maintenance_work_mem', '128MB', TRUE)
+             WHERE (SELECT setting::bigint FROM pg_settings WHERE name = 'maintenance_work_mem') < 131072",
+        )
+        .execute(&mut *conn)
+        .await?;
+        // Ids in file order without sorting the rows: the range is taken from the sequence
+        // (no other session can insert contacts meanwhile: the table is locked).
+        let first_id: i64 =
+            sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('contacts', 'id'))")
+                .fetch_one(&mut *conn)
+                .await?;
+        sqlx::query("SELECT setval(pg_get_serial_sequence('contacts', 'id'), $1)")
+            .bind(first_id - 1 + staged)
+            .execute(&mut *conn)
+            .await?;
+        // Indexes that back no constraint (the primary key stays: the ids are new and ascending).
         let indexes: Vec<(String, String, bool)> = sqlx::query_as(
             "SELECT c.relname::text, pg_get_indexdef(i.indexrelid), i.indisunique
              FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
@@ -303,7 +320,10 @@ impl PgStore {
         sqlx::query("SAVEPOINT bulk_rows")
             .execute(&mut *conn)
             .await?;
-        let mut written = Self::insert_staged(conn, "import_stage", campaign, file_id, now).await?;
+        let locked = started.elapsed();
+        let mut written =
+            Self::insert_staged(conn, "import_stage", campaign, file_id, now, first_id).await?;
+        let rows_at = started.elapsed();
         let unique: Vec<&String> = indexes.iter().filter(|i| i.2).map(|i| &i.1).collect();
         match Self::create_all(conn, &unique).await {
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
@@ -316,6 +336,7 @@ impl PgStore {
                     campaign,
                     file_id,
                     now,
+                    first_id,
                 )
                 .await?;
                 Self::create_all(conn, &unique).await?;
@@ -324,6 +345,7 @@ impl PgStore {
         }
         let others: Vec<&String> = indexes.iter().filter(|i| !i.2).map(|i| &i.1).collect();
         Self::create_all(conn, &others).await?;
+        let indexes_at = started.elapsed();
         for (name, def) in &foreign_keys {
             sqlx::query(&format!(
                 "ALTER TABLE contacts ADD CONSTRAINT {} {def}",
@@ -332,6 +354,14 @@ impl PgStore {
             .execute(&mut *conn)
             .await?;
         }
+        tracing::info!(
+            "bulk import: {written} contacts written in {:.1} s (lock {:.1} s, rows {:.1} s, indexes {:.1} s, foreign keys {:.1} s)",
+            started.elapsed().as_secs_f64(),
+            locked.as_secs_f64(),
+            (rows_at - locked).as_secs_f64(),
+            (indexes_at - rows_at).as_secs_f64(),
+            (started.elapsed() - indexes_at).as_secs_f64()
+        );
         Ok(i64::try_from(written).unwrap_or(i64::MAX))
     }
 
@@ -342,15 +372,17 @@ impl PgStore {
         campaign: &str,
         file_id: i64,
         now: i64,
+        first_id: i64,
     ) -> Result<u64> {
         Ok(sqlx::query(&format!(
-            "INSERT INTO contacts (campaign_id, file_id, phone, name, vars, timezone, appointment_at, state, next_at, updated_at)
-             SELECT $1, $2, phone, name, vars, timezone, appointment_at, 'pending', $3, $3
-             FROM {rows} ORDER BY seq"
+            "INSERT INTO contacts (id, campaign_id, file_id, phone, name, vars, timezone, appointment_at, state, next_at, updated_at)
+             SELECT $4 - 1 + seq, $1, $2, phone, name, vars, timezone, appointment_at, 'pending', $3, $3
+             FROM {rows}"
         ))
         .bind(campaign)
         .bind(file_id)
         .bind(now)
+        .bind(first_id)
         .execute(conn)
         .await?
         .rows_affected())
@@ -562,8 +594,14 @@ impl Backend for PgStore {
         let mut session = self.take_import(file_id)?;
         let (inserted, staged) = match session.staged {
             Some(staged) => (
-                Self::write_staged(&mut session.conn, &session.campaign, file_id, session.now)
-                    .await?,
+                Self::write_staged(
+                    &mut session.conn,
+                    &session.campaign,
+                    file_id,
+                    staged,
+                    session.now,
+                )
+                .await?,
                 staged,
             ),
             None => (0, 0),
