@@ -249,6 +249,25 @@ fn quota(cps: f64) -> Quota {
         .allow_burst(burst)
 }
 
+/// How far ahead one claim reaches: the launches the pace allows in this time are claimed
+/// together. Short, so that a claimed contact still is inside its calling window when its
+/// call leaves, and a campaign's turn stays short for the others.
+const BATCH_AHEAD: Duration = Duration::from_millis(50);
+/// Most contacts one claim takes.
+const BATCH_MAX: usize = 64;
+
+/// Contacts to claim at once at `rate` launches per second with `free` call slots.
+fn batch_size(rate: f64, free: usize) -> u32 {
+    let ahead = (rate * BATCH_AHEAD.as_secs_f64()).floor();
+    let n = if ahead >= 1.0 {
+        // Saturating: an unbounded rate claims the most.
+        (ahead.min(BATCH_MAX as f64)) as usize
+    } else {
+        1
+    };
+    n.min(free).max(1) as u32
+}
+
 impl Dialer {
     pub fn new(
         store: Store,
@@ -432,7 +451,8 @@ impl Dialer {
                     tracing::trace!(campaign = %c.id, cap, agents = view.agents, in_transfer = view.in_transfer, rolling = ?rolling, "sales pacing");
                     limit = limit.min(cap);
                 }
-                if self.in_flight.count(&c.id) >= limit {
+                let in_flight = self.in_flight.count(&c.id);
+                if in_flight >= limit {
                     continue;
                 }
                 if let Some(cps) = c.calls_per_second {
@@ -443,28 +463,85 @@ impl Dialer {
                         continue;
                     }
                 }
+                // One claim for the next few launches (what the pace allows in BATCH_AHEAD):
+                // a claim is a transaction, and one per launch capped the launch rate.
+                let rate = c
+                    .calls_per_second
+                    .map_or(self.settings.calls_per_second, |r| {
+                        r.min(self.settings.calls_per_second)
+                    })
+                    * scale;
+                let batch = if probe {
+                    1
+                } else {
+                    batch_size(rate, global_free.min(limit - in_flight))
+                };
                 let now = self.clock.now_ms();
                 let gate = |cand: &Candidate| c.plan.gate(cand, now);
-                let claims = match self.store.claim_due(&c.id, now, 1, &gate).await {
+                let claims = match self.store.claim_due(&c.id, now, batch, &gate).await {
                     Ok(v) => v,
                     Err(e) => {
                         tracing::error!(campaign = %c.id, "cannot claim contacts: {e}");
                         continue;
                     }
                 };
-                let Some(claim) = claims.into_iter().next() else {
+                if claims.is_empty() {
                     continue;
-                };
-                self.in_flight.add(claim.attempt_id, &c.id, Some(now));
-                let me = self.clone();
-                let campaign = c.clone();
-                if probe {
-                    tracing::info!(campaign = %c.id, attempt = claim.attempt_id, "circuit half-open: one probe launch");
                 }
-                tasks.spawn(async move {
-                    me.launch(&campaign, claim.attempt_id, &claim.phone, probe)
-                        .await
-                });
+                let mut claims = claims.into_iter();
+                let mut first = true;
+                while let Some(claim) = claims.next() {
+                    // The first launch has its permits; each further one waits for its own.
+                    if !first {
+                        let paced = tokio::select! {
+                            _ = stop.cancelled() => false,
+                            _ = async {
+                                if global.check().is_err() {
+                                    global.until_ready().await;
+                                }
+                                if let Some(lim) = per_campaign.get(&c.id) {
+                                    if lim.check().is_err() {
+                                        lim.until_ready().await;
+                                    }
+                                }
+                            } => true,
+                        };
+                        if !paced {
+                            // Stopping: the claims not launched go back, not counted.
+                            let now = self.clock.now_ms();
+                            for rest in std::iter::once(claim).chain(claims.by_ref()) {
+                                if let Err(e) = self
+                                    .store
+                                    .mark_not_placed(
+                                        rest.attempt_id,
+                                        "the daemon stopped before launching it",
+                                        &NotPlaced::RetryAt(now),
+                                        now,
+                                    )
+                                    .await
+                                {
+                                    tracing::error!(
+                                        attempt = rest.attempt_id,
+                                        "cannot give a claim back: {e}"
+                                    );
+                                }
+                            }
+                            break;
+                        }
+                    }
+                    first = false;
+                    self.in_flight
+                        .add(claim.attempt_id, &c.id, Some(self.clock.now_ms()));
+                    let me = self.clone();
+                    let campaign = c.clone();
+                    if probe {
+                        tracing::info!(campaign = %c.id, attempt = claim.attempt_id, "circuit half-open: one probe launch");
+                    }
+                    tasks.spawn(async move {
+                        me.launch(&campaign, claim.attempt_id, &claim.phone, probe)
+                            .await
+                    });
+                }
                 turn = (turn + i + 1) % n;
                 launched = true;
                 break;
@@ -757,5 +834,24 @@ impl Dialer {
             }
             self.in_flight.release(a.attempt_id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_reaches_50_ms_ahead_within_the_free_slots() {
+        // 50 launches a second: 2 per claim; a slow pace claims one at a time.
+        assert_eq!(batch_size(50.0, 100), 2);
+        assert_eq!(batch_size(1.0, 100), 1);
+        assert_eq!(batch_size(0.0, 100), 1);
+        assert_eq!(batch_size(f64::NAN, 100), 1);
+        assert_eq!(batch_size(f64::INFINITY, 100), BATCH_MAX as u32);
+        // Fast: capped, and never more than the free call slots.
+        assert_eq!(batch_size(100_000.0, 1_000), BATCH_MAX as u32);
+        assert_eq!(batch_size(100_000.0, 3), 3);
+        assert_eq!(batch_size(100_000.0, 0), 1);
     }
 }

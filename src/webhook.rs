@@ -24,7 +24,9 @@ use crate::flow::{self, Command, ControlRequest, RequestKind};
 use crate::guard::{Guard, OnTimeout, SourcePolicy};
 use crate::metrics::Metrics;
 use crate::schedule::AttemptResult;
-use crate::store::{AttemptClose, Backend, CallEvent, DncEntry, Progress, ReportLine, Store};
+use crate::store::{
+    AttemptClose, Backend, CallEvent, CloseJob, DncEntry, Progress, ReportLine, Store,
+};
 
 const CONTROL_BODY_LIMIT: usize = 64 * 1024;
 const REPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -492,12 +494,11 @@ async fn report(
         }
     };
     let mut closed = 0;
-    for line in &lines {
-        match apply_line(&st, batch_id, line, now).await {
-            Ok(true) => closed += 1,
-            Ok(false) => {}
+    for chunk in lines.chunks(REPORT_CHUNK) {
+        match apply_lines(&st, batch_id, chunk, now).await {
+            Ok(n) => closed += n,
             Err(e) => {
-                tracing::error!(batch = batch_id, "cannot apply a report line: {e}");
+                tracing::error!(batch = batch_id, "cannot apply the report lines: {e}");
                 let _ = st
                     .store
                     .finish_report_batch(batch_id, lines.len() as i64, Some("store error"))
@@ -519,47 +520,56 @@ async fn report(
     Json(json!({ "response": "200" })).into_response()
 }
 
-/// Upserts one line; closes its attempt when no control request did. Returns whether it closed.
-async fn apply_line(
+/// Report lines applied (and attempts closed) per transaction: a batch of 10,000 lines is 10
+/// transactions of each kind instead of 20,000, and no transaction holds the writer for long.
+const REPORT_CHUNK: usize = 1000;
+
+/// Upserts the lines; closes the attempts no control request closed. Returns how many closed.
+/// Both steps are idempotent, so a batch cut by a crash is applied whole when it comes again.
+async fn apply_lines(
     st: &WebhookState,
     batch_id: i64,
-    line: &ReportLine,
+    lines: &[ReportLine],
     now: i64,
-) -> Result<bool, crate::store::StoreError> {
-    let applied = st.store.apply_report_line(batch_id, line, now).await?;
-    let Some((attempt_id, campaign_id, true)) = applied.attempt else {
-        return Ok(false);
-    };
-    let campaign = st
-        .campaigns
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&campaign_id)
-        .cloned();
-    let Some(campaign) = campaign else {
-        return Ok(false);
-    };
-    let info = st.store.attempt_info(attempt_id).await?;
-    let answered = line.status == "answer" || info.map(|i| i.answered).unwrap_or(false);
-    let Some(result) = AttemptResult::from_provider(&line.status, answered) else {
-        return Ok(false);
-    };
-    let close = AttemptClose {
-        result,
-        duration_seconds: Some(line.duration_seconds),
-        talk_seconds: Some(if answered { line.duration_seconds } else { 0 }),
-        ended_at: now,
-    };
-    st.metrics
-        .report_lines
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let done = st
-        .store
-        .close_attempt(attempt_id, &close, &campaign.policy(st.time_scale))
-        .await?
-        .is_some();
-    st.in_flight.release(attempt_id);
-    Ok(done)
+) -> Result<usize, crate::store::StoreError> {
+    let applied = st.store.apply_report_lines(batch_id, lines, now).await?;
+    let mut jobs = Vec::new();
+    {
+        let campaigns = st.campaigns.read().unwrap_or_else(|e| e.into_inner());
+        for (line, a) in lines.iter().zip(applied) {
+            let Some((attempt_id, campaign_id, true)) = a.attempt else {
+                continue;
+            };
+            let Some(campaign) = campaigns.get(&campaign_id) else {
+                continue;
+            };
+            let answered = line.status == "answer" || a.answered;
+            let Some(result) = AttemptResult::from_provider(&line.status, answered) else {
+                continue;
+            };
+            st.metrics
+                .report_lines
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            jobs.push(CloseJob {
+                attempt_id,
+                close: AttemptClose {
+                    result,
+                    duration_seconds: Some(line.duration_seconds),
+                    talk_seconds: Some(if answered { line.duration_seconds } else { 0 }),
+                    ended_at: now,
+                },
+                policy: campaign.policy(st.time_scale),
+            });
+        }
+    }
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    let results = st.store.close_attempts(&jobs).await?;
+    for job in &jobs {
+        st.in_flight.release(job.attempt_id);
+    }
+    Ok(results.iter().filter(|r| r.is_some()).count())
 }
 
 #[cfg(test)]

@@ -271,6 +271,16 @@ pub struct ReportLineApplied {
     pub new: bool,
     /// The attempt the line belongs to, and whether that attempt is still open.
     pub attempt: Option<(i64, String, bool)>,
+    /// Whether that attempt was answered (a start request came).
+    pub answered: bool,
+}
+
+/// One attempt to close, for [`Backend::close_attempts`].
+#[derive(Debug, Clone)]
+pub struct CloseJob {
+    pub attempt_id: i64,
+    pub close: AttemptClose,
+    pub policy: RetryPolicy,
 }
 
 /// An attempt that has not ended yet.
@@ -431,7 +441,23 @@ pub trait Backend {
         batch_id: i64,
         line: &ReportLine,
         now: i64,
-    ) -> Result<ReportLineApplied>;
+    ) -> Result<ReportLineApplied> {
+        let mut v = self
+            .apply_report_lines(batch_id, std::slice::from_ref(line), now)
+            .await?;
+        v.pop()
+            .ok_or_else(|| StoreError::Corrupt("a report line was not applied".into()))
+    }
+    /// [`Backend::apply_report_line`] for many lines in one transaction; one result per line,
+    /// in order.
+    async fn apply_report_lines(
+        &self,
+        batch_id: i64,
+        lines: &[ReportLine],
+        now: i64,
+    ) -> Result<Vec<ReportLineApplied>>;
+    /// [`Backend::close_attempt`] for many attempts in one transaction; one result per job.
+    async fn close_attempts(&self, jobs: &[CloseJob]) -> Result<Vec<Option<NextState>>>;
     async fn open_attempts(&self) -> Result<Vec<OpenAttempt>>;
     /// Contacts not in a final state in campaigns that are not paused.
     async fn unfinished_contacts(&self) -> Result<i64>;
@@ -687,6 +713,17 @@ impl Backend for Store {
         now: i64,
     ) -> Result<ReportLineApplied> {
         dispatch!(self, s => s.apply_report_line(batch_id, line, now))
+    }
+    async fn apply_report_lines(
+        &self,
+        batch_id: i64,
+        lines: &[ReportLine],
+        now: i64,
+    ) -> Result<Vec<ReportLineApplied>> {
+        dispatch!(self, s => s.apply_report_lines(batch_id, lines, now))
+    }
+    async fn close_attempts(&self, jobs: &[CloseJob]) -> Result<Vec<Option<NextState>>> {
+        dispatch!(self, s => s.close_attempts(jobs))
     }
     async fn open_attempts(&self) -> Result<Vec<OpenAttempt>> {
         dispatch!(self, s => s.open_attempts())

@@ -653,10 +653,22 @@ impl Backend for PgStore {
     ) -> Result<Vec<Claim>> {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(
+            // One ordered index range per state (`contacts_due` is (campaign, state, next_at, id),
+            // migration 0007): `state IN (…)` with `ORDER BY next_at, id` read and sorted every
+            // due row of the campaign. The outer conditions are checked again on the locked row
+            // version, so a contact another claimer took meanwhile is not returned.
             "SELECT c.id, c.phone, c.timezone, c.appointment_at, d.phone AS dnc_phone, d.until_date, d.hours, d.source
-             FROM contacts c LEFT JOIN do_not_call d ON d.phone = c.phone
-             WHERE c.campaign_id = $1 AND c.state IN ('pending', 'scheduled') AND c.next_at <= $2
-             ORDER BY c.next_at, c.id LIMIT $3
+             FROM ((SELECT id, next_at FROM contacts
+                    WHERE campaign_id = $1 AND state = 'pending' AND next_at <= $2
+                    ORDER BY next_at, id LIMIT $3)
+                   UNION ALL
+                   (SELECT id, next_at FROM contacts
+                    WHERE campaign_id = $1 AND state = 'scheduled' AND next_at <= $2
+                    ORDER BY next_at, id LIMIT $3)) q
+             JOIN contacts c ON c.id = q.id
+             LEFT JOIN do_not_call d ON d.phone = c.phone
+             WHERE c.state IN ('pending', 'scheduled') AND c.next_at <= $2
+             ORDER BY q.next_at, q.id LIMIT $3
              FOR UPDATE OF c SKIP LOCKED",
         )
         .bind(campaign)
@@ -893,57 +905,19 @@ impl Backend for PgStore {
         policy: &RetryPolicy,
     ) -> Result<Option<NextState>> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "UPDATE attempts SET status = 'closed', result = $1, ended_at = $2,
-                 duration_seconds = COALESCE(duration_seconds, $3), talk_seconds = COALESCE(talk_seconds, $4)
-             WHERE id = $5 AND status IN ('launching', 'ringing')
-             RETURNING contact_id, outcome, dtmf",
-        )
-        .bind(close.result.as_str())
-        .bind(close.ended_at)
-        .bind(close.duration_seconds)
-        .bind(close.talk_seconds)
-        .bind(attempt_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let contact_id: i64 = row.get("contact_id");
-        let outcome: Option<String> = row.get("outcome");
-        let dtmf: Option<String> = row.get("dtmf");
-        let c = sqlx::query("SELECT attempts, last_result, result_streak, appointment_at FROM contacts WHERE id = $1")
-            .bind(contact_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let (next, streak) = next_state_for(
-            policy,
-            (
-                c.get("attempts"),
-                c.get::<Option<&str>, _>("last_result"),
-                c.get("result_streak"),
-                c.get("appointment_at"),
-            ),
-            close,
-            outcome.as_deref(),
-        );
-        sqlx::query(
-            "UPDATE contacts SET state = $1, next_at = COALESCE($2, next_at), last_result = $3, last_call_at = $4,
-                 dtmf = COALESCE($5, dtmf), result_streak = $6, note = NULL, updated_at = $7
-             WHERE id = $8",
-        )
-        .bind(&next.state)
-        .bind(next.next_at)
-        .bind(close.result.as_str())
-        .bind(close.ended_at)
-        .bind(dtmf)
-        .bind(streak)
-        .bind(close.ended_at)
-        .bind(contact_id)
-        .execute(&mut *tx)
-        .await?;
+        let next = close_attempt_on(&mut tx, attempt_id, close, policy).await?;
         tx.commit().await?;
-        Ok(Some(next))
+        Ok(next)
+    }
+
+    async fn close_attempts(&self, jobs: &[CloseJob]) -> Result<Vec<Option<NextState>>> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            out.push(close_attempt_on(&mut tx, j.attempt_id, &j.close, &j.policy).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn store_report_batch(&self, body: &str, now: i64) -> Result<i64> {
@@ -971,63 +945,16 @@ impl Backend for PgStore {
         Ok(())
     }
 
-    async fn apply_report_line(
+    async fn apply_report_lines(
         &self,
         batch_id: i64,
-        line: &ReportLine,
+        lines: &[ReportLine],
         now: i64,
-    ) -> Result<ReportLineApplied> {
+    ) -> Result<Vec<ReportLineApplied>> {
         let mut tx = self.pool.begin().await?;
-        let attempt =
-            sqlx::query("SELECT id, campaign_id, status FROM attempts WHERE provider_call_id = $1")
-                .bind(&line.provider_call_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| {
-                    (
-                        r.get::<i64, _>("id"),
-                        r.get::<String, _>("campaign_id"),
-                        r.get::<String, _>("status"),
-                    )
-                });
-        let inserted = sqlx::query(
-            "INSERT INTO report_lines (batch_id, provider_call_id, startdate, dst, attempt_id, status, duration_seconds, cost, raw, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING",
-        )
-        .bind(batch_id)
-        .bind(&line.provider_call_id)
-        .bind(&line.startdate)
-        .bind(&line.dst)
-        .bind(attempt.as_ref().map(|a| a.0))
-        .bind(&line.status)
-        .bind(line.duration_seconds)
-        .bind(line.cost)
-        .bind(&line.raw)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if let (true, Some((id, _, _))) = (inserted, &attempt) {
-            // The report is the source of truth for billed seconds and cost; a call can have
-            // several legs (the answered leg and a transfer leg).
-            sqlx::query(
-                "UPDATE attempts SET
-                     cost = (SELECT SUM(cost) FROM report_lines WHERE provider_call_id = $1),
-                     talk_seconds = (SELECT MAX(duration_seconds) FROM report_lines WHERE provider_call_id = $2)
-                 WHERE id = $3",
-            )
-            .bind(&line.provider_call_id)
-            .bind(&line.provider_call_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let out = apply_report_rows_on(&mut tx, batch_id, lines, now).await?;
         tx.commit().await?;
-        Ok(ReportLineApplied {
-            new: inserted,
-            attempt: attempt.map(|(id, c, s)| (id, c, s == "launching" || s == "ringing")),
-        })
+        Ok(out)
     }
 
     async fn open_attempts(&self) -> Result<Vec<OpenAttempt>> {
@@ -1196,7 +1123,9 @@ impl Backend for PgStore {
 
     async fn next_due(&self, campaign: &str) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar(
-            "SELECT MIN(next_at) FROM contacts WHERE campaign_id = $1 AND state IN ('pending', 'scheduled')",
+            // Two index edge look-ups (see claim_due), not a range scan of the campaign.
+            "SELECT LEAST((SELECT MIN(next_at) FROM contacts WHERE campaign_id = $1 AND state = 'pending'),
+                          (SELECT MIN(next_at) FROM contacts WHERE campaign_id = $1 AND state = 'scheduled'))",
         )
         .bind(campaign)
         .fetch_one(&self.pool)
@@ -1509,4 +1438,173 @@ impl Backend for PgStore {
             })
             .collect())
     }
+}
+
+async fn close_attempt_on(
+    tx: &mut sqlx::PgConnection,
+    attempt_id: i64,
+    close: &AttemptClose,
+    policy: &RetryPolicy,
+) -> Result<Option<NextState>> {
+    let row = sqlx::query(
+        "UPDATE attempts SET status = 'closed', result = $1, ended_at = $2,
+             duration_seconds = COALESCE(duration_seconds, $3), talk_seconds = COALESCE(talk_seconds, $4)
+         WHERE id = $5 AND status IN ('launching', 'ringing')
+         RETURNING contact_id, outcome, dtmf",
+    )
+    .bind(close.result.as_str())
+    .bind(close.ended_at)
+    .bind(close.duration_seconds)
+    .bind(close.talk_seconds)
+    .bind(attempt_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let contact_id: i64 = row.get("contact_id");
+    let outcome: Option<String> = row.get("outcome");
+    let dtmf: Option<String> = row.get("dtmf");
+    let c = sqlx::query(
+        "SELECT attempts, last_result, result_streak, appointment_at FROM contacts WHERE id = $1",
+    )
+    .bind(contact_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (next, streak) = next_state_for(
+        policy,
+        (
+            c.get("attempts"),
+            c.get::<Option<&str>, _>("last_result"),
+            c.get("result_streak"),
+            c.get("appointment_at"),
+        ),
+        close,
+        outcome.as_deref(),
+    );
+    sqlx::query(
+        "UPDATE contacts SET state = $1, next_at = COALESCE($2, next_at), last_result = $3, last_call_at = $4,
+             dtmf = COALESCE($5, dtmf), result_streak = $6, note = NULL, updated_at = $7
+         WHERE id = $8",
+    )
+    .bind(&next.state)
+    .bind(next.next_at)
+    .bind(close.result.as_str())
+    .bind(close.ended_at)
+    .bind(dtmf)
+    .bind(streak)
+    .bind(close.ended_at)
+    .bind(contact_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(Some(next))
+}
+
+/// Applies report lines with three statements whatever their number (arrays through
+/// `UNNEST`): the attempts they name, the lines (one upsert that returns the rows it inserted),
+/// and the cost and billed seconds of each attempt that got a new line. A line repeated within
+/// the chunk is new only the first time, as if applied one by one.
+async fn apply_report_rows_on(
+    tx: &mut sqlx::PgConnection,
+    batch_id: i64,
+    lines: &[ReportLine],
+    now: i64,
+) -> Result<Vec<ReportLineApplied>> {
+    if lines.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = {
+        let mut seen = std::collections::HashSet::new();
+        lines
+            .iter()
+            .filter(|l| seen.insert(l.provider_call_id.as_str()))
+            .map(|l| l.provider_call_id.clone())
+            .collect()
+    };
+    let attempts: std::collections::HashMap<String, (i64, String, String, bool)> = sqlx::query(
+        "SELECT id, campaign_id, status, answered_at, provider_call_id FROM attempts WHERE provider_call_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|r| {
+        (
+            r.get::<String, _>("provider_call_id"),
+            (
+                r.get::<i64, _>("id"),
+                r.get::<String, _>("campaign_id"),
+                r.get::<String, _>("status"),
+                r.get::<Option<i64>, _>("answered_at").is_some(),
+            ),
+        )
+    })
+    .collect();
+    let col = |f: fn(&ReportLine) -> String| lines.iter().map(f).collect::<Vec<String>>();
+    let attempt_ids: Vec<Option<i64>> = lines
+        .iter()
+        .map(|l| attempts.get(&l.provider_call_id).map(|a| a.0))
+        .collect();
+    let durations: Vec<i64> = lines.iter().map(|l| l.duration_seconds).collect();
+    let costs: Vec<f64> = lines.iter().map(|l| l.cost).collect();
+    let mut inserted: std::collections::HashSet<(String, String, String)> = sqlx::query(
+        "INSERT INTO report_lines (batch_id, provider_call_id, startdate, dst, attempt_id, status, duration_seconds, cost, raw, received_at)
+         SELECT $1, u.cid, u.sd, u.dst, u.aid, u.st, u.dur, u.cost, u.raw, $2
+         FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[], $9::float8[], $10::text[])
+              AS u(cid, sd, dst, aid, st, dur, cost, raw)
+         ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING
+         RETURNING provider_call_id, startdate, dst",
+    )
+    .bind(batch_id)
+    .bind(now)
+    .bind(col(|l| l.provider_call_id.clone()))
+    .bind(col(|l| l.startdate.clone()))
+    .bind(col(|l| l.dst.clone()))
+    .bind(&attempt_ids)
+    .bind(col(|l| l.status.clone()))
+    .bind(&durations)
+    .bind(&costs)
+    .bind(col(|l| l.raw.clone()))
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|r| (r.get("provider_call_id"), r.get("startdate"), r.get("dst")))
+    .collect();
+    let mut out = Vec::with_capacity(lines.len());
+    let mut touched: Vec<(i64, &str)> = Vec::new();
+    for line in lines {
+        let key = (
+            line.provider_call_id.clone(),
+            line.startdate.clone(),
+            line.dst.clone(),
+        );
+        let new = inserted.remove(&key);
+        let attempt = attempts.get(&line.provider_call_id);
+        if let (true, Some(a)) = (new, attempt) {
+            if !touched.contains(&(a.0, line.provider_call_id.as_str())) {
+                touched.push((a.0, line.provider_call_id.as_str()));
+            }
+        }
+        out.push(ReportLineApplied {
+            new,
+            attempt: attempt
+                .map(|(id, c, s, _)| (*id, c.clone(), s == "launching" || s == "ringing")),
+            answered: attempt.is_some_and(|a| a.3),
+        });
+    }
+    // The report is the source of truth for billed seconds and cost; a call can have several
+    // legs (the answered leg and a transfer leg).
+    for (id, call) in touched {
+        sqlx::query(
+            "UPDATE attempts SET
+                 cost = (SELECT SUM(cost) FROM report_lines WHERE provider_call_id = $1),
+                 talk_seconds = (SELECT MAX(duration_seconds) FROM report_lines WHERE provider_call_id = $1)
+             WHERE id = $2",
+        )
+        .bind(call)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(out)
 }

@@ -22,6 +22,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// The import lease tokens this process holds, by file id.
     leases: Arc<Mutex<HashMap<i64, i64>>>,
+    /// Group commit of the small writes many tasks make at once (see [`group_commit`]).
+    group: tokio::sync::mpsc::Sender<GroupJob>,
 }
 
 /// A file of at least this many lines, imported into a campaign with no contacts yet, takes the
@@ -109,19 +111,36 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // No ping before each use: a connection to a local file does not go stale, and the
+        // ping was one more round trip to the connection's worker thread per query (most of
+        // the control URL's cost is those thread hand-offs).
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
+        let (group, jobs) = tokio::sync::mpsc::channel(GROUP_QUEUE);
+        tokio::spawn(group_commit(writer.clone(), jobs));
         Ok(Self {
             pool,
             writer,
             leases: Arc::default(),
+            group,
         })
+    }
+
+    /// Queues a write for the next group transaction and waits until it is committed.
+    async fn grouped(&self, op: GroupOp) -> Result<GroupOut> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.group.send(GroupJob { op, done }).await.is_err() {
+            return Err(sqlx::Error::PoolClosed.into());
+        }
+        wait.await.unwrap_or(Err(sqlx::Error::PoolClosed.into()))
     }
 
     /// Moves the uniqueness of `(campaign_id, phone)` from the inline constraint of migration
@@ -585,10 +604,20 @@ impl Backend for SqliteStore {
             .execute(&mut *tx)
             .await?;
         let rows = sqlx::query(
+            // One ordered index range per state (`contacts_due` is (campaign, state, next_at),
+            // the rowid breaks ties): `state IN (…)` with `ORDER BY next_at` would read and sort
+            // every due row of the campaign, the whole list right after an import.
             "SELECT c.id, c.phone, c.timezone, c.appointment_at, d.phone AS dnc_phone, d.until_date, d.hours, d.source
-             FROM contacts c LEFT JOIN do_not_call d ON d.phone = c.phone
-             WHERE c.campaign_id = ? AND c.state IN ('pending', 'scheduled') AND c.next_at <= ?
-             ORDER BY c.next_at, c.id LIMIT ?",
+             FROM (SELECT * FROM (SELECT id, next_at FROM contacts
+                                  WHERE campaign_id = ?1 AND state = 'pending' AND next_at <= ?2
+                                  ORDER BY next_at, id LIMIT ?3)
+                   UNION ALL
+                   SELECT * FROM (SELECT id, next_at FROM contacts
+                                  WHERE campaign_id = ?1 AND state = 'scheduled' AND next_at <= ?2
+                                  ORDER BY next_at, id LIMIT ?3)) q
+             JOIN contacts c ON c.id = q.id
+             LEFT JOIN do_not_call d ON d.phone = c.phone
+             ORDER BY q.next_at, q.id LIMIT ?3",
         )
         .bind(campaign)
         .bind(now)
@@ -668,17 +697,13 @@ impl Backend for SqliteStore {
     }
 
     async fn mark_launched(&self, attempt_id: i64, call_id: &str, now: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE attempts SET provider_call_id = COALESCE(provider_call_id, ?), launched_at = COALESCE(launched_at, ?),
-                 status = CASE WHEN status = 'launching' THEN 'ringing' ELSE status END
-             WHERE id = ?",
-        )
-        .bind(call_id)
-        .bind(now)
-        .bind(attempt_id)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
+        self.grouped(GroupOp::Launched {
+            attempt_id,
+            call_id: call_id.to_string(),
+            now,
+        })
+        .await
+        .map(|_| ())
     }
 
     async fn mark_not_placed(
@@ -765,56 +790,9 @@ impl Backend for SqliteStore {
     }
 
     async fn record_event(&self, event: &CallEvent, progress: Option<&Progress>) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO call_events (attempt_id, provider_call_id, kind, command, dtmf, statuscall, fields, received_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(event.attempt_id)
-        .bind(&event.provider_call_id)
-        .bind(&event.kind)
-        .bind(&event.command)
-        .bind(&event.dtmf)
-        .bind(&event.statuscall)
-        .bind(&event.fields)
-        .bind(event.received_at)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(attempt_id) = event.attempt_id {
-            let p = progress.cloned().unwrap_or_default();
-            sqlx::query(
-                "UPDATE attempts SET
-                     provider_call_id = COALESCE(provider_call_id, ?),
-                     answered_at = CASE WHEN ? THEN COALESCE(answered_at, ?) ELSE answered_at END,
-                     outcome = COALESCE(?, outcome),
-                     dtmf = CASE WHEN ? IS NULL THEN dtmf ELSE COALESCE(dtmf, '') || ? END
-                 WHERE id = ?",
-            )
-            .bind(&event.provider_call_id)
-            .bind(p.answered)
-            .bind(event.received_at)
-            .bind(&p.outcome)
-            .bind(&p.dtmf)
-            .bind(&p.dtmf)
-            .bind(attempt_id)
-            .execute(&mut *tx)
-            .await?;
-            for (question, answer) in &p.answers {
-                sqlx::query(
-                    "INSERT INTO survey_answers (attempt_id, campaign_id, question, answer, answered_at)
-                     SELECT id, campaign_id, ?, ?, ? FROM attempts WHERE id = ?
-                     ON CONFLICT (attempt_id, question) DO UPDATE SET answer = excluded.answer, answered_at = excluded.answered_at",
-                )
-                .bind(question)
-                .bind(answer)
-                .bind(event.received_at)
-                .bind(attempt_id)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
+        self.grouped(GroupOp::Event(event.clone(), progress.cloned()))
+            .await
+            .map(|_| ())
     }
 
     async fn close_attempt(
@@ -823,58 +801,27 @@ impl Backend for SqliteStore {
         close: &AttemptClose,
         policy: &RetryPolicy,
     ) -> Result<Option<NextState>> {
+        match self
+            .grouped(GroupOp::Close(CloseJob {
+                attempt_id,
+                close: close.clone(),
+                policy: policy.clone(),
+            }))
+            .await?
+        {
+            GroupOut::Closed(next) => Ok(next),
+            GroupOut::Done => Ok(None),
+        }
+    }
+
+    async fn close_attempts(&self, jobs: &[CloseJob]) -> Result<Vec<Option<NextState>>> {
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(
-            "UPDATE attempts SET status = 'closed', result = ?, ended_at = ?,
-                 duration_seconds = COALESCE(duration_seconds, ?), talk_seconds = COALESCE(talk_seconds, ?)
-             WHERE id = ? AND status IN ('launching', 'ringing')
-             RETURNING contact_id, outcome, dtmf",
-        )
-        .bind(close.result.as_str())
-        .bind(close.ended_at)
-        .bind(close.duration_seconds)
-        .bind(close.talk_seconds)
-        .bind(attempt_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let contact_id: i64 = row.get("contact_id");
-        let outcome: Option<String> = row.get("outcome");
-        let dtmf: Option<String> = row.get("dtmf");
-        let c = sqlx::query("SELECT attempts, last_result, result_streak, appointment_at FROM contacts WHERE id = ?")
-            .bind(contact_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let (next, streak) = next_state_for(
-            policy,
-            (
-                c.get("attempts"),
-                c.get::<Option<&str>, _>("last_result"),
-                c.get("result_streak"),
-                c.get("appointment_at"),
-            ),
-            close,
-            outcome.as_deref(),
-        );
-        sqlx::query(
-            "UPDATE contacts SET state = ?, next_at = COALESCE(?, next_at), last_result = ?, last_call_at = ?,
-                 dtmf = COALESCE(?, dtmf), result_streak = ?, note = NULL, updated_at = ?
-             WHERE id = ?",
-        )
-        .bind(&next.state)
-        .bind(next.next_at)
-        .bind(close.result.as_str())
-        .bind(close.ended_at)
-        .bind(dtmf)
-        .bind(streak)
-        .bind(close.ended_at)
-        .bind(contact_id)
-        .execute(&mut *tx)
-        .await?;
+        let mut out = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            out.push(close_attempt_on(&mut tx, j.attempt_id, &j.close, &j.policy).await?);
+        }
         tx.commit().await?;
-        Ok(Some(next))
+        Ok(out)
     }
 
     async fn store_report_batch(&self, body: &str, now: i64) -> Result<i64> {
@@ -902,63 +849,19 @@ impl Backend for SqliteStore {
         Ok(())
     }
 
-    async fn apply_report_line(
+    async fn apply_report_lines(
         &self,
         batch_id: i64,
-        line: &ReportLine,
+        lines: &[ReportLine],
         now: i64,
-    ) -> Result<ReportLineApplied> {
+    ) -> Result<Vec<ReportLineApplied>> {
         let mut tx = self.writer.begin().await?;
-        let attempt =
-            sqlx::query("SELECT id, campaign_id, status FROM attempts WHERE provider_call_id = ?")
-                .bind(&line.provider_call_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| {
-                    (
-                        r.get::<i64, _>("id"),
-                        r.get::<String, _>("campaign_id"),
-                        r.get::<String, _>("status"),
-                    )
-                });
-        let inserted = sqlx::query(
-            "INSERT INTO report_lines (batch_id, provider_call_id, startdate, dst, attempt_id, status, duration_seconds, cost, raw, received_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING",
-        )
-        .bind(batch_id)
-        .bind(&line.provider_call_id)
-        .bind(&line.startdate)
-        .bind(&line.dst)
-        .bind(attempt.as_ref().map(|a| a.0))
-        .bind(&line.status)
-        .bind(line.duration_seconds)
-        .bind(line.cost)
-        .bind(&line.raw)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if let (true, Some((id, _, _))) = (inserted, &attempt) {
-            // The report is the source of truth for billed seconds and cost; a call can have
-            // several legs (the answered leg and a transfer leg).
-            sqlx::query(
-                "UPDATE attempts SET
-                     cost = (SELECT SUM(cost) FROM report_lines WHERE provider_call_id = ?),
-                     talk_seconds = (SELECT MAX(duration_seconds) FROM report_lines WHERE provider_call_id = ?)
-                 WHERE id = ?",
-            )
-            .bind(&line.provider_call_id)
-            .bind(&line.provider_call_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let mut out = Vec::with_capacity(lines.len());
+        for chunk in lines.chunks(REPORT_ROWS) {
+            out.extend(apply_report_rows_on(&mut tx, batch_id, chunk, now).await?);
         }
         tx.commit().await?;
-        Ok(ReportLineApplied {
-            new: inserted,
-            attempt: attempt.map(|(id, c, s)| (id, c, s == "launching" || s == "ringing")),
-        })
+        Ok(out)
     }
 
     async fn open_attempts(&self) -> Result<Vec<OpenAttempt>> {
@@ -1127,7 +1030,10 @@ impl Backend for SqliteStore {
 
     async fn next_due(&self, campaign: &str) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar(
-            "SELECT MIN(next_at) FROM contacts WHERE campaign_id = ? AND state IN ('pending', 'scheduled')",
+            // Two index edge look-ups (see claim_due), not a range scan of the campaign.
+            "SELECT MIN(m) FROM (SELECT MIN(next_at) AS m FROM contacts WHERE campaign_id = ?1 AND state = 'pending'
+                                 UNION ALL
+                                 SELECT MIN(next_at) FROM contacts WHERE campaign_id = ?1 AND state = 'scheduled')",
         )
         .bind(campaign)
         .fetch_one(&self.pool)
@@ -1439,6 +1345,338 @@ impl Backend for SqliteStore {
                 dnc_source: r.get("source"),
             })
             .collect())
+    }
+}
+
+async fn close_attempt_on(
+    tx: &mut sqlx::SqliteConnection,
+    attempt_id: i64,
+    close: &AttemptClose,
+    policy: &RetryPolicy,
+) -> Result<Option<NextState>> {
+    let row = sqlx::query(
+        "UPDATE attempts SET status = 'closed', result = ?, ended_at = ?,
+             duration_seconds = COALESCE(duration_seconds, ?), talk_seconds = COALESCE(talk_seconds, ?)
+         WHERE id = ? AND status IN ('launching', 'ringing')
+         RETURNING contact_id, outcome, dtmf",
+    )
+    .bind(close.result.as_str())
+    .bind(close.ended_at)
+    .bind(close.duration_seconds)
+    .bind(close.talk_seconds)
+    .bind(attempt_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let contact_id: i64 = row.get("contact_id");
+    let outcome: Option<String> = row.get("outcome");
+    let dtmf: Option<String> = row.get("dtmf");
+    let c = sqlx::query(
+        "SELECT attempts, last_result, result_streak, appointment_at FROM contacts WHERE id = ?",
+    )
+    .bind(contact_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (next, streak) = next_state_for(
+        policy,
+        (
+            c.get("attempts"),
+            c.get::<Option<&str>, _>("last_result"),
+            c.get("result_streak"),
+            c.get("appointment_at"),
+        ),
+        close,
+        outcome.as_deref(),
+    );
+    sqlx::query(
+        "UPDATE contacts SET state = ?, next_at = COALESCE(?, next_at), last_result = ?, last_call_at = ?,
+             dtmf = COALESCE(?, dtmf), result_streak = ?, note = NULL, updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(&next.state)
+    .bind(next.next_at)
+    .bind(close.result.as_str())
+    .bind(close.ended_at)
+    .bind(dtmf)
+    .bind(streak)
+    .bind(close.ended_at)
+    .bind(contact_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(Some(next))
+}
+
+/// Report lines per statement: 100 rows of 10 values stay far under SQLite's variable limit.
+const REPORT_ROWS: usize = 100;
+
+/// Applies report lines with three statements whatever their number: the attempts they name
+/// (one look-up), the lines (one multi-row upsert that returns the rows it inserted), and the
+/// cost and billed seconds of each attempt that got a new line. A line repeated within the
+/// chunk is new only the first time, as if applied one by one.
+async fn apply_report_rows_on(
+    tx: &mut sqlx::SqliteConnection,
+    batch_id: i64,
+    lines: &[ReportLine],
+    now: i64,
+) -> Result<Vec<ReportLineApplied>> {
+    if lines.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Only the full-size statements are kept prepared: the tails would fill the cache.
+    let full = lines.len() == REPORT_ROWS;
+    let ids: Vec<&str> = {
+        let mut seen = std::collections::HashSet::new();
+        lines
+            .iter()
+            .map(|l| l.provider_call_id.as_str())
+            .filter(|id| seen.insert(*id))
+            .collect()
+    };
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql = format!(
+        "SELECT id, campaign_id, status, answered_at, provider_call_id FROM attempts WHERE provider_call_id IN ({marks})"
+    );
+    let mut q = sqlx::query(&sql).persistent(ids.len() == REPORT_ROWS);
+    for id in &ids {
+        q = q.bind(*id);
+    }
+    let attempts: HashMap<String, (i64, String, String, bool)> = q
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                r.get::<String, _>("provider_call_id"),
+                (
+                    r.get::<i64, _>("id"),
+                    r.get::<String, _>("campaign_id"),
+                    r.get::<String, _>("status"),
+                    r.get::<Option<i64>, _>("answered_at").is_some(),
+                ),
+            )
+        })
+        .collect();
+    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; lines.len()].join(", ");
+    let sql = format!(
+        "INSERT INTO report_lines (batch_id, provider_call_id, startdate, dst, attempt_id, status, duration_seconds, cost, raw, received_at)
+         VALUES {rows} ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING
+         RETURNING provider_call_id, startdate, dst"
+    );
+    let mut q = sqlx::query(&sql).persistent(full);
+    for line in lines {
+        q = q
+            .bind(batch_id)
+            .bind(&line.provider_call_id)
+            .bind(&line.startdate)
+            .bind(&line.dst)
+            .bind(attempts.get(&line.provider_call_id).map(|a| a.0))
+            .bind(&line.status)
+            .bind(line.duration_seconds)
+            .bind(line.cost)
+            .bind(&line.raw)
+            .bind(now);
+    }
+    let mut inserted: std::collections::HashSet<(String, String, String)> = q
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| (r.get("provider_call_id"), r.get("startdate"), r.get("dst")))
+        .collect();
+    let mut out = Vec::with_capacity(lines.len());
+    let mut touched = Vec::new();
+    for line in lines {
+        let key = (
+            line.provider_call_id.clone(),
+            line.startdate.clone(),
+            line.dst.clone(),
+        );
+        let new = inserted.remove(&key);
+        let attempt = attempts.get(&line.provider_call_id);
+        if let (true, Some(a)) = (new, attempt) {
+            if !touched.contains(&(a.0, &line.provider_call_id)) {
+                touched.push((a.0, &line.provider_call_id));
+            }
+        }
+        out.push(ReportLineApplied {
+            new,
+            attempt: attempt
+                .map(|(id, c, s, _)| (*id, c.clone(), s == "launching" || s == "ringing")),
+            answered: attempt.is_some_and(|a| a.3),
+        });
+    }
+    // The report is the source of truth for billed seconds and cost; a call can have several
+    // legs (the answered leg and a transfer leg).
+    for (id, call) in touched {
+        sqlx::query(
+            "UPDATE attempts SET
+                 cost = (SELECT SUM(cost) FROM report_lines WHERE provider_call_id = ?),
+                 talk_seconds = (SELECT MAX(duration_seconds) FROM report_lines WHERE provider_call_id = ?)
+             WHERE id = ?",
+        )
+        .bind(call)
+        .bind(call)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(out)
+}
+
+async fn record_event_on(
+    tx: &mut sqlx::SqliteConnection,
+    event: &CallEvent,
+    progress: Option<&Progress>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO call_events (attempt_id, provider_call_id, kind, command, dtmf, statuscall, fields, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(event.attempt_id)
+    .bind(&event.provider_call_id)
+    .bind(&event.kind)
+    .bind(&event.command)
+    .bind(&event.dtmf)
+    .bind(&event.statuscall)
+    .bind(&event.fields)
+    .bind(event.received_at)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(attempt_id) = event.attempt_id {
+        let p = progress.cloned().unwrap_or_default();
+        sqlx::query(
+            "UPDATE attempts SET
+                 provider_call_id = COALESCE(provider_call_id, ?),
+                 answered_at = CASE WHEN ? THEN COALESCE(answered_at, ?) ELSE answered_at END,
+                 outcome = COALESCE(?, outcome),
+                 dtmf = CASE WHEN ? IS NULL THEN dtmf ELSE COALESCE(dtmf, '') || ? END
+             WHERE id = ?",
+        )
+        .bind(&event.provider_call_id)
+        .bind(p.answered)
+        .bind(event.received_at)
+        .bind(&p.outcome)
+        .bind(&p.dtmf)
+        .bind(&p.dtmf)
+        .bind(attempt_id)
+        .execute(&mut *tx)
+        .await?;
+        for (question, answer) in &p.answers {
+            sqlx::query(
+                "INSERT INTO survey_answers (attempt_id, campaign_id, question, answer, answered_at)
+                 SELECT id, campaign_id, ?, ?, ? FROM attempts WHERE id = ?
+                 ON CONFLICT (attempt_id, question) DO UPDATE SET answer = excluded.answer, answered_at = excluded.answered_at",
+            )
+            .bind(question)
+            .bind(answer)
+            .bind(event.received_at)
+            .bind(attempt_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Most writes a group transaction takes at once.
+const GROUP_MAX: usize = 256;
+/// Writes waiting for a group transaction before callers wait to queue.
+const GROUP_QUEUE: usize = 4096;
+
+/// A write for the group transaction.
+#[derive(Debug)]
+enum GroupOp {
+    Event(CallEvent, Option<Progress>),
+    Launched {
+        attempt_id: i64,
+        call_id: String,
+        now: i64,
+    },
+    Close(CloseJob),
+}
+
+#[derive(Debug)]
+enum GroupOut {
+    Done,
+    Closed(Option<NextState>),
+}
+
+struct GroupJob {
+    op: GroupOp,
+    done: tokio::sync::oneshot::Sender<Result<GroupOut>>,
+}
+
+async fn group_op_on(c: &mut sqlx::SqliteConnection, op: &GroupOp) -> Result<GroupOut> {
+    match op {
+        GroupOp::Event(event, progress) => record_event_on(c, event, progress.as_ref())
+            .await
+            .map(|_| GroupOut::Done),
+        GroupOp::Launched {
+            attempt_id,
+            call_id,
+            now,
+        } => {
+            sqlx::query(
+                "UPDATE attempts SET provider_call_id = COALESCE(provider_call_id, ?), launched_at = COALESCE(launched_at, ?),
+                     status = CASE WHEN status = 'launching' THEN 'ringing' ELSE status END
+                 WHERE id = ?",
+            )
+            .bind(call_id)
+            .bind(now)
+            .bind(attempt_id)
+            .execute(&mut *c)
+            .await?;
+            Ok(GroupOut::Done)
+        }
+        GroupOp::Close(j) => close_attempt_on(c, j.attempt_id, &j.close, &j.policy)
+            .await
+            .map(GroupOut::Closed),
+    }
+}
+
+/// Runs the given writes in one transaction; every result, or the first error.
+async fn group_apply(writer: &SqlitePool, ops: &[&GroupOp]) -> Result<Vec<GroupOut>> {
+    let mut tx = writer.begin().await?;
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        out.push(group_op_on(&mut tx, op).await?);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Group commit: the control requests, launch results and call ends of many calls arrive at
+/// once, each a small write that must be durable before its caller answers. One task takes
+/// whatever is queued (up to [`GROUP_MAX`]), writes it in one transaction and answers every
+/// caller after the commit; a lone write goes at once, without waiting for company. If the
+/// group fails, each write is retried alone, so one bad write fails only its own caller.
+async fn group_commit(writer: SqlitePool, mut queue: tokio::sync::mpsc::Receiver<GroupJob>) {
+    let mut jobs: Vec<GroupJob> = Vec::with_capacity(GROUP_MAX);
+    while queue.recv_many(&mut jobs, GROUP_MAX).await > 0 {
+        let ops: Vec<&GroupOp> = jobs.iter().map(|j| &j.op).collect();
+        match group_apply(&writer, &ops).await {
+            Ok(outs) => {
+                for (job, out) in jobs.drain(..).zip(outs) {
+                    let _ = job.done.send(Ok(out));
+                }
+            }
+            Err(e) if jobs.len() == 1 => {
+                if let Some(job) = jobs.pop() {
+                    let _ = job.done.send(Err(e));
+                }
+            }
+            Err(_) => {
+                for job in jobs.drain(..) {
+                    let r = group_apply(&writer, &[&job.op]).await.and_then(|mut v| {
+                        v.pop().ok_or_else(|| {
+                            StoreError::Corrupt("a grouped write had no result".into())
+                        })
+                    });
+                    let _ = job.done.send(r);
+                }
+            }
+        }
     }
 }
 

@@ -42,6 +42,9 @@ on_both_backends!(
     a_final_state_writes_an_outbox_row_in_its_transaction,
     outbox_rows_retry_give_up_and_deliver_once,
     report_queries_see_contacts_attempts_events_and_opt_outs,
+    concurrent_small_writes_are_all_stored_and_a_bad_one_fails_alone,
+    a_report_chunk_applies_in_order_and_closes_each_attempt_once,
+    claims_take_the_earliest_due_across_pending_and_scheduled,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1078,6 +1081,201 @@ async fn the_contacts_rebuild_keeps_rows_references_and_triggers_sqlite() {
         .await
         .unwrap();
     assert_eq!((again.inserted, again.existing), (0, 1));
+}
+
+async fn concurrent_small_writes_are_all_stored_and_a_bad_one_fails_alone(db: &TestDb) {
+    // SQLite groups these into shared transactions: one write that breaks a constraint must
+    // not take the others of its group down with it.
+    let store = store_with(db, 40).await;
+    let claims = store.claim_due("c1", T0, 40, &launch_all).await.unwrap();
+    assert_eq!(claims.len(), 40);
+    let mut tasks = Vec::new();
+    for (i, c) in claims.iter().enumerate() {
+        let s = store.clone();
+        let (attempt_id, call) = (c.attempt_id, format!("77.{i}"));
+        tasks.push(tokio::spawn(async move {
+            s.mark_launched(attempt_id, &call, T0).await?;
+            let event = CallEvent {
+                attempt_id: Some(attempt_id),
+                provider_call_id: Some(call),
+                kind: "start".into(),
+                command: None,
+                dtmf: Some("1".into()),
+                statuscall: Some("ANSWER".into()),
+                fields: "{}".into(),
+                received_at: T0 + 1,
+            };
+            let answered = Progress {
+                answered: true,
+                dtmf: Some("1".into()),
+                ..Default::default()
+            };
+            s.record_event(&event, Some(&answered)).await?;
+            if i % 2 == 0 {
+                s.close_attempt(
+                    attempt_id,
+                    &close(AttemptResult::Answered, T0 + 2),
+                    &policy(3),
+                )
+                .await?;
+            }
+            Ok::<_, StoreError>(())
+        }));
+    }
+    let bad = CallEvent {
+        attempt_id: Some(i64::MAX / 2),
+        provider_call_id: None,
+        kind: "start".into(),
+        command: None,
+        dtmf: None,
+        statuscall: None,
+        fields: "{}".into(),
+        received_at: T0,
+    };
+    let bad_result = store.record_event(&bad, None).await;
+    for t in tasks {
+        t.await.unwrap().expect("every good write is stored");
+    }
+    assert!(
+        bad_result.is_err(),
+        "an event for no attempt breaks the foreign key"
+    );
+    for (i, c) in claims.iter().enumerate() {
+        let info = store.attempt_info(c.attempt_id).await.unwrap().unwrap();
+        assert!(info.answered, "attempt {i} lost its answer");
+        assert_eq!(info.provider_call_id, Some(format!("77.{i}")));
+        let expected = if i % 2 == 0 { "closed" } else { "ringing" };
+        assert_eq!(info.status, expected, "attempt {i}");
+    }
+    let states = store.stats("c1").await.unwrap().states;
+    assert_eq!(states.get("no_response"), Some(&20), "{states:?}");
+}
+
+async fn a_report_chunk_applies_in_order_and_closes_each_attempt_once(db: &TestDb) {
+    let store = store_with(db, 3).await;
+    let claims = store.claim_due("c1", T0, 3, &launch_all).await.unwrap();
+    for (i, c) in claims.iter().enumerate() {
+        store
+            .mark_launched(c.attempt_id, &format!("8.{i}"), T0)
+            .await
+            .unwrap();
+    }
+    // The first call was answered (a start request came), the report says so too.
+    store
+        .record_event(
+            &CallEvent {
+                attempt_id: Some(claims[0].attempt_id),
+                provider_call_id: Some("8.0".into()),
+                kind: "start".into(),
+                command: None,
+                dtmf: None,
+                statuscall: Some("ANSWER".into()),
+                fields: "{}".into(),
+                received_at: T0,
+            },
+            Some(&Progress {
+                answered: true,
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+    let batch = store.store_report_batch("calls=[]", T0).await.unwrap();
+    let line = |id: &str, dst: &str, status: &str| ReportLine {
+        provider_call_id: id.into(),
+        startdate: "2026-11-23 10:00:00.000001".into(),
+        dst: dst.into(),
+        status: status.into(),
+        duration_seconds: 9,
+        cost: 0.01,
+        raw: "{}".into(),
+    };
+    let lines = vec![
+        line("8.0", "600000000", "answer"),
+        line("1.1", "911111111", "answer"),
+        line("8.1", "600000001", "busy"),
+        line("8.0", "910000000", "answer"),
+        line("8.0", "600000000", "answer"),
+        line("8.2", "600000002", "noanswer"),
+    ];
+    let applied = store.apply_report_lines(batch, &lines, T0).await.unwrap();
+    assert_eq!(
+        applied.iter().map(|a| a.new).collect::<Vec<_>>(),
+        vec![true, true, true, true, false, true],
+        "the repeated line within the chunk is not new"
+    );
+    assert_eq!(applied[1].attempt, None, "not our call");
+    assert_eq!(
+        applied[0].attempt,
+        Some((claims[0].attempt_id, "c1".into(), true))
+    );
+    assert!(applied[0].answered && !applied[2].answered);
+    let jobs: Vec<CloseJob> = [
+        (0, AttemptResult::Answered),
+        (1, AttemptResult::Busy),
+        (0, AttemptResult::Answered),
+        (2, AttemptResult::NoAnswer),
+    ]
+    .iter()
+    .map(|(i, r)| CloseJob {
+        attempt_id: claims[*i].attempt_id,
+        close: close(*r, T0 + 5),
+        policy: policy(1),
+    })
+    .collect();
+    let next = store.close_attempts(&jobs).await.unwrap();
+    assert!(next[0].is_some() && next[1].is_some() && next[3].is_some());
+    assert!(next[2].is_none(), "the second leg of a call closes nothing");
+    let again = store.close_attempts(&jobs).await.unwrap();
+    assert!(
+        again.iter().all(Option::is_none),
+        "a batch sent again closes nothing"
+    );
+    let stats = store.stats("c1").await.unwrap();
+    assert!((stats.cost - 0.04).abs() < 1e-9, "{}", stats.cost);
+    assert_eq!(
+        stats.states.get("no_response"),
+        Some(&1),
+        "{:?}",
+        stats.states
+    );
+}
+
+async fn claims_take_the_earliest_due_across_pending_and_scheduled(db: &TestDb) {
+    let store = store_with(db, 4).await;
+    let phone = |i: usize| format!("+3460000{i:04}");
+    // Contact 0 is deferred to T0 + 10 inside the claim that launches contact 1, which is then
+    // not placed and due again at T0 + 20: both are `scheduled`, 2 and 3 still `pending` at T0.
+    let deferred = phone(0);
+    let gate = move |c: &Candidate| {
+        if c.phone == deferred {
+            Gate::Defer {
+                until: T0 + 10,
+                note: "window".into(),
+            }
+        } else {
+            Gate::Launch
+        }
+    };
+    let one = store.claim_due("c1", T0, 1, &gate).await.unwrap();
+    assert_eq!(
+        one.iter().map(|c| c.phone.clone()).collect::<Vec<_>>(),
+        vec![phone(1)]
+    );
+    store
+        .mark_not_placed(one[0].attempt_id, "test", &NotPlaced::RetryAt(T0 + 20), T0)
+        .await
+        .unwrap();
+    assert_eq!(store.next_due("c1").await.unwrap(), Some(T0));
+    let order: Vec<String> = store
+        .claim_due("c1", T0 + 30, 10, &launch_all)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.phone)
+        .collect();
+    assert_eq!(order, vec![phone(2), phone(3), phone(0), phone(1)]);
+    assert_eq!(store.next_due("c1").await.unwrap(), None);
 }
 
 // ---- The import lease and the bulk path, on both backends ----------------------------------
