@@ -219,13 +219,16 @@ async fn stream_into(
     file.rows_read = summary.rows_read;
     file.rejected = summary.rejected;
     file.duplicates = summary.duplicates + (offered - inserted);
-    store.finish_import(file_id, file).await?;
+    let record = store.finish_import(file_id, file).await?;
+    // On PostgreSQL's bulk path the batches only staged their rows: a staged row the store
+    // did not write (a number twice) is a duplicate in the record, not an import.
+    let duplicates = u64::try_from(record.duplicates).unwrap_or(file.duplicates);
     Ok(ImportSummary {
         file: path.display().to_string(),
         rows_read: summary.rows_read,
-        imported: inserted,
+        imported: inserted.saturating_sub(duplicates.saturating_sub(file.duplicates)),
         rejected: summary.rejected,
-        duplicates: file.duplicates,
+        duplicates,
         already_imported: false,
     })
 }

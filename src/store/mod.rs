@@ -31,6 +31,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("file {0} has no import in progress in this process (begin_import first)")]
+    NoImport(i64),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -364,9 +366,11 @@ pub trait Backend {
     /// Records a file about to be imported and returns its id; `None` when this content was
     /// imported into the campaign before. An import cut short (crash) returns its id again, to
     /// be resumed: contact inserts are idempotent. Until `finish_import` or `abort_import`,
-    /// the import may hold resources: on SQLite the import lease (one importer at a time,
-    /// across processes; others wait here), and for a big first import of a campaign the phone
-    /// index is dropped and rebuilt at the end (see migration 0005).
+    /// the import holds the import lease (SQLite: one importer at a time; PostgreSQL: one per
+    /// campaign, an advisory lock; across processes, others wait here). A big first import of
+    /// a campaign takes the bulk path: on SQLite the phone index is dropped and rebuilt at the
+    /// end (migration 0005); on PostgreSQL the rows are staged with `COPY` and written in one
+    /// transaction at `finish_import`, so that stopping leaves the contacts unchanged.
     async fn begin_import(
         &self,
         campaign: &str,
@@ -374,7 +378,8 @@ pub trait Backend {
         now: i64,
     ) -> Result<Option<i64>>;
     /// Inserts a batch of contacts in one transaction; numbers already in the campaign are
-    /// skipped (first one wins). Returns how many were inserted.
+    /// skipped (first one wins). Returns how many were inserted (on PostgreSQL's bulk path:
+    /// staged, to be written by `finish_import`).
     async fn insert_contacts(
         &self,
         campaign: &str,
@@ -382,8 +387,10 @@ pub trait Backend {
         contacts: &[ContactRecord],
         now: i64,
     ) -> Result<u64>;
-    /// Marks an import complete with its final counts.
-    async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<()>;
+    /// Marks an import complete with its final counts and ends the lease. `file.duplicates`
+    /// counts the rows offered but not inserted; the stored record is returned (its
+    /// `imported` covers every run of a resumed file).
+    async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<FileRecord>;
     /// An import stopped by an error: releases what `begin_import` took (the file stays
     /// incomplete, to be resumed).
     async fn abort_import(&self, file_id: i64) -> Result<()>;
@@ -574,7 +581,12 @@ impl Store {
                 return Err(e);
             }
         };
-        self.finish_import(file_id, file).await?;
+        let record = self.finish_import(file_id, file).await?;
+        // Rows PostgreSQL's bulk path staged but did not write (a number twice).
+        let unwritten = u64::try_from(record.duplicates)
+            .unwrap_or(0)
+            .saturating_sub(file.duplicates);
+        let inserted = inserted.saturating_sub(unwritten);
         Ok(ImportResult {
             already_imported: false,
             inserted,
@@ -639,7 +651,7 @@ impl Backend for Store {
     ) -> Result<u64> {
         dispatch!(self, s => s.insert_contacts(campaign, file_id, contacts, now))
     }
-    async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<()> {
+    async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<FileRecord> {
         dispatch!(self, s => s.finish_import(file_id, file))
     }
     async fn abort_import(&self, file_id: i64) -> Result<()> {

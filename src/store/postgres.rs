@@ -2,7 +2,9 @@
 //! daemons) sharing one database never claim the same contact.
 //! Kept in step with `sqlite.rs`: the two differ only in SQL dialect and locking.
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -15,6 +17,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The imports in progress in this process, by file id (see [`ImportSession`]).
+    imports: Arc<Mutex<HashMap<i64, ImportSession>>>,
 }
 
 impl PgStore {
@@ -25,12 +29,397 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            imports: Arc::default(),
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// First key of the import lease's advisory lock (`"preg"`); the second is the campaign id's
+/// `hashtext`. Two campaigns whose ids hash alike merely import one after the other.
+const IMPORT_LOCK_CLASS: i32 = 0x7072_6567;
+
+/// A file of at least this many lines, imported into a campaign with no contacts yet, takes the
+/// bulk path (as on SQLite): rows are staged with `COPY`, then written in one statement with
+/// the secondary indexes and foreign keys of `contacts` dropped and rebuilt. The rebuild covers
+/// every campaign's contacts, hence the second condition in `takes_bulk_path`.
+const BULK_MIN_ROWS: u64 = 50_000;
+
+/// An import in progress: a connection of its own, taken out of the pool, that holds the
+/// campaign's import lease (a session advisory lock) from `begin_import` to `finish_import` or
+/// `abort_import`. A second importer of the campaign, in this process or another, waits for
+/// it. If the process dies, the server ends the session: the lease is freed and, on the bulk
+/// path, the open transaction with everything staged is rolled back.
+#[derive(Debug)]
+struct ImportSession {
+    campaign: String,
+    hash: String,
+    conn: sqlx::PgConnection,
+    /// Rows staged so far on the bulk path (inside the open transaction); `None` on the
+    /// ordinary path, where each batch commits on its own.
+    staged: Option<i64>,
+    /// The batches' `now`: the written contacts' due and update time.
+    now: i64,
+}
+
+impl PgStore {
+    fn put_import(&self, file_id: i64, session: ImportSession) {
+        if let Ok(mut m) = self.imports.lock() {
+            m.insert(file_id, session);
+        }
+    }
+
+    fn take_import(&self, file_id: i64) -> Result<ImportSession> {
+        self.imports
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&file_id))
+            .ok_or(StoreError::NoImport(file_id))
+    }
+
+    fn take_import_of(&self, campaign: &str, hash: &str) -> Option<ImportSession> {
+        let mut m = self.imports.lock().ok()?;
+        let id = m
+            .iter()
+            .find(|(_, s)| s.campaign == campaign && s.hash == hash)
+            .map(|(id, _)| *id)?;
+        m.remove(&id)
+    }
+
+    /// A connection of its own holding the campaign's import lease; waits while another
+    /// importer holds it.
+    async fn open_import(&self, campaign: &str, hash: &str) -> Result<ImportSession> {
+        let mut conn = self.pool.acquire().await?.detach();
+        let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+            .bind(IMPORT_LOCK_CLASS)
+            .bind(campaign)
+            .fetch_one(&mut conn)
+            .await?;
+        if !free {
+            tracing::info!(
+                "another import into campaign {campaign} is running; waiting for it to finish"
+            );
+            sqlx::query("SELECT pg_advisory_lock($1, hashtext($2))")
+                .bind(IMPORT_LOCK_CLASS)
+                .bind(campaign)
+                .execute(&mut conn)
+                .await?;
+        }
+        Ok(ImportSession {
+            campaign: campaign.to_string(),
+            hash: hash.to_string(),
+            conn,
+            staged: None,
+            now: 0,
+        })
+    }
+
+    /// Ends an import's session: rolls back what it left open, frees the lease, closes the
+    /// connection. Failures only mean the server ends the session itself.
+    async fn release(mut session: ImportSession) {
+        if session.staged.is_some() {
+            let _ = sqlx::query("ROLLBACK").execute(&mut session.conn).await;
+        }
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
+            .bind(IMPORT_LOCK_CLASS)
+            .bind(&session.campaign)
+            .execute(&mut session.conn)
+            .await;
+        use sqlx::Connection;
+        if let Err(e) = session.conn.close().await {
+            tracing::debug!("closing an import connection: {e}");
+        }
+    }
+
+    /// Under the lease: whether this file goes the bulk way (see [`BULK_MIN_ROWS`]).
+    async fn takes_bulk_path(
+        conn: &mut sqlx::PgConnection,
+        campaign: &str,
+        expected_rows: u64,
+    ) -> Result<bool> {
+        if expected_rows < BULK_MIN_ROWS {
+            return Ok(false);
+        }
+        let has_contacts: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM contacts WHERE campaign_id = $1)")
+                .bind(campaign)
+                .fetch_one(&mut *conn)
+                .await?;
+        let all: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM contacts")
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(!has_contacts && expected_rows.saturating_mul(2) >= u64::try_from(all).unwrap_or(0))
+    }
+
+    /// The ordinary path: one transaction per batch; numbers already in the campaign are
+    /// skipped (first one wins).
+    async fn insert_batch(
+        conn: &mut sqlx::PgConnection,
+        campaign: &str,
+        file_id: i64,
+        contacts: &[ContactRecord],
+        now: i64,
+    ) -> Result<i64> {
+        use sqlx::Connection;
+        let mut tx = conn.begin().await?;
+        let mut inserted = 0;
+        // One statement per chunk: the rows travel as arrays and are unnested server-side.
+        for chunk in contacts.chunks(INSERT_CHUNK * 4) {
+            let phones: Vec<&str> = chunk.iter().map(|c| c.phone.as_str()).collect();
+            let names: Vec<&str> = chunk.iter().map(|c| c.name.as_str()).collect();
+            let vars: Vec<&str> = chunk.iter().map(|c| c.vars.as_str()).collect();
+            let zones: Vec<&str> = chunk
+                .iter()
+                .map(|c| c.timezone.as_deref().unwrap_or(""))
+                .collect();
+            let appointments: Vec<i64> = chunk
+                .iter()
+                .map(|c| c.appointment_at.unwrap_or(i64::MIN))
+                .collect();
+            inserted += sqlx::query(
+                "INSERT INTO contacts (campaign_id, file_id, phone, name, vars, timezone, appointment_at, state, next_at, updated_at)
+                 SELECT $1, $2, p, n, v, NULLIF(z, ''), NULLIF(a, -9223372036854775808), 'pending', $3, $3
+                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::int8[]) AS t(p, n, v, z, a)
+                 ON CONFLICT (campaign_id, phone) DO NOTHING",
+            )
+            .bind(campaign)
+            .bind(file_id)
+            .bind(now)
+            .bind(&phones)
+            .bind(&names)
+            .bind(&vars)
+            .bind(&zones)
+            .bind(&appointments)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        let inserted = i64::try_from(inserted).unwrap_or(i64::MAX);
+        sqlx::query("UPDATE imported_files SET imported = imported + $1 WHERE id = $2")
+            .bind(inserted)
+            .bind(file_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// The bulk path: appends a batch to the staging table with `COPY … FROM STDIN` (text
+    /// format), numbered after the `staged` rows before it. Returns the rows staged.
+    async fn stage(
+        conn: &mut sqlx::PgConnection,
+        staged: i64,
+        contacts: &[ContactRecord],
+    ) -> Result<i64> {
+        use std::fmt::Write;
+        let mut buf = String::with_capacity(contacts.len() * 192);
+        for (seq, c) in (staged + 1..).zip(contacts) {
+            let _ = write!(buf, "{seq}");
+            for field in [&c.phone, &c.name, &c.vars] {
+                buf.push('\t');
+                push_copy_text(&mut buf, field);
+            }
+            buf.push('\t');
+            match &c.timezone {
+                Some(z) => push_copy_text(&mut buf, z),
+                None => buf.push_str("\\N"),
+            }
+            buf.push('\t');
+            match c.appointment_at {
+                Some(a) => {
+                    let _ = write!(buf, "{a}");
+                }
+                None => buf.push_str("\\N"),
+            }
+            buf.push('\n');
+        }
+        let mut copy = conn
+            .copy_in_raw(
+                "COPY import_stage (seq, phone, name, vars, timezone, appointment_at) FROM STDIN",
+            )
+            .await?;
+        copy.send(buf.as_bytes()).await?;
+        let rows = copy.finish().await?;
+        Ok(i64::try_from(rows).unwrap_or(i64::MAX))
+    }
+
+    /// The bulk path's end, inside its transaction: writes every staged row into `contacts` in
+    /// file order, in one statement, with the table's secondary indexes and foreign keys
+    /// dropped first and rebuilt after (each read from the catalog, so they come back exactly
+    /// as the migrations made them). Dropping them locks `contacts` until the commit; other
+    /// sessions never see the table without them. The campaign was empty and the reader keeps
+    /// each number once, so the rows are unique; if some caller staged a number twice, the
+    /// unique index refuses it and the rows are written again keeping each number's first row.
+    /// Returns the contacts written.
+    async fn write_staged(
+        conn: &mut sqlx::PgConnection,
+        campaign: &str,
+        file_id: i64,
+        staged: i64,
+        now: i64,
+    ) -> Result<i64> {
+        if staged == 0 {
+            return Ok(0);
+        }
+        let started = std::time::Instant::now();
+        sqlx::query("LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut *conn)
+            .await?;
+        // The index builds sort in memory with this much (the server's default, 64 MB, sorts
+        // a million numbers on disk); a larger setting is kept.
+        sqlx::query(
+            "SELECT set_config('maintenance_work_mem', '128MB', TRUE)
+             WHERE (SELECT setting::bigint FROM pg_settings WHERE name = 'maintenance_work_mem') < 131072",
+        )
+        .execute(&mut *conn)
+        .await?;
+        // Ids in file order without sorting the rows: the range is taken from the sequence
+        // (no other session can insert contacts meanwhile: the table is locked).
+        let first_id: i64 =
+            sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('contacts', 'id'))")
+                .fetch_one(&mut *conn)
+                .await?;
+        sqlx::query("SELECT setval(pg_get_serial_sequence('contacts', 'id'), $1)")
+            .bind(first_id - 1 + staged)
+            .execute(&mut *conn)
+            .await?;
+        // Indexes that back no constraint (the primary key stays: the ids are new and ascending).
+        let indexes: Vec<(String, String, bool)> = sqlx::query_as(
+            "SELECT c.relname::text, pg_get_indexdef(i.indexrelid), i.indisunique
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+             WHERE i.indrelid = 'contacts'::regclass
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+             ORDER BY i.indisunique DESC, c.relname",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let foreign_keys: Vec<(String, String)> = sqlx::query_as(
+            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint
+             WHERE conrelid = 'contacts'::regclass AND contype = 'f' ORDER BY conname",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        for (name, _) in &foreign_keys {
+            sqlx::query(&format!(
+                "ALTER TABLE contacts DROP CONSTRAINT {}",
+                quote_ident(name)
+            ))
+            .execute(&mut *conn)
+            .await?;
+        }
+        for (name, _, _) in &indexes {
+            sqlx::query(&format!("DROP INDEX {}", quote_ident(name)))
+                .execute(&mut *conn)
+                .await?;
+        }
+        sqlx::query("SAVEPOINT bulk_rows")
+            .execute(&mut *conn)
+            .await?;
+        let locked = started.elapsed();
+        let mut written =
+            Self::insert_staged(conn, "import_stage", campaign, file_id, now, first_id).await?;
+        let rows_at = started.elapsed();
+        let unique: Vec<&String> = indexes.iter().filter(|i| i.2).map(|i| &i.1).collect();
+        match Self::create_all(conn, &unique).await {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
+                sqlx::query("ROLLBACK TO SAVEPOINT bulk_rows")
+                    .execute(&mut *conn)
+                    .await?;
+                written = Self::insert_staged(
+                    conn,
+                    "(SELECT DISTINCT ON (phone) * FROM import_stage ORDER BY phone, seq) s",
+                    campaign,
+                    file_id,
+                    now,
+                    first_id,
+                )
+                .await?;
+                Self::create_all(conn, &unique).await?;
+            }
+            other => other?,
+        }
+        let others: Vec<&String> = indexes.iter().filter(|i| !i.2).map(|i| &i.1).collect();
+        Self::create_all(conn, &others).await?;
+        let indexes_at = started.elapsed();
+        for (name, def) in &foreign_keys {
+            sqlx::query(&format!(
+                "ALTER TABLE contacts ADD CONSTRAINT {} {def}",
+                quote_ident(name)
+            ))
+            .execute(&mut *conn)
+            .await?;
+        }
+        tracing::info!(
+            "bulk import: {written} contacts written in {:.1} s (lock {:.1} s, rows {:.1} s, indexes {:.1} s, foreign keys {:.1} s)",
+            started.elapsed().as_secs_f64(),
+            locked.as_secs_f64(),
+            (rows_at - locked).as_secs_f64(),
+            (indexes_at - rows_at).as_secs_f64(),
+            (started.elapsed() - indexes_at).as_secs_f64()
+        );
+        Ok(i64::try_from(written).unwrap_or(i64::MAX))
+    }
+
+    /// `INSERT … SELECT` of the staged `rows` (a table or subquery), in file order.
+    async fn insert_staged(
+        conn: &mut sqlx::PgConnection,
+        rows: &str,
+        campaign: &str,
+        file_id: i64,
+        now: i64,
+        first_id: i64,
+    ) -> Result<u64> {
+        Ok(sqlx::query(&format!(
+            "INSERT INTO contacts (id, campaign_id, file_id, phone, name, vars, timezone, appointment_at, state, next_at, updated_at)
+             SELECT $4 - 1 + seq, $1, $2, phone, name, vars, timezone, appointment_at, 'pending', $3, $3
+             FROM {rows}"
+        ))
+        .bind(campaign)
+        .bind(file_id)
+        .bind(now)
+        .bind(first_id)
+        .execute(conn)
+        .await?
+        .rows_affected())
+    }
+
+    async fn create_all(
+        conn: &mut sqlx::PgConnection,
+        definitions: &[&String],
+    ) -> std::result::Result<(), sqlx::Error> {
+        for def in definitions {
+            sqlx::query(def.as_str()).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
+
+/// `value` as a field of `COPY`'s text format (backslash escapes for the characters it gives a
+/// meaning to).
+fn push_copy_text(out: &mut String, value: &str) {
+    if !value.contains(['\\', '\t', '\n', '\r']) {
+        out.push_str(value);
+        return;
+    }
+    for ch in value.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A catalog name as an SQL identifier.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 impl Backend for PgStore {
@@ -121,26 +510,60 @@ impl Backend for PgStore {
         file: &FileImport,
         now: i64,
     ) -> Result<Option<i64>> {
+        // A file this process left half-done (its import died without an abort) gives back
+        // its lease first, so that resuming it does not wait for itself.
+        if let Some(old) = self.take_import_of(campaign, &file.hash) {
+            Self::release(old).await;
+        }
+        let mut session = self.open_import(campaign, &file.hash).await?;
+        let conn = &mut session.conn;
         let existing = sqlx::query(
             "SELECT id, complete FROM imported_files WHERE campaign_id = $1 AND content_hash = $2",
         )
         .bind(campaign)
         .bind(&file.hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await?;
-        if let Some(r) = existing {
-            return Ok((!r.get::<bool, _>("complete")).then(|| r.get("id")));
+        let id = match existing {
+            Some(r) if r.get::<bool, _>("complete") => {
+                Self::release(session).await;
+                return Ok(None);
+            }
+            Some(r) => r.get("id"),
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO imported_files (campaign_id, file_name, content_hash, rows_read, imported, rejected, duplicates, imported_at, complete)
+                     VALUES ($1, $2, $3, 0, 0, 0, 0, $4, FALSE) RETURNING id",
+                )
+                .bind(campaign)
+                .bind(&file.file_name)
+                .bind(&file.hash)
+                .bind(now)
+                .fetch_one(&mut *conn)
+                .await?
+            }
+        };
+        if Self::takes_bulk_path(conn, campaign, file.expected_rows).await? {
+            // One transaction from here to `finish_import`: the rows wait in a temporary table
+            // (no WAL, gone with the transaction), so an import that stops leaves nothing.
+            for sql in [
+                "BEGIN",
+                "SET LOCAL synchronous_commit = off",
+                "CREATE TEMP TABLE import_stage (
+                     seq BIGINT NOT NULL, phone TEXT NOT NULL, name TEXT NOT NULL,
+                     vars TEXT NOT NULL, timezone TEXT, appointment_at BIGINT
+                 ) ON COMMIT DROP",
+            ] {
+                sqlx::query(sql).execute(&mut *conn).await?;
+            }
+            session.staged = Some(0);
+            tracing::info!(
+                "{}: bulk import into an empty campaign (about {} rows): contacts are staged and written in one transaction at the end",
+                file.file_name,
+                file.expected_rows
+            );
         }
-        let id = sqlx::query_scalar(
-            "INSERT INTO imported_files (campaign_id, file_name, content_hash, rows_read, imported, rejected, duplicates, imported_at, complete)
-             VALUES ($1, $2, $3, 0, 0, 0, 0, $4, FALSE) RETURNING id",
-        )
-        .bind(campaign)
-        .bind(&file.file_name)
-        .bind(&file.hash)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
+        self.put_import(id, session);
         Ok(Some(id))
     }
 
@@ -151,61 +574,73 @@ impl Backend for PgStore {
         contacts: &[ContactRecord],
         now: i64,
     ) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
-        let mut inserted = 0;
-        // One statement per chunk: the rows travel as arrays and are unnested server-side.
-        for chunk in contacts.chunks(INSERT_CHUNK * 4) {
-            let phones: Vec<&str> = chunk.iter().map(|c| c.phone.as_str()).collect();
-            let names: Vec<&str> = chunk.iter().map(|c| c.name.as_str()).collect();
-            let vars: Vec<&str> = chunk.iter().map(|c| c.vars.as_str()).collect();
-            let zones: Vec<&str> = chunk
-                .iter()
-                .map(|c| c.timezone.as_deref().unwrap_or(""))
-                .collect();
-            let appointments: Vec<i64> = chunk
-                .iter()
-                .map(|c| c.appointment_at.unwrap_or(i64::MIN))
-                .collect();
-            inserted += sqlx::query(
-                "INSERT INTO contacts (campaign_id, file_id, phone, name, vars, timezone, appointment_at, state, next_at, updated_at)
-                 SELECT $1, $2, p, n, v, NULLIF(z, ''), NULLIF(a, -9223372036854775808), 'pending', $3, $3
-                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::int8[]) AS t(p, n, v, z, a)
-                 ON CONFLICT (campaign_id, phone) DO NOTHING",
-            )
-            .bind(campaign)
-            .bind(file_id)
-            .bind(now)
-            .bind(&phones)
-            .bind(&names)
-            .bind(&vars)
-            .bind(&zones)
-            .bind(&appointments)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        // On error the session is dropped: its connection closes, which rolls back what it
+        // staged and frees the lease.
+        let mut session = self.take_import(file_id)?;
+        session.now = now;
+        let n = match session.staged {
+            Some(staged) => {
+                let n = Self::stage(&mut session.conn, staged, contacts).await?;
+                session.staged = Some(staged + n);
+                n
+            }
+            None => Self::insert_batch(&mut session.conn, campaign, file_id, contacts, now).await?,
+        };
+        self.put_import(file_id, session);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<FileRecord> {
+        let mut session = self.take_import(file_id)?;
+        let (inserted, staged) = match session.staged {
+            Some(staged) => (
+                Self::write_staged(
+                    &mut session.conn,
+                    &session.campaign,
+                    file_id,
+                    staged,
+                    session.now,
+                )
+                .await?,
+                staged,
+            ),
+            None => (0, 0),
+        };
+        let row = sqlx::query(
+            "UPDATE imported_files SET imported = imported + $1, rows_read = $2, rejected = $3,
+                 duplicates = $4, complete = TRUE
+             WHERE id = $5 RETURNING file_name, rows_read, imported, rejected, duplicates",
+        )
+        .bind(inserted)
+        .bind(file.rows_read as i64)
+        .bind(file.rejected as i64)
+        // Staged rows that were not written were duplicates too (the batches counted them in).
+        .bind(file.duplicates as i64 + (staged - inserted))
+        .bind(file_id)
+        .fetch_one(&mut session.conn)
+        .await?;
+        if session.staged.take().is_some() {
+            sqlx::query("COMMIT").execute(&mut session.conn).await?;
         }
-        sqlx::query("UPDATE imported_files SET imported = imported + $1 WHERE id = $2")
-            .bind(inserted as i64)
-            .bind(file_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(inserted)
+        Self::release(session).await;
+        Ok(FileRecord {
+            file_name: row.get("file_name"),
+            rows_read: row.get("rows_read"),
+            imported: row.get("imported"),
+            rejected: row.get("rejected"),
+            duplicates: row.get("duplicates"),
+        })
     }
 
-    async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<()> {
-        sqlx::query("UPDATE imported_files SET rows_read = $1, rejected = $2, duplicates = $3, complete = TRUE WHERE id = $4")
-            .bind(file.rows_read as i64)
-            .bind(file.rejected as i64)
-            .bind(file.duplicates as i64)
-            .bind(file_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn abort_import(&self, _file_id: i64) -> Result<()> {
-        // Nothing is held between batches on PostgreSQL: row locks end with each transaction.
+    async fn abort_import(&self, file_id: i64) -> Result<()> {
+        let session = self
+            .imports
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&file_id));
+        if let Some(session) = session {
+            Self::release(session).await;
+        }
         Ok(())
     }
 

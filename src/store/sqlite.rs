@@ -557,19 +557,28 @@ impl Backend for SqliteStore {
         Ok(inserted)
     }
 
-    async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<()> {
+    async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<FileRecord> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query("UPDATE imported_files SET rows_read = ?, rejected = ?, duplicates = ?, complete = 1 WHERE id = ?")
-            .bind(file.rows_read as i64)
-            .bind(file.rejected as i64)
-            .bind(file.duplicates as i64)
-            .bind(file_id)
-            .execute(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            "UPDATE imported_files SET rows_read = ?, rejected = ?, duplicates = ?, complete = 1 WHERE id = ?
+             RETURNING file_name, rows_read, imported, rejected, duplicates",
+        )
+        .bind(file.rows_read as i64)
+        .bind(file.rejected as i64)
+        .bind(file.duplicates as i64)
+        .bind(file_id)
+        .fetch_one(&mut *tx)
+        .await?;
         self.end_lease(&mut tx, file_id).await?;
         tx.commit().await?;
         self.set_lease_token(file_id, None);
-        Ok(())
+        Ok(FileRecord {
+            file_name: row.get("file_name"),
+            rows_read: row.get("rows_read"),
+            imported: row.get("imported"),
+            rejected: row.get("rejected"),
+            duplicates: row.get("duplicates"),
+        })
     }
 
     async fn abort_import(&self, file_id: i64) -> Result<()> {

@@ -1289,3 +1289,343 @@ async fn claims_take_the_earliest_due_across_pending_and_scheduled(db: &TestDb) 
     assert_eq!(order, vec![phone(2), phone(3), phone(0), phone(1)]);
     assert_eq!(store.next_due("c1").await.unwrap(), None);
 }
+
+// ---- The import lease and the bulk path, on both backends ----------------------------------
+
+on_both_backends!(
+    a_big_first_file_gives_the_same_contacts_on_the_bulk_and_the_ordinary_path,
+    a_second_importer_of_the_campaign_waits_for_the_lease,
+    an_aborted_bulk_import_leaves_nothing_half_done,
+);
+
+/// Waits (polling, up to 20 s) until `cond` holds.
+async fn wait_until<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !cond().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A campaign folder `dir/<id>` with an announcement `campaign.toml`.
+fn campaign_folder(dir: &std::path::Path, id: &str) -> crate::campaign::Campaign {
+    let folder = dir.join(id);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("campaign.toml"),
+        "kind = \"announcement\"\ncaller_id = \"+34910000000\"\n[announcement]\nmessage = \"Hola {nombre}\"\n",
+    )
+    .unwrap();
+    crate::campaign::Campaign::load(&folder).unwrap()
+}
+
+/// A CSV of `BULK` rows as Excel users write them: the same number in three forms, some
+/// numbers twice in another form (the first row wins), some rows without a valid number.
+fn big_csv(extra: &str) -> String {
+    let mut text = String::from("telefono;nombre;notas\r\n");
+    for i in 0..BULK {
+        let (n, name) = if i % 97 == 50 {
+            (i - 50 + 1, format!("Repetido {i}"))
+        } else {
+            (i, format!("Persona {i}"))
+        };
+        let d = format!("65{n:07}");
+        let phone = if i % 1000 == 999 {
+            "12".to_string()
+        } else {
+            match i % 3 {
+                0 => format!("{} {} {} {}", &d[0..3], &d[3..5], &d[5..7], &d[7..9]),
+                1 => format!("+34 {}-{}-{}", &d[0..3], &d[3..6], &d[6..9]),
+                _ => format!("0034{d}"),
+            }
+        };
+        text.push_str(&format!(
+            "{phone};{name};\"nota \"\"{i}\"\" con \\ barra\"\r\n"
+        ));
+    }
+    text.push_str(extra);
+    text
+}
+
+async fn import_csv(
+    store: &Store,
+    campaign: &crate::campaign::Campaign,
+    name: &str,
+    text: &str,
+) -> crate::campaign::import::ImportSummary {
+    let path = campaign.dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    crate::campaign::import::import_file(
+        store,
+        campaign,
+        chrono_tz::Europe::Madrid,
+        &path,
+        crate::campaign::phone::region("ES"),
+        T0,
+        None,
+    )
+    .await
+    .unwrap()
+}
+
+/// (phone, name, state, vars) of every contact, in id order.
+async fn contact_rows(
+    store: &Store,
+    campaign: &str,
+) -> Vec<(String, String, String, BTreeMap<String, String>)> {
+    store
+        .contact_report(campaign)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.phone, r.name, r.state, r.vars))
+        .collect()
+}
+
+async fn a_big_first_file_gives_the_same_contacts_on_the_bulk_and_the_ordinary_path(db: &TestDb) {
+    let store = Store::connect(&db.url).await.expect("connect");
+    let dir = tempfile::tempdir().unwrap();
+    let bulk = campaign_folder(dir.path(), "bulk");
+    let plain = campaign_folder(dir.path(), "plain");
+    for c in [&bulk, &plain] {
+        store
+            .upsert_campaign(&c.id, "announcement", "T", "", T0)
+            .await
+            .unwrap();
+    }
+    let blocked = ["+34650000001", "+34650000003"];
+    let dnc: Vec<DncEntry> = blocked
+        .iter()
+        .map(|p| DncEntry {
+            phone: p.to_string(),
+            until_date: None,
+            hours: None,
+            source: "cli".into(),
+        })
+        .collect();
+    store.dnc_upsert(&dnc, T0).await.unwrap();
+    // `plain` has a contact already, so its copy of the big file takes the ordinary path.
+    import_csv(
+        &store,
+        &plain,
+        "primero.csv",
+        "telefono;nombre;notas\r\n+34 699 999 999;Primero;x\r\n",
+    )
+    .await;
+    let text = big_csv("");
+    let a = import_csv(&store, &bulk, "lista.csv", &text).await;
+    let b = import_csv(&store, &plain, "lista.csv", &text).await;
+    assert_eq!(
+        (a.rows_read, a.imported, a.rejected, a.duplicates),
+        (b.rows_read, b.imported, b.rejected, b.duplicates)
+    );
+    // A repeat is a duplicate when both it and the row it repeats have a valid number.
+    let repeats = (0..BULK)
+        .filter(|i| i % 97 == 50 && i % 1000 != 999 && (i - 49) % 1000 != 999)
+        .count() as u64;
+    assert_eq!(a.rejected, (BULK / 1000) as u64);
+    assert_eq!(a.duplicates, repeats);
+    assert_eq!(a.imported, BULK as u64 - a.rejected - repeats);
+    let rows_a = contact_rows(&store, "bulk").await;
+    let mut rows_b = contact_rows(&store, "plain").await;
+    assert_eq!(rows_b.remove(0).0, "+34699999999");
+    assert_eq!(rows_a.len() as u64, a.imported);
+    assert!(rows_a == rows_b, "the two paths stored different contacts");
+    // The first row of a number wins; the CSV columns survive COPY's escapes.
+    let c = store
+        .contact("bulk", "+34650000001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.name, "Persona 1");
+    assert_eq!(
+        rows_a[0].3.get("notas").map(String::as_str),
+        Some("nota \"0\" con \\ barra")
+    );
+    // Do-not-call hits reach the gate the same way.
+    let gate = |c: &Candidate| match c.dnc {
+        Some(_) => Gate::Close {
+            state: "blocked".into(),
+            note: "do-not-call".into(),
+        },
+        None => Gate::Launch,
+    };
+    for campaign in ["bulk", "plain"] {
+        store.claim_due(campaign, T0, 10, &gate).await.unwrap();
+        for p in blocked {
+            let c = store.contact(campaign, p).await.unwrap().unwrap();
+            assert_eq!(c.state, "blocked", "{campaign} {p}");
+        }
+    }
+    // Idempotent by content; a re-saved file with one more row imports only that row.
+    let again = import_csv(&store, &bulk, "lista.csv", &text).await;
+    assert!(again.already_imported);
+    let resaved = big_csv("611 22 33 44;Nueva;x\r\n");
+    let more = import_csv(&store, &bulk, "lista-2.csv", &resaved).await;
+    assert_eq!((more.imported, more.duplicates), (1, a.imported + repeats));
+    assert_eq!(
+        store.stats("bulk").await.unwrap().contacts,
+        a.imported as i64 + 1
+    );
+    assert!(has_phone_index(&store).await);
+}
+
+async fn a_second_importer_of_the_campaign_waits_for_the_lease(db: &TestDb) {
+    let first = Store::connect(&db.url).await.expect("connect");
+    // Another process: its own pools, its own leases.
+    let second = Store::connect(&db.url).await.expect("connect");
+    first
+        .upsert_campaign("c1", "announcement", "T", "", T0)
+        .await
+        .unwrap();
+    let records = numbered(BULK);
+    let big = FileImport {
+        expected_rows: BULK as u64,
+        ..file("bulk")
+    };
+    let id = first.begin_import("c1", &big, T0).await.unwrap().unwrap();
+    let waiting = {
+        let second = second.clone();
+        tokio::spawn(async move { second.begin_import("c1", &file("later"), T0).await })
+    };
+    match &first {
+        Store::Postgres(s) => {
+            wait_until("the second importer to wait for the advisory lock", || async {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                )
+                .fetch_one(s.pool())
+                .await
+                .unwrap()
+                    == 1
+            })
+            .await
+        }
+        Store::Sqlite(_) => {
+            wait_until("the second importer to record its file", || async {
+                first.imported_files("c1").await.unwrap().len() == 2
+            })
+            .await
+        }
+    }
+    let mut waiting = waiting;
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), &mut waiting)
+            .await
+            .is_err(),
+        "the second importer went ahead while the lease was held"
+    );
+    for chunk in records.chunks(5_000) {
+        first.insert_contacts("c1", id, chunk, T0).await.unwrap();
+    }
+    first.finish_import(id, &big).await.unwrap();
+    let later = tokio::time::timeout(std::time::Duration::from_secs(30), waiting)
+        .await
+        .expect("the second importer goes on once the lease is free")
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    // It sees the first file's contacts: its own numbers already there are merged.
+    let mut again = numbered(3);
+    again.push(ContactRecord::from(&contact("+34699999999")));
+    assert_eq!(
+        second
+            .insert_contacts("c1", later, &again, T0)
+            .await
+            .unwrap(),
+        1
+    );
+    second.finish_import(later, &file("later")).await.unwrap();
+    assert_eq!(first.stats("c1").await.unwrap().contacts, BULK as i64 + 1);
+    assert!(has_phone_index(&first).await);
+}
+
+async fn an_aborted_bulk_import_leaves_nothing_half_done(db: &TestDb) {
+    let store = Store::connect(&db.url).await.expect("connect");
+    store
+        .upsert_campaign("c1", "announcement", "T", "", T0)
+        .await
+        .unwrap();
+    let records = numbered(BULK);
+    let big = FileImport {
+        expected_rows: BULK as u64,
+        ..file("bulk")
+    };
+    let id = store.begin_import("c1", &big, T0).await.unwrap().unwrap();
+    for chunk in records[..20_000].chunks(5_000) {
+        store.insert_contacts("c1", id, chunk, T0).await.unwrap();
+    }
+    store.abort_import(id).await.unwrap();
+    assert!(has_phone_index(&store).await);
+    let files = store.imported_files("c1").await.unwrap();
+    assert_eq!(files.len(), 1, "the file stays recorded, to be resumed");
+    let kept = store.stats("c1").await.unwrap().contacts;
+    match &store {
+        // One transaction from begin to finish: nothing of it was written.
+        Store::Postgres(_) => assert_eq!((kept, files[0].imported), (0, 0)),
+        // Each batch committed: they stay, counted, and the resumed import skips them.
+        Store::Sqlite(_) => assert_eq!((kept, files[0].imported), (20_000, 20_000)),
+    }
+    // The lease is free: another process resumes the file at once.
+    let other = Store::connect(&db.url).await.expect("connect");
+    let resumed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        other.begin_import("c1", &big, T0),
+    )
+    .await
+    .expect("the lease was released")
+    .unwrap();
+    assert_eq!(resumed, Some(id));
+    for chunk in records.chunks(5_000) {
+        other.insert_contacts("c1", id, chunk, T0).await.unwrap();
+    }
+    let record = other.finish_import(id, &big).await.unwrap();
+    assert_eq!(record.imported, BULK as i64);
+    assert_eq!(other.stats("c1").await.unwrap().contacts, BULK as i64);
+    assert_eq!(store.begin_import("c1", &big, T0).await.unwrap(), None);
+}
+
+/// Rows a caller stages twice on PostgreSQL's bulk path (the CSV reader never does): the
+/// unique index refuses them and the rows are written again, each number's first row kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_staged_twice_is_written_once_postgres() {
+    let Some(db) = TestDb::postgres("store::a_number_staged_twice_is_written_once").await else {
+        return;
+    };
+    let store = Store::connect(&db.url).await.expect("connect");
+    store
+        .upsert_campaign("c1", "announcement", "T", "", T0)
+        .await
+        .unwrap();
+    let mut records = numbered(BULK);
+    records[3].name = "tab\there, newline\nthere, back\\slash \\N".into();
+    records[10] = ContactRecord {
+        name: "second".into(),
+        ..records[3].clone()
+    };
+    let big = FileImport {
+        expected_rows: BULK as u64,
+        ..file("bulk")
+    };
+    let id = store.begin_import("c1", &big, T0).await.unwrap().unwrap();
+    for chunk in records.chunks(5_000) {
+        store.insert_contacts("c1", id, chunk, T0).await.unwrap();
+    }
+    let record = store.finish_import(id, &big).await.unwrap();
+    assert_eq!((record.imported, record.duplicates), (BULK as i64 - 1, 1));
+    let c = store
+        .contact("c1", &records[3].phone)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.name, records[3].name);
+    assert!(has_phone_index(&store).await);
+}
