@@ -212,12 +212,8 @@ async fn control(
     if !secret_matches(&secret, &st.secret) {
         return not_found();
     }
-    let fields = match crate::provider::read_form(req).await {
-        Ok(f) => f,
-        Err(_) => return bad_request("the body is not a readable form"),
-    };
-    let req = ControlRequest {
-        fields: fields.into_iter().collect(),
+    let Ok(req) = control_request(req).await else {
+        return bad_request("the body is not a readable form");
     };
     let started = std::time::Instant::now();
     let reply = handle_control(&st, &req).await;
@@ -233,6 +229,15 @@ async fn control(
             }
         }
     }
+}
+
+/// Decodes a control-URL request: its form fields from the query string and an urlencoded or
+/// multipart body (body wins). The call flow then reads it (`flow::next_step`).
+pub async fn control_request(req: Request) -> Result<ControlRequest, String> {
+    let fields = crate::provider::read_form(req).await?;
+    Ok(ControlRequest {
+        fields: fields.into_iter().collect(),
+    })
 }
 
 async fn handle_control(
@@ -441,6 +446,18 @@ pub fn parse_report(calls: &str) -> Result<Vec<ReportLine>, String> {
     Ok(out)
 }
 
+/// Decodes a report batch: the form's `calls` field (urlencoded or multipart, up to the route's
+/// 16 MiB) into report lines, or the one-sentence reason it cannot be read.
+pub async fn report_lines(req: Request) -> Result<Vec<ReportLine>, String> {
+    match crate::provider::read_form_limited(req, REPORT_BODY_LIMIT).await {
+        Ok(form) => match form.get("calls") {
+            Some(calls) => parse_report(calls),
+            None => Err("the form has no `calls` field".to_string()),
+        },
+        Err(_) => Err("the body is not a readable form".to_string()),
+    }
+}
+
 async fn report(
     State(st): State<WebhookState>,
     Path(secret): Path<String>,
@@ -476,13 +493,7 @@ async fn report(
         }
     };
     let rebuilt = Request::from_parts(parts, Body::from(body));
-    let parsed = match crate::provider::read_form_limited(rebuilt, REPORT_BODY_LIMIT).await {
-        Ok(form) => match form.get("calls") {
-            Some(calls) => parse_report(calls),
-            None => Err("the form has no `calls` field".to_string()),
-        },
-        Err(_) => Err("the body is not a readable form".to_string()),
-    };
+    let parsed = report_lines(rebuilt).await;
     let lines = match parsed {
         Ok(l) => l,
         Err(msg) => {
