@@ -410,11 +410,21 @@ fn text(v: &serde_json::Value) -> String {
     }
 }
 
-fn number(v: &serde_json::Value) -> f64 {
-    match v {
+/// The highest cost, euros, a report line is taken to hold; above it the field is garbled.
+const MAX_LINE_COST: f64 = 1e6;
+
+/// A number field of a report line, `0` when it is missing, unreadable or outside `0..=max`
+/// (`"1e400"` is `inf` as an `f64`: never a cost, nor `i64::MAX` seconds).
+fn number(v: &serde_json::Value, max: f64) -> f64 {
+    let n = match v {
         serde_json::Value::Number(n) => n.as_f64().unwrap_or(0.0),
         serde_json::Value::String(s) => s.trim().replace(',', ".").parse().unwrap_or(0.0),
         _ => 0.0,
+    };
+    if (0.0..=max).contains(&n) {
+        n
+    } else {
+        0.0
     }
 }
 
@@ -438,8 +448,8 @@ pub fn parse_report(calls: &str) -> Result<Vec<ReportLine>, String> {
             startdate: text(&l.startdate),
             dst: text(&l.dst),
             status: text(&l.status).to_ascii_lowercase(),
-            duration_seconds: number(&l.duration).max(0.0).round() as i64,
-            cost: number(&l.cost).max(0.0),
+            duration_seconds: number(&l.duration, flow::MAX_CALL_SECONDS as f64).round() as i64,
+            cost: number(&l.cost, MAX_LINE_COST),
             raw,
         });
     }
@@ -588,6 +598,23 @@ mod tests {
         assert_eq!(l[1].status, "busy");
         assert!((l[1].cost - 0.5).abs() < 1e-9);
         assert!(parse_report("{").is_err());
+    }
+
+    /// Found by fuzzing's first finding on control requests, which the report had too: a
+    /// `"1e400"` duration was `i64::MAX` seconds and an `"inf"` cost was stored as infinity.
+    #[test]
+    fn report_numbers_that_are_not_a_call_read_as_zero() {
+        let calls = r#"[{"ID":"1","duration":"1e400","cost":"inf"},
+                        {"ID":"2","duration":"733333333333333333333333333","cost":"1e300"},
+                        {"ID":"3","duration":"-5","cost":-0.5},
+                        {"ID":"4","duration":"NaN","cost":"NaN"},
+                        {"ID":"5","duration":"604800","cost":"1000000"}]"#;
+        let l = parse_report(calls).unwrap();
+        let numbers: Vec<(i64, f64)> = l.iter().map(|l| (l.duration_seconds, l.cost)).collect();
+        assert_eq!(
+            numbers,
+            [(0, 0.0), (0, 0.0), (0, 0.0), (0, 0.0), (604_800, 1e6)]
+        );
     }
 
     #[test]
