@@ -214,12 +214,8 @@ async fn control(
     if !secret_matches(&secret, &st.secret) {
         return not_found();
     }
-    let fields = match crate::provider::read_form(req).await {
-        Ok(f) => f,
-        Err(_) => return bad_request("the body is not a readable form"),
-    };
-    let req = ControlRequest {
-        fields: fields.into_iter().collect(),
+    let Ok(req) = control_request(req).await else {
+        return bad_request("the body is not a readable form");
     };
     let started = std::time::Instant::now();
     let reply = handle_control(&st, &req).await;
@@ -235,6 +231,15 @@ async fn control(
             }
         }
     }
+}
+
+/// Decodes a control-URL request: its form fields from the query string and an urlencoded or
+/// multipart body (body wins). The call flow then reads it (`flow::next_step`).
+pub async fn control_request(req: Request) -> Result<ControlRequest, String> {
+    let fields = crate::provider::read_form(req).await?;
+    Ok(ControlRequest {
+        fields: fields.into_iter().collect(),
+    })
 }
 
 async fn handle_control(
@@ -407,11 +412,21 @@ fn text(v: &serde_json::Value) -> String {
     }
 }
 
-fn number(v: &serde_json::Value) -> f64 {
-    match v {
+/// The highest cost, euros, a report line is taken to hold; above it the field is garbled.
+const MAX_LINE_COST: f64 = 1e6;
+
+/// A number field of a report line, `0` when it is missing, unreadable or outside `0..=max`
+/// (`"1e400"` is `inf` as an `f64`: never a cost, nor `i64::MAX` seconds).
+fn number(v: &serde_json::Value, max: f64) -> f64 {
+    let n = match v {
         serde_json::Value::Number(n) => n.as_f64().unwrap_or(0.0),
         serde_json::Value::String(s) => s.trim().replace(',', ".").parse().unwrap_or(0.0),
         _ => 0.0,
+    };
+    if (0.0..=max).contains(&n) {
+        n
+    } else {
+        0.0
     }
 }
 
@@ -435,12 +450,24 @@ pub fn parse_report(calls: &str) -> Result<Vec<ReportLine>, String> {
             startdate: text(&l.startdate),
             dst: text(&l.dst),
             status: text(&l.status).to_ascii_lowercase(),
-            duration_seconds: number(&l.duration).max(0.0).round() as i64,
-            cost: number(&l.cost).max(0.0),
+            duration_seconds: number(&l.duration, flow::MAX_CALL_SECONDS as f64).round() as i64,
+            cost: number(&l.cost, MAX_LINE_COST),
             raw,
         });
     }
     Ok(out)
+}
+
+/// Decodes a report batch: the form's `calls` field (urlencoded or multipart, up to the route's
+/// 16 MiB) into report lines, or the one-sentence reason it cannot be read.
+pub async fn report_lines(req: Request) -> Result<Vec<ReportLine>, String> {
+    match crate::provider::read_form_limited(req, REPORT_BODY_LIMIT).await {
+        Ok(form) => match form.get("calls") {
+            Some(calls) => parse_report(calls),
+            None => Err("the form has no `calls` field".to_string()),
+        },
+        Err(_) => Err("the body is not a readable form".to_string()),
+    }
 }
 
 async fn report(
@@ -478,13 +505,7 @@ async fn report(
         }
     };
     let rebuilt = Request::from_parts(parts, Body::from(body));
-    let parsed = match crate::provider::read_form_limited(rebuilt, REPORT_BODY_LIMIT).await {
-        Ok(form) => match form.get("calls") {
-            Some(calls) => parse_report(calls),
-            None => Err("the form has no `calls` field".to_string()),
-        },
-        Err(_) => Err("the body is not a readable form".to_string()),
-    };
+    let parsed = report_lines(rebuilt).await;
     let lines = match parsed {
         Ok(l) => l,
         Err(msg) => {
@@ -587,6 +608,23 @@ mod tests {
         assert_eq!(l[1].status, "busy");
         assert!((l[1].cost - 0.5).abs() < 1e-9);
         assert!(parse_report("{").is_err());
+    }
+
+    /// Found by fuzzing's first finding on control requests, which the report had too: a
+    /// `"1e400"` duration was `i64::MAX` seconds and an `"inf"` cost was stored as infinity.
+    #[test]
+    fn report_numbers_that_are_not_a_call_read_as_zero() {
+        let calls = r#"[{"ID":"1","duration":"1e400","cost":"inf"},
+                        {"ID":"2","duration":"733333333333333333333333333","cost":"1e300"},
+                        {"ID":"3","duration":"-5","cost":-0.5},
+                        {"ID":"4","duration":"NaN","cost":"NaN"},
+                        {"ID":"5","duration":"604800","cost":"1000000"}]"#;
+        let l = parse_report(calls).unwrap();
+        let numbers: Vec<(i64, f64)> = l.iter().map(|l| (l.duration_seconds, l.cost)).collect();
+        assert_eq!(
+            numbers,
+            [(0, 0.0), (0, 0.0), (0, 0.0), (0, 0.0), (604_800, 1e6)]
+        );
     }
 
     #[test]

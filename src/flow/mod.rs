@@ -27,6 +27,11 @@ pub use speech::{speak_datetime, speak_time, spoken};
 /// How long `*_getdtmf` waits for a key, milliseconds.
 const DTMF_WAIT_MS: u32 = 5000;
 
+/// The longest duration a provider field is taken to hold: a week. A larger number (say
+/// `1e30`, or `inf`) is a garbled field: read as unknown, never saturated to `i64::MAX`, whose
+/// sums in the store would overflow.
+pub const MAX_CALL_SECONDS: i64 = 7 * 24 * 3600;
+
 /// A control request, every field as received (query string and body merged, body wins).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ControlRequest {
@@ -95,11 +100,13 @@ impl ControlRequest {
         self.opt("statuscall")
     }
 
+    /// A duration field, in whole seconds; `None` when it is empty, not a number, negative or
+    /// longer than [`MAX_CALL_SECONDS`] (a garbled field, not a call).
     pub fn seconds(&self, key: &str) -> Option<i64> {
         self.get(key)
             .parse::<f64>()
             .ok()
-            .filter(|s| *s >= 0.0)
+            .filter(|s| (0.0..=MAX_CALL_SECONDS as f64).contains(s))
             .map(|s| s.round() as i64)
     }
 

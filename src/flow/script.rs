@@ -201,7 +201,10 @@ impl Script {
                 None => ctx.bye(None),
             },
             Goto::Again => match &node.action {
-                Action::Menu(m) if n + 1 < m.max_prompts => self.enter(ctx, node, n + 1, prefix),
+                // `n` comes back from the provider: `u32::MAX` must not overflow.
+                Action::Menu(m) if n.saturating_add(1) < m.max_prompts => {
+                    self.enter(ctx, node, n + 1, prefix)
+                }
                 Action::Menu(m) => ctx.bye(m.exhausted),
                 _ => ctx.bye(None),
             },

@@ -421,6 +421,56 @@ fn survey_reports_each_answer_partial_then_completed() {
     assert!(s.answers.is_empty());
 }
 
+/// The prompt count travels in `userfield` and comes back from the provider: a request with
+/// `u32::MAX` there (garbled or forged) overflowed `n + 1` and panicked the handler. It ends
+/// the menu as spent prompts do.
+#[test]
+fn survey_prompt_count_of_u32_max_ends_the_question_without_overflow() {
+    let c = kind("survey", SURVEY);
+    let mut prev = after(&c, &start(&c), &[]);
+    assert_cmd(&prev, "speak_getdtmf", "5|q1|0", None);
+    prev.command.userfield = format!("5|q1|{}", u32::MAX);
+    for dtmf in ["timeout", "7"] {
+        let s = key(&c, &prev, dtmf);
+        assert_cmd(&s, "hangup", "5|bye|0", None);
+        assert!(s.answers.is_empty());
+    }
+    // A valid answer still counts, whatever the count says.
+    let s = key(&c, &prev, "3");
+    assert_cmd(&s, "speak_getdtmf", "5|q2|0", Some("partial"));
+    // Every other menu replays through the same code.
+    let reminder = kind("reminder", REMINDER);
+    let mut prev = start(&reminder);
+    prev.command.userfield = format!("5|menu|{}", u32::MAX);
+    assert_cmd(
+        &key(&reminder, &prev, "timeout"),
+        "hangup",
+        "5|bye|0",
+        Some("no_response"),
+    );
+}
+
+/// Found by fuzzing: `durationcallanswered = 733333333333333333333333333` was read as
+/// `i64::MAX` seconds (an `f64` saturating into `i64`), stored as the talk time and summed.
+#[test]
+fn durations_that_are_not_a_call_are_unknown() {
+    let d = |v: &str| req(&[("durationcall", v)]).seconds("durationcall");
+    assert_eq!(d("31"), Some(31));
+    assert_eq!(d(" 30.6 "), Some(31));
+    assert_eq!(d(&MAX_CALL_SECONDS.to_string()), Some(MAX_CALL_SECONDS));
+    for garbled in [
+        "733333333333333333333333333",
+        "1e30",
+        "inf",
+        "NaN",
+        "-1",
+        "",
+        "x",
+    ] {
+        assert_eq!(d(garbled), None, "{garbled}");
+    }
+}
+
 #[test]
 fn survey_without_intro_starts_with_the_first_question_and_stops_when_prompts_run_out() {
     let c = kind(

@@ -1,0 +1,8 @@
+//! `cargo +nightly fuzz run report`: see docs/fuzzing.md and fuzz/harness/mod.rs.
+#![no_main]
+
+#[allow(dead_code)] // each target uses one function of the harness
+#[path = "../harness/mod.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::report(data));
