@@ -82,6 +82,11 @@ struct Slot {
     campaign: String,
     /// When the launch was claimed, if this process claimed it.
     launched_ms: Option<i64>,
+    /// What the store says of the attempt, kept while the call is open so that a control
+    /// request needs no read (see [`InFlight::facts`]).
+    facts: Option<Arc<crate::store::AttemptInfo>>,
+    /// A close of the attempt has begun: its facts are no longer kept.
+    settling: bool,
 }
 
 impl InFlight {
@@ -101,8 +106,50 @@ impl InFlight {
             Slot {
                 campaign: campaign.to_string(),
                 launched_ms,
+                facts: None,
+                settling: false,
             },
         );
+    }
+
+    /// The stored facts of an open attempt in flight, as last read or written by this process.
+    /// `None` when not kept (not in flight, never read, or being closed): read the store.
+    pub fn facts(&self, attempt_id: i64) -> Option<Arc<crate::store::AttemptInfo>> {
+        self.lock().get(&attempt_id).and_then(|s| s.facts.clone())
+    }
+
+    /// Keeps the facts just read of an open attempt in flight (not once a close has begun).
+    pub fn keep_facts(&self, info: &crate::store::AttemptInfo) {
+        if !matches!(info.status.as_str(), "launching" | "ringing") {
+            return;
+        }
+        if let Some(slot) = self.lock().get_mut(&info.attempt_id) {
+            if !slot.settling {
+                slot.facts = Some(Arc::new(info.clone()));
+            }
+        }
+    }
+
+    /// Applies a write this process made to the kept facts, if any are kept.
+    pub fn update_facts(
+        &self,
+        attempt_id: i64,
+        change: impl FnOnce(&mut crate::store::AttemptInfo),
+    ) {
+        if let Some(slot) = self.lock().get_mut(&attempt_id) {
+            if let Some(facts) = slot.facts.as_mut() {
+                change(Arc::make_mut(facts));
+            }
+        }
+    }
+
+    /// A close of this attempt is about to be written: its facts are dropped first and not kept
+    /// again, so no request answered from memory can find it open once it is closed.
+    pub fn settling(&self, attempt_id: i64) {
+        if let Some(slot) = self.lock().get_mut(&attempt_id) {
+            slot.settling = true;
+            slot.facts = None;
+        }
     }
 
     /// The call of this attempt is over: its slot is free again. With `now_ms`, a transfer
@@ -604,11 +651,27 @@ impl Dialer {
             );
         }
         self.show_circuit();
+        if !matches!(
+            outcome,
+            LaunchOutcome::Ringing(_) | LaunchOutcome::Unknown(_)
+        ) {
+            // Not placed: the attempt closes below.
+            self.in_flight.settling(attempt_id);
+        }
         let result = match &outcome {
             LaunchOutcome::Ringing(id) => {
                 Metrics::inc(&self.metrics.launches);
                 tracing::info!(campaign = %campaign.id, attempt = attempt_id, to = %mask(phone), call = %id, "call launched");
-                self.store.mark_launched(attempt_id, id, now).await
+                let r = self.store.mark_launched(attempt_id, id, now).await;
+                if r.is_ok() {
+                    self.in_flight.update_facts(attempt_id, |f| {
+                        f.provider_call_id.get_or_insert_with(|| id.clone());
+                        if f.status == "launching" {
+                            f.status = "ringing".into();
+                        }
+                    });
+                }
+                r
             }
             LaunchOutcome::Unauthorized => {
                 self.set_halt(Halt::Unauthorized);
@@ -816,6 +879,7 @@ impl Dialer {
                 continue;
             };
             let close = self.settle_from_what_is_known(a.attempt_id, now).await;
+            self.in_flight.settling(a.attempt_id);
             match self
                 .store
                 .close_attempt(a.attempt_id, &close, &campaign.policy(scale))
@@ -840,6 +904,42 @@ impl Dialer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn facts(attempt_id: i64, status: &str) -> crate::store::AttemptInfo {
+        crate::store::AttemptInfo {
+            attempt_id,
+            campaign_id: "c".into(),
+            contact_id: 1,
+            status: status.into(),
+            phone: "+34600000001".into(),
+            name: String::new(),
+            vars: Default::default(),
+            outcome: None,
+            answered: false,
+            provider_call_id: None,
+        }
+    }
+
+    #[test]
+    fn facts_are_kept_only_for_open_calls_in_flight_and_dropped_before_a_close() {
+        let f = InFlight::default();
+        // Not in flight: nothing kept.
+        f.keep_facts(&facts(1, "ringing"));
+        assert!(f.facts(1).is_none());
+        f.add(1, "c", Some(0));
+        f.keep_facts(&facts(1, "closed"));
+        assert!(f.facts(1).is_none(), "a settled attempt is never kept");
+        f.keep_facts(&facts(1, "launching"));
+        f.update_facts(1, |i| i.answered = true);
+        assert!(f.facts(1).is_some_and(|i| i.answered));
+        // Closing: dropped first, and a read made meanwhile is not kept again.
+        f.settling(1);
+        assert!(f.facts(1).is_none());
+        f.keep_facts(&facts(1, "ringing"));
+        assert!(f.facts(1).is_none());
+        f.release(1);
+        assert!(f.is_empty());
+    }
 
     #[test]
     fn a_claim_reaches_50_ms_ahead_within_the_free_slots() {

@@ -262,8 +262,19 @@ async fn handle_control(
         tracing::warn!(call = %req.get("ID"), "control request for another API instance refused");
         return Ok(refused("foreign-api"));
     }
+    // A call in flight is answered from the facts kept in memory (see `InFlight::facts`):
+    // this process wrote every change to them, and a close drops them before it is written.
     let info = match attempt_id {
-        Some(id) => st.store.attempt_info(id).await?,
+        Some(id) => match st.in_flight.facts(id) {
+            Some(facts) => Some(facts),
+            None => {
+                let read = st.store.attempt_info(id).await?;
+                if let Some(i) = &read {
+                    st.in_flight.keep_facts(i);
+                }
+                read.map(Arc::new)
+            }
+        },
         None => None,
     };
     // `userdata` names an attempt; the call id must be that attempt's, once we know it.
@@ -301,6 +312,7 @@ async fn handle_control(
         .get(&info.campaign_id)
         .cloned();
     if kind == RequestKind::End {
+        st.in_flight.settling(info.attempt_id);
         let answered = info.answered || req.seconds("durationcallanswered").unwrap_or(0) > 0;
         let result = AttemptResult::from_provider(req.get("statuscall"), answered)
             .unwrap_or(AttemptResult::Congestion);
@@ -384,6 +396,15 @@ async fn handle_control(
     };
     // Stored before the reply leaves: a key press that got a 200 is never lost.
     st.store.record_event(&event, Some(&progress)).await?;
+    st.in_flight.update_facts(info.attempt_id, |f| {
+        f.answered = true;
+        if progress.outcome.is_some() {
+            f.outcome.clone_from(&progress.outcome);
+        }
+        if f.provider_call_id.is_none() {
+            f.provider_call_id.clone_from(&event.provider_call_id);
+        }
+    });
     Ok(Json(step.command).into_response())
 }
 
@@ -585,6 +606,9 @@ async fn apply_lines(
     }
     if jobs.is_empty() {
         return Ok(0);
+    }
+    for job in &jobs {
+        st.in_flight.settling(job.attempt_id);
     }
     let results = st.store.close_attempts(&jobs).await?;
     for job in &jobs {
