@@ -114,10 +114,13 @@ impl SqliteStore {
         // No ping before each use: a connection to a local file does not go stale, and the
         // ping was one more round trip to the connection's worker thread per query (most of
         // the control URL's cost is those thread hand-offs).
+        // The writer never checkpoints itself: a checkpoint inside a commit (every 1,000 WAL
+        // pages by default) held that commit, and every reply waiting on it, for its writes
+        // and fsync. `checkpoints` below does it beside the writer instead.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
-            .connect_with(options.clone())
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -126,6 +129,7 @@ impl SqliteStore {
             .await?;
         let (group, jobs) = tokio::sync::mpsc::channel(GROUP_QUEUE);
         tokio::spawn(group_commit(writer.clone(), jobs));
+        tokio::spawn(checkpoints(pool.clone(), group.downgrade()));
         Ok(Self {
             pool,
             writer,
@@ -1720,6 +1724,31 @@ async fn record_event_on(
         store_answers_on(tx, attempt_id, &p.answers, event.received_at).await?;
     }
     Ok(())
+}
+
+/// How often the WAL is copied back into the database (see `checkpoints`).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Copies the WAL back into the database once a second, on a reader connection, without
+/// blocking the writer (`PASSIVE`); the writer starts the WAL over once a checkpoint caught up.
+/// Ends with the store (when the group queue's last sender is gone).
+async fn checkpoints(pool: SqlitePool, alive: tokio::sync::mpsc::WeakSender<GroupJob>) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if alive.upgrade().is_none() || pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            if !pool.is_closed() {
+                tracing::warn!("WAL checkpoint failed (the next one tries again): {e}");
+            }
+        }
+    }
 }
 
 /// Most writes a group transaction takes at once.
