@@ -13,7 +13,7 @@ mod sqlite;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -844,6 +844,46 @@ pub(crate) fn next_state_for(
         crate::schedule::after_attempt(policy, &facts, close.ended_at),
         streak,
     )
+}
+
+/// What a report chunk's lines found, per backend query: the attempts they name, by call id
+/// (id, campaign, status, answered).
+pub(crate) type ReportAttempts = HashMap<String, (i64, String, String, bool)>;
+
+/// The (call id, start, destination) key of a report line.
+pub(crate) type ReportKey = (String, String, String);
+
+/// The per-line results of a report chunk, in order, and the attempts that got a new line
+/// (their cost and billed seconds to recount). `is_new` says whether the line's key was
+/// inserted now; it is asked once per line, so a repeat within the chunk can say no.
+pub(crate) fn report_results<'a>(
+    lines: &'a [ReportLine],
+    attempts: &ReportAttempts,
+    mut is_new: impl FnMut(ReportKey) -> bool,
+) -> (Vec<ReportLineApplied>, Vec<(i64, &'a str)>) {
+    let mut out = Vec::with_capacity(lines.len());
+    let mut touched: Vec<(i64, &str)> = Vec::new();
+    for line in lines {
+        let new = is_new((
+            line.provider_call_id.clone(),
+            line.startdate.clone(),
+            line.dst.clone(),
+        ));
+        let attempt = attempts.get(&line.provider_call_id);
+        if let (true, Some(a)) = (new, attempt) {
+            let call = (a.0, line.provider_call_id.as_str());
+            if !touched.contains(&call) {
+                touched.push(call);
+            }
+        }
+        out.push(ReportLineApplied {
+            new,
+            attempt: attempt
+                .map(|(id, c, s, _)| (*id, c.clone(), s == "launching" || s == "ringing")),
+            answered: attempt.is_some_and(|a| a.3),
+        });
+    }
+    (out, touched)
 }
 
 /// How many due rows a claim reads to find `limit` launchable ones (the gate may defer some).

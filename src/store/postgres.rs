@@ -1521,7 +1521,7 @@ async fn apply_report_rows_on(
             .map(|l| l.provider_call_id.clone())
             .collect()
     };
-    let attempts: std::collections::HashMap<String, (i64, String, String, bool)> = sqlx::query(
+    let attempts: ReportAttempts = sqlx::query(
         "SELECT id, campaign_id, status, answered_at, provider_call_id FROM attempts WHERE provider_call_id = ANY($1)",
     )
     .bind(&ids)
@@ -1570,28 +1570,7 @@ async fn apply_report_rows_on(
     .iter()
     .map(|r| (r.get("provider_call_id"), r.get("startdate"), r.get("dst")))
     .collect();
-    let mut out = Vec::with_capacity(lines.len());
-    let mut touched: Vec<(i64, &str)> = Vec::new();
-    for line in lines {
-        let key = (
-            line.provider_call_id.clone(),
-            line.startdate.clone(),
-            line.dst.clone(),
-        );
-        let new = inserted.remove(&key);
-        let attempt = attempts.get(&line.provider_call_id);
-        if let (true, Some(a)) = (new, attempt) {
-            if !touched.contains(&(a.0, line.provider_call_id.as_str())) {
-                touched.push((a.0, line.provider_call_id.as_str()));
-            }
-        }
-        out.push(ReportLineApplied {
-            new,
-            attempt: attempt
-                .map(|(id, c, s, _)| (*id, c.clone(), s == "launching" || s == "ringing")),
-            answered: attempt.is_some_and(|a| a.3),
-        });
-    }
+    let (out, touched) = report_results(lines, &attempts, |key| inserted.remove(&key));
     // The report is the source of truth for billed seconds and cost; a call can have several
     // legs (the answered leg and a transfer leg).
     for (id, call) in touched {

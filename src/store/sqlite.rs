@@ -1352,70 +1352,10 @@ impl Backend for SqliteStore {
     }
 }
 
-async fn close_attempt_on(
-    tx: &mut sqlx::SqliteConnection,
-    attempt_id: i64,
-    close: &AttemptClose,
-    policy: &RetryPolicy,
-) -> Result<Option<NextState>> {
-    let row = sqlx::query(
-        "UPDATE attempts SET status = 'closed', result = ?, ended_at = ?,
-             duration_seconds = COALESCE(duration_seconds, ?), talk_seconds = COALESCE(talk_seconds, ?)
-         WHERE id = ? AND status IN ('launching', 'ringing')
-         RETURNING contact_id, outcome, dtmf",
-    )
-    .bind(close.result.as_str())
-    .bind(close.ended_at)
-    .bind(close.duration_seconds)
-    .bind(close.talk_seconds)
-    .bind(attempt_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let contact_id: i64 = row.get("contact_id");
-    let outcome: Option<String> = row.get("outcome");
-    let dtmf: Option<String> = row.get("dtmf");
-    let c = sqlx::query(
-        "SELECT attempts, last_result, result_streak, appointment_at FROM contacts WHERE id = ?",
-    )
-    .bind(contact_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let (next, streak) = next_state_for(
-        policy,
-        (
-            c.get("attempts"),
-            c.get::<Option<&str>, _>("last_result"),
-            c.get("result_streak"),
-            c.get("appointment_at"),
-        ),
-        close,
-        outcome.as_deref(),
-    );
-    sqlx::query(
-        "UPDATE contacts SET state = ?, next_at = COALESCE(?, next_at), last_result = ?, last_call_at = ?,
-             dtmf = COALESCE(?, dtmf), result_streak = ?, note = NULL, updated_at = ?
-         WHERE id = ?",
-    )
-    .bind(&next.state)
-    .bind(next.next_at)
-    .bind(close.result.as_str())
-    .bind(close.ended_at)
-    .bind(dtmf)
-    .bind(streak)
-    .bind(close.ended_at)
-    .bind(contact_id)
-    .execute(&mut *tx)
-    .await?;
-    Ok(Some(next))
-}
-
 /// Attempts closed per statement (7 values a row).
 const CLOSE_ROWS: usize = 100;
 
-/// [`close_attempt_on`] for many attempts with three statements: close the open ones
+/// Closes open attempts and moves their contacts on, with three statements: close the open ones
 /// (`UPDATE … FROM (VALUES …) RETURNING`), read their contacts, move the contacts on. An
 /// attempt named twice closes with its first job, as one by one; the later ones get `None`.
 async fn close_attempts_on(
@@ -1432,7 +1372,7 @@ async fn close_attempts_on(
     if unique.is_empty() {
         return Ok(out);
     }
-    let full = unique.len() == CLOSE_ROWS;
+    let full = keep_prepared(unique.len(), CLOSE_ROWS);
     let rows = vec!["(?, ?, ?, ?, ?)"; unique.len()].join(", ");
     let sql = format!(
         "UPDATE attempts SET status = 'closed', result = v.column2, ended_at = v.column3,
@@ -1469,7 +1409,7 @@ async fn close_attempts_on(
     let sql = format!(
         "SELECT id, attempts, last_result, result_streak, appointment_at FROM contacts WHERE id IN ({marks})"
     );
-    let mut q = sqlx::query(&sql).persistent(false);
+    let mut q = sqlx::query(&sql).persistent(keep_prepared(closed.len(), CLOSE_ROWS));
     for (contact, _, _) in closed.values() {
         q = q.bind(contact);
     }
@@ -1517,7 +1457,7 @@ async fn close_attempts_on(
          FROM (VALUES {rows}) AS v
          WHERE contacts.id = v.column1"
     );
-    let mut q = sqlx::query(&sql).persistent(moves.len() == CLOSE_ROWS);
+    let mut q = sqlx::query(&sql).persistent(keep_prepared(moves.len(), CLOSE_ROWS));
     for (contact_id, next, streak, dtmf, close) in &moves {
         q = q
             .bind(contact_id)
@@ -1566,7 +1506,7 @@ async fn apply_report_rows_on(
     for id in &ids {
         q = q.bind(*id);
     }
-    let attempts: HashMap<String, (i64, String, String, bool)> = q
+    let attempts: ReportAttempts = q
         .fetch_all(&mut *tx)
         .await?
         .iter()
@@ -1620,28 +1560,9 @@ async fn apply_report_rows_on(
     q.execute(&mut *tx).await?;
     // New: not stored before, and the first of its kind in the chunk.
     let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::with_capacity(lines.len());
-    let mut touched = Vec::new();
-    for line in lines {
-        let key = (
-            line.provider_call_id.clone(),
-            line.startdate.clone(),
-            line.dst.clone(),
-        );
-        let new = !stored.contains(&key) && seen.insert(key);
-        let attempt = attempts.get(&line.provider_call_id);
-        if let (true, Some(a)) = (new, attempt) {
-            if !touched.contains(&(a.0, &line.provider_call_id)) {
-                touched.push((a.0, &line.provider_call_id));
-            }
-        }
-        out.push(ReportLineApplied {
-            new,
-            attempt: attempt
-                .map(|(id, c, s, _)| (*id, c.clone(), s == "launching" || s == "ringing")),
-            answered: attempt.is_some_and(|a| a.3),
-        });
-    }
+    let (out, touched) = report_results(lines, &attempts, |key| {
+        !stored.contains(&key) && seen.insert(key)
+    });
     // The report is the source of truth for billed seconds and cost; a call can have several
     // legs (the answered leg and a transfer leg).
     for (id, call) in touched {
@@ -1679,49 +1600,6 @@ async fn store_answers_on(
         .bind(attempt_id)
         .execute(&mut *tx)
         .await?;
-    }
-    Ok(())
-}
-
-async fn record_event_on(
-    tx: &mut sqlx::SqliteConnection,
-    event: &CallEvent,
-    progress: Option<&Progress>,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO call_events (attempt_id, provider_call_id, kind, command, dtmf, statuscall, fields, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(event.attempt_id)
-    .bind(&event.provider_call_id)
-    .bind(&event.kind)
-    .bind(&event.command)
-    .bind(&event.dtmf)
-    .bind(&event.statuscall)
-    .bind(&event.fields)
-    .bind(event.received_at)
-    .execute(&mut *tx)
-    .await?;
-    if let Some(attempt_id) = event.attempt_id {
-        let p = progress.cloned().unwrap_or_default();
-        sqlx::query(
-            "UPDATE attempts SET
-                 provider_call_id = COALESCE(provider_call_id, ?),
-                 answered_at = CASE WHEN ? THEN COALESCE(answered_at, ?) ELSE answered_at END,
-                 outcome = COALESCE(?, outcome),
-                 dtmf = CASE WHEN ? IS NULL THEN dtmf ELSE COALESCE(dtmf, '') || ? END
-             WHERE id = ?",
-        )
-        .bind(&event.provider_call_id)
-        .bind(p.answered)
-        .bind(event.received_at)
-        .bind(&p.outcome)
-        .bind(&p.dtmf)
-        .bind(&p.dtmf)
-        .bind(attempt_id)
-        .execute(&mut *tx)
-        .await?;
-        store_answers_on(tx, attempt_id, &p.answers, event.received_at).await?;
     }
     Ok(())
 }
@@ -1779,34 +1657,6 @@ struct GroupJob {
     done: tokio::sync::oneshot::Sender<Result<GroupOut>>,
 }
 
-async fn group_op_on(c: &mut sqlx::SqliteConnection, op: &GroupOp) -> Result<GroupOut> {
-    match op {
-        GroupOp::Event(event, progress) => record_event_on(c, event, progress.as_ref())
-            .await
-            .map(|_| GroupOut::Done),
-        GroupOp::Launched {
-            attempt_id,
-            call_id,
-            now,
-        } => {
-            sqlx::query(
-                "UPDATE attempts SET provider_call_id = COALESCE(provider_call_id, ?), launched_at = COALESCE(launched_at, ?),
-                     status = CASE WHEN status = 'launching' THEN 'ringing' ELSE status END
-                 WHERE id = ?",
-            )
-            .bind(call_id)
-            .bind(now)
-            .bind(attempt_id)
-            .execute(&mut *c)
-            .await?;
-            Ok(GroupOut::Done)
-        }
-        GroupOp::Close(j) => close_attempt_on(c, j.attempt_id, &j.close, &j.policy)
-            .await
-            .map(GroupOut::Closed),
-    }
-}
-
 /// Runs the given writes in one transaction; every result, or the first error.
 ///
 /// Consecutive writes of one kind on distinct attempts go as one statement each (a run); a
@@ -1827,11 +1677,7 @@ async fn group_apply(writer: &SqlitePool, ops: &[&GroupOp]) -> Result<Vec<GroupO
         {
             end += 1;
         }
-        let run = &ops[start..end];
-        match run {
-            [op] => out.push(group_op_on(&mut tx, op).await?),
-            _ => out.extend(group_run_on(&mut tx, run).await?),
-        }
+        out.extend(group_run_on(&mut tx, &ops[start..end]).await?);
         start = end;
     }
     tx.commit().await?;
@@ -1851,9 +1697,16 @@ impl GroupOp {
     }
 }
 
-/// A run of writes of one kind on distinct attempts (see [`group_apply`]).
+/// Whether a statement built for `n` rows stays prepared: only the single-row and full-size
+/// ones, which repeat; the sizes in between would fill the statement cache.
+fn keep_prepared(n: usize, full: usize) -> bool {
+    n == 1 || n == full
+}
+
+/// A run of writes of one kind on distinct attempts (see [`group_apply`]); a lone write is a
+/// run of one.
 async fn group_run_on(c: &mut sqlx::SqliteConnection, run: &[&GroupOp]) -> Result<Vec<GroupOut>> {
-    let full = run.len() == RUN_MAX;
+    let full = keep_prepared(run.len(), RUN_MAX);
     match run.first() {
         Some(GroupOp::Event(..)) => {
             let events: Vec<(&CallEvent, Progress)> = run
@@ -1896,7 +1749,7 @@ async fn group_run_on(c: &mut sqlx::SqliteConnection, run: &[&GroupOp]) -> Resul
                      FROM (VALUES {rows}) AS v
                      WHERE attempts.id = v.column1"
                 );
-                let mut q = sqlx::query(&sql).persistent(ours.len() == RUN_MAX);
+                let mut q = sqlx::query(&sql).persistent(keep_prepared(ours.len(), RUN_MAX));
                 for (e, p) in &ours {
                     q = q
                         .bind(e.attempt_id)
