@@ -10,6 +10,7 @@
 
 mod postgres;
 mod sqlite;
+mod sqlite_direct;
 #[cfg(test)]
 mod tests;
 
@@ -27,6 +28,12 @@ pub enum StoreError {
     UnknownScheme,
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// An error of the SQLite writer's direct path (`sqlite_direct`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A group transaction failed as a whole; every write in it shares this message.
+    #[error("database error: {0}")]
+    Write(String),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use super::sqlite_direct as direct;
 use super::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -819,13 +820,14 @@ impl Backend for SqliteStore {
     }
 
     async fn close_attempts(&self, jobs: &[CloseJob]) -> Result<Vec<Option<NextState>>> {
-        let mut tx = self.writer.begin().await?;
-        let mut out = Vec::with_capacity(jobs.len());
-        for chunk in jobs.chunks(CLOSE_ROWS) {
-            out.extend(close_attempts_on(&mut tx, chunk).await?);
-        }
-        tx.commit().await?;
-        Ok(out)
+        direct::on_writer(&self.writer, |db| {
+            direct::in_transaction(db, |tx| {
+                jobs.iter()
+                    .map(|job| direct::close_attempt(tx, job))
+                    .collect()
+            })
+        })
+        .await
     }
 
     async fn store_report_batch(&self, body: &str, now: i64) -> Result<i64> {
@@ -859,13 +861,10 @@ impl Backend for SqliteStore {
         lines: &[ReportLine],
         now: i64,
     ) -> Result<Vec<ReportLineApplied>> {
-        let mut tx = self.writer.begin().await?;
-        let mut out = Vec::with_capacity(lines.len());
-        for chunk in lines.chunks(REPORT_ROWS) {
-            out.extend(apply_report_rows_on(&mut tx, batch_id, chunk, now).await?);
-        }
-        tx.commit().await?;
-        Ok(out)
+        direct::on_writer(&self.writer, |db| {
+            direct::in_transaction(db, |tx| direct::apply_report_lines(tx, batch_id, lines, now))
+        })
+        .await
     }
 
     async fn open_attempts(&self) -> Result<Vec<OpenAttempt>> {
@@ -1352,258 +1351,6 @@ impl Backend for SqliteStore {
     }
 }
 
-/// Attempts closed per statement (7 values a row).
-const CLOSE_ROWS: usize = 100;
-
-/// Closes open attempts and moves their contacts on, with three statements: close the open ones
-/// (`UPDATE … FROM (VALUES …) RETURNING`), read their contacts, move the contacts on. An
-/// attempt named twice closes with its first job, as one by one; the later ones get `None`.
-async fn close_attempts_on(
-    tx: &mut sqlx::SqliteConnection,
-    jobs: &[CloseJob],
-) -> Result<Vec<Option<NextState>>> {
-    let mut first: HashMap<i64, usize> = HashMap::new();
-    let unique: Vec<(usize, &CloseJob)> = jobs
-        .iter()
-        .enumerate()
-        .filter(|(i, j)| *first.entry(j.attempt_id).or_insert(*i) == *i)
-        .collect();
-    let mut out: Vec<Option<NextState>> = vec![None; jobs.len()];
-    if unique.is_empty() {
-        return Ok(out);
-    }
-    let full = keep_prepared(unique.len(), CLOSE_ROWS);
-    let rows = vec!["(?, ?, ?, ?, ?)"; unique.len()].join(", ");
-    let sql = format!(
-        "UPDATE attempts SET status = 'closed', result = v.column2, ended_at = v.column3,
-             duration_seconds = COALESCE(duration_seconds, v.column4), talk_seconds = COALESCE(talk_seconds, v.column5)
-         FROM (VALUES {rows}) AS v
-         WHERE attempts.id = v.column1 AND attempts.status IN ('launching', 'ringing')
-         RETURNING id, contact_id, outcome, dtmf"
-    );
-    let mut q = sqlx::query(&sql).persistent(full);
-    for (_, j) in &unique {
-        q = q
-            .bind(j.attempt_id)
-            .bind(j.close.result.as_str())
-            .bind(j.close.ended_at)
-            .bind(j.close.duration_seconds)
-            .bind(j.close.talk_seconds);
-    }
-    // attempt id → (contact id, outcome, dtmf)
-    let closed: HashMap<i64, (i64, Option<String>, Option<String>)> = q
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| {
-            (
-                r.get("id"),
-                (r.get("contact_id"), r.get("outcome"), r.get("dtmf")),
-            )
-        })
-        .collect();
-    if closed.is_empty() {
-        return Ok(out);
-    }
-    let marks = vec!["?"; closed.len()].join(", ");
-    let sql = format!(
-        "SELECT id, attempts, last_result, result_streak, appointment_at FROM contacts WHERE id IN ({marks})"
-    );
-    let mut q = sqlx::query(&sql).persistent(keep_prepared(closed.len(), CLOSE_ROWS));
-    for (contact, _, _) in closed.values() {
-        q = q.bind(contact);
-    }
-    let contacts: HashMap<i64, (i64, Option<String>, i64, Option<i64>)> = q
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| {
-            (
-                r.get("id"),
-                (
-                    r.get("attempts"),
-                    r.get("last_result"),
-                    r.get("result_streak"),
-                    r.get("appointment_at"),
-                ),
-            )
-        })
-        .collect();
-    let mut moves = Vec::new();
-    for (i, j) in &unique {
-        let Some((contact_id, outcome, dtmf)) = closed.get(&j.attempt_id) else {
-            continue;
-        };
-        let Some(c) = contacts.get(contact_id) else {
-            return Err(StoreError::Corrupt(format!(
-                "attempt {} has no contact {contact_id}",
-                j.attempt_id
-            )));
-        };
-        let (next, streak) = next_state_for(
-            &j.policy,
-            (c.0, c.1.as_deref(), c.2, c.3),
-            &j.close,
-            outcome.as_deref(),
-        );
-        moves.push((*contact_id, next.clone(), streak, dtmf.clone(), &j.close));
-        out[*i] = Some(next);
-    }
-    let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; moves.len()].join(", ");
-    let sql = format!(
-        "UPDATE contacts SET state = v.column2, next_at = COALESCE(v.column3, next_at), last_result = v.column4,
-             last_call_at = v.column5, dtmf = COALESCE(v.column6, dtmf), result_streak = v.column7, note = NULL,
-             updated_at = v.column5
-         FROM (VALUES {rows}) AS v
-         WHERE contacts.id = v.column1"
-    );
-    let mut q = sqlx::query(&sql).persistent(keep_prepared(moves.len(), CLOSE_ROWS));
-    for (contact_id, next, streak, dtmf, close) in &moves {
-        q = q
-            .bind(contact_id)
-            .bind(&next.state)
-            .bind(next.next_at)
-            .bind(close.result.as_str())
-            .bind(close.ended_at)
-            .bind(dtmf)
-            .bind(streak);
-    }
-    q.execute(&mut *tx).await?;
-    Ok(out)
-}
-
-/// Report lines per statement: 100 rows of 10 values stay far under SQLite's variable limit.
-const REPORT_ROWS: usize = 100;
-
-/// Applies report lines with three statements whatever their number: the attempts they name
-/// (one look-up), the lines (one multi-row upsert that returns the rows it inserted), and the
-/// cost and billed seconds of each attempt that got a new line. A line repeated within the
-/// chunk is new only the first time, as if applied one by one.
-async fn apply_report_rows_on(
-    tx: &mut sqlx::SqliteConnection,
-    batch_id: i64,
-    lines: &[ReportLine],
-    now: i64,
-) -> Result<Vec<ReportLineApplied>> {
-    if lines.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Only the full-size statements are kept prepared: the tails would fill the cache.
-    let full = lines.len() == REPORT_ROWS;
-    let ids: Vec<&str> = {
-        let mut seen = std::collections::HashSet::new();
-        lines
-            .iter()
-            .map(|l| l.provider_call_id.as_str())
-            .filter(|id| seen.insert(*id))
-            .collect()
-    };
-    let marks = vec!["?"; ids.len()].join(", ");
-    let sql = format!(
-        "SELECT id, campaign_id, status, answered_at, provider_call_id FROM attempts WHERE provider_call_id IN ({marks})"
-    );
-    let mut q = sqlx::query(&sql).persistent(ids.len() == REPORT_ROWS);
-    for id in &ids {
-        q = q.bind(*id);
-    }
-    let attempts: ReportAttempts = q
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| {
-            (
-                r.get::<String, _>("provider_call_id"),
-                (
-                    r.get::<i64, _>("id"),
-                    r.get::<String, _>("campaign_id"),
-                    r.get::<String, _>("status"),
-                    r.get::<Option<i64>, _>("answered_at").is_some(),
-                ),
-            )
-        })
-        .collect();
-    // The lines already stored (a batch sent again, a leg seen before): usually none. Asked
-    // before the insert rather than with `RETURNING`, which sends every inserted row back
-    // through the connection's worker thread, one hand-off each.
-    let sql = format!(
-        "SELECT provider_call_id, startdate, dst FROM report_lines WHERE provider_call_id IN ({marks})"
-    );
-    let mut q = sqlx::query(&sql).persistent(ids.len() == REPORT_ROWS);
-    for id in &ids {
-        q = q.bind(*id);
-    }
-    let stored: std::collections::HashSet<(String, String, String)> = q
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| (r.get("provider_call_id"), r.get("startdate"), r.get("dst")))
-        .collect();
-    let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; lines.len()].join(", ");
-    let sql = format!(
-        "INSERT INTO report_lines (batch_id, provider_call_id, startdate, dst, attempt_id, status, duration_seconds, cost, raw, received_at)
-         VALUES {rows} ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING"
-    );
-    let mut q = sqlx::query(&sql).persistent(full);
-    for line in lines {
-        q = q
-            .bind(batch_id)
-            .bind(&line.provider_call_id)
-            .bind(&line.startdate)
-            .bind(&line.dst)
-            .bind(attempts.get(&line.provider_call_id).map(|a| a.0))
-            .bind(&line.status)
-            .bind(line.duration_seconds)
-            .bind(line.cost)
-            .bind(&line.raw)
-            .bind(now);
-    }
-    q.execute(&mut *tx).await?;
-    // New: not stored before, and the first of its kind in the chunk.
-    let mut seen = std::collections::HashSet::new();
-    let (out, touched) = report_results(lines, &attempts, |key| {
-        !stored.contains(&key) && seen.insert(key)
-    });
-    // The report is the source of truth for billed seconds and cost; a call can have several
-    // legs (the answered leg and a transfer leg).
-    for (id, call) in touched {
-        sqlx::query(
-            "UPDATE attempts SET
-                 cost = (SELECT SUM(cost) FROM report_lines WHERE provider_call_id = ?),
-                 talk_seconds = (SELECT MAX(duration_seconds) FROM report_lines WHERE provider_call_id = ?)
-             WHERE id = ?",
-        )
-        .bind(call)
-        .bind(call)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(out)
-}
-
-/// Survey answers of one attempt (question, key), the last answer of a question winning.
-async fn store_answers_on(
-    tx: &mut sqlx::SqliteConnection,
-    attempt_id: i64,
-    answers: &[(String, String)],
-    at: i64,
-) -> Result<()> {
-    for (question, answer) in answers {
-        sqlx::query(
-            "INSERT INTO survey_answers (attempt_id, campaign_id, question, answer, answered_at)
-             SELECT id, campaign_id, ?, ?, ? FROM attempts WHERE id = ?
-             ON CONFLICT (attempt_id, question) DO UPDATE SET answer = excluded.answer, answered_at = excluded.answered_at",
-        )
-        .bind(question)
-        .bind(answer)
-        .bind(at)
-        .bind(attempt_id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(())
-}
-
 /// How often the WAL is copied back into the database (see `checkpoints`).
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
@@ -1657,163 +1404,37 @@ struct GroupJob {
     done: tokio::sync::oneshot::Sender<Result<GroupOut>>,
 }
 
-/// Runs the given writes in one transaction; every result, or the first error.
-///
-/// Consecutive writes of one kind on distinct attempts go as one statement each (a run); a
-/// write on an attempt already in the run, or of another kind, starts the next run, so the
-/// writes on one attempt keep their order.
-async fn group_apply(writer: &SqlitePool, ops: &[&GroupOp]) -> Result<Vec<GroupOut>> {
-    let mut tx = writer.begin().await?;
-    let mut out = Vec::with_capacity(ops.len());
-    let mut start = 0;
-    while start < ops.len() {
-        let kind = std::mem::discriminant(ops[start]);
-        let mut seen = std::collections::HashSet::new();
-        let mut end = start;
-        while end < ops.len()
-            && end - start < RUN_MAX
-            && std::mem::discriminant(ops[end]) == kind
-            && ops[end].attempt().is_none_or(|a| seen.insert(a))
-        {
-            end += 1;
-        }
-        out.extend(group_run_on(&mut tx, &ops[start..end]).await?);
-        start = end;
-    }
-    tx.commit().await?;
-    Ok(out)
-}
-
-/// Most writes one run statement takes (8 values a row).
-const RUN_MAX: usize = 64;
-
-impl GroupOp {
-    fn attempt(&self) -> Option<i64> {
-        match self {
-            GroupOp::Event(e, _) => e.attempt_id,
-            GroupOp::Launched { attempt_id, .. } => Some(*attempt_id),
-            GroupOp::Close(j) => Some(j.attempt_id),
-        }
-    }
-}
-
-/// Whether a statement built for `n` rows stays prepared: only the single-row and full-size
-/// ones, which repeat; the sizes in between would fill the statement cache.
-fn keep_prepared(n: usize, full: usize) -> bool {
-    n == 1 || n == full
-}
-
-/// A run of writes of one kind on distinct attempts (see [`group_apply`]); a lone write is a
-/// run of one.
-async fn group_run_on(c: &mut sqlx::SqliteConnection, run: &[&GroupOp]) -> Result<Vec<GroupOut>> {
-    let full = keep_prepared(run.len(), RUN_MAX);
-    match run.first() {
-        Some(GroupOp::Event(..)) => {
-            let events: Vec<(&CallEvent, Progress)> = run
+/// Runs the given writes in one transaction, in order, each under a savepoint: a write that
+/// fails is undone alone and fails only its own caller; if the commit fails, every write does.
+async fn group_apply(writer: &SqlitePool, ops: &[&GroupOp]) -> Result<Vec<Result<GroupOut>>> {
+    direct::on_writer(writer, |db| {
+        direct::in_transaction(db, |tx| {
+            Ok(ops
                 .iter()
-                .filter_map(|op| match op {
-                    GroupOp::Event(e, p) => Some((e, p.clone().unwrap_or_default())),
-                    _ => None,
-                })
-                .collect();
-            let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; events.len()].join(", ");
-            let sql = format!(
-                "INSERT INTO call_events (attempt_id, provider_call_id, kind, command, dtmf, statuscall, fields, received_at)
-                 VALUES {rows}"
-            );
-            let mut q = sqlx::query(&sql).persistent(full);
-            for (e, _) in &events {
-                q = q
-                    .bind(e.attempt_id)
-                    .bind(&e.provider_call_id)
-                    .bind(&e.kind)
-                    .bind(&e.command)
-                    .bind(&e.dtmf)
-                    .bind(&e.statuscall)
-                    .bind(&e.fields)
-                    .bind(e.received_at);
-            }
-            q.execute(&mut *c).await?;
-            let ours: Vec<&(&CallEvent, Progress)> = events
-                .iter()
-                .filter(|(e, _)| e.attempt_id.is_some())
-                .collect();
-            if !ours.is_empty() {
-                let rows = vec!["(?, ?, ?, ?, ?, ?)"; ours.len()].join(", ");
-                let sql = format!(
-                    "UPDATE attempts SET
-                         provider_call_id = COALESCE(provider_call_id, v.column2),
-                         answered_at = CASE WHEN v.column3 THEN COALESCE(answered_at, v.column4) ELSE answered_at END,
-                         outcome = COALESCE(v.column5, outcome),
-                         dtmf = CASE WHEN v.column6 IS NULL THEN dtmf ELSE COALESCE(dtmf, '') || v.column6 END
-                     FROM (VALUES {rows}) AS v
-                     WHERE attempts.id = v.column1"
-                );
-                let mut q = sqlx::query(&sql).persistent(keep_prepared(ours.len(), RUN_MAX));
-                for (e, p) in &ours {
-                    q = q
-                        .bind(e.attempt_id)
-                        .bind(&e.provider_call_id)
-                        .bind(p.answered)
-                        .bind(e.received_at)
-                        .bind(&p.outcome)
-                        .bind(&p.dtmf);
-                }
-                q.execute(&mut *c).await?;
-            }
-            for (e, p) in &ours {
-                if let Some(attempt_id) = e.attempt_id {
-                    store_answers_on(c, attempt_id, &p.answers, e.received_at).await?;
-                }
-            }
-            Ok(run.iter().map(|_| GroupOut::Done).collect())
-        }
-        Some(GroupOp::Launched { .. }) => {
-            let rows = vec!["(?, ?, ?)"; run.len()].join(", ");
-            let sql = format!(
-                "UPDATE attempts SET provider_call_id = COALESCE(provider_call_id, v.column2),
-                     launched_at = COALESCE(launched_at, v.column3),
-                     status = CASE WHEN status = 'launching' THEN 'ringing' ELSE status END
-                 FROM (VALUES {rows}) AS v
-                 WHERE attempts.id = v.column1"
-            );
-            let mut q = sqlx::query(&sql).persistent(full);
-            for op in run {
-                if let GroupOp::Launched {
-                    attempt_id,
-                    call_id,
-                    now,
-                } = op
-                {
-                    q = q.bind(attempt_id).bind(call_id).bind(now);
-                }
-            }
-            q.execute(&mut *c).await?;
-            Ok(run.iter().map(|_| GroupOut::Done).collect())
-        }
-        Some(GroupOp::Close(_)) => {
-            let jobs: Vec<CloseJob> = run
-                .iter()
-                .filter_map(|op| match op {
-                    GroupOp::Close(j) => Some(j.clone()),
-                    _ => None,
-                })
-                .collect();
-            Ok(close_attempts_on(c, &jobs)
-                .await?
-                .into_iter()
-                .map(GroupOut::Closed)
+                .map(|op| direct::savepoint(tx, |sp| group_op(sp, op)))
                 .collect())
-        }
-        None => Ok(Vec::new()),
+        })
+    })
+    .await
+}
+
+fn group_op(db: &rusqlite::Connection, op: &GroupOp) -> Result<GroupOut> {
+    match op {
+        GroupOp::Event(e, p) => direct::record_event(db, e, p.as_ref()).map(|()| GroupOut::Done),
+        GroupOp::Launched {
+            attempt_id,
+            call_id,
+            now,
+        } => direct::mark_launched(db, *attempt_id, call_id, *now).map(|()| GroupOut::Done),
+        GroupOp::Close(job) => direct::close_attempt(db, job).map(GroupOut::Closed),
     }
 }
 
 /// Group commit: the control requests, launch results and call ends of many calls arrive at
 /// once, each a small write that must be durable before its caller answers. One task takes
 /// whatever is queued (up to [`GROUP_MAX`]), writes it in one transaction and answers every
-/// caller after the commit; a lone write goes at once, without waiting for company. If the
-/// group fails, each write is retried alone, so one bad write fails only its own caller.
+/// caller after the commit; a lone write goes at once, without waiting for company. Each write
+/// runs under a savepoint, so one bad write fails only its own caller (see [`group_apply`]).
 async fn group_commit(writer: SqlitePool, mut queue: tokio::sync::mpsc::Receiver<GroupJob>) {
     let mut jobs: Vec<GroupJob> = Vec::with_capacity(GROUP_MAX);
     while queue.recv_many(&mut jobs, GROUP_MAX).await > 0 {
@@ -1821,22 +1442,16 @@ async fn group_commit(writer: SqlitePool, mut queue: tokio::sync::mpsc::Receiver
         match group_apply(&writer, &ops).await {
             Ok(outs) => {
                 for (job, out) in jobs.drain(..).zip(outs) {
-                    let _ = job.done.send(Ok(out));
+                    let _ = job.done.send(out);
                 }
             }
-            Err(e) if jobs.len() == 1 => {
-                if let Some(job) = jobs.pop() {
-                    let _ = job.done.send(Err(e));
-                }
-            }
-            Err(_) => {
+            Err(e) => {
+                // The transaction failed as a whole (begin or commit): nothing of it is stored.
+                let why = e.to_string();
                 for job in jobs.drain(..) {
-                    let r = group_apply(&writer, &[&job.op]).await.and_then(|mut v| {
-                        v.pop().ok_or_else(|| {
-                            StoreError::Corrupt("a grouped write had no result".into())
-                        })
-                    });
-                    let _ = job.done.send(r);
+                    let _ = job
+                        .done
+                        .send(Err(StoreError::Write(why.clone())));
                 }
             }
         }
