@@ -17,6 +17,12 @@ use pregonero::provider::simulator::{self, Script, SimulatorConfig};
 use pregonero::store::{Backend, Store};
 use pregonero::{commands, report};
 
+/// The daemon makes many small allocations per request on two or more threads; glibc's malloc
+/// spent a fifth of the control URL's CPU in them, part of it waiting on its arena locks
+/// (`docs/benchmarks.md`). mimalloc's per-thread heaps take no lock on that path.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "pregonero",

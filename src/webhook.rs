@@ -79,7 +79,8 @@ pub fn router(state: WebhookState) -> Router {
         )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .with_state(state)
+        // Shared, not cloned per request (the state holds strings and vectors).
+        .with_state(Arc::new(state))
 }
 
 /// Compares in constant time: both sides are hashed first, so neither the content nor the
@@ -109,14 +110,14 @@ fn bad_request(msg: &str) -> Response {
 }
 
 /// A plain GET: the panel validating the URL.
-async fn validate(State(st): State<WebhookState>, Path(secret): Path<String>) -> Response {
+async fn validate(State(st): State<Arc<WebhookState>>, Path(secret): Path<String>) -> Response {
     if !secret_matches(&secret, &st.secret) {
         return not_found();
     }
     (StatusCode::OK, Json(json!({ "response": "200" }))).into_response()
 }
 
-async fn healthz(State(st): State<WebhookState>) -> Response {
+async fn healthz(State(st): State<Arc<WebhookState>>) -> Response {
     match st.store.ping().await {
         Ok(()) => (
             StatusCode::OK,
@@ -134,7 +135,7 @@ async fn healthz(State(st): State<WebhookState>) -> Response {
     }
 }
 
-async fn metrics(State(st): State<WebhookState>) -> Response {
+async fn metrics(State(st): State<Arc<WebhookState>>) -> Response {
     let ids: Vec<String> = st
         .campaigns
         .read()
@@ -207,7 +208,7 @@ async fn metrics(State(st): State<WebhookState>) -> Response {
 }
 
 async fn control(
-    State(st): State<WebhookState>,
+    State(st): State<Arc<WebhookState>>,
     Path(secret): Path<String>,
     req: Request,
 ) -> Response {
@@ -492,7 +493,7 @@ pub async fn report_lines(req: Request) -> Result<Vec<ReportLine>, String> {
 }
 
 async fn report(
-    State(st): State<WebhookState>,
+    State(st): State<Arc<WebhookState>>,
     Path(secret): Path<String>,
     req: Request,
 ) -> Response {

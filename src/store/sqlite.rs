@@ -18,13 +18,16 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     /// Readers (WAL: they never wait for the writer).
     pool: SqlitePool,
-    /// The one connection every write goes through: writers queue here, in order, instead of
-    /// contending for SQLite's write lock and sleeping in its busy handler.
-    writer: SqlitePool,
+    /// The one sqlx connection every other write goes through, taken through [`Self::writer`]:
+    /// writers queue on the direct path's lock, in order, instead of contending for SQLite's
+    /// write lock and sleeping in its busy handler.
+    writer_pool: SqlitePool,
     /// The import lease tokens this process holds, by file id.
     leases: Arc<Mutex<HashMap<i64, i64>>>,
     /// Group commit of the small writes many tasks make at once (see [`group_commit`]).
     group: tokio::sync::mpsc::Sender<GroupJob>,
+    /// The busy writes' own connection, used while `writer` is held (see `sqlite_direct`).
+    direct: Arc<direct::Direct>,
 }
 
 /// A file of at least this many lines, imported into a campaign with no contacts yet, takes the
@@ -101,6 +104,10 @@ fn state_check_as_equalities(sql: &str) -> String {
     )
 }
 
+/// How long a write waits for another process's write lock (`pregonero import` beside the
+/// daemon) before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 const CREATE_PHONE_INDEX: &str =
     "CREATE UNIQUE INDEX IF NOT EXISTS contacts_phone ON contacts (campaign_id, phone)";
 
@@ -111,7 +118,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(BUSY_TIMEOUT);
         // No ping before each use: a connection to a local file does not go stale, and the
         // ping was one more round trip to the connection's worker thread per query (most of
         // the control URL's cost is those thread hand-offs).
@@ -128,15 +135,23 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
+        let direct = Arc::new(direct::Direct::open(&writer, BUSY_TIMEOUT).await?);
         let (group, jobs) = tokio::sync::mpsc::channel(GROUP_QUEUE);
-        tokio::spawn(group_commit(writer.clone(), jobs));
+        tokio::spawn(group_commit(writer.clone(), direct.clone(), jobs));
         tokio::spawn(checkpoints(pool.clone(), group.downgrade()));
         Ok(Self {
             pool,
-            writer,
+            writer_pool: writer,
             leases: Arc::default(),
             group,
+            direct,
         })
+    }
+
+    /// The sqlx writer, once this process's write lock is held (see `sqlite_direct`): keep the
+    /// guard for as long as the write (or its transaction) lasts.
+    async fn writer(&self) -> direct::WriterGuard<'_> {
+        self.direct.hold(&self.writer_pool).await
     }
 
     /// Queues a write for the next group transaction and waits until it is committed.
@@ -162,7 +177,8 @@ impl SqliteStore {
         if !inline {
             return Ok(());
         }
-        let mut conn = self.writer.acquire().await?;
+        let w = self.writer().await;
+        let mut conn = w.acquire().await?;
         sqlx::query("PRAGMA foreign_keys = OFF")
             .execute(&mut *conn)
             .await?;
@@ -237,7 +253,8 @@ impl SqliteStore {
         let pid = i64::from(std::process::id());
         let mut waiting_logged = false;
         loop {
-            let mut tx = self.writer.begin().await?;
+            let w = self.writer().await;
+            let mut tx = w.begin().await?;
             // A write first: the transaction holds SQLite's write lock from here on.
             sqlx::query("UPDATE import_lease SET id = id")
                 .execute(&mut *tx)
@@ -257,6 +274,8 @@ impl SqliteStore {
             };
             if !free {
                 tx.commit().await?;
+                // Nobody's writes wait behind this one's sleep.
+                drop(w);
                 if !waiting_logged {
                     tracing::info!("another import is writing contacts; waiting for it to finish");
                     waiting_logged = true;
@@ -362,18 +381,19 @@ impl SqliteStore {
 
     /// Closes both pools (readers and the writer).
     pub async fn close(&self) {
-        self.writer.close().await;
+        self.writer_pool.close().await;
         self.pool.close().await;
     }
 }
 
 impl Backend for SqliteStore {
     async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.writer).await?;
+        MIGRATOR.run(&*self.writer().await).await?;
         self.unique_phone_as_index().await?;
         // A bulk import killed midway leaves the phone index dropped: bring it back unless a
         // live importer holds the lease (it rebuilds the index itself when it ends).
-        let mut tx = self.writer.begin().await?;
+        let w = self.writer().await;
+        let mut tx = w.begin().await?;
         sqlx::query("UPDATE import_lease SET id = id")
             .execute(&mut *tx)
             .await?;
@@ -418,7 +438,7 @@ impl Backend for SqliteStore {
         .bind(source)
         .bind(now)
         .bind(now)
-        .execute(&self.writer)
+        .execute(&*self.writer().await)
         .await?;
         Ok(())
     }
@@ -454,7 +474,7 @@ impl Backend for SqliteStore {
         .bind(if paused { reason } else { None })
         .bind(now)
         .bind(id)
-        .execute(&self.writer)
+        .execute(&*self.writer().await)
         .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -465,7 +485,7 @@ impl Backend for SqliteStore {
         )
         .bind(reason)
         .bind(now)
-        .execute(&self.writer)
+        .execute(&*self.writer().await)
         .await?;
         Ok(())
     }
@@ -517,7 +537,8 @@ impl Backend for SqliteStore {
         contacts: &[ContactRecord],
         now: i64,
     ) -> Result<u64> {
-        let mut tx = self.writer.begin().await?;
+        let w = self.writer().await;
+        let mut tx = w.begin().await?;
         self.renew_lease(&mut tx, file_id).await?;
         let mut inserted = 0;
         // Multi-row inserts, well under SQLite's 32,766 bound parameters per statement. On the
@@ -563,7 +584,8 @@ impl Backend for SqliteStore {
     }
 
     async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<FileRecord> {
-        let mut tx = self.writer.begin().await?;
+        let w = self.writer().await;
+        let mut tx = w.begin().await?;
         let row = sqlx::query(
             "UPDATE imported_files SET rows_read = ?, rejected = ?, duplicates = ?, complete = 1 WHERE id = ?
              RETURNING file_name, rows_read, imported, rejected, duplicates",
@@ -587,7 +609,8 @@ impl Backend for SqliteStore {
     }
 
     async fn abort_import(&self, file_id: i64) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let w = self.writer().await;
+        let mut tx = w.begin().await?;
         self.end_lease(&mut tx, file_id).await?;
         tx.commit().await?;
         self.set_lease_token(file_id, None);
@@ -601,7 +624,8 @@ impl Backend for SqliteStore {
         limit: u32,
         gate: &(dyn Fn(&Candidate) -> Gate + Sync),
     ) -> Result<Vec<Claim>> {
-        let mut tx = self.writer.begin().await?;
+        let w = self.writer().await;
+        let mut tx = w.begin().await?;
         // A write first, so the transaction holds SQLite's write lock from here on: nobody can
         // claim the same rows between the read and the update below.
         sqlx::query("UPDATE campaigns SET updated_at = updated_at WHERE id = ?")
@@ -718,7 +742,8 @@ impl Backend for SqliteStore {
         next: &NotPlaced,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let w = self.writer().await;
+        let mut tx = w.begin().await?;
         let (status, result) = match next {
             NotPlaced::RetryAt(_) => ("not_placed", None),
             NotPlaced::Failed => ("closed", Some("failed")),
@@ -820,14 +845,15 @@ impl Backend for SqliteStore {
     }
 
     async fn close_attempts(&self, jobs: &[CloseJob]) -> Result<Vec<Option<NextState>>> {
-        direct::on_writer(&self.writer, |db| {
-            direct::in_transaction(db, |tx| {
-                jobs.iter()
-                    .map(|job| direct::close_attempt(tx, job))
-                    .collect()
+        self.direct
+            .run(&self.writer_pool, |db| {
+                direct::in_transaction(db, |tx| {
+                    jobs.iter()
+                        .map(|job| direct::close_attempt(tx, job))
+                        .collect()
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn store_report_batch(&self, body: &str, now: i64) -> Result<i64> {
@@ -836,7 +862,7 @@ impl Backend for SqliteStore {
         )
         .bind(body)
         .bind(now)
-        .fetch_one(&self.writer)
+        .fetch_one(&*self.writer().await)
         .await?)
     }
 
@@ -850,7 +876,7 @@ impl Backend for SqliteStore {
             .bind(lines)
             .bind(error)
             .bind(batch_id)
-            .execute(&self.writer)
+            .execute(&*self.writer().await)
             .await?;
         Ok(())
     }
@@ -861,10 +887,13 @@ impl Backend for SqliteStore {
         lines: &[ReportLine],
         now: i64,
     ) -> Result<Vec<ReportLineApplied>> {
-        direct::on_writer(&self.writer, |db| {
-            direct::in_transaction(db, |tx| direct::apply_report_lines(tx, batch_id, lines, now))
-        })
-        .await
+        self.direct
+            .run(&self.writer_pool, |db| {
+                direct::in_transaction(db, |tx| {
+                    direct::apply_report_lines(tx, batch_id, lines, now)
+                })
+            })
+            .await
     }
 
     async fn open_attempts(&self) -> Result<Vec<OpenAttempt>> {
@@ -923,7 +952,8 @@ impl Backend for SqliteStore {
     }
 
     async fn dnc_upsert(&self, entries: &[DncEntry], now: i64) -> Result<u64> {
-        let mut tx = self.writer.begin().await?;
+        let w = self.writer().await;
+        let mut tx = w.begin().await?;
         let mut n = 0;
         for e in entries {
             n += sqlx::query(
@@ -947,7 +977,7 @@ impl Backend for SqliteStore {
     async fn dnc_remove(&self, phone: &str) -> Result<bool> {
         let r = sqlx::query("DELETE FROM do_not_call WHERE phone = ?")
             .bind(phone)
-            .execute(&self.writer)
+            .execute(&*self.writer().await)
             .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -1085,13 +1115,13 @@ impl Backend for SqliteStore {
                 .bind(campaign)
                 .bind(url)
                 .bind(now)
-                .execute(&self.writer)
+                .execute(&*self.writer().await)
                 .await?;
             }
             None => {
                 sqlx::query("DELETE FROM notify_targets WHERE campaign_id = ?")
                     .bind(campaign)
-                    .execute(&self.writer)
+                    .execute(&*self.writer().await)
                     .await?;
             }
         }
@@ -1133,7 +1163,7 @@ impl Backend for SqliteStore {
         sqlx::query("UPDATE notify_outbox SET delivered_at = ?, last_error = NULL WHERE id = ? AND delivered_at IS NULL")
             .bind(now)
             .bind(id)
-            .execute(&self.writer)
+            .execute(&*self.writer().await)
             .await?;
         Ok(())
     }
@@ -1156,7 +1186,7 @@ impl Backend for SqliteStore {
         .bind(retry_at)
         .bind(now)
         .bind(id)
-        .execute(&self.writer)
+        .execute(&*self.writer().await)
         .await?;
         Ok(())
     }
@@ -1406,16 +1436,21 @@ struct GroupJob {
 
 /// Runs the given writes in one transaction, in order, each under a savepoint: a write that
 /// fails is undone alone and fails only its own caller; if the commit fails, every write does.
-async fn group_apply(writer: &SqlitePool, ops: &[&GroupOp]) -> Result<Vec<Result<GroupOut>>> {
-    direct::on_writer(writer, |db| {
-        direct::in_transaction(db, |tx| {
-            Ok(ops
-                .iter()
-                .map(|op| direct::savepoint(tx, |sp| group_op(sp, op)))
-                .collect())
+async fn group_apply(
+    writer: &SqlitePool,
+    direct: &direct::Direct,
+    ops: &[&GroupOp],
+) -> Result<Vec<Result<GroupOut>>> {
+    direct
+        .run(writer, |db| {
+            direct::in_transaction(db, |tx| {
+                Ok(ops
+                    .iter()
+                    .map(|op| direct::savepoint(tx, |sp| group_op(sp, op)))
+                    .collect())
+            })
         })
-    })
-    .await
+        .await
 }
 
 fn group_op(db: &rusqlite::Connection, op: &GroupOp) -> Result<GroupOut> {
@@ -1435,11 +1470,15 @@ fn group_op(db: &rusqlite::Connection, op: &GroupOp) -> Result<GroupOut> {
 /// whatever is queued (up to [`GROUP_MAX`]), writes it in one transaction and answers every
 /// caller after the commit; a lone write goes at once, without waiting for company. Each write
 /// runs under a savepoint, so one bad write fails only its own caller (see [`group_apply`]).
-async fn group_commit(writer: SqlitePool, mut queue: tokio::sync::mpsc::Receiver<GroupJob>) {
+async fn group_commit(
+    writer: SqlitePool,
+    direct: Arc<direct::Direct>,
+    mut queue: tokio::sync::mpsc::Receiver<GroupJob>,
+) {
     let mut jobs: Vec<GroupJob> = Vec::with_capacity(GROUP_MAX);
     while queue.recv_many(&mut jobs, GROUP_MAX).await > 0 {
         let ops: Vec<&GroupOp> = jobs.iter().map(|j| &j.op).collect();
-        match group_apply(&writer, &ops).await {
+        match group_apply(&writer, &direct, &ops).await {
             Ok(outs) => {
                 for (job, out) in jobs.drain(..).zip(outs) {
                     let _ = job.done.send(out);
@@ -1449,9 +1488,7 @@ async fn group_commit(writer: SqlitePool, mut queue: tokio::sync::mpsc::Receiver
                 // The transaction failed as a whole (begin or commit): nothing of it is stored.
                 let why = e.to_string();
                 for job in jobs.drain(..) {
-                    let _ = job
-                        .done
-                        .send(Err(StoreError::Write(why.clone())));
+                    let _ = job.done.send(Err(StoreError::Write(why.clone())));
                 }
             }
         }
@@ -1554,7 +1591,9 @@ mod tests {
             key(a, "3"),
         ];
         let refs: Vec<&GroupOp> = ops.iter().collect();
-        let out = group_apply(&store.writer, &refs).await.unwrap();
+        let out = group_apply(&store.writer_pool, &store.direct, &refs)
+            .await
+            .unwrap();
         assert_eq!(out.len(), ops.len());
         let dtmf: Vec<(i64, String, String)> = sqlx::query_as(
             "SELECT id, dtmf, status FROM attempts WHERE dtmf IS NOT NULL ORDER BY id",

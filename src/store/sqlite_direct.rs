@@ -1,21 +1,27 @@
-//! The SQLite writer's busy paths, run on the writer connection's own handle.
+//! The SQLite writer's busy paths, on a connection of their own stepped on the calling thread.
 //!
 //! sqlx runs each SQLite connection on a worker thread of its own, and every statement (and
 //! every row a statement returns) is a hand-off to that thread and back: two thread switches.
 //! perf on the daemon under load showed those switches as most of its CPU, with the SQL itself
 //! a few per cent. The writes that come by the thousand (control events, launch results, call
-//! ends, report lines) therefore borrow the writer's handle once per transaction
-//! (`SqliteConnection::lock_handle`: sqlx's worker makes no call on it meanwhile) and step
-//! their statements here, on the calling thread, through rusqlite. One hand-off per group of
-//! writes instead of two or three per write. The SQL, the transaction boundaries and the
-//! results are the same as through sqlx; only the thread that runs them changes.
+//! ends, report lines) therefore go through [`Direct`]: a rusqlite connection to the same file,
+//! used only under this process's write lock, which every sqlx write takes too, so the two
+//! never write at once and writers still queue in one line. Its
+//! statements stay prepared for the life of the store; a schema change (an import dropping and
+//! rebuilding an index) makes SQLite prepare them again by itself. The SQL, the transaction
+//! boundaries and the results are the same as through sqlx; no thread switch is left.
+//!
+//! An in-memory database (no file a second connection could open) borrows the sqlx writer's
+//! own handle instead (`lock_handle`), one hand-off per transaction.
 //!
 //! Everything here is synchronous and short (a group of control writes, or a chunk of report
-//! lines); nothing awaits while the handle is borrowed.
+//! lines); nothing awaits while a connection is in use.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use sqlx::SqlitePool;
 
 use super::{
@@ -23,18 +29,96 @@ use super::{
     ReportAttempts, ReportLine, ReportLineApplied, Result, StoreError,
 };
 
-/// Runs `f` on the writer connection's SQLite handle, on this thread.
-pub(super) async fn on_writer<T>(
-    writer: &SqlitePool,
-    f: impl FnOnce(&Connection) -> Result<T>,
-) -> Result<T> {
+/// The direct writer connection (see the module's documentation).
+#[derive(Debug)]
+pub(super) struct Direct {
+    /// `None` for an in-memory database: the sqlx writer's handle is borrowed instead.
+    own: Option<Mutex<Connection>>,
+    /// This process's write lock: held by every write, direct or through sqlx, so they run
+    /// one at a time and in the order they asked (tokio's mutex is fair). The sqlx writer pool
+    /// has one connection too, but giving it back pings it (a hand-off to its thread), which
+    /// the direct path, taking only this lock, never pays.
+    lock: tokio::sync::Mutex<()>,
+}
+
+/// The sqlx writer pool with this process's write lock held (see [`Direct::hold`]).
+pub(super) struct WriterGuard<'a> {
+    pool: &'a SqlitePool,
+    _lock: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl std::ops::Deref for WriterGuard<'_> {
+    type Target = SqlitePool;
+    fn deref(&self) -> &SqlitePool {
+        self.pool
+    }
+}
+
+impl Direct {
+    /// Opens the direct connection to the file the sqlx writer has open, with the writer's
+    /// settings: `synchronous = NORMAL`, foreign keys on, the same busy timeout, and no
+    /// checkpoint inside a commit (the store's checkpoint task does it beside the writer).
+    pub(super) async fn open(writer: &SqlitePool, busy: Duration) -> Result<Direct> {
+        let path = borrowed(writer, |db| {
+            Ok(db.path().filter(|p| !p.is_empty()).map(str::to_string))
+        })
+        .await?;
+        let Some(path) = path else {
+            return Ok(Direct {
+                own: None,
+                lock: tokio::sync::Mutex::new(()),
+            });
+        };
+        let db = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        db.busy_timeout(busy)?;
+        db.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+        )?;
+        db.set_prepared_statement_cache_capacity(32);
+        Ok(Direct {
+            own: Some(Mutex::new(db)),
+            lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The sqlx writer pool, for a write through sqlx, with the write lock held.
+    pub(super) async fn hold<'a>(&'a self, writer: &'a SqlitePool) -> WriterGuard<'a> {
+        WriterGuard {
+            pool: writer,
+            _lock: self.lock.lock().await,
+        }
+    }
+
+    /// Runs `f` on the direct connection with this process's write lock held.
+    pub(super) async fn run<T>(
+        &self,
+        writer: &SqlitePool,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
+        let _lock = self.lock.lock().await;
+        let Some(own) = &self.own else {
+            return borrowed(writer, f).await;
+        };
+        // A panic inside `f` rolled its transaction back while unwinding (rusqlite's
+        // `Transaction` drop), so a poisoned lock guards a connection in a clean state.
+        let db = own.lock().unwrap_or_else(|e| e.into_inner());
+        f(&db)
+    }
+}
+
+/// Runs `f` on the sqlx writer connection's own SQLite handle, on this thread.
+async fn borrowed<T>(writer: &SqlitePool, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
     let mut conn = writer.acquire().await?;
     let mut locked = conn.lock_handle().await?;
     let raw = locked.as_raw_handle();
     // SAFETY: while `locked` lives, sqlx's worker thread makes no call on this handle or its
     // statements, and `locked` outlives `db` (dropped first, below). `from_handle` does not
-    // take ownership: dropping `db` finalizes only the statements it prepared and leaves the
-    // connection open for sqlx. rusqlite and sqlx link the same libsqlite3-sys (one `links`).
+    // take ownership: dropping `db` finalizes only the statements it prepared (sqlx's close
+    // would fail on any left) and leaves the connection open for sqlx. rusqlite and sqlx link
+    // the same libsqlite3-sys (one `links = "sqlite3"` in the build).
     let db = unsafe { Connection::from_handle(raw.as_ptr()) }?;
     let out = f(&db);
     drop(db);
@@ -47,6 +131,8 @@ pub(super) fn in_transaction<T>(
     db: &Connection,
     f: impl FnOnce(&Connection) -> Result<T>,
 ) -> Result<T> {
+    // Immediate: the write lock is taken at once (another process, `pregonero import`, may hold
+    // it; the busy timeout waits for it), never half-way through.
     let tx = rusqlite::Transaction::new_unchecked(db, TransactionBehavior::Immediate)?;
     let out = f(&tx)?;
     tx.commit()?;
@@ -56,14 +142,15 @@ pub(super) fn in_transaction<T>(
 /// Runs `f` under a savepoint: on an error its writes are undone and the transaction goes on,
 /// so one bad write in a group fails only its own caller.
 pub(super) fn savepoint<T>(db: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-    db.execute_batch("SAVEPOINT one_write")?;
+    db.prepare_cached("SAVEPOINT one_write")?.execute([])?;
     match f(db) {
         Ok(v) => {
-            db.execute_batch("RELEASE one_write")?;
+            db.prepare_cached("RELEASE one_write")?.execute([])?;
             Ok(v)
         }
         Err(e) => {
-            db.execute_batch("ROLLBACK TO one_write; RELEASE one_write")?;
+            db.prepare_cached("ROLLBACK TO one_write")?.execute([])?;
+            db.prepare_cached("RELEASE one_write")?.execute([])?;
             Err(e)
         }
     }
@@ -124,7 +211,12 @@ pub(super) fn record_event(
 }
 
 /// The provider accepted a launch: its call id, and the attempt rings.
-pub(super) fn mark_launched(db: &Connection, attempt_id: i64, call_id: &str, now: i64) -> Result<()> {
+pub(super) fn mark_launched(
+    db: &Connection,
+    attempt_id: i64,
+    call_id: &str,
+    now: i64,
+) -> Result<()> {
     db.prepare_cached(
         "UPDATE attempts SET provider_call_id = COALESCE(provider_call_id, ?2),
              launched_at = COALESCE(launched_at, ?3),
