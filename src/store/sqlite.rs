@@ -1408,6 +1408,8 @@ async fn checkpoints(pool: SqlitePool, alive: tokio::sync::mpsc::WeakSender<Grou
 
 /// Most writes a group transaction takes at once.
 const GROUP_MAX: usize = 256;
+/// Most passes of the runtime's event loop a group waits for company (see [`group_commit`]).
+const GROUP_YIELDS: usize = 4;
 /// Writes waiting for a group transaction before callers wait to queue.
 const GROUP_QUEUE: usize = 4096;
 
@@ -1477,6 +1479,24 @@ async fn group_commit(
 ) {
     let mut jobs: Vec<GroupJob> = Vec::with_capacity(GROUP_MAX);
     while queue.recv_many(&mut jobs, GROUP_MAX).await > 0 {
+        // Company: the runtime may hold more requests, read but not yet queued; one pass of
+        // its event loop (a yield) lets them join, as long as each pass brings some.
+        for _ in 0..GROUP_YIELDS {
+            if jobs.len() >= GROUP_MAX {
+                break;
+            }
+            tokio::task::yield_now().await;
+            let before = jobs.len();
+            while jobs.len() < GROUP_MAX {
+                match queue.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            if jobs.len() == before {
+                break;
+            }
+        }
         let ops: Vec<&GroupOp> = jobs.iter().map(|j| &j.op).collect();
         match group_apply(&writer, &direct, &ops).await {
             Ok(outs) => {
@@ -1512,10 +1532,9 @@ mod tests {
         );
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_group_keeps_the_order_of_the_writes_on_one_attempt() {
-        let db = crate::testing::TestDb::sqlite();
-        let store = SqliteStore::connect(&db.url).await.expect("connect");
+    /// A store on `url` with campaign `c1` of three contacts, all claimed: their attempt ids.
+    async fn store_with_claims(url: &str) -> (SqliteStore, Vec<i64>) {
+        let store = SqliteStore::connect(url).await.expect("connect");
         store.migrate().await.unwrap();
         store
             .upsert_campaign("c1", "survey", "T", "", 1_000)
@@ -1554,27 +1573,37 @@ mod tests {
             .claim_due("c1", 1_000, 3, &crate::store::launch_all)
             .await
             .unwrap();
-        let (a, b) = (claims[0].attempt_id, claims[1].attempt_id);
-        let key = |attempt: i64, k: &str| {
-            GroupOp::Event(
-                CallEvent {
-                    attempt_id: Some(attempt),
-                    provider_call_id: Some(format!("c.{attempt}")),
-                    kind: "result".into(),
-                    command: None,
-                    dtmf: Some(k.into()),
-                    statuscall: None,
-                    fields: "{}".into(),
-                    received_at: 2_000,
-                },
-                Some(Progress {
-                    answered: true,
-                    dtmf: Some(k.into()),
-                    answers: vec![("q".into(), k.into())],
-                    ..Default::default()
-                }),
-            )
-        };
+        let ids = claims.iter().map(|c| c.attempt_id).collect();
+        (store, ids)
+    }
+
+    fn key_press(attempt: i64, k: &str) -> GroupOp {
+        GroupOp::Event(
+            CallEvent {
+                attempt_id: Some(attempt),
+                provider_call_id: Some(format!("c.{attempt}")),
+                kind: "result".into(),
+                command: None,
+                dtmf: Some(k.into()),
+                statuscall: None,
+                fields: "{}".into(),
+                received_at: 2_000,
+            },
+            Some(Progress {
+                answered: true,
+                dtmf: Some(k.into()),
+                answers: vec![("q".into(), k.into())],
+                ..Default::default()
+            }),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_keeps_the_order_of_the_writes_on_one_attempt() {
+        let db = crate::testing::TestDb::sqlite();
+        let (store, claims) = store_with_claims(&db.url).await;
+        let (a, b) = (claims[0], claims[1]);
+        let key = key_press;
         let launched = |attempt: i64| GroupOp::Launched {
             attempt_id: attempt,
             call_id: format!("c.{attempt}"),
@@ -1623,6 +1652,162 @@ mod tests {
             vec![(a, "3".into()), (b, "8".into())],
             "the last answer wins"
         );
+        store.close().await;
+    }
+    /// Group commit runs each write under a savepoint: a write that fails (here an event naming
+    /// an attempt that does not exist, refused by the foreign key) fails its own caller only,
+    /// leaves nothing behind, and the writes before and after it in the group are stored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bad_write_in_a_group_fails_only_its_own_caller() {
+        let db = crate::testing::TestDb::sqlite();
+        let (store, claims) = store_with_claims(&db.url).await;
+        let (a, b) = (claims[0], claims[1]);
+        let ops = [
+            key_press(a, "1"),
+            key_press(999_999, "5"),
+            key_press(b, "2"),
+        ];
+        let refs: Vec<&GroupOp> = ops.iter().collect();
+        let out = group_apply(&store.writer_pool, &store.direct, &refs)
+            .await
+            .expect("the group commits");
+        assert!(out[0].is_ok() && out[2].is_ok(), "{out:?}");
+        let err = out[1]
+            .as_ref()
+            .expect_err("the event of no attempt is refused");
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+        let stored: Vec<(Option<i64>, String)> =
+            sqlx::query_as("SELECT attempt_id, dtmf FROM call_events ORDER BY id")
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(stored, vec![(Some(a), "1".into()), (Some(b), "2".into())]);
+        let answers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM survey_answers")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            answers, 2,
+            "the failed write's survey answer was undone with it"
+        );
+        store.close().await;
+    }
+
+    /// Writes through sqlx and through the direct connection, many at once from many tasks,
+    /// take turns on the process's write lock: every one succeeds and none waits in SQLite's
+    /// busy handler (a `database is locked` would mean two writers of this process collided).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn direct_and_sqlx_writes_take_turns() {
+        let db = crate::testing::TestDb::sqlite();
+        let (store, claims) = store_with_claims(&db.url).await;
+        let store = Arc::new(store);
+        // No waiting in the busy handler at all: a collision fails at once.
+        sqlx::query("PRAGMA busy_timeout = 0")
+            .execute(&*store.writer().await)
+            .await
+            .unwrap();
+        store
+            .direct
+            .run(
+                &store.writer_pool,
+                |db| Ok(db.busy_timeout(Duration::ZERO)?),
+            )
+            .await
+            .unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..600i64 {
+            let store = store.clone();
+            let attempt = claims[(i % 3) as usize];
+            tasks.spawn(async move {
+                if i % 2 == 0 {
+                    store
+                        .record_event(
+                            &CallEvent {
+                                attempt_id: Some(attempt),
+                                provider_call_id: None,
+                                kind: "start".into(),
+                                command: None,
+                                dtmf: None,
+                                statuscall: None,
+                                fields: "{}".into(),
+                                received_at: 3_000 + i,
+                            },
+                            None,
+                        )
+                        .await
+                } else {
+                    store
+                        .set_paused("c1", i % 4 == 1, Some("test"), 3_000 + i)
+                        .await
+                        .map(|_| ())
+                }
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.expect("task").expect("every write succeeds");
+        }
+        let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM call_events")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(events, 300);
+        store.close().await;
+    }
+
+    /// An in-memory database has no file for a second connection: the direct writes borrow
+    /// the sqlx writer's own handle instead, with the same results.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_in_memory_database_borrows_the_writers_handle() {
+        let (store, claims) = store_with_claims("sqlite::memory:").await;
+        assert!(
+            store.direct.borrows(),
+            "no file: the writer's handle is borrowed"
+        );
+        let a = claims[0];
+        store.mark_launched(a, "c.1", 1_500).await.unwrap();
+        store
+            .record_event(
+                &CallEvent {
+                    attempt_id: Some(a),
+                    provider_call_id: Some("c.1".into()),
+                    kind: "result".into(),
+                    command: None,
+                    dtmf: Some("1".into()),
+                    statuscall: None,
+                    fields: "{}".into(),
+                    received_at: 2_000,
+                },
+                Some(&Progress {
+                    answered: true,
+                    dtmf: Some("1".into()),
+                    ..Default::default()
+                }),
+            )
+            .await
+            .unwrap();
+        let line = ReportLine {
+            provider_call_id: "c.1".into(),
+            startdate: "2026-12-02 10:00:00".into(),
+            dst: "600000000".into(),
+            status: "answer".into(),
+            duration_seconds: 12,
+            cost: 0.01,
+            raw: "{}".into(),
+        };
+        let batch = store.store_report_batch("[]", 2_500).await.unwrap();
+        let applied = store
+            .apply_report_lines(batch, &[line.clone(), line], 2_500)
+            .await
+            .unwrap();
+        assert!(applied[0].new && !applied[1].new, "{applied:?}");
+        assert_eq!(applied[0].attempt, Some((a, "c1".to_string(), true)));
+        let row: (String, Option<String>, Option<i64>) =
+            sqlx::query_as("SELECT status, dtmf, talk_seconds FROM attempts WHERE id = ?")
+                .bind(a)
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(row, ("ringing".into(), Some("1".into()), Some(12)));
         store.close().await;
     }
 }

@@ -84,6 +84,12 @@ impl Direct {
         })
     }
 
+    /// Whether this store borrows the sqlx writer's handle (an in-memory database).
+    #[cfg(test)]
+    pub(super) fn borrows(&self) -> bool {
+        self.own.is_none()
+    }
+
     /// The sqlx writer pool, for a write through sqlx, with the write lock held.
     pub(super) async fn hold<'a>(&'a self, writer: &'a SqlitePool) -> WriterGuard<'a> {
         WriterGuard {
