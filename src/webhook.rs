@@ -453,14 +453,14 @@ fn number(v: &serde_json::Value, max: f64) -> f64 {
 }
 
 /// Parses the `calls` field into report lines; lines without an ID (legs not created by API
-/// Voice) are skipped.
+/// Voice) are skipped. Each element is kept as it came (`raw`) and read once more for the six
+/// fields used; the rest of it is skipped without being built.
 pub fn parse_report(calls: &str) -> Result<Vec<ReportLine>, String> {
-    let items: Vec<serde_json::Value> =
+    let items: Vec<&serde_json::value::RawValue> =
         serde_json::from_str(calls).map_err(|e| format!("`calls` is not a JSON array: {e}"))?;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
-        let raw = item.to_string();
-        let Ok(l) = serde_json::from_value::<RawLine>(item) else {
+        let Ok(l) = serde_json::from_str::<RawLine>(item.get()) else {
             continue;
         };
         let id = text(&l.id);
@@ -474,7 +474,7 @@ pub fn parse_report(calls: &str) -> Result<Vec<ReportLine>, String> {
             status: text(&l.status).to_ascii_lowercase(),
             duration_seconds: number(&l.duration, flow::MAX_CALL_SECONDS as f64).round() as i64,
             cost: number(&l.cost, MAX_LINE_COST),
-            raw,
+            raw: item.get().to_string(),
         });
     }
     Ok(out)
