@@ -238,9 +238,7 @@ async fn control(
 /// multipart body (body wins). The call flow then reads it (`flow::next_step`).
 pub async fn control_request(req: Request) -> Result<ControlRequest, String> {
     let fields = crate::provider::read_form(req).await?;
-    Ok(ControlRequest {
-        fields: fields.into_iter().collect(),
-    })
+    Ok(ControlRequest { fields })
 }
 
 async fn handle_control(

@@ -17,7 +17,7 @@
 //! - network input never panics the simulator, secrets are never logged, and everything stops
 //!   when the cancellation token fires.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -421,7 +421,7 @@ impl SimHandle {
     /// Validates a launch and, if accepted, records it and returns the call to place.
     fn admit(
         &self,
-        form: &HashMap<String, String>,
+        form: &BTreeMap<String, String>,
         faults: &Faults,
         hit: bool,
     ) -> Result<Call, String> {
@@ -555,7 +555,7 @@ async fn launch(State(sim): State<SimHandle>, req: Request) -> Response {
 
 /// Reads form fields from the query string and an urlencoded or multipart body (body wins).
 /// Bodies without a multipart content type are parsed as urlencoded.
-pub async fn read_form(req: Request) -> Result<HashMap<String, String>, String> {
+pub async fn read_form(req: Request) -> Result<BTreeMap<String, String>, String> {
     read_form_limited(req, MAX_FORM_BYTES).await
 }
 
@@ -564,9 +564,9 @@ pub async fn read_form(req: Request) -> Result<HashMap<String, String>, String> 
 pub async fn read_form_limited(
     req: Request,
     limit: usize,
-) -> Result<HashMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, String> {
     let (parts, body) = req.into_parts();
-    let mut form = HashMap::new();
+    let mut form = BTreeMap::new();
     if let Some(q) = parts.uri.query() {
         parse_urlencoded(q.as_bytes(), &mut form);
     }
@@ -594,7 +594,7 @@ pub async fn read_form_limited(
     Ok(form)
 }
 
-fn parse_urlencoded(input: &[u8], into: &mut HashMap<String, String>) {
+fn parse_urlencoded(input: &[u8], into: &mut BTreeMap<String, String>) {
     fn decode(s: &[u8]) -> String {
         let hex = |b: u8| (b as char).to_digit(16);
         let (mut out, mut i) = (Vec::with_capacity(s.len()), 0);

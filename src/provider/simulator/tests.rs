@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 use super::call::CONTROL_FIELDS;
 use super::*;
 
-type Reqs = Arc<Mutex<Vec<HashMap<String, String>>>>;
+type Reqs = Arc<Mutex<Vec<BTreeMap<String, String>>>>;
 
 /// A dialer stand-in: start → speak_getdtmf (or garbage), result → hangup, end → `{}`.
 #[derive(Clone, Default)]
@@ -17,7 +17,7 @@ struct Dialer {
 }
 
 impl Dialer {
-    fn reqs(&self) -> Vec<HashMap<String, String>> {
+    fn reqs(&self) -> Vec<BTreeMap<String, String>> {
         self.reqs.lock().unwrap().clone()
     }
     fn reports(&self) -> Vec<Vec<Value>> {
@@ -429,7 +429,7 @@ fn random_outcomes_are_deterministic_and_mostly_answered() {
         .iter()
         .all(|d| random_outcome(7, d, 1) == random_outcome(7, d, 1)));
     assert_eq!(mask("0034600000123"), "**********123");
-    let mut form = HashMap::new();
+    let mut form = BTreeMap::new();
     parse_urlencoded(b"a=1+2%2C3&b&c=%zz&api=API%20sim", &mut form);
     assert_eq!(
         (form["a"].as_str(), form["b"].as_str(), form["c"].as_str()),
