@@ -1675,9 +1675,10 @@ mod tests {
         );
         store.close().await;
     }
-    /// Group commit runs each write under a savepoint: a write that fails (here an event naming
-    /// an attempt that does not exist, refused by the foreign key) fails its own caller only,
-    /// leaves nothing behind, and the writes before and after it in the group are stored.
+
+    /// A write that fails in a group (here an event naming an attempt that does not exist,
+    /// refused by the foreign key) fails its own caller only and leaves nothing behind: the
+    /// group runs again with a savepoint per write, and the writes before and after it are stored.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_bad_write_in_a_group_fails_only_its_own_caller() {
         let db = crate::testing::TestDb::sqlite();
