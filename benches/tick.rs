@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use pregonero::store::{Backend, Gate, Store};
+use pregonero::store::{Gate, Store};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {

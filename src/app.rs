@@ -30,7 +30,7 @@ use crate::provider::simulator::{Script, SimHandle, Simulator, SimulatorConfig};
 use crate::provider::ApiVoiceClient;
 use crate::schedule::plan::CampaignPlan;
 use crate::sdnotify::{self, Notifier};
-use crate::store::{Backend, Store};
+use crate::store::Store;
 use crate::webhook::{self, WebhookState};
 
 /// `--exit-when-idle` exits when nothing is due within this (simulated) time.

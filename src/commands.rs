@@ -8,7 +8,7 @@ use crate::campaign::{dnc, phone};
 use crate::config::Config;
 use crate::dialer::ActiveCampaign;
 use crate::schedule::plan::local;
-use crate::store::{Backend, Candidate, Gate, Store};
+use crate::store::{Candidate, Gate, Store};
 
 fn at(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::SharedClock;
 use crate::dialer::Campaigns;
 use crate::report;
-use crate::store::{Backend, Store};
+use crate::store::Store;
 
 /// The only user name.
 pub const USER: &str = "operator";

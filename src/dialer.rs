@@ -31,7 +31,7 @@ use crate::pacing::{sales_cap, AgentBook, AgentView};
 use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
 use crate::schedule::plan::CampaignPlan;
 use crate::schedule::AttemptResult;
-use crate::store::{AttemptClose, Backend, Candidate, NotPlaced, Store};
+use crate::store::{AttemptClose, Candidate, NotPlaced, Store};
 
 /// How often a sales campaign's pacing re-reads its abandon rate.
 const SALES_RATE_REFRESH: Duration = Duration::from_secs(2);

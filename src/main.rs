@@ -14,7 +14,7 @@ use pregonero::campaign::{self, phone};
 use pregonero::clock::{Clock, SystemClock};
 use pregonero::config::{Config, ProviderKind};
 use pregonero::provider::simulator::{self, Script, SimulatorConfig};
-use pregonero::store::{Backend, Store};
+use pregonero::store::Store;
 use pregonero::{commands, report};
 
 /// The daemon makes many small allocations per request on two or more threads; glibc's malloc

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::NotifyConfig;
-use crate::store::{Backend, Notification, Store, StoreError};
+use crate::store::{Notification, Store, StoreError};
 
 /// Rows read per pass.
 const BATCH: u32 = 32;

@@ -20,7 +20,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::dialer::{ActiveCampaign, Campaigns};
 use crate::schedule::plan::CampaignPlan;
-use crate::store::{Backend, Store};
+use crate::store::Store;
 
 /// What was seen of a file at the last scan.
 #[derive(Debug, Clone, PartialEq)]

@@ -24,9 +24,7 @@ use crate::flow::{self, Command, ControlRequest, RequestKind};
 use crate::guard::{Guard, OnTimeout, SourcePolicy};
 use crate::metrics::Metrics;
 use crate::schedule::AttemptResult;
-use crate::store::{
-    AttemptClose, Backend, CallEvent, CloseJob, DncEntry, Progress, ReportLine, Store,
-};
+use crate::store::{AttemptClose, CallEvent, CloseJob, DncEntry, Progress, ReportLine, Store};
 
 const CONTROL_BODY_LIMIT: usize = 64 * 1024;
 const REPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;

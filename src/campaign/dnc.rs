@@ -141,7 +141,6 @@ pub async fn import(
     region: Option<phonenumber::country::Id>,
     now_ms: i64,
 ) -> Result<(u64, Vec<DncReject>), String> {
-    use crate::store::Backend;
     let (entries, rejects) = read(path, region)?;
     let n = store
         .dnc_upsert(&entries, now_ms)

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 
 use super::csv::{Batch, ContactReader, CsvError, NewContact, RejectWriter};
 use super::Campaign;
-use crate::store::{Backend, ContactRecord, FileImport, Store};
+use crate::store::{ContactRecord, FileImport, Store};
 
 /// What importing one file did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::campaign::Kind;
-use crate::store::{Backend, CampaignStats, Store, StoreError};
+use crate::store::{CampaignStats, Store, StoreError};
 
 /// Counts in a fixed order (serialised as a JSON object in that order).
 #[derive(Debug, Clone, PartialEq)]

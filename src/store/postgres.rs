@@ -10,13 +10,14 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
+use super::sql;
 use super::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(super) pool: PgPool,
     /// The imports in progress in this process, by file id (see [`ImportSession`]).
     imports: Arc<Mutex<HashMap<i64, ImportSession>>>,
 }
@@ -38,6 +39,31 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// The SQL of the domain operations (`queries.rs`) that differs on PostgreSQL.
+pub(super) mod dialect {
+    /// Row locks do it (below): no lock for the whole claim.
+    pub const CLAIM_LOCK: Option<&str> = None;
+
+    /// Due contacts of campaign `$1` at `$2`, at most `$3`, locked for this claim and skipping
+    /// the rows another claimer (loop or daemon) holds: one ordered index range per state
+    /// (`contacts_due` is (campaign, state, next_at, id), migration 0007). The outer conditions
+    /// are checked again on the locked row version, so a contact another claimer took
+    /// meanwhile is not returned.
+    pub const CLAIM_CANDIDATES: &str = "SELECT c.id, c.phone, c.timezone, c.appointment_at, d.phone AS dnc_phone, d.until_date, d.hours, d.source
+         FROM ((SELECT id, next_at FROM contacts
+                WHERE campaign_id = $1 AND state = 'pending' AND next_at <= $2
+                ORDER BY next_at, id LIMIT $3)
+               UNION ALL
+               (SELECT id, next_at FROM contacts
+                WHERE campaign_id = $1 AND state = 'scheduled' AND next_at <= $2
+                ORDER BY next_at, id LIMIT $3)) q
+         JOIN contacts c ON c.id = q.id
+         LEFT JOIN do_not_call d ON d.phone = c.phone
+         WHERE c.state IN ('pending', 'scheduled') AND c.next_at <= $2
+         ORDER BY q.next_at, q.id LIMIT $3
+         FOR UPDATE OF c SKIP LOCKED";
 }
 
 /// First key of the import lease's advisory lock (`"preg"`); the second is the campaign id's
@@ -422,89 +448,13 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-impl Backend for PgStore {
-    async fn migrate(&self) -> Result<()> {
+impl PgStore {
+    pub(super) async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
 
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn upsert_campaign(
-        &self,
-        id: &str,
-        kind: &str,
-        title: &str,
-        source: &str,
-        now: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO campaigns (id, kind, title, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, title = excluded.title,
-                 source = excluded.source, updated_at = excluded.updated_at",
-        )
-        .bind(id)
-        .bind(kind)
-        .bind(title)
-        .bind(source)
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn campaigns(&self) -> Result<Vec<CampaignRow>> {
-        let rows =
-            sqlx::query("SELECT id, kind, title, paused, paused_reason FROM campaigns ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .iter()
-            .map(|r| CampaignRow {
-                id: r.get("id"),
-                kind: r.get("kind"),
-                title: r.get("title"),
-                paused: r.get::<bool, _>("paused"),
-                paused_reason: r.get("paused_reason"),
-            })
-            .collect())
-    }
-
-    async fn set_paused(
-        &self,
-        id: &str,
-        paused: bool,
-        reason: Option<&str>,
-        now: i64,
-    ) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE campaigns SET paused = $1, paused_reason = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(paused)
-        .bind(if paused { reason } else { None })
-        .bind(now)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    async fn pause_all(&self, reason: &str, now: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE campaigns SET paused = TRUE, paused_reason = $1, updated_at = $2 WHERE NOT paused",
-        )
-        .bind(reason)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn begin_import(
+    pub(super) async fn begin_import(
         &self,
         campaign: &str,
         file: &FileImport,
@@ -567,7 +517,7 @@ impl Backend for PgStore {
         Ok(Some(id))
     }
 
-    async fn insert_contacts(
+    pub(super) async fn insert_contacts(
         &self,
         campaign: &str,
         file_id: i64,
@@ -590,7 +540,11 @@ impl Backend for PgStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<FileRecord> {
+    pub(super) async fn finish_import(
+        &self,
+        file_id: i64,
+        file: &FileImport,
+    ) -> Result<FileRecord> {
         let mut session = self.take_import(file_id)?;
         let (inserted, staged) = match session.staged {
             Some(staged) => (
@@ -606,7 +560,7 @@ impl Backend for PgStore {
             ),
             None => (0, 0),
         };
-        let row = sqlx::query(
+        let row: FileRecord = sqlx::query_as(
             "UPDATE imported_files SET imported = imported + $1, rows_read = $2, rejected = $3,
                  duplicates = $4, complete = TRUE
              WHERE id = $5 RETURNING file_name, rows_read, imported, rejected, duplicates",
@@ -623,16 +577,10 @@ impl Backend for PgStore {
             sqlx::query("COMMIT").execute(&mut session.conn).await?;
         }
         Self::release(session).await;
-        Ok(FileRecord {
-            file_name: row.get("file_name"),
-            rows_read: row.get("rows_read"),
-            imported: row.get("imported"),
-            rejected: row.get("rejected"),
-            duplicates: row.get("duplicates"),
-        })
+        Ok(row)
     }
 
-    async fn abort_import(&self, file_id: i64) -> Result<()> {
+    pub(super) async fn abort_import(&self, file_id: i64) -> Result<()> {
         let session = self
             .imports
             .lock()
@@ -644,261 +592,64 @@ impl Backend for PgStore {
         Ok(())
     }
 
-    async fn claim_due(
-        &self,
-        campaign: &str,
-        now: i64,
-        limit: u32,
-        gate: &(dyn Fn(&Candidate) -> Gate + Sync),
-    ) -> Result<Vec<Claim>> {
-        let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(
-            // One ordered index range per state (`contacts_due` is (campaign, state, next_at, id),
-            // migration 0007): `state IN (…)` with `ORDER BY next_at, id` read and sorted every
-            // due row of the campaign. The outer conditions are checked again on the locked row
-            // version, so a contact another claimer took meanwhile is not returned.
-            "SELECT c.id, c.phone, c.timezone, c.appointment_at, d.phone AS dnc_phone, d.until_date, d.hours, d.source
-             FROM ((SELECT id, next_at FROM contacts
-                    WHERE campaign_id = $1 AND state = 'pending' AND next_at <= $2
-                    ORDER BY next_at, id LIMIT $3)
-                   UNION ALL
-                   (SELECT id, next_at FROM contacts
-                    WHERE campaign_id = $1 AND state = 'scheduled' AND next_at <= $2
-                    ORDER BY next_at, id LIMIT $3)) q
-             JOIN contacts c ON c.id = q.id
-             LEFT JOIN do_not_call d ON d.phone = c.phone
-             WHERE c.state IN ('pending', 'scheduled') AND c.next_at <= $2
-             ORDER BY q.next_at, q.id LIMIT $3
-             FOR UPDATE OF c SKIP LOCKED",
-        )
-        .bind(campaign)
-        .bind(now)
-        .bind(candidate_window(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut claims = Vec::new();
-        for r in rows {
-            if claims.len() as u32 >= limit {
-                break;
-            }
-            let candidate = Candidate {
-                contact_id: r.get("id"),
-                phone: r.get("phone"),
-                timezone: r.get("timezone"),
-                appointment_at: r.get("appointment_at"),
-                dnc: r
-                    .get::<Option<String>, _>("dnc_phone")
-                    .map(|phone| DncEntry {
-                        phone,
-                        until_date: r.get("until_date"),
-                        hours: r.get("hours"),
-                        source: r.get("source"),
-                    }),
-            };
-            match gate(&candidate) {
-                Gate::Launch => {}
-                Gate::Defer { until, note } => {
-                    sqlx::query("UPDATE contacts SET state = 'scheduled', next_at = $1, note = $2, updated_at = $3 WHERE id = $4")
-                        .bind(until.max(now + 1))
-                        .bind(note)
-                        .bind(now)
-                        .bind(candidate.contact_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    continue;
-                }
-                Gate::Close { state, note } => {
-                    sqlx::query(
-                        "UPDATE contacts SET state = $1, note = $2, updated_at = $3 WHERE id = $4",
-                    )
-                    .bind(state)
-                    .bind(note)
-                    .bind(now)
-                    .bind(candidate.contact_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    continue;
-                }
-            }
-            sqlx::query("UPDATE contacts SET state = 'in_progress', attempts = attempts + 1, note = NULL, updated_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(candidate.contact_id)
-                .execute(&mut *tx)
-                .await?;
-            let row = sqlx::query(
-                "INSERT INTO attempts (contact_id, campaign_id, number, status, created_at)
-                 VALUES ($1, $2, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE contact_id = $3), 'launching', $4)
-                 RETURNING id, number",
-            )
-            .bind(candidate.contact_id)
-            .bind(campaign)
-            .bind(candidate.contact_id)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            claims.push(Claim {
-                attempt_id: row.get("id"),
-                contact_id: candidate.contact_id,
-                campaign_id: campaign.to_string(),
-                number: row.get("number"),
-                phone: candidate.phone,
-            });
-        }
-        tx.commit().await?;
-        Ok(claims)
-    }
-
-    async fn mark_launched(&self, attempt_id: i64, call_id: &str, now: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE attempts SET provider_call_id = COALESCE(provider_call_id, $1), launched_at = COALESCE(launched_at, $2),
-                 status = CASE WHEN status = 'launching' THEN 'ringing' ELSE status END
-             WHERE id = $3",
-        )
-        .bind(call_id)
-        .bind(now)
-        .bind(attempt_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn mark_not_placed(
+    pub(super) async fn mark_launched(
         &self,
         attempt_id: i64,
-        error: &str,
-        next: &NotPlaced,
+        call_id: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let (status, result) = match next {
-            NotPlaced::RetryAt(_) => ("not_placed", None),
-            NotPlaced::Failed => ("closed", Some("failed")),
-        };
-        let contact: Option<i64> = sqlx::query_scalar(
-            "UPDATE attempts SET status = $1, result = $2, error = $3, ended_at = $4
-             WHERE id = $5 AND status = 'launching' RETURNING contact_id",
-        )
-        .bind(status)
-        .bind(result)
-        .bind(error)
-        .bind(now)
-        .bind(attempt_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(contact_id) = contact {
-            match next {
-                NotPlaced::RetryAt(at) => {
-                    sqlx::query(
-                        "UPDATE contacts SET state = 'scheduled', next_at = $1, attempts = GREATEST(attempts - 1, 0), updated_at = $2
-                         WHERE id = $3 AND state = 'in_progress'",
-                    )
-                    .bind(at)
-                    .bind(now)
-                    .bind(contact_id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                NotPlaced::Failed => {
-                    sqlx::query(
-                        "UPDATE contacts SET state = 'failed', last_result = 'failed', updated_at = $1
-                         WHERE id = $2 AND state = 'in_progress'",
-                    )
-                    .bind(now)
-                    .bind(contact_id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-        }
-        tx.commit().await?;
+        sqlx::query(sql::MARK_LAUNCHED)
+            .bind(call_id)
+            .bind(now)
+            .bind(attempt_id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
-    async fn attempt_info(&self, attempt_id: i64) -> Result<Option<AttemptInfo>> {
-        let row = sqlx::query(
-            "SELECT a.id, a.campaign_id, a.contact_id, a.status, a.outcome, a.answered_at, a.provider_call_id, c.phone, c.name, c.vars
-             FROM attempts a JOIN contacts c ON c.id = a.contact_id WHERE a.id = $1",
-        )
-        .bind(attempt_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| AttemptInfo {
-            attempt_id: r.get("id"),
-            campaign_id: r.get("campaign_id"),
-            contact_id: r.get("contact_id"),
-            status: r.get("status"),
-            phone: r.get("phone"),
-            name: r.get("name"),
-            vars: vars_from_json(r.get::<&str, _>("vars")),
-            outcome: r.get("outcome"),
-            answered: r.get::<Option<i64>, _>("answered_at").is_some(),
-            provider_call_id: r.get("provider_call_id"),
-        }))
-    }
-
-    async fn attempt_by_call_id(&self, call_id: &str) -> Result<Option<i64>> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM attempts WHERE provider_call_id = $1")
-                .bind(call_id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
-    async fn record_event(&self, event: &CallEvent, progress: Option<&Progress>) -> Result<()> {
+    pub(super) async fn record_event(
+        &self,
+        event: &CallEvent,
+        progress: Option<&Progress>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO call_events (attempt_id, provider_call_id, kind, command, dtmf, statuscall, fields, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(event.attempt_id)
-        .bind(&event.provider_call_id)
-        .bind(&event.kind)
-        .bind(&event.command)
-        .bind(&event.dtmf)
-        .bind(&event.statuscall)
-        .bind(&event.fields)
-        .bind(event.received_at)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(attempt_id) = event.attempt_id {
-            let p = progress.cloned().unwrap_or_default();
-            sqlx::query(
-                "UPDATE attempts SET
-                     provider_call_id = COALESCE(provider_call_id, $1),
-                     answered_at = CASE WHEN $2 THEN COALESCE(answered_at, $3) ELSE answered_at END,
-                     outcome = COALESCE($4, outcome),
-                     dtmf = CASE WHEN $5 IS NULL THEN dtmf ELSE COALESCE(dtmf, '') || $6 END
-                 WHERE id = $7",
-            )
+        sqlx::query(sql::INSERT_EVENT)
+            .bind(event.attempt_id)
             .bind(&event.provider_call_id)
-            .bind(p.answered)
+            .bind(&event.kind)
+            .bind(&event.command)
+            .bind(&event.dtmf)
+            .bind(&event.statuscall)
+            .bind(&event.fields)
             .bind(event.received_at)
-            .bind(&p.outcome)
-            .bind(&p.dtmf)
-            .bind(&p.dtmf)
-            .bind(attempt_id)
             .execute(&mut *tx)
             .await?;
-            for (question, answer) in &p.answers {
-                sqlx::query(
-                    "INSERT INTO survey_answers (attempt_id, campaign_id, question, answer, answered_at)
-                     SELECT id, campaign_id, $1, $2, $3 FROM attempts WHERE id = $4
-                     ON CONFLICT (attempt_id, question) DO UPDATE SET answer = excluded.answer, answered_at = excluded.answered_at",
-                )
-                .bind(question)
-                .bind(answer)
+        if let Some(attempt_id) = event.attempt_id {
+            let p = progress.cloned().unwrap_or_default();
+            sqlx::query(sql::EVENT_PROGRESS)
+                .bind(&event.provider_call_id)
+                .bind(p.answered)
                 .bind(event.received_at)
+                .bind(&p.outcome)
+                .bind(&p.dtmf)
                 .bind(attempt_id)
                 .execute(&mut *tx)
                 .await?;
+            for (question, answer) in &p.answers {
+                sqlx::query(sql::SURVEY_ANSWER)
+                    .bind(question)
+                    .bind(answer)
+                    .bind(event.received_at)
+                    .bind(attempt_id)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
         tx.commit().await?;
         Ok(())
     }
 
-    async fn close_attempt(
+    pub(super) async fn close_attempt(
         &self,
         attempt_id: i64,
         close: &AttemptClose,
@@ -910,7 +661,7 @@ impl Backend for PgStore {
         Ok(next)
     }
 
-    async fn close_attempts(&self, jobs: &[CloseJob]) -> Result<Vec<Option<NextState>>> {
+    pub(super) async fn close_attempts(&self, jobs: &[CloseJob]) -> Result<Vec<Option<NextState>>> {
         let mut tx = self.pool.begin().await?;
         let mut out = Vec::with_capacity(jobs.len());
         for j in jobs {
@@ -920,32 +671,7 @@ impl Backend for PgStore {
         Ok(out)
     }
 
-    async fn store_report_batch(&self, body: &str, now: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO report_batches (body, received_at) VALUES ($1, $2) RETURNING id",
-        )
-        .bind(body)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    async fn finish_report_batch(
-        &self,
-        batch_id: i64,
-        lines: i64,
-        error: Option<&str>,
-    ) -> Result<()> {
-        sqlx::query("UPDATE report_batches SET lines = $1, error = $2 WHERE id = $3")
-            .bind(lines)
-            .bind(error)
-            .bind(batch_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn apply_report_lines(
+    pub(super) async fn apply_report_lines(
         &self,
         batch_id: i64,
         lines: &[ReportLine],
@@ -956,488 +682,6 @@ impl Backend for PgStore {
         tx.commit().await?;
         Ok(out)
     }
-
-    async fn open_attempts(&self) -> Result<Vec<OpenAttempt>> {
-        let rows = sqlx::query(
-            "SELECT id, campaign_id, status, created_at FROM attempts WHERE status IN ('launching', 'ringing') ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| OpenAttempt {
-                attempt_id: r.get("id"),
-                campaign_id: r.get("campaign_id"),
-                status: r.get("status"),
-                created_at: r.get("created_at"),
-            })
-            .collect())
-    }
-
-    async fn unfinished_contacts(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM contacts c JOIN campaigns k ON k.id = c.campaign_id
-             WHERE NOT k.paused AND c.state IN ('pending', 'scheduled', 'in_progress')",
-        )
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    async fn stats(&self, campaign: &str) -> Result<CampaignStats> {
-        let mut stats = CampaignStats::default();
-        for r in sqlx::query(
-            "SELECT state, COUNT(*) AS n FROM contacts WHERE campaign_id = $1 GROUP BY state",
-        )
-        .bind(campaign)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            let n: i64 = r.get("n");
-            stats.contacts += n;
-            stats.states.insert(r.get("state"), n);
-        }
-        for r in sqlx::query(
-            "SELECT COALESCE(result, 'open') AS result, COUNT(*) AS n, COALESCE(SUM(talk_seconds), 0)::BIGINT AS talk,
-                    COALESCE(SUM(cost), 0.0) AS cost
-             FROM attempts WHERE campaign_id = $1 AND status <> 'not_placed' GROUP BY COALESCE(result, 'open')",
-        )
-        .bind(campaign)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            stats.attempts.insert(r.get("result"), r.get("n"));
-            stats.talk_seconds += r.get::<i64, _>("talk");
-            stats.cost += r.get::<f64, _>("cost");
-        }
-        Ok(stats)
-    }
-
-    async fn dnc_upsert(&self, entries: &[DncEntry], now: i64) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
-        let mut n = 0;
-        for e in entries {
-            n += sqlx::query(
-                "INSERT INTO do_not_call (phone, until_date, hours, source, created_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (phone) DO UPDATE SET until_date = excluded.until_date, hours = excluded.hours,
-                     source = excluded.source, created_at = excluded.created_at",
-            )
-            .bind(&e.phone)
-            .bind(&e.until_date)
-            .bind(&e.hours)
-            .bind(&e.source)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
-        tx.commit().await?;
-        Ok(n)
-    }
-
-    async fn dnc_remove(&self, phone: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM do_not_call WHERE phone = $1")
-            .bind(phone)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected() > 0)
-    }
-
-    async fn dnc_list(&self) -> Result<Vec<DncEntry>> {
-        let rows =
-            sqlx::query("SELECT phone, until_date, hours, source FROM do_not_call ORDER BY phone")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .iter()
-            .map(|r| DncEntry {
-                phone: r.get("phone"),
-                until_date: r.get("until_date"),
-                hours: r.get("hours"),
-                source: r.get("source"),
-            })
-            .collect())
-    }
-
-    async fn contact(&self, campaign: &str, phone: &str) -> Result<Option<ContactDetail>> {
-        let row = sqlx::query(
-            "SELECT id, campaign_id, phone, name, state, attempts, next_at, last_result, timezone, appointment_at, note
-             FROM contacts WHERE campaign_id = $1 AND phone = $2",
-        )
-        .bind(campaign)
-        .bind(phone)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| ContactDetail {
-            contact_id: r.get("id"),
-            campaign_id: r.get("campaign_id"),
-            phone: r.get("phone"),
-            name: r.get("name"),
-            state: r.get("state"),
-            attempts: r.get("attempts"),
-            next_at: r.get("next_at"),
-            last_result: r.get("last_result"),
-            timezone: r.get("timezone"),
-            appointment_at: r.get("appointment_at"),
-            note: r.get("note"),
-        }))
-    }
-
-    async fn attempts_of(&self, contact_id: i64) -> Result<Vec<AttemptRow>> {
-        let rows = sqlx::query(
-            "SELECT id, number, status, result, outcome, dtmf, provider_call_id, created_at, ended_at, talk_seconds, cost, error
-             FROM attempts WHERE contact_id = $1 ORDER BY number",
-        )
-        .bind(contact_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| AttemptRow {
-                attempt_id: r.get("id"),
-                number: r.get("number"),
-                status: r.get("status"),
-                result: r.get("result"),
-                outcome: r.get("outcome"),
-                dtmf: r.get("dtmf"),
-                provider_call_id: r.get("provider_call_id"),
-                created_at: r.get("created_at"),
-                ended_at: r.get("ended_at"),
-                talk_seconds: r.get("talk_seconds"),
-                cost: r.get("cost"),
-                error: r.get("error"),
-            })
-            .collect())
-    }
-
-    async fn dtmf_events(&self) -> Result<Vec<(Option<String>, String)>> {
-        let rows = sqlx::query(
-            "SELECT provider_call_id, dtmf FROM call_events WHERE dtmf IS NOT NULL ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get("provider_call_id"), r.get("dtmf")))
-            .collect())
-    }
-
-    async fn next_due(&self, campaign: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            // Two index edge look-ups (see claim_due), not a range scan of the campaign.
-            "SELECT LEAST((SELECT MIN(next_at) FROM contacts WHERE campaign_id = $1 AND state = 'pending'),
-                          (SELECT MIN(next_at) FROM contacts WHERE campaign_id = $1 AND state = 'scheduled'))",
-        )
-        .bind(campaign)
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    async fn imported_files(&self, campaign: &str) -> Result<Vec<FileRecord>> {
-        let rows = sqlx::query(
-            "SELECT file_name, rows_read, imported, rejected, duplicates FROM imported_files WHERE campaign_id = $1 ORDER BY id",
-        )
-        .bind(campaign)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| FileRecord {
-                file_name: r.get("file_name"),
-                rows_read: r.get("rows_read"),
-                imported: r.get("imported"),
-                rejected: r.get("rejected"),
-                duplicates: r.get("duplicates"),
-            })
-            .collect())
-    }
-
-    async fn survey_answers(&self, campaign: &str) -> Result<Vec<(String, String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT question, answer, COUNT(*) AS n FROM survey_answers WHERE campaign_id = $1
-             GROUP BY question, answer ORDER BY question, answer",
-        )
-        .bind(campaign)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get("question"), r.get("answer"), r.get("n")))
-            .collect())
-    }
-
-    async fn set_notify_target(&self, campaign: &str, url: Option<&str>, now: i64) -> Result<()> {
-        match url {
-            Some(url) => {
-                sqlx::query(
-                    "INSERT INTO notify_targets (campaign_id, url, updated_at) VALUES ($1, $2, $3) ON CONFLICT (campaign_id) DO UPDATE SET url = excluded.url, updated_at = excluded.updated_at",
-                )
-                .bind(campaign)
-                .bind(url)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-            }
-            None => {
-                sqlx::query("DELETE FROM notify_targets WHERE campaign_id = $1")
-                    .bind(campaign)
-                    .execute(&self.pool)
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<Notification>> {
-        let rows = sqlx::query(
-            "SELECT o.id, o.campaign_id, o.url, o.state, o.created_at, o.tries, c.phone, c.name, c.vars, c.attempts, c.dtmf, c.last_result, c.last_call_at
-             FROM notify_outbox o JOIN contacts c ON c.id = o.contact_id
-             WHERE o.delivered_at IS NULL AND o.gave_up_at IS NULL AND o.next_try_at <= $1
-             ORDER BY o.next_try_at, o.id LIMIT $2",
-        )
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Notification {
-                id: r.get("id"),
-                campaign_id: r.get("campaign_id"),
-                url: r.get("url"),
-                state: r.get("state"),
-                created_at: r.get("created_at"),
-                tries: r.get("tries"),
-                phone: r.get("phone"),
-                name: r.get("name"),
-                vars: vars_from_json(r.get::<&str, _>("vars")),
-                attempts: r.get("attempts"),
-                dtmf: r.get("dtmf"),
-                last_result: r.get("last_result"),
-                last_call_at: r.get("last_call_at"),
-            })
-            .collect())
-    }
-
-    async fn notification_delivered(&self, id: i64, now: i64) -> Result<()> {
-        sqlx::query("UPDATE notify_outbox SET delivered_at = $1, last_error = NULL WHERE id = $2 AND delivered_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn notification_failed(
-        &self,
-        id: i64,
-        error: &str,
-        retry_at: Option<i64>,
-        now: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE notify_outbox SET tries = tries + 1, last_error = $1,
-                 next_try_at = COALESCE($2, next_try_at),
-                 gave_up_at = CASE WHEN $3::BIGINT IS NULL THEN $4 ELSE NULL END
-             WHERE id = $5 AND delivered_at IS NULL",
-        )
-        .bind(error)
-        .bind(retry_at)
-        .bind(retry_at)
-        .bind(now)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn next_notification_at(&self) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT MIN(next_try_at) FROM notify_outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL",
-        )
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    async fn outbox(&self, campaign: &str) -> Result<Vec<OutboxRow>> {
-        let rows = sqlx::query(
-            "SELECT id, contact_id, state, tries, next_try_at, last_error, delivered_at, gave_up_at
-             FROM notify_outbox WHERE campaign_id = $1 ORDER BY id",
-        )
-        .bind(campaign)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| OutboxRow {
-                id: r.get("id"),
-                contact_id: r.get("contact_id"),
-                state: r.get("state"),
-                tries: r.get("tries"),
-                next_try_at: r.get("next_try_at"),
-                last_error: r.get("last_error"),
-                delivered_at: r.get("delivered_at"),
-                gave_up_at: r.get("gave_up_at"),
-            })
-            .collect())
-    }
-
-    async fn abandon_counts(&self, campaign: &str, since: i64) -> Result<(i64, i64)> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS answered, COALESCE(SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END), 0)::BIGINT AS abandoned
-             FROM attempts WHERE campaign_id = $1 AND status = 'closed' AND answered_at >= $2",
-        )
-        .bind(campaign)
-        .bind(since)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((row.get("answered"), row.get("abandoned")))
-    }
-
-    async fn answered_calls(
-        &self,
-        campaign: &str,
-        since: i64,
-    ) -> Result<Vec<(i64, Option<String>)>> {
-        let rows = sqlx::query(
-            "SELECT answered_at, outcome FROM attempts
-             WHERE campaign_id = $1 AND status = 'closed' AND answered_at >= $2 ORDER BY answered_at, id",
-        )
-        .bind(campaign)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get("answered_at"), r.get("outcome")))
-            .collect())
-    }
-
-    async fn contact_report(&self, campaign: &str) -> Result<Vec<ContactReportRow>> {
-        let rows = sqlx::query(
-            "SELECT c.id, c.phone, c.name, c.state, c.attempts, c.last_result, c.dtmf, c.last_call_at, c.vars,
-                    COALESCE(a.talk, 0)::BIGINT AS talk, COALESCE(a.cost, 0.0)::DOUBLE PRECISION AS cost
-             FROM contacts c LEFT JOIN (
-                 SELECT contact_id, SUM(talk_seconds) AS talk, SUM(cost) AS cost FROM attempts
-                 WHERE campaign_id = $1 AND status <> 'not_placed' GROUP BY contact_id
-             ) a ON a.contact_id = c.id
-             WHERE c.campaign_id = $2 ORDER BY c.id",
-        )
-        .bind(campaign)
-        .bind(campaign)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| ContactReportRow {
-                contact_id: r.get("id"),
-                phone: r.get("phone"),
-                name: r.get("name"),
-                state: r.get("state"),
-                attempts: r.get("attempts"),
-                last_result: r.get("last_result"),
-                dtmf: r.get("dtmf"),
-                last_call_at: r.get("last_call_at"),
-                talk_seconds: r.get("talk"),
-                cost: r.get("cost"),
-                vars: vars_from_json(r.get::<&str, _>("vars")),
-            })
-            .collect())
-    }
-
-    async fn attempt_facts(&self, campaign: &str) -> Result<Vec<AttemptFact>> {
-        let rows = sqlx::query(
-            "SELECT a.id, a.contact_id, c.phone, c.timezone, c.appointment_at, a.created_at, a.launched_at,
-                    a.answered_at, a.ended_at, a.result, a.outcome
-             FROM attempts a JOIN contacts c ON c.id = a.contact_id
-             WHERE a.campaign_id = $1 AND a.status <> 'not_placed' ORDER BY a.created_at, a.id",
-        )
-        .bind(campaign)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| AttemptFact {
-                attempt_id: r.get("id"),
-                contact_id: r.get("contact_id"),
-                phone: r.get("phone"),
-                timezone: r.get("timezone"),
-                appointment_at: r.get("appointment_at"),
-                created_at: r.get("created_at"),
-                launched_at: r.get("launched_at"),
-                answered_at: r.get("answered_at"),
-                ended_at: r.get("ended_at"),
-                result: r.get("result"),
-                outcome: r.get("outcome"),
-            })
-            .collect())
-    }
-
-    async fn events_of(&self, contact_id: i64) -> Result<Vec<EventRow>> {
-        let rows = sqlx::query(
-            "SELECT e.attempt_id, e.kind, e.command, e.dtmf, e.statuscall, e.received_at
-             FROM call_events e JOIN attempts a ON a.id = e.attempt_id
-             WHERE a.contact_id = $1 ORDER BY e.received_at, e.id",
-        )
-        .bind(contact_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| EventRow {
-                attempt_id: r.get("attempt_id"),
-                kind: r.get("kind"),
-                command: r.get("command"),
-                dtmf: r.get("dtmf"),
-                statuscall: r.get("statuscall"),
-                received_at: r.get("received_at"),
-            })
-            .collect())
-    }
-
-    async fn report_lines_of(&self, contact_id: i64) -> Result<Vec<ReportLineRow>> {
-        let rows = sqlx::query(
-            "SELECT l.attempt_id, l.status, l.startdate, l.duration_seconds, l.cost, l.received_at
-             FROM report_lines l JOIN attempts a ON a.id = l.attempt_id
-             WHERE a.contact_id = $1 ORDER BY l.received_at, l.id",
-        )
-        .bind(contact_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| ReportLineRow {
-                attempt_id: r.get("attempt_id"),
-                status: r.get("status"),
-                startdate: r.get("startdate"),
-                duration_seconds: r.get("duration_seconds"),
-                cost: r.get("cost"),
-                received_at: r.get("received_at"),
-            })
-            .collect())
-    }
-
-    async fn opt_outs(&self, campaign: &str) -> Result<Vec<OptOutRow>> {
-        let rows = sqlx::query(
-            "SELECT a.id, c.phone, d.created_at AS dnc_at, d.source,
-                    (SELECT MAX(e.received_at) FROM call_events e WHERE e.attempt_id = a.id AND e.dtmf IS NOT NULL) AS keys_at
-             FROM attempts a JOIN contacts c ON c.id = a.contact_id
-             LEFT JOIN do_not_call d ON d.phone = c.phone
-             WHERE a.campaign_id = $1 AND a.outcome = 'opted_out' ORDER BY a.id",
-        )
-        .bind(campaign)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| OptOutRow {
-                attempt_id: r.get("id"),
-                phone: r.get("phone"),
-                keys_at: r.get("keys_at"),
-                dnc_at: r.get("dnc_at"),
-                dnc_source: r.get("source"),
-            })
-            .collect())
-    }
 }
 
 async fn close_attempt_on(
@@ -1446,31 +690,24 @@ async fn close_attempt_on(
     close: &AttemptClose,
     policy: &RetryPolicy,
 ) -> Result<Option<NextState>> {
-    let row = sqlx::query(
-        "UPDATE attempts SET status = 'closed', result = $1, ended_at = $2,
-             duration_seconds = COALESCE(duration_seconds, $3), talk_seconds = COALESCE(talk_seconds, $4)
-         WHERE id = $5 AND status IN ('launching', 'ringing')
-         RETURNING contact_id, outcome, dtmf",
-    )
-    .bind(close.result.as_str())
-    .bind(close.ended_at)
-    .bind(close.duration_seconds)
-    .bind(close.talk_seconds)
-    .bind(attempt_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let row = sqlx::query(sql::CLOSE_ATTEMPT)
+        .bind(close.result.as_str())
+        .bind(close.ended_at)
+        .bind(close.duration_seconds)
+        .bind(close.talk_seconds)
+        .bind(attempt_id)
+        .fetch_optional(&mut *tx)
+        .await?;
     let Some(row) = row else {
         return Ok(None);
     };
     let contact_id: i64 = row.get("contact_id");
     let outcome: Option<String> = row.get("outcome");
     let dtmf: Option<String> = row.get("dtmf");
-    let c = sqlx::query(
-        "SELECT attempts, last_result, result_streak, appointment_at FROM contacts WHERE id = $1",
-    )
-    .bind(contact_id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let c = sqlx::query(sql::CONTACT_TO_MOVE)
+        .bind(contact_id)
+        .fetch_one(&mut *tx)
+        .await?;
     let (next, streak) = next_state_for(
         policy,
         (
@@ -1482,21 +719,16 @@ async fn close_attempt_on(
         close,
         outcome.as_deref(),
     );
-    sqlx::query(
-        "UPDATE contacts SET state = $1, next_at = COALESCE($2, next_at), last_result = $3, last_call_at = $4,
-             dtmf = COALESCE($5, dtmf), result_streak = $6, note = NULL, updated_at = $7
-         WHERE id = $8",
-    )
-    .bind(&next.state)
-    .bind(next.next_at)
-    .bind(close.result.as_str())
-    .bind(close.ended_at)
-    .bind(dtmf)
-    .bind(streak)
-    .bind(close.ended_at)
-    .bind(contact_id)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(sql::MOVE_CONTACT)
+        .bind(&next.state)
+        .bind(next.next_at)
+        .bind(close.result.as_str())
+        .bind(close.ended_at)
+        .bind(dtmf)
+        .bind(streak)
+        .bind(contact_id)
+        .execute(&mut *tx)
+        .await?;
     Ok(Some(next))
 }
 
@@ -1571,19 +803,12 @@ async fn apply_report_rows_on(
     .map(|r| (r.get("provider_call_id"), r.get("startdate"), r.get("dst")))
     .collect();
     let (out, touched) = report_results(lines, &attempts, |key| inserted.remove(&key));
-    // The report is the source of truth for billed seconds and cost; a call can have several
-    // legs (the answered leg and a transfer leg).
     for (id, call) in touched {
-        sqlx::query(
-            "UPDATE attempts SET
-                 cost = (SELECT SUM(cost) FROM report_lines WHERE provider_call_id = $1),
-                 talk_seconds = (SELECT MAX(duration_seconds) FROM report_lines WHERE provider_call_id = $1)
-             WHERE id = $2",
-        )
-        .bind(call)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(sql::RECOUNT_FROM_REPORT)
+            .bind(call)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(out)
 }

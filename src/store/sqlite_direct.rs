@@ -24,6 +24,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use sqlx::SqlitePool;
 
+use super::sql;
 use super::{
     next_state_for, report_results, AttemptClose, CallEvent, CloseJob, NextState, Progress,
     ReportAttempts, ReportLine, ReportLineApplied, Result, StoreError,
@@ -169,11 +170,7 @@ pub(super) fn record_event(
     e: &CallEvent,
     progress: Option<&Progress>,
 ) -> Result<()> {
-    db.prepare_cached(
-        "INSERT INTO call_events (attempt_id, provider_call_id, kind, command, dtmf, statuscall, fields, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
+    db.prepare_cached(sql::INSERT_EVENT)?.execute(params![
         e.attempt_id,
         e.provider_call_id,
         e.kind,
@@ -188,30 +185,22 @@ pub(super) fn record_event(
     };
     let default = Progress::default();
     let p = progress.unwrap_or(&default);
-    db.prepare_cached(
-        "UPDATE attempts SET
-             provider_call_id = COALESCE(provider_call_id, ?2),
-             answered_at = CASE WHEN ?3 THEN COALESCE(answered_at, ?4) ELSE answered_at END,
-             outcome = COALESCE(?5, outcome),
-             dtmf = CASE WHEN ?6 IS NULL THEN dtmf ELSE COALESCE(dtmf, '') || ?6 END
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        attempt_id,
+    db.prepare_cached(sql::EVENT_PROGRESS)?.execute(params![
         e.provider_call_id,
         p.answered,
         e.received_at,
         p.outcome,
-        p.dtmf
+        p.dtmf,
+        attempt_id
     ])?;
     // Survey answers per question, the last answer of a question winning.
     for (question, answer) in &p.answers {
-        db.prepare_cached(
-            "INSERT INTO survey_answers (attempt_id, campaign_id, question, answer, answered_at)
-             SELECT id, campaign_id, ?2, ?3, ?4 FROM attempts WHERE id = ?1
-             ON CONFLICT (attempt_id, question) DO UPDATE SET answer = excluded.answer, answered_at = excluded.answered_at",
-        )?
-        .execute(params![attempt_id, question, answer, e.received_at])?;
+        db.prepare_cached(sql::SURVEY_ANSWER)?.execute(params![
+            question,
+            answer,
+            e.received_at,
+            attempt_id
+        ])?;
     }
     Ok(())
 }
@@ -223,13 +212,8 @@ pub(super) fn mark_launched(
     call_id: &str,
     now: i64,
 ) -> Result<()> {
-    db.prepare_cached(
-        "UPDATE attempts SET provider_call_id = COALESCE(provider_call_id, ?2),
-             launched_at = COALESCE(launched_at, ?3),
-             status = CASE WHEN status = 'launching' THEN 'ringing' ELSE status END
-         WHERE id = ?1",
-    )?
-    .execute(params![attempt_id, call_id, now])?;
+    db.prepare_cached(sql::MARK_LAUNCHED)?
+        .execute(params![call_id, now, attempt_id])?;
     Ok(())
 }
 
@@ -239,19 +223,14 @@ pub(super) fn mark_launched(
 pub(super) fn close_attempt(db: &Connection, job: &CloseJob) -> Result<Option<NextState>> {
     let close: &AttemptClose = &job.close;
     let closed: Option<(i64, Option<String>, Option<String>)> = db
-        .prepare_cached(
-            "UPDATE attempts SET status = 'closed', result = ?2, ended_at = ?3,
-                 duration_seconds = COALESCE(duration_seconds, ?4), talk_seconds = COALESCE(talk_seconds, ?5)
-             WHERE id = ?1 AND status IN ('launching', 'ringing')
-             RETURNING contact_id, outcome, dtmf",
-        )?
+        .prepare_cached(sql::CLOSE_ATTEMPT)?
         .query_row(
             params![
-                job.attempt_id,
                 close.result.as_str(),
                 close.ended_at,
                 close.duration_seconds,
-                close.talk_seconds
+                close.talk_seconds,
+                job.attempt_id
             ],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
@@ -260,9 +239,7 @@ pub(super) fn close_attempt(db: &Connection, job: &CloseJob) -> Result<Option<Ne
         return Ok(None);
     };
     let contact: Option<(i64, Option<String>, i64, Option<i64>)> = db
-        .prepare_cached(
-            "SELECT attempts, last_result, result_streak, appointment_at FROM contacts WHERE id = ?1",
-        )?
+        .prepare_cached(sql::CONTACT_TO_MOVE)?
         .query_row([contact_id], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
@@ -279,20 +256,14 @@ pub(super) fn close_attempt(db: &Connection, job: &CloseJob) -> Result<Option<Ne
         close,
         outcome.as_deref(),
     );
-    db.prepare_cached(
-        "UPDATE contacts SET state = ?2, next_at = COALESCE(?3, next_at), last_result = ?4,
-             last_call_at = ?5, dtmf = COALESCE(?6, dtmf), result_streak = ?7, note = NULL,
-             updated_at = ?5
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        contact_id,
+    db.prepare_cached(sql::MOVE_CONTACT)?.execute(params![
         next.state,
         next.next_at,
         close.result.as_str(),
         close.ended_at,
         dtmf,
-        streak
+        streak,
+        contact_id
     ])?;
     Ok(Some(next))
 }
@@ -348,16 +319,9 @@ pub(super) fn apply_report_lines(
     }
     let mut inserted = inserted.into_iter();
     let (out, touched) = report_results(lines, &attempts, |_| inserted.next().unwrap_or(false));
-    // The report is the source of truth for billed seconds and cost; a call can have several
-    // legs (the answered leg and a transfer leg).
     for (id, call) in touched {
-        db.prepare_cached(
-            "UPDATE attempts SET
-                 cost = (SELECT SUM(cost) FROM report_lines WHERE provider_call_id = ?2),
-                 talk_seconds = (SELECT MAX(duration_seconds) FROM report_lines WHERE provider_call_id = ?2)
-             WHERE id = ?1",
-        )?
-        .execute(params![id, call])?;
+        db.prepare_cached(sql::RECOUNT_FROM_REPORT)?
+            .execute(params![call, id])?;
     }
     Ok(out)
 }

@@ -122,7 +122,7 @@ async fn the_real_provider_never_dials_a_demo_campaign(db: Db) {
 crate::on_both_backends!(a_promotion_transfers_the_interested_and_blocks_who_opts_out);
 
 async fn a_promotion_transfers_the_interested_and_blocks_who_opts_out(db: Db) {
-    use pregonero::store::{Backend, Store};
+    use pregonero::store::Store;
     let Some(test_db) = helpers::fresh_db(db, "e2e::promotion").await else {
         return;
     };
@@ -200,7 +200,7 @@ async fn a_survey_stores_each_answer_and_reports_them(db: Db) {
 crate::on_both_backends!(sales_never_dial_more_calls_than_agents_and_count_the_abandoned);
 
 async fn sales_never_dial_more_calls_than_agents_and_count_the_abandoned(db: Db) {
-    use pregonero::store::{Backend, Store};
+    use pregonero::store::Store;
     let Some(test_db) = helpers::fresh_db(db, "e2e::sales").await else {
         return;
     };
@@ -289,7 +289,7 @@ crate::on_both_backends!(sales_learn_that_fewer_agents_are_present_than_the_sett
 /// teach the pacing that 2 are present: from then on it holds 2 calls in progress, and the
 /// rest of the list connects instead of being abandoned round after round.
 async fn sales_learn_that_fewer_agents_are_present_than_the_setting_says(db: Db) {
-    use pregonero::store::{Backend, Store};
+    use pregonero::store::Store;
     let Some(test_db) = helpers::fresh_db(db, "e2e::sales_estimate").await else {
         return;
     };

@@ -8,7 +8,7 @@ use pregonero::app::Application;
 use pregonero::clock::SystemClock;
 use pregonero::config::ProviderKind;
 use pregonero::provider::simulator::{Faults, SimHandle, Simulator, SimulatorConfig};
-use pregonero::store::{Backend, Store};
+use pregonero::store::Store;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use pregonero::store::{Backend, Store};
+use pregonero::store::Store;
 use serde_json::Value;
 
 use crate::helpers::{self, Db};

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use pregonero::report::cli::{run, Format, ReportArgs};
 use pregonero::report::csv::CsvStyle;
-use pregonero::store::{Backend, DncEntry, Store};
+use pregonero::store::{DncEntry, Store};
 
 use crate::helpers::{self, Db};
 

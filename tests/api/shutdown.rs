@@ -266,9 +266,7 @@ async fn sigkill_at_random_moments_loses_nothing_and_launches_nothing_twice(db: 
     s.assert_finished_without_duplicates(CONTACTS, 3).await;
     // Every key press the simulator got a 200 for is in the store.
     let store = pregonero::store::Store::connect(&s.db_url).await.unwrap();
-    let stored = pregonero::store::Backend::dtmf_events(&store)
-        .await
-        .unwrap();
+    let stored = store.dtmf_events().await.unwrap();
     store.close().await;
     for (call, _userdata, dtmf) in s.sim.acked_dtmf() {
         assert!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use pregonero::app::Application;
 use pregonero::clock::SystemClock;
-use pregonero::store::{Backend, Store};
+use pregonero::store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{self, Db};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use pregonero::app::Application;
 use pregonero::clock::SystemClock;
-use pregonero::store::{Backend, Store};
+use pregonero::store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{self, Db};

@@ -1,0 +1,778 @@
+//! The store's domain operations, written once for both backends. Each body runs against the
+//! backend's own pool (see `with_reader!` / `with_writer!`), so its SQL is one text with `$N`
+//! placeholders and its rows are mapped once. What the dialect or the locking makes different
+//! is handed to `sqlite.rs` / `postgres.rs` (`dispatch!`) or read from their `dialect` module.
+
+use sqlx::Row;
+
+use super::*;
+
+/// Hands an operation to the backend's own implementation.
+macro_rules! dispatch {
+    ($store:expr, $s:ident => $call:expr) => {
+        match $store {
+            Store::Sqlite($s) => $call.await,
+            Store::Postgres($s) => $call.await,
+        }
+    };
+}
+
+/// Every row of `$sql` (with its arguments bound in order) as records of `$ty`.
+macro_rules! records {
+    ($store:expr, $ty:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
+        Ok(with_reader!($store, |db| sqlx::query_as::<_, $ty>($sql)
+            $(.bind($arg))*
+            .fetch_all(db)
+            .await?))
+    };
+}
+
+/// Runs `$sql` (arguments bound in order) on the writer: the rows it changed.
+macro_rules! execute {
+    ($store:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+        with_writer!($store, |db| sqlx::query($sql)
+            $(.bind($arg))*
+            .execute(db)
+            .await?
+            .rows_affected())
+    };
+}
+
+impl Store {
+    pub async fn ping(&self) -> Result<()> {
+        with_reader!(self, |db| {
+            sqlx::query("SELECT 1").execute(db).await?;
+        });
+        Ok(())
+    }
+
+    /// Inserts or updates a campaign definition; its paused flag is kept.
+    pub async fn upsert_campaign(
+        &self,
+        id: &str,
+        kind: &str,
+        title: &str,
+        source: &str,
+        now: i64,
+    ) -> Result<()> {
+        execute!(self,
+            "INSERT INTO campaigns (id, kind, title, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, title = excluded.title,
+                 source = excluded.source, updated_at = excluded.updated_at",
+            id, kind, title, source, now);
+        Ok(())
+    }
+
+    pub async fn campaigns(&self) -> Result<Vec<CampaignRow>> {
+        records!(
+            self,
+            CampaignRow,
+            "SELECT id, kind, title, paused, paused_reason FROM campaigns ORDER BY id"
+        )
+    }
+
+    /// Returns false when no such campaign exists. `reason` says who paused it and why.
+    pub async fn set_paused(
+        &self,
+        id: &str,
+        paused: bool,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        let reason = if paused { reason } else { None };
+        let changed =
+            execute!(self,
+            "UPDATE campaigns SET paused = $1, paused_reason = $2, updated_at = $3 WHERE id = $4",
+            paused, reason, now, id);
+        Ok(changed == 1)
+    }
+
+    /// Pauses every campaign (the provider's 402: no balance), with the reason.
+    pub async fn pause_all(&self, reason: &str, now: i64) -> Result<()> {
+        execute!(self,
+            "UPDATE campaigns SET paused = TRUE, paused_reason = $1, updated_at = $2 WHERE NOT paused",
+            reason, now);
+        Ok(())
+    }
+
+    /// Records a file about to be imported and returns its id; `None` when this content was
+    /// imported into the campaign before. An import cut short (crash) returns its id again, to
+    /// be resumed: contact inserts are idempotent. Until `finish_import` or `abort_import`,
+    /// the import holds the import lease (SQLite: one importer at a time; PostgreSQL: one per
+    /// campaign, an advisory lock; across processes, others wait here). A big first import of
+    /// a campaign takes the bulk path: on SQLite the phone index is dropped and rebuilt at the
+    /// end (migration 0005); on PostgreSQL the rows are staged with `COPY` and written in one
+    /// transaction at `finish_import`, so that stopping leaves the contacts unchanged.
+    pub async fn begin_import(
+        &self,
+        campaign: &str,
+        file: &FileImport,
+        now: i64,
+    ) -> Result<Option<i64>> {
+        dispatch!(self, s => s.begin_import(campaign, file, now))
+    }
+
+    /// Inserts a batch of contacts in one transaction; numbers already in the campaign are
+    /// skipped (first one wins). Returns how many were inserted (on PostgreSQL's bulk path:
+    /// staged, to be written by `finish_import`).
+    pub async fn insert_contacts(
+        &self,
+        campaign: &str,
+        file_id: i64,
+        contacts: &[ContactRecord],
+        now: i64,
+    ) -> Result<u64> {
+        dispatch!(self, s => s.insert_contacts(campaign, file_id, contacts, now))
+    }
+
+    /// Marks an import complete with its final counts and ends the lease. `file.duplicates`
+    /// counts the rows offered but not inserted; the stored record is returned (its
+    /// `imported` covers every run of a resumed file).
+    pub async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<FileRecord> {
+        dispatch!(self, s => s.finish_import(file_id, file))
+    }
+
+    /// An import stopped by an error: releases what `begin_import` took (the file stays
+    /// incomplete, to be resumed).
+    pub async fn abort_import(&self, file_id: i64) -> Result<()> {
+        dispatch!(self, s => s.abort_import(file_id))
+    }
+
+    /// Atomically claims up to `limit` due contacts of a campaign and writes their attempts.
+    /// Each due contact first goes through `gate` (calling window, do-not-call, deadlines) inside
+    /// the same transaction: deferred contacts get their new due time, closed ones their final
+    /// state, and only the others are claimed. The backends differ in how the rows are kept
+    /// from other claimers (`dialect::CLAIM_LOCK`, `dialect::CLAIM_CANDIDATES`).
+    pub async fn claim_due(
+        &self,
+        campaign: &str,
+        now: i64,
+        limit: u32,
+        gate: &(dyn Fn(&Candidate) -> Gate + Sync),
+    ) -> Result<Vec<Claim>> {
+        with_writer!(self, |db, dialect| {
+            let mut tx = db.begin().await?;
+            if let Some(lock) = dialect::CLAIM_LOCK {
+                sqlx::query(lock).bind(campaign).execute(&mut *tx).await?;
+            }
+            let rows = sqlx::query(dialect::CLAIM_CANDIDATES)
+                .bind(campaign)
+                .bind(now)
+                .bind(candidate_window(limit))
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut claims = Vec::new();
+            for r in rows {
+                if claims.len() as u32 >= limit {
+                    break;
+                }
+                let candidate = Candidate {
+                    contact_id: r.get("id"),
+                    phone: r.get("phone"),
+                    timezone: r.get("timezone"),
+                    appointment_at: r.get("appointment_at"),
+                    dnc: r
+                        .get::<Option<String>, _>("dnc_phone")
+                        .map(|phone| DncEntry {
+                            phone,
+                            until_date: r.get("until_date"),
+                            hours: r.get("hours"),
+                            source: r.get("source"),
+                        }),
+                };
+                let (state, next_at, note) = match gate(&candidate) {
+                    Gate::Launch => ("in_progress".to_string(), None, None),
+                    Gate::Defer { until, note } => (
+                        "scheduled".to_string(),
+                        Some(until.max(now + 1)),
+                        Some(note),
+                    ),
+                    Gate::Close { state, note } => (state, None, Some(note)),
+                };
+                let launch = note.is_none();
+                sqlx::query(
+                    "UPDATE contacts SET state = $1, next_at = COALESCE($2, next_at), note = $3,
+                         attempts = attempts + $4, updated_at = $5
+                     WHERE id = $6",
+                )
+                .bind(state)
+                .bind(next_at)
+                .bind(note)
+                .bind(i64::from(launch))
+                .bind(now)
+                .bind(candidate.contact_id)
+                .execute(&mut *tx)
+                .await?;
+                if !launch {
+                    continue;
+                }
+                let row = sqlx::query(
+                    "INSERT INTO attempts (contact_id, campaign_id, number, status, created_at)
+                     VALUES ($1, $2, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE contact_id = $1), 'launching', $3)
+                     RETURNING id, number",
+                )
+                .bind(candidate.contact_id)
+                .bind(campaign)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                claims.push(Claim {
+                    attempt_id: row.get("id"),
+                    contact_id: candidate.contact_id,
+                    campaign_id: campaign.to_string(),
+                    number: row.get("number"),
+                    phone: candidate.phone,
+                });
+            }
+            tx.commit().await?;
+            Ok(claims)
+        })
+    }
+
+    /// The provider accepted the launch and returned its call id.
+    pub async fn mark_launched(&self, attempt_id: i64, call_id: &str, now: i64) -> Result<()> {
+        dispatch!(self, s => s.mark_launched(attempt_id, call_id, now))
+    }
+
+    /// The provider did not place the call. Only an attempt still `launching` is changed.
+    pub async fn mark_not_placed(
+        &self,
+        attempt_id: i64,
+        error: &str,
+        next: &NotPlaced,
+        now: i64,
+    ) -> Result<()> {
+        let (status, result, state, next_at, uncount) = match next {
+            NotPlaced::RetryAt(at) => ("not_placed", None, "scheduled", Some(*at), 1),
+            NotPlaced::Failed => ("closed", Some("failed"), "failed", None, 0),
+        };
+        with_writer!(self, |db| {
+            let mut tx = db.begin().await?;
+            let contact: Option<i64> = sqlx::query_scalar(
+                "UPDATE attempts SET status = $1, result = $2, error = $3, ended_at = $4
+                 WHERE id = $5 AND status = 'launching' RETURNING contact_id",
+            )
+            .bind(status)
+            .bind(result)
+            .bind(error)
+            .bind(now)
+            .bind(attempt_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(contact_id) = contact {
+                // A retry does not count the attempt; a refusal is the contact's last result.
+                sqlx::query(
+                    "UPDATE contacts SET state = $1, next_at = COALESCE($2, next_at),
+                         attempts = CASE WHEN attempts >= $3 THEN attempts - $3 ELSE 0 END,
+                         last_result = COALESCE($4, last_result), updated_at = $5
+                     WHERE id = $6 AND state = 'in_progress'",
+                )
+                .bind(state)
+                .bind(next_at)
+                .bind(uncount)
+                .bind(result)
+                .bind(now)
+                .bind(contact_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    pub async fn attempt_info(&self, attempt_id: i64) -> Result<Option<AttemptInfo>> {
+        with_reader!(self, |db| {
+            let row = sqlx::query(
+                "SELECT a.id, a.campaign_id, a.contact_id, a.status, a.outcome, a.answered_at, a.provider_call_id, c.phone, c.name, c.vars
+                 FROM attempts a JOIN contacts c ON c.id = a.contact_id WHERE a.id = $1",
+            )
+            .bind(attempt_id)
+            .fetch_optional(db)
+            .await?;
+            Ok(row.map(|r| AttemptInfo {
+                attempt_id: r.get("id"),
+                campaign_id: r.get("campaign_id"),
+                contact_id: r.get("contact_id"),
+                status: r.get("status"),
+                phone: r.get("phone"),
+                name: r.get("name"),
+                vars: vars_from_json(r.get::<&str, _>("vars")),
+                outcome: r.get("outcome"),
+                answered: r.get::<Option<i64>, _>("answered_at").is_some(),
+                provider_call_id: r.get("provider_call_id"),
+            }))
+        })
+    }
+
+    pub async fn attempt_by_call_id(&self, call_id: &str) -> Result<Option<i64>> {
+        Ok(with_reader!(self, |db| sqlx::query_scalar(
+            "SELECT id FROM attempts WHERE provider_call_id = $1"
+        )
+        .bind(call_id)
+        .fetch_optional(db)
+        .await?))
+    }
+
+    /// Stores a control request and what it taught about its attempt, in one transaction.
+    pub async fn record_event(&self, event: &CallEvent, progress: Option<&Progress>) -> Result<()> {
+        dispatch!(self, s => s.record_event(event, progress))
+    }
+
+    /// Closes an open attempt and moves its contact on. Returns `None` when the attempt was
+    /// already closed (or does not exist): the second description of a call changes nothing.
+    pub async fn close_attempt(
+        &self,
+        attempt_id: i64,
+        close: &AttemptClose,
+        policy: &RetryPolicy,
+    ) -> Result<Option<NextState>> {
+        dispatch!(self, s => s.close_attempt(attempt_id, close, policy))
+    }
+
+    /// [`Store::close_attempt`] for many attempts in one transaction; one result per job.
+    pub async fn close_attempts(&self, jobs: &[CloseJob]) -> Result<Vec<Option<NextState>>> {
+        dispatch!(self, s => s.close_attempts(jobs))
+    }
+
+    /// Stores a raw report batch before it is parsed; returns its id.
+    pub async fn store_report_batch(&self, body: &str, now: i64) -> Result<i64> {
+        Ok(with_writer!(self, |db| sqlx::query_scalar(
+            "INSERT INTO report_batches (body, received_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(body)
+        .bind(now)
+        .fetch_one(db)
+        .await?))
+    }
+
+    pub async fn finish_report_batch(
+        &self,
+        batch_id: i64,
+        lines: i64,
+        error: Option<&str>,
+    ) -> Result<()> {
+        execute!(
+            self,
+            "UPDATE report_batches SET lines = $1, error = $2 WHERE id = $3",
+            lines,
+            error,
+            batch_id
+        );
+        Ok(())
+    }
+
+    /// Idempotent upsert keyed by (ID, startdate, dst); duration and cost go to the attempt.
+    pub async fn apply_report_line(
+        &self,
+        batch_id: i64,
+        line: &ReportLine,
+        now: i64,
+    ) -> Result<ReportLineApplied> {
+        let mut v = self
+            .apply_report_lines(batch_id, std::slice::from_ref(line), now)
+            .await?;
+        v.pop()
+            .ok_or_else(|| StoreError::Corrupt("a report line was not applied".into()))
+    }
+
+    /// [`Store::apply_report_line`] for many lines in one transaction; one result per line,
+    /// in order.
+    pub async fn apply_report_lines(
+        &self,
+        batch_id: i64,
+        lines: &[ReportLine],
+        now: i64,
+    ) -> Result<Vec<ReportLineApplied>> {
+        dispatch!(self, s => s.apply_report_lines(batch_id, lines, now))
+    }
+
+    pub async fn open_attempts(&self) -> Result<Vec<OpenAttempt>> {
+        records!(
+            self,
+            OpenAttempt,
+            "SELECT id AS attempt_id, campaign_id, status, created_at FROM attempts
+             WHERE status IN ('launching', 'ringing') ORDER BY id"
+        )
+    }
+
+    /// Contacts not in a final state in campaigns that are not paused.
+    pub async fn unfinished_contacts(&self) -> Result<i64> {
+        Ok(with_reader!(self, |db| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM contacts c JOIN campaigns k ON k.id = c.campaign_id
+             WHERE NOT k.paused AND c.state IN ('pending', 'scheduled', 'in_progress')",
+        )
+        .fetch_one(db)
+        .await?))
+    }
+
+    /// The earliest due time (ms) of the campaign's waiting contacts, if any wait.
+    pub async fn next_due(&self, campaign: &str) -> Result<Option<i64>> {
+        Ok(with_reader!(self, |db| {
+            sqlx::query_scalar(
+            // Two index edge look-ups (see claim_due), not a range scan of the campaign.
+            "SELECT MIN(m) FROM (SELECT MIN(next_at) AS m FROM contacts WHERE campaign_id = $1 AND state = 'pending'
+                                 UNION ALL
+                                 SELECT MIN(next_at) FROM contacts WHERE campaign_id = $1 AND state = 'scheduled') q",
+        )
+        .bind(campaign)
+        .fetch_one(db)
+        .await?
+        }))
+    }
+
+    pub async fn stats(&self, campaign: &str) -> Result<CampaignStats> {
+        with_reader!(self, |db| {
+            let mut stats = CampaignStats::default();
+            for r in sqlx::query(
+                "SELECT state, COUNT(*) AS n FROM contacts WHERE campaign_id = $1 GROUP BY state",
+            )
+            .bind(campaign)
+            .fetch_all(db)
+            .await?
+            {
+                let n: i64 = r.get("n");
+                stats.contacts += n;
+                stats.states.insert(r.get("state"), n);
+            }
+            for r in sqlx::query(
+                "SELECT COALESCE(result, 'open') AS result, COUNT(*) AS n,
+                        CAST(COALESCE(SUM(talk_seconds), 0) AS BIGINT) AS talk,
+                        CAST(COALESCE(SUM(cost), 0.0) AS DOUBLE PRECISION) AS cost
+                 FROM attempts WHERE campaign_id = $1 AND status <> 'not_placed' GROUP BY COALESCE(result, 'open')",
+            )
+            .bind(campaign)
+            .fetch_all(db)
+            .await?
+            {
+                stats.attempts.insert(r.get("result"), r.get("n"));
+                stats.talk_seconds += r.get::<i64, _>("talk");
+                stats.cost += r.get::<f64, _>("cost");
+            }
+            Ok(stats)
+        })
+    }
+
+    /// Adds or replaces do-not-call entries; returns how many were written.
+    pub async fn dnc_upsert(&self, entries: &[DncEntry], now: i64) -> Result<u64> {
+        with_writer!(self, |db| {
+            let mut tx = db.begin().await?;
+            let mut n = 0;
+            for e in entries {
+                n += sqlx::query(
+                    "INSERT INTO do_not_call (phone, until_date, hours, source, created_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (phone) DO UPDATE SET until_date = excluded.until_date, hours = excluded.hours,
+                         source = excluded.source, created_at = excluded.created_at",
+                )
+                .bind(&e.phone)
+                .bind(&e.until_date)
+                .bind(&e.hours)
+                .bind(&e.source)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            tx.commit().await?;
+            Ok(n)
+        })
+    }
+
+    pub async fn dnc_remove(&self, phone: &str) -> Result<bool> {
+        Ok(execute!(self, "DELETE FROM do_not_call WHERE phone = $1", phone) > 0)
+    }
+
+    pub async fn dnc_list(&self) -> Result<Vec<DncEntry>> {
+        records!(
+            self,
+            DncEntry,
+            "SELECT phone, until_date, hours, source FROM do_not_call ORDER BY phone"
+        )
+    }
+
+    pub async fn contact(&self, campaign: &str, phone: &str) -> Result<Option<ContactDetail>> {
+        Ok(with_reader!(self, |db| {
+            sqlx::query_as(
+            "SELECT id AS contact_id, campaign_id, phone, name, state, attempts, next_at, last_result, timezone, appointment_at, note
+             FROM contacts WHERE campaign_id = $1 AND phone = $2",
+        )
+        .bind(campaign)
+        .bind(phone)
+        .fetch_optional(db)
+        .await?
+        }))
+    }
+
+    pub async fn attempts_of(&self, contact_id: i64) -> Result<Vec<AttemptRow>> {
+        records!(self, AttemptRow,
+            "SELECT id AS attempt_id, number, status, result, outcome, dtmf, provider_call_id, created_at, ended_at, talk_seconds, cost, error
+             FROM attempts WHERE contact_id = $1 ORDER BY number",
+            contact_id)
+    }
+
+    /// The files imported into a campaign, oldest first.
+    pub async fn imported_files(&self, campaign: &str) -> Result<Vec<FileRecord>> {
+        records!(self, FileRecord,
+            "SELECT file_name, rows_read, imported, rejected, duplicates FROM imported_files WHERE campaign_id = $1 ORDER BY id",
+            campaign)
+    }
+
+    /// Survey answers of a campaign: (question, key, how many contacts gave it), ordered.
+    pub async fn survey_answers(&self, campaign: &str) -> Result<Vec<(String, String, i64)>> {
+        with_reader!(self, |db| {
+            let rows = sqlx::query(
+                "SELECT question, answer, COUNT(*) AS n FROM survey_answers WHERE campaign_id = $1
+                 GROUP BY question, answer ORDER BY question, answer",
+            )
+            .bind(campaign)
+            .fetch_all(db)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get("question"), r.get("answer"), r.get("n")))
+                .collect())
+        })
+    }
+
+    /// Every stored key press: (provider call id, digits), for audits.
+    pub async fn dtmf_events(&self) -> Result<Vec<(Option<String>, String)>> {
+        with_reader!(self, |db| {
+            let rows = sqlx::query(
+                "SELECT provider_call_id, dtmf FROM call_events WHERE dtmf IS NOT NULL ORDER BY id",
+            )
+            .fetch_all(db)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get("provider_call_id"), r.get("dtmf")))
+                .collect())
+        })
+    }
+
+    /// Sets (or, with `None`, removes) the URL the campaign's final outcomes are POSTed to.
+    /// From then on, every contact of the campaign that reaches a final state gets an outbox
+    /// row in the same transaction (a trigger of migration 0006).
+    pub async fn set_notify_target(
+        &self,
+        campaign: &str,
+        url: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        match url {
+            Some(url) => execute!(self,
+                "INSERT INTO notify_targets (campaign_id, url, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (campaign_id) DO UPDATE SET url = excluded.url, updated_at = excluded.updated_at",
+                campaign, url, now),
+            None => execute!(self, "DELETE FROM notify_targets WHERE campaign_id = $1", campaign),
+        };
+        Ok(())
+    }
+
+    /// Undelivered outbox rows due at `now` (not given up), oldest first.
+    pub async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<Notification>> {
+        with_reader!(self, |db| {
+            let rows = sqlx::query(
+                "SELECT o.id, o.campaign_id, o.url, o.state, o.created_at, o.tries, c.phone, c.name, c.vars, c.attempts, c.dtmf, c.last_result, c.last_call_at
+                 FROM notify_outbox o JOIN contacts c ON c.id = o.contact_id
+                 WHERE o.delivered_at IS NULL AND o.gave_up_at IS NULL AND o.next_try_at <= $1
+                 ORDER BY o.next_try_at, o.id LIMIT $2",
+            )
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(db)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| Notification {
+                    id: r.get("id"),
+                    campaign_id: r.get("campaign_id"),
+                    url: r.get("url"),
+                    state: r.get("state"),
+                    created_at: r.get("created_at"),
+                    tries: r.get("tries"),
+                    phone: r.get("phone"),
+                    name: r.get("name"),
+                    vars: vars_from_json(r.get::<&str, _>("vars")),
+                    attempts: r.get("attempts"),
+                    dtmf: r.get("dtmf"),
+                    last_result: r.get("last_result"),
+                    last_call_at: r.get("last_call_at"),
+                })
+                .collect())
+        })
+    }
+
+    /// The receiver accepted the notification.
+    pub async fn notification_delivered(&self, id: i64, now: i64) -> Result<()> {
+        execute!(self,
+            "UPDATE notify_outbox SET delivered_at = $1, last_error = NULL WHERE id = $2 AND delivered_at IS NULL",
+            now, id);
+        Ok(())
+    }
+
+    /// A delivery failed: one more try is counted and the error kept; it is tried again at
+    /// `retry_at`, or given up with `None`.
+    pub async fn notification_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
+        execute!(
+            self,
+            "UPDATE notify_outbox SET tries = tries + 1, last_error = $1,
+                 next_try_at = COALESCE($2, next_try_at),
+                 gave_up_at = CASE WHEN CAST($2 AS BIGINT) IS NULL THEN $3 ELSE NULL END
+             WHERE id = $4 AND delivered_at IS NULL",
+            error,
+            retry_at,
+            now,
+            id
+        );
+        Ok(())
+    }
+
+    /// The earliest `next_try_at` of the rows still to deliver.
+    pub async fn next_notification_at(&self) -> Result<Option<i64>> {
+        Ok(with_reader!(self, |db| {
+            sqlx::query_scalar(
+            "SELECT MIN(next_try_at) FROM notify_outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+        )
+        .fetch_one(db)
+        .await?
+        }))
+    }
+
+    /// The outbox rows of a campaign, oldest first.
+    pub async fn outbox(&self, campaign: &str) -> Result<Vec<OutboxRow>> {
+        records!(
+            self,
+            OutboxRow,
+            "SELECT id, contact_id, state, tries, next_try_at, last_error, delivered_at, gave_up_at
+             FROM notify_outbox WHERE campaign_id = $1 ORDER BY id",
+            campaign
+        )
+    }
+
+    /// Sales: of the campaign's ended calls answered at or after `since`, how many there were
+    /// and how many were abandoned (no agent took them): `(answered, abandoned)`.
+    pub async fn abandon_counts(&self, campaign: &str, since: i64) -> Result<(i64, i64)> {
+        with_reader!(self, |db| {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS answered,
+                        CAST(COALESCE(SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END), 0) AS BIGINT) AS abandoned
+                 FROM attempts WHERE campaign_id = $1 AND status = 'closed' AND answered_at >= $2",
+            )
+            .bind(campaign)
+            .bind(since)
+            .fetch_one(db)
+            .await?;
+            Ok((row.get("answered"), row.get("abandoned")))
+        })
+    }
+
+    /// The answer time and outcome of the campaign's ended calls answered at or after `since`
+    /// (per-day abandon rates), oldest first.
+    pub async fn answered_calls(
+        &self,
+        campaign: &str,
+        since: i64,
+    ) -> Result<Vec<(i64, Option<String>)>> {
+        with_reader!(self, |db| {
+            let rows = sqlx::query(
+                "SELECT answered_at, outcome FROM attempts
+                 WHERE campaign_id = $1 AND status = 'closed' AND answered_at >= $2 ORDER BY answered_at, id",
+            )
+            .bind(campaign)
+            .bind(since)
+            .fetch_all(db)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get("answered_at"), r.get("outcome")))
+                .collect())
+        })
+    }
+
+    /// One row per contact of a campaign for `report --contacts`, ordered by id.
+    pub async fn contact_report(&self, campaign: &str) -> Result<Vec<ContactReportRow>> {
+        with_reader!(self, |db| {
+            let rows = sqlx::query(
+                "SELECT c.id, c.phone, c.name, c.state, c.attempts, c.last_result, c.dtmf, c.last_call_at, c.vars,
+                        CAST(COALESCE(a.talk, 0) AS BIGINT) AS talk, CAST(COALESCE(a.cost, 0.0) AS DOUBLE PRECISION) AS cost
+                 FROM contacts c LEFT JOIN (
+                     SELECT contact_id, SUM(talk_seconds) AS talk, SUM(cost) AS cost FROM attempts
+                     WHERE campaign_id = $1 AND status <> 'not_placed' GROUP BY contact_id
+                 ) a ON a.contact_id = c.id
+                 WHERE c.campaign_id = $1 ORDER BY c.id",
+            )
+            .bind(campaign)
+            .fetch_all(db)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| ContactReportRow {
+                    contact_id: r.get("id"),
+                    phone: r.get("phone"),
+                    name: r.get("name"),
+                    state: r.get("state"),
+                    attempts: r.get("attempts"),
+                    last_result: r.get("last_result"),
+                    dtmf: r.get("dtmf"),
+                    last_call_at: r.get("last_call_at"),
+                    talk_seconds: r.get("talk"),
+                    cost: r.get("cost"),
+                    vars: vars_from_json(r.get::<&str, _>("vars")),
+                })
+                .collect())
+        })
+    }
+
+    /// Every placed attempt of a campaign (not `not_placed`) with its contact's number, zone and
+    /// appointment, oldest first: charts and the compliance report.
+    pub async fn attempt_facts(&self, campaign: &str) -> Result<Vec<AttemptFact>> {
+        records!(self, AttemptFact,
+            "SELECT a.id AS attempt_id, a.contact_id, c.phone, c.timezone, c.appointment_at, a.created_at, a.launched_at,
+                    a.answered_at, a.ended_at, a.result, a.outcome
+             FROM attempts a JOIN contacts c ON c.id = a.contact_id
+             WHERE a.campaign_id = $1 AND a.status <> 'not_placed' ORDER BY a.created_at, a.id",
+            campaign)
+    }
+
+    /// The control requests stored for a contact's attempts, in order received.
+    pub async fn events_of(&self, contact_id: i64) -> Result<Vec<EventRow>> {
+        records!(
+            self,
+            EventRow,
+            "SELECT e.attempt_id, e.kind, e.command, e.dtmf, e.statuscall, e.received_at
+             FROM call_events e JOIN attempts a ON a.id = e.attempt_id
+             WHERE a.contact_id = $1 ORDER BY e.received_at, e.id",
+            contact_id
+        )
+    }
+
+    /// The call-report lines matched to a contact's attempts, in order received.
+    pub async fn report_lines_of(&self, contact_id: i64) -> Result<Vec<ReportLineRow>> {
+        records!(
+            self,
+            ReportLineRow,
+            "SELECT l.attempt_id, l.status, l.startdate, l.duration_seconds, l.cost, l.received_at
+             FROM report_lines l JOIN attempts a ON a.id = l.attempt_id
+             WHERE a.contact_id = $1 ORDER BY l.received_at, l.id",
+            contact_id
+        )
+    }
+
+    /// Attempts of a campaign that ended in an opt-out, with the time of their last key press
+    /// and the do-not-call entry of the number (if any).
+    pub async fn opt_outs(&self, campaign: &str) -> Result<Vec<OptOutRow>> {
+        records!(self, OptOutRow,
+            "SELECT a.id AS attempt_id, c.phone, d.created_at AS dnc_at, d.source AS dnc_source,
+                    (SELECT MAX(e.received_at) FROM call_events e WHERE e.attempt_id = a.id AND e.dtmf IS NOT NULL) AS keys_at
+             FROM attempts a JOIN contacts c ON c.id = a.contact_id
+             LEFT JOIN do_not_call d ON d.phone = c.phone
+             WHERE a.campaign_id = $1 AND a.outcome = 'opted_out' ORDER BY a.id",
+            campaign)
+    }
+}
