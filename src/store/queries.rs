@@ -695,10 +695,29 @@ impl Store {
         })
     }
 
-    /// One row per contact of a campaign for `report --contacts`, ordered by id.
+    /// One row per contact of a campaign for `report --contacts`, ordered by id (all in
+    /// memory: small campaigns and tests; reports stream with [`Store::contact_report_each`]).
     pub async fn contact_report(&self, campaign: &str) -> Result<Vec<ContactReportRow>> {
+        let mut rows = Vec::new();
+        self.contact_report_each(campaign, |r| {
+            rows.push(r);
+            Ok::<_, StoreError>(())
+        })
+        .await?;
+        Ok(rows)
+    }
+
+    /// [`Store::contact_report`] as a stream: each row is handed to `each` as the database
+    /// returns it, so memory stays flat whatever the campaign's size. An error of `each` stops
+    /// the stream.
+    pub async fn contact_report_each<E: From<StoreError>>(
+        &self,
+        campaign: &str,
+        mut each: impl FnMut(ContactReportRow) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        use futures_util::TryStreamExt;
         with_reader!(self, |db| {
-            let rows = sqlx::query(
+            let mut rows = sqlx::query(
                 "SELECT c.id, c.phone, c.name, c.state, c.attempts, c.last_result, c.dtmf, c.last_call_at, c.vars,
                         CAST(COALESCE(a.talk, 0) AS BIGINT) AS talk, CAST(COALESCE(a.cost, 0.0) AS DOUBLE PRECISION) AS cost
                  FROM contacts c LEFT JOIN (
@@ -708,11 +727,9 @@ impl Store {
                  WHERE c.campaign_id = $1 ORDER BY c.id",
             )
             .bind(campaign)
-            .fetch_all(db)
-            .await?;
-            Ok(rows
-                .iter()
-                .map(|r| ContactReportRow {
+            .fetch(db);
+            while let Some(r) = rows.try_next().await.map_err(StoreError::from)? {
+                each(ContactReportRow {
                     contact_id: r.get("id"),
                     phone: r.get("phone"),
                     name: r.get("name"),
@@ -724,9 +741,34 @@ impl Store {
                     talk_seconds: r.get("talk"),
                     cost: r.get("cost"),
                     vars: vars_from_json(r.get::<&str, _>("vars")),
-                })
-                .collect())
+                })?;
+            }
+            Ok(())
         })
+    }
+
+    /// The CSV columns of a campaign's contacts (`vars` keys), in the order of the files that
+    /// brought them: every row of a file has the same columns, so each file's first contact
+    /// names them, without reading every contact before a report streams them.
+    pub async fn contact_columns(&self, campaign: &str) -> Result<Vec<String>> {
+        let firsts: Vec<String> = with_reader!(self, |db| {
+            sqlx::query_scalar(
+            "SELECT vars FROM contacts WHERE id IN
+                 (SELECT MIN(id) FROM contacts WHERE campaign_id = $1 GROUP BY file_id) ORDER BY id",
+        )
+        .bind(campaign)
+        .fetch_all(db)
+        .await?
+        });
+        let mut columns: Vec<String> = Vec::new();
+        for vars in firsts {
+            for k in vars_from_json(&vars).into_keys() {
+                if !columns.contains(&k) {
+                    columns.push(k);
+                }
+            }
+        }
+        Ok(columns)
     }
 
     /// Every placed attempt of a campaign (not `not_placed`) with its contact's number, zone and

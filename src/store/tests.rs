@@ -45,6 +45,7 @@ on_both_backends!(
     concurrent_small_writes_are_all_stored_and_a_bad_one_fails_alone,
     a_report_chunk_applies_in_order_and_closes_each_attempt_once,
     claims_take_the_earliest_due_across_pending_and_scheduled,
+    the_contact_report_streams_in_id_order_with_the_columns_of_every_file,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1628,4 +1629,54 @@ async fn a_number_staged_twice_is_written_once_postgres() {
         .unwrap();
     assert_eq!(c.name, records[3].name);
     assert!(has_phone_index(&store).await);
+}
+
+async fn the_contact_report_streams_in_id_order_with_the_columns_of_every_file(db: &TestDb) {
+    let store = store_with(db, 5).await;
+    // A second file with other columns.
+    let mut vars = BTreeMap::new();
+    vars.insert("barrio".to_string(), "Triana".to_string());
+    vars.insert("a_primero".to_string(), "x".to_string());
+    let other = NewContact {
+        phone: "+34611111111".into(),
+        name: "Otra".into(),
+        vars_json: crate::store::vars_to_json(&vars),
+        timezone: None,
+        appointment: None,
+    };
+    store
+        .import_contacts("c1", &file("h1"), std::slice::from_ref(&other), T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.contact_columns("c1").await.unwrap(),
+        vec!["telefono", "a_primero", "barrio"],
+        "the first file's columns first, then the new ones of the next"
+    );
+    let mut seen = Vec::new();
+    store
+        .contact_report_each("c1", |r| {
+            seen.push((r.contact_id, r.phone));
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen.len(), 6);
+    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
+    assert_eq!(seen[5].1, "+34611111111");
+    // An error of the consumer stops the stream and comes back as it was.
+    let mut calls = 0;
+    let stopped = store
+        .contact_report_each("c1", |_| {
+            calls += 1;
+            if calls == 2 {
+                Err(StoreError::Corrupt("stop".into()))
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+    assert!(matches!(stopped, Err(StoreError::Corrupt(m)) if m == "stop"));
+    assert_eq!(calls, 2);
+    assert!(store.contact_columns("nobody").await.unwrap().is_empty());
 }
