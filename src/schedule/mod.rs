@@ -2,6 +2,7 @@
 //! Pure functions of the attempt result and time, so they are tested without a database.
 //! Calling windows (`window`) and cron rounds build on this module.
 
+pub mod gate;
 pub mod holidays;
 pub mod plan;
 pub mod rounds;

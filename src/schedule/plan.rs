@@ -13,13 +13,13 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use super::gate::{Candidate, DncEntry, Gate};
 use super::holidays::Holidays;
 use super::rounds::{local_midnight, Rounds};
 use super::window::{CallingWindow, WeeklyHours};
 use super::zones::callee_zone;
 use crate::campaign::Campaign;
 use crate::config::CallingConfig;
-use crate::store::{Candidate, DncEntry, Gate};
 
 /// How far ahead the window search looks before giving up.
 const HORIZON_DAYS: i64 = 400;

@@ -146,7 +146,7 @@ impl Store {
         &self,
         campaign: &str,
         file: &FileImport,
-        contacts: &[NewContact],
+        contacts: &[ContactRecord],
         now: i64,
     ) -> Result<ImportResult> {
         let Some(file_id) = self.begin_import(campaign, file, now).await? else {
@@ -156,8 +156,7 @@ impl Store {
                 existing: 0,
             });
         };
-        let records: Vec<ContactRecord> = contacts.iter().map(ContactRecord::from).collect();
-        let inserted = match self.insert_contacts(campaign, file_id, &records, now).await {
+        let inserted = match self.insert_contacts(campaign, file_id, contacts, now).await {
             Ok(n) => n,
             Err(e) => {
                 self.abort_import(file_id).await?;

@@ -49,9 +49,6 @@ pub struct ImportResult {
     pub existing: u64,
 }
 
-/// A contact to insert.
-pub use crate::campaign::csv::NewContact;
-
 /// A contact as the store writes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContactRecord {
@@ -65,18 +62,6 @@ pub struct ContactRecord {
     pub appointment_at: Option<i64>,
 }
 
-impl From<&NewContact> for ContactRecord {
-    fn from(c: &NewContact) -> Self {
-        ContactRecord {
-            phone: c.phone.clone(),
-            name: c.name.clone(),
-            vars: c.vars_json.clone(),
-            timezone: c.timezone.clone(),
-            appointment_at: None,
-        }
-    }
-}
-
 /// A contact claimed for a launch, with its freshly written attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claim {
@@ -88,39 +73,8 @@ pub struct Claim {
     pub phone: String,
 }
 
-/// A do-not-call entry.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct DncEntry {
-    /// E.164.
-    pub phone: String,
-    /// Blocked until this local date (`YYYY-MM-DD`, inclusive); `None` with no `hours`: for good.
-    pub until_date: Option<String>,
-    /// Blocked only during these weekly hours (`mon-fri 09:00-14:00`, several joined by `;`).
-    pub hours: Option<String>,
-    /// Where it came from: `cli`, `blacklist.csv`, `opt-out`…
-    pub source: String,
-}
-
-/// A due contact offered to the dialer's gate inside the claim transaction.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
-    pub contact_id: i64,
-    pub phone: String,
-    pub timezone: Option<String>,
-    pub appointment_at: Option<i64>,
-    pub dnc: Option<DncEntry>,
-}
-
-/// The gate's verdict on a due contact.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Gate {
-    /// Launch now.
-    Launch,
-    /// Not now: due again at this instant (ms), with the reason for `explain`.
-    Defer { until: i64, note: String },
-    /// Never: the contact ends in this state (`blocked`, `expired`), with the reason.
-    Close { state: String, note: String },
-}
+/// The gate's types live with the scheduling rules that use them (the store only carries them).
+pub use crate::schedule::gate::{Candidate, DncEntry, Gate};
 
 /// A contact as `explain` shows it.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

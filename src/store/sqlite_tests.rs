@@ -24,14 +24,12 @@ async fn store_with_claims(url: &str) -> (Store, SqliteStore, Vec<i64>) {
         .await
         .unwrap();
     let contacts: Vec<ContactRecord> = (0..3)
-        .map(|i| {
-            ContactRecord::from(&NewContact {
-                phone: format!("+3460000000{i}"),
-                name: String::new(),
-                vars_json: "{}".into(),
-                timezone: None,
-                appointment: None,
-            })
+        .map(|i| ContactRecord {
+            phone: format!("+3460000000{i}"),
+            name: String::new(),
+            vars: "{}".into(),
+            timezone: None,
+            appointment_at: None,
         })
         .collect();
     let file = FileImport {

@@ -97,9 +97,7 @@ async fn a_bulk_import_killed_midway_gets_its_phone_index_back_sqlite() {
 const BULK: usize = 60_000;
 
 fn numbered(n: usize) -> Vec<ContactRecord> {
-    (0..n)
-        .map(|i| ContactRecord::from(&contact(&format!("+3465{i:07}"))))
-        .collect()
+    (0..n).map(|i| contact(&format!("+3465{i:07}"))).collect()
 }
 
 async fn has_phone_index(store: &Store) -> bool {
@@ -130,7 +128,7 @@ async fn a_big_first_import_takes_the_bulk_path_and_keeps_numbers_unique(db: &Te
             .unwrap();
     }
     // Another campaign's contacts, some with the same numbers: they are not duplicates there.
-    let other: Vec<NewContact> = (0..10).map(|i| contact(&format!("+3465{i:07}"))).collect();
+    let other: Vec<ContactRecord> = (0..10).map(|i| contact(&format!("+3465{i:07}"))).collect();
     store
         .import_contacts("c2", &file("other"), &other, T0)
         .await
@@ -149,7 +147,7 @@ async fn a_big_first_import_takes_the_bulk_path_and_keeps_numbers_unique(db: &Te
     assert_eq!(inserted, BULK as u64);
     assert!(has_phone_index(&store).await, "the index is back");
     // A second file of the same campaign: its numbers already there are merged, not doubled.
-    let mut again: Vec<NewContact> = (0..5).map(|i| contact(&format!("+3465{i:07}"))).collect();
+    let mut again: Vec<ContactRecord> = (0..5).map(|i| contact(&format!("+3465{i:07}"))).collect();
     again.push(contact("+34699999999"));
     let r = store
         .import_contacts("c1", &file("again"), &again, T0)
@@ -170,15 +168,15 @@ fn policy(max: u32) -> RetryPolicy {
     }
 }
 
-fn contact(phone: &str) -> NewContact {
+fn contact(phone: &str) -> ContactRecord {
     let mut vars = BTreeMap::new();
     vars.insert("telefono".to_string(), phone.to_string());
-    NewContact {
+    ContactRecord {
         phone: phone.to_string(),
         name: format!("N{phone}"),
-        vars_json: crate::store::vars_to_json(&vars),
+        vars: crate::store::vars_to_json(&vars),
         timezone: None,
-        appointment: None,
+        appointment_at: None,
     }
 }
 
@@ -199,7 +197,7 @@ async fn store_with(db: &TestDb, n: usize) -> Store {
         .upsert_campaign("c1", "announcement", "T", "", T0)
         .await
         .unwrap();
-    let contacts: Vec<NewContact> = (0..n)
+    let contacts: Vec<ContactRecord> = (0..n)
         .map(|i| contact(&format!("+3460000{i:04}")))
         .collect();
     store
@@ -661,7 +659,7 @@ async fn an_import_cut_short_is_resumed_not_skipped(db: &TestDb) {
         .map(|i| ContactRecord {
             appointment_at: (i % 2 == 0).then_some(T0 + i),
             timezone: (i % 3 == 0).then(|| "Atlantic/Canary".to_string()),
-            ..ContactRecord::from(&contact(&format!("+3461{i:07}")))
+            ..(contact(&format!("+3461{i:07}")))
         })
         .collect();
     let big = FileImport {
@@ -1536,7 +1534,7 @@ async fn a_second_importer_of_the_campaign_waits_for_the_lease(db: &TestDb) {
         .unwrap();
     // It sees the first file's contacts: its own numbers already there are merged.
     let mut again = numbered(3);
-    again.push(ContactRecord::from(&contact("+34699999999")));
+    again.push(contact("+34699999999"));
     assert_eq!(
         second
             .insert_contacts("c1", later, &again, T0)
@@ -1637,12 +1635,12 @@ async fn the_contact_report_streams_in_id_order_with_the_columns_of_every_file(d
     let mut vars = BTreeMap::new();
     vars.insert("barrio".to_string(), "Triana".to_string());
     vars.insert("a_primero".to_string(), "x".to_string());
-    let other = NewContact {
+    let other = ContactRecord {
         phone: "+34611111111".into(),
         name: "Otra".into(),
-        vars_json: crate::store::vars_to_json(&vars),
+        vars: crate::store::vars_to_json(&vars),
         timezone: None,
-        appointment: None,
+        appointment_at: None,
     };
     store
         .import_contacts("c1", &file("h1"), std::slice::from_ref(&other), T0)
