@@ -38,11 +38,48 @@ pub struct Config {
     pub notify: NotifyConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://FILE` or `postgres://user:pass@host/db`.
     pub url: String,
+}
+
+impl DatabaseConfig {
+    /// The URL with its password (if any) replaced by `***`: what logs and `Debug` show.
+    pub fn redacted_url(&self) -> String {
+        redact_url_password(&self.url)
+    }
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.redacted_url())
+            .finish()
+    }
+}
+
+/// `scheme://user:secret@host…` → `scheme://user:***@host…`; a URL without a password (or
+/// that does not parse) is shown without its user-info part only when it has one.
+fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split_once(':').map_or(user_info, |(u, _)| u);
+            let shown = if user_info.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
+            format!("{scheme}://{shown}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
 }
 
 impl Default for DatabaseConfig {
@@ -616,6 +653,33 @@ fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), Co
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_database_password() {
+        let mut config = Config::default();
+        config.database.url =
+            "postgres://pregonero:s3cr3t-pw@db.example:5432/pregonero?sslmode=require".into();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+        assert!(
+            shown.contains("postgres://pregonero:***@db.example:5432/pregonero?sslmode=require"),
+            "{shown}"
+        );
+        assert_eq!(
+            redact_url_password("postgres://u@h/db"),
+            "postgres://u@h/db",
+            "no password, nothing to hide"
+        );
+        assert_eq!(
+            redact_url_password("sqlite://pregonero.db"),
+            "sqlite://pregonero.db"
+        );
+        assert_eq!(
+            redact_url_password("postgres://u:p@ss@h/db"),
+            "postgres://u:***@h/db",
+            "an @ inside the password"
+        );
+    }
 
     #[test]
     fn no_file_gives_the_documented_defaults() {
