@@ -101,7 +101,8 @@ async fn the_daemon_serves_its_routes_over_https() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(!r.text().await.unwrap().is_empty());
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["command"], "hangup", "{body}");
     let r = http
         .post(&report)
         .form(&[("calls", "[]")])
