@@ -97,6 +97,8 @@ pub struct Application {
     secret: SecretString,
     clock: SharedClock,
     notifier: Arc<Notifier>,
+    /// One daemon per SQLite file: the lock is held for the application's life.
+    _daemon_lock: Option<std::fs::File>,
 }
 
 impl Application {
@@ -126,6 +128,7 @@ impl Application {
         let store = Store::connect(&config.database.url)
             .await
             .with_context(|| "cannot open the database named by database.url")?;
+        let daemon_lock = store.lock_for_daemon()?;
         let region = phone::region(&config.calling.default_region);
         let (loaded, errors) = load_campaigns(&config, clock.now());
         for e in &errors {
@@ -194,6 +197,7 @@ impl Application {
             secret,
             clock,
             notifier: Arc::new(Notifier::disabled()),
+            _daemon_lock: daemon_lock,
         })
     }
 

@@ -56,6 +56,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("file {0} has no import in progress in this process (begin_import first)")]
     NoImport(i64),
+    #[error("another pregonero daemon already runs on the SQLite database {0}: one daemon per SQLite file (several daemons share one PostgreSQL database instead)")]
+    DaemonRunning(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -174,6 +176,16 @@ impl Store {
             inserted,
             existing: contacts.len() as u64 - inserted,
         })
+    }
+
+    /// Taken by `pregonero run` before it works: on SQLite, a lock that a second daemon on the
+    /// same file cannot take ([`StoreError::DaemonRunning`]); kept for the daemon's life (the
+    /// returned guard). PostgreSQL is shared by several daemons: nothing to hold.
+    pub fn lock_for_daemon(&self) -> Result<Option<std::fs::File>> {
+        match self {
+            Store::Sqlite(s) => s.lock_for_daemon(),
+            Store::Postgres(_) => Ok(None),
+        }
     }
 
     pub async fn close(&self) {

@@ -409,6 +409,35 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Holds the database's daemon lock (an exclusive lock on `FILE.daemon`, freed by the
+    /// system when the process ends however it ends): one daemon per SQLite file. Commands
+    /// (`report`, `import`…) do not take it and run beside the daemon.
+    pub(super) fn lock_for_daemon(&self) -> Result<Option<std::fs::File>> {
+        let Some(db) = &self.direct.path else {
+            return Ok(None);
+        };
+        let mut name = db.clone().into_os_string();
+        name.push(".daemon");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&name)
+            .map_err(|e| {
+                StoreError::Corrupt(format!("cannot open {}: {e}", name.to_string_lossy()))
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(StoreError::DaemonRunning(db.display().to_string()))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Corrupt(format!(
+                "cannot lock {}: {e}",
+                name.to_string_lossy()
+            ))),
+        }
+    }
+
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }

@@ -40,6 +40,8 @@ pub(super) struct Direct {
     /// has one connection too, but giving it back pings it (a hand-off to its thread), which
     /// the direct path, taking only this lock, never pays.
     lock: tokio::sync::Mutex<()>,
+    /// The database file; `None` in memory.
+    pub(super) path: Option<std::path::PathBuf>,
 }
 
 /// The sqlx writer pool with this process's write lock held (see [`Direct::hold`]).
@@ -68,10 +70,11 @@ impl Direct {
             return Ok(Direct {
                 own: None,
                 lock: tokio::sync::Mutex::new(()),
+                path: None,
             });
         };
         let db = Connection::open_with_flags(
-            path,
+            &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         db.busy_timeout(busy)?;
@@ -82,6 +85,7 @@ impl Direct {
         Ok(Direct {
             own: Some(Mutex::new(db)),
             lock: tokio::sync::Mutex::new(()),
+            path: Some(path.into()),
         })
     }
 
