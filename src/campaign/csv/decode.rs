@@ -197,6 +197,7 @@ impl<R: Read> Read for Decoded<R> {
         Ok(n)
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,7 @@ pub(crate) fn sniff_delimiter(sample: &[u8], complete: bool) -> u8 {
     }
     best.0
 }
+
 #[cfg(test)]
 mod tests {
     use crate::campaign::csv::tests::*;

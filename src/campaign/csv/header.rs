@@ -153,6 +153,7 @@ pub(super) fn roles(keys: &[String]) -> Roles {
         appointment,
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

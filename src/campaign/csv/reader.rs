@@ -391,6 +391,7 @@ fn find_break(s: &[u8]) -> Option<usize> {
         .position(|&b| b == b'\n' || b == b'\r')
         .map(|p| at + p)
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -97,6 +97,7 @@ pub fn write_rejects(path: &Path, parsed: &ParsedFile) -> std::io::Result<Option
     }
     w.finish()
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

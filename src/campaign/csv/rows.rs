@@ -323,6 +323,7 @@ impl SeenNumbers {
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
