@@ -235,6 +235,10 @@ impl Application {
         exit_when_idle: bool,
     ) -> anyhow::Result<()> {
         let in_flight = Arc::new(InFlight::default());
+        let duties = Arc::new(crate::cluster::Duties::new(
+            self.store.clone(),
+            self.config.server.node(),
+        ));
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let simulated = self.config.provider.kind == ProviderKind::Simulator;
         let time_scale = if simulated {
@@ -254,6 +258,7 @@ impl Application {
             policy: self.config.source_policy()?,
             control_timeout: Duration::from_secs_f64(self.config.server.request_timeout_seconds),
             report_timeout: Duration::from_secs_f64(self.config.server.report_timeout_seconds),
+            duties: duties.clone(),
         };
         let dashboard_password = self.config.dashboard_password()?;
         if dashboard_password.is_some() {
@@ -376,6 +381,7 @@ impl Application {
             in_flight.clone(),
             metrics,
         );
+        dialer.set_duties(duties.clone());
         let mut watcher = crate::watch::FolderWatcher::new(
             self.config.clone(),
             self.store.clone(),
@@ -459,7 +465,9 @@ impl Application {
                             return Err(anyhow::anyhow!("{h}"));
                         }
                     }
-                    if exit_when_idle && in_flight.is_empty() && !self.work_left(time_scale).await {
+                    // The store first, then what is in flight: a claim that took the last
+                    // due contacts before the store's answer is in flight (or under way) now.
+                    if exit_when_idle && !self.work_left(time_scale).await && in_flight.is_idle() {
                         tracing::info!("no contact is due or in progress: exiting");
                         return Ok(());
                     }
@@ -480,6 +488,8 @@ impl Application {
         let _ = watch_task.await;
         dial_stop.cancel();
         let _ = dial_loop.await;
+        // Another daemon on the database takes the once-only duties at once.
+        duties.release_all().await;
         tasks.close();
         let drain = Duration::from_secs(self.config.server.drain_seconds);
         if tokio::time::timeout(drain, tasks.wait()).await.is_err() {

@@ -189,6 +189,25 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert` (PKCS#8, RSA or EC).
     pub tls_key: Option<PathBuf>,
+    /// This daemon's name among several sharing one PostgreSQL database (`/healthz`,
+    /// `/metrics`, duty leases); the host name when not set.
+    pub node_name: Option<String>,
+}
+
+impl ServerConfig {
+    /// `node_name`, or the host name (or `pregonero` when even that cannot be read).
+    pub fn node(&self) -> String {
+        self.node_name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_string())
+                    .filter(|h| !h.is_empty())
+            })
+            .unwrap_or_else(|| "pregonero".into())
+    }
 }
 
 impl Default for ServerConfig {
@@ -206,6 +225,7 @@ impl Default for ServerConfig {
             report_timeout_seconds: 120.0,
             tls_cert: None,
             tls_key: None,
+            node_name: None,
         }
     }
 }

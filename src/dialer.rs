@@ -31,7 +31,7 @@ use crate::metrics::Metrics;
 use crate::pacing::{sales_cap, AgentBook, AgentView};
 use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
 use crate::schedule::AttemptResult;
-use crate::store::{AttemptClose, Candidate, NotPlaced, Store};
+use crate::store::{AttemptClose, Candidate, ClaimCaps, NotPlaced, Store};
 
 /// How often a sales campaign's pacing re-reads its abandon rate.
 const SALES_RATE_REFRESH: Duration = Duration::from_secs(2);
@@ -64,6 +64,17 @@ impl ActiveCampaign {
     }
 }
 
+/// A claim under way (see [`InFlight::claiming`]).
+pub struct ClaimUnderWay<'a>(&'a InFlight);
+
+impl Drop for ClaimUnderWay<'_> {
+    fn drop(&mut self) {
+        self.0
+            .claiming
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// The campaigns the daemon knows, by id.
 pub type Campaigns = Arc<std::sync::RwLock<HashMap<String, Arc<ActiveCampaign>>>>;
 
@@ -72,6 +83,11 @@ pub type Campaigns = Arc<std::sync::RwLock<HashMap<String, Arc<ActiveCampaign>>>
 #[derive(Debug, Default)]
 pub struct InFlight {
     attempts: Mutex<HashMap<i64, Slot>>,
+    /// Several daemons share the database: another daemon may write what this one would
+    /// remember of a call, so no facts are kept and every control request reads the store.
+    shared: std::sync::atomic::AtomicBool,
+    /// Claims under way: their contacts have left the due list but are not in flight yet.
+    claiming: std::sync::atomic::AtomicUsize,
     /// Sales transfers and the agents estimated from them (see [`crate::pacing`]).
     agents: Mutex<AgentBook>,
     changed: Notify,
@@ -118,9 +134,31 @@ impl InFlight {
         self.lock().get(&attempt_id).and_then(|s| s.facts.clone())
     }
 
+    /// Whether nothing is in flight and no claim is under way. Read after the store said that
+    /// nothing is due: a claim that took contacts before that read is counted here, either as
+    /// under way or in flight (see [`InFlight::claiming`]).
+    pub fn is_idle(&self) -> bool {
+        self.claiming.load(std::sync::atomic::Ordering::SeqCst) == 0 && self.is_empty()
+    }
+
+    /// Marks a claim under way until the guard is dropped (after its claims are added).
+    pub fn claiming(&self) -> ClaimUnderWay<'_> {
+        self.claiming
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ClaimUnderWay(self)
+    }
+
+    /// The daemons sharing the database answer each other's calls: keep no facts.
+    pub fn set_shared(&self, shared: bool) {
+        self.shared
+            .store(shared, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Keeps the facts just read of an open attempt in flight (not once a close has begun).
     pub fn keep_facts(&self, info: &crate::store::AttemptInfo) {
-        if !matches!(info.status.as_str(), "launching" | "ringing") {
+        if !matches!(info.status.as_str(), "launching" | "ringing")
+            || self.shared.load(std::sync::atomic::Ordering::Relaxed)
+        {
             return;
         }
         if let Some(slot) = self.lock().get_mut(&info.attempt_id) {
@@ -164,6 +202,25 @@ impl InFlight {
     /// The call of this attempt is over (or never started): its slot is free again.
     pub fn release(&self, attempt_id: i64) {
         self.release_at(attempt_id, None);
+    }
+
+    /// Frees the slots of attempts the store no longer has open (`open`, read from `read_at`):
+    /// closed by another daemon sharing the database (whose webhook got the call's end), or by
+    /// this one meanwhile. A slot claimed at or after `read_at` may be newer than the read and
+    /// is kept. Returns how many were freed.
+    pub fn keep_only(&self, open: &std::collections::HashSet<i64>, read_at: i64) -> usize {
+        let gone: Vec<i64> = self
+            .lock()
+            .iter()
+            .filter(|(id, slot)| {
+                !open.contains(id) && slot.launched_ms.is_none_or(|at| at < read_at)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &gone {
+            self.release(*id);
+        }
+        gone.len()
     }
 
     /// The call was handed to the agents at `now_ms`; an agent has `pickup_limit_ms` to take it.
@@ -278,6 +335,8 @@ pub struct Dialer {
     /// Set when the dialer paused campaigns itself, so the loop re-reads the flags at once.
     paused_changed: Mutex<bool>,
     no_balance_logged: std::sync::atomic::AtomicBool,
+    /// Which once-only duties (the reaper) this daemon performs; all of them when not set.
+    duties: std::sync::OnceLock<Arc<crate::cluster::Duties>>,
 }
 
 /// One launch per `1 / cps`, with room for one more: a loop turn that comes a little late (a
@@ -304,6 +363,13 @@ const BATCH_AHEAD: Duration = Duration::from_millis(50);
 const BATCH_MAX: usize = 64;
 
 /// Contacts to claim at once at `rate` launches per second with `free` call slots.
+/// Wall-clock microseconds: launch slots are shared between processes, so they are real time.
+fn wall_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 fn batch_size(rate: f64, free: usize) -> u32 {
     let ahead = (rate * BATCH_AHEAD.as_secs_f64()).floor();
     let n = if ahead >= 1.0 {
@@ -339,7 +405,13 @@ impl Dialer {
             breaker,
             paused_changed: Mutex::new(false),
             no_balance_logged: std::sync::atomic::AtomicBool::new(false),
+            duties: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The daemon's duty leases: with several daemons on one database, one of them reaps.
+    pub fn set_duties(&self, duties: Arc<crate::cluster::Duties>) {
+        let _ = self.duties.set(duties);
     }
 
     pub fn halted(&self) -> Option<Halt> {
@@ -379,6 +451,9 @@ impl Dialer {
         let mut turn = 0usize;
         // Sales campaigns: the rolling abandon rate, re-read from the store now and then.
         let mut sales_rates: HashMap<String, (tokio::time::Instant, Option<f64>)> = HashMap::new();
+        // Several daemons on one database: caps and pacing hold for all of them together.
+        let shared = self.store.is_shared();
+        self.in_flight.set_shared(shared);
         match self.store.open_attempts().await {
             Ok(open) => {
                 for a in open {
@@ -524,7 +599,16 @@ impl Dialer {
                 };
                 let now = self.clock.now_ms();
                 let gate = |cand: &Candidate| c.plan.gate(cand, now);
-                let claims = match self.store.claim_due(&c.id, now, batch, &gate).await {
+                let caps = shared.then(|| ClaimCaps {
+                    calls: self.settings.max_concurrent_calls,
+                    campaign_calls: c.max_concurrent_calls,
+                });
+                let under_way = self.in_flight.claiming();
+                let claims = match self
+                    .store
+                    .claim_due_capped(&c.id, now, batch, caps.as_ref(), &gate)
+                    .await
+                {
                     Ok(v) => v,
                     Err(e) => {
                         tracing::error!(campaign = %c.id, "cannot claim contacts: {e}");
@@ -534,21 +618,34 @@ impl Dialer {
                 if claims.is_empty() {
                     continue;
                 }
+                // Counted in flight from the claim on: a claim waiting for its pace is a call
+                // about to start, for the caps and for `--exit-when-idle`.
+                for claim in &claims {
+                    self.in_flight
+                        .add(claim.attempt_id, &c.id, Some(self.clock.now_ms()));
+                }
+                drop(under_way);
                 let mut claims = claims.into_iter();
                 let mut first = true;
                 while let Some(claim) = claims.next() {
-                    // The first launch has its permits; each further one waits for its own.
-                    if !first {
+                    // The first launch has its permits; each further one waits for its own,
+                    // and with a shared database each waits for the account's next slot too.
+                    if !first || shared {
                         let paced = tokio::select! {
                             _ = stop.cancelled() => false,
                             _ = async {
-                                if global.check().is_err() {
-                                    global.until_ready().await;
-                                }
-                                if let Some(lim) = per_campaign.get(&c.id) {
-                                    if lim.check().is_err() {
-                                        lim.until_ready().await;
+                                if !first {
+                                    if global.check().is_err() {
+                                        global.until_ready().await;
                                     }
+                                    if let Some(lim) = per_campaign.get(&c.id) {
+                                        if lim.check().is_err() {
+                                            lim.until_ready().await;
+                                        }
+                                    }
+                                }
+                                if shared {
+                                    self.shared_slot(c, scale).await;
                                 }
                             } => true,
                         };
@@ -556,6 +653,7 @@ impl Dialer {
                             // Stopping: the claims not launched go back, not counted.
                             let now = self.clock.now_ms();
                             for rest in std::iter::once(claim).chain(claims.by_ref()) {
+                                self.in_flight.release(rest.attempt_id);
                                 if let Err(e) = self
                                     .store
                                     .mark_not_placed(
@@ -576,8 +674,6 @@ impl Dialer {
                         }
                     }
                     first = false;
-                    self.in_flight
-                        .add(claim.attempt_id, &c.id, Some(self.clock.now_ms()));
                     let me = self.clone();
                     let campaign = c.clone();
                     if probe {
@@ -601,6 +697,35 @@ impl Dialer {
                     _ = self.in_flight.changed(Duration::from_millis(250)) => {}
                 }
             }
+        }
+    }
+
+    /// Waits for this launch's slot in the pacing every daemon on the database shares (the
+    /// account's `calls_per_second`, then the campaign's): see `Store::take_launch_slot`.
+    async fn shared_slot(&self, c: &ActiveCampaign, scale: f64) {
+        let interval = |cps: f64| {
+            let per_second = cps * scale;
+            if per_second.is_finite() && per_second > 0.0 {
+                (1_000_000.0 / per_second).round() as i64
+            } else {
+                0
+            }
+        };
+        let campaign_scope = format!("campaign:{}", c.id);
+        let mut scopes = vec![("account", interval(self.settings.calls_per_second))];
+        if let Some(cps) = c.calls_per_second {
+            scopes.push((campaign_scope.as_str(), interval(cps)));
+        }
+        let now_us = wall_us();
+        match self.store.take_launch_slot(&scopes, now_us).await {
+            Ok(at) if at > now_us => {
+                Metrics::inc(&self.metrics.pacing_waits);
+                tokio::time::sleep(Duration::from_micros((at - wall_us()).max(0) as u64)).await;
+            }
+            Ok(_) => {}
+            // The claim already counted this launch against the caps; pacing falls back to
+            // this daemon's own limiter for it.
+            Err(e) => tracing::error!(campaign = %c.id, "cannot take a shared launch slot: {e}"),
         }
     }
 
@@ -839,9 +964,22 @@ impl Dialer {
     }
 
     async fn reap(&self) {
+        let read_at = self.clock.now_ms();
         let Ok(open) = self.store.open_attempts().await else {
             return;
         };
+        // What this daemon remembers in flight is a cache of the store: a call ended through
+        // another daemon frees its slot here too.
+        let open_ids: std::collections::HashSet<i64> = open.iter().map(|a| a.attempt_id).collect();
+        let freed = self.in_flight.keep_only(&open_ids, read_at);
+        if freed > 0 {
+            tracing::debug!("{freed} call(s) ended elsewhere: their slots are free");
+        }
+        if let Some(duties) = self.duties.get() {
+            if !duties.holds(crate::cluster::REAPER).await {
+                return;
+            }
+        }
         let now = self.clock.now_ms();
         let scale = self.settings.time_scale.max(1e-9);
         // Network and database latency are not compressed by the simulator: the scaled limits

@@ -7,6 +7,7 @@ pub mod app;
 pub mod breaker;
 pub mod campaign;
 pub mod clock;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod dashboard;

@@ -46,6 +46,8 @@ pub struct WebhookState {
     pub policy: SourcePolicy,
     pub control_timeout: Duration,
     pub report_timeout: Duration,
+    /// This daemon's name and the once-only duties it holds (several daemons, one database).
+    pub duties: Arc<crate::cluster::Duties>,
 }
 
 /// The router with every route of the daemon.
@@ -119,7 +121,12 @@ async fn healthz(State(st): State<Arc<WebhookState>>) -> Response {
     match st.store.ping().await {
         Ok(()) => (
             StatusCode::OK,
-            Json(json!({ "status": "ok", "database": st.store.backend_name() })),
+            Json(json!({
+                "status": "ok",
+                "database": st.store.backend_name(),
+                "node": st.duties.node(),
+                "duties": st.duties.held(),
+            })),
         )
             .into_response(),
         Err(e) => {
@@ -200,7 +207,8 @@ async fn metrics(State(st): State<Arc<WebhookState>>) -> Response {
         )],
         st.metrics.render(&due, st.in_flight.len())
             + &crate::metrics::render_abandon_rates(&rates)
-            + &crate::metrics::render_agents(&agents),
+            + &crate::metrics::render_agents(&agents)
+            + &st.duties.metrics_text(),
     )
         .into_response()
 }

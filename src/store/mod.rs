@@ -33,6 +33,7 @@ mod tests;
 use std::collections::{BTreeMap, HashMap};
 
 pub use postgres::PgStore;
+pub use queries::ClaimCaps;
 pub use records::*;
 pub use sqlite::SqliteStore;
 

@@ -17,7 +17,23 @@ macro_rules! dispatch {
     };
 }
 
+/// Concurrency caps a claim checks against every daemon's calls in progress
+/// ([`Store::claim_due_capped`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimCaps {
+    /// `[limits] max_concurrent_calls`, for the account.
+    pub calls: u32,
+    /// The campaign's own `max_concurrent_calls`, if set.
+    pub campaign_calls: Option<u32>,
+}
+
 impl Store {
+    /// Whether several daemons may share this database (PostgreSQL): what each daemon keeps in
+    /// memory about calls is then only a cache of what the database says.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
     pub async fn ping(&self) -> Result<()> {
         with_reader!(self, |db| {
             sqlx::query("SELECT 1").execute(db).await?;
@@ -129,10 +145,53 @@ impl Store {
         limit: u32,
         gate: &(dyn Fn(&Candidate) -> Gate + Sync),
     ) -> Result<Vec<Claim>> {
+        self.claim_due_capped(campaign, now, limit, None, gate)
+            .await
+    }
+
+    /// [`Store::claim_due`] within concurrency caps counted in the database, for daemons that
+    /// share it: the calls in progress of every daemon (attempts `launching` or `ringing`) are
+    /// counted under the account's pacing row lock, so two daemons claiming at once never pass
+    /// a cap together.
+    pub async fn claim_due_capped(
+        &self,
+        campaign: &str,
+        now: i64,
+        limit: u32,
+        caps: Option<&ClaimCaps>,
+        gate: &(dyn Fn(&Candidate) -> Gate + Sync),
+    ) -> Result<Vec<Claim>> {
         with_writer!(self, |db, dialect| {
             let mut tx = db.begin().await?;
             if let Some(lock) = dialect::CLAIM_LOCK {
                 sqlx::query(lock).bind(campaign).execute(&mut *tx).await?;
+            }
+            let mut limit = limit;
+            if let Some(caps) = caps {
+                sqlx::query(
+                    "INSERT INTO launch_slots (scope, next_at) VALUES ('account', 0)
+                     ON CONFLICT (scope) DO UPDATE SET next_at = launch_slots.next_at",
+                )
+                .execute(&mut *tx)
+                .await?;
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS open, CAST(COALESCE(SUM(CASE WHEN campaign_id = $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS mine
+                     FROM attempts WHERE status IN ('launching', 'ringing')",
+                )
+                .bind(campaign)
+                .fetch_one(&mut *tx)
+                .await?;
+                let free = |cap: u32, open: i64| {
+                    u32::try_from((i64::from(cap) - open).max(0)).unwrap_or(0)
+                };
+                limit = limit.min(free(caps.calls, row.get("open")));
+                if let Some(cap) = caps.campaign_calls {
+                    limit = limit.min(free(cap, row.get("mine")));
+                }
+                if limit == 0 {
+                    tx.commit().await?;
+                    return Ok(Vec::new());
+                }
             }
             let rows = sqlx::query(dialect::CLAIM_CANDIDATES)
                 .bind(campaign)
