@@ -70,6 +70,12 @@ pub struct SimulatorConfig {
     pub duplicate_reports: bool,
     /// Shuffle the lines inside each batch.
     pub reorder_reports: bool,
+    /// Share of calls (0 to 1) that get no end-of-call request: neither after the dialer's
+    /// `hangup` nor when nobody answers (an alternative the real service may play, see
+    /// [`crate::provider`], "Assumptions").
+    pub drop_end_requests: f64,
+    /// Share of calls (0 to 1) that never get a report line.
+    pub drop_reports: f64,
     /// Seed for the random outcomes of unscripted destinations and report shuffling.
     pub seed: u64,
     /// Scripted outcomes per destination.
@@ -97,6 +103,8 @@ impl Default for SimulatorConfig {
             urlencoded: false,
             duplicate_reports: false,
             reorder_reports: false,
+            drop_end_requests: 0.0,
+            drop_reports: 0.0,
             seed: 0,
             script: Script::default(),
             faults: Faults::default(),
