@@ -589,6 +589,7 @@ impl Application {
             reorder_reports: s.reorder_reports,
             drop_end_requests: s.drop_end_requests,
             drop_reports: s.drop_reports,
+            bare_requests: s.bare_requests,
             seed: s.seed,
             script,
             faults: s.faults.to_faults(),

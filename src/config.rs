@@ -262,6 +262,8 @@ pub struct SimulatorSettings {
     pub drop_end_requests: f64,
     /// Share of calls (0 to 1) that never get a report line.
     pub drop_reports: f64,
+    /// Send a bare control request (no `api`, no command context) before each transfer.
+    pub bare_requests: bool,
     /// Launch-endpoint faults, to see the dialer cope (`[simulator.faults]`).
     pub faults: FaultSettings,
 }
@@ -326,6 +328,7 @@ impl Default for SimulatorSettings {
             reorder_reports: false,
             drop_end_requests: 0.0,
             drop_reports: 0.0,
+            bare_requests: false,
             faults: FaultSettings::default(),
         }
     }

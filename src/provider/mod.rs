@@ -29,6 +29,7 @@
 //!   `command`, no `userfield`) was seen while a `dial` rang. It gets an empty `200 {}` that
 //!   changes nothing, and a log line (`flow::ControlRequest::is_bare`); answering `hangup` could
 //!   cut the transfer. A request naming another `api` instance is still refused (403, `hangup`).
+//!   Simulator: `simulator.bare_requests` sends one before each `dial` or `queue`.
 
 pub mod simulator;
 

@@ -129,3 +129,35 @@ fn check_warns_about_a_caller_id_that_is_not_the_accounts() {
     // Without the list there is nothing to compare with.
     assert!(!run("").contains("warning: caller_id"));
 }
+
+crate::on_both_backends!(a_bare_request_while_a_transfer_starts_does_not_cut_it);
+
+/// The provider sends a request with no `api` and no command context as a transfer starts:
+/// answered `{}`, it changes nothing, and every callee reaches an agent.
+async fn a_bare_request_while_a_transfer_starts_does_not_cut_it(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "unknowns::bare_request").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let toml = "kind = \"sales\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\n[sales]\nagent = \"extension:200\"\nagents = 3\n";
+    helpers::campaign(
+        root.path(),
+        "ventas",
+        toml,
+        "lista.csv",
+        "telefono\n600000201\n600000202\n600000203\n",
+    );
+    let script = root.path().join("script.toml");
+    std::fs::write(
+        &script,
+        "\"+34600000201\" = \"answer\"\n\"+34600000202\" = \"answer\"\n\"+34600000203\" = \"answer\"\n[agents]\ncount = 3\nbridge = 0.5\ntalk = 5\n",
+    )
+    .unwrap();
+    let mut config = helpers::config(&test_db.url, root.path());
+    config.simulator.script_file = Some(script);
+    config.simulator.speed = 50.0;
+    config.simulator.bare_requests = true;
+    helpers::run_until_idle(config).await;
+    let r = helpers::report_json(&test_db.url, "ventas").await;
+    assert_eq!(r["states"]["connected"], 3, "{r}");
+}

@@ -213,6 +213,16 @@ impl Call {
             };
             userfield = cmd.userfield.clone();
             commands += 1;
+            if self.sim.inner.cfg.bare_requests && matches!(cmd.command.as_str(), "dial" | "queue")
+            {
+                let bare = [("api", String::new()), ("statuscall", "ANSWER".into())];
+                // Like any control request: a refusal (non-2xx) or a `hangup` reply ends the
+                // call before the transfer.
+                match self.post(&bare).await {
+                    Some(reply) if parse_command(&reply).is_err() => {}
+                    _ => break,
+                }
+            }
             // With an agent pool, a transfer waits for an agent, who stays busy until it ends.
             let pool = self
                 .sim
