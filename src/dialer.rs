@@ -284,6 +284,8 @@ impl InFlight {
 pub enum Halt {
     /// 401: the token or instance is wrong. Needs a configuration fix and a restart.
     Unauthorized,
+    /// HTTP 404: the launch URL is wrong. Needs a configuration fix and a restart.
+    WrongUrl,
     /// 402: no balance. Needs a top-up and a restart.
     NoBalance,
 }
@@ -294,6 +296,10 @@ impl std::fmt::Display for Halt {
             Halt::Unauthorized => write!(
                 f,
                 "the provider rejected the token or the API instance (401): launching stopped for every campaign; fix provider.token / provider.api and restart"
+            ),
+            Halt::WrongUrl => write!(
+                f,
+                "the provider's launch URL answered 404 (not found): launching stopped for every campaign; fix provider.url and restart"
             ),
             Halt::NoBalance => write!(
                 f,
@@ -732,16 +738,19 @@ impl Dialer {
                 }
                 r
             }
-            LaunchOutcome::Unauthorized => {
-                self.set_halt(Halt::Unauthorized);
+            LaunchOutcome::Unauthorized | LaunchOutcome::WrongUrl => {
+                let (halt, why) = if outcome == LaunchOutcome::WrongUrl {
+                    (
+                        Halt::WrongUrl,
+                        "launching halted: the launch URL was not found (404)",
+                    )
+                } else {
+                    (Halt::Unauthorized, "launching halted by the provider (401)")
+                };
+                self.set_halt(halt);
                 let r = self
                     .store
-                    .mark_not_placed(
-                        attempt_id,
-                        "launching halted by the provider (401)",
-                        &NotPlaced::RetryAt(now),
-                        now,
-                    )
+                    .mark_not_placed(attempt_id, why, &NotPlaced::RetryAt(now), now)
                     .await;
                 self.in_flight.release(attempt_id);
                 r

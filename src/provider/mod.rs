@@ -84,6 +84,9 @@ pub enum LaunchOutcome {
     Ringing(String),
     /// 401: bad token or instance. Stop launching for every campaign.
     Unauthorized,
+    /// HTTP 404: nothing answers at the launch URL (`provider.url`). Stop launching for every
+    /// campaign.
+    WrongUrl,
     /// 402: no balance. Pause launching until an operator resumes.
     NoBalance,
     /// 103, 406: this request is bad; fail the attempt, do not retry it as is.
@@ -101,9 +104,11 @@ impl LaunchOutcome {
             return LaunchOutcome::RetryLater(format!("HTTP {http_status}"));
         }
         if http_status != 200 {
-            // Anything else from the HTTP layer (404 on a wrong base URL, 403…) is a
-            // configuration problem, like a bad token.
-            return if http_status == 401 || http_status == 403 || http_status == 404 {
+            // Anything else from the HTTP layer is a configuration problem: a 404 a wrong
+            // launch URL, a 401 or 403 a bad token.
+            return if http_status == 404 {
+                LaunchOutcome::WrongUrl
+            } else if http_status == 401 || http_status == 403 {
                 LaunchOutcome::Unauthorized
             } else {
                 LaunchOutcome::RetryLater(format!("HTTP {http_status}"))
@@ -247,6 +252,11 @@ mod tests {
         assert_eq!(
             LaunchOutcome::from_reply(200, r#"{"response":402}"#),
             LaunchOutcome::NoBalance
+        );
+        assert_eq!(LaunchOutcome::from_reply(404, ""), LaunchOutcome::WrongUrl);
+        assert_eq!(
+            LaunchOutcome::from_reply(403, ""),
+            LaunchOutcome::Unauthorized
         );
         assert!(matches!(
             LaunchOutcome::from_reply(200, r#"{"response":"103"}"#),
