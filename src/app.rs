@@ -359,7 +359,8 @@ impl Application {
                 &self.config.provider.api,
                 token,
                 self.config.provider_timeout(),
-            )?;
+            )?
+            .with_caller_id_format(self.config.provider.caller_id_format);
             tracing::info!(url = %self.config.provider.url, api = %self.config.provider.api, "placing real calls through API Voice");
             (client, None)
         };
@@ -375,6 +376,7 @@ impl Application {
                 time_scale,
                 unknown_grace: Duration::from_secs(self.config.provider.unknown_grace_seconds),
                 stale_call: Duration::from_secs(self.config.provider.stale_call_seconds),
+                end_grace: Duration::from_secs(self.config.provider.end_grace_seconds),
                 real_provider: !simulated,
                 breaker: self.config.breaker_settings(time_scale),
             },
@@ -495,12 +497,13 @@ impl Application {
         if tokio::time::timeout(drain, tasks.wait()).await.is_err() {
             tracing::warn!("launch requests still pending after {}s", drain.as_secs());
         }
-        // Calls in progress keep talking to the webhooks until they end or the drain ends.
+        // Calls in progress keep talking to the webhooks until they end or the drain ends; a
+        // call we hung up on is waited for too, its end request is on its way.
         let deadline = tokio::time::Instant::now() + drain;
-        while !in_flight.is_empty() && tokio::time::Instant::now() < deadline {
+        while !in_flight.all_closed() && tokio::time::Instant::now() < deadline {
             in_flight.changed(Duration::from_millis(200)).await;
         }
-        if !in_flight.is_empty() {
+        if !in_flight.all_closed() {
             tracing::warn!(calls = in_flight.len(), "calls still open at shutdown; they will be settled by the next call report or released after the grace period");
         }
         notify_stop.cancel();
@@ -597,6 +600,9 @@ impl Application {
             urlencoded: s.urlencoded,
             duplicate_reports: s.duplicate_reports,
             reorder_reports: s.reorder_reports,
+            drop_end_requests: s.drop_end_requests,
+            drop_reports: s.drop_reports,
+            bare_requests: s.bare_requests,
             seed: s.seed,
             script,
             faults: s.faults.to_faults(),
@@ -611,7 +617,8 @@ impl Application {
             &self.config.provider.api,
             token,
             self.config.provider_timeout(),
-        )?;
+        )?
+        .with_caller_id_format(self.config.provider.caller_id_format);
         Ok((sim, client))
     }
 }

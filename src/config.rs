@@ -120,6 +120,22 @@ pub enum ProviderKind {
     Apivoice,
 }
 
+/// How the caller ID goes out to the provider (`provider.caller_id_format`; the assumption is
+/// described in `crate::provider`, "Assumptions").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum CallerIdFormat {
+    /// `0034910000000`, as every known working integration sends it.
+    #[default]
+    #[serde(rename = "00")]
+    Zeros,
+    /// `34910000000`.
+    #[serde(rename = "digits")]
+    Digits,
+    /// `+34910000000`, E.164 as written.
+    #[serde(rename = "plus")]
+    Plus,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProviderConfig {
@@ -137,6 +153,16 @@ pub struct ProviderConfig {
     /// How long a launched call may stay open (no end-of-call request, no report line) before it
     /// is closed as lost.
     pub stale_call_seconds: u64,
+    /// How long the end-of-call request may take after our `hangup`, or after `ring_seconds`
+    /// for a call that was never answered, before the call is closed from what is known (see
+    /// `crate::provider`, "Assumptions").
+    pub end_grace_seconds: u64,
+    /// How the campaigns' `caller_id` is sent: `"00"` (0034…, the default), `"digits"`
+    /// (34…) or `"plus"` (+34…).
+    pub caller_id_format: CallerIdFormat,
+    /// The account's numbers; `check` warns about a campaign whose `caller_id` is not one of
+    /// them (a refused caller ID reaches callees as `anonymous`).
+    pub caller_ids: Vec<String>,
     /// First wait after a transient launch failure (doubling, up to 60 times this).
     pub retry_backoff_seconds: f64,
     /// Transient launch failures in a row that open the circuit.
@@ -157,6 +183,9 @@ impl Default for ProviderConfig {
             timeout_seconds: 10.0,
             unknown_grace_seconds: 900,
             stale_call_seconds: 7200,
+            end_grace_seconds: 60,
+            caller_id_format: CallerIdFormat::Zeros,
+            caller_ids: Vec::new(),
             retry_backoff_seconds: 1.0,
             circuit_failures: 5,
             circuit_open_seconds: 30.0,
@@ -285,6 +314,13 @@ pub struct SimulatorSettings {
     pub duplicate_reports: bool,
     /// Shuffle the lines of each report batch.
     pub reorder_reports: bool,
+    /// Share of calls (0 to 1) that get no end-of-call request, after our `hangup` or when
+    /// nobody answers.
+    pub drop_end_requests: f64,
+    /// Share of calls (0 to 1) that never get a report line.
+    pub drop_reports: f64,
+    /// Send a bare control request (no `api`, no command context) before each transfer.
+    pub bare_requests: bool,
     /// Launch-endpoint faults, to see the dialer cope (`[simulator.faults]`).
     pub faults: FaultSettings,
 }
@@ -347,6 +383,9 @@ impl Default for SimulatorSettings {
             urlencoded: false,
             duplicate_reports: false,
             reorder_reports: false,
+            drop_end_requests: 0.0,
+            drop_reports: 0.0,
+            bare_requests: false,
             faults: FaultSettings::default(),
         }
     }
@@ -445,6 +484,15 @@ impl Config {
             return Err(ConfigError::Rule(
                 "provider.circuit_failures must be at least 1".into(),
             ));
+        }
+        let s = &self.simulator;
+        for (key, v) in [
+            ("simulator.drop_end_requests", s.drop_end_requests),
+            ("simulator.drop_reports", s.drop_reports),
+        ] {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                return Err(ConfigError::Rule(format!("{key} must be between 0 and 1")));
+            }
         }
         let f = &self.simulator.faults;
         if !(f.rate.is_finite() && (0.0..=1.0).contains(&f.rate)) {

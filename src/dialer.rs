@@ -103,6 +103,12 @@ struct Slot {
     facts: Option<Arc<crate::store::AttemptInfo>>,
     /// A close of the attempt has begun: its facts are no longer kept.
     settling: bool,
+    /// A control request came for this call: it was answered.
+    heard: bool,
+    /// When we replied `hangup`: the call is over for us and its slot free, though the
+    /// attempt stays open for the provider's end request or report line (see
+    /// [`crate::provider`], "Assumptions").
+    hung_up_ms: Option<i64>,
 }
 
 impl InFlight {
@@ -124,6 +130,8 @@ impl InFlight {
                 launched_ms,
                 facts: None,
                 settling: false,
+                heard: false,
+                hung_up_ms: None,
             },
         );
     }
@@ -138,7 +146,7 @@ impl InFlight {
     /// nothing is due: a claim that took contacts before that read is counted here, either as
     /// under way or in flight (see [`InFlight::claiming`]).
     pub fn is_idle(&self) -> bool {
-        self.claiming.load(std::sync::atomic::Ordering::SeqCst) == 0 && self.is_empty()
+        self.claiming.load(std::sync::atomic::Ordering::SeqCst) == 0 && self.all_closed()
     }
 
     /// Marks a claim under way until the guard is dropped (after its claims are added).
@@ -179,6 +187,44 @@ impl InFlight {
                 change(Arc::make_mut(facts));
             }
         }
+    }
+
+    /// A control request came for this call (it was answered); `change` applies what this
+    /// process wrote of it to the kept facts, if any are kept.
+    pub fn heard_from(&self, attempt_id: i64, change: impl FnOnce(&mut crate::store::AttemptInfo)) {
+        if let Some(slot) = self.lock().get_mut(&attempt_id) {
+            slot.heard = true;
+            if let Some(facts) = slot.facts.as_mut() {
+                change(Arc::make_mut(facts));
+            }
+        }
+    }
+
+    /// We replied `hangup` to this call at `now_ms`: the call is over for us, so its slot no
+    /// longer counts against the limits, whether or not the provider ever sends its end.
+    pub fn hung_up(&self, attempt_id: i64, now_ms: i64) {
+        let freed = match self.lock().get_mut(&attempt_id) {
+            Some(slot) if slot.hung_up_ms.is_none() => {
+                slot.hung_up_ms = Some(now_ms);
+                true
+            }
+            _ => false,
+        };
+        if freed {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// When we replied `hangup` to this call, if we did and it is not closed yet.
+    pub fn hung_up_at(&self, attempt_id: i64) -> Option<i64> {
+        self.lock().get(&attempt_id).and_then(|s| s.hung_up_ms)
+    }
+
+    /// Whether this process launched the call and no control request came for it yet.
+    pub fn unheard(&self, attempt_id: i64) -> bool {
+        self.lock()
+            .get(&attempt_id)
+            .is_some_and(|s| s.launched_ms.is_some() && !s.heard && s.hung_up_ms.is_none())
     }
 
     /// A close of this attempt is about to be written: its facts are dropped first and not kept
@@ -258,18 +304,29 @@ impl InFlight {
         self.book().snapshot()
     }
 
+    /// Calls holding a slot: launched, not ended, not hung up by us.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock()
+            .values()
+            .filter(|s| s.hung_up_ms.is_none())
+            .count()
     }
 
+    /// No call holds a slot.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// No call of this process is open: none holds a slot, and none we hung up on waits for
+    /// its close.
+    pub fn all_closed(&self) -> bool {
+        self.lock().is_empty()
     }
 
     pub fn count(&self, campaign: &str) -> usize {
         self.lock()
             .values()
-            .filter(|s| s.campaign == campaign)
+            .filter(|s| s.campaign == campaign && s.hung_up_ms.is_none())
             .count()
     }
 
@@ -284,6 +341,8 @@ impl InFlight {
 pub enum Halt {
     /// 401: the token or instance is wrong. Needs a configuration fix and a restart.
     Unauthorized,
+    /// HTTP 404: the launch URL is wrong. Needs a configuration fix and a restart.
+    WrongUrl,
     /// 402: no balance. Needs a top-up and a restart.
     NoBalance,
 }
@@ -294,6 +353,10 @@ impl std::fmt::Display for Halt {
             Halt::Unauthorized => write!(
                 f,
                 "the provider rejected the token or the API instance (401): launching stopped for every campaign; fix provider.token / provider.api and restart"
+            ),
+            Halt::WrongUrl => write!(
+                f,
+                "the provider's launch URL answered 404 (not found): launching stopped for every campaign; fix provider.url and restart"
             ),
             Halt::NoBalance => write!(
                 f,
@@ -312,6 +375,9 @@ pub struct DialerSettings {
     pub time_scale: f64,
     pub unknown_grace: Duration,
     pub stale_call: Duration,
+    /// How long the provider's end request may take after our `hangup`, or after the ring
+    /// time for a call nobody answered, before the call is closed from what is known.
+    pub end_grace: Duration,
     /// Demo campaigns are refused by the real provider.
     pub real_provider: bool,
     /// Backoff and circuit breaker timings (already scaled).
@@ -797,16 +863,19 @@ impl Dialer {
                 }
                 r
             }
-            LaunchOutcome::Unauthorized => {
-                self.set_halt(Halt::Unauthorized);
+            LaunchOutcome::Unauthorized | LaunchOutcome::WrongUrl => {
+                let (halt, why) = if outcome == LaunchOutcome::WrongUrl {
+                    (
+                        Halt::WrongUrl,
+                        "launching halted: the launch URL was not found (404)",
+                    )
+                } else {
+                    (Halt::Unauthorized, "launching halted by the provider (401)")
+                };
+                self.set_halt(halt);
                 let r = self
                     .store
-                    .mark_not_placed(
-                        attempt_id,
-                        "launching halted by the provider (401)",
-                        &NotPlaced::RetryAt(now),
-                        now,
-                    )
+                    .mark_not_placed(attempt_id, why, &NotPlaced::RetryAt(now), now)
                     .await;
                 self.in_flight.release(attempt_id);
                 r
@@ -990,14 +1059,29 @@ impl Dialer {
         };
         let grace = limit(self.settings.unknown_grace, Duration::from_secs(30));
         let stale = limit(self.settings.stale_call, Duration::from_secs(120));
+        // Ends the provider may never send (see `crate::provider`, "Assumptions"): after our
+        // `hangup`, and for a call nobody answered within its ring time.
+        let end_grace = limit(self.settings.end_grace, Duration::from_secs(2));
         for a in open {
-            let limit = if a.status == "launching" {
-                grace
+            let ring_seconds = self
+                .campaigns
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&a.campaign_id)
+                .map(|c| c.ring_seconds);
+            let (since, limit) = if a.status == "launching" {
+                (a.created_at, grace)
+            } else if let Some(at) = self.in_flight.hung_up_at(a.attempt_id) {
+                (at, end_grace)
+            } else if let Some(ring) = ring_seconds.filter(|_| self.in_flight.unheard(a.attempt_id))
+            {
+                let bound = Duration::from_secs(u64::from(ring)) + self.settings.end_grace;
+                (a.created_at, limit(bound, Duration::from_secs(2)))
             } else {
-                stale
+                (a.created_at, stale)
             };
             // A launch request still on its way has a result coming: never reap it.
-            if now - a.created_at < limit
+            if now - since < limit
                 || self
                     .launching
                     .lock()

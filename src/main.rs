@@ -12,7 +12,7 @@ use chrono::Utc;
 use pregonero::app::{self, Application};
 use pregonero::campaign::{self, phone};
 use pregonero::clock::{Clock, SystemClock};
-use pregonero::config::{Config, ProviderKind};
+use pregonero::config::{CallerIdFormat, Config, ProviderKind};
 use pregonero::provider::simulator::{self, Script, SimulatorConfig};
 use pregonero::store::Store;
 use pregonero::{commands, report};
@@ -355,6 +355,15 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
             .campaign_status(now)
             .unwrap_or_else(|| c.plan.window.explain_closed(now, c.plan.tz));
         println!("  calling hours {hours} in the callee's time zone; now: {status}");
+        // Compared as digits, however each side is written.
+        let digits = |n: &str| pregonero::provider::caller_id(n, CallerIdFormat::Digits);
+        let caller_ids = &config.provider.caller_ids;
+        if !caller_ids.is_empty() && !caller_ids.iter().any(|n| digits(n) == digits(&c.caller_id)) {
+            println!(
+                "  warning: caller_id {} is not among [provider] caller_ids: the provider may refuse it and callees would see \"anonymous\"",
+                c.caller_id
+            );
+        }
         if let Some(r) = &c.plan.rounds {
             println!("  rounds: \"{}\"", r.line());
         }

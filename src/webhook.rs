@@ -251,6 +251,12 @@ async fn handle_control(
     st: &WebhookState,
     req: &ControlRequest,
 ) -> Result<Response, crate::store::StoreError> {
+    // No `api` and no command context: answered `{}` (a `hangup` could cut a transfer while it
+    // rings), nothing stored.
+    if req.is_bare() {
+        tracing::info!(call = %req.get("ID"), "control request without api or command: answered {{}}, nothing changed");
+        return Ok(Json(json!({})).into_response());
+    }
     let kind = req.kind();
     let now = st.clock.now_ms();
     // The attempt comes from `userdata`; fall back to the call id for requests that lost it.
@@ -401,7 +407,7 @@ async fn handle_control(
     };
     // Stored before the reply leaves: a key press that got a 200 is never lost.
     st.store.record_event(&event, Some(&progress)).await?;
-    st.in_flight.update_facts(info.attempt_id, |f| {
+    st.in_flight.heard_from(info.attempt_id, |f| {
         f.answered = true;
         if progress.outcome.is_some() {
             f.outcome.clone_from(&progress.outcome);
@@ -410,6 +416,10 @@ async fn handle_control(
             f.provider_call_id.clone_from(&event.provider_call_id);
         }
     });
+    // The call is over for us: its slot is free now, whether or not an end request follows.
+    if step.command.command == "hangup" {
+        st.in_flight.hung_up(info.attempt_id, now);
+    }
     Ok(Json(step.command).into_response())
 }
 

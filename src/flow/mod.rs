@@ -77,6 +77,15 @@ impl ControlRequest {
         self.opt("ID")
     }
 
+    /// A request with neither our `api` field nor a command it answers (`command`,
+    /// `userfield`): such requests were seen while a `dial` rang, and are not part of any
+    /// exchange (see [`crate::provider`], "Assumptions").
+    pub fn is_bare(&self) -> bool {
+        self.get("api").is_empty()
+            && self.get("command").is_empty()
+            && self.get("userfield").is_empty()
+    }
+
     /// The attempt id we sent as `userdata`, if it is one.
     pub fn attempt_id(&self) -> Option<i64> {
         let u = self.get("userdata");

@@ -27,6 +27,15 @@ fn vars() -> BTreeMap<String, String> {
 }
 
 #[test]
+fn a_request_with_no_api_and_no_command_context_is_bare() {
+    assert!(req(&[("ID", "1.1"), ("statuscall", "ANSWER")]).is_bare());
+    assert!(req(&[]).is_bare());
+    assert!(!req(&[("api", "API sim"), ("statuscall", "ANSWER")]).is_bare());
+    assert!(!req(&[("command", "dial")]).is_bare());
+    assert!(!req(&[("userfield", "1|msg|0")]).is_bare());
+}
+
+#[test]
 fn requests_are_classified_as_the_spec_says() {
     assert_eq!(req(&[("statuscall", "ANSWER")]).kind(), RequestKind::Start);
     assert_eq!(req(&[]).kind(), RequestKind::Start);

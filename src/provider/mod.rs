@@ -3,6 +3,33 @@
 //!
 //! Every point the spec marks as inferred (reply codes, the reaction to each) is decided in
 //! [`LaunchOutcome::from_reply`], the one place to correct once netelip's manual is at hand.
+//!
+//! # Assumptions about the real service
+//!
+//! The protocol was reconstructed from public traffic. Where pregonero depends on behaviour
+//! nobody has seen from netelip, the assumption is listed here with the key that changes it
+//! and the simulator switch that plays the alternative:
+//!
+//! - **End of call.** The only end-of-call request ever logged followed a hang-up by netelip.
+//!   So the call is over for us when we reply `hangup`: its concurrency slot is free at once
+//!   (`dialer::InFlight::hung_up`), and the attempt waits `provider.end_grace_seconds` (60) for
+//!   the end request or a report line before it is closed from what is stored (answered, and
+//!   the outcome the flow reached). A call that no control request ever reached is bounded by
+//!   the campaign's `ring_seconds` plus the same grace, then closed from its report line, or
+//!   as lost. Simulator: `simulator.drop_end_requests` and `simulator.drop_reports` (shares of
+//!   calls, 0 to 1). Calls left open by an earlier run still wait `stale_call_seconds`.
+//! - **Caller ID.** Every known working integration sends the caller ID as digits
+//!   (`0034…`), and one log shows a caller ID the provider refused reaching callees as
+//!   `anonymous`. So `caller_id` (written `+34…` in campaign.toml) goes out as `0034…`
+//!   ([`caller_id`]); `provider.caller_id_format = "digits"` sends `34…`, `"plus"` sends it
+//!   as written. `pregonero check` warns about a `caller_id` that is not among
+//!   `provider.caller_ids` (the account's numbers). Simulator: the launch records the `src` it
+//!   received (`LaunchRecord::src`).
+//! - **Bare requests.** A control request with no `api` field and no command it answers (no
+//!   `command`, no `userfield`) was seen while a `dial` rang. It gets an empty `200 {}` that
+//!   changes nothing, and a log line (`flow::ControlRequest::is_bare`); answering `hangup` could
+//!   cut the transfer. A request naming another `api` instance is still refused (403, `hangup`).
+//!   Simulator: `simulator.bare_requests` sends one before each `dial` or `queue`.
 
 pub mod simulator;
 
@@ -12,6 +39,30 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+
+use crate::config::CallerIdFormat;
+
+/// The caller ID in the form `format` says the provider wants (see "Assumptions" above). A
+/// number written `+<cc>…` or `00<cc>…` is international and is rewritten; any other text
+/// (a national number, an extension) goes out as written.
+pub fn caller_id(written: &str, format: CallerIdFormat) -> String {
+    let compact: String = written
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '.' | '(' | ')'))
+        .collect();
+    let digits = match compact
+        .strip_prefix('+')
+        .or_else(|| compact.strip_prefix("00"))
+    {
+        Some(d) if !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()) => d,
+        _ => return compact,
+    };
+    match format {
+        CallerIdFormat::Zeros => format!("00{digits}"),
+        CallerIdFormat::Digits => digits.to_string(),
+        CallerIdFormat::Plus => format!("+{digits}"),
+    }
+}
 
 /// A call to place.
 #[derive(Debug, Clone)]
@@ -33,6 +84,9 @@ pub enum LaunchOutcome {
     Ringing(String),
     /// 401: bad token or instance. Stop launching for every campaign.
     Unauthorized,
+    /// HTTP 404: nothing answers at the launch URL (`provider.url`). Stop launching for every
+    /// campaign.
+    WrongUrl,
     /// 402: no balance. Pause launching until an operator resumes.
     NoBalance,
     /// 103, 406: this request is bad; fail the attempt, do not retry it as is.
@@ -50,9 +104,11 @@ impl LaunchOutcome {
             return LaunchOutcome::RetryLater(format!("HTTP {http_status}"));
         }
         if http_status != 200 {
-            // Anything else from the HTTP layer (404 on a wrong base URL, 403…) is a
-            // configuration problem, like a bad token.
-            return if http_status == 401 || http_status == 403 || http_status == 404 {
+            // Anything else from the HTTP layer is a configuration problem: a 404 a wrong
+            // launch URL, a 401 or 403 a bad token.
+            return if http_status == 404 {
+                LaunchOutcome::WrongUrl
+            } else if http_status == 401 || http_status == 403 {
                 LaunchOutcome::Unauthorized
             } else {
                 LaunchOutcome::RetryLater(format!("HTTP {http_status}"))
@@ -98,6 +154,7 @@ pub struct ApiVoiceClient {
     url: String,
     api: String,
     token: SecretString,
+    caller_id_format: CallerIdFormat,
 }
 
 impl std::fmt::Debug for ApiVoiceClient {
@@ -127,7 +184,14 @@ impl ApiVoiceClient {
             url: url.to_string(),
             api: api.to_string(),
             token,
+            caller_id_format: CallerIdFormat::default(),
         })
+    }
+
+    /// The caller ID's form on the wire (`provider.caller_id_format`).
+    pub fn with_caller_id_format(mut self, format: CallerIdFormat) -> Self {
+        self.caller_id_format = format;
+        self
     }
 
     pub fn url(&self) -> &str {
@@ -138,10 +202,11 @@ impl ApiVoiceClient {
     pub async fn launch(&self, req: &LaunchRequest) -> LaunchOutcome {
         let duration = req.ring_seconds.to_string();
         let dst = crate::campaign::phone::to_provider(&req.dst);
+        let src = caller_id(&req.src, self.caller_id_format);
         let form = [
             ("token", self.token.expose_secret()),
             ("api", self.api.as_str()),
-            ("src", req.src.as_str()),
+            ("src", src.as_str()),
             ("dst", dst.as_str()),
             ("duration", duration.as_str()),
             ("typedst", "pstn"),
@@ -188,6 +253,11 @@ mod tests {
             LaunchOutcome::from_reply(200, r#"{"response":402}"#),
             LaunchOutcome::NoBalance
         );
+        assert_eq!(LaunchOutcome::from_reply(404, ""), LaunchOutcome::WrongUrl);
+        assert_eq!(
+            LaunchOutcome::from_reply(403, ""),
+            LaunchOutcome::Unauthorized
+        );
         assert!(matches!(
             LaunchOutcome::from_reply(200, r#"{"response":"103"}"#),
             LaunchOutcome::Rejected(_)
@@ -218,5 +288,18 @@ mod tests {
             LaunchOutcome::from_reply(200, r#"{"response":"200","ID":""}"#),
             LaunchOutcome::RetryLater(_)
         ));
+    }
+
+    #[test]
+    fn the_caller_id_goes_out_in_the_configured_form() {
+        use crate::config::CallerIdFormat::{Digits, Plus, Zeros};
+        for written in ["+34910000000", "0034910000000", "+34 910 00 00 00"] {
+            assert_eq!(caller_id(written, Zeros), "0034910000000", "{written}");
+            assert_eq!(caller_id(written, Digits), "34910000000", "{written}");
+            assert_eq!(caller_id(written, Plus), "+34910000000", "{written}");
+        }
+        // Not recognisably international: as written.
+        assert_eq!(caller_id("910000000", Zeros), "910000000");
+        assert_eq!(caller_id("+34abc", Zeros), "+34abc");
     }
 }

@@ -70,6 +70,16 @@ pub struct SimulatorConfig {
     pub duplicate_reports: bool,
     /// Shuffle the lines inside each batch.
     pub reorder_reports: bool,
+    /// Share of calls (0 to 1) that get no end-of-call request: neither after the dialer's
+    /// `hangup` nor when nobody answers (an alternative the real service may play, see
+    /// [`crate::provider`], "Assumptions").
+    pub drop_end_requests: f64,
+    /// Share of calls (0 to 1) that never get a report line.
+    pub drop_reports: f64,
+    /// Before carrying out a `dial` or `queue`, send a bare control request (no `api`, no
+    /// command context), as one integration saw while a `dial` rang; a `hangup` reply to it
+    /// cuts the call.
+    pub bare_requests: bool,
     /// Seed for the random outcomes of unscripted destinations and report shuffling.
     pub seed: u64,
     /// Scripted outcomes per destination.
@@ -97,6 +107,9 @@ impl Default for SimulatorConfig {
             urlencoded: false,
             duplicate_reports: false,
             reorder_reports: false,
+            drop_end_requests: 0.0,
+            drop_reports: 0.0,
+            bare_requests: false,
             seed: 0,
             script: Script::default(),
             faults: Faults::default(),

@@ -105,6 +105,11 @@ async fn a_small_campaign_is_not_starved_by_a_large_one(db: Db) {
         .map(|(i, _)| i)
         .collect();
     assert_eq!(small.len(), 5, "{launches:?}");
+    // `caller_id = "+34910000000"` goes out in the provider's digit form.
+    assert!(
+        launches.iter().all(|l| l.src == "0034910000000"),
+        "{launches:?}"
+    );
     assert!(
         small.iter().all(|i| *i < 11),
         "the small campaign waited behind the large one: {small:?}"

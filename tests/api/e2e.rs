@@ -199,6 +199,25 @@ async fn a_survey_stores_each_answer_and_reports_them(db: Db) {
 
 crate::on_both_backends!(sales_never_dial_more_calls_than_agents_and_count_the_abandoned);
 
+/// Each attempt of a contact as (launch, end for the dialer): a transfer's result is answered
+/// with `hangup`, which frees the call's slot (and its agent) before the provider's end
+/// request arrives; a call without one ends with its end request.
+async fn call_spans(store: &pregonero::store::Store, contact_id: i64) -> Vec<(i64, i64)> {
+    let events = store.events_of(contact_id).await.unwrap();
+    let mut spans = Vec::new();
+    for at in store.attempts_of(contact_id).await.unwrap() {
+        let ended = at.ended_at.expect("ended");
+        let hung_up = events
+            .iter()
+            .filter(|e| e.attempt_id == at.attempt_id && e.kind != "end")
+            .filter(|e| matches!(e.command.as_deref(), Some("dial" | "queue")))
+            .map(|e| e.received_at)
+            .min();
+        spans.push((at.created_at, hung_up.map_or(ended, |h| h.min(ended))));
+    }
+    spans
+}
+
 async fn sales_never_dial_more_calls_than_agents_and_count_the_abandoned(db: Db) {
     use pregonero::store::Store;
     let Some(test_db) = helpers::fresh_db(db, "e2e::sales").await else {
@@ -264,9 +283,7 @@ async fn sales_never_dial_more_calls_than_agents_and_count_the_abandoned(db: Db)
     let mut spans = Vec::new();
     for p in &phones {
         let c = store.contact("ventas", p).await.unwrap().unwrap();
-        for at in store.attempts_of(c.contact_id).await.unwrap() {
-            spans.push((at.created_at, at.ended_at.expect("ended")));
-        }
+        spans.extend(call_spans(&store, c.contact_id).await);
     }
     store.close().await;
     assert_eq!(spans.len(), 8);
@@ -333,12 +350,11 @@ async fn sales_learn_that_fewer_agents_are_present_than_the_setting_says(db: Db)
     let mut last_loss = 0;
     for p in &phones {
         let c = store.contact("ventas", p).await.unwrap().unwrap();
-        for at in store.attempts_of(c.contact_id).await.unwrap() {
-            let end = at.ended_at.expect("ended");
+        for (start, end) in call_spans(&store, c.contact_id).await {
             if c.state == "abandoned" {
                 last_loss = last_loss.max(end);
             }
-            spans.push((at.created_at, end));
+            spans.push((start, end));
         }
     }
     store.close().await;

@@ -13,6 +13,7 @@ mod reports;
 mod shutdown;
 mod systemd;
 mod tls;
+mod unknowns;
 mod watch;
 mod webhooks;
 mod windows;

@@ -16,6 +16,7 @@ use crate::helpers::{self, Db};
 
 crate::on_both_backends!(
     unauthorized_stops_every_launch_and_says_so,
+    a_wrong_launch_url_stops_every_launch_and_names_it,
     no_balance_pauses_every_campaign_until_resumed,
     a_refused_request_fails_the_contact_without_retrying,
     a_flaky_provider_loses_no_contact_and_places_none_twice,
@@ -87,6 +88,32 @@ async fn unauthorized_stops_every_launch_and_says_so(db: Db) {
             3,
             "{r}"
         );
+        assert_eq!(
+            r["attempts"]["total"], 0,
+            "a refused launch is not an attempt: {r}"
+        );
+    }
+    cancel.cancel();
+}
+
+/// An HTTP 404 from the launch URL is a wrong `provider.url`, not a bad token.
+async fn a_wrong_launch_url_stops_every_launch_and_names_it(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "provider_replies::wrong_url").await else {
+        return;
+    };
+    let (sim, cancel) = start_sim(Faults {
+        http_status: Some(404),
+        ..Faults::default()
+    })
+    .await;
+    let (run, _root) = run_against(&test_db.url, &sim, "tok").await;
+    let err = run.expect_err("a 404 must stop the run").to_string();
+    assert!(
+        err.contains("404") && err.contains("provider.url") && !err.contains("token"),
+        "{err}"
+    );
+    for c in ["uno", "dos"] {
+        let r = helpers::report_json(&test_db.url, c).await;
         assert_eq!(
             r["attempts"]["total"], 0,
             "a refused launch is not an attempt: {r}"

@@ -170,15 +170,24 @@ async fn control_requests_must_be_for_our_instance_and_our_calls(db: Db) {
         ]
     };
 
-    // Another instance, or none: refused with a hangup, nothing stored.
-    for api in ["API other", ""] {
-        let (status, body) = post(start(api, "111.1")).await;
+    // Another instance, or none with a command it answers: refused with a hangup, nothing
+    // stored.
+    let mut no_api = start("", "111.1");
+    no_api.extend([
+        ("command", "speak".to_string()),
+        ("userfield", "x".to_string()),
+    ]);
+    for fields in [start("API other", "111.1"), no_api] {
+        let (status, body) = post(fields.clone()).await;
         assert_eq!(
             (status, body["command"].as_str()),
             (403, Some("hangup")),
-            "{api:?}"
+            "{fields:?}"
         );
     }
+    // No api and no command context (seen while a `dial` rings): an empty 200, nothing stored.
+    let (status, body) = post(start("", "111.1")).await;
+    assert_eq!((status, body), (200, serde_json::json!({})));
     // Our instance, but another call's id for this attempt: refused.
     let (status, body) = post(start("API sim", "999.9")).await;
     assert_eq!((status, body["command"].as_str()), (403, Some("hangup")));

@@ -96,10 +96,32 @@ pub(super) struct Call {
     pub(super) launch: LaunchRecord,
 }
 
+/// Whether this call is among the `share` (0 to 1) that a switch hits: a pure function of the
+/// seed, the switch and the call id, so a run can be repeated.
+fn hit(seed: u64, switch: u8, id: &str, share: f64) -> bool {
+    if share <= 0.0 {
+        return false;
+    }
+    let mut h = 0xcbf2_9ce4_8422_2325_u64 ^ seed ^ (u64::from(switch) << 56);
+    for b in id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    // FNV leaves the high bits poorly mixed for ids that differ in their last digits: a
+    // splitmix64 finish spreads them.
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    // The top 53 bits as a fraction in [0, 1).
+    ((h >> 11) as f64 / (1u64 << 53) as f64) < share
+}
+
 impl Call {
     pub(super) async fn run(self) {
         if let Some((status, total, answered)) = self.drive().await {
-            self.report(status, total, answered);
+            let cfg = &self.sim.inner.cfg;
+            if !hit(cfg.seed, 2, &self.launch.id, cfg.drop_reports) {
+                self.report(status, total, answered);
+            }
         }
         self.sim.inner.in_progress.fetch_sub(1, Ordering::SeqCst);
     }
@@ -136,7 +158,9 @@ impl Call {
             ("durationcall", secs(ring)),
             ("durationcallanswered", "0".into()),
         ];
-        self.post(&end).await;
+        if !self.silent_end() {
+            self.post(&end).await;
+        }
         (!self.sim.inner.cancel.is_cancelled()).then_some((status, ring, 0.0))
     }
 
@@ -189,6 +213,16 @@ impl Call {
             };
             userfield = cmd.userfield.clone();
             commands += 1;
+            if self.sim.inner.cfg.bare_requests && matches!(cmd.command.as_str(), "dial" | "queue")
+            {
+                let bare = [("api", String::new()), ("statuscall", "ANSWER".into())];
+                // Like any control request: a refusal (non-2xx) or a `hangup` reply ends the
+                // call before the transfer.
+                match self.post(&bare).await {
+                    Some(reply) if parse_command(&reply).is_err() => {}
+                    _ => break,
+                }
+            }
             // With an agent pool, a transfer waits for an agent, who stays busy until it ends.
             let pool = self
                 .sim
@@ -240,7 +274,7 @@ impl Call {
         if self.sim.inner.cancel.is_cancelled() {
             return None;
         }
-        if send_end {
+        if send_end && !self.silent_end() {
             let end = [
                 ("userfield", userfield),
                 ("statuscall", "CANCEL".into()),
@@ -250,6 +284,12 @@ impl Call {
             self.post(&end).await;
         }
         Some(("ANSWER", ring + talk, talk))
+    }
+
+    /// Whether this call's end-of-call request is dropped (`drop_end_requests`).
+    fn silent_end(&self) -> bool {
+        let cfg = &self.sim.inner.cfg;
+        hit(cfg.seed, 1, &self.launch.id, cfg.drop_end_requests)
     }
 
     /// A transfer to the agent pool: waits for a free agent within the window (the `dial` ring
@@ -443,5 +483,28 @@ impl Call {
             "useragent": format!("APIVoice;{};{}", l.id, self.sim.inner.cfg.api),
         });
         self.sim.state().pending.push(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hit;
+
+    #[test]
+    fn a_switch_hits_its_share_of_calls_and_the_same_calls_each_run() {
+        let ids: Vec<String> = (0..2000).map(|i| format!("1764800000.{i}")).collect();
+        let count = |share: f64| ids.iter().filter(|id| hit(7, 1, id, share)).count();
+        assert_eq!(count(0.0), 0);
+        assert_eq!(count(1.0), 2000);
+        let half = count(0.5);
+        assert!((850..=1150).contains(&half), "{half}");
+        let again = ids.iter().filter(|id| hit(7, 1, id, 0.5)).count();
+        assert_eq!(again, half);
+        // Another switch hits other calls.
+        let both = ids
+            .iter()
+            .filter(|id| hit(7, 1, id, 0.5) && hit(7, 2, id, 0.5))
+            .count();
+        assert!((350..=650).contains(&both), "{both}");
     }
 }
