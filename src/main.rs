@@ -162,7 +162,13 @@ use report::cli::Format;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // Commands that only read (and the check) keep start-up housekeeping out of their output:
+    // their log shows warnings and errors unless RUST_LOG asks for more.
+    let quiet = matches!(
+        cli.command,
+        Cmd::Check | Cmd::Campaigns | Cmd::Explain { .. } | Cmd::Report { .. }
+    );
+    init_logging(if quiet { "warn" } else { "info,sqlx=warn" });
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -176,15 +182,32 @@ fn main() -> ExitCode {
     match rt.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
 }
 
-fn init_logging() {
+/// An error and its causes on one line, each cause said once: a cause whose text its parent's
+/// message already holds (sqlx wraps the same SQLite message three times) is left out.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -538,4 +561,22 @@ async fn simulate(a: SimArgs) -> anyhow::Result<ExitCode> {
     };
     simulator::run_standalone(cfg, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_error_says_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("error returned from database: (code: 1) table campaigns already exists")]
+        struct Inner;
+        #[derive(Debug, thiserror::Error)]
+        #[error("database migration failed: while executing migrations: {0}")]
+        struct Outer(#[source] Inner);
+        let e = anyhow::Error::new(Outer(Inner)).context("cannot open the store");
+        assert_eq!(
+            super::one_line(&e),
+            "cannot open the store: database migration failed: while executing migrations: error returned from database: (code: 1) table campaigns already exists"
+        );
+    }
 }

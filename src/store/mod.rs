@@ -8,6 +8,7 @@
 //!   and report line) never counts it twice;
 //! - contact state transitions happen in the same transaction as the attempt change behind them.
 
+mod migrate_lock;
 mod postgres;
 mod sqlite;
 mod sqlite_direct;

@@ -398,6 +398,7 @@ impl SqliteStore {
 
 impl Backend for SqliteStore {
     async fn migrate(&self) -> Result<()> {
+        let _lock = super::migrate_lock::acquire(&self.pool).await?;
         MIGRATOR.run(&*self.writer().await).await?;
         self.unique_phone_as_index().await?;
         // A bulk import killed midway leaves the phone index dropped: bring it back unless a

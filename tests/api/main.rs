@@ -12,6 +12,7 @@ mod reports;
 mod shutdown;
 mod systemd;
 mod tls;
+mod together;
 mod watch;
 mod webhooks;
 mod windows;
