@@ -274,6 +274,7 @@ impl Application {
                 .timezone
                 .parse()
                 .unwrap_or(chrono_tz::Europe::Madrid),
+            lang: self.config.ui.language,
         });
         let live = Liveness::new();
         let server_stop = CancellationToken::new();

@@ -34,6 +34,8 @@ pub struct DashboardState {
     pub password: Option<SecretString>,
     /// `[calling].timezone`, for campaigns whose folder is no longer loaded.
     pub default_tz: chrono_tz::Tz,
+    /// `[ui] language`.
+    pub lang: crate::i18n::Lang,
 }
 
 /// The dashboard's routes.
@@ -187,8 +189,8 @@ async fn api_campaign(
         Ok(v) => v,
         Err(e) => return internal(e),
     };
-    let (plan, tz) = plan_of(&st, &id);
-    match report::compliance_report(&st.store, &id, plan.as_ref(), tz).await {
+    let (plan, limit, tz) = plan_of(&st, &id);
+    match report::compliance_report(&st.store, &id, plan.as_ref(), limit, tz).await {
         Ok(c) => {
             if let Value::Object(m) = &mut v {
                 m.insert(
@@ -202,11 +204,15 @@ async fn api_campaign(
     Json(v).into_response()
 }
 
-/// The campaign's schedule and zone as the daemon runs it.
+/// The campaign's schedule, abandon-rate limit and zone as the daemon runs it.
 fn plan_of(
     st: &DashboardState,
     id: &str,
-) -> (Option<crate::schedule::plan::CampaignPlan>, chrono_tz::Tz) {
+) -> (
+    Option<crate::schedule::plan::CampaignPlan>,
+    Option<f64>,
+    chrono_tz::Tz,
+) {
     let c = st
         .campaigns
         .read()
@@ -214,8 +220,8 @@ fn plan_of(
         .get(id)
         .cloned();
     match c {
-        Some(c) => (Some(c.plan.clone()), c.plan.tz),
-        None => (None, st.default_tz),
+        Some(c) => (Some(c.plan.clone()), report::abandon_limit(&c), c.plan.tz),
+        None => (None, None, st.default_tz),
     }
 }
 
@@ -230,8 +236,14 @@ async fn html_report(
     let Some(id) = file.strip_suffix(".html") else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let (plan, tz) = plan_of(&st, id);
-    match report::html_report(&st.store, id, plan.as_ref(), tz, false, st.clock.now()).await {
+    let (plan, limit, tz) = plan_of(&st, id);
+    let ctx = report::HtmlContext {
+        plan: plan.as_ref(),
+        abandon_limit: limit,
+        tz,
+        lang: st.lang,
+    };
+    match report::html_report(&st.store, id, &ctx, false, st.clock.now()).await {
         Ok(page) => Html(page).into_response(),
         Err(report::ReportError::UnknownCampaign(_)) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => internal(e),

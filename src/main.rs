@@ -512,15 +512,20 @@ async fn report_cmd(
     output: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let store = Store::connect(&config.database.url).await?;
-    let text = report::cli::run(config, &store, args, Utc::now()).await;
+    let rendered = report::cli::render(config, &store, args, Utc::now()).await;
     store.close().await;
-    let text = text?;
+    let rendered = rendered?;
     match output {
-        Some(path) => std::fs::write(&path, text)
+        Some(path) => std::fs::write(&path, &rendered.text)
             .with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{text}"),
+        None => print!("{}", rendered.text),
     }
-    Ok(ExitCode::SUCCESS)
+    // A compliance breach is a finding a script must not miss: exit status 2.
+    Ok(if rendered.breach {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn simulate(a: SimArgs) -> anyhow::Result<ExitCode> {

@@ -293,10 +293,13 @@ pub async fn contact_table(
 
 /// The compliance report; `plan` is the campaign's schedule as loaded from its folder (`None`
 /// when the folder is gone: the window check then reads "unknown").
+/// `abandon_limit` is the loaded campaign's `max_abandon_rate` ([`abandon_limit`]); a sales
+/// campaign whose folder is gone is held to the default.
 pub async fn compliance_report(
     store: &Store,
     campaign: &str,
     plan: Option<&crate::schedule::plan::CampaignPlan>,
+    abandon_limit: Option<f64>,
     tz: chrono_tz::Tz,
 ) -> Result<compliance::Compliance, ReportError> {
     let kind = kind_of(store, campaign).await?;
@@ -311,25 +314,55 @@ pub async fn compliance_report(
         facts: &facts,
         blocked: stats.states.get("blocked").copied().unwrap_or(0),
         opt_outs: &outs,
+        abandon_limit: (kind == Kind::Sales)
+            .then(|| abandon_limit.unwrap_or(compliance::DEFAULT_ABANDON_LIMIT)),
     }))
 }
 
+/// A loaded campaign's abandon-rate limit (sales campaigns only).
+pub fn abandon_limit(c: &crate::campaign::Campaign) -> Option<f64> {
+    match &c.flow {
+        crate::campaign::FlowSettings::Sales(s) => Some(s.max_abandon_rate),
+        _ => None,
+    }
+}
+
+/// What an HTML report needs beyond the store: the campaign as loaded from its folder (if it
+/// still loads) and the reader's language.
+pub struct HtmlContext<'a> {
+    pub plan: Option<&'a crate::schedule::plan::CampaignPlan>,
+    pub abandon_limit: Option<f64>,
+    pub tz: chrono_tz::Tz,
+    pub lang: crate::i18n::Lang,
+}
+
 /// The self-contained HTML page of a campaign (with the compliance section, and the contacts
-/// table when asked).
+/// table when asked), headed by the campaign's title.
 pub async fn html_report(
     store: &Store,
     campaign: &str,
-    plan: Option<&crate::schedule::plan::CampaignPlan>,
-    tz: chrono_tz::Tz,
+    ctx: &HtmlContext<'_>,
     with_contacts: bool,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<String, ReportError> {
     let report = build(store, Some(campaign)).await?.remove(0);
+    let title = store
+        .campaigns()
+        .await?
+        .into_iter()
+        .find(|r| r.id == campaign)
+        .map(|r| r.title)
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| campaign.to_string());
     let facts = store.attempt_facts(campaign).await?;
-    let data = html::ChartData::compute(&report, &facts, tz);
-    let comp = compliance_report(store, campaign, plan, tz).await?;
+    let data = html::ChartData::compute(&report, &facts, ctx.tz, ctx.lang);
+    let comp = compliance_report(store, campaign, ctx.plan, ctx.abandon_limit, ctx.tz).await?;
     let table = if with_contacts {
-        Some(contact_table(store, campaign, tz).await?)
+        Some(
+            contact_table(store, campaign, ctx.tz)
+                .await?
+                .with_lang(ctx.lang),
+        )
     } else {
         None
     };
@@ -338,7 +371,11 @@ pub async fn html_report(
         &data,
         Some(&comp),
         table.as_ref(),
-        now.with_timezone(&tz),
+        &html::Page {
+            title: &title,
+            lang: ctx.lang,
+            generated: now.with_timezone(&ctx.tz),
+        },
     ))
 }
 

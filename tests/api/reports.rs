@@ -96,27 +96,48 @@ async fn reports_of_a_promotion_after_it_ran(db: Db) {
     let csv = run(&config, &store, &contacts, now).await.unwrap();
     assert!(csv.starts_with('\u{feff}'), "Excel needs the BOM");
     let mut lines = csv.trim_start_matches('\u{feff}').lines();
-    // The CSV columns under the names the importer gives them (lower case, no accents).
+    // Headings and states in Spanish for people; the CSV columns under the names the importer
+    // gives them (lower case, no accents); phones marked as text (a leading ').
     assert_eq!(
         lines.next().unwrap(),
-        "phone;name;state;attempts;last_result;dtmf;last_call_at;talk_seconds;cost;nombre;poblacion;telefono"
+        "teléfono;nombre;estado;intentos;último resultado;teclas;última llamada;segundos hablados;coste;nombre;poblacion;telefono"
     );
     let carlos = csv
         .lines()
-        .find(|l| l.starts_with("+34600000003;"))
+        .find(|l| l.starts_with("'+34600000003;"))
         .unwrap();
     assert!(
-        carlos.starts_with("+34600000003;Carlos;opted_out;1;answered;9;"),
+        carlos.starts_with("'+34600000003;Carlos;baja solicitada;1;contestada;9;"),
         "{carlos}"
     );
-    assert!(carlos.ends_with(";Carlos;Leganés;600000003"), "{carlos}");
+    assert!(carlos.ends_with(";Carlos;Leganés;'600000003"), "{carlos}");
     let eva = csv
         .lines()
-        .find(|l| l.starts_with("+34600000005;"))
+        .find(|l| l.starts_with("'+34600000005;"))
         .unwrap();
     assert!(
-        eva.starts_with("+34600000005;Eva;blocked;0;;;;0;0,0000;"),
+        eva.starts_with("'+34600000005;Eva;bloqueado;0;;;;0;0,0000;"),
         "{eva}"
+    );
+    // Scripts get identifiers, byte for byte.
+    let standard = run(
+        &config,
+        &store,
+        &ReportArgs {
+            csv_style: CsvStyle::Standard,
+            ..contacts.clone()
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(
+        standard.starts_with("phone,name,state,attempts,last_result,dtmf,last_call_at,talk_seconds,cost,nombre,poblacion,telefono\r\n"),
+        "{standard}"
+    );
+    assert!(
+        standard.contains("\r\n+34600000003,Carlos,opted_out,1,answered,9,"),
+        "{standard}"
     );
     let json: serde_json::Value = serde_json::from_str(
         &run(
