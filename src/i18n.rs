@@ -42,6 +42,9 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("blocked", "bloqueado", "blocked"),
     ("expired", "caducado", "expired"),
     ("failed", "fallido", "failed"),
+    // Funnel steps.
+    ("contacts", "contactos", "contacts"),
+    ("called", "llamados", "called"),
     // Attempt results.
     ("answered", "contestada", "answered"),
     ("busy", "ocupado", "busy"),

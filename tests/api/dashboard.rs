@@ -312,7 +312,14 @@ async fn dashboard_and_report_render_in_headless_chromium() {
     assert!(ok, "chromium failed:\n{log}");
     assert!(dom.matches("<svg").count() >= 4, "the charts:\n{dom}");
     assert!(dom.contains("class=\"bar\""), "bars drawn:\n{dom}");
-    assert!(dom.contains("Outcome funnel"));
+    assert!(
+        dom.contains("Embudo de resultados"),
+        "Spanish headings:\n{dom}"
+    );
+    assert!(
+        dom.contains("<h1>Tablón &lt;de&gt; anuncios</h1>"),
+        "headed by the campaign's title, not its folder:\n{dom}"
+    );
     assert_eq!(
         page_errors(&log),
         Vec::<String>::new(),
@@ -326,6 +333,44 @@ async fn dashboard_and_report_render_in_headless_chromium() {
     assert!(ok && report_png.is_file(), "no report screenshot:\n{log}");
     let png = std::fs::read(&report_png).unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
+
+    // Printed to PDF: the print stylesheet gives A4 pages, read back as images by pdftoppm.
+    let pdf = shots.join("report.pdf");
+    let _ = std::fs::remove_file(&pdf);
+    let (ok, _, log) = in_chromium(vec![
+        "--no-pdf-header-footer".into(),
+        format!("--print-to-pdf={}", pdf.display()),
+        format!("{authed}/reports/tablon.html"),
+    ])
+    .await;
+    assert!(ok && pdf.is_file(), "no PDF:\n{log}");
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
+    match std::process::Command::new("pdftoppm")
+        .args(["-r", "40", "-png"])
+        .arg(&pdf)
+        .arg(shots.join("report-page"))
+        .status()
+    {
+        Ok(status) => {
+            assert!(status.success(), "pdftoppm could not read the PDF");
+            let first = shots.join("report-page-1.png");
+            assert!(first.is_file(), "no first page image");
+            // A4 at 40 dpi is 331 × 468 pixels: the page is portrait A4, as @page asks.
+            let png = std::fs::read(&first).unwrap();
+            let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+            let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+            assert_eq!((width, height), (331, 468), "page size");
+            eprintln!(
+                "Printed report: {} (first page {})",
+                pdf.display(),
+                first.display()
+            );
+        }
+        Err(e) if std::env::var_os("PREGONERO_TEST_REQUIRE_ALL").is_some() => {
+            panic!("pdftoppm is required (apt-get install -y poppler-utils): {e}")
+        }
+        Err(e) => eprintln!("SKIPPED (pdftoppm): {e}; install poppler-utils to check the print"),
+    }
     eprintln!(
         "Chromium screenshots: {} and {}",
         dash_png.display(),

@@ -84,10 +84,13 @@ async fn reports_of_a_promotion_after_it_ran(db: Db) {
     )
     .await
     .unwrap();
+    // In the operators' language (Spanish by default); nothing breached, nothing marked.
     assert!(
-        table.contains("outside the callee's window              0"),
+        table.contains("  fuera del horario del destinatario             0\n"),
         "{table}"
     );
+    assert!(!table.contains("INCUMPLE"), "{table}");
+    assert_eq!(c["breaches"], serde_json::json!([]), "{c}");
 
     let contacts = ReportArgs {
         contacts: true,
@@ -188,6 +191,20 @@ async fn reports_of_a_promotion_after_it_ran(db: Db) {
         .unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.matches("<svg").count() >= 4);
-    assert!(html.contains("<h2>Compliance</h2>"));
+    assert!(html.contains("<h2>Cumplimiento</h2>"), "{html}");
+    // The contacts table, in its own box, states as people read them.
+    let html = run(
+        &config,
+        &store,
+        &ReportArgs {
+            contacts: true,
+            ..args(Format::Html)
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(html.contains("<div class=\"scroll\"><table class=\"contacts\">"));
+    assert!(html.contains("<td>baja solicitada</td>"), "{html}");
     store.close().await;
 }
