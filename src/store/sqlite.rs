@@ -232,7 +232,16 @@ impl SqliteStore {
                 .execute(&mut *conn)
                 .await?;
             sqlx::query("DROP TABLE contacts").execute(&mut *conn).await?;
+            // The views of migration 0008 name `contacts`: a modern RENAME re-checks them while
+            // no table has that name and fails; the legacy one renames only the table, after
+            // which the views find it again. (On an error the connection is discarded.)
+            sqlx::query("PRAGMA legacy_alter_table = ON")
+                .execute(&mut *conn)
+                .await?;
             sqlx::query("ALTER TABLE contacts_rebuild RENAME TO contacts")
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("PRAGMA legacy_alter_table = OFF")
                 .execute(&mut *conn)
                 .await?;
             for sql in indexes {

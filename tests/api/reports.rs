@@ -207,4 +207,74 @@ async fn reports_of_a_promotion_after_it_ran(db: Db) {
     assert!(html.contains("<div class=\"scroll\"><table class=\"contacts\">"));
     assert!(html.contains("<td>baja solicitada</td>"), "{html}");
     store.close().await;
+    operator_views(db, &test_db.url).await;
+}
+
+/// Migration 0008: `v_contacts` and `v_attempts` show readable times beside the milliseconds;
+/// on PostgreSQL `vars` is jsonb and every table and column has a comment.
+async fn operator_views(db: Db, url: &str) {
+    use sqlx::Row;
+    match db {
+        Db::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            let row = sqlx::query(
+                "SELECT campaign_title, state, last_call_at_ms, last_call_at_utc FROM v_contacts WHERE phone = '+34600000003'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            let ms: i64 = row.get("last_call_at_ms");
+            let utc: String = row.get("last_call_at_utc");
+            let expected = chrono::DateTime::from_timestamp_millis(ms)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string();
+            assert_eq!(utc, expected);
+            assert_eq!(row.get::<String, _>("state"), "opted_out");
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM v_attempts WHERE launched_at_utc LIKE '____-__-__T__:__:__.___Z' AND phone LIKE '+34%'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            assert_eq!(n, 3, "every placed attempt with a readable launch time");
+            pool.close().await;
+        }
+        Db::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            let row = sqlx::query(
+                "SELECT state, last_call_at_ms, (EXTRACT(EPOCH FROM last_call_at) * 1000)::bigint AS back, vars->>'poblacion' AS town FROM v_contacts WHERE phone = '+34600000003'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            assert_eq!(
+                row.get::<Option<i64>, _>("last_call_at_ms"),
+                row.get::<Option<i64>, _>("back")
+            );
+            assert_eq!(
+                row.get::<Option<String>, _>("town").as_deref(),
+                Some("Leganés")
+            );
+            let n: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM v_attempts WHERE launched_at IS NOT NULL")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            assert_eq!(n, 3);
+            // Every column of every table has a comment.
+            let missing: Vec<String> = sqlx::query_scalar(
+                "SELECT c.table_name || '.' || c.column_name FROM information_schema.columns c \
+                 JOIN pg_class t ON t.relname = c.table_name AND t.relkind = 'r' \
+                 JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = current_schema() \
+                 WHERE c.table_schema = current_schema() AND c.table_name NOT LIKE '\\_sqlx%' \
+                 AND col_description(t.oid, c.ordinal_position) IS NULL ORDER BY 1",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            assert_eq!(missing, Vec::<String>::new(), "columns without a comment");
+            pool.close().await;
+        }
+    }
 }
