@@ -124,9 +124,19 @@ async fn campaign_json(
         .map(|(_, v)| *v)
         .sum();
     let done = r.contacts - waiting;
+    let loaded = st
+        .campaigns
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&row.id)
+        .cloned();
+    let state = report::campaign_state(row, waiting, loaded.as_deref(), st.clock.now());
     let mut v = serde_json::to_value(&r).unwrap_or_else(|_| json!({}));
     if let Value::Object(m) = &mut v {
         m.insert("title".into(), json!(row.title));
+        // The same state and words as `pregonero campaigns`.
+        m.insert("state".into(), json!(state.state));
+        m.insert("state_text".into(), json!(state.text));
         m.insert("paused".into(), json!(row.paused));
         m.insert("paused_reason".into(), json!(row.paused_reason));
         m.insert("done".into(), json!(done));
@@ -312,9 +322,7 @@ function render(data) {
     tr.dataset.campaign = c.campaign;
     cell(tr, c.campaign + (c.title ? " — " + c.title : ""));
     cell(tr, c.kind);
-    const state = c.paused ? "paused" + (c.paused_reason ? " (" + c.paused_reason + ")" : "")
-      : (c.waiting > 0 ? "active" : "finished");
-    cell(tr, state, c.paused ? "paused" : "");
+    cell(tr, c.state_text, c.paused ? "paused" : "");
     const p = cell(tr, "");
     p.appendChild(bar(c.progress));
     p.appendChild(document.createTextNode(" " + c.done + "/" + c.contacts));

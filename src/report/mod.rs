@@ -401,6 +401,51 @@ pub async fn contact_timeline(
     ))
 }
 
+/// Where a campaign stands, said one way wherever it is shown (`pregonero campaigns`, the
+/// dashboard): a stable identifier and the words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CampaignState {
+    /// `paused`, `finished`, `folder_missing`, `flow_unavailable`, `waiting` (not calling now:
+    /// outside its hours, before its start, between rounds) or `active`.
+    pub state: &'static str,
+    /// e.g. "outside calling hours until Sat 10:00 (Europe/Madrid)", "paused (by an operator)".
+    pub text: String,
+}
+
+/// The state of campaign `row` with `waiting` contacts not yet final; `loaded` is the campaign
+/// as loaded from its folder, if it loads.
+pub fn campaign_state(
+    row: &crate::store::CampaignRow,
+    waiting: i64,
+    loaded: Option<&crate::dialer::ActiveCampaign>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> CampaignState {
+    let (state, text) = if row.paused {
+        (
+            "paused",
+            format!(
+                "paused ({})",
+                row.paused_reason.as_deref().unwrap_or("by an operator")
+            ),
+        )
+    } else if waiting == 0 {
+        ("finished", "finished".to_string())
+    } else {
+        match loaded {
+            None => ("folder_missing", "folder missing or invalid".to_string()),
+            Some(c) if !c.flow_ready() => (
+                "flow_unavailable",
+                "call flow not available yet".to_string(),
+            ),
+            Some(c) => match c.plan.campaign_status(now) {
+                Some(why) => ("waiting", why),
+                None => ("active", "active".to_string()),
+            },
+        }
+    };
+    CampaignState { state, text }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
