@@ -460,7 +460,12 @@ impl Application {
                         }
                     }
                     if exit_when_idle && in_flight.is_empty() && !self.work_left(time_scale).await {
-                        tracing::info!("no contact is due or in progress: exiting");
+                        // Idle is "nothing due within the horizon", not "every contact final":
+                        // say how many wait for a later retry.
+                        let later = self.store.unfinished_contacts().await.unwrap_or(0);
+                        tracing::info!(
+                            "no call in progress and nothing due within the next hour: exiting ({later} contacts wait for a later try; the next run makes them)"
+                        );
                         return Ok(());
                     }
                 }

@@ -43,7 +43,8 @@ struct Cli {
 enum Cmd {
     /// Run the daemon: webhooks, campaigns, dialer.
     Run {
-        /// Exit once no contact is due or in progress (demos, tests).
+        /// Exit once no call is in progress and nothing is due within the next hour (demos,
+        /// tests); retries scheduled later stay pending for the next run.
         #[arg(long)]
         exit_when_idle: bool,
     },
