@@ -275,6 +275,8 @@ impl Application {
                 .parse()
                 .unwrap_or(chrono_tz::Europe::Madrid),
             lang: self.config.ui.language,
+            sources: self.config.source_policy()?,
+            throttle: Default::default(),
         });
         let live = Liveness::new();
         let server_stop = CancellationToken::new();

@@ -14,7 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{self, Db};
 
-crate::on_both_backends!(dashboard_is_behind_basic_auth_and_serves_progress_and_reports);
+crate::on_both_backends!(
+    dashboard_is_behind_basic_auth_and_serves_progress_and_reports,
+    failed_logins_are_slowed_per_source
+);
 
 const TOML: &str = r#"
 kind = "announcement"
@@ -376,6 +379,47 @@ async fn dashboard_and_report_render_in_headless_chromium() {
         dash_png.display(),
         report_png.display()
     );
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+/// Five wrong passwords are answered 401; the sixth earns a lockout during which even the right
+/// password gets 429 with Retry-After; a request without credentials is not a failure.
+async fn failed_logins_are_slowed_per_source(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "dashboard::throttle").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let config = finished_campaign(&test_db.url, root.path()).await;
+    let stop = CancellationToken::new();
+    let (base, running) = serve(config, &stop).await;
+    let http = reqwest::Client::new();
+    let url = format!("{base}/api/campaigns");
+    for _ in 0..3 {
+        let r = http.get(&url).send().await.unwrap();
+        assert_eq!(
+            r.status(),
+            401,
+            "no credentials: a challenge, not a failure"
+        );
+    }
+    for n in 1..=6 {
+        let r = http
+            .get(&url)
+            .basic_auth("operator", Some(format!("guess-{n}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "failure {n}");
+    }
+    let r = http
+        .get(&url)
+        .basic_auth("operator", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "locked out after the sixth failure");
+    assert_eq!(r.headers()["retry-after"], "1");
     stop.cancel();
     running.await.unwrap().unwrap();
 }
