@@ -1,5 +1,6 @@
 //! `report CAMPAIGN --contacts`: one row per contact with its state, attempts, last result, keys,
-//! last call, talk time, cost and the original CSV columns (from the contact's `vars`).
+//! last call, talk time, cost, a column per survey question (the key pressed, for surveys) and
+//! the original CSV columns (from the contact's `vars`).
 //!
 //! What people read (the table, the HTML, the excel-style CSV) has headings, states and results
 //! in the `[ui] language` and dates as people write them; what scripts read (JSON, the standard
@@ -35,6 +36,10 @@ pub struct ContactTable {
     pub rows: Vec<ContactReportRow>,
     /// The CSV columns seen in any contact, first seen first (column names as in the file).
     pub extra: Vec<String>,
+    /// Survey questions answered by any contact, first answered first (the survey's order).
+    pub questions: Vec<String>,
+    /// Each contact's last key per question.
+    pub answers: std::collections::HashMap<i64, std::collections::BTreeMap<String, String>>,
 }
 
 impl ContactTable {
@@ -52,7 +57,23 @@ impl ContactTable {
             lang: Lang::default(),
             rows,
             extra,
+            questions: Vec::new(),
+            answers: Default::default(),
         }
+    }
+
+    /// Adds the survey answers, (contact id, question, key) oldest first: a column per question.
+    pub fn with_answers(mut self, answers: Vec<(i64, String, String)>) -> ContactTable {
+        for (contact, question, key) in answers {
+            if !self.questions.contains(&question) {
+                self.questions.push(question.clone());
+            }
+            self.answers
+                .entry(contact)
+                .or_default()
+                .insert(question, key);
+        }
+        self
     }
 
     /// The same table for people reading `lang`.
@@ -71,12 +92,15 @@ impl ContactTable {
                 None => s.to_string(),
             })
             .collect();
+        h.extend(self.questions.iter().cloned());
         for k in &self.extra {
-            h.push(if FIXED.contains(&k.as_str()) {
-                format!("csv_{k}")
-            } else {
-                k.clone()
-            });
+            h.push(
+                if FIXED.contains(&k.as_str()) || self.questions.contains(k) {
+                    format!("csv_{k}")
+                } else {
+                    k.clone()
+                },
+            );
         }
         h
     }
@@ -119,6 +143,13 @@ impl ContactTable {
             Cell::Int(r.talk_seconds),
             Cell::Decimal(r.cost, 4),
         ];
+        let answers = self.answers.get(&r.contact_id);
+        for q in &self.questions {
+            c.push(match answers.and_then(|a| a.get(q)) {
+                Some(key) => Cell::Text(key.clone()),
+                None => Cell::Empty,
+            });
+        }
         for k in &self.extra {
             c.push(match r.vars.get(k) {
                 Some(v) => Cell::Text(v.clone()),
@@ -151,12 +182,18 @@ impl ContactTable {
                         .iter()
                         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                         .collect();
-                    json!({
+                    let mut row = json!({
                         "phone": r.phone, "name": r.name, "state": r.state,
                         "attempts": r.attempts, "last_result": r.last_result, "dtmf": r.dtmf,
                         "last_call_at": last, "talk_seconds": r.talk_seconds,
                         "cost": (r.cost * 10_000.0).round() / 10_000.0, "vars": vars,
-                    })
+                    });
+                    // Surveys: the key per question (other kinds keep their shape).
+                    if !self.questions.is_empty() {
+                        row["answers"] =
+                            json!(self.answers.get(&r.contact_id).cloned().unwrap_or_default());
+                    }
+                    row
                 })
                 .collect(),
         )
@@ -316,5 +353,33 @@ mod tests {
         let table = t.to_table();
         assert!(table.starts_with("teléfono "), "{table}");
         assert!(table.contains("+34600000001"));
+    }
+
+    #[test]
+    fn survey_answers_get_a_column_per_question() {
+        let mut a = row("+34600000001", &[]);
+        a.contact_id = 1;
+        let mut b = row("+34600000002", &[]);
+        b.contact_id = 2;
+        let t = ContactTable::new(chrono_tz::UTC, vec![a, b]).with_answers(vec![
+            (1, "q1".into(), "5".into()),
+            (1, "q2".into(), "3".into()),
+            (1, "q10".into(), "2".into()),
+            (2, "q1".into(), "4".into()),
+            (1, "q1".into(), "1".into()),
+        ]);
+        assert_eq!(t.questions, vec!["q1", "q2", "q10"]);
+        let csv = t.to_csv(CsvStyle::Standard);
+        let mut lines = csv.lines();
+        assert!(lines.next().unwrap().ends_with(",cost,q1,q2,q10"));
+        // The last answer to a question counts; each key in its own cell, never "51".
+        assert!(lines.next().unwrap().ends_with(",0.0205,1,3,2"), "{csv}");
+        assert!(lines.next().unwrap().ends_with(",0.0205,4,,"), "{csv}");
+        let j = t.to_json();
+        assert_eq!(j[0]["answers"]["q1"], "1");
+        assert_eq!(j[1]["answers"]["q2"], serde_json::Value::Null);
+        // Other kinds keep their shape.
+        let plain = ContactTable::new(chrono_tz::UTC, vec![row("+34600000001", &[])]);
+        assert!(plain.to_json()[0].get("answers").is_none());
     }
 }

@@ -285,10 +285,10 @@ pub async fn contact_table(
     tz: chrono_tz::Tz,
 ) -> Result<contacts::ContactTable, ReportError> {
     kind_of(store, campaign).await?;
-    Ok(contacts::ContactTable::new(
-        tz,
-        store.contact_report(campaign).await?,
-    ))
+    Ok(
+        contacts::ContactTable::new(tz, store.contact_report(campaign).await?)
+            .with_answers(store.contact_answers(campaign).await?),
+    )
 }
 
 /// The compliance report; `plan` is the campaign's schedule as loaded from its folder (`None`

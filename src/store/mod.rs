@@ -527,6 +527,9 @@ pub trait Backend {
     /// Attempts of a campaign that ended in an opt-out, with the time of their last key press
     /// and the do-not-call entry of the number (if any).
     async fn opt_outs(&self, campaign: &str) -> Result<Vec<OptOutRow>>;
+    /// Every survey answer of a campaign as (contact id, question, key), oldest first (a later
+    /// answer to the same question supersedes an earlier one).
+    async fn contact_answers(&self, campaign: &str) -> Result<Vec<(i64, String, String)>>;
 }
 
 /// The store in use, SQLite or PostgreSQL.
@@ -817,6 +820,9 @@ impl Backend for Store {
     }
     async fn opt_outs(&self, campaign: &str) -> Result<Vec<OptOutRow>> {
         dispatch!(self, s => s.opt_outs(campaign))
+    }
+    async fn contact_answers(&self, campaign: &str) -> Result<Vec<(i64, String, String)>> {
+        dispatch!(self, s => s.contact_answers(campaign))
     }
 }
 

@@ -1438,6 +1438,21 @@ impl Backend for PgStore {
             })
             .collect())
     }
+
+    async fn contact_answers(&self, campaign: &str) -> Result<Vec<(i64, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT a.contact_id, s.question, s.answer FROM survey_answers s
+             JOIN attempts a ON a.id = s.attempt_id
+             WHERE s.campaign_id = $1 ORDER BY s.answered_at, s.id",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("contact_id"), r.get("question"), r.get("answer")))
+            .collect())
+    }
 }
 
 async fn close_attempt_on(

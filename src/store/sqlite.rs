@@ -1399,6 +1399,21 @@ impl Backend for SqliteStore {
             })
             .collect())
     }
+
+    async fn contact_answers(&self, campaign: &str) -> Result<Vec<(i64, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT a.contact_id, s.question, s.answer FROM survey_answers s
+             JOIN attempts a ON a.id = s.attempt_id
+             WHERE s.campaign_id = ? ORDER BY s.answered_at, s.id",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("contact_id"), r.get("question"), r.get("answer")))
+            .collect())
+    }
 }
 
 /// How often the WAL is copied back into the database (see `checkpoints`).
