@@ -193,7 +193,7 @@ fn find(key: &str) -> Option<&'static (&'static str, &'static str, &'static str)
 impl Lang {
     /// The text of a key; a key the catalogue does not hold is returned as it is (an identifier
     /// shown raw is better than nothing, and the catalogue test names the missing ones).
-    pub fn text<'a>(self, key: &'a str) -> &'a str {
+    pub fn text(self, key: &str) -> &str {
         match (find(key), self) {
             (Some((_, es, _)), Lang::Es) => es,
             (Some((_, _, en)), Lang::En) => en,
@@ -202,7 +202,7 @@ impl Lang {
     }
 
     /// The label of a state, result or kind identifier ("delivered" → "entregado").
-    pub fn label<'a>(self, id: &'a str) -> &'a str {
+    pub fn label(self, id: &str) -> &str {
         self.text(id)
     }
 
