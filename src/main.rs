@@ -164,12 +164,13 @@ use report::cli::Format;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Commands that only read (and the check) keep start-up housekeeping out of their output:
-    // their log shows warnings and errors unless RUST_LOG asks for more.
+    // their log shows warnings and errors (sqlx's only errors: a slow statement is not the
+    // reader's business) unless RUST_LOG asks for more.
     let quiet = matches!(
         cli.command,
         Cmd::Check | Cmd::Campaigns | Cmd::Explain { .. } | Cmd::Report { .. }
     );
-    init_logging(if quiet { "warn" } else { "info,sqlx=warn" });
+    init_logging(if quiet { "warn,sqlx=error" } else { "info,sqlx=warn" });
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
