@@ -170,7 +170,11 @@ fn main() -> ExitCode {
         cli.command,
         Cmd::Check | Cmd::Campaigns | Cmd::Explain { .. } | Cmd::Report { .. }
     );
-    init_logging(if quiet { "warn,sqlx=error" } else { "info,sqlx=warn" });
+    init_logging(if quiet {
+        "warn,sqlx=error"
+    } else {
+        "info,sqlx=warn"
+    });
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -53,7 +53,10 @@ async fn commands_started_together_all_succeed(db: Db) {
             // Read-only commands keep start-up housekeeping to themselves (a warning of a loaded
             // machine may still show).
             assert!(!stderr.contains(" INFO "), "round {round}: {stderr}");
-            assert!(!stderr.contains("phone uniqueness"), "round {round}: {stderr}");
+            assert!(
+                !stderr.contains("phone uniqueness"),
+                "round {round}: {stderr}"
+            );
         }
     }
 }
