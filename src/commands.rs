@@ -421,6 +421,23 @@ impl std::fmt::Display for FileQuality {
     }
 }
 
+/// An error and its causes on one line, each cause said once: a cause whose text its parent's
+/// message already holds (sqlx wraps the same SQLite message three times) is left out.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,6 +484,21 @@ mod tests {
         assert!(
             text.starts_with("    6 rows read: 3 valid contacts, 2 rejected, 1 duplicate merged, 1 on the do-not-call list\n"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn an_error_says_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("error returned from database: (code: 1) table campaigns already exists")]
+        struct Inner;
+        #[derive(Debug, thiserror::Error)]
+        #[error("database migration failed: while executing migrations: {0}")]
+        struct Outer(#[source] Inner);
+        let e = anyhow::Error::new(Outer(Inner)).context("cannot open the store");
+        assert_eq!(
+            error_line(&e),
+            "cannot open the store: database migration failed: while executing migrations: error returned from database: (code: 1) table campaigns already exists"
         );
     }
 }

@@ -188,27 +188,10 @@ fn main() -> ExitCode {
     match rt.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            eprintln!("error: {}", commands::error_line(&e));
             ExitCode::FAILURE
         }
     }
-}
-
-/// An error and its causes on one line, each cause said once: a cause whose text its parent's
-/// message already holds (sqlx wraps the same SQLite message three times) is left out.
-fn one_line(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if out.contains(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
 }
 
 fn init_logging(default: &str) {
@@ -572,22 +555,4 @@ async fn simulate(a: SimArgs) -> anyhow::Result<ExitCode> {
     };
     simulator::run_standalone(cfg, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn an_error_says_each_cause_once() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("error returned from database: (code: 1) table campaigns already exists")]
-        struct Inner;
-        #[derive(Debug, thiserror::Error)]
-        #[error("database migration failed: while executing migrations: {0}")]
-        struct Outer(#[source] Inner);
-        let e = anyhow::Error::new(Outer(Inner)).context("cannot open the store");
-        assert_eq!(
-            super::one_line(&e),
-            "cannot open the store: database migration failed: while executing migrations: error returned from database: (code: 1) table campaigns already exists"
-        );
-    }
 }
