@@ -280,6 +280,9 @@ impl Application {
                 .timezone
                 .parse()
                 .unwrap_or(chrono_tz::Europe::Madrid),
+            lang: self.config.ui.language,
+            sources: self.config.source_policy()?,
+            throttle: Default::default(),
         });
         let live = Liveness::new();
         let server_stop = CancellationToken::new();
@@ -470,7 +473,12 @@ impl Application {
                     // The store first, then what is in flight: a claim that took the last
                     // due contacts before the store's answer is in flight (or under way) now.
                     if exit_when_idle && !self.work_left(time_scale).await && in_flight.is_idle() {
-                        tracing::info!("no contact is due or in progress: exiting");
+                        // Idle is "nothing due within the horizon", not "every contact final":
+                        // say how many wait for a later retry.
+                        let later = self.store.unfinished_contacts().await.unwrap_or(0);
+                        tracing::info!(
+                            "no call in progress and nothing due within the next hour: exiting ({later} contacts wait for a later try; the next run makes them)"
+                        );
                         return Ok(());
                     }
                 }

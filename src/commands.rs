@@ -177,22 +177,7 @@ pub async fn campaigns(config: &Config, now: DateTime<Utc>) -> anyhow::Result<St
             .map(|w| stats.states.get(*w).copied().unwrap_or(0))
             .sum();
         let active = loaded.iter().find(|c| c.id == row.id);
-        let state = if row.paused {
-            format!(
-                "paused ({})",
-                row.paused_reason.as_deref().unwrap_or("by an operator")
-            )
-        } else if waiting == 0 {
-            "finished".to_string()
-        } else {
-            match active {
-                None => "folder missing or invalid".to_string(),
-                Some(c) => c
-                    .plan
-                    .campaign_status(now)
-                    .unwrap_or_else(|| "active".to_string()),
-            }
-        };
+        let state = crate::report::campaign_state(row, waiting, active, now).text;
         out.push_str(&format!(
             "{:<24} {:<13} {}/{} done  {}\n",
             row.id,
@@ -391,10 +376,17 @@ pub fn file_quality(
 
 impl std::fmt::Display for FileQuality {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = |count: u64, one: &str, many: &str| {
+            format!("{count} {}", if count == 1 { one } else { many })
+        };
         writeln!(
             f,
-            "    {} rows read: {} valid contacts, {} rejected, {} duplicates merged, {} on the do-not-call list",
-            self.rows_read, self.valid, self.rejected, self.duplicates, self.dnc_hits
+            "    {} read: {}, {} rejected, {} merged, {} on the do-not-call list",
+            n(self.rows_read, "row", "rows"),
+            n(self.valid, "valid contact", "valid contacts"),
+            self.rejected,
+            n(self.duplicates, "duplicate", "duplicates"),
+            self.dnc_hits
         )?;
         for (reason, n, lines) in &self.reasons {
             let lines: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
@@ -425,6 +417,23 @@ impl std::fmt::Display for FileQuality {
         }
         Ok(())
     }
+}
+
+/// An error and its causes on one line, each cause said once: a cause whose text its parent's
+/// message already holds (sqlx wraps the same SQLite message three times) is left out.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -468,6 +477,26 @@ mod tests {
         assert!(
             text.contains("rejected 2×") && text.contains("lines 4, 5"),
             "{text}"
+        );
+        // Counts of one are singular.
+        assert!(
+            text.starts_with("    6 rows read: 3 valid contacts, 2 rejected, 1 duplicate merged, 1 on the do-not-call list\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_error_says_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("error returned from database: (code: 1) table campaigns already exists")]
+        struct Inner;
+        #[derive(Debug, thiserror::Error)]
+        #[error("database migration failed: while executing migrations: {0}")]
+        struct Outer(#[source] Inner);
+        let e = anyhow::Error::new(Outer(Inner)).context("cannot open the store");
+        assert_eq!(
+            error_line(&e),
+            "cannot open the store: database migration failed: while executing migrations: error returned from database: (code: 1) table campaigns already exists"
         );
     }
 }

@@ -36,6 +36,16 @@ pub struct Config {
     pub calling: CallingConfig,
     pub simulator: SimulatorSettings,
     pub notify: NotifyConfig,
+    pub ui: UiConfig,
+}
+
+/// What people read (`[ui]`): reports, dashboard.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiConfig {
+    /// `es` (the default) or `en`: labels, headings, dates and numbers for people. States and
+    /// JSON keys keep their identifiers in every language.
+    pub language: crate::i18n::Lang,
 }
 
 #[derive(Clone, Deserialize, Serialize)]

@@ -5,9 +5,20 @@
 //! compared in constant time over SHA-256 digests (neither content nor length leaks through
 //! timing); without a password configured the dashboard does not exist (404, like any unknown
 //! route); the password never reaches a log or a response.
+//!
+//! Failed logins are slowed per source address (the client behind a trusted proxy): five are
+//! free, then each further failure locks that source out for twice as long as the last (1 s,
+//! 2 s, 4 s… up to 15 min), during which it gets 429 with `Retry-After` whatever it sends; a
+//! success clears the count. A failure is logged with the source and the count, never what
+//! was typed. A request without credentials (a browser's first) is not a failure.
 
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -34,16 +45,135 @@ pub struct DashboardState {
     pub password: Option<SecretString>,
     /// `[calling].timezone`, for campaigns whose folder is no longer loaded.
     pub default_tz: chrono_tz::Tz,
+    /// `[ui] language`.
+    pub lang: crate::i18n::Lang,
+    /// Which proxies' `X-Forwarded-For` names the client (`server.trusted_proxies`).
+    pub sources: crate::guard::SourcePolicy,
+    /// Failed logins per source.
+    pub throttle: Arc<LoginThrottle>,
 }
 
-/// The dashboard's routes.
+/// Failures free of any delay, per source.
+const FREE_FAILURES: u32 = 5;
+/// The longest lockout.
+const MAX_LOCKOUT_MS: i64 = 15 * 60 * 1000;
+/// A source quiet for this long starts again from zero.
+const FORGET_MS: i64 = 60 * 60 * 1000;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Failures {
+    count: u32,
+    last_ms: i64,
+    locked_until_ms: i64,
+}
+
+/// Failed Basic-auth attempts per source address, with the lockout they earn.
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    sources: Mutex<HashMap<IpAddr, Failures>>,
+}
+
+impl LoginThrottle {
+    /// Milliseconds `ip` must still wait, if it is locked out at `now_ms`.
+    pub fn wait_ms(&self, ip: IpAddr, now_ms: i64) -> Option<i64> {
+        let m = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(&ip)
+            .map(|f| f.locked_until_ms - now_ms)
+            .filter(|w| *w > 0)
+    }
+
+    /// Records a failure of `ip`; returns its failures in a row and the lockout it earned (ms).
+    pub fn failed(&self, ip: IpAddr, now_ms: i64) -> (u32, i64) {
+        let mut m = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() > 10_000 {
+            m.retain(|_, f| now_ms - f.last_ms < FORGET_MS);
+        }
+        let f = m.entry(ip).or_default();
+        if now_ms - f.last_ms >= FORGET_MS {
+            *f = Failures::default();
+        }
+        f.count += 1;
+        f.last_ms = now_ms;
+        let lockout = match f.count.checked_sub(FREE_FAILURES + 1) {
+            None => 0,
+            Some(doublings) => 1000i64
+                .checked_shl(doublings.min(20))
+                .unwrap_or(MAX_LOCKOUT_MS)
+                .min(MAX_LOCKOUT_MS),
+        };
+        f.locked_until_ms = now_ms + lockout;
+        (f.count, lockout)
+    }
+
+    /// A success: `ip` starts again from zero.
+    pub fn succeeded(&self, ip: IpAddr) {
+        self.sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&ip);
+    }
+}
+
+/// The dashboard's routes, every one behind [`auth`].
 pub fn router(state: DashboardState) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/api/campaigns", get(api_campaigns))
         .route("/api/campaigns/{id}", get(api_campaign))
         .route("/reports/{file}", get(html_report))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state)
+}
+
+/// Middleware: 404 when the dashboard is off, 429 while the source is locked out, 401 without
+/// the right credentials, else the route.
+async fn auth(State(st): State<DashboardState>, req: Request, next: Next) -> Response {
+    let Some(password) = &st.password else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<crate::guard::PeerAddr>>()
+        .map(|c| c.0 .0.ip());
+    let xff = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let ip = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| {
+        st.sources.client_ip(p, xff)
+    });
+    let now = st.clock.now_ms();
+    if let Some(wait) = st.throttle.wait_ms(ip, now) {
+        let seconds = (wait + 999) / 1000;
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, seconds.to_string())],
+            "too many failed logins from this address: try again later\n",
+        )
+            .into_response();
+    }
+    if credentials_match(req.headers(), password) {
+        st.throttle.succeeded(ip);
+        return next.run(req).await;
+    }
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        let (count, lockout) = st.throttle.failed(ip, now);
+        tracing::warn!(
+            source = %ip,
+            failures = count,
+            locked_out_seconds = lockout as f64 / 1000.0,
+            "dashboard login failed (wrong user or password)"
+        );
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(
+            header::WWW_AUTHENTICATE,
+            "Basic realm=\"pregonero\", charset=\"UTF-8\"",
+        )],
+        "authentication required\n",
+    )
+        .into_response()
 }
 
 fn digest(s: &[u8]) -> [u8; 32] {
@@ -77,28 +207,6 @@ fn credentials_match(headers: &HeaderMap, password: &SecretString) -> bool {
         == 0
 }
 
-/// The response to send instead of the page, if any: 404 when the dashboard is off, 401 when
-/// the credentials are missing or wrong.
-fn denied(st: &DashboardState, headers: &HeaderMap) -> Option<Response> {
-    let Some(password) = &st.password else {
-        return Some(StatusCode::NOT_FOUND.into_response());
-    };
-    if credentials_match(headers, password) {
-        return None;
-    }
-    Some(
-        (
-            StatusCode::UNAUTHORIZED,
-            [(
-                header::WWW_AUTHENTICATE,
-                "Basic realm=\"pregonero\", charset=\"UTF-8\"",
-            )],
-            "authentication required\n",
-        )
-            .into_response(),
-    )
-}
-
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!("dashboard: {e}");
     (
@@ -122,9 +230,19 @@ async fn campaign_json(
         .map(|(_, v)| *v)
         .sum();
     let done = r.contacts - waiting;
+    let loaded = st
+        .campaigns
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&row.id)
+        .cloned();
+    let state = report::campaign_state(row, waiting, loaded.as_deref(), st.clock.now());
     let mut v = serde_json::to_value(&r).unwrap_or_else(|_| json!({}));
     if let Value::Object(m) = &mut v {
         m.insert("title".into(), json!(row.title));
+        // The same state and words as `pregonero campaigns`.
+        m.insert("state".into(), json!(state.state));
+        m.insert("state_text".into(), json!(state.text));
         m.insert("paused".into(), json!(row.paused));
         m.insert("paused_reason".into(), json!(row.paused_reason));
         m.insert("done".into(), json!(done));
@@ -146,10 +264,7 @@ async fn campaign_json(
     Ok(v)
 }
 
-async fn api_campaigns(State(st): State<DashboardState>, headers: HeaderMap) -> Response {
-    if let Some(r) = denied(&st, &headers) {
-        return r;
-    }
+async fn api_campaigns(State(st): State<DashboardState>) -> Response {
     let rows = match st.store.campaigns().await {
         Ok(r) => r,
         Err(e) => return internal(e),
@@ -164,14 +279,7 @@ async fn api_campaigns(State(st): State<DashboardState>, headers: HeaderMap) -> 
     Json(json!({ "generated_at": st.clock.now().to_rfc3339(), "campaigns": out })).into_response()
 }
 
-async fn api_campaign(
-    State(st): State<DashboardState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    if let Some(r) = denied(&st, &headers) {
-        return r;
-    }
+async fn api_campaign(State(st): State<DashboardState>, Path(id): Path<String>) -> Response {
     let rows = match st.store.campaigns().await {
         Ok(r) => r,
         Err(e) => return internal(e),
@@ -187,8 +295,8 @@ async fn api_campaign(
         Ok(v) => v,
         Err(e) => return internal(e),
     };
-    let (plan, tz) = plan_of(&st, &id);
-    match report::compliance_report(&st.store, &id, plan.as_ref(), tz).await {
+    let (plan, limit, tz) = plan_of(&st, &id);
+    match report::compliance_report(&st.store, &id, plan.as_ref(), limit, tz).await {
         Ok(c) => {
             if let Value::Object(m) = &mut v {
                 m.insert(
@@ -202,11 +310,15 @@ async fn api_campaign(
     Json(v).into_response()
 }
 
-/// The campaign's schedule and zone as the daemon runs it.
+/// The campaign's schedule, abandon-rate limit and zone as the daemon runs it.
 fn plan_of(
     st: &DashboardState,
     id: &str,
-) -> (Option<crate::campaign::plan::CampaignPlan>, chrono_tz::Tz) {
+) -> (
+    Option<crate::campaign::plan::CampaignPlan>,
+    Option<f64>,
+    chrono_tz::Tz,
+) {
     let c = st
         .campaigns
         .read()
@@ -214,34 +326,30 @@ fn plan_of(
         .get(id)
         .cloned();
     match c {
-        Some(c) => (Some(c.plan.clone()), c.plan.tz),
-        None => (None, st.default_tz),
+        Some(c) => (Some(c.plan.clone()), report::abandon_limit(&c), c.plan.tz),
+        None => (None, None, st.default_tz),
     }
 }
 
-async fn html_report(
-    State(st): State<DashboardState>,
-    headers: HeaderMap,
-    Path(file): Path<String>,
-) -> Response {
-    if let Some(r) = denied(&st, &headers) {
-        return r;
-    }
+async fn html_report(State(st): State<DashboardState>, Path(file): Path<String>) -> Response {
     let Some(id) = file.strip_suffix(".html") else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let (plan, tz) = plan_of(&st, id);
-    match report::html_report(&st.store, id, plan.as_ref(), tz, false, st.clock.now()).await {
+    let (plan, limit, tz) = plan_of(&st, id);
+    let ctx = report::HtmlContext {
+        plan: plan.as_ref(),
+        abandon_limit: limit,
+        tz,
+        lang: st.lang,
+    };
+    match report::html_report(&st.store, id, &ctx, false, st.clock.now()).await {
         Ok(page) => Html(page).into_response(),
         Err(report::ReportError::UnknownCampaign(_)) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => internal(e),
     }
 }
 
-async fn page(State(st): State<DashboardState>, headers: HeaderMap) -> Response {
-    if let Some(r) = denied(&st, &headers) {
-        return r;
-    }
+async fn page() -> Response {
     ([(header::CACHE_CONTROL, "no-store")], Html(PAGE)).into_response()
 }
 
@@ -300,9 +408,7 @@ function render(data) {
     tr.dataset.campaign = c.campaign;
     cell(tr, c.campaign + (c.title ? " — " + c.title : ""));
     cell(tr, c.kind);
-    const state = c.paused ? "paused" + (c.paused_reason ? " (" + c.paused_reason + ")" : "")
-      : (c.waiting > 0 ? "active" : "finished");
-    cell(tr, state, c.paused ? "paused" : "");
+    cell(tr, c.state_text, c.paused ? "paused" : "");
     const p = cell(tr, "");
     p.appendChild(bar(c.progress));
     p.appendChild(document.createTextNode(" " + c.done + "/" + c.contacts));
@@ -360,5 +466,32 @@ mod tests {
         let mut garbage = HeaderMap::new();
         garbage.insert(header::AUTHORIZATION, "Basic %%%".parse().unwrap());
         assert!(!credentials_match(&garbage, &pw));
+    }
+
+    #[test]
+    fn failed_logins_earn_doubling_lockouts_per_source() {
+        let t = LoginThrottle::default();
+        let a: IpAddr = "203.0.113.7".parse().unwrap();
+        let b: IpAddr = "203.0.113.8".parse().unwrap();
+        let mut now = 1_000_000;
+        for n in 1..=FREE_FAILURES {
+            assert_eq!(t.failed(a, now), (n, 0), "failure {n} is free");
+            assert_eq!(t.wait_ms(a, now), None);
+        }
+        assert_eq!(t.failed(a, now), (6, 1000));
+        assert_eq!(t.wait_ms(a, now), Some(1000));
+        assert_eq!(t.wait_ms(b, now), None, "another source is not slowed");
+        now += 1000;
+        assert_eq!(t.wait_ms(a, now), None, "the lockout ends");
+        assert_eq!(t.failed(a, now), (7, 2000));
+        assert_eq!(t.failed(a, now), (8, 4000));
+        for _ in 0..30 {
+            t.failed(a, now);
+        }
+        assert_eq!(t.wait_ms(a, now), Some(MAX_LOCKOUT_MS), "capped");
+        // A success clears the count; an hour of quiet forgets it.
+        t.succeeded(a);
+        assert_eq!(t.failed(a, now), (1, 0));
+        assert_eq!(t.failed(a, now + FORGET_MS), (1, 0));
     }
 }

@@ -850,7 +850,7 @@ impl Dialer {
         }
         let result = match &outcome {
             LaunchOutcome::Ringing(id) => {
-                Metrics::inc(&self.metrics.launches);
+                self.metrics.launched(&campaign.id);
                 tracing::info!(campaign = %campaign.id, attempt = attempt_id, to = %mask(phone), call = %id, "call launched");
                 let r = self.store.mark_launched(attempt_id, id, now).await;
                 if r.is_ok() {

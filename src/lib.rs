@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod dialer;
 pub mod flow;
 pub mod guard;
+pub mod i18n;
 pub mod liveness;
 pub mod metrics;
 pub mod notify;

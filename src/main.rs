@@ -43,7 +43,8 @@ struct Cli {
 enum Cmd {
     /// Run the daemon: webhooks, campaigns, dialer.
     Run {
-        /// Exit once no contact is due or in progress (demos, tests).
+        /// Exit once no call is in progress and nothing is due within the next hour (demos,
+        /// tests); retries scheduled later stay pending for the next run.
         #[arg(long)]
         exit_when_idle: bool,
     },
@@ -162,7 +163,18 @@ use report::cli::Format;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // Commands that only read (and the check) keep start-up housekeeping out of their output:
+    // their log shows warnings and errors (sqlx's only errors: a slow statement is not the
+    // reader's business) unless RUST_LOG asks for more.
+    let quiet = matches!(
+        cli.command,
+        Cmd::Check | Cmd::Campaigns | Cmd::Explain { .. } | Cmd::Report { .. }
+    );
+    init_logging(if quiet {
+        "warn,sqlx=error"
+    } else {
+        "info,sqlx=warn"
+    });
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -176,15 +188,15 @@ fn main() -> ExitCode {
     match rt.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", commands::error_line(&e));
             ExitCode::FAILURE
         }
     }
 }
 
-fn init_logging() {
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -496,15 +508,20 @@ async fn report_cmd(
     output: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let store = Store::connect(&config.database.url).await?;
-    let text = report::cli::run(config, &store, args, Utc::now()).await;
+    let rendered = report::cli::render(config, &store, args, Utc::now()).await;
     store.close().await;
-    let text = text?;
+    let rendered = rendered?;
     match output {
-        Some(path) => std::fs::write(&path, text)
+        Some(path) => std::fs::write(&path, &rendered.text)
             .with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{text}"),
+        None => print!("{}", rendered.text),
     }
-    Ok(ExitCode::SUCCESS)
+    // A compliance breach is a finding a script must not miss: exit status 2.
+    Ok(if rendered.breach {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn simulate(a: SimArgs) -> anyhow::Result<ExitCode> {

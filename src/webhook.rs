@@ -349,7 +349,7 @@ async fn handle_control(
                 .await?
             {
                 tracing::info!(attempt = info.attempt_id, campaign = %c.id, result = result.as_str(), "call ended, contact {}", next.state);
-                st.metrics.outcome(&next.state);
+                st.metrics.outcome(&c.id, &next.state);
             }
         }
         st.in_flight.release_at(info.attempt_id, Some(now));
@@ -366,7 +366,7 @@ async fn handle_control(
         None => flow::Step::hangup("unknown-campaign"),
     };
     if kind == RequestKind::Start {
-        Metrics::inc(&st.metrics.answers);
+        st.metrics.answered(&info.campaign_id);
     }
     // Sales pacing learns the agents from its own transfers (see `crate::pacing`).
     if let Some(crate::campaign::FlowSettings::Sales(s)) = campaign.as_deref().map(|c| &c.flow) {
@@ -419,6 +419,16 @@ async fn handle_control(
     // The call is over for us: its slot is free now, whether or not an end request follows.
     if step.command.command == "hangup" {
         st.in_flight.hung_up(info.attempt_id, now);
+        // Daemons sharing the database count each other's calls there: say it is over.
+        if st.store.is_shared() {
+            let store = st.store.clone();
+            let attempt = info.attempt_id;
+            tokio::spawn(async move {
+                if let Err(e) = store.mark_hung_up(attempt, now).await {
+                    tracing::warn!(attempt, "cannot record the hang-up: {e}");
+                }
+            });
+        }
     }
     Ok(Json(step.command).into_response())
 }
@@ -590,7 +600,9 @@ async fn apply_lines(
     now: i64,
 ) -> Result<usize, crate::store::StoreError> {
     let applied = st.store.apply_report_lines(batch_id, lines, now).await?;
+    let ingested = applied.iter().filter(|a| a.new).count() as u64;
     let mut jobs = Vec::new();
+    let mut job_campaigns = Vec::new();
     {
         let campaigns = st.campaigns.read().unwrap_or_else(|e| e.into_inner());
         for (line, a) in lines.iter().zip(applied) {
@@ -604,9 +616,7 @@ async fn apply_lines(
             let Some(result) = AttemptResult::from_provider(&line.status, answered) else {
                 continue;
             };
-            st.metrics
-                .report_lines
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            job_campaigns.push(campaign_id.clone());
             jobs.push(CloseJob {
                 attempt_id,
                 close: AttemptClose {
@@ -620,6 +630,7 @@ async fn apply_lines(
         }
     }
     if jobs.is_empty() {
+        st.metrics.report_lines(ingested, 0);
         return Ok(0);
     }
     for job in &jobs {
@@ -629,7 +640,15 @@ async fn apply_lines(
     for job in &jobs {
         st.in_flight.release(job.attempt_id);
     }
-    Ok(results.iter().filter(|r| r.is_some()).count())
+    let mut closed = 0;
+    for (next, campaign) in results.iter().zip(&job_campaigns) {
+        if let Some(next) = next {
+            closed += 1;
+            st.metrics.outcome(campaign, &next.state);
+        }
+    }
+    st.metrics.report_lines(ingested, closed as u64);
+    Ok(closed)
 }
 
 #[cfg(test)]

@@ -17,3 +17,8 @@ CREATE TABLE launch_slots (
     scope    TEXT PRIMARY KEY,
     next_at  BIGINT NOT NULL
 );
+
+-- When this side replied `hangup` (wall-clock ms of the daemon's clock): the call no longer
+-- holds one of the account's concurrent calls, though its attempt stays open until the end
+-- request or the report line closes it.
+ALTER TABLE attempts ADD COLUMN hung_up_at BIGINT;

@@ -228,10 +228,12 @@ impl Campaign {
                 None => invalid(e.message().to_string()),
             }
         })?;
+        // Letters and digits of any script ("campaña-otoño"), '-' and '_': a name that is safe
+        // in a path, a URL segment and a metric label once escaped.
         if id.is_empty()
             || !id
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
         {
             return Err(invalid(format!(
                 "the folder name \"{id}\" is the campaign id and may only hold letters, digits, '-' and '_'"
@@ -678,5 +680,26 @@ mod tests {
                 "failed"
             ]
         );
+    }
+
+    #[test]
+    fn folder_names_may_be_unicode_letters() {
+        let text = "kind = \"announcement\"\ncaller_id = \"1\"\n[announcement]\nmessage = \"x\"\n";
+        let named = |id: &str| {
+            Campaign::parse(
+                id,
+                Path::new(id),
+                &Path::new(id).join("campaign.toml"),
+                text,
+            )
+            .map(|c| c.id)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(named("campaña-otoño").unwrap(), "campaña-otoño");
+        assert_eq!(named("Ñandú_2026").unwrap(), "Ñandú_2026");
+        for bad in ["campaña otoño", "a/b", "a.b", ""] {
+            let e = named(bad).unwrap_err();
+            assert!(e.contains("may only hold letters"), "{bad}: {e}");
+        }
     }
 }

@@ -75,7 +75,8 @@ impl CampaignPlan {
             .as_deref()
             .unwrap_or(&calling.holiday_calendar);
         let mut holidays = Holidays::national(calendar, year - 1..=year + 2)
-            .map_err(|e| format!("holiday_calendar: {e}"))?;
+            // The message names holiday_calendar itself.
+            .map_err(|e| e.to_string())?;
         holidays
             .with_extra(&calling.holidays)
             .map_err(|e| format!("[calling].holidays: {e}"))?;
@@ -433,6 +434,14 @@ mod tests {
         let c = Campaign::parse("c", Path::new("c"), Path::new("c/campaign.toml"), text).unwrap();
         let e = CampaignPlan::build(&c, &CallingConfig::default(), utc(TUE_11)).unwrap_err();
         assert!(e.contains("fry"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_calendar_is_named_once() {
+        let text = "kind = \"announcement\"\ncaller_id = \"1\"\nholiday_calendar = \"XX\"\n[announcement]\nmessage = \"x\"\n";
+        let c = Campaign::parse("c", Path::new("c"), Path::new("c/campaign.toml"), text).unwrap();
+        let e = CampaignPlan::build(&c, &CallingConfig::default(), utc(TUE_11)).unwrap_err();
+        assert_eq!(e.matches("holiday_calendar").count(), 1, "{e}");
     }
 
     fn phone_strategy() -> impl Strategy<Value = (String, Option<String>)> {

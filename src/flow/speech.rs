@@ -133,18 +133,28 @@ pub fn speak_time(hour: u32, minute: u32) -> String {
 /// An appointment in natural Spanish, e.g. "el martes 24 de noviembre a las diez y media de la
 /// mañana". The day of the month stays in digits (every voice reads them well); the year is
 /// left out, as nobody says it for an appointment within days.
+///
+/// Midnight: "el martes a las doce de la noche" is heard as Tuesday night, a day late, so an
+/// appointment in the hour after midnight is said with "cero horas" ("el martes 15 de diciembre
+/// a las cero horas y treinta minutos"), which can only mean the first hour of that day; 00:45
+/// is "a la una menos cuarto de la madrugada", which is not ambiguous either.
 pub fn speak_datetime(dt: NaiveDateTime) -> String {
     let weekday = WEEKDAYS[dt.weekday().num_days_from_monday() as usize];
     let month = MONTHS[dt.month0() as usize];
-    format!(
-        "el {weekday} {} de {month} {}",
-        dt.day(),
-        speak_time(dt.hour(), dt.minute())
-    )
+    let time = match (dt.hour(), dt.minute()) {
+        (0, 0) => "a las cero horas".to_string(),
+        (0, 1) => "a las cero horas y un minuto".to_string(),
+        (0, m) if m != 45 => format!("a las cero horas y {} minutos", number_words(m)),
+        (h, m) => speak_time(h, m),
+    };
+    format!("el {weekday} {} de {month} {time}", dt.day())
 }
 
-/// Contracts "de el" / "del el" into "del" and "a el" into "al", as Spanish requires once an
-/// appointment ("el martes…") lands after "del" or "a" in a template ("su cita del {cita}").
+/// Joins the article of a spoken appointment ("el martes…") with the word before it, as Spanish
+/// requires wherever a template puts `{cita}`: "de el" / "del el" become "del", "a el" / "al el"
+/// become "al", and an article the template already wrote is not said twice ("el el" → "el",
+/// as in "Le esperamos el {cita}", "para el {cita}", "tiene cita el {cita}"). An appointment
+/// that opens a sentence gets its capital ("{cita}, le esperamos" → "El martes…").
 /// Whole words only; "él" (the pronoun) and capitalised "El" (names) are left alone.
 pub fn contract_articles(text: &str) -> String {
     let words: Vec<&str> = text.split_whitespace().collect();
@@ -152,12 +162,15 @@ pub fn contract_articles(text: &str) -> String {
     let mut i = 0;
     while i < words.len() {
         let w = words[i];
+        let opens_sentence = out.last().is_none_or(|p| p.ends_with(['.', '!', '?']));
         if words.get(i + 1) == Some(&"el") {
             let merged = match w {
                 "de" | "del" => Some("del"),
                 "De" | "Del" => Some("Del"),
-                "a" => Some("al"),
-                "A" => Some("Al"),
+                "a" | "al" => Some("al"),
+                "A" | "Al" => Some("Al"),
+                "el" => Some("el"),
+                "El" => Some("El"),
                 _ => None,
             };
             if let Some(m) = merged {
@@ -165,6 +178,11 @@ pub fn contract_articles(text: &str) -> String {
                 i += 2;
                 continue;
             }
+        }
+        if w == "el" && opens_sentence {
+            out.push("El".to_string());
+            i += 1;
+            continue;
         }
         out.push(w.to_string());
         i += 1;
@@ -215,6 +233,84 @@ mod tests {
             contract_articles("puede el lunes de él"),
             "puede el lunes de él"
         );
+    }
+
+    /// Every way a template can put an article (or a word that takes one) before `{cita}`,
+    /// rendered as the flow does: the value substituted, then the articles joined.
+    #[test]
+    fn every_template_form_says_the_article_once() {
+        let cita = speak_datetime(at("2026-12-15 10:30"));
+        let said = |template: &str| contract_articles(&template.replace("{cita}", &cita));
+        let day = "martes 15 de diciembre a las diez y media de la mañana";
+        for (template, expected) in [
+            ("Le esperamos el {cita}.", format!("Le esperamos el {day}.")),
+            (
+                "Gracias. Le esperamos el {cita}.",
+                format!("Gracias. Le esperamos el {day}."),
+            ),
+            (
+                "Reservado para el {cita}.",
+                format!("Reservado para el {day}."),
+            ),
+            ("Tiene cita el {cita}.", format!("Tiene cita el {day}.")),
+            ("Su cita del {cita}.", format!("Su cita del {day}.")),
+            ("Su cita de {cita}.", format!("Su cita del {day}.")),
+            ("Venga a {cita}.", format!("Venga al {day}.")),
+            ("Venga al {cita}.", format!("Venga al {day}.")),
+            ("Su cita {cita}.", format!("Su cita el {day}.")),
+            ("El {cita} le esperamos.", format!("El {day} le esperamos.")),
+            ("{cita}: le esperamos.", format!("El {day}: le esperamos.")),
+            (
+                "Hola. {cita} le esperamos.",
+                format!("Hola. El {day} le esperamos."),
+            ),
+            ("De {cita} en adelante.", format!("Del {day} en adelante.")),
+            ("A {cita} le llamamos.", format!("Al {day} le llamamos.")),
+        ] {
+            assert_eq!(said(template), expected, "{template}");
+        }
+        // No two articles in a row anywhere, whatever the template.
+        for template in [
+            "el {cita}",
+            "El {cita}",
+            "del {cita}",
+            "al {cita}",
+            "de {cita}",
+        ] {
+            let s = said(template);
+            assert!(!s.to_lowercase().contains("el el"), "{s}");
+            assert!(!s.contains("del el") && !s.contains("al el"), "{s}");
+        }
+    }
+
+    /// An appointment at midnight belongs to the day it names, never the night of that day.
+    #[test]
+    fn midnight_is_the_start_of_the_day_said() {
+        assert_eq!(
+            speak_datetime(at("2026-12-15 00:00")),
+            "el martes 15 de diciembre a las cero horas"
+        );
+        assert_eq!(
+            speak_datetime(at("2026-12-15 00:01")),
+            "el martes 15 de diciembre a las cero horas y un minuto"
+        );
+        assert_eq!(
+            speak_datetime(at("2026-12-15 00:30")),
+            "el martes 15 de diciembre a las cero horas y treinta minutos"
+        );
+        assert_eq!(
+            speak_datetime(at("2026-12-15 00:45")),
+            "el martes 15 de diciembre a la una menos cuarto de la madrugada"
+        );
+        // The night before still reads as the night of its own day.
+        assert_eq!(
+            speak_datetime(at("2026-12-14 23:30")),
+            "el lunes 14 de diciembre a las once y media de la noche"
+        );
+        for m in 0..60 {
+            let s = speak_datetime(at(&format!("2026-12-15 00:{m:02}")));
+            assert!(!s.contains("de la noche"), "{s}");
+        }
     }
 
     #[test]

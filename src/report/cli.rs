@@ -30,21 +30,37 @@ pub struct ReportArgs {
     pub compliance: bool,
 }
 
-/// The campaign's schedule and zone from its folder, if it still loads.
-fn plan_of(
-    config: &Config,
-    campaign: &str,
-    now: DateTime<Utc>,
-) -> (Option<crate::campaign::plan::CampaignPlan>, Tz) {
+/// What the campaign's folder says, if it still loads.
+struct Loaded {
+    plan: Option<crate::campaign::plan::CampaignPlan>,
+    abandon_limit: Option<f64>,
+    tz: Tz,
+}
+
+/// The campaign's schedule, zone and abandon-rate limit from its folder, if it still loads.
+fn plan_of(config: &Config, campaign: &str, now: DateTime<Utc>) -> Loaded {
     let (loaded, _) = crate::app::load_campaigns(config, now);
     let fallback = config.calling.timezone.parse().unwrap_or(chrono_tz::UTC);
     match loaded.into_iter().find(|c| c.id == campaign) {
-        Some(c) => {
-            let tz = c.plan.tz;
-            (Some(c.plan), tz)
-        }
-        None => (None, fallback),
+        Some(c) => Loaded {
+            abandon_limit: super::abandon_limit(&c),
+            tz: c.plan.tz,
+            plan: Some(c.plan),
+        },
+        None => Loaded {
+            plan: None,
+            abandon_limit: None,
+            tz: fallback,
+        },
     }
+}
+
+/// A rendered report and whether it found a compliance breach (`report --compliance` then
+/// exits with status 2).
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub text: String,
+    pub breach: bool,
 }
 
 fn json(v: &impl serde::Serialize) -> anyhow::Result<String> {
@@ -60,6 +76,21 @@ pub async fn run(
     args: &ReportArgs,
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
+    Ok(render(config, store, args, now).await?.text)
+}
+
+/// Renders the report the arguments ask for, and says whether it found a breach.
+pub async fn render(
+    config: &Config,
+    store: &Store,
+    args: &ReportArgs,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Rendered> {
+    let lang = config.ui.language;
+    let plain = |text: String| Rendered {
+        text,
+        breach: false,
+    };
     let needs_campaign = args.contacts || args.contact.is_some() || args.compliance;
     let campaign = match (&args.campaign, needs_campaign || args.format == Format::Html) {
         (Some(c), _) => Some(c.as_str()),
@@ -71,39 +102,57 @@ pub async fn run(
     if let (Some(c), Some(raw)) = (campaign, &args.contact) {
         let region = phone::region(&config.calling.default_region);
         let number = phone::normalize(raw, region).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let (_, tz) = plan_of(config, c, now);
+        let tz = plan_of(config, c, now).tz;
         let t = super::contact_timeline(store, c, &number, tz).await?;
         return match args.format {
-            Format::Json => json(&t),
-            Format::Table => Ok(t.to_table()),
+            Format::Json => json(&t).map(plain),
+            Format::Table => Ok(plain(t.to_table())),
             _ => anyhow::bail!("--contact prints as table or json"),
         };
     }
     if let (Some(c), true) = (campaign, args.compliance) {
-        let (plan, tz) = plan_of(config, c, now);
-        let r = super::compliance_report(store, c, plan.as_ref(), tz).await?;
-        return match args.format {
-            Format::Json => json(&r),
-            Format::Table => Ok(r.to_table()),
+        let l = plan_of(config, c, now);
+        let r = super::compliance_report(store, c, l.plan.as_ref(), l.abandon_limit, l.tz).await?;
+        let text = match args.format {
+            Format::Json => json(&r)?,
+            Format::Table => r.to_table(lang),
             _ => anyhow::bail!("--compliance prints as table or json (html reports include it)"),
         };
+        return Ok(Rendered {
+            text,
+            breach: r.breached(),
+        });
     }
     if let Some(c) = campaign {
-        let (plan, tz) = plan_of(config, c, now);
+        let l = plan_of(config, c, now);
         if args.format == Format::Html {
-            return Ok(super::html_report(store, c, plan.as_ref(), tz, args.contacts, now).await?);
+            return Ok(plain(
+                super::html_report(
+                    store,
+                    c,
+                    &super::HtmlContext {
+                        plan: l.plan.as_ref(),
+                        abandon_limit: l.abandon_limit,
+                        tz: l.tz,
+                        lang,
+                    },
+                    args.contacts,
+                    now,
+                )
+                .await?,
+            ));
         }
         if args.contacts {
-            let t = super::contact_table(store, c, tz).await?;
-            return Ok(match args.format {
+            let t = super::contact_table(store, c, l.tz).await?.with_lang(lang);
+            return Ok(plain(match args.format {
                 Format::Csv => t.to_csv(args.csv_style),
                 Format::Json => json(&t.to_json())?,
                 Format::Table | Format::Html => t.to_table(),
-            });
+            }));
         }
     }
     let reports = super::build(store, campaign).await?;
-    Ok(match args.format {
+    Ok(plain(match args.format {
         Format::Json if campaign.is_some() && reports.len() == 1 => json(&reports[0])?,
         Format::Json => json(&reports)?,
         Format::Csv => super::summary_csv(&reports, args.csv_style),
@@ -112,5 +161,5 @@ pub async fn run(
             .map(|r| r.to_table())
             .collect::<Vec<_>>()
             .join("\n"),
-    })
+    }))
 }

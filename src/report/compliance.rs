@@ -8,6 +8,10 @@
 //! - do-not-call hits prevented (contacts closed `blocked`);
 //! - opt-outs and how fast they reached the do-not-call list;
 //! - reminders called at or after their appointment.
+//!
+//! A breach (a launch outside the window, a rolling 30-day abandon rate over the campaign's
+//! `max_abandon_rate`, an opt-out not on the list, a reminder after its appointment) is named in
+//! `breaches`, marked where it is shown, and makes `report --compliance` exit with status 2.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +20,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::campaign::plan::CampaignPlan;
+use crate::i18n::Lang;
 use crate::schedule::zones::callee_zone;
 use crate::store::{AttemptFact, OptOutRow};
 
@@ -45,6 +50,8 @@ pub struct DayRate {
     pub rate: f64,
     /// Over the 30 days ending that day.
     pub rate_30d: f64,
+    /// `rate_30d` above the campaign's limit.
+    pub over_limit: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -53,6 +60,9 @@ pub struct Abandon {
     pub rate_30d: Option<f64>,
     /// The worst rolling 30-day rate seen.
     pub max_rate_30d: Option<f64>,
+    /// The campaign's `max_abandon_rate` (sales campaigns; the default 0.03 when the folder is
+    /// not loaded).
+    pub limit: Option<f64>,
     pub by_day: Vec<DayRate>,
 }
 
@@ -90,7 +100,13 @@ pub struct Compliance {
     pub opt_outs: OptOuts,
     pub reminders_after_appointment: usize,
     pub reminders_after_appointment_ids: Vec<i64>,
+    /// What the campaign broke, as stable identifiers: `outside_window`, `abandon_rate`,
+    /// `opt_out_not_listed`, `reminder_after_appointment`. Empty: nothing.
+    pub breaches: Vec<String>,
 }
+
+/// The limit a sales campaign's abandon rate is held to when its folder is not loaded.
+pub const DEFAULT_ABANDON_LIMIT: f64 = 0.03;
 
 /// Everything the compliance report is computed from.
 pub struct Inputs<'a> {
@@ -101,6 +117,8 @@ pub struct Inputs<'a> {
     pub facts: &'a [AttemptFact],
     pub blocked: i64,
     pub opt_outs: &'a [OptOutRow],
+    /// The campaign's `max_abandon_rate` (sales only).
+    pub abandon_limit: Option<f64>,
 }
 
 /// When the call was placed: the provider's acceptance, else the claim.
@@ -144,17 +162,38 @@ pub fn compute(i: &Inputs) -> Compliance {
             source: o.dnc_source.clone(),
         })
         .collect();
+    let mut abandon = abandon(i.facts, i.tz);
+    abandon.limit = i.abandon_limit;
+    if let Some(limit) = i.abandon_limit {
+        for d in &mut abandon.by_day {
+            d.over_limit = d.rate_30d > limit;
+        }
+    }
+    let not_on_list = list.iter().filter(|o| o.listed_at.is_none()).count();
+    let mut breaches = Vec::new();
+    if !outside.is_empty() {
+        breaches.push("outside_window".to_string());
+    }
+    if abandon.by_day.iter().any(|d| d.over_limit) {
+        breaches.push("abandon_rate".to_string());
+    }
+    if not_on_list > 0 {
+        breaches.push("opt_out_not_listed".to_string());
+    }
+    if !late.is_empty() {
+        breaches.push("reminder_after_appointment".to_string());
+    }
     Compliance {
         campaign: i.campaign.to_string(),
         kind: i.kind.to_string(),
         launches: i.facts.len(),
         launches_outside_window: i.plan.map(|_| outside.len()),
         outside_window: outside,
-        abandon: abandon(i.facts, i.tz),
+        abandon,
         do_not_call_blocked: i.blocked,
         opt_outs: OptOuts {
             count: list.len(),
-            not_on_list: list.iter().filter(|o| o.listed_at.is_none()).count(),
+            not_on_list,
             max_seconds_to_list: list
                 .iter()
                 .filter_map(|o| o.seconds_to_list)
@@ -163,6 +202,7 @@ pub fn compute(i: &Inputs) -> Compliance {
         },
         reminders_after_appointment: late.len(),
         reminders_after_appointment_ids: late,
+        breaches,
     }
 }
 
@@ -191,72 +231,120 @@ pub fn abandon(facts: &[AttemptFact], tz: Tz) -> Abandon {
                 abandoned: *abandoned,
                 rate: rate(*answered, *abandoned),
                 rate_30d: rate(a30, b30),
+                over_limit: false,
             }
         })
         .collect();
     Abandon {
         rate_30d: by_day.last().map(|d| d.rate_30d),
         max_rate_30d: by_day.iter().map(|d| d.rate_30d).reduce(f64::max),
+        limit: None,
         by_day,
     }
 }
 
 impl Compliance {
-    /// For a terminal.
-    pub fn to_table(&self) -> String {
-        let mut out = format!("{} ({}) — compliance\n", self.campaign, self.kind);
-        out.push_str(&format!(
-            "  launches                          {:>8}\n",
-            self.launches
+    /// Whether anything was breached.
+    pub fn breached(&self) -> bool {
+        !self.breaches.is_empty()
+    }
+
+    /// For a terminal, in `lang`; a breached line ends in a mark ("← INCUMPLE").
+    pub fn to_table(&self, lang: Lang) -> String {
+        let t = |k: &str| lang.text(k).to_string();
+        let mark = |bad: bool| {
+            if bad {
+                format!("  ← {}", t("compliance.breach"))
+            } else {
+                String::new()
+            }
+        };
+        let line = |label: &str, value: String, bad: bool| {
+            format!("  {:<38}{:>10}{}\n", label, value, mark(bad))
+        };
+        let mut out = format!(
+            "{} ({}) — {}\n",
+            self.campaign,
+            lang.label(&self.kind),
+            t("compliance.title")
+        );
+        out.push_str(&line(
+            &t("compliance.launches"),
+            self.launches.to_string(),
+            false,
         ));
-        out.push_str(&format!(
-            "  outside the callee's window       {:>8}\n",
+        out.push_str(&line(
+            &t("compliance.outside_window"),
             self.launches_outside_window
                 .map(|n| n.to_string())
-                .unwrap_or_else(|| "unknown (campaign folder not loaded)".into())
+                .unwrap_or_else(|| t("compliance.unknown")),
+            self.launches_outside_window.is_some_and(|n| n > 0),
         ));
         for o in &self.outside_window {
             out.push_str(&format!(
-                "    attempt {} to {} at {} ({})\n",
+                "    {} {} → {} ({}) {}\n",
+                t("compliance.attempt"),
                 o.attempt_id,
                 o.phone,
-                o.launched_at,
-                o.zones.join(", ")
+                o.zones.join(", "),
+                o.launched_at
             ));
         }
         let pct = |v: Option<f64>| {
-            v.map(|r| format!("{:.2} %", r * 100.0))
-                .unwrap_or_else(|| "none".into())
+            v.map(|r| lang.percent(r))
+                .unwrap_or_else(|| t("compliance.none"))
         };
-        out.push_str(&format!(
-            "  abandon rate, last 30 days        {:>8}\n  abandon rate, worst 30 days       {:>8}\n",
+        let over = |v: Option<f64>| matches!((v, self.abandon.limit), (Some(r), Some(l)) if r > l);
+        out.push_str(&line(
+            &t("compliance.abandon_last_30"),
             pct(self.abandon.rate_30d),
-            pct(self.abandon.max_rate_30d)
+            over(self.abandon.rate_30d),
         ));
+        out.push_str(&line(
+            &t("compliance.abandon_worst_30"),
+            pct(self.abandon.max_rate_30d),
+            over(self.abandon.max_rate_30d),
+        ));
+        if let Some(l) = self.abandon.limit {
+            out.push_str(&line(&t("compliance.limit"), lang.percent(l), false));
+        }
         for d in &self.abandon.by_day {
             out.push_str(&format!(
-                "    {}  {}/{} = {:.2} % (30 days {:.2} %)\n",
+                "    {}  {}/{} = {} (30 d {}){}\n",
                 d.day,
                 d.abandoned,
                 d.answered,
-                d.rate * 100.0,
-                d.rate_30d * 100.0
+                lang.percent(d.rate),
+                lang.percent(d.rate_30d),
+                mark(d.over_limit)
             ));
         }
-        out.push_str(&format!(
-            "  do-not-call hits prevented        {:>8}\n",
-            self.do_not_call_blocked
+        out.push_str(&line(
+            &t("compliance.dnc_blocked"),
+            self.do_not_call_blocked.to_string(),
+            false,
         ));
-        out.push_str(&format!(
-            "  opt-outs                          {:>8}\n  opt-outs not on the list          {:>8}\n",
-            self.opt_outs.count, self.opt_outs.not_on_list
+        out.push_str(&line(
+            &t("compliance.opt_outs"),
+            self.opt_outs.count.to_string(),
+            false,
+        ));
+        out.push_str(&line(
+            &t("compliance.opt_outs_not_listed"),
+            self.opt_outs.not_on_list.to_string(),
+            self.opt_outs.not_on_list > 0,
         ));
         if let Some(s) = self.opt_outs.max_seconds_to_list {
-            out.push_str(&format!("  slowest opt-out to list       {s:>10.3} s\n"));
+            out.push_str(&line(
+                &t("compliance.slowest_opt_out"),
+                format!("{} s", lang.decimal(s, 3)),
+                false,
+            ));
         }
-        out.push_str(&format!(
-            "  reminders after the appointment   {:>8}\n",
-            self.reminders_after_appointment
+        out.push_str(&line(
+            &t("compliance.reminders_late"),
+            self.reminders_after_appointment.to_string(),
+            self.reminders_after_appointment > 0,
         ));
         out
     }
@@ -319,6 +407,7 @@ mod tests {
             facts: &facts,
             blocked: 2,
             opt_outs: &[],
+            abandon_limit: None,
         });
         assert_eq!(c.launches, 4);
         assert_eq!(c.launches_outside_window, Some(2));
@@ -340,9 +429,20 @@ mod tests {
             facts: &facts,
             blocked: 0,
             opt_outs: &[],
+            abandon_limit: None,
         });
         assert_eq!(unknown.launches_outside_window, None);
-        assert!(unknown.to_table().contains("unknown"));
+        assert!(unknown.to_table(Lang::En).contains("unknown"));
+        assert!(unknown.to_table(Lang::Es).contains("desconocido"));
+        // Launches outside the window are a breach, marked on their line.
+        assert_eq!(c.breaches, vec!["outside_window"]);
+        let table = c.to_table(Lang::Es);
+        let line = table
+            .lines()
+            .find(|l| l.contains("fuera del horario"))
+            .unwrap();
+        assert!(line.ends_with("2  ← INCUMPLE"), "{table}");
+        assert!(unknown.breaches.is_empty());
     }
 
     #[test]
@@ -375,8 +475,13 @@ mod tests {
             facts: &[f, ok],
             blocked: 0,
             opt_outs: &outs,
+            abandon_limit: None,
         });
         assert_eq!(c.reminders_after_appointment_ids, vec![1]);
+        assert_eq!(
+            c.breaches,
+            vec!["opt_out_not_listed", "reminder_after_appointment"]
+        );
         assert_eq!(c.opt_outs.count, 2);
         assert_eq!(c.opt_outs.not_on_list, 1);
         assert_eq!(c.opt_outs.max_seconds_to_list, Some(0.0));
@@ -407,5 +512,49 @@ mod tests {
         assert_eq!(a.by_day[1].rate_30d, 0.0);
         assert_eq!(a.rate_30d, Some(0.0));
         assert_eq!(a.max_rate_30d, Some(0.1));
+    }
+
+    /// 7 abandoned of 26 answered (26.92 %) against a 3 % limit: a breach, marked in the
+    /// table, on the day and in `breaches`; under the limit nothing is marked.
+    #[test]
+    fn an_abandon_rate_over_the_limit_is_a_breach() {
+        let mut facts = Vec::new();
+        for i in 0..26 {
+            let mut f = fact(i, "+34914000000", "2026-11-25T11:00:00Z");
+            f.answered_at = f.launched_at;
+            if i < 7 {
+                f.outcome = Some("abandoned".into());
+            }
+            facts.push(f);
+        }
+        let inputs = |limit| Inputs {
+            campaign: "v",
+            kind: "sales",
+            tz: chrono_tz::Europe::Madrid,
+            plan: None,
+            facts: &facts,
+            blocked: 0,
+            opt_outs: &[],
+            abandon_limit: Some(limit),
+        };
+        let c = compute(&inputs(0.03));
+        assert_eq!(c.breaches, vec!["abandon_rate"]);
+        assert!(c.breached());
+        assert!(c.abandon.by_day[0].over_limit);
+        let table = c.to_table(Lang::Es);
+        assert!(
+            table.contains("abandono, últimos 30 días                26,92 %  ← INCUMPLE"),
+            "{table}"
+        );
+        assert!(
+            table.contains("límite de abandono                        3,00 %\n"),
+            "{table}"
+        );
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["breaches"][0], "abandon_rate");
+        assert_eq!(json["abandon"]["limit"], 0.03);
+        let fine = compute(&inputs(0.30));
+        assert!(fine.breaches.is_empty());
+        assert!(!fine.to_table(Lang::Es).contains("INCUMPLE"));
     }
 }

@@ -1,5 +1,10 @@
 //! `report CAMPAIGN --contacts`: one row per contact with its state, attempts, last result, keys,
-//! last call, talk time, cost and the original CSV columns (from the contact's `vars`).
+//! last call, talk time, cost, a column per survey question (the key pressed, for surveys) and
+//! the original CSV columns (from the contact's `vars`).
+//!
+//! What people read (the table, the HTML, the excel-style CSV) has headings, states and results
+//! in the `[ui] language` and dates as people write them; what scripts read (JSON, the standard
+//! CSV) keeps the identifiers and ISO times.
 
 use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
@@ -7,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::csv::{self, Cell, CsvStyle};
 use super::svg::escape;
+use crate::i18n::Lang;
 use crate::store::ContactReportRow;
 
 /// The fixed columns, in order; the CSV columns follow.
@@ -25,9 +31,15 @@ pub const FIXED: [&str; 9] = [
 /// The contacts of a campaign ready to print, times in the campaign's zone.
 pub struct ContactTable {
     pub tz: Tz,
+    /// The language of the people's formats.
+    pub lang: Lang,
     pub rows: Vec<ContactReportRow>,
     /// The CSV columns seen in any contact, first seen first (column names as in the file).
     pub extra: Vec<String>,
+    /// Survey questions answered by any contact, first answered first (the survey's order).
+    pub questions: Vec<String>,
+    /// Each contact's last key per question.
+    pub answers: std::collections::HashMap<i64, std::collections::BTreeMap<String, String>>,
 }
 
 impl ContactTable {
@@ -40,51 +52,104 @@ impl ContactTable {
                 }
             }
         }
-        ContactTable { tz, rows, extra }
+        ContactTable {
+            tz,
+            lang: Lang::default(),
+            rows,
+            extra,
+            questions: Vec::new(),
+            answers: Default::default(),
+        }
     }
 
-    /// Column names; a CSV column named like a fixed one is prefixed `csv_`.
-    pub fn header(&self) -> Vec<String> {
-        let mut h: Vec<String> = FIXED.iter().map(|s| s.to_string()).collect();
+    /// Adds the survey answers, (contact id, question, key) oldest first: a column per question.
+    pub fn with_answers(mut self, answers: Vec<(i64, String, String)>) -> ContactTable {
+        for (contact, question, key) in answers {
+            if !self.questions.contains(&question) {
+                self.questions.push(question.clone());
+            }
+            self.answers
+                .entry(contact)
+                .or_default()
+                .insert(question, key);
+        }
+        self
+    }
+
+    /// The same table for people reading `lang`.
+    pub fn with_lang(mut self, lang: Lang) -> ContactTable {
+        self.lang = lang;
+        self
+    }
+
+    /// Column names (translated for people when `lang` is given); a CSV column named like a
+    /// fixed one is prefixed `csv_`.
+    pub fn header(&self, lang: Option<Lang>) -> Vec<String> {
+        let mut h: Vec<String> = FIXED
+            .iter()
+            .map(|s| match lang {
+                Some(l) => l.text(&format!("col.{s}")).to_string(),
+                None => s.to_string(),
+            })
+            .collect();
+        h.extend(self.questions.iter().cloned());
         for k in &self.extra {
-            h.push(if FIXED.contains(&k.as_str()) {
-                format!("csv_{k}")
-            } else {
-                k.clone()
-            });
+            h.push(
+                if FIXED.contains(&k.as_str()) || self.questions.contains(k) {
+                    format!("csv_{k}")
+                } else {
+                    k.clone()
+                },
+            );
         }
         h
     }
 
-    fn when(&self, ms: Option<i64>) -> String {
+    fn when(&self, ms: Option<i64>, lang: Option<Lang>) -> String {
         ms.and_then(|m| Utc.timestamp_millis_opt(m).single())
             .map(|t| {
-                t.with_timezone(&self.tz)
-                    .format("%Y-%m-%d %H:%M:%S")
-                    .to_string()
+                let t = t.with_timezone(&self.tz);
+                match lang {
+                    Some(l) => l.datetime(&t),
+                    None => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+                }
             })
             .unwrap_or_default()
     }
 
-    fn cells(&self, r: &ContactReportRow) -> Vec<Cell> {
-        let opt = |v: &Option<String>| match v {
-            Some(s) => Cell::Text(s.clone()),
-            None => Cell::Empty,
+    /// A row's cells: identifiers when `lang` is `None`, labels for people otherwise.
+    fn cells(&self, r: &ContactReportRow, lang: Option<Lang>) -> Vec<Cell> {
+        let label = |id: &str| match lang {
+            Some(l) => l.label(id).to_string(),
+            None => id.to_string(),
         };
         let mut c = vec![
             Cell::Text(r.phone.clone()),
             Cell::Text(r.name.clone()),
-            Cell::Text(r.state.clone()),
+            Cell::Text(label(&r.state)),
             Cell::Int(r.attempts),
-            opt(&r.last_result),
-            opt(&r.dtmf),
+            match &r.last_result {
+                Some(s) => Cell::Text(label(s)),
+                None => Cell::Empty,
+            },
+            match &r.dtmf {
+                Some(s) => Cell::Text(s.clone()),
+                None => Cell::Empty,
+            },
             match r.last_call_at {
-                Some(_) => Cell::Text(self.when(r.last_call_at)),
+                Some(_) => Cell::Text(self.when(r.last_call_at, lang)),
                 None => Cell::Empty,
             },
             Cell::Int(r.talk_seconds),
             Cell::Decimal(r.cost, 4),
         ];
+        let answers = self.answers.get(&r.contact_id);
+        for q in &self.questions {
+            c.push(match answers.and_then(|a| a.get(q)) {
+                Some(key) => Cell::Text(key.clone()),
+                None => Cell::Empty,
+            });
+        }
         for k in &self.extra {
             c.push(match r.vars.get(k) {
                 Some(v) => Cell::Text(v.clone()),
@@ -94,9 +159,11 @@ impl ContactTable {
         c
     }
 
+    /// Excel style is for people (labels, their dates); standard style for scripts.
     pub fn to_csv(&self, style: CsvStyle) -> String {
-        let rows: Vec<Vec<Cell>> = self.rows.iter().map(|r| self.cells(r)).collect();
-        csv::write(style, &self.header(), &rows)
+        let lang = (style == CsvStyle::Excel).then_some(self.lang);
+        let rows: Vec<Vec<Cell>> = self.rows.iter().map(|r| self.cells(r, lang)).collect();
+        csv::write(style, &self.header(lang), &rows)
     }
 
     /// One JSON object per contact; `last_call_at` is RFC 3339 with the zone's offset, the CSV
@@ -115,12 +182,18 @@ impl ContactTable {
                         .iter()
                         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                         .collect();
-                    json!({
+                    let mut row = json!({
                         "phone": r.phone, "name": r.name, "state": r.state,
                         "attempts": r.attempts, "last_result": r.last_result, "dtmf": r.dtmf,
                         "last_call_at": last, "talk_seconds": r.talk_seconds,
                         "cost": (r.cost * 10_000.0).round() / 10_000.0, "vars": vars,
-                    })
+                    });
+                    // Surveys: the key per question (other kinds keep their shape).
+                    if !self.questions.is_empty() {
+                        row["answers"] =
+                            json!(self.answers.get(&r.contact_id).cloned().unwrap_or_default());
+                    }
+                    row
                 })
                 .collect(),
         )
@@ -128,18 +201,19 @@ impl ContactTable {
 
     /// Aligned columns for a terminal (the fixed columns only; CSV columns are in csv/json).
     pub fn to_table(&self) -> String {
-        let header: Vec<String> = FIXED.iter().map(|s| s.to_string()).collect();
+        let lang = Some(self.lang);
+        let header: Vec<String> = self.header(lang).into_iter().take(FIXED.len()).collect();
         let rows: Vec<Vec<String>> = self
             .rows
             .iter()
             .map(|r| {
-                self.cells(r)
+                self.cells(r, lang)
                     .into_iter()
                     .take(FIXED.len())
                     .map(|c| match c {
                         Cell::Text(s) => s,
                         Cell::Int(n) => n.to_string(),
-                        Cell::Decimal(v, d) => format!("{v:.d$}"),
+                        Cell::Decimal(v, d) => self.lang.decimal(v, d),
                         Cell::Empty => "-".into(),
                     })
                     .collect()
@@ -173,17 +247,18 @@ impl ContactTable {
     /// An HTML `<table>` (every value escaped).
     pub fn to_html_table(&self) -> String {
         let mut out = String::from("<table class=\"contacts\"><thead><tr>");
-        for h in self.header() {
+        let lang = Some(self.lang);
+        for h in self.header(lang) {
             out.push_str(&format!("<th>{}</th>", escape(&h)));
         }
         out.push_str("</tr></thead><tbody>");
         for r in &self.rows {
             out.push_str("<tr>");
-            for c in self.cells(r) {
+            for c in self.cells(r, lang) {
                 let text = match c {
                     Cell::Text(s) => s,
                     Cell::Int(n) => n.to_string(),
-                    Cell::Decimal(v, d) => format!("{v:.d$}"),
+                    Cell::Decimal(v, d) => self.lang.decimal(v, d),
                     Cell::Empty => String::new(),
                 };
                 out.push_str(&format!("<td>{}</td>", escape(&text)));
@@ -232,19 +307,37 @@ mod tests {
         let mut lines = csv.trim_start_matches('\u{feff}').lines();
         assert_eq!(
             lines.next().unwrap(),
-            "phone;name;state;attempts;last_result;dtmf;last_call_at;talk_seconds;cost;csv_state;vivienda"
+            "teléfono;nombre;estado;intentos;último resultado;teclas;última llamada;segundos hablados;coste;csv_state;vivienda"
         );
         // 1_780_000_000_000 ms = 2026-05-28 20:26:40 UTC = 22:26:40 in Madrid (CEST).
         assert_eq!(
             lines.next().unwrap(),
-            "+34600000001;Ana <b>;delivered;2;answered;1;2026-05-28 22:26:40;31;0,0205;x;3ºB"
+            "'+34600000001;Ana <b>;entregado;2;contestada;1;28 may 2026 22:26;31;0,0205;x;3ºB"
         );
         assert_eq!(
             lines.next().unwrap(),
-            "+34600000002;Ana <b>;delivered;2;answered;1;2026-05-28 22:26:40;31;0,0205;;1ºA"
+            "'+34600000002;Ana <b>;entregado;2;contestada;1;28 may 2026 22:26;31;0,0205;;1ºA"
         );
+        // Scripts get identifiers and ISO times, byte for byte.
         let std = t.to_csv(CsvStyle::Standard);
-        assert!(std.contains(",0.0205,"));
+        let mut lines = std.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "phone,name,state,attempts,last_result,dtmf,last_call_at,talk_seconds,cost,csv_state,vivienda"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "+34600000001,Ana <b>,delivered,2,answered,1,2026-05-28 22:26:40,31,0.0205,x,3ºB"
+        );
+        let en = t.with_lang(Lang::En).to_csv(CsvStyle::Excel);
+        assert!(
+            en.contains("phone;name;state;attempts;last result;keys;last call;talk seconds;cost"),
+            "{en}"
+        );
+        assert!(
+            en.contains(";delivered;2;answered;1;28 May 2026 22:26;"),
+            "{en}"
+        );
     }
 
     #[test]
@@ -258,7 +351,35 @@ mod tests {
         assert!(h.contains("<td>Ana &lt;b&gt;</td>") && h.contains("<td>&lt;i&gt;</td>"));
         assert!(!h.contains("<i>"));
         let table = t.to_table();
-        assert!(table.starts_with("phone "), "{table}");
+        assert!(table.starts_with("teléfono "), "{table}");
         assert!(table.contains("+34600000001"));
+    }
+
+    #[test]
+    fn survey_answers_get_a_column_per_question() {
+        let mut a = row("+34600000001", &[]);
+        a.contact_id = 1;
+        let mut b = row("+34600000002", &[]);
+        b.contact_id = 2;
+        let t = ContactTable::new(chrono_tz::UTC, vec![a, b]).with_answers(vec![
+            (1, "q1".into(), "5".into()),
+            (1, "q2".into(), "3".into()),
+            (1, "q10".into(), "2".into()),
+            (2, "q1".into(), "4".into()),
+            (1, "q1".into(), "1".into()),
+        ]);
+        assert_eq!(t.questions, vec!["q1", "q2", "q10"]);
+        let csv = t.to_csv(CsvStyle::Standard);
+        let mut lines = csv.lines();
+        assert!(lines.next().unwrap().ends_with(",cost,q1,q2,q10"));
+        // The last answer to a question counts; each key in its own cell, never "51".
+        assert!(lines.next().unwrap().ends_with(",0.0205,1,3,2"), "{csv}");
+        assert!(lines.next().unwrap().ends_with(",0.0205,4,,"), "{csv}");
+        let j = t.to_json();
+        assert_eq!(j[0]["answers"]["q1"], "1");
+        assert_eq!(j[1]["answers"]["q2"], serde_json::Value::Null);
+        // Other kinds keep their shape.
+        let plain = ContactTable::new(chrono_tz::UTC, vec![row("+34600000001", &[])]);
+        assert!(plain.to_json()[0].get("answers").is_none());
     }
 }

@@ -1,6 +1,14 @@
 //! CSV output of reports. Two styles: `standard` (`,`, `.` decimals, UTF-8 without BOM: for
 //! scripts) and `excel` (`;`, decimal comma, UTF-8 with BOM: what a Spanish Excel opens
 //! correctly by double-click, accents and all).
+//!
+//! Excel style is for people, so a text cell is written to stay text in Excel and LibreOffice:
+//! a cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'` (OWASP's
+//! advice against formula injection: `=HYPERLINK(…)` is shown, never run), and so does a text
+//! of digits a spreadsheet would turn into a number and lose (a leading zero: `08001`,
+//! `0034651223344`; eight digits or more: a phone without its `+`). An E.164 phone reads
+//! `'+34650112233`: text, every digit kept. Standard style writes every cell as it is, byte
+//! for byte, for scripts.
 
 /// How a CSV report is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -32,6 +40,9 @@ impl CsvStyle {
 
     fn cell(self, c: &Cell) -> String {
         match c {
+            Cell::Text(s) if self == CsvStyle::Excel && stays_text_only_quoted(s) => {
+                format!("'{s}")
+            }
             Cell::Text(s) => s.clone(),
             Cell::Int(n) => n.to_string(),
             Cell::Decimal(v, digits) => {
@@ -44,6 +55,17 @@ impl CsvStyle {
             Cell::Empty => String::new(),
         }
     }
+}
+
+/// Whether a text cell needs the leading `'` in excel style: a formula's first character (OWASP:
+/// `=`, `+`, `-`, `@`, tab, carriage return), or digits a spreadsheet would read as a number and
+/// change (a leading zero dropped, a long number shown in exponent form or rounded).
+fn stays_text_only_quoted(s: &str) -> bool {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        return true;
+    }
+    let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits && ((s.len() > 1 && s.starts_with('0')) || s.len() >= 8)
 }
 
 /// Writes a header and rows. Fields containing the separator, quotes or line breaks are quoted.
@@ -93,8 +115,61 @@ mod tests {
         assert!(s.starts_with('\u{feff}'));
         assert_eq!(
             s,
-            "\u{feff}teléfono;nombre;coste;n\r\n+34600000001;\"Peña; \"\"Juan\"\"\";0,0123;3\r\n"
+            "\u{feff}teléfono;nombre;coste;n\r\n'+34600000001;\"Peña; \"\"Juan\"\"\";0,0123;3\r\n"
         );
+    }
+
+    #[test]
+    fn excel_style_keeps_formulas_and_long_digits_as_text() {
+        let cells = [
+            "=HYPERLINK(\"http://x\",\"clic\")",
+            "+cmd|' /C calc'!A0",
+            "@SUM(1+1)",
+            "-2+3",
+            "\t=1",
+            "\r=1",
+            "+34650112233",
+            "0034651223344",
+            "08001",
+            "650112233",
+            "51",
+            "0",
+            "Peña",
+            "",
+        ];
+        let rows: Vec<Vec<Cell>> = cells
+            .iter()
+            .map(|c| vec![Cell::Text(c.to_string())])
+            .collect();
+        let excel = write(CsvStyle::Excel, &["v".into()], &rows);
+        let mut r = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_reader(excel.trim_start_matches('\u{feff}').as_bytes());
+        let read: Vec<String> = r.records().map(|x| x.unwrap()[0].to_string()).collect();
+        assert_eq!(
+            read,
+            [
+                "'=HYPERLINK(\"http://x\",\"clic\")",
+                "'+cmd|' /C calc'!A0",
+                "'@SUM(1+1)",
+                "'-2+3",
+                "'\t=1",
+                "'\r=1",
+                "'+34650112233",
+                "'0034651223344",
+                "'08001",
+                "'650112233",
+                "51",
+                "0",
+                "Peña",
+                "",
+            ]
+        );
+        // Standard style is for scripts: every cell byte for byte.
+        let standard = write(CsvStyle::Standard, &["v".into()], &rows);
+        let mut r = csv::Reader::from_reader(standard.as_bytes());
+        let read: Vec<String> = r.records().map(|x| x.unwrap()[0].to_string()).collect();
+        assert_eq!(read, cells);
     }
 
     #[test]

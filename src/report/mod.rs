@@ -285,18 +285,21 @@ pub async fn contact_table(
     tz: chrono_tz::Tz,
 ) -> Result<contacts::ContactTable, ReportError> {
     kind_of(store, campaign).await?;
-    Ok(contacts::ContactTable::new(
-        tz,
-        store.contact_report(campaign).await?,
-    ))
+    Ok(
+        contacts::ContactTable::new(tz, store.contact_report(campaign).await?)
+            .with_answers(store.contact_answers(campaign).await?),
+    )
 }
 
 /// The compliance report; `plan` is the campaign's schedule as loaded from its folder (`None`
 /// when the folder is gone: the window check then reads "unknown").
+/// `abandon_limit` is the loaded campaign's `max_abandon_rate` ([`abandon_limit`]); a sales
+/// campaign whose folder is gone is held to the default.
 pub async fn compliance_report(
     store: &Store,
     campaign: &str,
     plan: Option<&crate::campaign::plan::CampaignPlan>,
+    abandon_limit: Option<f64>,
     tz: chrono_tz::Tz,
 ) -> Result<compliance::Compliance, ReportError> {
     let kind = kind_of(store, campaign).await?;
@@ -311,25 +314,55 @@ pub async fn compliance_report(
         facts: &facts,
         blocked: stats.states.get("blocked").copied().unwrap_or(0),
         opt_outs: &outs,
+        abandon_limit: (kind == Kind::Sales)
+            .then(|| abandon_limit.unwrap_or(compliance::DEFAULT_ABANDON_LIMIT)),
     }))
 }
 
+/// A loaded campaign's abandon-rate limit (sales campaigns only).
+pub fn abandon_limit(c: &crate::campaign::Campaign) -> Option<f64> {
+    match &c.flow {
+        crate::campaign::FlowSettings::Sales(s) => Some(s.max_abandon_rate),
+        _ => None,
+    }
+}
+
+/// What an HTML report needs beyond the store: the campaign as loaded from its folder (if it
+/// still loads) and the reader's language.
+pub struct HtmlContext<'a> {
+    pub plan: Option<&'a crate::campaign::plan::CampaignPlan>,
+    pub abandon_limit: Option<f64>,
+    pub tz: chrono_tz::Tz,
+    pub lang: crate::i18n::Lang,
+}
+
 /// The self-contained HTML page of a campaign (with the compliance section, and the contacts
-/// table when asked).
+/// table when asked), headed by the campaign's title.
 pub async fn html_report(
     store: &Store,
     campaign: &str,
-    plan: Option<&crate::campaign::plan::CampaignPlan>,
-    tz: chrono_tz::Tz,
+    ctx: &HtmlContext<'_>,
     with_contacts: bool,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<String, ReportError> {
     let report = build(store, Some(campaign)).await?.remove(0);
+    let title = store
+        .campaigns()
+        .await?
+        .into_iter()
+        .find(|r| r.id == campaign)
+        .map(|r| r.title)
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| campaign.to_string());
     let facts = store.attempt_facts(campaign).await?;
-    let data = html::ChartData::compute(&report, &facts, tz);
-    let comp = compliance_report(store, campaign, plan, tz).await?;
+    let data = html::ChartData::compute(&report, &facts, ctx.tz, ctx.lang);
+    let comp = compliance_report(store, campaign, ctx.plan, ctx.abandon_limit, ctx.tz).await?;
     let table = if with_contacts {
-        Some(contact_table(store, campaign, tz).await?)
+        Some(
+            contact_table(store, campaign, ctx.tz)
+                .await?
+                .with_lang(ctx.lang),
+        )
     } else {
         None
     };
@@ -338,7 +371,11 @@ pub async fn html_report(
         &data,
         Some(&comp),
         table.as_ref(),
-        now.with_timezone(&tz),
+        &html::Page {
+            title: &title,
+            lang: ctx.lang,
+            generated: now.with_timezone(&ctx.tz),
+        },
     ))
 }
 
@@ -362,6 +399,47 @@ pub async fn contact_timeline(
     Ok(timeline::Timeline::build(
         &contact, &attempts, &events, &lines, tz,
     ))
+}
+
+/// Where a campaign stands, said one way wherever it is shown (`pregonero campaigns`, the
+/// dashboard): a stable identifier and the words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CampaignState {
+    /// `paused`, `finished`, `folder_missing`, `flow_unavailable`, `waiting` (not calling now:
+    /// outside its hours, before its start, between rounds) or `active`.
+    pub state: &'static str,
+    /// e.g. "outside calling hours until Sat 10:00 (Europe/Madrid)", "paused (by an operator)".
+    pub text: String,
+}
+
+/// The state of campaign `row` with `waiting` contacts not yet final; `loaded` is the campaign
+/// as loaded from its folder, if it loads.
+pub fn campaign_state(
+    row: &crate::store::CampaignRow,
+    waiting: i64,
+    loaded: Option<&crate::dialer::ActiveCampaign>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> CampaignState {
+    let (state, text) = if row.paused {
+        (
+            "paused",
+            format!(
+                "paused ({})",
+                row.paused_reason.as_deref().unwrap_or("by an operator")
+            ),
+        )
+    } else if waiting == 0 {
+        ("finished", "finished".to_string())
+    } else {
+        match loaded {
+            None => ("folder_missing", "folder missing or invalid".to_string()),
+            Some(c) => match c.plan.campaign_status(now) {
+                Some(why) => ("waiting", why),
+                None => ("active", "active".to_string()),
+            },
+        }
+    };
+    CampaignState { state, text }
 }
 
 #[cfg(test)]

@@ -87,7 +87,9 @@ pub struct Series<'a> {
 }
 
 /// Grouped columns over labelled buckets (e.g. attempts and answers by hour), with a legend.
-/// `percent` formats values as rates (0..1, axis up to 100 %).
+/// `percent` formats values as rates (0..1, axis up to 100 %); otherwise values are counts and
+/// the axis ticks are whole numbers. A value that is not a number (NaN: nothing to measure in
+/// that bucket, e.g. an hour without calls) draws no column, which is not the same as 0.
 pub fn columns(title: &str, labels: &[String], series: &[Series], percent: bool) -> String {
     let any = series.iter().any(|s| s.values.iter().any(|v| *v > 0.0));
     if labels.is_empty() || series.is_empty() || !any {
@@ -99,11 +101,14 @@ pub fn columns(title: &str, labels: &[String], series: &[Series], percent: bool)
     let max = if percent {
         1.0
     } else {
-        series
+        // An even whole number, so that the middle gridline is a whole count too.
+        let top = series
             .iter()
             .flat_map(|s| s.values.iter().copied())
+            .filter(|v| v.is_finite())
             .fold(0.0, f64::max)
-            .max(1.0)
+            .max(1.0);
+        (top / 2.0).ceil() * 2.0
     };
     let mut s = open(height, title);
     // Axis with three gridlines.
@@ -125,7 +130,11 @@ pub fn columns(title: &str, labels: &[String], series: &[Series], percent: bool)
     for (i, label) in labels.iter().enumerate() {
         let gx = left + i as f64 * group + group * 0.1;
         for (j, ser) in series.iter().enumerate() {
-            let v = ser.values.get(i).copied().unwrap_or(0.0).max(0.0);
+            let v = ser.values.get(i).copied().unwrap_or(0.0);
+            if !v.is_finite() {
+                continue;
+            }
+            let v = v.max(0.0);
             let h = v / max * plot_h;
             let _ = write!(
                 s,
@@ -139,10 +148,12 @@ pub fn columns(title: &str, labels: &[String], series: &[Series], percent: bool)
             );
         }
         if i % every == 0 {
+            // Under the middle of the bucket's columns (a lone bucket's columns are narrower
+            // than its share of the width).
             let _ = write!(
                 s,
                 "<text x=\"{x:.1}\" y=\"{y}\" text-anchor=\"middle\" font-size=\"10\">{l}</text>",
-                x = gx + group * 0.4,
+                x = gx + bar * series.len() as f64 / 2.0,
                 y = top + plot_h + 14.0,
                 l = escape(label)
             );
@@ -165,7 +176,12 @@ pub fn columns(title: &str, labels: &[String], series: &[Series], percent: bool)
 }
 
 /// A line of rates (0..1) over labelled points; `None` points (no data that day) break the line.
-pub fn rate_line(title: &str, points: &[(String, Option<f64>)]) -> String {
+/// `limit` draws a dashed threshold line, labelled, with points above it in the alarm colour.
+pub fn rate_line(
+    title: &str,
+    points: &[(String, Option<f64>)],
+    limit: Option<(f64, &str)>,
+) -> String {
     if points.iter().all(|(_, v)| v.is_none()) {
         return no_data(title);
     }
@@ -176,6 +192,7 @@ pub fn rate_line(title: &str, points: &[(String, Option<f64>)]) -> String {
         .iter()
         .filter_map(|(_, v)| *v)
         .fold(0.0, f64::max)
+        .max(limit.map(|(l, _)| l * 1.2).unwrap_or(0.0))
         .max(0.05);
     let step = if points.len() > 1 {
         plot_w / (points.len() - 1) as f64
@@ -195,6 +212,17 @@ pub fn rate_line(title: &str, points: &[(String, Option<f64>)]) -> String {
             t = fmt_value(v, true)
         );
     }
+    if let Some((l, label)) = limit {
+        let y = top + plot_h - l / max * plot_h;
+        let _ = write!(
+            s,
+            "<line class=\"limit\" x1=\"{left}\" y1=\"{y:.1}\" x2=\"{x2}\" y2=\"{y:.1}\" stroke=\"{c}\" stroke-dasharray=\"6 4\"/><text x=\"{x2}\" y=\"{ty:.1}\" text-anchor=\"end\" font-size=\"11\" fill=\"{c}\">{t}</text>",
+            x2 = left + plot_w,
+            ty = y - 4.0,
+            c = COLORS[3],
+            t = escape(label)
+        );
+    }
     let mut path = String::new();
     let mut pen_down = false;
     let every = (points.len() / 10).max(1);
@@ -205,10 +233,12 @@ pub fn rate_line(title: &str, points: &[(String, Option<f64>)]) -> String {
                 let y = top + plot_h - v / max * plot_h;
                 let _ = write!(path, "{}{x:.1},{y:.1} ", if pen_down { "L" } else { "M" });
                 pen_down = true;
+                let over = limit.is_some_and(|(l, _)| *v > l);
                 let _ = write!(
                     s,
-                    "<circle class=\"point\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"{c}\"><title>{l}: {t}</title></circle>",
-                    c = COLORS[3],
+                    "<circle class=\"point\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r}\" fill=\"{c}\"><title>{l}: {t}</title></circle>",
+                    r = if over { 5 } else { 3 },
+                    c = if over { COLORS[3] } else { COLORS[0] },
                     l = escape(label),
                     t = fmt_value(*v, true)
                 );
@@ -229,7 +259,7 @@ pub fn rate_line(title: &str, points: &[(String, Option<f64>)]) -> String {
             s,
             "<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>",
             path.trim_end(),
-            COLORS[3]
+            COLORS[0]
         );
     }
     s.push_str("</svg>");
@@ -278,7 +308,7 @@ mod tests {
             false
         )
         .contains("no data"));
-        assert!(rate_line("t", &[("d".into(), None)]).contains("no data"));
+        assert!(rate_line("t", &[("d".into(), None)], None).contains("no data"));
     }
 
     #[test]
@@ -323,6 +353,7 @@ mod tests {
                 ("d2".into(), None),
                 ("d3".into(), Some(0.02)),
             ],
+            None,
         );
         assert_eq!(svg.matches("class=\"point\"").count(), 2);
         // Two sub-paths: the missing day lifts the pen.
@@ -334,5 +365,56 @@ mod tests {
             .next()
             .unwrap();
         assert_eq!(d.matches('M').count(), 2, "{d}");
+    }
+
+    #[test]
+    fn count_axes_tick_whole_numbers() {
+        let svg = columns(
+            "t",
+            &["a".into()],
+            &[Series {
+                name: "attempts",
+                values: vec![43.0],
+            }],
+            false,
+        );
+        // 43 rounds up to 44: ticks 0, 22, 44, never 21.50.
+        assert!(
+            svg.contains(">22</text>") && svg.contains(">44</text>"),
+            "{svg}"
+        );
+        assert!(!svg.contains(".50<"), "{svg}");
+        // A lone bucket's label sits under its column: x = 48 + 0.1 × 662 + 28 / 2.
+        assert!(svg.contains("x=\"128.2\" y=\"226\""), "{svg}");
+    }
+
+    #[test]
+    fn buckets_without_data_draw_no_column() {
+        let svg = columns(
+            "rate",
+            &["09".into(), "10".into()],
+            &[Series {
+                name: "answer rate",
+                values: vec![f64::NAN, 0.5],
+            }],
+            true,
+        );
+        assert_eq!(svg.matches("class=\"bar\"").count(), 1, "{svg}");
+    }
+
+    #[test]
+    fn the_abandon_limit_is_a_line_and_points_over_it_stand_out() {
+        let svg = rate_line(
+            "Abandon",
+            &[("d1".into(), Some(0.01)), ("d2".into(), Some(0.2692))],
+            Some((0.03, "límite 3,00 %")),
+        );
+        assert!(svg.contains("class=\"limit\""), "{svg}");
+        assert!(svg.contains(">límite 3,00 %</text>"), "{svg}");
+        assert_eq!(
+            svg.matches("r=\"5\"").count(),
+            1,
+            "one point over the limit"
+        );
     }
 }

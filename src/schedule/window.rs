@@ -227,6 +227,10 @@ impl CallingWindow {
     /// `holiday (2026-12-08) until Wed 09:00 (Atlantic/Canary)`.
     pub fn explain_closed(&self, at: DateTime<Utc>, tz: Tz) -> String {
         if let Some(end) = self.open_until(at, tz) {
+            // Open as far as the window is computed: it never closes (every hour, no holidays).
+            if end >= horizon(at) {
+                return format!("open at every hour ({})", tz.name());
+            }
             return format!("open until {} ({})", wall_clock(at, end, tz), tz.name());
         }
         self.closed_line(at, tz, self.next_open(at, tz), tz.name())
@@ -696,6 +700,12 @@ mod tests {
         assert_eq!(
             w.explain_closed(utc("2026-12-24T21:00:00Z"), Madrid),
             "outside calling hours until Mon 09:00 (Europe/Madrid)"
+        );
+        // Every hour, no holidays: it never closes, and says so (not "open until" a far date).
+        let always = window(&["mon-sun 00:00-24:00"], &[]);
+        assert_eq!(
+            always.explain_closed(utc("2026-12-01T12:00:00Z"), Madrid),
+            "open at every hour (Europe/Madrid)"
         );
         let sparse = window(&["mon 09:00-10:00"], &["2026-12-07", "2026-12-14"]);
         assert_eq!(

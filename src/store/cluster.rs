@@ -31,6 +31,18 @@ impl Store {
         Ok(held)
     }
 
+    /// We replied `hangup` to this attempt's call: it no longer counts against the caps of
+    /// [`Store::claim_due_capped`], though it stays open until its end or report arrives.
+    pub async fn mark_hung_up(&self, attempt_id: i64, now: i64) -> Result<()> {
+        execute!(
+            self,
+            "UPDATE attempts SET hung_up_at = COALESCE(hung_up_at, $1) WHERE id = $2",
+            now,
+            attempt_id
+        );
+        Ok(())
+    }
+
     /// Gives a duty up (a daemon stopping): another daemon takes it at once.
     pub async fn release_duty(&self, duty: &str, holder: &str) -> Result<()> {
         execute!(

@@ -21,6 +21,7 @@
 //! - contact state transitions happen in the same transaction as the attempt change behind them.
 
 mod cluster;
+mod migrate_lock;
 mod postgres;
 mod queries;
 mod records;

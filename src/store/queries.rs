@@ -176,7 +176,7 @@ impl Store {
                 .await?;
                 let row = sqlx::query(
                     "SELECT COUNT(*) AS open, CAST(COALESCE(SUM(CASE WHEN campaign_id = $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS mine
-                     FROM attempts WHERE status IN ('launching', 'ringing')",
+                     FROM attempts WHERE status IN ('launching', 'ringing') AND hung_up_at IS NULL",
                 )
                 .bind(campaign)
                 .fetch_one(&mut *tx)
@@ -568,6 +568,25 @@ impl Store {
             Ok(rows
                 .iter()
                 .map(|r| (r.get("question"), r.get("answer"), r.get("n")))
+                .collect())
+        })
+    }
+
+    /// Every survey answer of a campaign as (contact id, question, key), oldest first (a later
+    /// answer to the same question supersedes an earlier one).
+    pub async fn contact_answers(&self, campaign: &str) -> Result<Vec<(i64, String, String)>> {
+        with_reader!(self, |db| {
+            let rows = sqlx::query(
+                "SELECT a.contact_id, s.question, s.answer FROM survey_answers s
+                 JOIN attempts a ON a.id = s.attempt_id
+                 WHERE s.campaign_id = $1 ORDER BY s.answered_at, s.id",
+            )
+            .bind(campaign)
+            .fetch_all(db)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get("contact_id"), r.get("question"), r.get("answer")))
                 .collect())
         })
     }

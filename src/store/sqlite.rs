@@ -256,7 +256,25 @@ impl SqliteStore {
                 .execute(&mut *conn)
                 .await?;
             sqlx::query("DROP TABLE contacts").execute(&mut *conn).await?;
+            // The views of migration 0008 name `contacts`: a modern RENAME re-checks them while
+            // no table has that name and fails; the legacy one renames only the table, after
+            // which the views find it again. (On an error the connection is discarded.)
+            sqlx::query("PRAGMA legacy_alter_table = ON")
+                .execute(&mut *conn)
+                .await?;
+            // The views of migration 0008 name `contacts`: a modern RENAME re-checks them while
+            // no table has that name and fails; the legacy one renames only the table, after
+            // which the views find it again. (On an error the connection is discarded.)
+            sqlx::query("PRAGMA legacy_alter_table = ON")
+                .execute(&mut *conn)
+                .await?;
             sqlx::query("ALTER TABLE contacts_rebuild RENAME TO contacts")
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("PRAGMA legacy_alter_table = OFF")
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("PRAGMA legacy_alter_table = OFF")
                 .execute(&mut *conn)
                 .await?;
             for sql in indexes {
@@ -451,6 +469,7 @@ impl SqliteStore {
 
 impl SqliteStore {
     pub(super) async fn migrate(&self) -> Result<()> {
+        let _lock = super::migrate_lock::acquire(&self.pool).await?;
         MIGRATOR.run(&*self.writer().await).await?;
         self.unique_phone_as_index().await?;
         // A bulk import killed midway leaves the phone index dropped: bring it back unless a

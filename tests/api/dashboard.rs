@@ -14,7 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{self, Db};
 
-crate::on_both_backends!(dashboard_is_behind_basic_auth_and_serves_progress_and_reports);
+crate::on_both_backends!(
+    dashboard_is_behind_basic_auth_and_serves_progress_and_reports,
+    failed_logins_are_slowed_per_source
+);
 
 const TOML: &str = r#"
 kind = "announcement"
@@ -312,7 +315,14 @@ async fn dashboard_and_report_render_in_headless_chromium() {
     assert!(ok, "chromium failed:\n{log}");
     assert!(dom.matches("<svg").count() >= 4, "the charts:\n{dom}");
     assert!(dom.contains("class=\"bar\""), "bars drawn:\n{dom}");
-    assert!(dom.contains("Outcome funnel"));
+    assert!(
+        dom.contains("Embudo de resultados"),
+        "Spanish headings:\n{dom}"
+    );
+    assert!(
+        dom.contains("<h1>Tablón &lt;de&gt; anuncios</h1>"),
+        "headed by the campaign's title, not its folder:\n{dom}"
+    );
     assert_eq!(
         page_errors(&log),
         Vec::<String>::new(),
@@ -326,11 +336,90 @@ async fn dashboard_and_report_render_in_headless_chromium() {
     assert!(ok && report_png.is_file(), "no report screenshot:\n{log}");
     let png = std::fs::read(&report_png).unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
+
+    // Printed to PDF: the print stylesheet gives A4 pages, read back as images by pdftoppm.
+    let pdf = shots.join("report.pdf");
+    let _ = std::fs::remove_file(&pdf);
+    let (ok, _, log) = in_chromium(vec![
+        "--no-pdf-header-footer".into(),
+        format!("--print-to-pdf={}", pdf.display()),
+        format!("{authed}/reports/tablon.html"),
+    ])
+    .await;
+    assert!(ok && pdf.is_file(), "no PDF:\n{log}");
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
+    match std::process::Command::new("pdftoppm")
+        .args(["-r", "40", "-png"])
+        .arg(&pdf)
+        .arg(shots.join("report-page"))
+        .status()
+    {
+        Ok(status) => {
+            assert!(status.success(), "pdftoppm could not read the PDF");
+            let first = shots.join("report-page-1.png");
+            assert!(first.is_file(), "no first page image");
+            // A4 at 40 dpi is 331 × 468 pixels: the page is portrait A4, as @page asks.
+            let png = std::fs::read(&first).unwrap();
+            let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+            let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+            assert_eq!((width, height), (331, 468), "page size");
+            eprintln!(
+                "Printed report: {} (first page {})",
+                pdf.display(),
+                first.display()
+            );
+        }
+        Err(e) if std::env::var_os("PREGONERO_TEST_REQUIRE_ALL").is_some() => {
+            panic!("pdftoppm is required (apt-get install -y poppler-utils): {e}")
+        }
+        Err(e) => eprintln!("SKIPPED (pdftoppm): {e}; install poppler-utils to check the print"),
+    }
     eprintln!(
         "Chromium screenshots: {} and {}",
         dash_png.display(),
         report_png.display()
     );
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+/// Five wrong passwords are answered 401; the sixth earns a lockout during which even the right
+/// password gets 429 with Retry-After; a request without credentials is not a failure.
+async fn failed_logins_are_slowed_per_source(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "dashboard::throttle").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let config = finished_campaign(&test_db.url, root.path()).await;
+    let stop = CancellationToken::new();
+    let (base, running) = serve(config, &stop).await;
+    let http = reqwest::Client::new();
+    let url = format!("{base}/api/campaigns");
+    for _ in 0..3 {
+        let r = http.get(&url).send().await.unwrap();
+        assert_eq!(
+            r.status(),
+            401,
+            "no credentials: a challenge, not a failure"
+        );
+    }
+    for n in 1..=6 {
+        let r = http
+            .get(&url)
+            .basic_auth("operator", Some(format!("guess-{n}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "failure {n}");
+    }
+    let r = http
+        .get(&url)
+        .basic_auth("operator", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "locked out after the sixth failure");
+    assert_eq!(r.headers()["retry-after"], "1");
     stop.cancel();
     running.await.unwrap().unwrap();
 }

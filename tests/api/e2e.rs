@@ -195,6 +195,29 @@ async fn a_survey_stores_each_answer_and_reports_them(db: Db) {
         json!({"nota": {"3": 1, "4": 1, "5": 1}, "vuelve": {"1": 1, "2": 1}}),
         "{r}"
     );
+    // The contacts report: a column per question, one key per cell.
+    let store = pregonero::store::Store::connect(&test_db.url)
+        .await
+        .unwrap();
+    let table = pregonero::report::contact_table(&store, "encuesta", chrono_tz::UTC)
+        .await
+        .unwrap();
+    store.close().await;
+    let csv = table.to_csv(pregonero::report::csv::CsvStyle::Standard);
+    let mut lines = csv.lines();
+    assert!(
+        lines.next().unwrap().contains(",cost,nota,vuelve,"),
+        "{csv}"
+    );
+    let row = |phone: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(phone))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row("+34600000001,").contains(",4,1,"), "{csv}");
+    assert!(row("+34600000002,").contains(",3,,"), "{csv}");
+    assert!(row("+34600000003,").contains(",5,2,"), "{csv}");
 }
 
 crate::on_both_backends!(sales_never_dial_more_calls_than_agents_and_count_the_abandoned);

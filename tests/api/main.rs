@@ -2,6 +2,7 @@
 //! simulator, on SQLite and on PostgreSQL.
 
 mod cluster;
+mod csv_office;
 mod dashboard;
 mod dialing;
 mod e2e;
@@ -13,6 +14,7 @@ mod reports;
 mod shutdown;
 mod systemd;
 mod tls;
+mod together;
 mod unknowns;
 mod watch;
 mod webhooks;

@@ -84,10 +84,13 @@ async fn reports_of_a_promotion_after_it_ran(db: Db) {
     )
     .await
     .unwrap();
+    // In the operators' language (Spanish by default); nothing breached, nothing marked.
     assert!(
-        table.contains("outside the callee's window              0"),
+        table.contains("  fuera del horario del destinatario             0\n"),
         "{table}"
     );
+    assert!(!table.contains("INCUMPLE"), "{table}");
+    assert_eq!(c["breaches"], serde_json::json!([]), "{c}");
 
     let contacts = ReportArgs {
         contacts: true,
@@ -96,27 +99,48 @@ async fn reports_of_a_promotion_after_it_ran(db: Db) {
     let csv = run(&config, &store, &contacts, now).await.unwrap();
     assert!(csv.starts_with('\u{feff}'), "Excel needs the BOM");
     let mut lines = csv.trim_start_matches('\u{feff}').lines();
-    // The CSV columns under the names the importer gives them (lower case, no accents).
+    // Headings and states in Spanish for people; the CSV columns under the names the importer
+    // gives them (lower case, no accents); phones marked as text (a leading ').
     assert_eq!(
         lines.next().unwrap(),
-        "phone;name;state;attempts;last_result;dtmf;last_call_at;talk_seconds;cost;nombre;poblacion;telefono"
+        "teléfono;nombre;estado;intentos;último resultado;teclas;última llamada;segundos hablados;coste;nombre;poblacion;telefono"
     );
     let carlos = csv
         .lines()
-        .find(|l| l.starts_with("+34600000003;"))
+        .find(|l| l.starts_with("'+34600000003;"))
         .unwrap();
     assert!(
-        carlos.starts_with("+34600000003;Carlos;opted_out;1;answered;9;"),
+        carlos.starts_with("'+34600000003;Carlos;baja solicitada;1;contestada;9;"),
         "{carlos}"
     );
-    assert!(carlos.ends_with(";Carlos;Leganés;600000003"), "{carlos}");
+    assert!(carlos.ends_with(";Carlos;Leganés;'600000003"), "{carlos}");
     let eva = csv
         .lines()
-        .find(|l| l.starts_with("+34600000005;"))
+        .find(|l| l.starts_with("'+34600000005;"))
         .unwrap();
     assert!(
-        eva.starts_with("+34600000005;Eva;blocked;0;;;;0;0,0000;"),
+        eva.starts_with("'+34600000005;Eva;bloqueado;0;;;;0;0,0000;"),
         "{eva}"
+    );
+    // Scripts get identifiers, byte for byte.
+    let standard = run(
+        &config,
+        &store,
+        &ReportArgs {
+            csv_style: CsvStyle::Standard,
+            ..contacts.clone()
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(
+        standard.starts_with("phone,name,state,attempts,last_result,dtmf,last_call_at,talk_seconds,cost,nombre,poblacion,telefono\r\n"),
+        "{standard}"
+    );
+    assert!(
+        standard.contains("\r\n+34600000003,Carlos,opted_out,1,answered,9,"),
+        "{standard}"
     );
     let json: serde_json::Value = serde_json::from_str(
         &run(
@@ -167,6 +191,90 @@ async fn reports_of_a_promotion_after_it_ran(db: Db) {
         .unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.matches("<svg").count() >= 4);
-    assert!(html.contains("<h2>Compliance</h2>"));
+    assert!(html.contains("<h2>Cumplimiento</h2>"), "{html}");
+    // The contacts table, in its own box, states as people read them.
+    let html = run(
+        &config,
+        &store,
+        &ReportArgs {
+            contacts: true,
+            ..args(Format::Html)
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(html.contains("<div class=\"scroll\"><table class=\"contacts\">"));
+    assert!(html.contains("<td>baja solicitada</td>"), "{html}");
     store.close().await;
+    operator_views(db, &test_db.url).await;
+}
+
+/// Migration 0008: `v_contacts` and `v_attempts` show readable times beside the milliseconds;
+/// on PostgreSQL `vars` is jsonb and every table and column has a comment.
+async fn operator_views(db: Db, url: &str) {
+    use sqlx::Row;
+    match db {
+        Db::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            let row = sqlx::query(
+                "SELECT campaign_title, state, last_call_at_ms, last_call_at_utc FROM v_contacts WHERE phone = '+34600000003'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            let ms: i64 = row.get("last_call_at_ms");
+            let utc: String = row.get("last_call_at_utc");
+            let expected = chrono::DateTime::from_timestamp_millis(ms)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string();
+            assert_eq!(utc, expected);
+            assert_eq!(row.get::<String, _>("state"), "opted_out");
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM v_attempts WHERE launched_at_utc LIKE '____-__-__T__:__:__.___Z' AND phone LIKE '+34%'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            assert_eq!(n, 3, "every placed attempt with a readable launch time");
+            pool.close().await;
+        }
+        Db::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            let row = sqlx::query(
+                "SELECT state, last_call_at_ms, (EXTRACT(EPOCH FROM last_call_at) * 1000)::bigint AS back, vars->>'poblacion' AS town FROM v_contacts WHERE phone = '+34600000003'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            assert_eq!(
+                row.get::<Option<i64>, _>("last_call_at_ms"),
+                row.get::<Option<i64>, _>("back")
+            );
+            assert_eq!(
+                row.get::<Option<String>, _>("town").as_deref(),
+                Some("Leganés")
+            );
+            let n: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM v_attempts WHERE launched_at IS NOT NULL")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            assert_eq!(n, 3);
+            // Every column of every table has a comment.
+            let missing: Vec<String> = sqlx::query_scalar(
+                "SELECT c.table_name || '.' || c.column_name FROM information_schema.columns c \
+                 JOIN pg_class t ON t.relname = c.table_name AND t.relkind = 'r' \
+                 JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = current_schema() \
+                 WHERE c.table_schema = current_schema() AND c.table_name NOT LIKE '\\_sqlx%' \
+                 AND col_description(t.oid, c.ordinal_position) IS NULL ORDER BY 1",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            assert_eq!(missing, Vec::<String>::new(), "columns without a comment");
+            pool.close().await;
+        }
+    }
 }

@@ -166,3 +166,28 @@ async fn no_watchdog_ping_while_the_database_is_unreachable() {
         .unwrap()
         .unwrap();
 }
+
+/// The unit's `Documentation=` names a file the install steps put there.
+#[test]
+fn the_units_documentation_is_installed() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let unit = std::fs::read_to_string(format!("{root}/systemd/pregonero.service")).unwrap();
+    let deploy = std::fs::read_to_string(format!("{root}/docs/deploy.md")).unwrap();
+    let docs: Vec<&str> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("Documentation="))
+        .flat_map(str::split_whitespace)
+        .collect();
+    assert!(!docs.is_empty(), "the unit names its documentation");
+    for doc in docs {
+        let Some(path) = doc.strip_prefix("file://") else {
+            continue;
+        };
+        let step = format!("install -D -m 0644 docs/deploy.md {path}");
+        assert!(deploy.contains(&step), "docs/deploy.md lacks `{step}`");
+        assert!(
+            unit.contains(&step),
+            "the unit's own install notes lack `{step}`"
+        );
+    }
+}
