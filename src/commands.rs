@@ -128,6 +128,7 @@ async fn explain_with(
                     phone: contact.phone.clone(),
                     timezone: contact.timezone.clone(),
                     appointment_at: contact.appointment_at,
+                    vars: contact.vars.clone(),
                     dnc,
                 };
                 let later = contact.next_at > now_ms;

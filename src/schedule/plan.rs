@@ -4,16 +4,19 @@
 //! it may be launched now, must wait (and until when, and why), or will never be called.
 //!
 //! Guarantees (each tested): no launch outside the calling window in the callee's local time (in
-//! every zone of the country when the callee's zone is unknown); none on a holiday; none outside
-//! an open round; none before `start` or after `end`; no reminder after its appointment; no call
-//! to a number on the do-not-call list while its entry applies.
+//! every zone of the country when the callee's zone is unknown, or in the campaign's zone when
+//! those zones share no window in the next 7 days); none on a holiday of the callee's region;
+//! none outside an open round; none before `start` or after `end`; no reminder after its
+//! appointment; no call to a number on the do-not-call list while its entry applies.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::holidays::Holidays;
+use super::holidays::{Holidays, LocalDay, Observed};
+use super::regions::{self, Place, PlaceSource, Scope};
 use super::rounds::{local_midnight, Rounds};
 use super::window::{CallingWindow, WeeklyHours};
 use super::zones::callee_zone;
@@ -23,12 +26,24 @@ use crate::store::{Candidate, DncEntry, Gate};
 
 /// How far ahead the window search looks before giving up.
 const HORIZON_DAYS: i64 = 400;
+/// How far ahead a number that may be in several zones looks for a window common to all of
+/// them before it is called in the campaign's zone instead.
+pub const COMMON_WINDOW_DAYS: i64 = 7;
 
 /// A campaign's schedule, ready to answer "may this contact be called now?".
 #[derive(Debug, Clone)]
 pub struct CampaignPlan {
     pub tz: Tz,
+    /// The window of a callee whose region is unknown (`unknown_region`: national days, or
+    /// every region's).
     pub window: CallingWindow,
+    /// The window of each region (ISO 3166-2:ES code) with a built-in calendar, and of each
+    /// province (postal-code number) that has local days of its own. Empty for calendars
+    /// without regions.
+    pub regional: HashMap<&'static str, CallingWindow>,
+    pub provincial: HashMap<u8, CallingWindow>,
+    /// The campaign's `holiday_region`: the region of callees with none of their own.
+    pub holiday_region: Option<&'static str>,
     pub rounds: Option<Rounds>,
     pub start: Option<DateTime<Utc>>,
     /// The first instant after the last day of the campaign.
@@ -67,19 +82,84 @@ impl CampaignPlan {
         })?;
         let hours = WeeklyHours::parse(campaign.hours.as_ref().unwrap_or(&calling.hours))?;
         let year = now.with_timezone(&tz).year();
+        let years = year - 1..=year + 2;
         let calendar = campaign
             .holiday_calendar
             .as_deref()
             .unwrap_or(&calling.holiday_calendar);
-        let mut holidays = Holidays::national(calendar, year - 1..=year + 2)
-            .map_err(|e| format!("holiday_calendar: {e}"))?;
-        holidays
-            .with_extra(&calling.holidays)
-            .map_err(|e| format!("[calling].holidays: {e}"))?;
-        if let Some(extra) = &campaign.holidays {
-            holidays
-                .with_extra(extra)
-                .map_err(|e| format!("holidays: {e}"))?;
+        let unknown = campaign
+            .unknown_region
+            .as_deref()
+            .unwrap_or(&calling.unknown_region);
+        let unknown_observes = match unknown.trim().to_ascii_lowercase().as_str() {
+            "national" => Observed::National,
+            "any" => Observed::AnyRegion,
+            _ => {
+                return Err(format!(
+                    "unknown_region \"{unknown}\": expected \"national\" (national days only) or \"any\" (no call on any region's holiday)"
+                ))
+            }
+        };
+        let holiday_region = match campaign
+            .holiday_region
+            .as_deref()
+            .or(calling.holiday_region.as_deref())
+        {
+            None => None,
+            Some(r) => Some(regions::scope_by_name(r).and_then(|s| s.region()).ok_or_else(|| {
+                format!("holiday_region \"{r}\" is not a Spanish region (an ISO 3166-2:ES code such as CT or MD, or a name such as Cataluña)")
+            })?),
+        };
+        let mut local_days = Vec::new();
+        for (key, entries) in [
+            ("[calling].holidays", Some(&calling.holidays)),
+            ("holidays", campaign.holidays.as_ref()),
+        ] {
+            for entry in entries.into_iter().flatten() {
+                local_days.push(LocalDay::parse(entry).map_err(|e| format!("{key}: {e}"))?);
+            }
+        }
+        let with_local = |mut h: Holidays, applies: &dyn Fn(&Scope) -> bool| {
+            for day in &local_days {
+                if day.scope.as_ref().is_none_or(applies) {
+                    h.add_local(day);
+                }
+            }
+            CallingWindow {
+                hours: hours.clone(),
+                holidays: h,
+            }
+        };
+        let calendar_of = |observed| {
+            Holidays::calendar(calendar, observed, years.clone())
+                .map_err(|e| format!("holiday_calendar: {e}"))
+        };
+        let any = unknown_observes == Observed::AnyRegion;
+        let window = with_local(calendar_of(unknown_observes)?, &|_| any);
+        let mut regional = HashMap::new();
+        let mut provincial = HashMap::new();
+        if calendar.trim().eq_ignore_ascii_case("es") {
+            for (code, _, _) in regions::REGIONS {
+                let h = calendar_of(Observed::Region(code))?;
+                regional.insert(code, with_local(h, &|s| *s == Scope::Region(code)));
+            }
+            let provinces: BTreeMap<u8, ()> = local_days
+                .iter()
+                .filter_map(|d| match d.scope {
+                    Some(Scope::Province(p)) => Some((p, ())),
+                    _ => None,
+                })
+                .collect();
+            for p in provinces.into_keys() {
+                let region = regions::province_region(p).unwrap_or("MD");
+                let h = calendar_of(Observed::Region(region))?;
+                provincial.insert(
+                    p,
+                    with_local(h, &|s| {
+                        *s == Scope::Province(p) || *s == Scope::Region(region)
+                    }),
+                );
+            }
         }
         let rounds = campaign
             .schedule
@@ -93,7 +173,10 @@ impl CampaignPlan {
             .and_then(|d| local_midnight(d, tz));
         Ok(CampaignPlan {
             tz,
-            window: CallingWindow { hours, holidays },
+            window,
+            regional,
+            provincial,
+            holiday_region,
             rounds,
             start,
             end,
@@ -162,7 +245,10 @@ impl CampaignPlan {
                 );
             }
         }
+        let place = self.place(&c.vars, &c.phone);
+        let window = self.window_for(place.as_ref());
         let zones = callee_zone(&c.phone, c.timezone.as_deref(), self.tz).zones();
+        let (zones, in_campaign_zone) = self.call_zones(window, zones, now);
         let first_zone = zones.first().copied().unwrap_or(self.tz);
         if let Some(d) = &c.dnc {
             if let Some(g) = self.dnc_gate(d, now, &zones, first_zone) {
@@ -197,10 +283,25 @@ impl CampaignPlan {
                 };
             }
         }
-        if self.window.is_open_all(now, &zones) {
+        if window.is_open_all(now, &zones) {
             return Gate::Launch;
         }
-        let why = if zones.len() > 1 {
+        let why = if let Some(h) = zones.iter().find_map(|z| {
+            let day = now.with_timezone(z).date_naive();
+            window.holidays.get(day).map(|h| (day, h, z))
+        }) {
+            let (day, h, z) = h;
+            let region = match &place {
+                Some(p) => format!("the callee's region {}", p.describe()),
+                None => "no region known for the callee".to_string(),
+            };
+            format!(
+                "holiday {day} in {}: {} ({}; {region})",
+                z.name(),
+                h.name,
+                h.scope
+            )
+        } else if zones.len() > 1 {
             format!(
                 "outside calling hours in one of its possible zones ({})",
                 zones
@@ -210,9 +311,17 @@ impl CampaignPlan {
                     .join(", ")
             )
         } else {
-            self.window.explain_closed(now, first_zone)
+            window.explain_closed(now, first_zone)
         };
-        match self.window.next_open_all(now, &zones) {
+        let why = if in_campaign_zone {
+            format!(
+                "{why}; {}",
+                self.campaign_zone_note(&c.phone, c.timezone.as_deref())
+            )
+        } else {
+            why
+        };
+        match window.next_open_all(now, &zones) {
             Some(t) if t - now < chrono::Duration::days(HORIZON_DAYS) => {
                 let next = defer(t, format!("{why}; next window {}", local(t, first_zone)));
                 // Never past the end of the campaign or the appointment.
@@ -232,6 +341,66 @@ impl CampaignPlan {
                 "expired",
                 format!("{why}, and no calling window opens in the next {HORIZON_DAYS} days"),
             ),
+        }
+    }
+
+    /// Why a number is called in the campaign's zone rather than its own possible zones.
+    pub fn campaign_zone_note(&self, phone: &str, timezone: Option<&str>) -> String {
+        let names = callee_zone(phone, timezone, self.tz)
+            .zones()
+            .iter()
+            .map(|z| z.name())
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "no calling window common to the zones the number may be in ({names}) in the next {COMMON_WINDOW_DAYS} days, so it is called in the campaign's zone ({})",
+            self.tz.name()
+        )
+    }
+
+    /// The callee's place: from its CSV columns (stored as JSON) and its number, else the
+    /// campaign's `holiday_region`. `None` when the calendar has no regions.
+    pub fn place(&self, vars_json: &str, phone: &str) -> Option<Place> {
+        if self.regional.is_empty() {
+            return None;
+        }
+        let vars = crate::store::vars_from_json(vars_json);
+        regions::place_of(&vars, phone).or_else(|| {
+            self.holiday_region.map(|region| Place {
+                region,
+                province: None,
+                source: PlaceSource::Campaign,
+            })
+        })
+    }
+
+    /// The calling window of a callee in `place` (its province's when it has local days of
+    /// its own, else its region's, else the window of callees with no region).
+    pub fn window_for(&self, place: Option<&Place>) -> &CallingWindow {
+        place
+            .and_then(|p| {
+                p.province
+                    .and_then(|pr| self.provincial.get(&pr))
+                    .or_else(|| self.regional.get(p.region))
+            })
+            .unwrap_or(&self.window)
+    }
+
+    /// The zones a call at `now` must be inside the window of: every zone the number may be
+    /// in when their windows meet within the next [`COMMON_WINDOW_DAYS`] days, else the
+    /// campaign's zone alone (the second value then says so).
+    pub fn call_zones(
+        &self,
+        window: &CallingWindow,
+        zones: Vec<Tz>,
+        now: DateTime<Utc>,
+    ) -> (Vec<Tz>, bool) {
+        if zones.len() <= 1 || window.is_open_all(now, &zones) {
+            return (zones, false);
+        }
+        match window.next_open_all(now, &zones) {
+            Some(t) if t - now <= chrono::Duration::days(COMMON_WINDOW_DAYS) => (zones, false),
+            _ => (vec![self.tz], true),
         }
     }
 
@@ -297,6 +466,7 @@ mod tests {
             phone: phone.into(),
             timezone: None,
             appointment_at: None,
+            vars: "{}".into(),
             dnc: None,
         }
     }

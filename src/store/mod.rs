@@ -150,6 +150,8 @@ pub struct Candidate {
     pub phone: String,
     pub timezone: Option<String>,
     pub appointment_at: Option<i64>,
+    /// The contact's CSV columns as stored (JSON object), where its region is read from.
+    pub vars: String,
     pub dnc: Option<DncEntry>,
 }
 
@@ -177,6 +179,8 @@ pub struct ContactDetail {
     pub last_result: Option<String>,
     pub timezone: Option<String>,
     pub appointment_at: Option<i64>,
+    /// The contact's CSV columns as stored (JSON object).
+    pub vars: String,
     /// Why the scheduler last deferred or closed it.
     pub note: Option<String>,
 }
@@ -937,6 +941,8 @@ pub struct AttemptFact {
     pub phone: String,
     pub timezone: Option<String>,
     pub appointment_at: Option<i64>,
+    /// The contact's CSV columns as stored (JSON object), where its region is read from.
+    pub vars: String,
     /// When the attempt was claimed (the gate's decision), ms.
     pub created_at: i64,
     /// When the provider accepted the launch, ms.

@@ -657,7 +657,7 @@ impl Backend for PgStore {
             // migration 0007): `state IN (…)` with `ORDER BY next_at, id` read and sorted every
             // due row of the campaign. The outer conditions are checked again on the locked row
             // version, so a contact another claimer took meanwhile is not returned.
-            "SELECT c.id, c.phone, c.timezone, c.appointment_at, d.phone AS dnc_phone, d.until_date, d.hours, d.source
+            "SELECT c.id, c.phone, c.timezone, c.appointment_at, c.vars, d.phone AS dnc_phone, d.until_date, d.hours, d.source
              FROM ((SELECT id, next_at FROM contacts
                     WHERE campaign_id = $1 AND state = 'pending' AND next_at <= $2
                     ORDER BY next_at, id LIMIT $3)
@@ -686,6 +686,7 @@ impl Backend for PgStore {
                 phone: r.get("phone"),
                 timezone: r.get("timezone"),
                 appointment_at: r.get("appointment_at"),
+                vars: r.get("vars"),
                 dnc: r
                     .get::<Option<String>, _>("dnc_phone")
                     .map(|phone| DncEntry {
@@ -1060,7 +1061,7 @@ impl Backend for PgStore {
 
     async fn contact(&self, campaign: &str, phone: &str) -> Result<Option<ContactDetail>> {
         let row = sqlx::query(
-            "SELECT id, campaign_id, phone, name, state, attempts, next_at, last_result, timezone, appointment_at, note
+            "SELECT id, campaign_id, phone, name, state, attempts, next_at, last_result, timezone, appointment_at, note, vars
              FROM contacts WHERE campaign_id = $1 AND phone = $2",
         )
         .bind(campaign)
@@ -1078,6 +1079,7 @@ impl Backend for PgStore {
             last_result: r.get("last_result"),
             timezone: r.get("timezone"),
             appointment_at: r.get("appointment_at"),
+            vars: r.get("vars"),
             note: r.get("note"),
         }))
     }
@@ -1346,7 +1348,7 @@ impl Backend for PgStore {
 
     async fn attempt_facts(&self, campaign: &str) -> Result<Vec<AttemptFact>> {
         let rows = sqlx::query(
-            "SELECT a.id, a.contact_id, c.phone, c.timezone, c.appointment_at, a.created_at, a.launched_at,
+            "SELECT a.id, a.contact_id, c.phone, c.timezone, c.appointment_at, c.vars, a.created_at, a.launched_at,
                     a.answered_at, a.ended_at, a.result, a.outcome
              FROM attempts a JOIN contacts c ON c.id = a.contact_id
              WHERE a.campaign_id = $1 AND a.status <> 'not_placed' ORDER BY a.created_at, a.id",
@@ -1362,6 +1364,7 @@ impl Backend for PgStore {
                 phone: r.get("phone"),
                 timezone: r.get("timezone"),
                 appointment_at: r.get("appointment_at"),
+                vars: r.get("vars"),
                 created_at: r.get("created_at"),
                 launched_at: r.get("launched_at"),
                 answered_at: r.get("answered_at"),

@@ -646,7 +646,7 @@ impl Backend for SqliteStore {
             // One ordered index range per state (`contacts_due` is (campaign, state, next_at),
             // the rowid breaks ties): `state IN (…)` with `ORDER BY next_at` would read and sort
             // every due row of the campaign, the whole list right after an import.
-            "SELECT c.id, c.phone, c.timezone, c.appointment_at, d.phone AS dnc_phone, d.until_date, d.hours, d.source
+            "SELECT c.id, c.phone, c.timezone, c.appointment_at, c.vars, d.phone AS dnc_phone, d.until_date, d.hours, d.source
              FROM (SELECT * FROM (SELECT id, next_at FROM contacts
                                   WHERE campaign_id = ?1 AND state = 'pending' AND next_at <= ?2
                                   ORDER BY next_at, id LIMIT ?3)
@@ -673,6 +673,7 @@ impl Backend for SqliteStore {
                 phone: r.get("phone"),
                 timezone: r.get("timezone"),
                 appointment_at: r.get("appointment_at"),
+                vars: r.get("vars"),
                 dnc: r
                     .get::<Option<String>, _>("dnc_phone")
                     .map(|phone| DncEntry {
@@ -1010,7 +1011,7 @@ impl Backend for SqliteStore {
 
     async fn contact(&self, campaign: &str, phone: &str) -> Result<Option<ContactDetail>> {
         let row = sqlx::query(
-            "SELECT id, campaign_id, phone, name, state, attempts, next_at, last_result, timezone, appointment_at, note
+            "SELECT id, campaign_id, phone, name, state, attempts, next_at, last_result, timezone, appointment_at, note, vars
              FROM contacts WHERE campaign_id = ? AND phone = ?",
         )
         .bind(campaign)
@@ -1028,6 +1029,7 @@ impl Backend for SqliteStore {
             last_result: r.get("last_result"),
             timezone: r.get("timezone"),
             appointment_at: r.get("appointment_at"),
+            vars: r.get("vars"),
             note: r.get("note"),
         }))
     }
@@ -1297,7 +1299,7 @@ impl Backend for SqliteStore {
 
     async fn attempt_facts(&self, campaign: &str) -> Result<Vec<AttemptFact>> {
         let rows = sqlx::query(
-            "SELECT a.id, a.contact_id, c.phone, c.timezone, c.appointment_at, a.created_at, a.launched_at,
+            "SELECT a.id, a.contact_id, c.phone, c.timezone, c.appointment_at, c.vars, a.created_at, a.launched_at,
                     a.answered_at, a.ended_at, a.result, a.outcome
              FROM attempts a JOIN contacts c ON c.id = a.contact_id
              WHERE a.campaign_id = ? AND a.status <> 'not_placed' ORDER BY a.created_at, a.id",
@@ -1313,6 +1315,7 @@ impl Backend for SqliteStore {
                 phone: r.get("phone"),
                 timezone: r.get("timezone"),
                 appointment_at: r.get("appointment_at"),
+                vars: r.get("vars"),
                 created_at: r.get("created_at"),
                 launched_at: r.get("launched_at"),
                 answered_at: r.get("answered_at"),

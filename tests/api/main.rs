@@ -10,6 +10,7 @@ mod provider_replies;
 mod reminders;
 mod reports;
 mod shutdown;
+mod states;
 mod systemd;
 mod tls;
 mod watch;
