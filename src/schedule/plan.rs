@@ -594,6 +594,154 @@ mod tests {
         );
     }
 
+    fn cand_in(phone: &str, vars: &str) -> Candidate {
+        Candidate {
+            vars: vars.into(),
+            ..cand(phone)
+        }
+    }
+
+    #[test]
+    fn holidays_of_the_callee_region_defer_and_say_which_and_why() {
+        let p = plan("");
+        // Friday 11 September 2026, 10:00 in Madrid: Catalonia's national day.
+        let t = utc("2026-09-11T08:00:00Z").timestamp_millis();
+        assert_eq!(p.gate(&cand("+34914000000"), t), Gate::Launch);
+        // Monday 09:00, in Madrid for landlines and in the Canaries too for mobiles.
+        let (landline, mobile) = ("2026-09-14T07:00:00Z", "2026-09-14T08:00:00Z");
+        for (c, next) in [
+            (cand("+34932000000"), landline),
+            (
+                cand_in("+34600000000", r#"{"provincia":"BARCELONA"}"#),
+                mobile,
+            ),
+            (
+                cand_in("+34600000000", r#"{"codigo_postal":"08001"}"#),
+                mobile,
+            ),
+            (
+                cand_in("+34914000000", r#"{"comunidad":"Cataluña"}"#),
+                landline,
+            ),
+        ] {
+            match p.gate(&c, t) {
+                Gate::Defer { until, note } => {
+                    assert_eq!(until, utc(next).timestamp_millis(), "{c:?}");
+                    assert!(note.contains("Fiesta Nacional de Cataluña"), "{note}");
+                    assert!(note.contains("the callee's region CT"), "{note}");
+                }
+                g => panic!("{c:?}: {g:?}"),
+            }
+        }
+        // No region known: national days only (the default) or every region's.
+        assert_eq!(p.gate(&cand("+34600000000"), t), Gate::Launch);
+        let any = plan("unknown_region = \"any\"");
+        assert!(matches!(
+            any.gate(&cand("+34600000000"), t),
+            Gate::Defer { .. }
+        ));
+        // The campaign's region for callees with none of their own.
+        let ct = plan("holiday_region = \"Catalunya\"");
+        match ct.gate(&cand("+34600000000"), t) {
+            Gate::Defer { note, .. } => {
+                assert!(note.contains("the campaign's holiday_region"), "{note}")
+            }
+            g => panic!("{g:?}"),
+        }
+        assert_eq!(ct.gate(&cand("+34914000000"), t), Gate::Launch);
+        // Monday 2 November 2026: All Saints' moved from the Sunday in Madrid, not Catalonia.
+        let t = utc("2026-11-02T10:00:00Z").timestamp_millis();
+        assert!(matches!(
+            p.gate(&cand("+34914000000"), t),
+            Gate::Defer { .. }
+        ));
+        assert_eq!(p.gate(&cand("+34932000000"), t), Gate::Launch);
+        // Holy Thursday 2026: everywhere but Catalonia and Valencia.
+        let t = utc("2026-04-02T10:00:00Z").timestamp_millis();
+        assert!(matches!(
+            p.gate(&cand("+34954000000"), t),
+            Gate::Defer { .. }
+        ));
+        assert_eq!(p.gate(&cand("+34963000000"), t), Gate::Launch);
+    }
+
+    #[test]
+    fn local_days_for_a_region_or_a_province() {
+        let p = plan("holidays = [\"2026-09-24 Barcelona\", \"2026-05-15 MD\", \"2026-06-05\"]");
+        let at = |s| utc(s).timestamp_millis();
+        let deferred = |c: &Candidate, t| matches!(p.gate(c, t), Gate::Defer { .. });
+        // Thursday 24 September: La Mercè in the province of Barcelona only.
+        let t = at("2026-09-24T10:00:00Z");
+        assert!(deferred(&cand("+34932000000"), t));
+        assert!(!deferred(&cand("+34972000000"), t), "Girona");
+        assert!(!deferred(&cand("+34914000000"), t));
+        // Friday 15 May: San Isidro for the Madrid region.
+        let t = at("2026-05-15T10:00:00Z");
+        assert!(deferred(&cand("+34914000000"), t));
+        assert!(!deferred(&cand("+34932000000"), t));
+        assert!(
+            !deferred(&cand("+34600000000"), t),
+            "no region: not Madrid's day"
+        );
+        // Friday 5 June: for everyone.
+        let t = at("2026-06-05T10:00:00Z");
+        for phone in ["+34914000000", "+34932000000", "+34600000000"] {
+            assert!(deferred(&cand(phone), t), "{phone}");
+        }
+        let text = "kind = \"announcement\"\ncaller_id = \"1\"\nholidays = [\"2026-05-15 Narnia\"]\n[announcement]\nmessage = \"x\"\n";
+        let c = Campaign::parse("c", Path::new("c"), Path::new("c/campaign.toml"), text).unwrap();
+        let e = CampaignPlan::build(&c, &CallingConfig::default(), utc(TUE_11)).unwrap_err();
+        assert!(
+            e.starts_with("holidays: holidays \"2026-05-15 Narnia\""),
+            "{e}"
+        );
+        for bad in ["holiday_region = \"XX\"", "unknown_region = \"all\""] {
+            let text = format!("kind = \"announcement\"\ncaller_id = \"1\"\n{bad}\n[announcement]\nmessage = \"x\"\n");
+            let c =
+                Campaign::parse("c", Path::new("c"), Path::new("c/campaign.toml"), &text).unwrap();
+            let e = CampaignPlan::build(&c, &CallingConfig::default(), utc(TUE_11)).unwrap_err();
+            assert!(e.contains(bad.split(' ').next().unwrap()), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_mobile_whose_zones_share_no_window_is_called_in_the_campaign_zone() {
+        // 20:00-21:00 in Madrid is 19:00-20:00 in the Canaries: never both at once.
+        let p = plan("hours = [\"mon-fri 20:00-21:00\"]");
+        let mobile = cand("+34600000000");
+        // Tuesday 24 Nov 2026, 11:00 Madrid: waits for 20:00 Madrid, never expires.
+        match p.gate(&mobile, utc(TUE_11).timestamp_millis()) {
+            Gate::Defer { until, note } => {
+                assert_eq!(until, utc("2026-11-24T19:00:00Z").timestamp_millis());
+                assert!(
+                    note.contains("called in the campaign's zone (Europe/Madrid)"),
+                    "{note}"
+                );
+                assert!(note.contains("Europe/Madrid, Atlantic/Canary"), "{note}");
+            }
+            g => panic!("{g:?}"),
+        }
+        assert_eq!(
+            p.gate(&mobile, utc("2026-11-24T19:30:00Z").timestamp_millis()),
+            Gate::Launch
+        );
+        // A Canary landline pins its zone: 20:00 there.
+        assert!(matches!(
+            p.gate(&cand("+34928000000"), utc("2026-11-24T19:30:00Z").timestamp_millis()),
+            Gate::Defer { until, .. } if until == utc("2026-11-24T20:00:00Z").timestamp_millis()
+        ));
+        // Hours the two zones share: the intersection, as before.
+        let p = plan("hours = [\"mon-fri 20:00-22:00\"]");
+        assert!(matches!(
+            p.gate(&mobile, utc("2026-11-24T19:30:00Z").timestamp_millis()),
+            Gate::Defer { until, .. } if until == utc("2026-11-24T20:00:00Z").timestamp_millis()
+        ));
+        assert_eq!(
+            p.gate(&mobile, utc("2026-11-24T20:30:00Z").timestamp_millis()),
+            Gate::Launch
+        );
+    }
+
     #[test]
     fn bad_hours_name_the_key() {
         let text = "kind = \"announcement\"\ncaller_id = \"1\"\nhours = [\"mon-fry 10:00-15:00\"]\n[announcement]\nmessage = \"x\"\n";
@@ -601,6 +749,17 @@ mod tests {
         let e = CampaignPlan::build(&c, &CallingConfig::default(), utc(TUE_11)).unwrap_err();
         assert!(e.contains("fry"), "{e}");
     }
+
+    /// `provincia` values and the regions they are in.
+    const REGION_VALUES: [&str; 6] = [
+        "Barcelona",
+        "sevilla",
+        "Illes Balears",
+        "VALENCIA",
+        "Las Palmas",
+        "Bizkaia",
+    ];
+    const REGION_CODES: [&str; 6] = ["CT", "AN", "IB", "VC", "CN", "PV"];
 
     fn phone_strategy() -> impl Strategy<Value = (String, Option<String>)> {
         prop_oneof![
@@ -610,6 +769,9 @@ mod tests {
             (600000000u32..699999999).prop_map(|n| (format!("+34{n}"), None)),
             (600000000u32..699999999)
                 .prop_map(|n| (format!("+34{n}"), Some("America/New_York".to_string()))),
+            (932000000u32..932999999).prop_map(|n| (format!("+34{n}"), None)),
+            (954000000u32..954999999).prop_map(|n| (format!("+34{n}"), None)),
+            (971000000u32..971999999).prop_map(|n| (format!("+34{n}"), None)),
             (100000000u32..199999999).prop_map(|n| (format!("+33{n}"), None)),
             (7400000000u64..7499999999).prop_map(|n| (format!("+44{n}"), None)),
         ]
@@ -626,29 +788,55 @@ mod tests {
             secs in 0i64..(2 * 365 * 86400),
             (phone, tz) in phone_strategy(),
             start_h in 6u32..12, len_h in 1u32..10, sat in proptest::bool::ANY,
+            late in proptest::bool::ANY,
             holiday_offset in 0i64..730,
+            column in proptest::option::of(0usize..REGION_VALUES.len()),
+            unknown_any in proptest::bool::ANY,
         ) {
             let now = utc("2026-01-01T00:00:00Z") + chrono::Duration::seconds(secs);
-            let mut hours = vec![format!("mon-fri {start_h:02}:00-{:02}:30", start_h + len_h)];
+            // `late`: an evening window the Madrid and Canary zones never share.
+            let mut hours = if late {
+                vec!["mon-fri 20:00-21:00".to_string()]
+            } else {
+                vec![format!("mon-fri {start_h:02}:00-{:02}:30", start_h + len_h)]
+            };
             if sat { hours.push("sat 10:00-14:00".into()); }
             let holiday = (utc("2026-01-01T12:00:00Z") + chrono::Duration::days(holiday_offset)).format("%Y-%m-%d").to_string();
-            let p = plan(&format!("hours = {hours:?}\nholidays = [\"{holiday}\"]"));
-            let c = Candidate { timezone: tz.clone(), ..cand(&phone) };
+            let unknown = if unknown_any { "any" } else { "national" };
+            let p = plan(&format!("hours = {hours:?}\nholidays = [\"{holiday}\"]\nunknown_region = \"{unknown}\""));
+            let vars = match column {
+                Some(i) => format!("{{\"provincia\":\"{}\"}}", REGION_VALUES[i]),
+                None => "{}".to_string(),
+            };
+            let c = Candidate { timezone: tz.clone(), vars: vars.clone(), ..cand(&phone) };
+            // The region's calendar, computed here from the built-in table independently of
+            // the plan's windows.
+            let region = column
+                .map(|i| REGION_CODES[i])
+                .or_else(|| regions::province_of_phone(&phone).and_then(regions::province_region));
+            let observed = match region {
+                Some(r) => Observed::Region(r),
+                None if unknown_any => Observed::AnyRegion,
+                None => Observed::National,
+            };
+            let mut calendar = Holidays::calendar("ES", observed, 2025..=2028).unwrap();
+            calendar.with_extra(std::slice::from_ref(&holiday)).unwrap();
             let zones = callee_zone(&phone, tz.as_deref(), p.tz).zones();
-            let check = |t: DateTime<Utc>| zones.iter().all(|z| {
-                let local = t.with_timezone(z);
-                let holiday_here = local.format("%Y-%m-%d").to_string() == holiday
-                    || p.window.holidays.contains(local.date_naive());
-                p.window.is_open(t, *z) && !holiday_here
-            });
+            let reference = CallingWindow { hours: WeeklyHours::parse(&hours).unwrap(), holidays: calendar };
+            let check = |t: DateTime<Utc>| {
+                let common = zones.len() <= 1
+                    || reference.next_open_all(t, &zones).is_some_and(|n| n - t <= chrono::Duration::days(COMMON_WINDOW_DAYS));
+                let zs = if common { zones.clone() } else { vec![p.tz] };
+                zs.iter().all(|z| reference.is_open(t, *z))
+            };
             match p.gate(&c, now.timestamp_millis()) {
-                Gate::Launch => prop_assert!(check(now), "launched {phone} at {now} outside its window"),
+                Gate::Launch => prop_assert!(check(now), "launched {phone} ({vars}) at {now} outside its window"),
                 Gate::Defer { until, .. } => {
                     let t = at_ms(until);
                     prop_assert!(t > now);
-                    prop_assert!(check(t), "deferred {phone} to {t}, which is outside its window");
+                    prop_assert!(check(t), "deferred {phone} ({vars}) to {t}, which is outside its window");
                 }
-                Gate::Close { .. } => {}
+                Gate::Close { state, note } => prop_assert!(false, "closed {phone} {state}: {note}"),
             }
         }
     }
