@@ -355,6 +355,7 @@ mod tests {
             regional: Default::default(),
             provincial: Default::default(),
             holiday_region: None,
+            unknown_any: false,
             rounds: None,
             start: None,
             end: None,

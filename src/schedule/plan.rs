@@ -44,6 +44,8 @@ pub struct CampaignPlan {
     pub provincial: HashMap<u8, CallingWindow>,
     /// The campaign's `holiday_region`: the region of callees with none of their own.
     pub holiday_region: Option<&'static str>,
+    /// `unknown_region = "any"`: callees with no region observe every region's days.
+    pub unknown_any: bool,
     pub rounds: Option<Rounds>,
     pub start: Option<DateTime<Utc>>,
     /// The first instant after the last day of the campaign.
@@ -177,6 +179,7 @@ impl CampaignPlan {
             regional,
             provincial,
             holiday_region,
+            unknown_any: any,
             rounds,
             start,
             end,
@@ -356,6 +359,23 @@ impl CampaignPlan {
             "no calling window common to the zones the number may be in ({names}) in the next {COMMON_WINDOW_DAYS} days, so it is called in the campaign's zone ({})",
             self.tz.name()
         )
+    }
+
+    /// For `explain`: the callee's region and where it came from, or what applies without one.
+    pub fn holidays_line(&self, vars_json: &str, phone: &str) -> String {
+        if self.regional.is_empty() {
+            return "no regional calendar (holiday_calendar has no regions)".to_string();
+        }
+        match self.place(vars_json, phone) {
+            Some(p) => format!("region {}", p.describe()),
+            None if self.unknown_any => {
+                "no region known: no call on any region's holiday (unknown_region = \"any\")"
+                    .to_string()
+            }
+            None => {
+                "no region known: national days only (unknown_region = \"national\")".to_string()
+            }
+        }
     }
 
     /// The callee's place: from its CSV columns (stored as JSON) and its number, else the
