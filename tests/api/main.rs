@@ -6,6 +6,7 @@ mod dialing;
 mod e2e;
 mod fuzz_corpus;
 mod helpers;
+mod holidays;
 mod provider_replies;
 mod reminders;
 mod reports;
