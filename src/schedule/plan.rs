@@ -384,8 +384,7 @@ impl CampaignPlan {
         if self.regional.is_empty() {
             return None;
         }
-        let vars = crate::store::vars_from_json(vars_json);
-        regions::place_of(&vars, phone).or_else(|| {
+        regions::place_of_json(vars_json, phone).or_else(|| {
             self.holiday_region.map(|region| Place {
                 region,
                 province: None,

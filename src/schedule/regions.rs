@@ -5,7 +5,8 @@
 //! else a landline's province prefix (91 Madrid, 93 Barcelona, 928 Las Palmas…), else the
 //! campaign's `holiday_region`. Mobiles and non-geographic numbers say nothing about a region.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
 use crate::campaign::csv::normalize_header;
 
@@ -230,22 +231,31 @@ pub fn scope_by_name(text: &str) -> Option<Scope> {
         return province_name(p).map(|_| Scope::Province(p));
     }
     let key = normalize_header(t);
-    if key.is_empty() {
-        return None;
-    }
-    let key = key
-        .strip_prefix("provincia_de_")
-        .unwrap_or(&key)
-        .to_string();
-    for (i, (name, _, aliases)) in PROVINCES.iter().enumerate() {
-        if normalize_header(name) == key || aliases.contains(&key.as_str()) {
-            return Some(Scope::Province(i as u8 + 1));
+    let key = key.strip_prefix("provincia_de_").unwrap_or(&key);
+    names().get(key).copied()
+}
+
+/// Every province and region name and alias, normalised as CSV headers are, built once.
+/// Province names win over the region of the same name (Madrid, Murcia…).
+fn names() -> &'static HashMap<String, Scope> {
+    static NAMES: OnceLock<HashMap<String, Scope>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut map = HashMap::new();
+        for (code, name, aliases) in REGIONS {
+            map.insert(normalize_header(name), Scope::Region(code));
+            for a in aliases {
+                map.insert((*a).to_string(), Scope::Region(code));
+            }
         }
-    }
-    REGIONS
-        .iter()
-        .find(|(_, name, aliases)| normalize_header(name) == key || aliases.contains(&key.as_str()))
-        .map(|r| Scope::Region(r.0))
+        for (i, (name, _, aliases)) in PROVINCES.iter().enumerate() {
+            let p = Scope::Province(i as u8 + 1);
+            map.insert(normalize_header(name), p);
+            for a in *aliases {
+                map.insert((*a).to_string(), p);
+            }
+        }
+        map
+    })
 }
 
 /// The province of a Spanish postal code (five digits, the first two 01–52).
@@ -293,6 +303,40 @@ pub fn place_of(vars: &BTreeMap<String, String>, e164: &str) -> Option<Place> {
         }
     }
     province_of_phone(e164).map(|p| province_place(p, PlaceSource::Phone))
+}
+
+/// The columns [`place_of`] reads, and nothing else of a stored contact's JSON object (read for
+/// every due contact the gate sees, so the other columns are skipped, not copied).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct PlaceColumns {
+    codigo_postal: Option<String>,
+    cp: Option<String>,
+    postal_code: Option<String>,
+    zip: Option<String>,
+    provincia: Option<String>,
+    province: Option<String>,
+    comunidad: Option<String>,
+    region: Option<String>,
+}
+
+/// As [`place_of`], from the columns as the store keeps them (a JSON object of strings).
+pub fn place_of_json(vars_json: &str, e164: &str) -> Option<Place> {
+    let c: PlaceColumns = serde_json::from_str(vars_json).unwrap_or_default();
+    let vars: BTreeMap<String, String> = [
+        ("codigo_postal", c.codigo_postal),
+        ("cp", c.cp),
+        ("postal_code", c.postal_code),
+        ("zip", c.zip),
+        ("provincia", c.provincia),
+        ("province", c.province),
+        ("comunidad", c.comunidad),
+        ("region", c.region),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Some((k.to_string(), v?)))
+    .collect();
+    place_of(&vars, e164)
 }
 
 fn province_place(p: u8, source: PlaceSource) -> Place {
@@ -472,6 +516,13 @@ mod tests {
             ("CT", Some(8), PlaceSource::Phone)
         );
         assert_eq!(place_of(&vars(&[]), "+34600000000"), None);
+        let json = r#"{"nombre":"Ana","provincia":"Sevilla","notas":"x"}"#;
+        let p = place_of_json(json, "+34600000000").unwrap();
+        assert_eq!((p.region, p.province), ("AN", Some(41)));
+        assert_eq!(
+            place_of_json("not json", "+34932000000").unwrap().region,
+            "CT"
+        );
         assert_eq!(
             place_of(&vars(&[("cp", "38001")]), "+34600000000")
                 .unwrap()
