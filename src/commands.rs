@@ -613,6 +613,42 @@ mod tests {
     }
 
     #[test]
+    fn the_holidays_command_lists_the_calendar_in_force() {
+        let mut config = Config::default();
+        config.calling.holidays = vec!["2026-09-24 Barcelona".into(), "2026-06-05".into()];
+        let now = chrono::DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let out = holidays(&config, None, Some("barcelona"), None, now).unwrap();
+        assert!(
+            out.starts_with("Holidays 2026, calendar ES, [calling], province Barcelona (CT):"),
+            "{out}"
+        );
+        for line in [
+            "  2026-09-11  Fri  Fiesta Nacional de Cataluña",
+            "  2026-09-24  Thu  Fiesta local",
+            "  2026-06-05  Fri  Fiesta local",
+            "  2026-04-06  Mon  Lunes de Pascua",
+        ] {
+            assert!(out.contains(line), "{line}\n{out}");
+        }
+        assert!(out.contains("local, Barcelona"), "{out}");
+        assert!(!out.contains("Jueves Santo"), "{out}");
+        let md = holidays(&config, Some(2026), Some("MD"), None, now).unwrap();
+        assert!(
+            md.contains("2026-11-02  Mon  Lunes siguiente a Todos los Santos"),
+            "{md}"
+        );
+        assert!(!md.contains("2026-09-24"), "{md}");
+        let national = holidays(&config, Some(2026), None, None, now).unwrap();
+        assert_eq!(national.lines().count(), 1 + 10 + 1, "{national}");
+        let later = holidays(&config, Some(2031), Some("CT"), None, now).unwrap();
+        assert!(later.contains("cover 2024-2030"), "{later}");
+        let err = holidays(&config, None, Some("Narnia"), None, now).unwrap_err();
+        assert!(err.to_string().contains("--region \"Narnia\""), "{err}");
+    }
+
+    #[test]
     fn a_messy_file_is_measured_row_by_row() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("lista");
