@@ -1,7 +1,7 @@
 //! Operator commands that read or change the store without running the daemon: `explain`,
 //! `campaigns`, `dnc`. Each prints for a person and ends with one clear sentence on error.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 
 use crate::app;
 use crate::campaign::plan::local;
@@ -73,6 +73,10 @@ async fn explain_with(
         contact.state
     );
     out.push_str(&format!(
+        "  holidays: {}\n",
+        c.plan.holidays_line(&contact.vars, &contact.phone)
+    ));
+    out.push_str(&format!(
         "  attempts: {} of {}\n",
         contact.attempts, c.max_attempts
     ));
@@ -126,6 +130,7 @@ async fn explain_with(
                     phone: contact.phone.clone(),
                     timezone: contact.timezone.clone(),
                     appointment_at: contact.appointment_at,
+                    vars: contact.vars.clone(),
                     dnc,
                 };
                 let later = contact.next_at > now_ms;
@@ -287,6 +292,13 @@ pub struct FileQuality {
     pub countries: Vec<(String, u64, u64, u64)>,
     /// Valid contacts with no calling window in the next 7 days (in their own zone).
     pub no_window_7d: u64,
+    /// Valid contacts with no region for the holiday calendar (none when it has no regions),
+    /// and what they observe instead.
+    pub no_region: u64,
+    pub no_region_observes: &'static str,
+    /// Valid contacts whose possible zones share no window in the next 7 days: called in the
+    /// campaign's zone.
+    pub in_campaign_zone: u64,
     /// The header cells as written (for the template check).
     pub headers: Vec<String>,
 }
@@ -349,7 +361,16 @@ pub fn file_quality(
                     c.plan.tz,
                 )
                 .zones();
-                match c.plan.window.next_open_all(now, &zones) {
+                let place = c.plan.place(&contact.vars_json, &contact.phone);
+                if place.is_none() && !c.plan.regional.is_empty() {
+                    q.no_region += 1;
+                }
+                let window = c.plan.window_for(place.as_ref());
+                let (zones, fallback) = c.plan.call_zones(window, zones, now);
+                if fallback {
+                    q.in_campaign_zone += 1;
+                }
+                match window.next_open_all(now, &zones) {
                     Some(t) if t <= horizon => {}
                     _ => q.no_window_7d += 1,
                 }
@@ -357,6 +378,11 @@ pub fn file_quality(
             Ok(())
         })
         .map_err(|e| e.to_string())?;
+    q.no_region_observes = if c.plan.unknown_any {
+        "no call on any region's holiday (unknown_region = \"any\")"
+    } else {
+        "national holidays only (unknown_region = \"national\")"
+    };
     q.headers = summary.layout.headers.clone();
     q.rows_read = summary.rows_read;
     q.valid = summary.contacts;
@@ -408,6 +434,20 @@ impl std::fmt::Display for FileQuality {
                 "    numbers in {country}: {m} mobile, {l} landline, {o} other"
             )?;
         }
+        if self.no_region > 0 {
+            writeln!(
+                f,
+                "    {} contacts have no region for regional holidays (no provincia, comunidad, codigo_postal/cp or region column, not a landline, no holiday_region): {}",
+                self.no_region, self.no_region_observes
+            )?;
+        }
+        if self.in_campaign_zone > 0 {
+            writeln!(
+                f,
+                "    {} contacts may be in several time zones that share no calling window in the next 7 days: they are called in the campaign's zone",
+                self.in_campaign_zone
+            )?;
+        }
         if self.no_window_7d > 0 {
             writeln!(
                 f,
@@ -436,9 +476,183 @@ pub fn error_line(e: &anyhow::Error) -> String {
     out
 }
 
+/// `pregonero holidays [--year Y] [--region R] [--campaign C]`: the holiday calendar in force,
+/// one line per day (date, weekday, name, scope), for a region or province (code or name), or
+/// for callees with no region; `[calling]`'s settings, or a campaign's with `--campaign`.
+pub fn holidays(
+    config: &Config,
+    year: Option<i32>,
+    region: Option<&str>,
+    campaign: Option<&str>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    use crate::campaign::plan::CampaignPlan;
+    use crate::schedule::regions::{self, Place, PlaceSource, Scope};
+    let tz: chrono_tz::Tz = config
+        .calling
+        .timezone
+        .parse()
+        .unwrap_or(chrono_tz::Europe::Madrid);
+    let year = year.unwrap_or_else(|| now.with_timezone(&tz).year());
+    let mid_year = chrono::NaiveDate::from_ymd_opt(year, 7, 1)
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+        .ok_or_else(|| anyhow::anyhow!("--year {year} is out of range"))?;
+    let mut calendar = config.calling.holiday_calendar.clone();
+    let (plan, whose) = match campaign {
+        Some(id) => {
+            let c = find_campaign(config, id, now)?;
+            if let Some(own) = &c.holiday_calendar {
+                calendar = own.clone();
+            }
+            let plan = CampaignPlan::build(&c.def, &config.calling, mid_year)
+                .map_err(|e| anyhow::anyhow!("campaign {id}: {e}"))?;
+            (plan, format!("campaign {id}"))
+        }
+        None => {
+            let text =
+                "kind = \"announcement\"\ncaller_id = \"0\"\n[announcement]\nmessage = \"-\"\n";
+            let dir = std::path::Path::new(".");
+            let c = crate::campaign::Campaign::parse("calling", dir, dir, text)?;
+            let plan = CampaignPlan::build(&c, &config.calling, mid_year)
+                .map_err(|e| anyhow::anyhow!("[calling]: {e}"))?;
+            (plan, "[calling]".to_string())
+        }
+    };
+    let place = match region {
+        None => None,
+        Some(r) => {
+            let scope = regions::scope_by_name(r).ok_or_else(|| {
+                anyhow::anyhow!("--region \"{r}\" is not a Spanish region (e.g. CT, Cataluña) or province (e.g. Barcelona, 08)")
+            })?;
+            Some(Place {
+                region: scope.region().unwrap_or("MD"),
+                province: match scope {
+                    Scope::Province(p) => Some(p),
+                    Scope::Region(_) => None,
+                },
+                source: PlaceSource::Campaign,
+            })
+        }
+    };
+    let window = plan.window_for(place.as_ref());
+    let for_whom = match (&place, region) {
+        (Some(p), Some(r)) => match p.province.and_then(regions::province_name) {
+            Some(name) => format!("province {name} ({})", p.region),
+            None => format!("region {} ({r})", p.region),
+        },
+        _ if plan.unknown_any => {
+            "callees with no region (every region's days: unknown_region = \"any\")".to_string()
+        }
+        _ => {
+            "callees with no region (national days only: unknown_region = \"national\")".to_string()
+        }
+    };
+    let mut out = format!("Holidays {year}, calendar {calendar}, {whose}, {for_whom}:\n");
+    let mut n = 0;
+    for (date, h) in window.holidays.entries().filter(|(d, _)| d.year() == year) {
+        out.push_str(&format!(
+            "  {date}  {}  {:<55} {}\n",
+            date.format("%a"),
+            h.name,
+            h.scope
+        ));
+        n += 1;
+    }
+    if n == 0 {
+        out.push_str("  none\n");
+    }
+    if !(crate::schedule::holidays::FIRST_YEAR..=crate::schedule::holidays::LAST_YEAR)
+        .contains(&year)
+        && calendar.trim().eq_ignore_ascii_case("es")
+    {
+        out.push_str(&format!(
+            "  (the built-in regional calendars cover {}-{}; other years have the national days only)\n",
+            crate::schedule::holidays::FIRST_YEAR,
+            crate::schedule::holidays::LAST_YEAR
+        ));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_counts_mobiles_called_in_the_campaign_zone_and_contacts_with_a_region() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("tarde");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("campaign.toml"), "kind = \"announcement\"\ncaller_id = \"+34910000000\"\nhours = [\"mon-fri 20:00-21:00\"]\n[announcement]\nmessage = \"Hola\"\n").unwrap();
+        let csv = dir.join("a.csv");
+        std::fs::write(
+            &csv,
+            "telefono;provincia\n600000001;Sevilla\n600000002;\n910000003;\n",
+        )
+        .unwrap();
+        let mut config = Config::default();
+        config.campaigns.dir = root.path().to_path_buf();
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (loaded, errors) = app::load_campaigns(&config, now);
+        assert!(errors.is_empty(), "{errors:?}");
+        let q = file_quality(
+            &csv,
+            &loaded[0],
+            phone::region("ES"),
+            &Default::default(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (q.valid, q.no_region, q.in_campaign_zone, q.no_window_7d),
+            (3, 1, 2, 0)
+        );
+        let text = q.to_string();
+        assert!(
+            text.contains("2 contacts may be in several time zones"),
+            "{text}"
+        );
+        assert!(text.contains("1 contacts have no region"), "{text}");
+        assert!(text.contains("national holidays only"), "{text}");
+    }
+
+    #[test]
+    fn the_holidays_command_lists_the_calendar_in_force() {
+        let mut config = Config::default();
+        config.calling.holidays = vec!["2026-09-24 Barcelona".into(), "2026-06-05".into()];
+        let now = chrono::DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let out = holidays(&config, None, Some("barcelona"), None, now).unwrap();
+        assert!(
+            out.starts_with("Holidays 2026, calendar ES, [calling], province Barcelona (CT):"),
+            "{out}"
+        );
+        for line in [
+            "  2026-09-11  Fri  Fiesta Nacional de Cataluña",
+            "  2026-09-24  Thu  Fiesta local",
+            "  2026-06-05  Fri  Fiesta local",
+            "  2026-04-06  Mon  Lunes de Pascua",
+        ] {
+            assert!(out.contains(line), "{line}\n{out}");
+        }
+        assert!(out.contains("local, Barcelona"), "{out}");
+        assert!(!out.contains("Jueves Santo"), "{out}");
+        let md = holidays(&config, Some(2026), Some("MD"), None, now).unwrap();
+        assert!(
+            md.contains("2026-11-02  Mon  Lunes siguiente a Todos los Santos"),
+            "{md}"
+        );
+        assert!(!md.contains("2026-09-24"), "{md}");
+        let national = holidays(&config, Some(2026), None, None, now).unwrap();
+        assert_eq!(national.lines().count(), 1 + 10 + 1, "{national}");
+        let later = holidays(&config, Some(2031), Some("CT"), None, now).unwrap();
+        assert!(later.contains("cover 2024-2030"), "{later}");
+        let err = holidays(&config, None, Some("Narnia"), None, now).unwrap_err();
+        assert!(err.to_string().contains("--region \"Narnia\""), "{err}");
+    }
 
     #[test]
     fn a_messy_file_is_measured_row_by_row() {
@@ -473,7 +687,11 @@ mod tests {
             vec![("ES".to_string(), 1, 1, 0), ("FR".to_string(), 1, 0, 0)]
         );
         assert_eq!(q.no_window_7d, 0);
+        // The mobiles (Spanish and French) have no region; the Canary landline has one.
+        assert_eq!(q.no_region, 2);
+        assert_eq!(q.in_campaign_zone, 0);
         let text = q.to_string();
+        assert!(text.contains("2 contacts have no region"), "{text}");
         assert!(
             text.contains("rejected 2×") && text.contains("lines 4, 5"),
             "{text}"

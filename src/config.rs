@@ -293,6 +293,12 @@ pub struct CallingConfig {
     pub hours: Vec<String>,
     pub holiday_calendar: String,
     pub holidays: Vec<String>,
+    /// The region (ISO 3166-2:ES code or name) whose holidays apply to callees with no region
+    /// of their own; none by default.
+    pub holiday_region: Option<String>,
+    /// The holidays of a callee whose region is unknown: `national` (the default: national
+    /// days only) or `any` (no call on any region's holiday).
+    pub unknown_region: String,
 }
 
 impl Default for CallingConfig {
@@ -303,6 +309,8 @@ impl Default for CallingConfig {
             hours: vec!["mon-fri 09:00-21:00".into()],
             holiday_calendar: "ES".into(),
             holidays: Vec::new(),
+            holiday_region: None,
+            unknown_region: "national".into(),
         }
     }
 }

@@ -139,6 +139,12 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "unknown (campaign folder not loaded)",
     ),
     ("compliance.attempt", "intento", "attempt"),
+    (
+        "compliance.regional_holiday",
+        "en festivo de la región del destinatario",
+        "on a holiday of the callee's region",
+    ),
+    ("compliance.region", "región", "region"),
     ("compliance.none", "ninguna", "none"),
     (
         "compliance.abandon_last_30",

@@ -56,6 +56,19 @@ enum Cmd {
     Campaigns,
     /// Why this contact was or was not called, and when it will be.
     Explain { campaign: String, phone: String },
+    /// The holiday calendar in force: date, name and scope of each day.
+    Holidays {
+        /// The year (default: this year).
+        #[arg(long)]
+        year: Option<i32>,
+        /// A region (ISO 3166-2:ES code such as CT, or a name) or province (name or postal
+        /// number); without it, the days of callees with no region.
+        #[arg(long)]
+        region: Option<String>,
+        /// Use this campaign's settings instead of [calling]'s.
+        #[arg(long)]
+        campaign: Option<String>,
+    },
     /// The do-not-call list.
     Dnc {
         #[command(subcommand)]
@@ -217,6 +230,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Explain { campaign, phone } => {
             print(commands::explain(&config, &campaign, &phone, Utc::now()).await)
         }
+        Cmd::Holidays {
+            year,
+            region,
+            campaign,
+        } => print(commands::holidays(
+            &config,
+            year,
+            region.as_deref(),
+            campaign.as_deref(),
+            Utc::now(),
+        )),
         Cmd::Dnc { action } => print(match action {
             DncCmd::Add {
                 phone,

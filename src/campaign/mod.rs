@@ -81,6 +81,18 @@ impl Kind {
         }
     }
 
+    /// The state of a call that was answered but reached no outcome of its flow (the callee hung
+    /// up before the first key, or before the first control request arrived): always one of
+    /// the kind's own outcomes, so every contact stays inside its kind's closed list.
+    pub fn answered_without_outcome(self) -> &'static str {
+        match self {
+            Kind::Reminder | Kind::Announcement => "no_response",
+            Kind::Promotion => "not_interested",
+            Kind::Survey => "partial",
+            Kind::Sales => "abandoned",
+        }
+    }
+
     /// Every contact state that applies to this kind: waiting states, the kind's outcomes and
     /// the outcomes common to every kind. This is the closed list of product.md.
     pub fn states(self) -> Vec<&'static str> {
@@ -141,6 +153,11 @@ pub struct Campaign {
     pub timezone: Option<String>,
     pub holiday_calendar: Option<String>,
     pub holidays: Option<Vec<String>>,
+    /// The region (ISO 3166-2:ES code or name) whose holidays apply to callees with no region
+    /// of their own.
+    pub holiday_region: Option<String>,
+    /// `national` or `any`: the holidays of a callee whose region is unknown.
+    pub unknown_region: Option<String>,
     /// First day of dialing (local date in the campaign's zone).
     pub start: Option<chrono::NaiveDate>,
     /// Last day of dialing, inclusive; afterwards waiting contacts end `expired`.
@@ -172,6 +189,8 @@ struct CampaignFile {
     timezone: Option<String>,
     holiday_calendar: Option<String>,
     holidays: Option<Vec<String>>,
+    holiday_region: Option<String>,
+    unknown_region: Option<String>,
     start: Option<String>,
     end: Option<String>,
     calls_per_second: Option<f64>,
@@ -390,6 +409,8 @@ impl Campaign {
             schedule: file.schedule,
             holiday_calendar: file.holiday_calendar,
             holidays: file.holidays,
+            holiday_region: file.holiday_region,
+            unknown_region: file.unknown_region,
             start,
             end,
             call_before,
@@ -419,6 +440,7 @@ impl Campaign {
                 unreachable: scale(self.retry.unreachable),
             },
             end_at: None,
+            answered_without_outcome: self.kind.answered_without_outcome(),
         }
     }
 

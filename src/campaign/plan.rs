@@ -4,13 +4,16 @@
 //! it may be launched now, must wait (and until when, and why), or will never be called.
 //!
 //! Guarantees (each tested): no launch outside the calling window in the callee's local time (in
-//! every zone of the country when the callee's zone is unknown); none on a holiday; none outside
-//! an open round; none before `start` or after `end`; no reminder after its appointment; no call
-//! to a number on the do-not-call list while its entry applies.
+//! every zone of the country when the callee's zone is unknown, or in the campaign's zone when
+//! those zones share no window in the next 7 days); none on a holiday of the callee's region;
+//! none outside an open round; none before `start` or after `end`; no reminder after its
+//! appointment; no call to a number on the do-not-call list while its entry applies.
 //!
 //! It lives beside the campaign, not in `schedule`: it is built from a [`Campaign`] and judges
-//! the store's candidates, while `schedule` stays below both (windows, rounds, zones, retries).
+//! the store's candidates, while `schedule` stays below both (windows, rounds, zones, regions,
+//! retries).
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
@@ -19,19 +22,34 @@ use chrono_tz::Tz;
 use super::Campaign;
 use crate::config::CallingConfig;
 use crate::schedule::gate::{Candidate, DncEntry, Gate};
-use crate::schedule::holidays::Holidays;
+use crate::schedule::holidays::{Holidays, LocalDay, Observed};
+use crate::schedule::regions::{self, Place, PlaceSource, Scope};
 use crate::schedule::rounds::{local_midnight, Rounds};
 use crate::schedule::window::{CallingWindow, WeeklyHours};
 use crate::schedule::zones::callee_zone;
 
 /// How far ahead the window search looks before giving up.
 const HORIZON_DAYS: i64 = 400;
+/// How far ahead a number that may be in several zones looks for a window common to all of
+/// them before it is called in the campaign's zone instead.
+pub const COMMON_WINDOW_DAYS: i64 = 7;
 
 /// A campaign's schedule, ready to answer "may this contact be called now?".
 #[derive(Debug, Clone)]
 pub struct CampaignPlan {
     pub tz: Tz,
+    /// The window of a callee whose region is unknown (`unknown_region`: national days, or
+    /// every region's).
     pub window: CallingWindow,
+    /// The window of each region (ISO 3166-2:ES code) with a built-in calendar, and of each
+    /// province (postal-code number) that has local days of its own. Empty for calendars
+    /// without regions.
+    pub regional: HashMap<&'static str, CallingWindow>,
+    pub provincial: HashMap<u8, CallingWindow>,
+    /// The campaign's `holiday_region`: the region of callees with none of their own.
+    pub holiday_region: Option<&'static str>,
+    /// `unknown_region = "any"`: callees with no region observe every region's days.
+    pub unknown_any: bool,
     pub rounds: Option<Rounds>,
     pub start: Option<DateTime<Utc>>,
     /// The first instant after the last day of the campaign.
@@ -70,20 +88,84 @@ impl CampaignPlan {
         })?;
         let hours = WeeklyHours::parse(campaign.hours.as_ref().unwrap_or(&calling.hours))?;
         let year = now.with_timezone(&tz).year();
+        let years = year - 1..=year + 2;
         let calendar = campaign
             .holiday_calendar
             .as_deref()
             .unwrap_or(&calling.holiday_calendar);
-        let mut holidays = Holidays::national(calendar, year - 1..=year + 2)
+        let unknown = campaign
+            .unknown_region
+            .as_deref()
+            .unwrap_or(&calling.unknown_region);
+        let unknown_observes = match unknown.trim().to_ascii_lowercase().as_str() {
+            "national" => Observed::National,
+            "any" => Observed::AnyRegion,
+            _ => {
+                return Err(format!(
+                    "unknown_region \"{unknown}\": expected \"national\" (national days only) or \"any\" (no call on any region's holiday)"
+                ))
+            }
+        };
+        let holiday_region = match campaign
+            .holiday_region
+            .as_deref()
+            .or(calling.holiday_region.as_deref())
+        {
+            None => None,
+            Some(r) => Some(regions::scope_by_name(r).and_then(|s| s.region()).ok_or_else(|| {
+                format!("holiday_region \"{r}\" is not a Spanish region (an ISO 3166-2:ES code such as CT or MD, or a name such as Cataluña)")
+            })?),
+        };
+        let mut local_days = Vec::new();
+        for (key, entries) in [
+            ("[calling].holidays", Some(&calling.holidays)),
+            ("holidays", campaign.holidays.as_ref()),
+        ] {
+            for entry in entries.into_iter().flatten() {
+                local_days.push(LocalDay::parse(entry).map_err(|e| format!("{key}: {e}"))?);
+            }
+        }
+        let with_local = |mut h: Holidays, applies: &dyn Fn(&Scope) -> bool| {
+            for day in &local_days {
+                if day.scope.as_ref().is_none_or(applies) {
+                    h.add_local(day);
+                }
+            }
+            CallingWindow {
+                hours: hours.clone(),
+                holidays: h,
+            }
+        };
+        let calendar_of = |observed| {
             // The message names holiday_calendar itself.
-            .map_err(|e| e.to_string())?;
-        holidays
-            .with_extra(&calling.holidays)
-            .map_err(|e| format!("[calling].holidays: {e}"))?;
-        if let Some(extra) = &campaign.holidays {
-            holidays
-                .with_extra(extra)
-                .map_err(|e| format!("holidays: {e}"))?;
+            Holidays::calendar(calendar, observed, years.clone()).map_err(|e| e.to_string())
+        };
+        let any = unknown_observes == Observed::AnyRegion;
+        let window = with_local(calendar_of(unknown_observes)?, &|_| any);
+        let mut regional = HashMap::new();
+        let mut provincial = HashMap::new();
+        if calendar.trim().eq_ignore_ascii_case("es") {
+            for (code, _, _) in regions::REGIONS {
+                let h = calendar_of(Observed::Region(code))?;
+                regional.insert(code, with_local(h, &|s| *s == Scope::Region(code)));
+            }
+            let provinces: BTreeMap<u8, ()> = local_days
+                .iter()
+                .filter_map(|d| match d.scope {
+                    Some(Scope::Province(p)) => Some((p, ())),
+                    _ => None,
+                })
+                .collect();
+            for p in provinces.into_keys() {
+                let region = regions::province_region(p).unwrap_or("MD");
+                let h = calendar_of(Observed::Region(region))?;
+                provincial.insert(
+                    p,
+                    with_local(h, &|s| {
+                        *s == Scope::Province(p) || *s == Scope::Region(region)
+                    }),
+                );
+            }
         }
         let rounds = campaign
             .schedule
@@ -97,7 +179,11 @@ impl CampaignPlan {
             .and_then(|d| local_midnight(d, tz));
         Ok(CampaignPlan {
             tz,
-            window: CallingWindow { hours, holidays },
+            window,
+            regional,
+            provincial,
+            holiday_region,
+            unknown_any: any,
             rounds,
             start,
             end,
@@ -166,7 +252,10 @@ impl CampaignPlan {
                 );
             }
         }
+        let place = self.place(&c.vars, &c.phone);
+        let window = self.window_for(place.as_ref());
         let zones = callee_zone(&c.phone, c.timezone.as_deref(), self.tz).zones();
+        let (zones, in_campaign_zone) = self.call_zones(window, zones, now);
         let first_zone = zones.first().copied().unwrap_or(self.tz);
         if let Some(d) = &c.dnc {
             if let Some(g) = self.dnc_gate(d, now, &zones, first_zone) {
@@ -201,10 +290,25 @@ impl CampaignPlan {
                 };
             }
         }
-        if self.window.is_open_all(now, &zones) {
+        if window.is_open_all(now, &zones) {
             return Gate::Launch;
         }
-        let why = if zones.len() > 1 {
+        let why = if let Some(h) = zones.iter().find_map(|z| {
+            let day = now.with_timezone(z).date_naive();
+            window.holidays.get(day).map(|h| (day, h, z))
+        }) {
+            let (day, h, z) = h;
+            let region = match &place {
+                Some(p) => format!("the callee's region {}", p.describe()),
+                None => "no region known for the callee".to_string(),
+            };
+            format!(
+                "holiday {day} in {}: {} ({}; {region})",
+                z.name(),
+                h.name,
+                h.scope
+            )
+        } else if zones.len() > 1 {
             format!(
                 "outside calling hours in one of its possible zones ({})",
                 zones
@@ -214,9 +318,17 @@ impl CampaignPlan {
                     .join(", ")
             )
         } else {
-            self.window.explain_closed(now, first_zone)
+            window.explain_closed(now, first_zone)
         };
-        match self.window.next_open_all(now, &zones) {
+        let why = if in_campaign_zone {
+            format!(
+                "{why}; {}",
+                self.campaign_zone_note(&c.phone, c.timezone.as_deref())
+            )
+        } else {
+            why
+        };
+        match window.next_open_all(now, &zones) {
             Some(t) if t - now < chrono::Duration::days(HORIZON_DAYS) => {
                 let next = defer(t, format!("{why}; next window {}", local(t, first_zone)));
                 // Never past the end of the campaign or the appointment.
@@ -236,6 +348,82 @@ impl CampaignPlan {
                 "expired",
                 format!("{why}, and no calling window opens in the next {HORIZON_DAYS} days"),
             ),
+        }
+    }
+
+    /// Why a number is called in the campaign's zone rather than its own possible zones.
+    pub fn campaign_zone_note(&self, phone: &str, timezone: Option<&str>) -> String {
+        let names = callee_zone(phone, timezone, self.tz)
+            .zones()
+            .iter()
+            .map(|z| z.name())
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "no calling window common to the zones the number may be in ({names}) in the next {COMMON_WINDOW_DAYS} days, so it is called in the campaign's zone ({})",
+            self.tz.name()
+        )
+    }
+
+    /// For `explain`: the callee's region and where it came from, or what applies without one.
+    pub fn holidays_line(&self, vars_json: &str, phone: &str) -> String {
+        if self.regional.is_empty() {
+            return "no regional calendar (holiday_calendar has no regions)".to_string();
+        }
+        match self.place(vars_json, phone) {
+            Some(p) => format!("region {}", p.describe()),
+            None if self.unknown_any => {
+                "no region known: no call on any region's holiday (unknown_region = \"any\")"
+                    .to_string()
+            }
+            None => {
+                "no region known: national days only (unknown_region = \"national\")".to_string()
+            }
+        }
+    }
+
+    /// The callee's place: from its CSV columns (stored as JSON) and its number, else the
+    /// campaign's `holiday_region`. `None` when the calendar has no regions.
+    pub fn place(&self, vars_json: &str, phone: &str) -> Option<Place> {
+        if self.regional.is_empty() {
+            return None;
+        }
+        regions::place_of_json(vars_json, phone).or_else(|| {
+            self.holiday_region.map(|region| Place {
+                region,
+                province: None,
+                source: PlaceSource::Campaign,
+            })
+        })
+    }
+
+    /// The calling window of a callee in `place` (its province's when it has local days of
+    /// its own, else its region's, else the window of callees with no region).
+    pub fn window_for(&self, place: Option<&Place>) -> &CallingWindow {
+        place
+            .and_then(|p| {
+                p.province
+                    .and_then(|pr| self.provincial.get(&pr))
+                    .or_else(|| self.regional.get(p.region))
+            })
+            .unwrap_or(&self.window)
+    }
+
+    /// The zones a call at `now` must be inside the window of: every zone the number may be
+    /// in when their windows meet within the next [`COMMON_WINDOW_DAYS`] days, else the
+    /// campaign's zone alone (the second value then says so).
+    pub fn call_zones(
+        &self,
+        window: &CallingWindow,
+        zones: Vec<Tz>,
+        now: DateTime<Utc>,
+    ) -> (Vec<Tz>, bool) {
+        if zones.len() <= 1 || window.is_open_all(now, &zones) {
+            return (zones, false);
+        }
+        match window.next_open_all(now, &zones) {
+            Some(t) if t - now <= chrono::Duration::days(COMMON_WINDOW_DAYS) => (zones, false),
+            _ => (vec![self.tz], true),
         }
     }
 
@@ -301,6 +489,7 @@ mod tests {
             phone: phone.into(),
             timezone: None,
             appointment_at: None,
+            vars: "{}".into(),
             dnc: None,
         }
     }
@@ -428,6 +617,154 @@ mod tests {
         );
     }
 
+    fn cand_in(phone: &str, vars: &str) -> Candidate {
+        Candidate {
+            vars: vars.into(),
+            ..cand(phone)
+        }
+    }
+
+    #[test]
+    fn holidays_of_the_callee_region_defer_and_say_which_and_why() {
+        let p = plan("");
+        // Friday 11 September 2026, 10:00 in Madrid: Catalonia's national day.
+        let t = utc("2026-09-11T08:00:00Z").timestamp_millis();
+        assert_eq!(p.gate(&cand("+34914000000"), t), Gate::Launch);
+        // Monday 09:00, in Madrid for landlines and in the Canaries too for mobiles.
+        let (landline, mobile) = ("2026-09-14T07:00:00Z", "2026-09-14T08:00:00Z");
+        for (c, next) in [
+            (cand("+34932000000"), landline),
+            (
+                cand_in("+34600000000", r#"{"provincia":"BARCELONA"}"#),
+                mobile,
+            ),
+            (
+                cand_in("+34600000000", r#"{"codigo_postal":"08001"}"#),
+                mobile,
+            ),
+            (
+                cand_in("+34914000000", r#"{"comunidad":"Cataluña"}"#),
+                landline,
+            ),
+        ] {
+            match p.gate(&c, t) {
+                Gate::Defer { until, note } => {
+                    assert_eq!(until, utc(next).timestamp_millis(), "{c:?}");
+                    assert!(note.contains("Fiesta Nacional de Cataluña"), "{note}");
+                    assert!(note.contains("the callee's region CT"), "{note}");
+                }
+                g => panic!("{c:?}: {g:?}"),
+            }
+        }
+        // No region known: national days only (the default) or every region's.
+        assert_eq!(p.gate(&cand("+34600000000"), t), Gate::Launch);
+        let any = plan("unknown_region = \"any\"");
+        assert!(matches!(
+            any.gate(&cand("+34600000000"), t),
+            Gate::Defer { .. }
+        ));
+        // The campaign's region for callees with none of their own.
+        let ct = plan("holiday_region = \"Catalunya\"");
+        match ct.gate(&cand("+34600000000"), t) {
+            Gate::Defer { note, .. } => {
+                assert!(note.contains("the campaign's holiday_region"), "{note}")
+            }
+            g => panic!("{g:?}"),
+        }
+        assert_eq!(ct.gate(&cand("+34914000000"), t), Gate::Launch);
+        // Monday 2 November 2026: All Saints' moved from the Sunday in Madrid, not Catalonia.
+        let t = utc("2026-11-02T10:00:00Z").timestamp_millis();
+        assert!(matches!(
+            p.gate(&cand("+34914000000"), t),
+            Gate::Defer { .. }
+        ));
+        assert_eq!(p.gate(&cand("+34932000000"), t), Gate::Launch);
+        // Holy Thursday 2026: everywhere but Catalonia and Valencia.
+        let t = utc("2026-04-02T10:00:00Z").timestamp_millis();
+        assert!(matches!(
+            p.gate(&cand("+34954000000"), t),
+            Gate::Defer { .. }
+        ));
+        assert_eq!(p.gate(&cand("+34963000000"), t), Gate::Launch);
+    }
+
+    #[test]
+    fn local_days_for_a_region_or_a_province() {
+        let p = plan("holidays = [\"2026-09-24 Barcelona\", \"2026-05-15 MD\", \"2026-06-05\"]");
+        let at = |s| utc(s).timestamp_millis();
+        let deferred = |c: &Candidate, t| matches!(p.gate(c, t), Gate::Defer { .. });
+        // Thursday 24 September: La Mercè in the province of Barcelona only.
+        let t = at("2026-09-24T10:00:00Z");
+        assert!(deferred(&cand("+34932000000"), t));
+        assert!(!deferred(&cand("+34972000000"), t), "Girona");
+        assert!(!deferred(&cand("+34914000000"), t));
+        // Friday 15 May: San Isidro for the Madrid region.
+        let t = at("2026-05-15T10:00:00Z");
+        assert!(deferred(&cand("+34914000000"), t));
+        assert!(!deferred(&cand("+34932000000"), t));
+        assert!(
+            !deferred(&cand("+34600000000"), t),
+            "no region: not Madrid's day"
+        );
+        // Friday 5 June: for everyone.
+        let t = at("2026-06-05T10:00:00Z");
+        for phone in ["+34914000000", "+34932000000", "+34600000000"] {
+            assert!(deferred(&cand(phone), t), "{phone}");
+        }
+        let text = "kind = \"announcement\"\ncaller_id = \"1\"\nholidays = [\"2026-05-15 Narnia\"]\n[announcement]\nmessage = \"x\"\n";
+        let c = Campaign::parse("c", Path::new("c"), Path::new("c/campaign.toml"), text).unwrap();
+        let e = CampaignPlan::build(&c, &CallingConfig::default(), utc(TUE_11)).unwrap_err();
+        assert!(
+            e.starts_with("holidays: holidays \"2026-05-15 Narnia\""),
+            "{e}"
+        );
+        for bad in ["holiday_region = \"XX\"", "unknown_region = \"all\""] {
+            let text = format!("kind = \"announcement\"\ncaller_id = \"1\"\n{bad}\n[announcement]\nmessage = \"x\"\n");
+            let c =
+                Campaign::parse("c", Path::new("c"), Path::new("c/campaign.toml"), &text).unwrap();
+            let e = CampaignPlan::build(&c, &CallingConfig::default(), utc(TUE_11)).unwrap_err();
+            assert!(e.contains(bad.split(' ').next().unwrap()), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_mobile_whose_zones_share_no_window_is_called_in_the_campaign_zone() {
+        // 20:00-21:00 in Madrid is 19:00-20:00 in the Canaries: never both at once.
+        let p = plan("hours = [\"mon-fri 20:00-21:00\"]");
+        let mobile = cand("+34600000000");
+        // Tuesday 24 Nov 2026, 11:00 Madrid: waits for 20:00 Madrid, never expires.
+        match p.gate(&mobile, utc(TUE_11).timestamp_millis()) {
+            Gate::Defer { until, note } => {
+                assert_eq!(until, utc("2026-11-24T19:00:00Z").timestamp_millis());
+                assert!(
+                    note.contains("called in the campaign's zone (Europe/Madrid)"),
+                    "{note}"
+                );
+                assert!(note.contains("Europe/Madrid, Atlantic/Canary"), "{note}");
+            }
+            g => panic!("{g:?}"),
+        }
+        assert_eq!(
+            p.gate(&mobile, utc("2026-11-24T19:30:00Z").timestamp_millis()),
+            Gate::Launch
+        );
+        // A Canary landline pins its zone: 20:00 there.
+        assert!(matches!(
+            p.gate(&cand("+34928000000"), utc("2026-11-24T19:30:00Z").timestamp_millis()),
+            Gate::Defer { until, .. } if until == utc("2026-11-24T20:00:00Z").timestamp_millis()
+        ));
+        // Hours the two zones share: the intersection, as before.
+        let p = plan("hours = [\"mon-fri 20:00-22:00\"]");
+        assert!(matches!(
+            p.gate(&mobile, utc("2026-11-24T19:30:00Z").timestamp_millis()),
+            Gate::Defer { until, .. } if until == utc("2026-11-24T20:00:00Z").timestamp_millis()
+        ));
+        assert_eq!(
+            p.gate(&mobile, utc("2026-11-24T20:30:00Z").timestamp_millis()),
+            Gate::Launch
+        );
+    }
+
     #[test]
     fn bad_hours_name_the_key() {
         let text = "kind = \"announcement\"\ncaller_id = \"1\"\nhours = [\"mon-fry 10:00-15:00\"]\n[announcement]\nmessage = \"x\"\n";
@@ -443,6 +780,16 @@ mod tests {
         let e = CampaignPlan::build(&c, &CallingConfig::default(), utc(TUE_11)).unwrap_err();
         assert_eq!(e.matches("holiday_calendar").count(), 1, "{e}");
     }
+    /// `provincia` values and the regions they are in.
+    const REGION_VALUES: [&str; 6] = [
+        "Barcelona",
+        "sevilla",
+        "Illes Balears",
+        "VALENCIA",
+        "Las Palmas",
+        "Bizkaia",
+    ];
+    const REGION_CODES: [&str; 6] = ["CT", "AN", "IB", "VC", "CN", "PV"];
 
     fn phone_strategy() -> impl Strategy<Value = (String, Option<String>)> {
         prop_oneof![
@@ -452,6 +799,9 @@ mod tests {
             (600000000u32..699999999).prop_map(|n| (format!("+34{n}"), None)),
             (600000000u32..699999999)
                 .prop_map(|n| (format!("+34{n}"), Some("America/New_York".to_string()))),
+            (932000000u32..932999999).prop_map(|n| (format!("+34{n}"), None)),
+            (954000000u32..954999999).prop_map(|n| (format!("+34{n}"), None)),
+            (971000000u32..971999999).prop_map(|n| (format!("+34{n}"), None)),
             (100000000u32..199999999).prop_map(|n| (format!("+33{n}"), None)),
             (7400000000u64..7499999999).prop_map(|n| (format!("+44{n}"), None)),
         ]
@@ -468,29 +818,55 @@ mod tests {
             secs in 0i64..(2 * 365 * 86400),
             (phone, tz) in phone_strategy(),
             start_h in 6u32..12, len_h in 1u32..10, sat in proptest::bool::ANY,
+            late in proptest::bool::ANY,
             holiday_offset in 0i64..730,
+            column in proptest::option::of(0usize..REGION_VALUES.len()),
+            unknown_any in proptest::bool::ANY,
         ) {
             let now = utc("2026-01-01T00:00:00Z") + chrono::Duration::seconds(secs);
-            let mut hours = vec![format!("mon-fri {start_h:02}:00-{:02}:30", start_h + len_h)];
+            // `late`: an evening window the Madrid and Canary zones never share.
+            let mut hours = if late {
+                vec!["mon-fri 20:00-21:00".to_string()]
+            } else {
+                vec![format!("mon-fri {start_h:02}:00-{:02}:30", start_h + len_h)]
+            };
             if sat { hours.push("sat 10:00-14:00".into()); }
             let holiday = (utc("2026-01-01T12:00:00Z") + chrono::Duration::days(holiday_offset)).format("%Y-%m-%d").to_string();
-            let p = plan(&format!("hours = {hours:?}\nholidays = [\"{holiday}\"]"));
-            let c = Candidate { timezone: tz.clone(), ..cand(&phone) };
+            let unknown = if unknown_any { "any" } else { "national" };
+            let p = plan(&format!("hours = {hours:?}\nholidays = [\"{holiday}\"]\nunknown_region = \"{unknown}\""));
+            let vars = match column {
+                Some(i) => format!("{{\"provincia\":\"{}\"}}", REGION_VALUES[i]),
+                None => "{}".to_string(),
+            };
+            let c = Candidate { timezone: tz.clone(), vars: vars.clone(), ..cand(&phone) };
+            // The region's calendar, computed here from the built-in table independently of
+            // the plan's windows.
+            let region = column
+                .map(|i| REGION_CODES[i])
+                .or_else(|| regions::province_of_phone(&phone).and_then(regions::province_region));
+            let observed = match region {
+                Some(r) => Observed::Region(r),
+                None if unknown_any => Observed::AnyRegion,
+                None => Observed::National,
+            };
+            let mut calendar = Holidays::calendar("ES", observed, 2025..=2028).unwrap();
+            calendar.with_extra(std::slice::from_ref(&holiday)).unwrap();
             let zones = callee_zone(&phone, tz.as_deref(), p.tz).zones();
-            let check = |t: DateTime<Utc>| zones.iter().all(|z| {
-                let local = t.with_timezone(z);
-                let holiday_here = local.format("%Y-%m-%d").to_string() == holiday
-                    || p.window.holidays.contains(local.date_naive());
-                p.window.is_open(t, *z) && !holiday_here
-            });
+            let reference = CallingWindow { hours: WeeklyHours::parse(&hours).unwrap(), holidays: calendar };
+            let check = |t: DateTime<Utc>| {
+                let common = zones.len() <= 1
+                    || reference.next_open_all(t, &zones).is_some_and(|n| n - t <= chrono::Duration::days(COMMON_WINDOW_DAYS));
+                let zs = if common { zones.clone() } else { vec![p.tz] };
+                zs.iter().all(|z| reference.is_open(t, *z))
+            };
             match p.gate(&c, now.timestamp_millis()) {
-                Gate::Launch => prop_assert!(check(now), "launched {phone} at {now} outside its window"),
+                Gate::Launch => prop_assert!(check(now), "launched {phone} ({vars}) at {now} outside its window"),
                 Gate::Defer { until, .. } => {
                     let t = at_ms(until);
                     prop_assert!(t > now);
-                    prop_assert!(check(t), "deferred {phone} to {t}, which is outside its window");
+                    prop_assert!(check(t), "deferred {phone} ({vars}) to {t}, which is outside its window");
                 }
-                Gate::Close { .. } => {}
+                Gate::Close { state, note } => prop_assert!(false, "closed {phone} {state}: {note}"),
             }
         }
     }

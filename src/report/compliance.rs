@@ -3,7 +3,10 @@
 //!
 //! - launches outside the callee's calling window: each placed attempt's launch instant (the
 //!   provider's acceptance, else the claim), the contact's zone (every possible zone when the
-//!   number does not pin one, as the gate does) and the campaign's window as configured now;
+//!   number does not pin one, or the campaign's when those share no window, as the gate does)
+//!   and the window of the callee's region as configured now;
+//! - launches on a holiday of the callee's region (the region read again from the contact's
+//!   columns and number, as the gate does);
 //! - the abandon rate (sales: answered calls that found no agent) per day and per rolling 30 days;
 //! - do-not-call hits prevented (contacts closed `blocked`);
 //! - opt-outs and how fast they reached the do-not-call list;
@@ -39,6 +42,19 @@ pub struct OutsideWindow {
     pub phone: String,
     pub launched_at: String,
     pub zones: Vec<String>,
+}
+
+/// A launch on a holiday of the callee's region.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OnHoliday {
+    pub attempt_id: i64,
+    pub phone: String,
+    pub launched_at: String,
+    pub holiday: String,
+    /// Where the holiday applies (`ES`, a region code, `local`…).
+    pub scope: String,
+    /// The callee's region and where it came from; `None`: unknown.
+    pub region: Option<String>,
 }
 
 /// Abandoned / answered on one day (campaign zone).
@@ -95,6 +111,10 @@ pub struct Compliance {
     /// `None` when the campaign's folder is not loaded (its window is unknown).
     pub launches_outside_window: Option<usize>,
     pub outside_window: Vec<OutsideWindow>,
+    /// Launches on a holiday of the callee's region (must be 0); `None` when the campaign's
+    /// folder is not loaded.
+    pub launches_on_regional_holiday: Option<usize>,
+    pub on_holiday: Vec<OnHoliday>,
     pub abandon: Abandon,
     pub do_not_call_blocked: i64,
     pub opt_outs: OptOuts,
@@ -128,11 +148,30 @@ pub fn launch_time(f: &AttemptFact) -> i64 {
 
 pub fn compute(i: &Inputs) -> Compliance {
     let mut outside = Vec::new();
+    let mut on_holiday = Vec::new();
     if let Some(plan) = i.plan {
         for f in i.facts {
+            let place = plan.place(&f.vars, &f.phone);
+            let window = plan.window_for(place.as_ref());
             let zones = callee_zone(&f.phone, f.timezone.as_deref(), plan.tz).zones();
             let t = at(launch_time(f));
-            if !plan.window.is_open_all(t, &zones) {
+            let (zones, _) = plan.call_zones(window, zones, t);
+            if let Some((z, h)) = zones.iter().find_map(|z| {
+                window
+                    .holidays
+                    .get(t.with_timezone(z).date_naive())
+                    .map(|h| (z, h))
+            }) {
+                on_holiday.push(OnHoliday {
+                    attempt_id: f.attempt_id,
+                    phone: f.phone.clone(),
+                    launched_at: iso(launch_time(f), *z),
+                    holiday: h.name.clone(),
+                    scope: h.scope.clone(),
+                    region: place.as_ref().map(|p| p.describe()),
+                });
+            }
+            if !window.is_open_all(t, &zones) {
                 outside.push(OutsideWindow {
                     attempt_id: f.attempt_id,
                     phone: f.phone.clone(),
@@ -183,12 +222,17 @@ pub fn compute(i: &Inputs) -> Compliance {
     if !late.is_empty() {
         breaches.push("reminder_after_appointment".to_string());
     }
+    if !on_holiday.is_empty() {
+        breaches.push("regional_holiday".to_string());
+    }
     Compliance {
         campaign: i.campaign.to_string(),
         kind: i.kind.to_string(),
         launches: i.facts.len(),
         launches_outside_window: i.plan.map(|_| outside.len()),
         outside_window: outside,
+        launches_on_regional_holiday: i.plan.map(|_| on_holiday.len()),
+        on_holiday,
         abandon,
         do_not_call_blocked: i.blocked,
         opt_outs: OptOuts {
@@ -290,6 +334,26 @@ impl Compliance {
                 o.launched_at
             ));
         }
+        out.push_str(&line(
+            &t("compliance.regional_holiday"),
+            self.launches_on_regional_holiday
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| t("compliance.unknown")),
+            self.launches_on_regional_holiday.is_some_and(|n| n > 0),
+        ));
+        for o in &self.on_holiday {
+            out.push_str(&format!(
+                "    {} {} → {} {}: {} ({}; {} {})\n",
+                t("compliance.attempt"),
+                o.attempt_id,
+                o.phone,
+                o.launched_at,
+                o.holiday,
+                o.scope,
+                t("compliance.region"),
+                o.region.as_deref().unwrap_or("?")
+            ));
+        }
         let pct = |v: Option<f64>| {
             v.map(|r| lang.percent(r))
                 .unwrap_or_else(|| t("compliance.none"))
@@ -365,6 +429,7 @@ mod tests {
             phone: phone.into(),
             timezone: None,
             appointment_at: None,
+            vars: "{}".into(),
             created_at: t - 50,
             launched_at: Some(t),
             answered_at: None,
@@ -381,6 +446,10 @@ mod tests {
                 hours: WeeklyHours::parse(&["mon-fri 10:00-15:00".into()]).unwrap(),
                 holidays: Default::default(),
             },
+            regional: Default::default(),
+            provincial: Default::default(),
+            holiday_region: None,
+            unknown_any: false,
             rounds: None,
             start: None,
             end: None,
@@ -443,6 +512,74 @@ mod tests {
             .unwrap();
         assert!(line.ends_with("2  ← INCUMPLE"), "{table}");
         assert!(unknown.breaches.is_empty());
+    }
+
+    fn built(extra: &str) -> CampaignPlan {
+        let text = format!("kind = \"announcement\"\ncaller_id = \"+34910000000\"\n{extra}\n[announcement]\nmessage = \"x\"\n");
+        let dir = std::path::Path::new("c");
+        let c =
+            crate::campaign::Campaign::parse("c", dir, &dir.join("campaign.toml"), &text).unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        CampaignPlan::build(&c, &crate::config::CallingConfig::default(), now).unwrap()
+    }
+
+    fn inputs<'a>(p: &'a CampaignPlan, facts: &'a [AttemptFact]) -> Inputs<'a> {
+        Inputs {
+            campaign: "c",
+            kind: "announcement",
+            tz: p.tz,
+            plan: Some(p),
+            facts,
+            blocked: 0,
+            opt_outs: &[],
+            abandon_limit: None,
+        }
+    }
+
+    #[test]
+    fn launches_on_a_holiday_of_the_callee_region_are_listed() {
+        let p = built("");
+        // Friday 11 September 2026, 10:00 in Madrid: Catalonia's national day.
+        let mut mobile_bcn = fact(3, "+34600000000", "2026-09-11T08:00:00Z");
+        mobile_bcn.vars = r#"{"provincia":"Barcelona"}"#.into();
+        let facts = vec![
+            fact(1, "+34932000000", "2026-09-11T08:00:00Z"),
+            fact(2, "+34914000000", "2026-09-11T08:00:00Z"),
+            mobile_bcn,
+        ];
+        let c = compute(&inputs(&p, &facts));
+        assert_eq!(c.launches_on_regional_holiday, Some(2));
+        let ids: Vec<i64> = c.on_holiday.iter().map(|o| o.attempt_id).collect();
+        assert_eq!(ids, vec![1, 3]);
+        assert_eq!(c.on_holiday[0].holiday, "Fiesta Nacional de Cataluña");
+        assert_eq!(c.on_holiday[0].scope, "CT");
+        assert_eq!(
+            c.on_holiday[1].region.as_deref(),
+            Some("CT (Barcelona, from the provincia column)")
+        );
+        let table = c.to_table(Lang::En);
+        assert!(
+            table.contains("on a holiday of the callee's region            2  ←"),
+            "{table}"
+        );
+        let none = compute(&inputs(&p, &facts[1..2]));
+        assert_eq!(none.launches_on_regional_holiday, Some(0));
+    }
+
+    #[test]
+    fn a_mobile_whose_zones_share_no_window_is_checked_in_the_campaign_zone() {
+        let p = built("hours = [\"mon-fri 20:00-21:00\"]");
+        // Wed 25 Nov 2026, 20:30 in Madrid (19:30 in the Canaries): the two zones never share
+        // a minute of this window, so the campaign's zone is the one that counts.
+        let facts = vec![
+            fact(1, "+34600000000", "2026-11-25T19:30:00Z"),
+            fact(2, "+34600000000", "2026-11-25T20:30:00Z"),
+        ];
+        let c = compute(&inputs(&p, &facts));
+        assert_eq!(c.launches_outside_window, Some(1));
+        assert_eq!(c.outside_window[0].attempt_id, 2);
     }
 
     #[test]

@@ -446,6 +446,7 @@ mod tests {
             phone: "+34914000000".into(),
             timezone: None,
             appointment_at: None,
+            vars: "{}".into(),
             created_at: t,
             launched_at: Some(t),
             answered_at: answered.then_some(t + 1000),

@@ -228,6 +228,7 @@ mod tests {
             last_result: Some("answered".into()),
             timezone: None,
             appointment_at: None,
+            vars: "{}".into(),
             note: None,
         };
         let attempt = |id: i64, result: &str, outcome: Option<&str>| AttemptRow {

@@ -23,6 +23,8 @@ pub struct Candidate {
     pub timezone: Option<String>,
     pub appointment_at: Option<i64>,
     pub dnc: Option<DncEntry>,
+    /// The contact's CSV columns as stored (JSON object), where its region is read from.
+    pub vars: String,
 }
 
 /// The gate's verdict on a due contact.

@@ -4,6 +4,7 @@
 
 pub mod gate;
 pub mod holidays;
+pub mod regions;
 pub mod rounds;
 pub mod window;
 pub mod zones;
@@ -103,6 +104,9 @@ pub struct RetryPolicy {
     pub delays: RetryDelays,
     /// No attempt after this instant (ms): the campaign's end.
     pub end_at: Option<i64>,
+    /// The state of an answered call whose flow reached no outcome: one of the kind's own
+    /// outcomes (`Kind::answered_without_outcome`).
+    pub answered_without_outcome: &'static str,
 }
 
 /// How many times a repeated outcome can double its retry delay (×2, ×4, ×8).
@@ -135,7 +139,8 @@ pub struct AttemptFacts<'a> {
 /// Decides a contact's state after an attempt ended.
 ///
 /// The outcome of an answered call comes from its flow; an answered call that reached no outcome
-/// is `no_response` (there is no answering-machine detection). A retry waits the delay of its
+/// takes the kind's `answered_without_outcome` (`no_response` for reminders and announcements;
+/// there is no answering-machine detection). A retry waits the delay of its
 /// result, doubled each time the same result repeats (up to ×8); `max_attempts` caps all results
 /// together; a retry that would fall after a deadline ends the contact as `expired` instead.
 pub fn after_attempt(policy: &RetryPolicy, facts: &AttemptFacts, now_ms: i64) -> NextState {
@@ -159,7 +164,7 @@ pub fn after_attempt(policy: &RetryPolicy, facts: &AttemptFacts, now_ms: i64) ->
         }
     };
     match facts.result {
-        AttemptResult::Answered => done(facts.outcome.unwrap_or("no_response")),
+        AttemptResult::Answered => done(facts.outcome.unwrap_or(policy.answered_without_outcome)),
         AttemptResult::Failed => done("failed"),
         AttemptResult::Busy => retry(policy.delays.busy, "unreachable"),
         AttemptResult::NoAnswer | AttemptResult::Lost => {
@@ -186,6 +191,7 @@ mod tests {
             max_attempts: max,
             delays: RetryDelays::default(),
             end_at: None,
+            answered_without_outcome: "no_response",
         }
     }
 
@@ -240,6 +246,26 @@ mod tests {
             after_attempt(&p, &facts(1, AttemptResult::NoAnswer), 0).state,
             "expired"
         );
+    }
+
+    #[test]
+    fn answered_without_an_outcome_takes_the_kind_own_outcome() {
+        use crate::campaign::Kind;
+        for (kind, state) in [
+            (Kind::Reminder, "no_response"),
+            (Kind::Announcement, "no_response"),
+            (Kind::Promotion, "not_interested"),
+            (Kind::Survey, "partial"),
+            (Kind::Sales, "abandoned"),
+        ] {
+            let p = RetryPolicy {
+                answered_without_outcome: kind.answered_without_outcome(),
+                ..policy(3)
+            };
+            let s = after_attempt(&p, &facts(1, AttemptResult::Answered), 0).state;
+            assert_eq!(s, state, "{kind:?}");
+            assert!(kind.outcomes().contains(&s.as_str()), "{kind:?}: {s}");
+        }
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! Guarantees: a contact's own `timezone` column always wins; otherwise the number decides when
 //! it pins one zone (a Canary Islands landline, a single-zone country); where a number can be in
 //! several zones of its country (a Spanish mobile, a US number) every one of them is returned, so
-//! the caller can require the window to hold in all of them. Numbers of countries missing from
-//! the table fall back to the campaign's zone.
+//! the caller can require the window to hold in all of them (the campaign plan takes the
+//! campaign's zone instead when they share no window in the next 7 days). Numbers of countries
+//! missing from the table fall back to the campaign's zone.
 
 use chrono_tz::{Africa as Af, America as Am, Asia, Atlantic, Australia as Au, Europe as Eu};
 use chrono_tz::{Pacific, Tz};

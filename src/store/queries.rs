@@ -217,6 +217,7 @@ impl Store {
                             hours: r.get("hours"),
                             source: r.get("source"),
                         }),
+                    vars: r.get("vars"),
                 };
                 let (state, next_at, note) = match gate(&candidate) {
                     Gate::Launch => ("in_progress".to_string(), None, None),
@@ -531,7 +532,7 @@ impl Store {
     pub async fn contact(&self, campaign: &str, phone: &str) -> Result<Option<ContactDetail>> {
         Ok(with_reader!(self, |db| {
             sqlx::query_as(
-            "SELECT id AS contact_id, campaign_id, phone, name, state, attempts, next_at, last_result, timezone, appointment_at, note
+            "SELECT id AS contact_id, campaign_id, phone, name, state, attempts, next_at, last_result, timezone, appointment_at, note, vars
              FROM contacts WHERE campaign_id = $1 AND phone = $2",
         )
         .bind(campaign)
@@ -832,7 +833,7 @@ impl Store {
     /// appointment, oldest first: charts and the compliance report.
     pub async fn attempt_facts(&self, campaign: &str) -> Result<Vec<AttemptFact>> {
         fetch_all!(self, AttemptFact,
-            "SELECT a.id AS attempt_id, a.contact_id, c.phone, c.timezone, c.appointment_at, a.created_at, a.launched_at,
+            "SELECT a.id AS attempt_id, a.contact_id, c.phone, c.timezone, c.appointment_at, c.vars, a.created_at, a.launched_at,
                     a.answered_at, a.ended_at, a.result, a.outcome
              FROM attempts a JOIN contacts c ON c.id = a.contact_id
              WHERE a.campaign_id = $1 AND a.status <> 'not_placed' ORDER BY a.created_at, a.id",

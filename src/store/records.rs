@@ -89,6 +89,8 @@ pub struct ContactDetail {
     pub last_result: Option<String>,
     pub timezone: Option<String>,
     pub appointment_at: Option<i64>,
+    /// The contact's CSV columns as stored (JSON object).
+    pub vars: String,
     /// Why the scheduler last deferred or closed it.
     pub note: Option<String>,
 }
@@ -287,6 +289,8 @@ pub struct AttemptFact {
     pub phone: String,
     pub timezone: Option<String>,
     pub appointment_at: Option<i64>,
+    /// The contact's CSV columns as stored (JSON object), where its region is read from.
+    pub vars: String,
     /// When the attempt was claimed (the gate's decision), ms.
     pub created_at: i64,
     /// When the provider accepted the launch, ms.

@@ -167,6 +167,7 @@ fn policy(max: u32) -> RetryPolicy {
         max_attempts: max,
         delays: RetryDelays::default(),
         end_at: None,
+        answered_without_outcome: "no_response",
     }
 }
 
