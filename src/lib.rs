@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod dashboard;
 pub mod dialer;
+pub mod doctor;
 pub mod flow;
 pub mod guard;
 pub mod liveness;
@@ -23,6 +24,7 @@ pub mod schedule;
 pub mod sdnotify;
 pub mod store;
 #[doc(hidden)]
+pub mod testcall;
 pub mod testing;
 pub mod tls;
 pub mod watch;

@@ -3,6 +3,7 @@
 
 mod dashboard;
 mod dialing;
+mod doctor;
 mod e2e;
 mod fuzz_corpus;
 mod helpers;
