@@ -31,7 +31,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     version,
     about = "Outbound campaign dialer for netelip API Voice"
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// Configuration file (TOML). Without it every key has its default.
     #[arg(long, global = true, env = "PREGONERO_CONFIG")]
     config: Option<PathBuf>,
