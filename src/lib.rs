@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod dashboard;
 pub mod dialer;
+pub mod doctor;
 pub mod flow;
 pub mod guard;
 pub mod i18n;
@@ -25,6 +26,7 @@ pub mod schedule;
 pub mod sdnotify;
 pub mod store;
 #[doc(hidden)]
+pub mod testcall;
 pub mod testing;
 pub mod tls;
 pub mod watch;

@@ -31,7 +31,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     version,
     about = "Outbound campaign dialer for netelip API Voice"
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// Configuration file (TOML). Without it every key has its default.
     #[arg(long, global = true, env = "PREGONERO_CONFIG")]
     config: Option<PathBuf>,
@@ -101,6 +101,26 @@ enum Cmd {
     },
     /// A standalone API Voice simulator.
     Simulate(SimArgs),
+    /// Check this machine before the first real campaign: config, database, secret files, TLS
+    /// expiry, webhook URLs reached on public_url, the provider's URL; print what to paste in
+    /// netelip's panel.
+    Doctor,
+    /// Place one call to your own phone (say a sentence, take a key, say it back), print every
+    /// raw request and reply, and a verdict on each protocol assumption it could observe.
+    TestCall {
+        /// Your phone number.
+        phone: String,
+        /// Take the caller id and voice from this campaign (required with the real provider).
+        #[arg(long)]
+        campaign: Option<String>,
+        /// Seconds to wait for the call to end.
+        #[arg(long, default_value_t = 180)]
+        call_timeout: u64,
+        /// Seconds to wait for the call report after the call (netelip sends one about every
+        /// ten minutes).
+        #[arg(long, default_value_t = 900)]
+        report_wait: u64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -225,6 +245,38 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Cmd::Run { exit_when_idle } => run(config, exit_when_idle).await,
         Cmd::Check => check(&config),
+        Cmd::Doctor => {
+            let summary =
+                pregonero::doctor::run(&config, cli.config.as_deref(), &mut std::io::stdout())
+                    .await?;
+            Ok(if summary.failures > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Cmd::TestCall {
+            phone,
+            campaign,
+            call_timeout,
+            report_wait,
+        } => {
+            let opts = pregonero::testcall::TestCallOptions {
+                phone,
+                campaign,
+                call_timeout: std::time::Duration::from_secs(call_timeout),
+                report_wait: std::time::Duration::from_secs(report_wait),
+            };
+            let verdicts = pregonero::testcall::run(&config, &opts, &mut std::io::stdout()).await?;
+            let differs = verdicts
+                .iter()
+                .any(|v| v.result != pregonero::testcall::Seen::Holds);
+            Ok(if differs {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Cmd::Import { campaign, file } => import(&config, &campaign, &file).await,
         Cmd::Campaigns => print(commands::campaigns(&config, Utc::now()).await),
         Cmd::Explain { campaign, phone } => {

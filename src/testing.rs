@@ -4,11 +4,39 @@
 //! `postgres://postgres@127.0.0.1:5432/test`); each test gets its own database, dropped when the
 //! guard goes out of scope. Without the variable the PostgreSQL variants print a loud SKIPPED
 //! line and return.
+//!
+//! Every skip goes through [`skip`]: the line is written straight to the process's standard
+//! error (libtest captures `eprintln!` inside a passing test, so a skip would otherwise be
+//! silent), and when `PREGONERO_TEST_REQUIRE_ALL` is set to anything but `0` or an empty value the
+//! skip is a failure instead. CI sets it.
 
+use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Environment variable naming the PostgreSQL server used by tests.
 pub const POSTGRES_ENV: &str = "PREGONERO_TEST_POSTGRES_URL";
+
+/// Environment variable that turns every skipped test into a failed one.
+pub const REQUIRE_ALL_ENV: &str = "PREGONERO_TEST_REQUIRE_ALL";
+
+/// Whether skips are forbidden (`PREGONERO_TEST_REQUIRE_ALL` set, and not to `0` or empty).
+pub fn require_all() -> bool {
+    std::env::var(REQUIRE_ALL_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Reports that `test` cannot run because `what` is missing (`reason` says how to provide it).
+///
+/// With `PREGONERO_TEST_REQUIRE_ALL` set this panics, so the test fails; otherwise it writes
+/// `SKIPPED (<what>): <test> — <reason>` to the real standard error, past libtest's capture, and
+/// the caller returns.
+pub fn skip(what: &str, test: &str, reason: &str) {
+    let line = format!("SKIPPED ({what}): {test} — {reason}");
+    if require_all() {
+        panic!("{line}; {REQUIRE_ALL_ENV} is set, so a skip is a failure");
+    }
+    // `eprintln!` would be captured by libtest and only shown for failing tests.
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
 
 /// A database that exists for the duration of one test.
 pub struct TestDb {
@@ -33,7 +61,7 @@ impl TestDb {
     /// `PREGONERO_TEST_POSTGRES_URL` is not set.
     pub async fn postgres(test: &str) -> Option<TestDb> {
         let Ok(admin) = std::env::var(POSTGRES_ENV) else {
-            eprintln!("SKIPPED (PostgreSQL): {test} — set {POSTGRES_ENV} to run it");
+            skip("PostgreSQL", test, &format!("set {POSTGRES_ENV} to run it"));
             return None;
         };
         static SEQ: AtomicU32 = AtomicU32::new(0);

@@ -221,7 +221,7 @@ async fn pause_and_resume_are_obeyed_while_running(db: Db) {
     let sim4 = sim.clone();
     assert!(
         // Generous: under a loaded PostgreSQL (other tests creating and dropping databases)
-        // launches were seen to come in bursts; see docs/notes.md.
+        // launches were seen to come in bursts; see docs/design.md.
         helpers::wait_for(Duration::from_secs(60), || {
             let n = sim4.launches().len();
             async move { n >= 16 }

@@ -5,6 +5,7 @@ mod cluster;
 mod csv_office;
 mod dashboard;
 mod dialing;
+mod doctor;
 mod e2e;
 mod fuzz_corpus;
 mod helpers;

@@ -1,0 +1,852 @@
+//! `pregonero test-call PHONE`: one real call to the operator's own phone, to meet the provider
+//! before the first campaign does.
+//!
+//! The protocol was put together from public material (`docs/apivoice.md`); this command is where
+//! its inferred points meet the real service. It serves the control and report URLs itself (the
+//! daemon must not be running on the same address), places one call with a three-step flow (say
+//! a sentence and take one key, say the key back, hang up), prints every raw request and reply,
+//! and ends with a verdict on each assumption it could observe. With `provider.kind =
+//! "simulator"` the built-in simulator answers the call and presses a key, over real HTTP.
+//!
+//! Nothing is stored: the database is not opened.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::campaign::{phone, Voice};
+use crate::config::{Config, ProviderKind};
+use crate::flow::{spoken, ControlRequest, RequestKind};
+use crate::provider::simulator::{Script, Simulator, SimulatorConfig};
+use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
+
+/// `statuscall` values the protocol description names.
+const KNOWN_STATUSCALL: &[&str] = &[
+    "ANSWER",
+    "BUSY",
+    "NOANSWER",
+    "CHANUNAVAIL",
+    "CANCEL",
+    "CONGESTION",
+    "UNKNOW",
+];
+
+/// Fields every control request is expected to carry (`docs/apivoice.md` section 2).
+const CONTROL_FIELDS: &[&str] = &[
+    "ID",
+    "api",
+    "src",
+    "dst",
+    "startcall",
+    "userdata",
+    "userfield",
+    "command",
+    "options",
+    "status",
+    "statuscode",
+    "description",
+    "dtmf",
+    "statuscall",
+    "durationcall",
+    "durationcallanswered",
+];
+
+/// Keys of a report line (`docs/apivoice.md` section 3).
+const REPORT_KEYS: &[&str] = &[
+    "ID",
+    "startdate",
+    "stopdate",
+    "src",
+    "dst",
+    "dstname",
+    "duration",
+    "cost",
+    "status",
+];
+
+/// What to do.
+#[derive(Debug, Clone)]
+pub struct TestCallOptions {
+    /// The number to call, in any form `check` accepts.
+    pub phone: String,
+    /// Take the caller id and voice from this campaign.
+    pub campaign: Option<String>,
+    /// How long to wait for the call to end.
+    pub call_timeout: Duration,
+    /// How long to wait for the call report after the call (netelip sends one about every ten
+    /// minutes; the simulator is flushed at once).
+    pub report_wait: Duration,
+}
+
+/// One protocol assumption and what the call showed about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub assumption: String,
+    pub result: Seen,
+    pub detail: String,
+}
+
+/// What the call showed about an assumption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// As `docs/apivoice.md` says.
+    Holds,
+    /// Not as it says: the detail says what came instead.
+    Differs,
+    /// The call did not show it.
+    NotSeen,
+}
+
+impl Seen {
+    fn label(self) -> &'static str {
+        match self {
+            Seen::Holds => "ok",
+            Seen::Differs => "DIFFERS",
+            Seen::NotSeen => "not seen",
+        }
+    }
+}
+
+/// One request the provider made, with the reply it got.
+#[derive(Debug, Clone)]
+struct Exchange {
+    route: &'static str,
+    fields: BTreeMap<String, String>,
+    reply: Value,
+}
+
+struct Shared {
+    voice: Voice,
+    log: Mutex<Vec<Exchange>>,
+    changed: tokio::sync::Notify,
+}
+
+/// Places the call, prints what happens to `out`, and returns the verdicts (also printed).
+pub async fn run(
+    config: &Config,
+    opts: &TestCallOptions,
+    out: &mut (dyn Write + Send),
+) -> anyhow::Result<Vec<Verdict>> {
+    let region = phone::region(&config.calling.default_region);
+    let e164 = phone::normalize(&opts.phone, region)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", opts.phone))?;
+    let (caller_id, voice, ring) = match &opts.campaign {
+        Some(id) => {
+            let (loaded, _) = crate::app::load_campaigns(config, chrono::Utc::now());
+            let Some(c) = loaded.iter().find(|c| &c.id == id) else {
+                anyhow::bail!("campaign {id} is not in {}", config.campaigns.dir.display());
+            };
+            (c.caller_id.clone(), c.voice.clone(), c.ring_seconds)
+        }
+        None => ("+34910000000".to_string(), Voice::default(), 30),
+    };
+    let simulated = config.provider.kind == ProviderKind::Simulator;
+    if !simulated && opts.campaign.is_none() {
+        anyhow::bail!(
+            "test-call with the real provider needs --campaign ID: its caller_id must be a number of the account"
+        );
+    }
+    if !simulated && config.tls_enabled() {
+        anyhow::bail!(
+            "test-call serves plain HTTP: with server.tls_cert set, run it behind the proxy or without the built-in TLS"
+        );
+    }
+    let secret = match (&config.server.secret, simulated) {
+        (Some(s), _) => s.clone(),
+        (None, true) => SecretString::from(format!("{:032x}", rand::random::<u128>())),
+        (None, false) => anyhow::bail!(
+            "server.secret is not set: the URLs in netelip's panel must end with it (see `pregonero check`)"
+        ),
+    };
+    let listen = if simulated {
+        "127.0.0.1:0".to_string()
+    } else {
+        config.server.listen.clone()
+    };
+    let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
+        anyhow::anyhow!("cannot listen on {listen} ({e}); stop `pregonero run` for the test call")
+    })?;
+    let addr = listener.local_addr()?;
+    let shared = Arc::new(Shared {
+        voice,
+        log: Mutex::new(Vec::new()),
+        changed: tokio::sync::Notify::new(),
+    });
+    let app = Router::new()
+        .route("/apivoice/control/{secret}", post(control).get(validate))
+        .route("/apivoice/report/{secret}", post(report).get(validate))
+        .with_state((shared.clone(), Arc::new(secret.clone())));
+    let stop = CancellationToken::new();
+    let server = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        })
+    };
+    let (control_url, report_url) = if simulated {
+        let base = format!("http://{addr}");
+        let s = secret.expose_secret();
+        (
+            format!("{base}/apivoice/control/{s}"),
+            format!("{base}/apivoice/report/{s}"),
+        )
+    } else {
+        config.webhook_urls(&config.server.listen, &secret)
+    };
+    let sim = if simulated {
+        let mut script = Script::default();
+        script.insert(
+            &e164,
+            vec!["answer keys=7"
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!(e))?],
+        );
+        let speed = config.simulator.speed.max(1.0);
+        let cfg = SimulatorConfig {
+            api: config.provider.api.clone(),
+            control_url: control_url.clone(),
+            report_url: Some(report_url.clone()),
+            speed,
+            report_interval: SimulatorConfig::report_interval_for(speed),
+            urlencoded: config.simulator.urlencoded,
+            script,
+            ..SimulatorConfig::default()
+        };
+        Some(Simulator::start(cfg, stop.clone()).await?)
+    } else {
+        None
+    };
+    let (url, token) = match &sim {
+        Some(s) => (s.launch_url(), SecretString::from("test-call")),
+        None => (
+            config.provider.url.clone(),
+            config.provider_token()?.ok_or_else(|| {
+                anyhow::anyhow!("provider.token or provider.token_file is needed for a real call")
+            })?,
+        ),
+    };
+    writeln!(
+        out,
+        "test call to {} from {caller_id} via {url}",
+        phone::mask(&e164)
+    )?;
+    writeln!(
+        out,
+        "control URL (as in the panel): {}",
+        redact(&control_url, &secret)
+    )?;
+    writeln!(
+        out,
+        "report URL (as in the panel):  {}",
+        redact(&report_url, &secret)
+    )?;
+    let client = ApiVoiceClient::new(&url, &config.provider.api, token, config.provider_timeout())?;
+    let userdata = format!("{}", chrono::Utc::now().timestamp_millis());
+    let req = LaunchRequest {
+        src: caller_id.clone(),
+        dst: e164.clone(),
+        ring_seconds: ring,
+        userdata: userdata.clone(),
+    };
+    writeln!(
+        out,
+        "→ launch: token=[redacted] api={} src={} dst={} duration={ring} typedst=pstn userdata={userdata}",
+        config.provider.api,
+        caller_id,
+        phone::mask(&phone::to_provider(&e164)),
+    )?;
+    let outcome = client.launch(&req).await;
+    writeln!(out, "← launch reply: {outcome:?}")?;
+    let mut verdicts = Vec::new();
+    let call_id = match &outcome {
+        LaunchOutcome::Ringing(id) => {
+            verdicts.push(verdict(
+                "launch reply is {\"response\":\"200\",\"ID\":…}",
+                Seen::Holds,
+                format!("ID {id}"),
+            ));
+            Some(id.clone())
+        }
+        other => {
+            verdicts.push(verdict(
+                "launch reply is {\"response\":\"200\",\"ID\":…}",
+                Seen::Differs,
+                format!("{other:?}"),
+            ));
+            None
+        }
+    };
+
+    // Follow the call until its end request, printing each exchange as it comes.
+    let mut printed = 0;
+    let ended = call_id.is_some()
+        && wait_for(&shared, opts.call_timeout, &mut printed, out, |log| {
+            log.iter().any(|x| {
+                x.route == "control"
+                    && ControlRequest {
+                        fields: x.fields.clone(),
+                    }
+                    .kind()
+                        == RequestKind::End
+            })
+        })
+        .await?;
+    if let Some(sim) = &sim {
+        sim.flush_reports().await;
+    }
+    let reported = call_id.is_some()
+        && wait_for(&shared, opts.report_wait, &mut printed, out, |log| {
+            log.iter().any(|x| x.route == "report")
+        })
+        .await?;
+    stop.cancel();
+    let _ = server.await;
+
+    let log = shared.log.lock().map(|l| l.clone()).unwrap_or_default();
+    verdicts.extend(judge(
+        &log,
+        call_id.as_deref(),
+        &userdata,
+        &config.provider.api,
+        ended,
+        reported,
+    ));
+    writeln!(out, "\nverdicts:")?;
+    for v in &verdicts {
+        writeln!(
+            out,
+            "  [{}] {}: {}",
+            v.result.label(),
+            v.assumption,
+            v.detail
+        )?;
+    }
+    Ok(verdicts)
+}
+
+/// Waits until `done` holds for the log or `timeout` passes, printing new exchanges.
+async fn wait_for(
+    shared: &Shared,
+    timeout: Duration,
+    printed: &mut usize,
+    out: &mut (dyn Write + Send),
+    done: impl Fn(&[Exchange]) -> bool,
+) -> anyhow::Result<bool> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let changed = shared.changed.notified();
+        let (new, ok) = {
+            let log = shared.log.lock().map(|l| l.clone()).unwrap_or_default();
+            (log[(*printed).min(log.len())..].to_vec(), done(&log))
+        };
+        for x in &new {
+            writeln!(out, "← {} request: {}", x.route, masked_json(&x.fields))?;
+            writeln!(out, "→ reply: {}", x.reply)?;
+        }
+        *printed += new.len();
+        if ok {
+            return Ok(true);
+        }
+        if tokio::time::timeout_at(deadline, changed).await.is_err() {
+            return Ok(false);
+        }
+    }
+}
+
+fn verdict(assumption: &str, result: Seen, detail: impl Into<String>) -> Verdict {
+    Verdict {
+        assumption: assumption.to_string(),
+        result,
+        detail: detail.into(),
+    }
+}
+
+/// The verdicts on what the exchanges showed.
+fn judge(
+    log: &[Exchange],
+    call_id: Option<&str>,
+    userdata: &str,
+    api: &str,
+    ended: bool,
+    reported: bool,
+) -> Vec<Verdict> {
+    let mut v = Vec::new();
+    let controls: Vec<&Exchange> = log.iter().filter(|x| x.route == "control").collect();
+    if controls.is_empty() {
+        v.push(verdict(
+            "the provider calls the control URL",
+            Seen::NotSeen,
+            "no control request arrived (URL in the panel, public address, firewall?)",
+        ));
+        return v;
+    }
+    let missing: Vec<&str> = CONTROL_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| !controls.iter().any(|x| x.fields.contains_key(*f)))
+        .collect();
+    let extra: Vec<String> = controls
+        .iter()
+        .flat_map(|x| x.fields.keys())
+        .filter(|k| !CONTROL_FIELDS.contains(&k.as_str()))
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    v.push(verdict(
+        "control requests carry the documented fields",
+        if missing.is_empty() {
+            Seen::Holds
+        } else {
+            Seen::Differs
+        },
+        format!(
+            "{} request(s); missing: {}; not documented: {}",
+            controls.len(),
+            list(&missing),
+            list(&extra)
+        ),
+    ));
+    let get = |x: &Exchange, k: &str| x.fields.get(k).map(|s| s.trim().to_string());
+    let ids: Vec<String> = controls.iter().filter_map(|x| get(x, "ID")).collect();
+    v.push(match call_id {
+        Some(id) if !ids.is_empty() && ids.iter().all(|i| i == id) => {
+            verdict("`ID` is the launch reply's ID", Seen::Holds, id)
+        }
+        _ => verdict(
+            "`ID` is the launch reply's ID",
+            Seen::Differs,
+            format!("launch {call_id:?}, requests {}", list(&ids)),
+        ),
+    });
+    let echoed = controls
+        .iter()
+        .all(|x| get(x, "userdata").as_deref() == Some(userdata));
+    v.push(verdict(
+        "`userdata` is echoed in every control request",
+        if echoed { Seen::Holds } else { Seen::Differs },
+        format!("sent {userdata}"),
+    ));
+    let apis: Vec<String> = controls
+        .iter()
+        .filter_map(|x| get(x, "api"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    v.push(verdict(
+        "`api` names the instance (provider.api)",
+        if !apis.is_empty() && apis.iter().all(|a| a.eq_ignore_ascii_case(api)) {
+            Seen::Holds
+        } else {
+            Seen::Differs
+        },
+        format!("expected \"{api}\", got {}", list(&apis)),
+    ));
+    // The userfield of each reply should come back in the next request.
+    let mut echo_ok = true;
+    let mut echo_seen = false;
+    for pair in controls.windows(2) {
+        if let Some(uf) = pair[0].reply.get("userfield").and_then(Value::as_str) {
+            echo_seen = true;
+            echo_ok &= get(pair[1], "userfield").as_deref() == Some(uf);
+        }
+    }
+    v.push(verdict(
+        "`userfield` of a reply comes back in the next request",
+        match (echo_seen, echo_ok) {
+            (false, _) => Seen::NotSeen,
+            (true, true) => Seen::Holds,
+            (true, false) => Seen::Differs,
+        },
+        "",
+    ));
+    let formats: Vec<String> = controls
+        .iter()
+        .flat_map(|x| ["src", "dst"].map(|k| (k, get(x, k))))
+        .filter_map(|(k, val)| val.map(|s| format!("{k}: {}", number_shape(&s))))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    v.push(verdict(
+        "number formats in control requests",
+        Seen::Holds,
+        list(&formats),
+    ));
+    let statuses: Vec<String> = controls
+        .iter()
+        .filter_map(|x| get(x, "statuscall"))
+        .filter(|s| !s.is_empty())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let unknown: Vec<&String> = statuses
+        .iter()
+        .filter(|s| !KNOWN_STATUSCALL.contains(&s.as_str()))
+        .collect();
+    v.push(verdict(
+        "`statuscall` values are among ANSWER, BUSY, NOANSWER, CHANUNAVAIL, CANCEL, CONGESTION, UNKNOW",
+        if statuses.is_empty() {
+            Seen::NotSeen
+        } else if unknown.is_empty() {
+            Seen::Holds
+        } else {
+            Seen::Differs
+        },
+        format!("seen {}", list(&statuses)),
+    ));
+    // Where did the key come? In `dtmf`, or (if not) in which field a lone digit appeared.
+    let after_menu = controls
+        .iter()
+        .find(|x| get(x, "command").as_deref() == Some("speak_getdtmf"));
+    v.push(match after_menu {
+        None => verdict(
+            "the key pressed comes in `dtmf`",
+            Seen::NotSeen,
+            "no result request for `speak_getdtmf` (did the callee answer?)",
+        ),
+        Some(x) => match get(x, "dtmf").filter(|d| !d.is_empty()) {
+            Some(d)
+                if d.bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#') =>
+            {
+                verdict(
+                    "the key pressed comes in `dtmf`",
+                    Seen::Holds,
+                    format!("dtmf={d}"),
+                )
+            }
+            Some(d) if d.eq_ignore_ascii_case("timeout") => verdict(
+                "the key pressed comes in `dtmf`",
+                Seen::NotSeen,
+                "dtmf=timeout: no key was pressed in time",
+            ),
+            other => {
+                let elsewhere: Vec<String> = x
+                    .fields
+                    .iter()
+                    .filter(|(k, val)| {
+                        k.as_str() != "dtmf"
+                            && val.trim().len() == 1
+                            && val.trim().bytes().all(|b| b.is_ascii_digit())
+                    })
+                    .map(|(k, val)| format!("{k}={val}"))
+                    .collect();
+                verdict(
+                    "the key pressed comes in `dtmf`",
+                    Seen::Differs,
+                    format!(
+                        "dtmf={other:?}; single digits elsewhere: {}",
+                        list(&elsewhere)
+                    ),
+                )
+            }
+        },
+    });
+    v.push(verdict(
+        "the call ends with an end request (`statuscall` not ANSWER)",
+        if ended { Seen::Holds } else { Seen::NotSeen },
+        if ended { "" } else { "none before the timeout" },
+    ));
+    let reports: Vec<&Exchange> = log.iter().filter(|x| x.route == "report").collect();
+    if !reported {
+        v.push(verdict(
+            "a call report arrives with the call",
+            Seen::NotSeen,
+            "none before the wait ended (netelip sends them about every 10 minutes: --report-wait)",
+        ));
+        return v;
+    }
+    let lines: Vec<Value> = reports
+        .iter()
+        .filter_map(|x| x.fields.get("calls"))
+        .filter_map(|c| serde_json::from_str::<Vec<Value>>(c).ok())
+        .flatten()
+        .collect();
+    let ours: Vec<&Value> = lines
+        .iter()
+        .filter(|l| call_id.is_some() && l.get("ID").and_then(Value::as_str) == call_id)
+        .collect();
+    v.push(verdict(
+        "the report's `calls` field is a JSON array in a string",
+        if lines.is_empty() {
+            Seen::Differs
+        } else {
+            Seen::Holds
+        },
+        format!("{} batch(es), {} line(s)", reports.len(), lines.len()),
+    ));
+    let Some(line) = ours.first() else {
+        v.push(verdict(
+            "a report line carries the call's ID",
+            Seen::Differs,
+            "no line with this call's ID",
+        ));
+        return v;
+    };
+    let missing: Vec<&str> = REPORT_KEYS
+        .iter()
+        .copied()
+        .filter(|k| line.get(*k).is_none())
+        .collect();
+    v.push(verdict(
+        "the report line has the documented keys",
+        if missing.is_empty() {
+            Seen::Holds
+        } else {
+            Seen::Differs
+        },
+        format!("missing: {}", list(&missing)),
+    ));
+    let types_ok = line.get("duration").is_some_and(Value::is_string)
+        && line.get("cost").is_some_and(Value::is_number);
+    v.push(verdict(
+        "`duration` is a string, `cost` a number",
+        if types_ok { Seen::Holds } else { Seen::Differs },
+        format!(
+            "duration {}, cost {}",
+            line.get("duration").cloned().unwrap_or(Value::Null),
+            line.get("cost").cloned().unwrap_or(Value::Null)
+        ),
+    ));
+    let status = line.get("status").and_then(Value::as_str).unwrap_or("");
+    v.push(verdict(
+        "the report's `status` is lower case (answer, busy…)",
+        if !status.is_empty() && status == status.to_lowercase() {
+            Seen::Holds
+        } else {
+            Seen::Differs
+        },
+        format!("status \"{status}\""),
+    ));
+    v
+}
+
+fn list<T: std::fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "none".into();
+    }
+    items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The shape of a number as the provider wrote it, without its digits.
+fn number_shape(s: &str) -> String {
+    let digits = s.bytes().filter(u8::is_ascii_digit).count();
+    if s.starts_with("00") {
+        format!("00 + {} digits", digits - 2)
+    } else if s.starts_with('+') {
+        format!("+ and {digits} digits")
+    } else if digits == 0 {
+        format!("\"{s}\"")
+    } else if s.starts_with("34") && digits == 11 {
+        "34 + 9 digits".into()
+    } else {
+        format!("{digits} digits")
+    }
+}
+
+/// Fields as JSON with phone numbers masked (last 3 digits kept).
+/// The lines of a report's `calls` get the same masking, the rest of each line as it came.
+fn masked_json(fields: &BTreeMap<String, String>) -> String {
+    let m: BTreeMap<&str, String> = fields
+        .iter()
+        .map(|(k, v)| {
+            let v = match k.as_str() {
+                "src" | "dst" | "usersrc" => phone::mask(v),
+                "calls" => match serde_json::from_str::<Vec<Value>>(v) {
+                    Ok(mut lines) => {
+                        for line in &mut lines {
+                            for key in ["src", "dst"] {
+                                if let Some(Value::String(s)) = line.get_mut(key) {
+                                    *s = mask_digits(s);
+                                }
+                            }
+                        }
+                        serde_json::to_string(&lines).unwrap_or_default()
+                    }
+                    Err(_) => "(not a JSON array)".into(),
+                },
+                _ => v.clone(),
+            };
+            (k.as_str(), v)
+        })
+        .collect();
+    serde_json::to_string(&m).unwrap_or_default()
+}
+
+/// Masks every digit but the last three of the first run of digits (`0034910000000 (APIVoice …)`
+/// keeps its annotation).
+fn mask_digits(s: &str) -> String {
+    let run_end = s
+        .char_indices()
+        .find(|(i, c)| *i > 0 && !c.is_ascii_digit() && *c != '+')
+        .map_or(s.len(), |(i, _)| i);
+    format!("{}{}", phone::mask(&s[..run_end]), &s[run_end..])
+}
+
+fn redact(url: &str, secret: &SecretString) -> String {
+    url.replace(secret.expose_secret(), "<server.secret>")
+}
+
+type AppState = (Arc<Shared>, Arc<SecretString>);
+
+fn secret_ok(given: &str, expected: &SecretString) -> bool {
+    given == expected.expose_secret()
+}
+
+async fn validate(State((_, secret)): State<AppState>, Path(given): Path<String>) -> Response {
+    if !secret_ok(&given, &secret) {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    Json(json!({ "response": "200" })).into_response()
+}
+
+async fn control(
+    State((shared, secret)): State<AppState>,
+    Path(given): Path<String>,
+    req: Request,
+) -> Response {
+    if !secret_ok(&given, &secret) {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    let fields = match crate::webhook::control_request(req).await {
+        Ok(r) => r.fields,
+        Err(e) => {
+            return (
+                axum::http::StatusCode::BAD_REQUEST,
+                Json(json!({ "error": e })),
+            )
+                .into_response()
+        }
+    };
+    let reply = next(
+        &shared.voice,
+        &ControlRequest {
+            fields: fields.clone(),
+        },
+    );
+    record(&shared, "control", fields, reply.clone());
+    Json(reply).into_response()
+}
+
+async fn report(
+    State((shared, secret)): State<AppState>,
+    Path(given): Path<String>,
+    req: Request,
+) -> Response {
+    if !secret_ok(&given, &secret) {
+        return axum::http::StatusCode::NOT_FOUND.into_response();
+    }
+    let fields = match crate::provider::read_form_limited(req, 16 * 1024 * 1024).await {
+        Ok(f) => f,
+        Err(e) => {
+            return (
+                axum::http::StatusCode::BAD_REQUEST,
+                Json(json!({ "error": e })),
+            )
+                .into_response()
+        }
+    };
+    let reply = json!({ "response": "200" });
+    record(&shared, "report", fields, reply.clone());
+    Json(reply).into_response()
+}
+
+fn record(shared: &Shared, route: &'static str, fields: BTreeMap<String, String>, reply: Value) {
+    if let Ok(mut log) = shared.log.lock() {
+        log.push(Exchange {
+            route,
+            fields,
+            reply,
+        });
+    }
+    shared.changed.notify_waiters();
+}
+
+/// The test flow: say a sentence and take one key, say the key back, hang up.
+fn next(voice: &Voice, req: &ControlRequest) -> Value {
+    let speak = |text: &str| format!("{};{};{}", voice.provider, voice.language, spoken(text));
+    let cmd = |command: &str, options: String, userfield: &str| json!({ "command": command, "options": options, "userfield": userfield });
+    match req.kind() {
+        RequestKind::End => json!({}),
+        RequestKind::Error => cmd("hangup", String::new(), "test|error"),
+        RequestKind::Start => cmd(
+            "speak_getdtmf",
+            format!(
+                "{};8000;1",
+                speak("Llamada de prueba de pregonero. Pulse una tecla.")
+            ),
+            "test|ask",
+        ),
+        RequestKind::Result => match req.get("userfield") {
+            "test|ask" => {
+                let text = match req.dtmf() {
+                    Some(d) => format!("Ha pulsado la tecla {d}. Gracias."),
+                    None => "No se ha recibido ninguna tecla. Gracias.".to_string(),
+                };
+                cmd("speak", speak(&text), "test|said")
+            }
+            _ => cmd("hangup", String::new(), "test|done"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_shapes_hide_the_digits() {
+        assert_eq!(number_shape("0034600123456"), "00 + 11 digits");
+        assert_eq!(number_shape("34600123456"), "34 + 9 digits");
+        assert_eq!(number_shape("600123456"), "9 digits");
+        assert_eq!(number_shape("anonymous"), "\"anonymous\"");
+        assert_eq!(
+            mask_digits("0034910000000 (APIVoice 1.2)"),
+            "**********000 (APIVoice 1.2)"
+        );
+    }
+
+    #[test]
+    fn the_flow_asks_says_back_and_hangs_up() {
+        let voice = Voice::default();
+        let req = |pairs: &[(&str, &str)]| ControlRequest {
+            fields: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let start = next(&voice, &req(&[("statuscall", "ANSWER")]));
+        assert_eq!(start["command"], "speak_getdtmf");
+        let said = next(
+            &voice,
+            &req(&[
+                ("command", "speak_getdtmf"),
+                ("userfield", "test|ask"),
+                ("dtmf", "7"),
+            ]),
+        );
+        assert_eq!(said["command"], "speak");
+        assert!(said["options"].as_str().unwrap_or("").contains("tecla 7"));
+        let end = next(
+            &voice,
+            &req(&[("command", "speak"), ("userfield", "test|said")]),
+        );
+        assert_eq!(end["command"], "hangup");
+        assert_eq!(next(&voice, &req(&[("statuscall", "CANCEL")])), json!({}));
+    }
+}
