@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use secrecy::ExposeSecret;
 
 use crate::config::{Config, ProviderKind};
-use crate::store::{Backend, Store};
+use crate::store::Store;
 
 /// How one check went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
