@@ -37,6 +37,7 @@ macro_rules! execute {
             .rows_affected())
     };
 }
+pub(super) use {execute, records};
 
 impl Store {
     pub async fn ping(&self) -> Result<()> {
