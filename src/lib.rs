@@ -10,6 +10,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod dashboard;
+pub mod desk;
 pub mod dialer;
 pub mod flow;
 pub mod guard;

@@ -1,0 +1,19 @@
+//! The agent desk: pregonero as the dispatcher of its transfers. Agents and teams live in the
+//! database (`pregonero agent …`); a campaign whose transfer target is `desk:TEAM` hands each
+//! callee to the ready agent of that team idle longest (`routing`), whose desk page (`web`)
+//! shows the contact the moment the transfer command leaves, then takes a disposition.
+
+pub mod cli;
+pub mod password;
+
+/// `1h 02m`, `3m 05s`, `42s`.
+pub fn duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    if secs >= 3600 {
+        format!("{}h {:02}m", secs / 3600, secs % 3600 / 60)
+    } else if secs >= 60 {
+        format!("{}m {:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{secs}s")
+    }
+}
