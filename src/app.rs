@@ -241,6 +241,12 @@ impl Application {
         } else {
             1.0
         };
+        let desk = Arc::new(crate::desk::hub::Desk::new(
+            self.store.clone(),
+            self.clock.clone(),
+            time_scale,
+            self.tls.is_some(),
+        ));
         let state = WebhookState {
             store: self.store.clone(),
             campaigns: self.campaigns.clone(),
@@ -253,6 +259,7 @@ impl Application {
             policy: self.config.source_policy()?,
             control_timeout: Duration::from_secs_f64(self.config.server.request_timeout_seconds),
             report_timeout: Duration::from_secs_f64(self.config.server.report_timeout_seconds),
+            desk: desk.clone(),
         };
         let dashboard_password = self.config.dashboard_password()?;
         if dashboard_password.is_some() {

@@ -4,7 +4,10 @@
 //! shows the contact the moment the transfer command leaves, then takes a disposition.
 
 pub mod cli;
+pub mod hub;
+pub mod routing;
 pub mod password;
+pub mod settings;
 
 /// `1h 02m`, `3m 05s`, `42s`.
 pub fn duration(secs: i64) -> String {

@@ -629,4 +629,19 @@ impl Store {
             Ok(out.into_values().collect())
         })
     }
+
+    /// The survey answers a contact gave in any call: (question, key), oldest first.
+    pub async fn contact_answers(&self, contact_id: i64) -> Result<Vec<(String, String)>> {
+        with_reader!(self, |db| {
+            let rows = sqlx::query(
+                "SELECT s.question, s.answer FROM survey_answers s
+                 JOIN attempts t ON t.id = s.attempt_id
+                 WHERE t.contact_id = $1 ORDER BY s.answered_at, s.id",
+            )
+            .bind(contact_id)
+            .fetch_all(db)
+            .await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
 }
