@@ -284,7 +284,11 @@ impl Application {
         });
         let live = Liveness::new();
         let server_stop = CancellationToken::new();
-        let app = webhook::router(state).merge(dashboard);
+        let desk_routes = crate::desk::web::router(crate::desk::web::DeskState {
+            desk: desk.clone(),
+            campaigns: self.campaigns.clone(),
+        });
+        let app = webhook::router(state).merge(dashboard).merge(desk_routes);
         let server = {
             let stop = server_stop.clone();
             let app = app.clone();
@@ -345,6 +349,9 @@ impl Application {
             mask_url(&control_url, &self.secret),
             mask_url(&report_url, &self.secret),
         );
+
+        // Agents' states stay true to the calls and the desk pages (restart included).
+        tokio::spawn(crate::desk::web::settle_loop(desk.clone(), server_stop.clone()));
 
         let sim_stop = CancellationToken::new();
         let (provider, sim) = if simulated {

@@ -8,6 +8,7 @@ pub mod hub;
 pub mod routing;
 pub mod password;
 pub mod settings;
+pub mod web;
 
 /// `1h 02m`, `3m 05s`, `42s`.
 pub fn duration(secs: i64) -> String {
