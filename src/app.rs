@@ -351,7 +351,10 @@ impl Application {
         );
 
         // Agents' states stay true to the calls and the desk pages (restart included).
-        tokio::spawn(crate::desk::web::settle_loop(desk.clone(), server_stop.clone()));
+        tokio::spawn(crate::desk::web::settle_loop(
+            desk.clone(),
+            server_stop.clone(),
+        ));
 
         let sim_stop = CancellationToken::new();
         let (provider, sim) = if simulated {

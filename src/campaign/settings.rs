@@ -30,7 +30,8 @@ impl TransferTarget {
     /// Parses `queue:NAME`, `extension:NUM` or `pstn:+CC…`; the error says what was expected.
     pub fn parse(text: &str) -> Result<TransferTarget, String> {
         let t = text.trim();
-        let expected = || format!("must be queue:NAME, extension:NUMBER, pstn:+34… or desk:TEAM, got \"{t}\"");
+        let expected =
+            || format!("must be queue:NAME, extension:NUMBER, pstn:+34… or desk:TEAM, got \"{t}\"");
         let (kind, value) = t.split_once(':').ok_or_else(expected)?;
         let value = value.trim();
         match kind.trim().to_ascii_lowercase().as_str() {

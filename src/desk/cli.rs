@@ -50,7 +50,9 @@ pub async fn add(
             .into_iter()
             .find(|a| a.name == name || a.extension == extension);
         match taken {
-            Some(a) if a.name == name => anyhow::bail!("there is already an agent named \"{name}\""),
+            Some(a) if a.name == name => {
+                anyhow::bail!("there is already an agent named \"{name}\"")
+            }
             Some(a) => anyhow::bail!("extension {extension} belongs to agent \"{}\"", a.name),
             None => anyhow::bail!("agent \"{name}\" was not added"),
         }
@@ -67,7 +69,10 @@ pub async fn list(config: &Config, now: i64) -> anyhow::Result<String> {
     store.close().await;
     let agents = agents?;
     if agents.is_empty() {
-        return Ok("no agents; add one with: pregonero agent add NAME --extension EXT --team TEAM\n".into());
+        return Ok(
+            "no agents; add one with: pregonero agent add NAME --extension EXT --team TEAM\n"
+                .into(),
+        );
     }
     let mut out = format!(
         "{:<20} {:<10} {:<12} {:<10} {}\n",

@@ -5,8 +5,8 @@
 
 pub mod cli;
 pub mod hub;
-pub mod routing;
 pub mod password;
+pub mod routing;
 pub mod settings;
 pub mod web;
 

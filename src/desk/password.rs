@@ -38,7 +38,9 @@ pub fn decoy() -> &'static str {
 /// Checks a new password; the error is one sentence for the user.
 pub fn check_new(password: &str) -> Result<(), String> {
     if password.chars().count() < MIN_LEN {
-        return Err(format!("the password must have at least {MIN_LEN} characters"));
+        return Err(format!(
+            "the password must have at least {MIN_LEN} characters"
+        ));
     }
     Ok(())
 }

@@ -106,18 +106,18 @@ pub async fn after_step(
             offered(desk, c, info, &agent.name).await;
         }
         None => {
-            tracing::info!(attempt = info.attempt_id, team, "no ready agent of the desk team: the transfer fails");
+            tracing::info!(
+                attempt = info.attempt_id,
+                team,
+                "no ready agent of the desk team: the transfer fails"
+            );
             // The flow's own answer to a transfer nobody took (sales: `abandoned`).
             let mut fields = BTreeMap::new();
             fields.insert("command".to_string(), "dial".to_string());
             fields.insert("description".to_string(), "NOANSWER".to_string());
             fields.insert("userfield".to_string(), step.command.userfield.clone());
-            let failed = flow::next_step(
-                c,
-                info.attempt_id,
-                &info.vars,
-                &ControlRequest { fields },
-            );
+            let failed =
+                flow::next_step(c, info.attempt_id, &info.vars, &ControlRequest { fields });
             step.command = failed.command;
             step.outcome = failed.outcome.or(step.outcome.take());
             step.transfer = None;

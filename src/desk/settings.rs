@@ -106,7 +106,9 @@ impl DeskSettings {
     /// The disposition of that name (case as configured), if the campaign offers it.
     pub fn find(&self, name: &str) -> Option<&Disposition> {
         let n = name.trim().to_lowercase();
-        self.dispositions.iter().find(|d| d.name.to_lowercase() == n)
+        self.dispositions
+            .iter()
+            .find(|d| d.name.to_lowercase() == n)
     }
 
     /// The script with `{column}` filled from the contact's columns (unknown ones kept as

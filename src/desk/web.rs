@@ -128,12 +128,19 @@ fn json_body(headers: &HeaderMap) -> Result<(), Response> {
 fn constant_eq(a: &str, b: &str) -> bool {
     use sha2::{Digest, Sha256};
     let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("the JSON body is not valid: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            &format!("the JSON body is not valid: {e}"),
+        )
+    })
 }
 
 async fn body_bytes(req: Request) -> Result<axum::body::Bytes, Response> {
@@ -182,7 +189,10 @@ async fn login(State(st): State<Arc<DeskState>>, req: Request) -> Response {
         Ok(h) => h.flatten(),
         Err(e) => {
             tracing::error!("desk login: {e}");
-            return error(StatusCode::SERVICE_UNAVAILABLE, "the database is not available");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is not available",
+            );
         }
     };
     let password = login.password;
@@ -205,7 +215,11 @@ async fn login(State(st): State<Arc<DeskState>>, req: Request) -> Response {
     tracing::info!(agent = %login.name, "desk login");
     let cookie = format!(
         "{COOKIE}={token}; Path=/desk; HttpOnly; SameSite=Strict{}",
-        if st.desk.secure_cookie { "; Secure" } else { "" }
+        if st.desk.secure_cookie {
+            "; Secure"
+        } else {
+            ""
+        }
     );
     (
         [(header::SET_COOKIE, cookie)],
@@ -236,7 +250,11 @@ async fn me(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let _ = st.desk.store.agent_seen(&s.agent, st.desk.clock.now_ms()).await;
+    let _ = st
+        .desk
+        .store
+        .agent_seen(&s.agent, st.desk.clock.now_ms())
+        .await;
     let agent = st.desk.store.agent(&s.agent).await.ok().flatten();
     Json(json!({"agent": s.agent, "csrf": s.csrf, "state": agent})).into_response()
 }
@@ -288,7 +306,10 @@ async fn set_state(State(st): State<Arc<DeskState>>, req: Request) -> Response {
         ),
         Err(e) => {
             tracing::error!("desk state: {e}");
-            error(StatusCode::SERVICE_UNAVAILABLE, "the database is not available")
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is not available",
+            )
         }
     }
 }
@@ -322,7 +343,10 @@ async fn disposition(State(st): State<Arc<DeskState>>, req: Request) -> Response
         Ok(None) => return error(StatusCode::FORBIDDEN, "this call is not yours"),
         Err(e) => {
             tracing::error!("desk disposition: {e}");
-            return error(StatusCode::SERVICE_UNAVAILABLE, "the database is not available");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is not available",
+            );
         }
     };
     let campaign = st
@@ -332,10 +356,18 @@ async fn disposition(State(st): State<Arc<DeskState>>, req: Request) -> Response
         .get(&info.campaign_id)
         .cloned();
     let Some(campaign) = campaign else {
-        return error(StatusCode::CONFLICT, "the call's campaign is no longer loaded");
+        return error(
+            StatusCode::CONFLICT,
+            "the call's campaign is no longer loaded",
+        );
     };
     let Some(found) = campaign.desk.find(&d.disposition) else {
-        let names: Vec<&str> = campaign.desk.dispositions.iter().map(|x| x.name.as_str()).collect();
+        let names: Vec<&str> = campaign
+            .desk
+            .dispositions
+            .iter()
+            .map(|x| x.name.as_str())
+            .collect();
         return error(
             StatusCode::BAD_REQUEST,
             &format!("disposition must be one of: {}", names.join(", ")),
@@ -356,7 +388,10 @@ async fn disposition(State(st): State<Arc<DeskState>>, req: Request) -> Response
         (true, None) => {
             return error(
                 StatusCode::BAD_REQUEST,
-                &format!("\"{}\" needs callback_at, the date and time to call back", found.name),
+                &format!(
+                    "\"{}\" needs callback_at, the date and time to call back",
+                    found.name
+                ),
             )
         }
         (false, _) => None,
@@ -378,7 +413,10 @@ async fn disposition(State(st): State<Arc<DeskState>>, req: Request) -> Response
         }
         Err(e) => {
             tracing::error!("desk disposition: {e}");
-            error(StatusCode::SERVICE_UNAVAILABLE, "the database is not available")
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is not available",
+            )
         }
     }
 }
@@ -407,7 +445,10 @@ async fn events(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Respons
         Err(r) => return r,
     };
     let Some(rx) = st.desk.subscribe(&s) else {
-        return error(StatusCode::UNAUTHORIZED, "this session was replaced by a newer login");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "this session was replaced by a newer login",
+        );
     };
     let first = st.desk.store.agent(&s.agent).await.ok().flatten();
     let first = json!({"type": "state", "state": first.as_ref().map(|a| a.state.clone()),

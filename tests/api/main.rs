@@ -2,6 +2,7 @@
 //! simulator, on SQLite and on PostgreSQL.
 
 mod dashboard;
+mod desk;
 mod dialing;
 mod e2e;
 mod fuzz_corpus;
