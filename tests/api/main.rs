@@ -3,6 +3,7 @@
 
 mod dashboard;
 mod desk;
+mod desk_browser;
 mod dialing;
 mod e2e;
 mod fuzz_corpus;
