@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod hub;
 pub mod password;
+pub mod report;
 pub mod routing;
 pub mod settings;
 pub mod web;

@@ -289,6 +289,33 @@ async fn a_desk_call_reaches_the_ready_agent_with_its_screen_pop_and_disposition
     assert_eq!(stats.len(), 1);
     assert_eq!((stats[0].agent.as_str(), stats[0].calls), ("ana", 1));
 
+    // The disposition is in the report JSON, the contacts report and the timeline.
+    let report = helpers::report_json(&test_db.url, "ventas").await;
+    assert_eq!(report["dispositions"], json!({"venta": 1}));
+    assert_eq!(report["agents"][0]["agent"], "ana");
+    assert_eq!(report["agents"][0]["dispositions"], json!({"venta": 1}));
+    let table = pregonero::report::contact_table(&store, "ventas", chrono_tz::Europe::Madrid)
+        .await
+        .unwrap();
+    let csv = table.to_csv(pregonero::report::csv::CsvStyle::Standard);
+    assert!(csv.lines().next().unwrap().contains("disposition"), "{csv}");
+    assert!(csv.contains("venta,ana,contrata 600 Mb"), "{csv}");
+    let timeline = pregonero::report::contact_timeline(
+        &store,
+        "ventas",
+        "+34600000001",
+        chrono_tz::Europe::Madrid,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        timeline.attempts[0].disposition.as_ref().unwrap()["disposition"],
+        "venta"
+    );
+    assert!(timeline
+        .to_table()
+        .contains("disposition by ana: venta — contrata 600 Mb"));
+
     // A second login of ana ends the first session.
     let (cookie2, _) = login(&http, &base, "ana").await;
     let me = |c: String| {
