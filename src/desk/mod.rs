@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod hub;
+pub mod pacing;
 pub mod password;
 pub mod report;
 pub mod routing;

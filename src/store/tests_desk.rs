@@ -33,6 +33,7 @@ on_both_backends!(
     a_disposition_for_another_agents_call_changes_nothing,
     settling_frees_agents_of_ended_calls_and_logs_out_closed_pages,
     presence_counts_ready_agents_and_wrap_ups_ending_soon,
+    pacing_counts_ten_ready_agents_and_wrap_ups_ending_within_the_lead,
 );
 
 const T0: i64 = 1_780_000_000_000;
@@ -537,4 +538,50 @@ async fn presence_counts_ready_agents_and_wrap_ups_ending_soon(db: &TestDb) {
         store.desk_presence("nadie", now, 5_000).await.unwrap(),
         (0, 0)
     );
+}
+
+async fn pacing_counts_ten_ready_agents_and_wrap_ups_ending_within_the_lead(db: &TestDb) {
+    use crate::desk::pacing::{desk_cap, desk_view};
+    use crate::pacing::AgentView;
+    let store = store(db).await;
+    ready_agents(&store, "ventas", "q", 10).await;
+    let now = T0 + 20_000;
+    let idle = AgentView::default();
+    let view = desk_view(&store, "ventas", idle, now, 5_000).await;
+    assert_eq!(view.agents, 10);
+    // Progressive: one call per agent present; predictive with a low abandon rate: × ratio.
+    assert_eq!(desk_cap(&view, 1.0, 0.03, Some(0.0)), 10);
+    assert_eq!(desk_cap(&view, 1.5, 0.03, Some(0.01)), 15);
+    // The abandon budget spent: back to progressive.
+    assert_eq!(desk_cap(&view, 1.5, 0.03, Some(0.05)), 10);
+    // Two take calls (in the transfer step); one ends with a wrap-up inside the lead time,
+    // another with a long one.
+    let calls = attempts(&store, 3).await;
+    for c in &calls {
+        store
+            .assign_agent("ventas", c.attempt_id, "c1", None, now)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    store
+        .agent_call_ended(calls[0].attempt_id, 2_000, now)
+        .await
+        .unwrap();
+    store
+        .agent_call_ended(calls[1].attempt_id, 600_000, now)
+        .await
+        .unwrap();
+    let busy = AgentView {
+        in_transfer: 1,
+        mean_lead_ms: Some(5_000),
+        ..AgentView::default()
+    };
+    let view = desk_view(&store, "ventas", busy, now, 99).await;
+    // 7 ready + 1 wrap-up ending within 5 s + 1 call with an agent.
+    assert_eq!(view.agents, 9);
+    assert_eq!(desk_cap(&view, 1.0, 0.03, None), 9);
+    // Nobody of a team present: no call at all.
+    let none = desk_view(&store, "nadie", AgentView::default(), now, 5_000).await;
+    assert_eq!(desk_cap(&none, 1.0, 0.03, None), 0);
 }
