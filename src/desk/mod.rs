@@ -23,3 +23,24 @@ pub fn duration(secs: i64) -> String {
         format!("{secs}s")
     }
 }
+
+/// The agents for the operators' dashboard: name, team, extension, state, reason, seconds in
+/// the state.
+pub async fn agents_json(
+    store: &crate::store::Store,
+    now: i64,
+) -> Result<serde_json::Value, crate::store::StoreError> {
+    let agents: Vec<serde_json::Value> = store
+        .agents()
+        .await?
+        .into_iter()
+        .map(|a| {
+            serde_json::json!({
+                "name": a.name, "team": a.team, "extension": a.extension, "state": a.state,
+                "reason": a.reason, "seconds_in_state": (now - a.state_since).max(0) / 1000,
+                "call": a.attempt_id,
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({ "agents": agents }))
+}

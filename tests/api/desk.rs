@@ -133,6 +133,7 @@ async fn a_desk_call_reaches_the_ready_agent_with_its_screen_pop_and_disposition
     helpers::campaign(root.path(), "ventas", TOML, "lista.csv", CSV);
     let mut config = helpers::config(&test_db.url, root.path());
     config.simulator.speed = 100.0;
+    config.server.dashboard_password = Some(secrecy::SecretString::from("operador-1234"));
     let app = Application::build(config, Arc::new(SystemClock))
         .await
         .unwrap();
