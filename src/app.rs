@@ -355,6 +355,21 @@ impl Application {
             desk.clone(),
             server_stop.clone(),
         ));
+        if simulated {
+            let teams: Vec<String> = self
+                .campaigns
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .filter_map(|c| crate::desk::routing::desk_target(c).map(|(t, _)| t.to_string()))
+                .collect();
+            tokio::spawn(crate::desk::sim::keep_agents_ready(
+                desk.clone(),
+                self.config.simulator.desk.clone(),
+                teams,
+                server_stop.clone(),
+            ));
+        }
 
         let sim_stop = CancellationToken::new();
         let (provider, sim) = if simulated {
@@ -608,6 +623,7 @@ impl Application {
             seed: s.seed,
             script,
             faults: s.faults.to_faults(),
+            desk: Some(s.desk.clone()),
             ..SimulatorConfig::default()
         };
         let sim = Simulator::start(cfg, stop.clone())

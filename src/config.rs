@@ -230,6 +230,8 @@ pub struct SimulatorSettings {
     pub reorder_reports: bool,
     /// Launch-endpoint faults, to see the dialer cope (`[simulator.faults]`).
     pub faults: FaultSettings,
+    /// The desk's agents and extensions, played by the simulator (`[simulator.desk]`).
+    pub desk: crate::desk::sim::SimDeskSettings,
 }
 
 /// `[simulator.faults]`: what the simulated provider does wrong, for a share of launches.
@@ -291,6 +293,7 @@ impl Default for SimulatorSettings {
             duplicate_reports: false,
             reorder_reports: false,
             faults: FaultSettings::default(),
+            desk: crate::desk::sim::SimDeskSettings::default(),
         }
     }
 }

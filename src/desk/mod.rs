@@ -10,6 +10,7 @@ pub mod password;
 pub mod report;
 pub mod routing;
 pub mod settings;
+pub mod sim;
 pub mod web;
 
 /// `1h 02m`, `3m 05s`, `42s`.

@@ -27,6 +27,9 @@ pub async fn fill(store: &Store, report: &mut CampaignReport) -> Result<(), Stor
 pub fn table_lines(report: &CampaignReport, out: &mut String) {
     if let Some(d) = &report.dispositions {
         out.push_str("  dispositions:\n");
+        if d.is_empty() {
+            out.push_str("    none recorded\n");
+        }
         for (k, v) in d {
             out.push_str(&format!("    {k:<16}{v:>8}\n"));
         }

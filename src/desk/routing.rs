@@ -3,8 +3,8 @@
 //! A campaign's transfer to `desk:TEAM` leaves the call flow as `dial extension,desk,<ring>`;
 //! `after_step` gives it to the ready agent of the team idle longest (`Store::assign_agent`,
 //! atomic) and puts their extension in its place, and the agent's page gets the screen pop.
-//! An agent who does not pick up is paused ("no answer") and the next ready agent is rung for
-//! what is left of the wait (`abandon_after_seconds` for sales, `ring_seconds` otherwise); with
+//! The first agent rings for half the wait; an agent who does not pick up is paused ("no
+//! answer") and the next ready agent is rung for what is left of the wait (`abandon_after_seconds` for sales, `ring_seconds` otherwise); with
 //! none, the transfer ends as failed — the abandon path of a transfer nobody took.
 
 use std::collections::BTreeMap;
@@ -88,13 +88,16 @@ pub async fn after_step(
     if !matches!(step.transfer, Some(TransferTarget::Desk(_))) {
         return Ok(());
     }
+    // The first agent rings for half the wait, so that another one can still be rung in time.
     let ring = step
         .command
         .options
         .rsplit(',')
         .next()
         .and_then(|r| r.parse::<u32>().ok())
-        .unwrap_or(window);
+        .unwrap_or(window)
+        .min(window.div_ceil(2))
+        .max(1);
     let preferred = desk.store.callback_agent(info.attempt_id).await?;
     match desk
         .store

@@ -14,7 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{self, Db};
 
-crate::on_both_backends!(a_desk_call_reaches_the_ready_agent_with_its_screen_pop_and_disposition);
+crate::on_both_backends!(
+    a_desk_call_reaches_the_ready_agent_with_its_screen_pop_and_disposition,
+    an_agent_who_does_not_pick_up_is_paused_and_the_next_one_takes_the_call,
+);
 
 pub const TOML: &str = r#"
 kind = "sales"
@@ -350,6 +353,81 @@ async fn a_desk_call_reaches_the_ready_agent_with_its_screen_pop_and_disposition
     assert_eq!(r.status(), 429);
     assert!(r.headers().get("retry-after").is_some());
 
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+async fn an_agent_who_does_not_pick_up_is_paused_and_the_next_one_takes_the_call(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "desk::no_answer").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    // A wait of 60 s (1.2 s of real time): 30 s of ringing for each agent.
+    let toml = TOML.replace("abandon_after_seconds = 20", "abandon_after_seconds = 60");
+    helpers::campaign(root.path(), "ventas", &toml, "lista.csv", CSV);
+    let mut config = helpers::config(&test_db.url, root.path());
+    config.simulator.speed = 50.0;
+    // ana's extension never picks up; bea's answers after 3 s.
+    config.simulator.desk.no_answer = vec!["201".into()];
+    let app = Application::build(config, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let store = app.store().clone();
+    assert!(store
+        .set_paused("ventas", true, Some("test"), 0)
+        .await
+        .unwrap());
+    add_agent(&store, "ana", "201", "ventas").await;
+    add_agent(&store, "bea", "202", "ventas").await;
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(app.run_until_stopped(stop.clone(), false));
+    // ana ready first (idle longest), then bea.
+    let now = pregonero::clock::Clock::now_ms(&SystemClock);
+    store
+        .agent_set_state("ana", "ready", None, now - 2_000)
+        .await
+        .unwrap();
+    store
+        .agent_set_state("bea", "ready", None, now - 1_000)
+        .await
+        .unwrap();
+    store.set_paused("ventas", false, None, 0).await.unwrap();
+    let done = helpers::wait_for(Duration::from_secs(30), || {
+        let store = store.clone();
+        async move {
+            store
+                .agent_stats(Some("ventas"))
+                .await
+                .unwrap()
+                .iter()
+                .any(|a| a.agent == "bea" && a.calls == 1)
+        }
+    })
+    .await;
+    assert!(done, "bea did not take the call");
+    let ana = store.agent("ana").await.unwrap().unwrap();
+    assert_eq!(
+        (ana.state.as_str(), ana.reason.as_deref()),
+        ("paused", Some("no answer"))
+    );
+    let stats = store.agent_stats(Some("ventas")).await.unwrap();
+    let ana_stats = stats.iter().find(|a| a.agent == "ana").unwrap();
+    assert_eq!((ana_stats.calls, ana_stats.missed), (0, 1));
+    let connected = helpers::wait_for(Duration::from_secs(30), || {
+        let store = store.clone();
+        async move {
+            store
+                .stats("ventas")
+                .await
+                .unwrap()
+                .states
+                .get("connected")
+                .copied()
+                == Some(1)
+        }
+    })
+    .await;
+    assert!(connected, "the call was connected to bea");
     stop.cancel();
     running.await.unwrap().unwrap();
 }
