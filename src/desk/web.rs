@@ -60,6 +60,21 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
+/// A refused request: its status and the one sentence saying why.
+struct Refusal(StatusCode, String);
+
+impl Refusal {
+    fn new(status: StatusCode, message: &str) -> Refusal {
+        Refusal(status, message.to_string())
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        error(self.0, &self.1)
+    }
+}
+
 async fn page() -> Response {
     (
         [
@@ -88,21 +103,21 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The request's session, or the 401 to answer.
-fn session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session), Response> {
+fn session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session), Refusal> {
     cookie_token(headers)
         .and_then(|t| st.desk.session(&t).map(|s| (t, s)))
-        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "not logged in to the desk"))
+        .ok_or_else(|| Refusal::new(StatusCode::UNAUTHORIZED, "not logged in to the desk"))
 }
 
 /// A POST's session: logged in, with the session's CSRF token, and a JSON body.
-fn post_session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session), Response> {
+fn post_session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session), Refusal> {
     let (token, s) = session(st, headers)?;
     let csrf = headers
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !constant_eq(csrf, &s.csrf) {
-        return Err(error(
+        return Err(Refusal::new(
             StatusCode::FORBIDDEN,
             "the X-CSRF-Token header is missing or wrong",
         ));
@@ -111,13 +126,13 @@ fn post_session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session)
     Ok((token, s))
 }
 
-fn json_body(headers: &HeaderMap) -> Result<(), Response> {
+fn json_body(headers: &HeaderMap) -> Result<(), Refusal> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !ct.starts_with("application/json") {
-        return Err(error(
+        return Err(Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "the body must be JSON (Content-Type: application/json)",
         ));
@@ -134,19 +149,19 @@ fn constant_eq(a: &str, b: &str) -> bool {
         == 0
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
     serde_json::from_slice(body).map_err(|e| {
-        error(
+        Refusal::new(
             StatusCode::BAD_REQUEST,
             &format!("the JSON body is not valid: {e}"),
         )
     })
 }
 
-async fn body_bytes(req: Request) -> Result<axum::body::Bytes, Response> {
+async fn body_bytes(req: Request) -> Result<axum::body::Bytes, Refusal> {
     axum::body::to_bytes(req.into_body(), BODY_LIMIT)
         .await
-        .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large"))
+        .map_err(|_| Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large"))
 }
 
 fn peer(req: &Request) -> IpAddr {
@@ -175,15 +190,15 @@ async fn login(State(st): State<Arc<DeskState>>, req: Request) -> Response {
             .into_response();
     }
     if let Err(r) = json_body(req.headers()) {
-        return r;
+        return r.into_response();
     }
     let body = match body_bytes(req).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let login: Login = match parse(&body) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let stored = match st.desk.store.agent_password_hash(&login.name).await {
         Ok(h) => h.flatten(),
@@ -231,7 +246,7 @@ async fn login(State(st): State<Arc<DeskState>>, req: Request) -> Response {
 async fn logout(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
     let (token, s) = match post_session(&st, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let now = st.desk.clock.now_ms();
     let _ = st
@@ -248,7 +263,7 @@ async fn logout(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Respons
 async fn me(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
     let (_, s) = match session(&st, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let _ = st
         .desk
@@ -269,15 +284,15 @@ struct SetState {
 async fn set_state(State(st): State<Arc<DeskState>>, req: Request) -> Response {
     let (_, s) = match post_session(&st, req.headers()) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let body = match body_bytes(req).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let want: SetState = match parse(&body) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if !matches!(want.state.as_str(), "ready" | "paused" | "logged_out") {
         return error(
@@ -328,15 +343,15 @@ struct Disposition {
 async fn disposition(State(st): State<Arc<DeskState>>, req: Request) -> Response {
     let (_, s) = match post_session(&st, req.headers()) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let body = match body_bytes(req).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let d: Disposition = match parse(&body) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let info = match st.desk.store.attempt_info(d.call).await {
         Ok(Some(i)) => i,
@@ -442,7 +457,7 @@ fn parse_when(text: &str, tz: chrono_tz::Tz) -> Option<i64> {
 async fn events(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
     let (_, s) = match session(&st, &headers) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Some(rx) = st.desk.subscribe(&s) else {
         return error(
