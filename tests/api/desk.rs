@@ -221,6 +221,7 @@ async fn a_desk_call_reaches_the_ready_agent_with_its_screen_pop_and_disposition
     // The campaign dials: the call goes to ana, whose page gets the screen pop.
     store.set_paused("ventas", false, None, 0).await.unwrap();
     let pop = next_event(&mut stream, "pop", |_| true, Duration::from_secs(30)).await;
+    let received = pregonero::clock::Clock::now_ms(&SystemClock);
     assert_eq!(pop["contact"]["name"], "Ana Cliente");
     assert_eq!(pop["contact"]["phone"], "+34600000001");
     assert_eq!(pop["contact"]["vars"]["plan"], "Fibra 600");
@@ -230,6 +231,14 @@ async fn a_desk_call_reaches_the_ready_agent_with_its_screen_pop_and_disposition
     );
     assert_eq!(pop["dispositions"][2]["callback"], true);
     let call = pop["call"].as_i64().unwrap();
+    // Within a second of the transfer command (the assignment is written just before it leaves).
+    let offered = store.first_offer(call).await.unwrap().unwrap();
+    let latency = received - offered;
+    eprintln!("screen pop {latency} ms after the transfer command");
+    assert!(
+        (0..1000).contains(&latency),
+        "screen pop after {latency} ms"
+    );
     // The agent talks, then the call ends: wrap-up, with the call still theirs.
     next_event(
         &mut stream,

@@ -343,8 +343,9 @@ impl Call {
             "play" => done(PLAY_SECS),
             "play_getdtmf" => getdtmf(PLAY_SECS, num(2, 5000.0), opt(3)),
             "dial" => match (&self.sim.inner.cfg.desk, opt(0)) {
-                // A desk agent's extension answers as `[simulator.desk]` says.
-                (Some(desk), "extension") => {
+                // An extension answers as `[simulator.desk]` says (unless the callee's script
+                // makes every transfer fail).
+                (Some(desk), "extension") if transfer_ok => {
                     let (secs, description) =
                         crate::desk::sim::extension_answer(desk, opt(1), num(2, 30.0));
                     step(secs, description, "", false)
