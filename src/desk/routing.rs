@@ -156,9 +156,10 @@ async fn offered(desk: &Arc<Desk>, c: &Arc<ActiveCampaign>, info: &AttemptInfo, 
     let info = info.clone();
     let agent = agent.to_string();
     tokio::spawn(async move {
-        desk2.state_changed(&agent).await;
+        // The pop first: it is what the agent needs before the callee speaks.
         let pop = screen_pop(&desk2, &c, &info).await;
         desk2.send(&agent, pop);
+        desk2.state_changed(&agent).await;
     });
 }
 
