@@ -17,6 +17,7 @@ use crate::helpers::{self, Db};
 crate::on_both_backends!(
     a_desk_call_reaches_the_ready_agent_with_its_screen_pop_and_disposition,
     an_agent_who_does_not_pick_up_is_paused_and_the_next_one_takes_the_call,
+    after_a_restart_no_agent_stays_on_a_call_that_ended,
 );
 
 pub const TOML: &str = r#"
@@ -437,6 +438,46 @@ async fn an_agent_who_does_not_pick_up_is_paused_and_the_next_one_takes_the_call
     })
     .await;
     assert!(connected, "the call was connected to bea");
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+async fn after_a_restart_no_agent_stays_on_a_call_that_ended(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "desk::restart").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    helpers::campaign(root.path(), "ventas", TOML, "lista.csv", CSV);
+    let config = helpers::config(&test_db.url, root.path());
+    let app = Application::build(config, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let store = app.store().clone();
+    assert!(store
+        .set_paused("ventas", true, Some("test"), 0)
+        .await
+        .unwrap());
+    // Left by the previous run: ana on a call whose attempt is no longer open.
+    add_agent(&store, "ana", "201", "ventas").await;
+    let now = pregonero::clock::Clock::now_ms(&SystemClock);
+    store
+        .agent_set_state("ana", "ready", None, now)
+        .await
+        .unwrap();
+    store
+        .assign_agent("ventas", 987_654, "ventas", None, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.agent("ana").await.unwrap().unwrap().state, "on_call");
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(app.run_until_stopped(stop.clone(), false));
+    let freed = helpers::wait_for(Duration::from_secs(15), || {
+        let store = store.clone();
+        async move { store.agent("ana").await.unwrap().unwrap().state == "ready" }
+    })
+    .await;
+    assert!(freed, "the agent stayed on a call that had ended");
     stop.cancel();
     running.await.unwrap().unwrap();
 }
