@@ -246,6 +246,12 @@ impl Application {
         } else {
             1.0
         };
+        let desk = Arc::new(crate::desk::hub::Desk::new(
+            self.store.clone(),
+            self.clock.clone(),
+            time_scale,
+            self.tls.is_some(),
+        ));
         let state = WebhookState {
             store: self.store.clone(),
             campaigns: self.campaigns.clone(),
@@ -259,6 +265,7 @@ impl Application {
             control_timeout: Duration::from_secs_f64(self.config.server.request_timeout_seconds),
             report_timeout: Duration::from_secs_f64(self.config.server.report_timeout_seconds),
             duties: duties.clone(),
+            desk: desk.clone(),
         };
         let dashboard_password = self.config.dashboard_password()?;
         if dashboard_password.is_some() {
@@ -286,7 +293,11 @@ impl Application {
         });
         let live = Liveness::new();
         let server_stop = CancellationToken::new();
-        let app = webhook::router(state).merge(dashboard);
+        let desk_routes = crate::desk::web::router(crate::desk::web::DeskState {
+            desk: desk.clone(),
+            campaigns: self.campaigns.clone(),
+        });
+        let app = webhook::router(state).merge(dashboard).merge(desk_routes);
         let server = {
             let stop = server_stop.clone();
             let app = app.clone();
@@ -347,6 +358,27 @@ impl Application {
             mask_url(&control_url, &self.secret),
             mask_url(&report_url, &self.secret),
         );
+
+        // Agents' states stay true to the calls and the desk pages (restart included).
+        tokio::spawn(crate::desk::web::settle_loop(
+            desk.clone(),
+            server_stop.clone(),
+        ));
+        if simulated {
+            let teams: Vec<String> = self
+                .campaigns
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .filter_map(|c| crate::desk::routing::desk_target(c).map(|(t, _)| t.to_string()))
+                .collect();
+            tokio::spawn(crate::desk::sim::keep_agents_ready(
+                desk.clone(),
+                self.config.simulator.desk.clone(),
+                teams,
+                server_stop.clone(),
+            ));
+        }
 
         let sim_stop = CancellationToken::new();
         let (provider, sim) = if simulated {
@@ -614,6 +646,7 @@ impl Application {
             seed: s.seed,
             script,
             faults: s.faults.to_faults(),
+            desk: Some(s.desk.clone()),
             ..SimulatorConfig::default()
         };
         let sim = Simulator::start(cfg, stop.clone())

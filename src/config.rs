@@ -341,6 +341,8 @@ pub struct SimulatorSettings {
     pub bare_requests: bool,
     /// Launch-endpoint faults, to see the dialer cope (`[simulator.faults]`).
     pub faults: FaultSettings,
+    /// The desk's agents and extensions, played by the simulator (`[simulator.desk]`).
+    pub desk: crate::desk::sim::SimDeskSettings,
 }
 
 /// `[simulator.faults]`: what the simulated provider does wrong, for a share of launches.
@@ -405,6 +407,7 @@ impl Default for SimulatorSettings {
             drop_reports: 0.0,
             bare_requests: false,
             faults: FaultSettings::default(),
+            desk: crate::desk::sim::SimDeskSettings::default(),
         }
     }
 }

@@ -120,6 +120,7 @@ pub fn router(state: DashboardState) -> Router {
         .route("/", get(page))
         .route("/api/campaigns", get(api_campaigns))
         .route("/api/campaigns/{id}", get(api_campaign))
+        .route("/api/agents", get(api_agents))
         .route("/reports/{file}", get(html_report))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state)
@@ -349,6 +350,14 @@ async fn html_report(State(st): State<DashboardState>, Path(file): Path<String>)
     }
 }
 
+/// The desk's agents: state and seconds in it (`crate::desk`).
+async fn api_agents(State(st): State<DashboardState>) -> Response {
+    match crate::desk::agents_json(&st.store, st.clock.now_ms()).await {
+        Ok(v) => ([(header::CACHE_CONTROL, "no-store")], axum::Json(v)).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
 async fn page() -> Response {
     ([(header::CACHE_CONTROL, "no-store")], Html(PAGE)).into_response()
 }
@@ -368,6 +377,9 @@ th{background:#f3f3f3}td.n{text-align:right}.muted{color:#666}.paused{color:#c05
 <table><thead><tr><th>campaign</th><th>kind</th><th>state</th><th>progress</th><th class="n">contacts</th>
 <th class="n">attempts</th><th class="n">answered</th><th class="n">talk (s)</th><th class="n">cost (€)</th><th>report</th></tr></thead>
 <tbody id="rows"><tr><td colspan="10" class="muted">loading…</td></tr></tbody></table>
+<h2>Agents</h2>
+<table><thead><tr><th>agent</th><th>team</th><th>extension</th><th>state</th><th class="n">time in state</th></tr></thead>
+<tbody id="agents"><tr><td colspan="5" class="muted">no desk agents</td></tr></tbody></table>
 <noscript><p>This page needs JavaScript to refresh; the JSON is at <a href="/api/campaigns">/api/campaigns</a>.</p></noscript>
 <script>
 "use strict";
@@ -425,7 +437,22 @@ function render(data) {
   }
   document.getElementById("updated").textContent = "Updated " + new Date(data.generated_at).toLocaleString();
 }
+function renderAgents(data) {
+  const body = document.getElementById("agents");
+  body.replaceChildren();
+  for (const a of data.agents) {
+    const tr = document.createElement("tr");
+    tr.dataset.agent = a.name;
+    cell(tr, a.name); cell(tr, a.team); cell(tr, a.extension);
+    cell(tr, a.state + (a.reason ? " (" + a.reason + ")" : ""));
+    const s = a.seconds_in_state;
+    cell(tr, s >= 60 ? Math.floor(s / 60) + " min " + (s % 60) + " s" : s + " s", "n");
+    body.appendChild(tr);
+  }
+}
 async function refresh() {
+  fetch(location.origin + "/api/agents", { credentials: "same-origin", cache: "no-store" })
+    .then(r => r.ok ? r.json() : null).then(d => { if (d) renderAgents(d); }).catch(() => {});
   try {
     // location.origin: a page opened as http://user:pass@host/ must not fetch with credentials
     // in the URL; the browser reuses the Basic credentials it already holds.

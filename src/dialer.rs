@@ -629,12 +629,36 @@ impl Dialer {
                         self.clock.now_ms(),
                         (AGENT_RECOVERY_MS as f64 / scale) as i64,
                     );
-                    let cap = sales_cap(
-                        &view,
-                        sales.predictive_ratio,
-                        sales.max_abandon_rate,
-                        rolling,
-                    );
+                    // A desk campaign counts the agents actually present (`crate::desk`).
+                    let (view, cap) = match crate::desk::routing::desk_target(c) {
+                        Some((team, _)) => {
+                            let lead = (crate::desk::pacing::DEFAULT_LEAD_MS as f64 / scale) as i64;
+                            let view = crate::desk::pacing::desk_view(
+                                &self.store,
+                                team,
+                                view,
+                                self.clock.now_ms(),
+                                lead,
+                            )
+                            .await;
+                            let cap = crate::desk::pacing::desk_cap(
+                                &view,
+                                sales.predictive_ratio,
+                                sales.max_abandon_rate,
+                                rolling,
+                            );
+                            (view, cap)
+                        }
+                        None => {
+                            let cap = sales_cap(
+                                &view,
+                                sales.predictive_ratio,
+                                sales.max_abandon_rate,
+                                rolling,
+                            );
+                            (view, cap)
+                        }
+                    };
                     tracing::trace!(campaign = %c.id, cap, agents = view.agents, in_transfer = view.in_transfer, rolling = ?rolling, "sales pacing");
                     limit = limit.min(cap);
                 }

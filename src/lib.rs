@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod dashboard;
+pub mod desk;
 pub mod dialer;
 pub mod doctor;
 pub mod flow;

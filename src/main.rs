@@ -15,7 +15,7 @@ use pregonero::clock::{Clock, SystemClock};
 use pregonero::config::{CallerIdFormat, Config, ProviderKind};
 use pregonero::provider::simulator::{self, Script, SimulatorConfig};
 use pregonero::store::Store;
-use pregonero::{commands, report};
+use pregonero::{commands, desk, report};
 
 /// The daemon makes many small allocations per request on two or more threads; glibc's malloc
 /// spent a fifth of the control URL's CPU in them, part of it waiting on its arena locks
@@ -73,6 +73,11 @@ enum Cmd {
     Dnc {
         #[command(subcommand)]
         action: DncCmd,
+    },
+    /// The agents of the desk (`agent = "desk:TEAM"` transfers).
+    Agent {
+        #[command(subcommand)]
+        action: AgentCmd,
     },
     /// Stop launching for a campaign (persisted).
     Pause { campaign: String },
@@ -170,6 +175,24 @@ struct SimArgs {
     /// Fault: place the call but never send its reply.
     #[arg(long)]
     fault_lost_reply: bool,
+}
+
+#[derive(Subcommand)]
+enum AgentCmd {
+    /// Add an agent: their PBX extension, and the team that `desk:TEAM` names.
+    Add {
+        name: String,
+        #[arg(long)]
+        extension: String,
+        #[arg(long)]
+        team: Option<String>,
+    },
+    /// List the agents, their state and the time in it.
+    List,
+    /// Remove an agent (their past calls stay in the reports).
+    Remove { name: String },
+    /// Set an agent's desk password, read from standard input (never from the command line).
+    Password { name: String },
 }
 
 #[derive(Subcommand)]
@@ -311,6 +334,25 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             DncCmd::Remove { phone } => commands::dnc_remove(&config, &phone).await,
             DncCmd::List => commands::dnc_list(&config).await,
             DncCmd::Import { file } => commands::dnc_import(&config, &file, Utc::now()).await,
+        }),
+        Cmd::Agent { action } => print(match action {
+            AgentCmd::Add {
+                name,
+                extension,
+                team,
+            } => {
+                desk::cli::add(
+                    &config,
+                    &name,
+                    &extension,
+                    team.as_deref(),
+                    SystemClock.now_ms(),
+                )
+                .await
+            }
+            AgentCmd::List => desk::cli::list(&config, SystemClock.now_ms()).await,
+            AgentCmd::Remove { name } => desk::cli::remove(&config, &name).await,
+            AgentCmd::Password { name } => desk::cli::set_password(&config, &name).await,
         }),
         Cmd::Pause { campaign } => set_paused(&config, &campaign, true).await,
         Cmd::Resume { campaign } => set_paused(&config, &campaign, false).await,

@@ -48,6 +48,8 @@ pub struct WebhookState {
     pub report_timeout: Duration,
     /// This daemon's name and the once-only duties it holds (several daemons, one database).
     pub duties: Arc<crate::cluster::Duties>,
+    /// The agent desk: routes `desk:TEAM` transfers (`crate::desk::routing`).
+    pub desk: Arc<crate::desk::hub::Desk>,
 }
 
 /// The router with every route of the daemon.
@@ -351,6 +353,7 @@ async fn handle_control(
                 tracing::info!(attempt = info.attempt_id, campaign = %c.id, result = result.as_str(), "call ended, contact {}", next.state);
                 st.metrics.outcome(&c.id, &next.state);
             }
+            crate::desk::routing::call_ended(&st.desk, &c, info.attempt_id, now).await;
         }
         st.in_flight.release_at(info.attempt_id, Some(now));
         return Ok(Json(json!({})).into_response());
@@ -361,10 +364,13 @@ async fn handle_control(
         tracing::warn!(attempt = info.attempt_id, status = %info.status, "control request for a settled attempt: hanging up, nothing changed");
         return Ok(Json(Command::hangup("settled")).into_response());
     }
-    let step = match &campaign {
+    let mut step = match &campaign {
         Some(c) => flow::next_step(c, info.attempt_id, &info.vars, req),
         None => flow::Step::hangup("unknown-campaign"),
     };
+    if let Some(c) = &campaign {
+        crate::desk::routing::after_step(&st.desk, c, &info, req, &mut step, now).await?;
+    }
     if kind == RequestKind::Start {
         st.metrics.answered(&info.campaign_id);
     }

@@ -171,6 +171,8 @@ pub struct Campaign {
     pub retry: RetryDelays,
     pub voice: Voice,
     pub flow: FlowSettings,
+    /// The desk's keys (`script`, `dispositions`, `wrapup_seconds`): see `crate::desk`.
+    pub desk: crate::desk::settings::DeskSettings,
     /// The file as read, stored with the campaign for reference.
     pub source: String,
 }
@@ -208,6 +210,9 @@ struct CampaignFile {
     promotion: Option<settings::PromotionFile>,
     survey: Option<settings::SurveyFile>,
     sales: Option<settings::SalesFile>,
+    script: Option<String>,
+    dispositions: Option<Vec<crate::desk::settings::DispositionFile>>,
+    wrapup_seconds: Option<u32>,
 }
 
 fn default_ring() -> u32 {
@@ -399,6 +404,12 @@ impl Campaign {
                 .map(FlowSettings::Sales),
         }
         .map_err(invalid)?;
+        let desk = crate::desk::settings::DeskSettings::build(
+            file.script.clone(),
+            file.dispositions.clone(),
+            file.wrapup_seconds,
+        )
+        .map_err(invalid)?;
         Ok(Campaign {
             id: id.to_string(),
             dir: dir.to_path_buf(),
@@ -423,6 +434,7 @@ impl Campaign {
             retry,
             voice: file.voice,
             flow,
+            desk,
             source: text.to_string(),
         })
     }

@@ -21,13 +21,17 @@ pub enum TransferTarget {
     Extension(String),
     /// An outside number, E.164 (`+34…`).
     Pstn(String),
+    /// A ready agent of this desk team, chosen by pregonero (`crate::desk`), rung on their
+    /// extension.
+    Desk(String),
 }
 
 impl TransferTarget {
     /// Parses `queue:NAME`, `extension:NUM` or `pstn:+CC…`; the error says what was expected.
     pub fn parse(text: &str) -> Result<TransferTarget, String> {
         let t = text.trim();
-        let expected = || format!("must be queue:NAME, extension:NUMBER or pstn:+34…, got \"{t}\"");
+        let expected =
+            || format!("must be queue:NAME, extension:NUMBER, pstn:+34… or desk:TEAM, got \"{t}\"");
         let (kind, value) = t.split_once(':').ok_or_else(expected)?;
         let value = value.trim();
         match kind.trim().to_ascii_lowercase().as_str() {
@@ -53,6 +57,10 @@ impl TransferTarget {
                     ));
                 }
                 Ok(TransferTarget::Extension(value.to_string()))
+            }
+            "desk" => {
+                crate::desk::cli::check_name("desk team", value).map_err(|e| e.to_string())?;
+                Ok(TransferTarget::Desk(value.to_string()))
             }
             "pstn" => {
                 let compact: String = value
@@ -85,6 +93,8 @@ impl TransferTarget {
                 "dial",
                 format!("pstn,00{},{ring_seconds}", e164.trim_start_matches('+')),
             ),
+            // The webhook puts the chosen agent's extension in its place (`desk::routing`).
+            TransferTarget::Desk(_) => ("dial", format!("extension,desk,{ring_seconds}")),
         }
     }
 }
@@ -94,6 +104,7 @@ impl std::fmt::Display for TransferTarget {
         match self {
             TransferTarget::Queue(n) => write!(f, "queue:{n}"),
             TransferTarget::Extension(n) => write!(f, "extension:{n}"),
+            TransferTarget::Desk(t) => write!(f, "desk:{t}"),
             TransferTarget::Pstn(n) => write!(f, "pstn:{n}"),
         }
     }
@@ -734,7 +745,7 @@ mod tests {
         let e = err("promotion", "message = \"m\"\nagent = \"sip:x\"\n");
         assert!(
             e.contains(
-                "promotion.agent must be queue:NAME, extension:NUMBER or pstn:+34…, got \"sip:x\""
+                "promotion.agent must be queue:NAME, extension:NUMBER, pstn:+34… or desk:TEAM, got \"sip:x\""
             ),
             "{e}"
         );

@@ -92,6 +92,8 @@ pub struct SimulatorConfig {
     /// object per line (`{"launch":…}` / `{"dtmf":…}`), so that a test outliving the dialer
     /// (the kill soak) knows what the provider did.
     pub journal: Option<std::path::PathBuf>,
+    /// How the desk's extensions answer a `dial extension` (`crate::desk::sim`).
+    pub desk: Option<crate::desk::sim::SimDeskSettings>,
 }
 
 impl Default for SimulatorConfig {
@@ -115,6 +117,7 @@ impl Default for SimulatorConfig {
             faults: Faults::default(),
             log_launches: false,
             journal: None,
+            desk: None,
         }
     }
 }

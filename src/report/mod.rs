@@ -51,6 +51,12 @@ pub struct CampaignReport {
     /// Sales only: answered calls no agent took in time, rolling 30 days and per day.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub abandon: Option<AbandonReport>,
+    /// Desk campaigns: how many calls got each disposition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispositions: Option<std::collections::BTreeMap<String, i64>>,
+    /// Desk campaigns: per agent, calls, talk and wrap-up time, dispositions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Vec<crate::store::AgentStats>>,
 }
 
 /// Abandoned sales calls: answered, but no agent took them within `abandon_after_seconds`.
@@ -139,6 +145,8 @@ impl CampaignReport {
             cost: (stats.cost * 10_000.0).round() / 10_000.0,
             answers: None,
             abandon: None,
+            dispositions: None,
+            agents: None,
         }
     }
 
@@ -172,6 +180,7 @@ impl CampaignReport {
                 a.rate_30d * 100.0
             ));
         }
+        crate::desk::report::table_lines(self, &mut out);
         out
     }
 }
@@ -212,6 +221,7 @@ pub async fn build(
             let calls = store.answered_calls(&row.id, since).await?;
             report.abandon = Some(AbandonReport::from_calls(&calls));
         }
+        crate::desk::report::fill(store, &mut report).await?;
         out.push(report);
     }
     if let (Some(c), true) = (campaign, out.is_empty()) {
@@ -285,10 +295,9 @@ pub async fn contact_table(
     tz: chrono_tz::Tz,
 ) -> Result<contacts::ContactTable, ReportError> {
     kind_of(store, campaign).await?;
-    Ok(
-        contacts::ContactTable::new(tz, store.contact_report(campaign).await?)
-            .with_answers(store.contact_answers(campaign).await?),
-    )
+    let mut rows = store.contact_report(campaign).await?;
+    crate::desk::report::contact_columns(store, campaign, &mut rows).await?;
+    Ok(contacts::ContactTable::new(tz, rows).with_answers(store.contact_answers(campaign).await?))
 }
 
 /// The compliance report; `plan` is the campaign's schedule as loaded from its folder (`None`
@@ -396,9 +405,9 @@ pub async fn contact_timeline(
     let attempts = store.attempts_of(contact.contact_id).await?;
     let events = store.events_of(contact.contact_id).await?;
     let lines = store.report_lines_of(contact.contact_id).await?;
-    Ok(timeline::Timeline::build(
-        &contact, &attempts, &events, &lines, tz,
-    ))
+    let mut t = timeline::Timeline::build(&contact, &attempts, &events, &lines, tz);
+    crate::desk::report::timeline_dispositions(store, &attempts, &mut t, tz).await?;
+    Ok(t)
 }
 
 /// Where a campaign stands, said one way wherever it is shown (`pregonero campaigns`, the

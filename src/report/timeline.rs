@@ -53,6 +53,9 @@ pub struct Attempt {
     pub transferred: bool,
     pub events: Vec<Event>,
     pub report_lines: Vec<Line>,
+    /// What the desk agent recorded after this call (`crate::desk`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -113,6 +116,7 @@ impl Timeline {
                             cost: l.cost,
                         })
                         .collect(),
+                    disposition: None,
                 }
             })
             .collect();
@@ -187,6 +191,9 @@ impl Timeline {
                     "    {} report line: {} {} s, {:.4} € (start {})\n",
                     l.received_at, l.status, l.duration_seconds, l.cost, l.startdate
                 ));
+            }
+            if let Some(d) = &a.disposition {
+                out.push_str(&crate::desk::report::timeline_line(d));
             }
             if let Some(end) = &a.ended_at {
                 out.push_str(&format!(

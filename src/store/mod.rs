@@ -21,6 +21,7 @@
 //! - contact state transitions happen in the same transaction as the attempt change behind them.
 
 mod cluster;
+mod desk;
 mod migrate_lock;
 mod postgres;
 mod queries;
@@ -30,9 +31,12 @@ mod sqlite;
 mod sqlite_direct;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_desk;
 
 use std::collections::{BTreeMap, HashMap};
 
+pub use desk::{Agent, AgentStats, DispositionResult, DispositionRow, AGENT_STATES};
 pub use postgres::PgStore;
 pub use queries::ClaimCaps;
 pub use records::*;

@@ -4,6 +4,8 @@
 mod cluster;
 mod csv_office;
 mod dashboard;
+mod desk;
+mod desk_browser;
 mod dialing;
 mod doctor;
 mod e2e;

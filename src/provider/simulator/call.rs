@@ -382,7 +382,16 @@ impl Call {
             "speak_getdtmf" => getdtmf(speak(opt(2)), num(3, 5000.0), opt(4)),
             "play" => done(PLAY_SECS),
             "play_getdtmf" => getdtmf(PLAY_SECS, num(2, 5000.0), opt(3)),
-            "dial" => transfer(num(2, 30.0)),
+            "dial" => match (&self.sim.inner.cfg.desk, opt(0)) {
+                // An extension answers as `[simulator.desk]` says (unless the callee's script
+                // makes every transfer fail).
+                (Some(desk), "extension") if transfer_ok => {
+                    let (secs, description) =
+                        crate::desk::sim::extension_answer(desk, opt(1), num(2, 30.0));
+                    step(secs, description, "", false)
+                }
+                _ => transfer(num(2, 30.0)),
+            },
             "queue" => transfer(30.0),
             "record" => {
                 let path = format!("/var/spool/asterisk/monitor/{}.wav", self.launch.id);
