@@ -165,6 +165,13 @@ impl Application {
             {
                 tracing::error!(campaign = %c.id, "cannot store the campaign's notify_url: {e}");
             }
+            let events = c
+                .events
+                .as_ref()
+                .map(|e| (e.url.as_str(), e.types.as_slice()));
+            if let Err(e) = store.set_event_target(&c.id, events, clock.now_ms()).await {
+                tracing::error!(campaign = %c.id, "cannot store the campaign's events URL: {e}");
+            }
             if !c.flow_ready() {
                 tracing::warn!(campaign = %c.id, kind = c.kind.as_str(), "this kind's call flow is not available yet: the campaign is loaded but not dialed");
             }
@@ -400,7 +407,8 @@ impl Application {
             self.clock.clone(),
             &self.config.notify,
             time_scale,
-        )?;
+        )?
+        .with_secret(self.config.events_secret()?);
         notify_tasks.spawn(live.watch("notification outbox", outbox.run(notify_stop.clone())));
         notify_tasks.close();
 

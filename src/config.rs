@@ -36,6 +36,7 @@ pub struct Config {
     pub calling: CallingConfig,
     pub simulator: SimulatorSettings,
     pub notify: NotifyConfig,
+    pub events: EventsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -295,6 +296,16 @@ impl Default for SimulatorSettings {
     }
 }
 
+/// Events to the customer's systems (`crate::events`), daemon-wide; each campaign names its
+/// receiver in its own `[events]`. Deliveries follow `[notify]`'s tries and backoff.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// The key of the `Pregonero-Signature` header (the file's text, trimmed). Without it
+    /// events are sent unsigned.
+    pub secret_file: Option<PathBuf>,
+}
+
 /// Delivery of outcome notifications (`[reminder].notify_url`) from the outbox.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -506,6 +517,26 @@ impl Config {
             }
             None => Ok(None),
         }
+    }
+
+    /// The events signing key, read from `events.secret_file`; `None` when unset. An empty
+    /// file is an error: it would sign with an empty key.
+    pub fn events_secret(&self) -> Result<Option<SecretString>, ConfigError> {
+        let Some(path) = &self.events.secret_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
+            path: path.clone(),
+            reason,
+        })?;
+        let key = text.trim();
+        if key.is_empty() {
+            return Err(ConfigError::Rule(format!(
+                "events.secret_file {} is empty",
+                path.display()
+            )));
+        }
+        Ok(Some(SecretString::from(key.to_string())))
     }
 
     /// The dashboard password, read from `dashboard_password` or `dashboard_password_file`;

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod dashboard;
 pub mod dialer;
+pub mod events;
 pub mod flow;
 pub mod guard;
 pub mod liveness;

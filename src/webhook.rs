@@ -384,6 +384,25 @@ async fn handle_control(
             .await?;
         tracing::info!(attempt = info.attempt_id, to = %crate::campaign::phone::mask(&info.phone), "opted out: on the do-not-call list");
     }
+    // `transfer.started` leaves with the transfer command: queued before the reply.
+    if let (Some(target), Some(events)) = (
+        &step.transfer,
+        campaign.as_deref().and_then(|c| c.events.as_ref()),
+    ) {
+        if events.types.iter().any(|t| t == "transfer.started") {
+            let data = json!({"call_id": info.provider_call_id, "target": target.to_string()});
+            st.store
+                .add_event(
+                    &info.campaign_id,
+                    info.contact_id,
+                    Some(info.attempt_id),
+                    "transfer.started",
+                    &data,
+                    now,
+                )
+                .await?;
+        }
+    }
     let progress = Progress {
         answered: true,
         outcome: step.outcome.clone(),

@@ -171,6 +171,8 @@ pub struct Campaign {
     pub retry: RetryDelays,
     pub voice: Voice,
     pub flow: FlowSettings,
+    /// `[events]`: where this campaign's events are POSTed, and which (`crate::events`).
+    pub events: Option<crate::events::EventsSettings>,
     /// The file as read, stored with the campaign for reference.
     pub source: String,
 }
@@ -206,6 +208,7 @@ struct CampaignFile {
     promotion: Option<settings::PromotionFile>,
     survey: Option<settings::SurveyFile>,
     sales: Option<settings::SalesFile>,
+    events: Option<crate::events::EventsFile>,
 }
 
 fn default_ring() -> u32 {
@@ -395,6 +398,10 @@ impl Campaign {
                 .map(FlowSettings::Sales),
         }
         .map_err(invalid)?;
+        let events = match &file.events {
+            Some(e) => e.settings().map_err(invalid)?,
+            None => None,
+        };
         Ok(Campaign {
             id: id.to_string(),
             dir: dir.to_path_buf(),
@@ -417,6 +424,7 @@ impl Campaign {
             retry,
             voice: file.voice,
             flow,
+            events,
             source: text.to_string(),
         })
     }

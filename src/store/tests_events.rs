@@ -191,7 +191,10 @@ async fn each_fact_queues_its_event_in_its_own_transaction(db: &TestDb) {
     assert_eq!(d["call_id"], format!("call.{}", claims[1].attempt_id));
     assert_eq!(d["duration_seconds"], 20);
     let last = rows.last().unwrap();
-    assert_eq!((last.event.as_str(), last.url.as_str()), ("contact.final", URL));
+    assert_eq!(
+        (last.event.as_str(), last.url.as_str()),
+        ("contact.final", URL)
+    );
     assert_eq!(data(last)["state"], "confirmed");
     assert_eq!(data(last)["attempts"], 1);
 
@@ -204,7 +207,11 @@ async fn each_fact_queues_its_event_in_its_own_transaction(db: &TestDb) {
     assert_eq!(notify.notification().phone, claims[0].phone);
     let launched = &due[0];
     assert_eq!(
-        (launched.event.as_str(), launched.created_at, launched.name.as_str()),
+        (
+            launched.event.as_str(),
+            launched.created_at,
+            launched.name.as_str()
+        ),
         ("call.launched", T0 + 97, "N0")
     );
     assert_eq!(launched.vars.get("telefono"), Some(&claims[0].phone));
@@ -287,8 +294,10 @@ async fn a_waiting_row_holds_back_its_contact_not_the_others(db: &TestDb) {
     // A second report of a delivery changes nothing.
     store.deliveries_done(&[a2], T0 + 9_999).await.unwrap();
     let rows = store.event_outbox("c1").await.unwrap();
-    let done: Vec<(Option<i64>, Option<i64>)> =
-        rows.iter().map(|r| (r.delivered_at, r.gave_up_at)).collect();
+    let done: Vec<(Option<i64>, Option<i64>)> = rows
+        .iter()
+        .map(|r| (r.delivered_at, r.gave_up_at))
+        .collect();
     assert_eq!(
         done,
         [
@@ -386,5 +395,8 @@ async fn events_queued_by_hand_follow_the_target(db: &TestDb) {
     assert_eq!(rows[0].event, "transfer.started");
     assert_eq!(rows[0].data.as_deref(), Some(data.to_string().as_str()));
     let due = store.due_deliveries(T0 + 5, 10).await.unwrap();
-    assert_eq!((due[0].created_at, due[0].format.as_str()), (T0 + 5, "event"));
+    assert_eq!(
+        (due[0].created_at, due[0].format.as_str()),
+        (T0 + 5, "event")
+    );
 }

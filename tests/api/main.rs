@@ -4,6 +4,7 @@
 mod dashboard;
 mod dialing;
 mod e2e;
+mod events;
 mod fuzz_corpus;
 mod helpers;
 mod provider_replies;
