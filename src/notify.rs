@@ -17,6 +17,7 @@
 //! credentials).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
@@ -30,6 +31,8 @@ use crate::store::{Delivery, Notification, Store, StoreError};
 
 /// Rows read per pass.
 const BATCH: u32 = 512;
+/// Contacts delivered to at the same time (each on its own connection).
+const PARALLEL: usize = 32;
 /// Longest pause between two looks at the outbox (divided by the simulator's speed).
 const POLL: Duration = Duration::from_secs(1);
 const MIN_POLL: Duration = Duration::from_millis(100);
@@ -203,10 +206,16 @@ impl Outbox {
             }
         }
         let mut tasks = tokio::task::JoinSet::new();
+        let slots = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
         for group in groups {
             let this = self.clone();
             let stop = stop.clone();
-            tasks.spawn(async move { this.deliver_in_order(group, &stop).await });
+            let slots = slots.clone();
+            tasks.spawn(async move {
+                // Closed never: the semaphore lives as long as this pass.
+                let _slot = slots.acquire_owned().await.ok();
+                this.deliver_in_order(group, &stop).await
+            });
         }
         let mut delivered = Vec::with_capacity(read);
         let mut failure = None;
