@@ -206,4 +206,64 @@ mod tests {
             format!("t=5,v1={}", hmac_by_hand(&long_key, b"5.x"))
         );
     }
+
+    fn campaign(events: &str) -> Result<crate::campaign::Campaign, String> {
+        let text = format!(
+            "kind = \"announcement\"\ncaller_id = \"+34910000000\"\n[announcement]\nmessage = \"Hola\"\n{events}"
+        );
+        crate::campaign::Campaign::parse(
+            "c1",
+            std::path::Path::new("campaigns/c1"),
+            std::path::Path::new("campaigns/c1/campaign.toml"),
+            &text,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_campaign_file_names_its_receiver_or_says_what_is_wrong() {
+        let c = campaign("[events]\nurl = \"https://crm.example.com/h\"\ntypes = [\"optout\"]\n")
+            .unwrap();
+        let e = c.events.unwrap();
+        assert_eq!(
+            (e.url.as_str(), e.types),
+            ("https://crm.example.com/h", vec!["optout".to_string()])
+        );
+        assert_eq!(campaign("").unwrap().events, None);
+        let err = campaign("[events]\nurl = \"https://x\"\ntypes = [\"call.rang\"]\n").unwrap_err();
+        assert!(
+            err.contains("campaign.toml") && err.contains("\"call.rang\""),
+            "{err}"
+        );
+        let err = campaign("[events]\nurl = \"https://x\"\nsecret = \"s\"\n").unwrap_err();
+        assert!(err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn the_signing_key_comes_from_secret_file_or_its_environment_variable() {
+        use secrecy::ExposeSecret;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("events.key");
+        std::fs::write(&key, "  k3y\n").unwrap();
+        let env = vec![(
+            "PREGONERO_EVENTS_SECRET_FILE".to_string(),
+            key.display().to_string(),
+        )];
+        let config = crate::config::Config::load_with_env(None, &env).unwrap();
+        let secret = config.events_secret().unwrap().unwrap();
+        assert_eq!(secret.expose_secret(), "k3y");
+        assert!(crate::config::Config::default()
+            .events_secret()
+            .unwrap()
+            .is_none());
+        std::fs::write(&key, "\n").unwrap();
+        let err = config.events_secret().unwrap_err().to_string();
+        assert!(
+            err.contains("events.secret_file") && err.contains("empty"),
+            "{err}"
+        );
+        std::fs::remove_file(&key).unwrap();
+        let err = config.events_secret().unwrap_err().to_string();
+        assert!(err.contains("events.key"), "{err}");
+    }
 }

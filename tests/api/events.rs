@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ struct Receiver {
     fail_every: u64,
     count: Arc<AtomicU64>,
     gone: bool,
+    /// While set, every request gets 503.
+    down: Arc<AtomicBool>,
     posts: Arc<Mutex<Vec<Post>>>,
 }
 
@@ -82,7 +84,9 @@ async fn receive(
             .map(String::from)
     };
     let n = r.count.fetch_add(1, Ordering::SeqCst) + 1;
-    let status = if r.gone {
+    let status = if r.down.load(Ordering::SeqCst) {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if r.gone {
         StatusCode::GONE
     } else if r.fail_every > 0 && n % r.fail_every == 0 {
         StatusCode::INTERNAL_SERVER_ERROR
@@ -132,6 +136,7 @@ crate::on_both_backends!(
     a_campaigns_calls_reach_its_receiver_signed_and_in_order,
     a_thousand_events_arrive_in_order_through_a_receiver_failing_every_third_request,
     a_receiver_answering_410_stops_the_campaigns_deliveries,
+    undelivered_events_survive_a_restart,
 );
 
 async fn a_campaigns_calls_reach_its_receiver_signed_and_in_order(db: Db) {
@@ -434,4 +439,118 @@ async fn a_receiver_answering_410_stops_the_campaigns_deliveries(db: Db) {
     outbox.deliver_due(&CancellationToken::new()).await.unwrap();
     assert_eq!(receiver.posts().len(), before);
     store.close().await;
+}
+
+async fn undelivered_events_survive_a_restart(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "events::restart").await else {
+        return;
+    };
+    let (receiver, base) = Receiver::default().start().await;
+    receiver.down.store(true, Ordering::SeqCst);
+    let (store, contacts) = campaign_with(&test_db.url, 2, &format!("{base}/events")).await;
+    for (seq, contact) in [(0, contacts[0]), (1, contacts[0]), (2, contacts[1])] {
+        let data = serde_json::json!({"seq": seq});
+        store
+            .add_event("c1", contact, None, "call.ended", &data, T0 + seq)
+            .await
+            .unwrap();
+    }
+    // The receiver is down: the first row of each contact fails once, the second waits.
+    outbox(&store)
+        .deliver_due(&CancellationToken::new())
+        .await
+        .unwrap();
+    let tries: Vec<i64> = store
+        .event_outbox("c1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.tries)
+        .collect();
+    assert_eq!(tries, [1, 0, 1]);
+    let refused = receiver.posts().len();
+    assert_eq!(refused, 2);
+    store.close().await;
+
+    // The next run, with the receiver back, delivers all three, in order per contact.
+    receiver.down.store(false, Ordering::SeqCst);
+    let store = Store::connect(&test_db.url).await.unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(outbox(&store).run(stop.clone()));
+    let delivered = helpers::wait_for(Duration::from_secs(30), || {
+        let store = store.clone();
+        async move {
+            store
+                .event_outbox("c1")
+                .await
+                .is_ok_and(|rows| rows.iter().all(|r| r.delivered_at.is_some()))
+        }
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+    assert!(delivered, "{:?}", store.event_outbox("c1").await);
+    let seqs: Vec<i64> = receiver
+        .accepted("events")
+        .iter()
+        .filter(|(_, v)| v["contact"]["phone"] == "+34600000000")
+        .map(|(_, v)| v["data"]["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [0, 1]);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn check_names_each_campaigns_receiver_and_whether_events_are_signed() {
+    let root = tempfile::tempdir().unwrap();
+    let campaigns = root.path().join("campaigns");
+    helpers::campaign(
+        &campaigns,
+        "avisos",
+        "kind = \"announcement\"\ncaller_id = \"+34910000000\"\n[announcement]\nmessage = \"Hola\"\n[events]\nurl = \"https://user:pw@crm.example.com/hooks?token=abc\"\ntypes = [\"call.ended\", \"optout\"]\n",
+        "lista.csv",
+        "telefono\n600000001\n",
+    );
+    let key = root.path().join("events.key");
+    std::fs::write(&key, "k3y\n").unwrap();
+    let toml = root.path().join("pregonero.toml");
+    let write_config = |secret: &std::path::Path| {
+        std::fs::write(
+            &toml,
+            format!(
+                "[campaigns]\ndir = \"{}\"\n[events]\nsecret_file = \"{}\"\n",
+                campaigns.display(),
+                secret.display()
+            ),
+        )
+        .unwrap();
+    };
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pregonero"))
+            .arg("--config")
+            .arg(&toml)
+            .arg("check")
+            .env_remove("PREGONERO_CONFIG")
+            .current_dir(root.path())
+            .output()
+            .unwrap()
+    };
+    write_config(&key);
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("  events: call.ended, optout to https://crm.example.com (signed)"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("pw@") && !stdout.contains("token=abc"),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    // A signing key that cannot be read is an error naming the file.
+    write_config(&root.path().join("missing.key"));
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("missing.key"), "{stdout}");
 }
