@@ -175,7 +175,7 @@ impl Outbox {
 
     /// How long to wait before the next pass: until the next row is due, at most one poll.
     async fn until_next(&self) -> Duration {
-        match self.store.next_notification_at().await {
+        match self.store.next_delivery_at().await {
             Ok(Some(at)) => {
                 let ms = (at - self.clock.now_ms()).max(0) as u64;
                 Duration::from_millis(ms).clamp(MIN_POLL, self.settings.poll)

@@ -225,6 +225,22 @@ impl Store {
             .collect())
     }
 
+    /// When the next row can go: the earliest `next_try_at` of the rows no earlier row of
+    /// their contact holds back (a held-back row goes right after the row before it).
+    pub async fn next_delivery_at(&self) -> Result<Option<i64>> {
+        Ok(with_reader!(self, |db| {
+            sqlx::query_scalar(
+                "SELECT MIN(o.next_try_at) FROM notify_outbox o
+                 WHERE o.delivered_at IS NULL AND o.gave_up_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM notify_outbox p
+                       WHERE p.contact_id = o.contact_id AND p.id < o.id AND p.url = o.url
+                         AND p.delivered_at IS NULL AND p.gave_up_at IS NULL)",
+            )
+            .fetch_one(db)
+            .await?
+        }))
+    }
+
     /// The receivers accepted these rows: one write for all of them.
     pub async fn deliveries_done(&self, ids: &[i64], now: i64) -> Result<()> {
         for chunk in ids.chunks(INSERT_CHUNK) {

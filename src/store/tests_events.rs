@@ -280,8 +280,11 @@ async fn a_waiting_row_holds_back_its_contact_not_the_others(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(due_ids(T0 + 1_001).await, [b1, b2]);
+    // The next wake-up is B's rows, not A's second (held back, though its time has come).
+    assert_eq!(store.next_delivery_at().await.unwrap(), Some(T0 + 200 - 3));
     store.deliveries_done(&[b1, b2], T0 + 1_002).await.unwrap();
     assert!(due_ids(T0 + 1_003).await.is_empty());
+    assert_eq!(store.next_delivery_at().await.unwrap(), Some(T0 + 5_000));
     // Once due again it comes first, followed by the row it held back.
     assert_eq!(due_ids(T0 + 5_000).await, [a1, a2]);
     // A row given up no longer holds anything back.
