@@ -82,3 +82,24 @@ WHEN ((OLD.launched_at IS NULL AND NEW.launched_at IS NOT NULL)
    OR (NEW.outcome = 'opted_out' AND OLD.outcome IS DISTINCT FROM 'opted_out')
    OR (NEW.status = 'closed' AND OLD.status <> 'closed'))
 EXECUTE FUNCTION attempts_events();
+
+-- Inbound calls: callees calling back the number that called them (`/apivoice/inbound`).
+-- `campaign_id` / `contact_id` are the contact the caller was matched to (none for unknown
+-- and anonymous callers); `route` what the call did (`agent`, `menu`, `greeting`);
+-- `outcome` how it ended (`to_agent`, `opted_out`, `confirmed`, `cancelled`, …).
+CREATE TABLE inbound_calls (
+    id                BIGSERIAL PRIMARY KEY,
+    provider_call_id  TEXT,
+    caller            TEXT NOT NULL,
+    did               TEXT NOT NULL,
+    campaign_id       TEXT REFERENCES campaigns(id),
+    contact_id        BIGINT REFERENCES contacts(id),
+    route             TEXT NOT NULL,
+    outcome           TEXT,
+    received_at       BIGINT NOT NULL,
+    ended_at          BIGINT,
+    duration_seconds  BIGINT,
+    talk_seconds      BIGINT
+);
+CREATE UNIQUE INDEX inbound_calls_call_id ON inbound_calls (provider_call_id) WHERE provider_call_id IS NOT NULL;
+CREATE INDEX inbound_calls_campaign ON inbound_calls (campaign_id);

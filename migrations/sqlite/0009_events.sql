@@ -84,3 +84,24 @@ BEGIN
     FROM event_targets t
     WHERE t.campaign_id = NEW.campaign_id AND t.stopped_at IS NULL AND t.types LIKE '%,call.ended,%';
 END;
+
+-- Inbound calls: callees calling back the number that called them (`/apivoice/inbound`).
+-- `campaign_id` / `contact_id` are the contact the caller was matched to (none for unknown
+-- and anonymous callers); `route` what the call did (`agent`, `menu`, `greeting`);
+-- `outcome` how it ended (`to_agent`, `opted_out`, `confirmed`, `cancelled`, …).
+CREATE TABLE inbound_calls (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    provider_call_id  TEXT,
+    caller            TEXT NOT NULL,
+    did               TEXT NOT NULL,
+    campaign_id       TEXT REFERENCES campaigns(id),
+    contact_id        INTEGER REFERENCES contacts(id),
+    route             TEXT NOT NULL,
+    outcome           TEXT,
+    received_at       INTEGER NOT NULL,
+    ended_at          INTEGER,
+    duration_seconds  INTEGER,
+    talk_seconds      INTEGER
+);
+CREATE UNIQUE INDEX inbound_calls_call_id ON inbound_calls (provider_call_id) WHERE provider_call_id IS NOT NULL;
+CREATE INDEX inbound_calls_campaign ON inbound_calls (campaign_id);

@@ -21,6 +21,7 @@
 //! - contact state transitions happen in the same transaction as the attempt change behind them.
 
 mod events;
+mod inbound;
 mod postgres;
 mod queries;
 mod records;
@@ -35,6 +36,7 @@ mod tests_events;
 use std::collections::{BTreeMap, HashMap};
 
 pub use events::{Delivery, EventOutboxRow, EventTarget, EVENT_TYPES};
+pub use inbound::{InboundCall, InboundMatch};
 pub use postgres::PgStore;
 pub use records::*;
 pub use sqlite::SqliteStore;

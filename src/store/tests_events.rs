@@ -32,6 +32,7 @@ on_both_backends!(
     a_waiting_row_holds_back_its_contact_not_the_others,
     a_410_stops_the_campaign_until_the_url_changes,
     events_queued_by_hand_follow_the_target,
+    inbound_calls_are_matched_recorded_once_and_settle_their_contact,
 );
 
 const T0: i64 = 1_780_000_000_000;
@@ -401,5 +402,126 @@ async fn events_queued_by_hand_follow_the_target(db: &TestDb) {
     assert_eq!(
         (due[0].created_at, due[0].format.as_str()),
         (T0 + 5, "event")
+    );
+}
+
+async fn inbound_calls_are_matched_recorded_once_and_settle_their_contact(db: &TestDb) {
+    let store = store_with(db, 2).await;
+    store
+        .upsert_campaign("c2", "reminder", "T2", "", T0)
+        .await
+        .unwrap();
+    let types = vec!["inbound.received".to_string(), "contact.final".to_string()];
+    store
+        .set_event_target("c1", Some((URL, &types)), T0)
+        .await
+        .unwrap();
+    let phone = "+34600000001";
+    let found = store
+        .inbound_matches(phone, &["c1".to_string(), "c2".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].campaign_id.as_str(), found[0].name.as_str()),
+        ("c1", "N1")
+    );
+    assert!(store
+        .inbound_matches(phone, &["c2".to_string()])
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.inbound_matches(phone, &[]).await.unwrap().is_empty());
+    let contact = found[0].contact_id;
+
+    let id = store
+        .start_inbound(
+            Some("in.1"),
+            phone,
+            "+34910000000",
+            Some(("c1", contact)),
+            "agent",
+            T0 + 10,
+        )
+        .await
+        .unwrap();
+    // A repeated start is the same call: no second row, no second event.
+    let again = store
+        .start_inbound(
+            Some("in.1"),
+            phone,
+            "+34910000000",
+            Some(("c1", contact)),
+            "agent",
+            T0 + 11,
+        )
+        .await
+        .unwrap();
+    assert_eq!(id, again);
+    let anonymous = store
+        .start_inbound(None, "anonymous", "+34910000000", None, "greeting", T0 + 12)
+        .await
+        .unwrap();
+    assert_ne!(anonymous, id);
+    let rows = store.event_outbox("c1").await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].event.as_str(), rows[0].contact_id),
+        ("inbound.received", contact)
+    );
+    assert_eq!(data(&rows[0])["call_id"], "in.1");
+
+    // The agent did not answer: the menu; the caller confirms.
+    assert!(!store
+        .inbound_progress(id, Some("menu"), None, None, T0 + 20)
+        .await
+        .unwrap());
+    assert!(store
+        .inbound_progress(id, None, Some("confirmed"), Some("confirmed"), T0 + 30)
+        .await
+        .unwrap());
+    // Settled once: a final state is not settled again.
+    assert!(!store
+        .inbound_progress(id, None, Some("cancelled"), Some("cancelled"), T0 + 31)
+        .await
+        .unwrap());
+    store
+        .end_inbound(id, Some(40), Some(35), T0 + 50)
+        .await
+        .unwrap();
+    store
+        .end_inbound(id, Some(99), None, T0 + 60)
+        .await
+        .unwrap();
+    let call = store.inbound_call(id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            call.route.as_str(),
+            call.outcome.as_deref(),
+            call.ended_at,
+            call.duration_seconds
+        ),
+        ("menu", Some("cancelled"), Some(T0 + 50), Some(40))
+    );
+    let c = store.contact("c1", phone).await.unwrap().unwrap();
+    assert_eq!(c.state, "confirmed");
+    let events: Vec<String> = store
+        .event_outbox("c1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.event)
+        .collect();
+    assert_eq!(events, ["inbound.received", "contact.final"]);
+    let calls = store.inbound_calls("c1").await.unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        store
+            .inbound_call(anonymous)
+            .await
+            .unwrap()
+            .unwrap()
+            .contact_id,
+        None
     );
 }
