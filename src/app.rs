@@ -233,6 +233,12 @@ impl Application {
             .webhook_urls(&self.addr.to_string(), &self.secret)
     }
 
+    /// The inbound control URL (callees calling back).
+    pub fn inbound_url(&self) -> String {
+        self.config
+            .inbound_url(&self.addr.to_string(), &self.secret)
+    }
+
     /// Runs until `stop` fires (or, with `exit_when_idle`, until no contact is due or in
     /// progress), then shuts down in order.
     pub async fn run_until_stopped(
@@ -260,6 +266,8 @@ impl Application {
             policy: self.config.source_policy()?,
             control_timeout: Duration::from_secs_f64(self.config.server.request_timeout_seconds),
             report_timeout: Duration::from_secs_f64(self.config.server.report_timeout_seconds),
+            inbound: self.config.inbound.clone(),
+            default_region: crate::campaign::phone::region(&self.config.calling.default_region),
         };
         let dashboard_password = self.config.dashboard_password()?;
         if dashboard_password.is_some() {

@@ -14,6 +14,7 @@ pub mod dialer;
 pub mod events;
 pub mod flow;
 pub mod guard;
+pub mod inbound;
 pub mod liveness;
 pub mod metrics;
 pub mod notify;

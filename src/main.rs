@@ -431,6 +431,10 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
             println!("\nPaste these in netelip's panel (API Voice instance \"{}\"):", config.provider.api);
             println!("  control URL: {control}");
             println!("  report URL:  {report}");
+            println!(
+                "  inbound URL: {} (\"URL de control para llamadas entrantes\": callees calling back)",
+                config.inbound_url(&listen, secret)
+            );
             if config.server.public_url.is_none() {
                 println!("  (server.public_url is not set: these use the listen address; set it to the address the provider reaches)");
             }

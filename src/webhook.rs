@@ -46,6 +46,10 @@ pub struct WebhookState {
     pub policy: SourcePolicy,
     pub control_timeout: Duration,
     pub report_timeout: Duration,
+    /// The callback flow's settings (`[inbound]`) and the region of numbers written without
+    /// `+CC` (`[calling] default_region`), for inbound calls (`crate::inbound`).
+    pub inbound: crate::config::InboundConfig,
+    pub default_region: Option<phonenumber::country::Id>,
 }
 
 /// The router with every route of the daemon.
@@ -69,6 +73,13 @@ pub fn router(state: WebhookState) -> Router {
                 .layer(guard(state.control_timeout, OnTimeout::Hangup)),
         )
         .route(
+            "/apivoice/inbound/{secret}",
+            post(crate::inbound::inbound)
+                .get(validate)
+                .layer(DefaultBodyLimit::max(CONTROL_BODY_LIMIT))
+                .layer(guard(state.control_timeout, OnTimeout::Hangup)),
+        )
+        .route(
             "/apivoice/report/{secret}",
             post(report)
                 .get(validate)
@@ -83,7 +94,7 @@ pub fn router(state: WebhookState) -> Router {
 
 /// Compares in constant time: both sides are hashed first, so neither the content nor the
 /// length of the secret can be guessed from response times.
-fn secret_matches(given: &str, expected: &SecretString) -> bool {
+pub(crate) fn secret_matches(given: &str, expected: &SecretString) -> bool {
     use sha2::{Digest, Sha256};
     let a = Sha256::digest(given.as_bytes());
     let b = Sha256::digest(expected.expose_secret().as_bytes());
@@ -95,15 +106,15 @@ fn secret_matches(given: &str, expected: &SecretString) -> bool {
 
 /// A control request that is not ours to answer: 403 with a valid command (`hangup`), so the
 /// provider never plays a `Command not found`, and nothing stored.
-fn refused(why: &str) -> Response {
+pub(crate) fn refused(why: &str) -> Response {
     (StatusCode::FORBIDDEN, Json(Command::hangup(why))).into_response()
 }
 
-fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     StatusCode::NOT_FOUND.into_response()
 }
 
-fn bad_request(msg: &str) -> Response {
+pub(crate) fn bad_request(msg: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": msg }))).into_response()
 }
 

@@ -7,6 +7,7 @@ mod e2e;
 mod events;
 mod fuzz_corpus;
 mod helpers;
+mod inbound;
 mod provider_replies;
 mod reminders;
 mod reports;
