@@ -30,6 +30,9 @@ use crate::webhook::{
     bad_request, control_request, not_found, refused, secret_matches, WebhookState,
 };
 
+/// How long a caller matched to a waiting contact is not dialled: well past any callback.
+const HOLD_MS: i64 = 30 * 60 * 1000;
+
 /// The contact an inbound caller was matched to: its campaign, name, columns and id.
 type Matched = (Arc<ActiveCampaign>, String, BTreeMap<String, String>, i64);
 
@@ -133,6 +136,7 @@ async fn handle(st: &WebhookState, req: &ControlRequest) -> Result<Response, Sto
                     .as_ref()
                     .map(|(c, _, _, contact)| (c.id.as_str(), *contact)),
                 route,
+                now + HOLD_MS,
                 now,
             )
             .await?;

@@ -63,8 +63,9 @@ impl Store {
     }
 
     /// Records the start of an inbound call (once per provider call id: a repeated start
-    /// returns the same row) and, for a matched contact, queues `inbound.received` in the same
-    /// transaction. Returns the inbound call's id.
+    /// returns the same row) and, for a matched contact, queues `inbound.received` and keeps a
+    /// waiting contact from being dialled before `hold_until`, in the same transaction.
+    /// Returns the inbound call's id.
     pub async fn start_inbound(
         &self,
         call_id: Option<&str>,
@@ -72,6 +73,7 @@ impl Store {
         did: &str,
         matched: Option<(&str, i64)>,
         route: &str,
+        hold_until: i64,
         now: i64,
     ) -> Result<i64> {
         let (campaign, contact) = match matched {
@@ -98,6 +100,15 @@ impl Store {
             let id = match inserted {
                 Some(id) => {
                     if let (Some(campaign), Some(contact)) = (campaign, contact) {
+                        // Not dialled while they are on the line with us.
+                        sqlx::query(
+                            "UPDATE contacts SET next_at = CASE WHEN next_at < $1 THEN $1 ELSE next_at END
+                             WHERE id = $2 AND state IN ('pending', 'scheduled')",
+                        )
+                        .bind(hold_until)
+                        .bind(contact)
+                        .execute(&mut *tx)
+                        .await?;
                         let data = serde_json::json!({
                             "call_id": call_id, "caller": caller, "did": did, "route": route,
                         });

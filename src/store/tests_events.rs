@@ -441,6 +441,7 @@ async fn inbound_calls_are_matched_recorded_once_and_settle_their_contact(db: &T
             "+34910000000",
             Some(("c1", contact)),
             "agent",
+            T0 + 600_000,
             T0 + 10,
         )
         .await
@@ -453,16 +454,35 @@ async fn inbound_calls_are_matched_recorded_once_and_settle_their_contact(db: &T
             "+34910000000",
             Some(("c1", contact)),
             "agent",
+            T0 + 900_000,
             T0 + 11,
         )
         .await
         .unwrap();
     assert_eq!(id, again);
     let anonymous = store
-        .start_inbound(None, "anonymous", "+34910000000", None, "greeting", T0 + 12)
+        .start_inbound(
+            None,
+            "anonymous",
+            "+34910000000",
+            None,
+            "greeting",
+            T0 + 600_000,
+            T0 + 12,
+        )
         .await
         .unwrap();
     assert_ne!(anonymous, id);
+    // The caller is not dialled while on the line (until the hold of the first start).
+    assert_eq!(
+        store.contact("c1", phone).await.unwrap().unwrap().next_at,
+        T0 + 600_000
+    );
+    let due = store
+        .claim_due("c1", T0 + 599_999, 10, &launch_all)
+        .await
+        .unwrap();
+    assert!(due.iter().all(|c| c.contact_id != contact), "{due:?}");
     let rows = store.event_outbox("c1").await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(
