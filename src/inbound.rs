@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::campaign::phone;
 use crate::dialer::ActiveCampaign;
 use crate::flow::{self, Caller, Command, ControlRequest, FlowState, RequestKind};
-use crate::store::{CallEvent, DncEntry, StoreError};
+use crate::store::{CallEvent, DncEntry, NewInbound, StoreError};
 use crate::webhook::{
     bad_request, control_request, not_found, refused, secret_matches, WebhookState,
 };
@@ -129,14 +129,16 @@ async fn handle(st: &WebhookState, req: &ControlRequest) -> Result<Response, Sto
         let id = st
             .store
             .start_inbound(
-                req.call_id().as_deref(),
-                &caller,
-                &did,
-                matched
-                    .as_ref()
-                    .map(|(c, _, _, contact)| (c.id.as_str(), *contact)),
-                route,
-                now + HOLD_MS,
+                &NewInbound {
+                    call_id: req.call_id().as_deref(),
+                    caller: &caller,
+                    did: &did,
+                    matched: matched
+                        .as_ref()
+                        .map(|(c, _, _, contact)| (c.id.as_str(), *contact)),
+                    route,
+                    hold_until: now + HOLD_MS,
+                },
                 now,
             )
             .await?;

@@ -31,6 +31,22 @@ pub struct InboundCall {
     pub duration_seconds: Option<i64>,
 }
 
+/// The start of an inbound call, as [`Store::start_inbound`] records it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewInbound<'a> {
+    /// The provider's call id of the inbound leg (empty ones are `None`).
+    pub call_id: Option<&'a str>,
+    /// E.164, or `anonymous`.
+    pub caller: &'a str,
+    /// The number called, E.164.
+    pub did: &'a str,
+    /// The contact matched: (campaign, contact id).
+    pub matched: Option<(&'a str, i64)>,
+    pub route: &'a str,
+    /// A waiting matched contact is not dialled before this time, ms.
+    pub hold_until: i64,
+}
+
 /// States an inbound call may settle (a reminder confirmed or cancelled by callback): the
 /// contact is waiting, or its calls ended without an answer to the question.
 const SETTLEABLE: &str = "('pending', 'scheduled', 'no_response')";
@@ -66,16 +82,15 @@ impl Store {
     /// returns the same row) and, for a matched contact, queues `inbound.received` and keeps a
     /// waiting contact from being dialled before `hold_until`, in the same transaction.
     /// Returns the inbound call's id.
-    pub async fn start_inbound(
-        &self,
-        call_id: Option<&str>,
-        caller: &str,
-        did: &str,
-        matched: Option<(&str, i64)>,
-        route: &str,
-        hold_until: i64,
-        now: i64,
-    ) -> Result<i64> {
+    pub async fn start_inbound(&self, call: &NewInbound<'_>, now: i64) -> Result<i64> {
+        let NewInbound {
+            call_id,
+            caller,
+            did,
+            matched,
+            route,
+            hold_until,
+        } = *call;
         let (campaign, contact) = match matched {
             Some((c, id)) => (Some(c), Some(id)),
             None => (None, None),

@@ -36,7 +36,7 @@ mod tests_events;
 use std::collections::{BTreeMap, HashMap};
 
 pub use events::{Delivery, EventOutboxRow, EventTarget, EVENT_TYPES};
-pub use inbound::{InboundCall, InboundMatch};
+pub use inbound::{InboundCall, InboundMatch, NewInbound};
 pub use postgres::PgStore;
 pub use records::*;
 pub use sqlite::SqliteStore;

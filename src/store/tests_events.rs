@@ -436,12 +436,14 @@ async fn inbound_calls_are_matched_recorded_once_and_settle_their_contact(db: &T
 
     let id = store
         .start_inbound(
-            Some("in.1"),
-            phone,
-            "+34910000000",
-            Some(("c1", contact)),
-            "agent",
-            T0 + 600_000,
+            &NewInbound {
+                call_id: Some("in.1"),
+                caller: phone,
+                did: "+34910000000",
+                matched: Some(("c1", contact)),
+                route: "agent",
+                hold_until: T0 + 600_000,
+            },
             T0 + 10,
         )
         .await
@@ -449,12 +451,14 @@ async fn inbound_calls_are_matched_recorded_once_and_settle_their_contact(db: &T
     // A repeated start is the same call: no second row, no second event.
     let again = store
         .start_inbound(
-            Some("in.1"),
-            phone,
-            "+34910000000",
-            Some(("c1", contact)),
-            "agent",
-            T0 + 900_000,
+            &NewInbound {
+                call_id: Some("in.1"),
+                caller: phone,
+                did: "+34910000000",
+                matched: Some(("c1", contact)),
+                route: "agent",
+                hold_until: T0 + 900_000,
+            },
             T0 + 11,
         )
         .await
@@ -462,12 +466,14 @@ async fn inbound_calls_are_matched_recorded_once_and_settle_their_contact(db: &T
     assert_eq!(id, again);
     let anonymous = store
         .start_inbound(
-            None,
-            "anonymous",
-            "+34910000000",
-            None,
-            "greeting",
-            T0 + 600_000,
+            &NewInbound {
+                call_id: None,
+                caller: "anonymous",
+                did: "+34910000000",
+                matched: None,
+                route: "greeting",
+                hold_until: T0 + 600_000,
+            },
             T0 + 12,
         )
         .await
