@@ -168,6 +168,13 @@ impl Application {
             {
                 tracing::error!(campaign = %c.id, "cannot store the campaign's notify_url: {e}");
             }
+            let events = c
+                .events
+                .as_ref()
+                .map(|e| (e.url.as_str(), e.types.as_slice()));
+            if let Err(e) = store.set_event_target(&c.id, events, clock.now_ms()).await {
+                tracing::error!(campaign = %c.id, "cannot store the campaign's events URL: {e}");
+            }
             map.insert(c.id.clone(), Arc::new(c));
         }
         let addr = listener.local_addr()?;
@@ -227,6 +234,12 @@ impl Application {
             .webhook_urls(&self.addr.to_string(), &self.secret)
     }
 
+    /// The inbound control URL (callees calling back).
+    pub fn inbound_url(&self) -> String {
+        self.config
+            .inbound_url(&self.addr.to_string(), &self.secret)
+    }
+
     /// Runs until `stop` fires (or, with `exit_when_idle`, until no contact is due or in
     /// progress), then shuts down in order.
     pub async fn run_until_stopped(
@@ -266,6 +279,8 @@ impl Application {
             report_timeout: Duration::from_secs_f64(self.config.server.report_timeout_seconds),
             duties: duties.clone(),
             desk: desk.clone(),
+            inbound: self.config.inbound.clone(),
+            default_region: crate::campaign::phone::region(&self.config.calling.default_region),
         };
         let dashboard_password = self.config.dashboard_password()?;
         if dashboard_password.is_some() {
@@ -444,7 +459,8 @@ impl Application {
             self.clock.clone(),
             &self.config.notify,
             time_scale,
-        )?;
+        )?
+        .with_secret(self.config.events_secret()?);
         notify_tasks.spawn(live.watch("notification outbox", outbox.run(notify_stop.clone())));
         notify_tasks.close();
 

@@ -37,6 +37,8 @@ pub struct Config {
     pub simulator: SimulatorSettings,
     pub notify: NotifyConfig,
     pub ui: UiConfig,
+    pub events: EventsConfig,
+    pub inbound: InboundConfig,
 }
 
 /// What people read (`[ui]`): reports, dashboard.
@@ -412,6 +414,52 @@ impl Default for SimulatorSettings {
     }
 }
 
+/// Events to the customer's systems (`crate::events`), daemon-wide; each campaign names its
+/// receiver in its own `[events]`. Deliveries follow `[notify]`'s tries and backoff.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// The key of the `Pregonero-Signature` header (the file's text, trimmed). Without it
+    /// events are sent unsigned.
+    pub secret_file: Option<PathBuf>,
+}
+
+/// Inbound calls (callees calling back, `/apivoice/inbound`): the callback flow's settings.
+/// `{campaign_title}` and the contact's columns (`{nombre}`…) are filled in the texts.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InboundConfig {
+    /// How long the contact's agent (the campaign's `agent` target) rings first, seconds.
+    pub agent_ring_seconds: u32,
+    /// Said to a known caller, before the menu.
+    pub message: String,
+    /// Said to unknown and anonymous callers.
+    pub greeting: String,
+    /// Puts the caller's number on the do-not-call list.
+    pub optout_key: String,
+    pub optout_message: String,
+    /// Puts a known caller through to the campaign's agent target again.
+    pub agent_key: String,
+    pub goodbye_message: String,
+    /// How many times the menu plays.
+    pub max_prompts: u32,
+}
+
+impl Default for InboundConfig {
+    fn default() -> Self {
+        Self {
+            agent_ring_seconds: 15,
+            message: "Hola {nombre}, le devolvemos la llamada de {campaign_title}. Pulse 0 para hablar con una persona o 9 para no recibir más llamadas.".into(),
+            greeting: "Gracias por llamar. Pulse 9 si no desea recibir más llamadas nuestras.".into(),
+            optout_key: "9".into(),
+            optout_message: "Hemos anotado que no desea recibir más llamadas. Adiós.".into(),
+            agent_key: "0".into(),
+            goodbye_message: "Gracias por su llamada. Adiós.".into(),
+            max_prompts: 2,
+        }
+    }
+}
+
 /// Delivery of outcome notifications (`[reminder].notify_url`) from the outbox.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -531,6 +579,36 @@ impl Config {
                 "simulator.faults.max_cps must be greater than 0".into(),
             ));
         }
+        let i = &self.inbound;
+        if !(5..=120).contains(&i.agent_ring_seconds) {
+            return Err(ConfigError::Rule(format!(
+                "inbound.agent_ring_seconds must be between 5 and 120, got {}",
+                i.agent_ring_seconds
+            )));
+        }
+        for (key, v) in [
+            ("inbound.optout_key", &i.optout_key),
+            ("inbound.agent_key", &i.agent_key),
+        ] {
+            if !(v.len() == 1
+                && v.bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#'))
+            {
+                return Err(ConfigError::Rule(format!(
+                    "{key} must be one key (0-9, * or #), got \"{v}\""
+                )));
+            }
+        }
+        if i.optout_key == i.agent_key {
+            return Err(ConfigError::Rule(
+                "inbound.optout_key and inbound.agent_key must differ".into(),
+            ));
+        }
+        if i.max_prompts == 0 {
+            return Err(ConfigError::Rule(
+                "inbound.max_prompts must be at least 1".into(),
+            ));
+        }
         let n = &self.notify;
         if n.max_tries == 0 {
             return Err(ConfigError::Rule(
@@ -634,6 +712,26 @@ impl Config {
         }
     }
 
+    /// The events signing key, read from `events.secret_file`; `None` when unset. An empty
+    /// file is an error: it would sign with an empty key.
+    pub fn events_secret(&self) -> Result<Option<SecretString>, ConfigError> {
+        let Some(path) = &self.events.secret_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
+            path: path.clone(),
+            reason,
+        })?;
+        let key = text.trim();
+        if key.is_empty() {
+            return Err(ConfigError::Rule(format!(
+                "events.secret_file {} is empty",
+                path.display()
+            )));
+        }
+        Ok(Some(SecretString::from(key.to_string())))
+    }
+
     /// The dashboard password, read from `dashboard_password` or `dashboard_password_file`;
     /// `None` (or empty): the dashboard is off.
     pub fn dashboard_password(&self) -> Result<Option<SecretString>, ConfigError> {
@@ -677,6 +775,12 @@ impl Config {
             format!("{base}/apivoice/control/{s}"),
             format!("{base}/apivoice/report/{s}"),
         )
+    }
+
+    /// The inbound control URL ("URL de control para llamadas entrantes" in netelip's panel).
+    pub fn inbound_url(&self, listen: &str, secret: &SecretString) -> String {
+        let (control, _) = self.webhook_urls(listen, secret);
+        control.replacen("/apivoice/control/", "/apivoice/inbound/", 1)
     }
 }
 

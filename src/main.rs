@@ -497,6 +497,22 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
         if let Some(r) = &c.plan.rounds {
             println!("  rounds: \"{}\"", r.line());
         }
+        if let Some(e) = &c.events {
+            let types = if e.types.len() == pregonero::store::EVENT_TYPES.len() {
+                "every event".to_string()
+            } else {
+                e.types.join(", ")
+            };
+            let signed = if config.events.secret_file.is_some() {
+                "signed"
+            } else {
+                "unsigned: set [events] secret_file to sign them"
+            };
+            println!(
+                "  events: {types} to {} ({signed})",
+                pregonero::notify::url_for_logs(&e.url)
+            );
+        }
         let files = c.csv_files().unwrap_or_default();
         if files.is_empty() {
             println!("  no CSV files in {}", c.dir.display());
@@ -541,6 +557,10 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
             errors += 1;
         }
     }
+    if let Err(e) = config.events_secret() {
+        println!("error: {e}");
+        errors += 1;
+    }
     match &config.server.secret {
         Some(secret) => {
             let listen = config.server.listen.clone();
@@ -548,6 +568,10 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
             println!("\nPaste these in netelip's panel (API Voice instance \"{}\"):", config.provider.api);
             println!("  control URL: {control}");
             println!("  report URL:  {report}");
+            println!(
+                "  inbound URL: {} (\"URL de control para llamadas entrantes\": callees calling back)",
+                config.inbound_url(&listen, secret)
+            );
             if config.server.public_url.is_none() {
                 println!("  (server.public_url is not set: these use the listen address; set it to the address the provider reaches)");
             }

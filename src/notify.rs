@@ -1,29 +1,38 @@
-//! Outcome notifications for reminders (`[reminder].notify_url`): a durable outbox delivered by
-//! one background task.
+//! The outbox's delivery task: reminder outcome notifications (`[reminder].notify_url`) and the
+//! events of a campaign's `[events] url` (`crate::events`), one mechanism for both.
 //!
-//! The outbox row is written by the store in the same transaction that gives the contact its
-//! final state (migration 0006), so no outcome is lost and the control reply never waits for
-//! the customer's server. This task POSTs each row as JSON, marks it delivered on a 2xx reply,
-//! and otherwise retries with exponential backoff (doubling from `notify.backoff_seconds`,
-//! capped at `notify.backoff_max_seconds`, with jitter) until `notify.max_tries`, when it gives
-//! up and logs it. Rows still undelivered at shutdown are retried by the next run.
+//! The outbox rows are written by the store in the same transaction that records each fact
+//! (migrations 0006 and 0009), so nothing is lost and the control reply never waits for the
+//! customer's server. This task POSTs each row (the notification's JSON, or the event's signed
+//! body), marks it delivered on a 2xx reply, and otherwise retries with exponential backoff
+//! (doubling from `notify.backoff_seconds`, capped at `notify.backoff_max_seconds`, with jitter)
+//! until `notify.max_tries`, when it gives up and logs it. A receiver answering 410 Gone gets
+//! nothing more from that campaign (logged) until its URL changes. Rows still undelivered at
+//! shutdown are retried by the next run.
 //!
 //! Guarantees: delivery at least once (a receiver may see a row twice, e.g. when its reply is
-//! lost); every POST carries the row id as `Idempotency-Key` and `idempotency_key`; a URL is
-//! never logged whole (scheme and host only: it may carry credentials).
+//! lost), in order per contact and receiver (a row waiting for its retry holds back the later
+//! rows of its contact; other contacts go on, several at a time); every POST carries the row's
+//! `Idempotency-Key`; a URL is never logged whole (scheme and host only: it may carry
+//! credentials).
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::NotifyConfig;
-use crate::store::{Notification, Store, StoreError};
+use crate::store::{Delivery, Notification, Store, StoreError};
 
 /// Rows read per pass.
-const BATCH: u32 = 32;
+const BATCH: u32 = 512;
+/// Contacts delivered to at the same time (each on its own connection).
+const PARALLEL: usize = 32;
 /// Longest pause between two looks at the outbox (divided by the simulator's speed).
 const POLL: Duration = Duration::from_secs(1);
 const MIN_POLL: Duration = Duration::from_millis(100);
@@ -51,6 +60,8 @@ pub struct Outbox {
     clock: SharedClock,
     http: reqwest::Client,
     settings: Settings,
+    /// The events signing key (`[events] secret_file`).
+    secret: Option<SecretString>,
 }
 
 /// The wait before the next try after `tries` failed ones (1 = the first failure): `base`
@@ -127,7 +138,14 @@ impl Outbox {
                 backoff_max: scale(config.backoff_max_seconds),
                 poll: scale(POLL.as_secs_f64()).clamp(MIN_POLL, POLL),
             },
+            secret: None,
         })
+    }
+
+    /// Signs the events (`Pregonero-Signature`) with this key.
+    pub fn with_secret(mut self, secret: Option<SecretString>) -> Outbox {
+        self.secret = secret;
+        self
     }
 
     /// Delivers until `stop` fires; a delivery under way when it fires is finished (within
@@ -157,7 +175,7 @@ impl Outbox {
 
     /// How long to wait before the next pass: until the next row is due, at most one poll.
     async fn until_next(&self) -> Duration {
-        match self.store.next_notification_at().await {
+        match self.store.next_delivery_at().await {
             Ok(Some(at)) => {
                 let ms = (at - self.clock.now_ms()).max(0) as u64;
                 Duration::from_millis(ms).clamp(MIN_POLL, self.settings.poll)
@@ -166,73 +184,167 @@ impl Outbox {
         }
     }
 
-    /// One pass over the rows due now; returns how many were tried.
+    /// One pass over the rows due now; returns how many were read. The rows of one contact
+    /// for one receiver go one after the other, in order, and stop at the first that fails
+    /// (the rest wait behind its retry); different contacts go at the same time.
     pub async fn deliver_due(&self, stop: &CancellationToken) -> Result<usize, StoreError> {
         let due = self
             .store
-            .due_notifications(self.clock.now_ms(), BATCH)
+            .due_deliveries(self.clock.now_ms(), BATCH)
             .await?;
-        let mut tried = 0;
-        for n in &due {
+        let read = due.len();
+        let mut groups: Vec<Vec<Delivery>> = Vec::new();
+        let mut index: HashMap<(i64, String), usize> = HashMap::new();
+        for d in due {
+            let key = (d.contact_id, d.url.clone());
+            match index.get(&key) {
+                Some(&i) => groups[i].push(d),
+                None => {
+                    index.insert(key, groups.len());
+                    groups.push(vec![d]);
+                }
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        let slots = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+        for group in groups {
+            let this = self.clone();
+            let stop = stop.clone();
+            let slots = slots.clone();
+            tasks.spawn(async move {
+                // Closed never: the semaphore lives as long as this pass.
+                let _slot = slots.acquire_owned().await.ok();
+                this.deliver_in_order(group, &stop).await
+            });
+        }
+        let mut delivered = Vec::with_capacity(read);
+        let mut failure = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(ids)) => delivered.extend(ids),
+                Ok(Err(e)) => failure = Some(e),
+                Err(e) => tracing::error!("notification outbox: a delivery task failed: {e}"),
+            }
+        }
+        if !delivered.is_empty() {
+            self.store
+                .deliveries_done(&delivered, self.clock.now_ms())
+                .await?;
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(read),
+        }
+    }
+
+    /// Delivers one contact's rows for one receiver in order; returns the ids delivered.
+    async fn deliver_in_order(
+        &self,
+        rows: Vec<Delivery>,
+        stop: &CancellationToken,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut delivered = Vec::with_capacity(rows.len());
+        for d in &rows {
             if stop.is_cancelled() {
                 break;
             }
-            tried += 1;
-            let result = self.post(n).await;
+            let result = self.post(d).await;
             let now = self.clock.now_ms();
-            let host = url_for_logs(&n.url);
+            let host = url_for_logs(&d.url);
             match result {
                 Ok(()) => {
-                    self.store.notification_delivered(n.id, now).await?;
-                    tracing::info!(campaign = %n.campaign_id, id = n.id, to = %host, state = %n.state, "outcome notification delivered");
+                    delivered.push(d.id);
+                    if d.format == "notify" {
+                        tracing::info!(campaign = %d.campaign_id, id = d.id, to = %host, state = %d.state, "outcome notification delivered");
+                    } else {
+                        tracing::debug!(campaign = %d.campaign_id, id = d.id, to = %host, event = %d.event, "event delivered");
+                    }
                 }
-                Err(error) => {
-                    let tries = u32::try_from(n.tries.max(0))
+                Err(Failure::Gone) => {
+                    let n = self
+                        .store
+                        .stop_receiver(
+                            &d.campaign_id,
+                            &d.url,
+                            "HTTP 410 Gone: deliveries stopped",
+                            now,
+                        )
+                        .await?;
+                    tracing::warn!(campaign = %d.campaign_id, to = %host, "the events receiver answered 410 Gone: deliveries to it stop for this campaign ({n} waiting event(s) dropped) until its URL changes");
+                    break;
+                }
+                Err(Failure::Other(error)) => {
+                    let tries = u32::try_from(d.tries.max(0))
                         .unwrap_or(u32::MAX)
                         .saturating_add(1);
                     if tries >= self.settings.max_tries {
                         self.store
-                            .notification_failed(n.id, &error, None, now)
+                            .notification_failed(d.id, &error, None, now)
                             .await?;
-                        tracing::warn!(campaign = %n.campaign_id, id = n.id, to = %host, tries, "outcome notification given up after {tries} tries: {error}");
-                    } else {
-                        let delay = retry_delay(
-                            tries,
-                            self.settings.backoff,
-                            self.settings.backoff_max,
-                            0.5 + rand::random::<f64>() / 2.0,
-                        );
-                        let at = now + delay.as_millis() as i64;
-                        self.store
-                            .notification_failed(n.id, &error, Some(at), now)
-                            .await?;
-                        tracing::info!(campaign = %n.campaign_id, id = n.id, to = %host, tries, "outcome notification failed ({error}); retry in {:.1}s", delay.as_secs_f64());
+                        tracing::warn!(campaign = %d.campaign_id, id = d.id, to = %host, event = %d.event, tries, "event given up after {tries} tries: {error}");
+                        // Given up, it holds nothing back: the next row may go.
+                        continue;
                     }
+                    let delay = retry_delay(
+                        tries,
+                        self.settings.backoff,
+                        self.settings.backoff_max,
+                        0.5 + rand::random::<f64>() / 2.0,
+                    );
+                    let at = now + delay.as_millis() as i64;
+                    self.store
+                        .notification_failed(d.id, &error, Some(at), now)
+                        .await?;
+                    tracing::info!(campaign = %d.campaign_id, id = d.id, to = %host, event = %d.event, tries, "event delivery failed ({error}); retry in {:.1}s", delay.as_secs_f64());
+                    // The contact's later rows wait behind this one.
+                    break;
                 }
             }
         }
-        Ok(tried)
+        Ok(delivered)
     }
 
     /// POSTs one row; `Err` says why it did not count as delivered (never the URL).
-    async fn post(&self, n: &Notification) -> Result<(), String> {
-        let reply = self
-            .http
-            .post(&n.url)
-            .header("Idempotency-Key", idempotency_key(n.id))
-            .json(&payload(n))
-            .send()
-            .await;
-        match reply {
+    async fn post(&self, d: &Delivery) -> Result<(), Failure> {
+        let request = if d.format == "notify" {
+            self.http
+                .post(&d.url)
+                .header("Idempotency-Key", idempotency_key(d.id))
+                .json(&payload(&d.notification()))
+        } else {
+            let body = crate::events::body(d);
+            let mut r = self
+                .http
+                .post(&d.url)
+                .header("Idempotency-Key", crate::events::event_id(d.id))
+                .header("Content-Type", "application/json");
+            if let Some(secret) = &self.secret {
+                let unix = Utc::now().timestamp();
+                r = r.header(
+                    "Pregonero-Signature",
+                    crate::events::signature(secret.expose_secret().as_bytes(), unix, &body),
+                );
+            }
+            r.body(body)
+        };
+        match request.send().await {
             Ok(r) if r.status().is_success() => Ok(()),
-            Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
-            Err(e) if e.is_timeout() => Err("no reply (timeout)".into()),
-            Err(e) if e.is_connect() => Err("cannot connect".into()),
+            Ok(r) if r.status() == reqwest::StatusCode::GONE => Err(Failure::Gone),
+            Ok(r) => Err(Failure::Other(format!("HTTP {}", r.status().as_u16()))),
+            Err(e) if e.is_timeout() => Err(Failure::Other("no reply (timeout)".into())),
+            Err(e) if e.is_connect() => Err(Failure::Other("cannot connect".into())),
             // reqwest's messages may quote the URL: keep only the kind of failure.
-            Err(e) if e.is_request() => Err("request failed".into()),
-            Err(_) => Err("HTTP error".into()),
+            Err(e) if e.is_request() => Err(Failure::Other("request failed".into())),
+            Err(_) => Err(Failure::Other("HTTP error".into())),
         }
     }
+}
+
+/// Why a delivery did not count.
+enum Failure {
+    /// 410 Gone: the receiver wants nothing more from this campaign.
+    Gone,
+    Other(String),
 }
 
 #[cfg(test)]

@@ -282,6 +282,18 @@ impl FolderWatcher {
                     tracing::error!(campaign = %id, "cannot store the campaign's notify_url: {e}");
                     return;
                 }
+                let events = c
+                    .events
+                    .as_ref()
+                    .map(|e| (e.url.as_str(), e.types.as_slice()));
+                if let Err(e) = self
+                    .store
+                    .set_event_target(&c.id, events, now.timestamp_millis())
+                    .await
+                {
+                    tracing::error!(campaign = %id, "cannot store the campaign's events URL: {e}");
+                    return;
+                }
                 let existed = self
                     .campaigns
                     .write()

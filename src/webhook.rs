@@ -50,6 +50,10 @@ pub struct WebhookState {
     pub duties: Arc<crate::cluster::Duties>,
     /// The agent desk: routes `desk:TEAM` transfers (`crate::desk::routing`).
     pub desk: Arc<crate::desk::hub::Desk>,
+    /// The callback flow's settings (`[inbound]`) and the region of numbers written without
+    /// `+CC` (`[calling] default_region`), for inbound calls (`crate::inbound`).
+    pub inbound: crate::config::InboundConfig,
+    pub default_region: Option<phonenumber::country::Id>,
 }
 
 /// The router with every route of the daemon.
@@ -73,6 +77,13 @@ pub fn router(state: WebhookState) -> Router {
                 .layer(guard(state.control_timeout, OnTimeout::Hangup)),
         )
         .route(
+            "/apivoice/inbound/{secret}",
+            post(crate::inbound::inbound)
+                .get(validate)
+                .layer(DefaultBodyLimit::max(CONTROL_BODY_LIMIT))
+                .layer(guard(state.control_timeout, OnTimeout::Hangup)),
+        )
+        .route(
             "/apivoice/report/{secret}",
             post(report)
                 .get(validate)
@@ -87,7 +98,7 @@ pub fn router(state: WebhookState) -> Router {
 
 /// Compares in constant time: both sides are hashed first, so neither the content nor the
 /// length of the secret can be guessed from response times.
-fn secret_matches(given: &str, expected: &SecretString) -> bool {
+pub(crate) fn secret_matches(given: &str, expected: &SecretString) -> bool {
     use sha2::{Digest, Sha256};
     let a = Sha256::digest(given.as_bytes());
     let b = Sha256::digest(expected.expose_secret().as_bytes());
@@ -99,15 +110,15 @@ fn secret_matches(given: &str, expected: &SecretString) -> bool {
 
 /// A control request that is not ours to answer: 403 with a valid command (`hangup`), so the
 /// provider never plays a `Command not found`, and nothing stored.
-fn refused(why: &str) -> Response {
+pub(crate) fn refused(why: &str) -> Response {
     (StatusCode::FORBIDDEN, Json(Command::hangup(why))).into_response()
 }
 
-fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     StatusCode::NOT_FOUND.into_response()
 }
 
-fn bad_request(msg: &str) -> Response {
+pub(crate) fn bad_request(msg: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": msg }))).into_response()
 }
 
@@ -403,6 +414,25 @@ async fn handle_control(
             .dnc_upsert(std::slice::from_ref(&entry), now)
             .await?;
         tracing::info!(attempt = info.attempt_id, to = %crate::campaign::phone::mask(&info.phone), "opted out: on the do-not-call list");
+    }
+    // `transfer.started` leaves with the transfer command: queued before the reply.
+    if let (Some(target), Some(events)) = (
+        &step.transfer,
+        campaign.as_deref().and_then(|c| c.events.as_ref()),
+    ) {
+        if events.types.iter().any(|t| t == "transfer.started") {
+            let data = json!({"call_id": info.provider_call_id, "target": target.to_string()});
+            st.store
+                .add_event(
+                    &info.campaign_id,
+                    info.contact_id,
+                    Some(info.attempt_id),
+                    "transfer.started",
+                    &data,
+                    now,
+                )
+                .await?;
+        }
     }
     let progress = Progress {
         answered: true,

@@ -173,6 +173,8 @@ pub struct Campaign {
     pub flow: FlowSettings,
     /// The desk's keys (`script`, `dispositions`, `wrapup_seconds`): see `crate::desk`.
     pub desk: crate::desk::settings::DeskSettings,
+    /// `[events]`: where this campaign's events are POSTed, and which (`crate::events`).
+    pub events: Option<crate::events::EventsSettings>,
     /// The file as read, stored with the campaign for reference.
     pub source: String,
 }
@@ -213,6 +215,7 @@ struct CampaignFile {
     script: Option<String>,
     dispositions: Option<Vec<crate::desk::settings::DispositionFile>>,
     wrapup_seconds: Option<u32>,
+    events: Option<crate::events::EventsFile>,
 }
 
 fn default_ring() -> u32 {
@@ -410,6 +413,10 @@ impl Campaign {
             file.wrapup_seconds,
         )
         .map_err(invalid)?;
+        let events = match &file.events {
+            Some(e) => e.settings().map_err(invalid)?,
+            None => None,
+        };
         Ok(Campaign {
             id: id.to_string(),
             dir: dir.to_path_buf(),
@@ -435,6 +442,7 @@ impl Campaign {
             voice: file.voice,
             flow,
             desk,
+            events,
             source: text.to_string(),
         })
     }

@@ -48,13 +48,13 @@ pub fn appointment_from_vars(vars: &BTreeMap<String, String>) -> Option<chrono::
 }
 
 /// Renders templates for one contact.
-struct Renderer {
+pub(super) struct Renderer {
     vars: BTreeMap<String, String>,
     appointment: bool,
 }
 
 impl Renderer {
-    fn new(vars: &BTreeMap<String, String>) -> Renderer {
+    pub(super) fn new(vars: &BTreeMap<String, String>) -> Renderer {
         let mut vars = vars.clone();
         let appointment = appointment_from_vars(&vars).map(speak_datetime);
         if let Some(spoken) = &appointment {
@@ -68,7 +68,7 @@ impl Renderer {
         }
     }
 
-    fn render(&self, template: &str) -> String {
+    pub(super) fn render(&self, template: &str) -> String {
         let text = render_template(template, &self.vars);
         if self.appointment {
             contract_articles(&text)
@@ -90,14 +90,14 @@ pub(crate) fn script(campaign: &Campaign, vars: &BTreeMap<String, String>) -> Sc
     }
 }
 
-fn node(name: &str, action: Action) -> Node {
+pub(super) fn node(name: &str, action: Action) -> Node {
     Node {
         name: name.to_string(),
         action,
     }
 }
 
-fn say(name: &str, text: String, goto: Goto) -> Node {
+pub(super) fn say(name: &str, text: String, goto: Goto) -> Node {
     node(
         name,
         Action::Say {
@@ -108,7 +108,7 @@ fn say(name: &str, text: String, goto: Goto) -> Node {
     )
 }
 
-fn choice(key: &str, outcome: Option<&'static str>, goto: Goto) -> Choice {
+pub(super) fn choice(key: &str, outcome: Option<&'static str>, goto: Goto) -> Choice {
     Choice {
         key: key.to_string(),
         outcome,
@@ -118,7 +118,7 @@ fn choice(key: &str, outcome: Option<&'static str>, goto: Goto) -> Choice {
     }
 }
 
-fn to(name: &str) -> Goto {
+pub(super) fn to(name: &str) -> Goto {
     Goto::Node(name.to_string())
 }
 
@@ -141,6 +141,7 @@ fn reminder(s: &ReminderSettings, r: &Renderer) -> Script {
                 ring_seconds: None,
                 answered: Some("transferred"),
                 failed: Some("no_response"),
+                otherwise: None,
             },
         ));
     }
@@ -219,6 +220,7 @@ fn promotion(s: &PromotionSettings, r: &Renderer) -> Script {
                     ring_seconds: None,
                     answered: Some("transferred"),
                     failed: Some("interested"),
+                    otherwise: None,
                 },
             ),
             say("optout", r.render(&s.optout_message), Goto::Hangup),
@@ -285,6 +287,7 @@ fn sales(s: &SalesSettings, r: &Renderer) -> Script {
             ring_seconds: Some(s.bridge_threshold_seconds),
             answered: Some("connected"),
             failed: Some("abandoned"),
+            otherwise: None,
         },
     ));
     Script {

@@ -9,6 +9,7 @@
 //! the state needed to continue a call travels in `userfield` (`<attempt>|<step>|<n>`, well
 //! under 100 characters), so a restarted daemon picks up live calls.
 
+mod inbound;
 mod kinds;
 mod script;
 mod speech;
@@ -21,6 +22,7 @@ use serde::Serialize;
 
 use crate::campaign::{Campaign, TransferTarget, Voice};
 
+pub use inbound::{agent_target, inbound_step, Caller};
 pub use kinds::{appointment_from_vars, APPOINTMENT_AT, MAX_REPLAYS};
 pub use speech::{speak_datetime, speak_time, spoken};
 

@@ -75,6 +75,9 @@ pub(crate) enum Action {
         ring_seconds: Option<u32>,
         answered: Option<&'static str>,
         failed: Option<&'static str>,
+        /// Where a transfer nobody took goes on (inbound calls: the menu after the agent);
+        /// `None` hangs up.
+        otherwise: Option<Goto>,
     },
 }
 
@@ -143,10 +146,19 @@ impl Script {
                 step
             }
             Action::Transfer {
-                answered, failed, ..
+                answered,
+                failed,
+                otherwise,
+                ..
             } => {
                 let connected = req.get("description").eq_ignore_ascii_case("ANSWER")
                     || req.get("status").eq_ignore_ascii_case("ANSWER");
+                if let (false, Some(goto)) = (connected, otherwise) {
+                    let mut step = self.go(ctx, goto, node, state.n, None);
+                    step.transfer_result = Some(false);
+                    step.outcome = step.outcome.or(failed.map(str::to_string));
+                    return step;
+                }
                 Step {
                     transfer_result: Some(connected),
                     ..ctx.bye(if connected { *answered } else { *failed })

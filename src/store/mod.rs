@@ -22,6 +22,8 @@
 
 mod cluster;
 mod desk;
+mod events;
+mod inbound;
 mod migrate_lock;
 mod postgres;
 mod queries;
@@ -33,10 +35,15 @@ mod sqlite_direct;
 mod tests;
 #[cfg(test)]
 mod tests_desk;
+#[cfg(test)]
+mod tests_events;
 
 use std::collections::{BTreeMap, HashMap};
 
 pub use desk::{Agent, AgentStats, DispositionResult, DispositionRow, AGENT_STATES};
+
+pub use events::{Delivery, EventOutboxRow, EventTarget, EVENT_TYPES};
+pub use inbound::{InboundCall, InboundMatch, NewInbound};
 pub use postgres::PgStore;
 pub use queries::ClaimCaps;
 pub use records::*;

@@ -619,7 +619,8 @@ impl Store {
         match url {
             Some(url) => execute!(self,
                 "INSERT INTO notify_targets (campaign_id, url, updated_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (campaign_id) DO UPDATE SET url = excluded.url, updated_at = excluded.updated_at",
+                 ON CONFLICT (campaign_id) DO UPDATE SET url = excluded.url, updated_at = excluded.updated_at,
+                     stopped_at = CASE WHEN notify_targets.url = excluded.url THEN notify_targets.stopped_at ELSE NULL END",
                 campaign, url, now),
             None => execute!(self, "DELETE FROM notify_targets WHERE campaign_id = $1", campaign),
         };

@@ -1,0 +1,161 @@
+//! Events delivered per second to a local receiver (`scripts/bench`, row "events"): a SQLite
+//! store with `CONTACTS` contacts and `EVENTS` events queued in its outbox, the daemon's own
+//! outbox task ([`pregonero::notify::Outbox`], signing each event) POSTing them to an axum
+//! receiver on loopback that answers 200; the rate is the events marked delivered per second
+//! of wall time.
+//!
+//! `cargo run --release --example events_bench -- [EVENTS] [CONTACTS]`
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::routing::post;
+use axum::Router;
+use pregonero::config::NotifyConfig;
+use pregonero::notify::Outbox;
+use pregonero::store::{ContactRecord, FileImport, Store};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+const T0: i64 = 1_780_000_000_000;
+
+/// CPU seconds (user + system) this process has used, from /proc/self/stat (0 elsewhere): on a
+/// busy machine the rate per CPU second says more than the rate per wall second.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start at its closing parenthesis.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; 100 Hz.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let events: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
+    let contacts: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000);
+
+    let received = Arc::new(AtomicU64::new(0));
+    let counter = received.clone();
+    let app = Router::new().route(
+        "/events",
+        post(move |body: axum::body::Bytes| {
+            let counter = counter.clone();
+            async move {
+                let _ = body.len();
+                counter.fetch_add(1, Ordering::Relaxed);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/events", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir()?;
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("b.db").display())).await?;
+    store
+        .upsert_campaign("c1", "announcement", "bench", "", T0)
+        .await?;
+    let list: Vec<ContactRecord> = (0..contacts)
+        .map(|i| ContactRecord {
+            phone: format!("+346{i:08}"),
+            name: format!("N{i}"),
+            vars: r#"{"cita":"2026-12-03 10:30"}"#.into(),
+            timezone: None,
+            appointment_at: None,
+        })
+        .collect();
+    let file = FileImport {
+        file_name: "b.csv".into(),
+        hash: "b".into(),
+        rows_read: contacts as u64,
+        rejected: 0,
+        duplicates: 0,
+        expected_rows: contacts as u64,
+    };
+    store.import_contacts("c1", &file, &list, T0).await?;
+    let types: Vec<String> = pregonero::store::EVENT_TYPES
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    store
+        .set_event_target("c1", Some((url.as_str(), &types)), T0)
+        .await?;
+    let mut ids = Vec::with_capacity(contacts);
+    for c in &list {
+        if let Some(d) = store.contact("c1", &c.phone).await? {
+            ids.push(d.contact_id);
+        }
+    }
+    let queued = Instant::now();
+    for i in 0..events {
+        let data = serde_json::json!({"attempt": 1, "result": "answered", "seq": i});
+        store
+            .add_event(
+                "c1",
+                ids[i % ids.len()],
+                None,
+                "call.ended",
+                &data,
+                T0 + i as i64,
+            )
+            .await?;
+    }
+    eprintln!(
+        "queued {events} events for {contacts} contacts in {:.2} s",
+        queued.elapsed().as_secs_f64()
+    );
+
+    if std::env::var("EVENTS_BENCH_PROBE").is_ok() {
+        let t = Instant::now();
+        let due = store.due_deliveries(T0 + 10_000_000_000, 512).await?;
+        eprintln!(
+            "probe: {} due rows read in {:.1} ms",
+            due.len(),
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
+        let t = Instant::now();
+        store.deliveries_done(&ids, T0).await?;
+        eprintln!("probe: marked in {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    }
+    let config = NotifyConfig::default();
+    let outbox = Outbox::new(
+        store.clone(),
+        Arc::new(pregonero::clock::SystemClock),
+        &config,
+        1.0,
+    )?
+    .with_secret(Some(SecretString::from("bench-key")));
+    let stop = CancellationToken::new();
+    let started = Instant::now();
+    let cpu = cpu_seconds();
+    let task = tokio::spawn(outbox.run(stop.clone()));
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let left = store.next_notification_at().await?;
+        if left.is_none() {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            anyhow::bail!("not delivered within 600 s");
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu;
+    stop.cancel();
+    let _ = task.await;
+    let posts = received.load(Ordering::Relaxed);
+    println!(
+        "{{\"events\": {events}, \"contacts\": {contacts}, \"posts\": {posts}, \"seconds\": {secs:.3}, \"per_second\": {:.0}, \"cpu_seconds\": {cpu:.2}, \"per_cpu_second\": {:.0}}}",
+        events as f64 / secs,
+        events as f64 / cpu.max(0.01)
+    );
+    Ok(())
+}
