@@ -20,6 +20,7 @@
 //!   and report line) never counts it twice;
 //! - contact state transitions happen in the same transaction as the attempt change behind them.
 
+mod capture;
 mod postgres;
 mod queries;
 mod records;
@@ -28,9 +29,12 @@ mod sqlite;
 mod sqlite_direct;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_capture;
 
 use std::collections::{BTreeMap, HashMap};
 
+pub use capture::{CaptureRow, CaptureWrite};
 pub use postgres::PgStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
