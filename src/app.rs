@@ -257,6 +257,12 @@ impl Application {
             policy: self.config.source_policy()?,
             control_timeout: Duration::from_secs_f64(self.config.server.request_timeout_seconds),
             report_timeout: Duration::from_secs_f64(self.config.server.report_timeout_seconds),
+            // The simulator takes any key: a demo hears its scripted transcripts without one.
+            google_key: match self.config.google_key()? {
+                Some(k) => Some(k),
+                None if simulated => Some(crate::capture::SIMULATOR_KEY.into()),
+                None => None,
+            },
         };
         let dashboard_password = self.config.dashboard_password()?;
         if dashboard_password.is_some() {

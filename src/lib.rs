@@ -6,6 +6,7 @@
 pub mod app;
 pub mod breaker;
 pub mod campaign;
+pub mod capture;
 pub mod clock;
 pub mod commands;
 pub mod config;

@@ -46,6 +46,8 @@ pub struct WebhookState {
     pub policy: SourcePolicy,
     pub control_timeout: Duration,
     pub report_timeout: Duration,
+    /// The key `google_voice2text` commands carry (`[voice] google_key_file`).
+    pub google_key: Option<SecretString>,
 }
 
 /// The router with every route of the daemon.
@@ -291,7 +293,7 @@ async fn handle_control(
         command: req.command(),
         dtmf: req.dtmf(),
         statuscall: req.statuscall(),
-        fields: serde_json::to_string(&req.fields).unwrap_or_else(|_| "{}".into()),
+        fields: crate::capture::event_fields(req),
         received_at: now,
     };
     let Some(info) = info else {
@@ -348,7 +350,13 @@ async fn handle_control(
         return Ok(Json(Command::hangup("settled")).into_response());
     }
     let step = match &campaign {
-        Some(c) => flow::next_step(c, info.attempt_id, &info.vars, req),
+        Some(c) => flow::next_step_with_key(
+            c,
+            info.attempt_id,
+            &info.vars,
+            req,
+            st.google_key.as_ref().map(|k| k.expose_secret()),
+        ),
         None => flow::Step::hangup("unknown-campaign"),
     };
     if kind == RequestKind::Start {
@@ -384,6 +392,7 @@ async fn handle_control(
             .await?;
         tracing::info!(attempt = info.attempt_id, to = %crate::campaign::phone::mask(&info.phone), "opted out: on the do-not-call list");
     }
+    crate::capture::store_captures(&st.store, info.attempt_id, &step.captures, now).await?;
     let progress = Progress {
         answered: true,
         outcome: step.outcome.clone(),

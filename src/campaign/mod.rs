@@ -3,6 +3,7 @@
 //! Loading a campaign validates every key up front, so a typo is reported when the folder is
 //! read (with the file and the key), never discovered in the middle of a call.
 
+pub mod capture;
 pub mod csv;
 pub mod dates;
 pub mod dnc;
@@ -171,6 +172,8 @@ pub struct Campaign {
     pub retry: RetryDelays,
     pub voice: Voice,
     pub flow: FlowSettings,
+    /// `[[capture]]` steps: what the callee is asked to say, stored per contact.
+    pub captures: Vec<capture::CaptureSettings>,
     /// The file as read, stored with the campaign for reference.
     pub source: String,
 }
@@ -206,6 +209,8 @@ struct CampaignFile {
     promotion: Option<settings::PromotionFile>,
     survey: Option<settings::SurveyFile>,
     sales: Option<settings::SalesFile>,
+    #[serde(default)]
+    capture: Vec<capture::CaptureFile>,
 }
 
 fn default_ring() -> u32 {
@@ -395,6 +400,12 @@ impl Campaign {
                 .map(FlowSettings::Sales),
         }
         .map_err(invalid)?;
+        // A netelip voice is a name (`Pedro`), not a language: speech is then Spanish.
+        let speech_language = match file.voice.provider.as_str() {
+            "google" => file.voice.language.as_str(),
+            _ => "es",
+        };
+        let captures = capture::captures(file.capture, speech_language).map_err(invalid)?;
         Ok(Campaign {
             id: id.to_string(),
             dir: dir.to_path_buf(),
@@ -417,6 +428,7 @@ impl Campaign {
             retry,
             voice: file.voice,
             flow,
+            captures,
             source: text.to_string(),
         })
     }
