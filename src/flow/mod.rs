@@ -15,6 +15,8 @@ mod script;
 mod speech;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_capture;
 
 use std::collections::BTreeMap;
 
