@@ -5,9 +5,11 @@ use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Map, Value};
 
+use std::collections::{BTreeMap, HashMap};
+
 use super::csv::{self, Cell, CsvStyle};
 use super::svg::escape;
-use crate::store::ContactReportRow;
+use crate::store::{CaptureRow, ContactReportRow};
 
 /// The fixed columns, in order; the CSV columns follow.
 pub const FIXED: [&str; 9] = [
@@ -28,6 +30,10 @@ pub struct ContactTable {
     pub rows: Vec<ContactReportRow>,
     /// The CSV columns seen in any contact, first seen first (column names as in the file).
     pub extra: Vec<String>,
+    /// The capture fields (`[[capture]]`), one column each after the CSV columns.
+    pub captured: Vec<String>,
+    /// What each contact said, by contact id and field: (status, text).
+    pub said: HashMap<i64, BTreeMap<String, (String, String)>>,
 }
 
 impl ContactTable {
@@ -40,7 +46,45 @@ impl ContactTable {
                 }
             }
         }
-        ContactTable { tz, rows, extra }
+        ContactTable {
+            tz,
+            rows,
+            extra,
+            captured: vec![],
+            said: HashMap::new(),
+        }
+    }
+
+    /// Adds the contacts' transcripts, a column per field.
+    pub fn with_captures(mut self, captures: Vec<CaptureRow>) -> ContactTable {
+        for c in captures {
+            if !self.captured.contains(&c.field) {
+                self.captured.push(c.field.clone());
+            }
+            self.said
+                .entry(c.contact_id)
+                .or_default()
+                .insert(c.field, (c.status, c.text));
+        }
+        self.captured.sort();
+        self
+    }
+
+    /// A capture's column name: the field, prefixed `capture_` when a column has that name.
+    fn capture_header(&self, field: &str) -> String {
+        if FIXED.contains(&field) || self.extra.iter().any(|e| e == field) {
+            format!("capture_{field}")
+        } else {
+            field.to_string()
+        }
+    }
+
+    /// What a contact said for `field`, as a cell: the text, or empty.
+    fn said_cell(&self, r: &ContactReportRow, field: &str) -> Cell {
+        match self.said.get(&r.contact_id).and_then(|f| f.get(field)) {
+            Some((status, text)) if status == "ok" => Cell::Text(text.clone()),
+            _ => Cell::Empty,
+        }
     }
 
     /// Column names; a CSV column named like a fixed one is prefixed `csv_`.
@@ -52,6 +96,9 @@ impl ContactTable {
             } else {
                 k.clone()
             });
+        }
+        for f in &self.captured {
+            h.push(self.capture_header(f));
         }
         h
     }
@@ -91,6 +138,9 @@ impl ContactTable {
                 None => Cell::Empty,
             });
         }
+        for f in &self.captured {
+            c.push(self.said_cell(r, f));
+        }
         c
     }
 
@@ -115,33 +165,51 @@ impl ContactTable {
                         .iter()
                         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                         .collect();
+                    let captures: Map<String, Value> = self
+                        .said
+                        .get(&r.contact_id)
+                        .into_iter()
+                        .flatten()
+                        .map(|(f, (status, text))| {
+                            (f.clone(), json!({"status": status, "text": text}))
+                        })
+                        .collect();
                     json!({
                         "phone": r.phone, "name": r.name, "state": r.state,
                         "attempts": r.attempts, "last_result": r.last_result, "dtmf": r.dtmf,
                         "last_call_at": last, "talk_seconds": r.talk_seconds,
                         "cost": (r.cost * 10_000.0).round() / 10_000.0, "vars": vars,
+                        "captures": captures,
                     })
                 })
                 .collect(),
         )
     }
 
-    /// Aligned columns for a terminal (the fixed columns only; CSV columns are in csv/json).
+    /// Aligned columns for a terminal: the fixed columns and the captures (CSV columns are in
+    /// csv/json); a transcript is shown on one line, cut to 60 characters.
     pub fn to_table(&self) -> String {
-        let header: Vec<String> = FIXED.iter().map(|s| s.to_string()).collect();
+        let mut header: Vec<String> = FIXED.iter().map(|s| s.to_string()).collect();
+        header.extend(self.captured.iter().map(|f| self.capture_header(f)));
         let rows: Vec<Vec<String>> = self
             .rows
             .iter()
             .map(|r| {
+                let said = self.captured.iter().map(|f| match self.said_cell(r, f) {
+                    Cell::Text(t) => {
+                        let line = crate::flow::spoken(&t);
+                        match line.char_indices().nth(60) {
+                            Some((i, _)) => format!("{}…", &line[..i]),
+                            None => line,
+                        }
+                    }
+                    other => other_text(other),
+                });
                 self.cells(r)
                     .into_iter()
                     .take(FIXED.len())
-                    .map(|c| match c {
-                        Cell::Text(s) => s,
-                        Cell::Int(n) => n.to_string(),
-                        Cell::Decimal(v, d) => format!("{v:.d$}"),
-                        Cell::Empty => "-".into(),
-                    })
+                    .map(other_text)
+                    .chain(said)
                     .collect()
             })
             .collect();
@@ -195,10 +263,19 @@ impl ContactTable {
     }
 }
 
+/// A cell as a terminal shows it.
+fn other_text(c: Cell) -> String {
+    match c {
+        Cell::Text(s) => s,
+        Cell::Int(n) => n.to_string(),
+        Cell::Decimal(v, d) => format!("{v:.d$}"),
+        Cell::Empty => "-".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn row(phone: &str, vars: &[(&str, &str)]) -> ContactReportRow {
         ContactReportRow {

@@ -285,10 +285,10 @@ pub async fn contact_table(
     tz: chrono_tz::Tz,
 ) -> Result<contacts::ContactTable, ReportError> {
     kind_of(store, campaign).await?;
-    Ok(contacts::ContactTable::new(
-        tz,
-        store.contact_report(campaign).await?,
-    ))
+    Ok(
+        contacts::ContactTable::new(tz, store.contact_report(campaign).await?)
+            .with_captures(store.captures_of_campaign(campaign).await?),
+    )
 }
 
 /// The compliance report; `plan` is the campaign's schedule as loaded from its folder (`None`
@@ -359,9 +359,11 @@ pub async fn contact_timeline(
     let attempts = store.attempts_of(contact.contact_id).await?;
     let events = store.events_of(contact.contact_id).await?;
     let lines = store.report_lines_of(contact.contact_id).await?;
-    Ok(timeline::Timeline::build(
-        &contact, &attempts, &events, &lines, tz,
-    ))
+    let said = store.captures_of_contact(contact.contact_id).await?;
+    Ok(
+        timeline::Timeline::build(&contact, &attempts, &events, &lines, tz)
+            .with_captures(&said, tz),
+    )
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod provider_replies;
 mod reminders;
 mod reports;
 mod shutdown;
+mod speech;
 mod systemd;
 mod tls;
 mod watch;

@@ -1,0 +1,173 @@
+//! Speech capture over real HTTP against the simulator: transcripts stored with the contact and
+//! shown in every report format; interest and opt-out by voice; awkward transcripts (`;`,
+//! quotes, emoji, 10 KB) stored as said; on both backends.
+
+use chrono::Utc;
+use pregonero::report::cli::{run, Format, ReportArgs};
+use pregonero::report::csv::CsvStyle;
+use pregonero::store::Store;
+
+use crate::helpers::{self, Db};
+
+crate::on_both_backends!(captures_are_stored_and_shown_in_every_report_format);
+
+const TOML: &str = r#"kind = "promotion"
+caller_id = "+34910000000"
+
+[promotion]
+message = "Hola {nombre}. Pulse 1 o diga sí para hablar con un asesor, o diga baja."
+agent = "queue:ventas"
+interest_words = ["sí", "información", "asesor"]
+optout_words = ["no me llame", "baja"]
+
+[[capture]]
+prompt = "Díganos en pocas palabras qué necesita."
+field = "motivo"
+"#;
+
+const CSV: &str =
+    "telefono;nombre\n600000001;Ana\n600000002;Bea\n600000003;Carlos\n600000004;Dani\n";
+
+fn args(format: Format) -> ReportArgs {
+    ReportArgs {
+        campaign: Some("oferta".into()),
+        format,
+        csv_style: CsvStyle::Excel,
+        contacts: true,
+        contact: None,
+        compliance: false,
+    }
+}
+
+async fn captures_are_stored_and_shown_in_every_report_format(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "speech::captures").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    helpers::campaign(root.path(), "oferta", TOML, "lista.csv", CSV);
+    let long = "x".repeat(10_240);
+    let script = format!(
+        "\"+34600000001\" = 'answer said=Sí,_quiero_INFORMACIÓN|fibra;_\"rápida\"_😀'\n\
+         \"+34600000002\" = \"answer said=por_favor_no_me_llame_más\"\n\
+         \"+34600000003\" = \"answer keys=1 said=-|!\"\n\
+         \"+34600000004\" = \"answer said=asesor|{long}\"\n"
+    );
+    let script_file = root.path().join("script.toml");
+    std::fs::write(&script_file, script).unwrap();
+    let key_file = root.path().join("google.key");
+    std::fs::write(&key_file, "AIzaTESTKEY\n").unwrap();
+    let mut config = helpers::config(&test_db.url, root.path());
+    config.simulator.script_file = Some(script_file);
+    config.voice.google_key_file = Some(key_file);
+    helpers::run_until_idle(config.clone()).await;
+    let store = Store::connect(&test_db.url).await.unwrap();
+    let now = Utc::now();
+
+    let csv = run(&config, &store, &args(Format::Csv), now).await.unwrap();
+    let mut lines = csv.trim_start_matches('\u{feff}').lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "phone;name;state;attempts;last_result;dtmf;last_call_at;talk_seconds;cost;nombre;telefono;motivo;respuesta"
+    );
+    let row = |phone: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(phone))
+            .unwrap_or_else(|| panic!("{phone} in {csv}"))
+            .to_string()
+    };
+    // Interest by voice, then the capture before the transfer; the CSV quotes what needs it.
+    let ana = row("+34600000001;");
+    assert!(ana.starts_with("+34600000001;Ana;transferred;"), "{ana}");
+    assert!(
+        ana.ends_with(";\"fibra; \"\"rápida\"\" 😀\";Sí, quiero INFORMACIÓN"),
+        "{ana}"
+    );
+    // Opt-out by voice: the number is on the do-not-call list, nothing more is asked.
+    let bea = row("+34600000002;");
+    assert!(bea.starts_with("+34600000002;Bea;opted_out;"), "{bea}");
+    assert!(bea.ends_with(";;por favor no me llame más"), "{bea}");
+    let dnc = store.dnc_list().await.unwrap();
+    assert!(dnc.iter().any(|e| e.phone == "+34600000002"), "{dnc:?}");
+    // The key path beside the words; nothing understood, then a failure: the call went on.
+    let carlos = row("+34600000003;");
+    assert!(
+        carlos.starts_with("+34600000003;Carlos;transferred;1;answered;1;"),
+        "{carlos}"
+    );
+    assert!(carlos.ends_with(";600000003;;"), "{carlos}");
+    // 10 KB stored whole.
+    let dani = row("+34600000004;");
+    assert!(
+        dani.ends_with(&format!(";{long};asesor")),
+        "{}",
+        &dani[..80]
+    );
+
+    let json: serde_json::Value = serde_json::from_str(
+        &run(&config, &store, &args(Format::Json), now)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let by_phone = |p: &str| {
+        json.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["phone"] == p)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        by_phone("+34600000001")["captures"]["motivo"]["text"],
+        "fibra; \"rápida\" 😀"
+    );
+    assert_eq!(
+        by_phone("+34600000003")["captures"]["motivo"]["status"],
+        "failed"
+    );
+    assert_eq!(
+        by_phone("+34600000004")["captures"]["motivo"]["text"]
+            .as_str()
+            .unwrap()
+            .len(),
+        10_240
+    );
+
+    let table = run(&config, &store, &args(Format::Table), now)
+        .await
+        .unwrap();
+    assert!(table.lines().next().unwrap().contains("motivo"), "{table}");
+    assert!(table.contains("fibra, \"rápida\" 😀"), "{table}");
+
+    let html = run(&config, &store, &args(Format::Html), now)
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<td>fibra; &quot;rápida&quot; 😀</td>")
+            || html.contains("<td>fibra; &#34;rápida&#34; 😀</td>"),
+        "the transcript, escaped"
+    );
+
+    let timeline = ReportArgs {
+        contacts: false,
+        contact: Some("600000001".into()),
+        ..args(Format::Table)
+    };
+    let t = run(&config, &store, &timeline, now).await.unwrap();
+    assert!(t.contains("said motivo at "), "{t}");
+    assert!(t.contains("\"fibra, \"rápida\" 😀\""), "{t}");
+    let t = run(
+        &config,
+        &store,
+        &ReportArgs {
+            format: Format::Json,
+            ..timeline
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let t: serde_json::Value = serde_json::from_str(&t).unwrap();
+    assert_eq!(t["captures"][1]["field"], "respuesta", "{t}");
+    store.close().await;
+}
