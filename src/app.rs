@@ -21,6 +21,7 @@ use tokio_util::task::TaskTracker;
 
 use chrono::{DateTime, Utc};
 
+use crate::campaign::plan::CampaignPlan;
 use crate::campaign::{self, phone};
 use crate::clock::SharedClock;
 use crate::config::{Config, ProviderKind};
@@ -28,7 +29,6 @@ use crate::dialer::{ActiveCampaign, Campaigns, Dialer, DialerSettings, InFlight}
 use crate::liveness::Liveness;
 use crate::provider::simulator::{Script, SimHandle, Simulator, SimulatorConfig};
 use crate::provider::ApiVoiceClient;
-use crate::schedule::plan::CampaignPlan;
 use crate::sdnotify::{self, Notifier};
 use crate::store::Store;
 use crate::webhook::{self, WebhookState};
@@ -167,9 +167,6 @@ impl Application {
                 .await
             {
                 tracing::error!(campaign = %c.id, "cannot store the campaign's notify_url: {e}");
-            }
-            if !c.flow_ready() {
-                tracing::warn!(campaign = %c.id, kind = c.kind.as_str(), "this kind's call flow is not available yet: the campaign is loaded but not dialed");
             }
             map.insert(c.id.clone(), Arc::new(c));
         }
@@ -544,9 +541,7 @@ impl Application {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .values()
-            .filter(|c| {
-                c.flow_ready() && !(c.demo && self.config.provider.kind != ProviderKind::Simulator)
-            })
+            .filter(|c| !(c.demo && self.config.provider.kind != ProviderKind::Simulator))
             .map(|c| c.id.clone())
             .collect();
         let paused: HashMap<String, bool> = match self.store.campaigns().await {

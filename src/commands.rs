@@ -4,10 +4,10 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::app;
+use crate::campaign::plan::local;
 use crate::campaign::{dnc, phone};
 use crate::config::Config;
 use crate::dialer::ActiveCampaign;
-use crate::schedule::plan::local;
 use crate::store::{Candidate, Gate, Store};
 
 fn at(ms: i64) -> DateTime<Utc> {
@@ -114,8 +114,6 @@ async fn explain_with(
                     "the campaign is paused ({})",
                     p.paused_reason.as_deref().unwrap_or("by an operator")
                 )
-            } else if !c.flow_ready() {
-                format!("the {} call flow is not available yet", c.kind.as_str())
             } else {
                 let dnc = store
                     .dnc_list()
@@ -189,7 +187,6 @@ pub async fn campaigns(config: &Config, now: DateTime<Utc>) -> anyhow::Result<St
         } else {
             match active {
                 None => "folder missing or invalid".to_string(),
-                Some(c) if !c.flow_ready() => "call flow not available yet".to_string(),
                 Some(c) => c
                     .plan
                     .campaign_status(now)

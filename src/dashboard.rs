@@ -206,7 +206,7 @@ async fn api_campaign(
 fn plan_of(
     st: &DashboardState,
     id: &str,
-) -> (Option<crate::schedule::plan::CampaignPlan>, chrono_tz::Tz) {
+) -> (Option<crate::campaign::plan::CampaignPlan>, chrono_tz::Tz) {
     let c = st
         .campaigns
         .read()

@@ -24,12 +24,12 @@ use tokio_util::task::TaskTracker;
 
 use crate::breaker::{Breaker, BreakerSettings, Circuit, Permit, Verdict};
 use crate::campaign::phone::mask;
+use crate::campaign::plan::CampaignPlan;
 use crate::campaign::Campaign;
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::pacing::{sales_cap, AgentBook, AgentView};
 use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
-use crate::schedule::plan::CampaignPlan;
 use crate::schedule::AttemptResult;
 use crate::store::{AttemptClose, Candidate, NotPlaced, Store};
 
@@ -359,7 +359,6 @@ impl Dialer {
         let map = self.campaigns.read().unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<Arc<ActiveCampaign>> = map
             .values()
-            .filter(|c| c.flow_ready())
             .filter(|c| !(c.demo && self.settings.real_provider))
             .filter(|c| !paused.get(&c.id).copied().unwrap_or(false))
             .cloned()

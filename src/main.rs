@@ -333,9 +333,7 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
         errors += 1;
     }
     for c in &loaded {
-        let dialed = if !c.flow_ready() {
-            " (call flow not available yet: not dialed)"
-        } else if c.demo && config.provider.kind == ProviderKind::Apivoice {
+        let dialed = if c.demo && config.provider.kind == ProviderKind::Apivoice {
             " (demo: dialed only by the simulator)"
         } else {
             ""
@@ -432,7 +430,7 @@ async fn import(
 ) -> anyhow::Result<ExitCode> {
     let dir = config.campaigns.dir.join(campaign_id);
     let c = campaign::Campaign::load(&dir)?;
-    let plan = pregonero::schedule::plan::CampaignPlan::build(&c, &config.calling, Utc::now())
+    let plan = pregonero::campaign::plan::CampaignPlan::build(&c, &config.calling, Utc::now())
         .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("campaign.toml").display()))?;
     let store = Store::connect(&config.database.url).await?;
     let now = SystemClock.now_ms();

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::campaign::plan::CampaignPlan;
 use crate::campaign::{self, phone, Campaign};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::dialer::{ActiveCampaign, Campaigns};
-use crate::schedule::plan::CampaignPlan;
 use crate::store::Store;
 
 /// What was seen of a file at the last scan.

@@ -9,8 +9,11 @@ pub mod dates;
 pub mod dnc;
 pub mod import;
 pub mod phone;
+pub mod plan;
 pub mod settings;
 
+// The retry delays are read from campaign.toml here but belong to the retry plan below us.
+pub use crate::schedule::RetryDelays;
 pub use settings::{
     AnnouncementSettings, FlowSettings, PromotionSettings, ReminderSettings, SalesSettings,
     SurveyQuestion, SurveySettings, TransferTarget,
@@ -120,26 +123,6 @@ impl Default for Voice {
             provider: "google".into(),
             language: "es".into(),
             speed: None,
-        }
-    }
-}
-
-/// Retry delays per attempt result (`retry = { busy = "10m", … }`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RetryDelays {
-    pub busy: Duration,
-    pub no_answer: Duration,
-    pub failed: Duration,
-    pub unreachable: Duration,
-}
-
-impl Default for RetryDelays {
-    fn default() -> Self {
-        Self {
-            busy: Duration::from_secs(600),
-            no_answer: Duration::from_secs(3600),
-            failed: Duration::from_secs(1800),
-            unreachable: Duration::from_secs(3600),
         }
     }
 }
@@ -446,24 +429,6 @@ impl Campaign {
                 unreachable: scale(self.retry.unreachable),
             },
             end_at: None,
-        }
-    }
-
-    /// Whether the daemon can run this campaign end to end. The flow of every kind is built
-    /// (`crate::flow`), but some kinds need more than the flow before they may dial: promotion
-    /// opt-outs must reach the do-not-call list, survey answers need storing, reminder outcomes
-    /// need their `notify_url` outbox, and sales need agent-aware pacing. All of them are built.
-    pub fn flow_ready(&self) -> bool {
-        match &self.flow {
-            FlowSettings::Announcement(_) => true,
-            // With `notify_url`, outcomes go through the outbox (`crate::notify`).
-            FlowSettings::Reminder(_) => true,
-            // Opt-outs reach the do-not-call list before the reply leaves (webhook).
-            FlowSettings::Promotion(_) => true,
-            // Answers are stored per question with each control request.
-            FlowSettings::Survey(_) => true,
-            // Paced by free agents, abandon rate tracked (dialer, store).
-            FlowSettings::Sales(_) => true,
         }
     }
 

@@ -35,7 +35,7 @@ fn plan_of(
     config: &Config,
     campaign: &str,
     now: DateTime<Utc>,
-) -> (Option<crate::schedule::plan::CampaignPlan>, Tz) {
+) -> (Option<crate::campaign::plan::CampaignPlan>, Tz) {
     let (loaded, _) = crate::app::load_campaigns(config, now);
     let fallback = config.calling.timezone.parse().unwrap_or(chrono_tz::UTC);
     match loaded.into_iter().find(|c| c.id == campaign) {

@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::schedule::plan::CampaignPlan;
+use crate::campaign::plan::CampaignPlan;
 use crate::schedule::zones::callee_zone;
 use crate::store::{AttemptFact, OptOutRow};
 

@@ -296,7 +296,7 @@ pub async fn contact_table(
 pub async fn compliance_report(
     store: &Store,
     campaign: &str,
-    plan: Option<&crate::schedule::plan::CampaignPlan>,
+    plan: Option<&crate::campaign::plan::CampaignPlan>,
     tz: chrono_tz::Tz,
 ) -> Result<compliance::Compliance, ReportError> {
     let kind = kind_of(store, campaign).await?;
@@ -319,7 +319,7 @@ pub async fn compliance_report(
 pub async fn html_report(
     store: &Store,
     campaign: &str,
-    plan: Option<&crate::schedule::plan::CampaignPlan>,
+    plan: Option<&crate::campaign::plan::CampaignPlan>,
     tz: chrono_tz::Tz,
     with_contacts: bool,
     now: chrono::DateTime<chrono::Utc>,

@@ -4,12 +4,11 @@
 
 pub mod gate;
 pub mod holidays;
-pub mod plan;
 pub mod rounds;
 pub mod window;
 pub mod zones;
 
-use crate::campaign::RetryDelays;
+use std::time::Duration;
 
 /// How an attempt ended, from the provider's point of view (apivoice.md section 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +72,26 @@ impl AttemptResult {
             }
             _ => return None,
         })
+    }
+}
+
+/// Retry delays per attempt result (`retry = { busy = "10m", … }`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryDelays {
+    pub busy: Duration,
+    pub no_answer: Duration,
+    pub failed: Duration,
+    pub unreachable: Duration,
+}
+
+impl Default for RetryDelays {
+    fn default() -> Self {
+        Self {
+            busy: Duration::from_secs(600),
+            no_answer: Duration::from_secs(3600),
+            failed: Duration::from_secs(1800),
+            unreachable: Duration::from_secs(3600),
+        }
     }
 }
 

@@ -50,38 +50,38 @@ impl Store {
     /// Stores what a capture step heard for the contact of `c.attempt_id`. Returns false when
     /// no such attempt exists or a usable transcript was kept instead.
     pub async fn record_capture(&self, c: &CaptureWrite, now: i64) -> Result<bool> {
-        let n = with_writer!(self, |db| sqlx::query(UPSERT)
-            .bind(c.attempt_id)
-            .bind(&c.field)
-            .bind(c.status())
-            .bind(c.text.as_deref().unwrap_or(""))
-            .bind(now)
-            .execute(db)
-            .await?
-            .rows_affected());
+        let n = execute!(
+            self,
+            UPSERT,
+            c.attempt_id,
+            &c.field,
+            c.status(),
+            c.text.as_deref().unwrap_or(""),
+            now
+        );
         Ok(n > 0)
     }
 
     /// The transcripts of one contact, by field.
     pub async fn captures_of_contact(&self, contact_id: i64) -> Result<Vec<CaptureRow>> {
-        Ok(with_reader!(self, |db| sqlx::query_as::<_, CaptureRow>(
+        fetch_all!(
+            self,
+            CaptureRow,
             "SELECT contact_id, attempt_id, field, status, text, captured_at
-             FROM contact_captures WHERE contact_id = $1 ORDER BY field"
+             FROM contact_captures WHERE contact_id = $1 ORDER BY field",
+            contact_id
         )
-        .bind(contact_id)
-        .fetch_all(db)
-        .await?))
     }
 
     /// The transcripts of a campaign, by contact then field (reports).
     pub async fn captures_of_campaign(&self, campaign: &str) -> Result<Vec<CaptureRow>> {
-        Ok(with_reader!(self, |db| sqlx::query_as::<_, CaptureRow>(
+        fetch_all!(
+            self,
+            CaptureRow,
             "SELECT contact_id, attempt_id, field, status, text, captured_at
-             FROM contact_captures WHERE campaign_id = $1 ORDER BY contact_id, field"
+             FROM contact_captures WHERE campaign_id = $1 ORDER BY contact_id, field",
+            campaign
         )
-        .bind(campaign)
-        .fetch_all(db)
-        .await?))
     }
 
     /// The capture fields of a campaign, sorted: one report column each.

@@ -21,6 +21,7 @@
 //! - contact state transitions happen in the same transaction as the attempt change behind them.
 
 mod capture;
+mod cluster;
 mod postgres;
 mod queries;
 mod records;
@@ -115,7 +116,27 @@ macro_rules! with_writer {
         }
     };
 }
-pub(crate) use {with_reader, with_writer};
+/// Every row of `$sql` (with its arguments bound in order) as records of `$ty`.
+macro_rules! fetch_all {
+    ($store:expr, $ty:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
+        Ok(with_reader!($store, |db| sqlx::query_as::<_, $ty>($sql)
+            $(.bind($arg))*
+            .fetch_all(db)
+            .await?))
+    };
+}
+
+/// Runs `$sql` (arguments bound in order) on the writer: the rows it changed.
+macro_rules! execute {
+    ($store:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
+        with_writer!($store, |db| sqlx::query($sql)
+            $(.bind($arg))*
+            .execute(db)
+            .await?
+            .rows_affected())
+    };
+}
+pub(crate) use {execute, fetch_all, with_reader, with_writer};
 
 impl Store {
     /// Connects to the database named by the URL and applies the migrations.

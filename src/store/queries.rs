@@ -17,27 +17,6 @@ macro_rules! dispatch {
     };
 }
 
-/// Every row of `$sql` (with its arguments bound in order) as records of `$ty`.
-macro_rules! records {
-    ($store:expr, $ty:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
-        Ok(with_reader!($store, |db| sqlx::query_as::<_, $ty>($sql)
-            $(.bind($arg))*
-            .fetch_all(db)
-            .await?))
-    };
-}
-
-/// Runs `$sql` (arguments bound in order) on the writer: the rows it changed.
-macro_rules! execute {
-    ($store:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
-        with_writer!($store, |db| sqlx::query($sql)
-            $(.bind($arg))*
-            .execute(db)
-            .await?
-            .rows_affected())
-    };
-}
-
 impl Store {
     pub async fn ping(&self) -> Result<()> {
         with_reader!(self, |db| {
@@ -64,7 +43,7 @@ impl Store {
     }
 
     pub async fn campaigns(&self) -> Result<Vec<CampaignRow>> {
-        records!(
+        fetch_all!(
             self,
             CampaignRow,
             "SELECT id, kind, title, paused, paused_reason FROM campaigns ORDER BY id"
@@ -388,7 +367,7 @@ impl Store {
     }
 
     pub async fn open_attempts(&self) -> Result<Vec<OpenAttempt>> {
-        records!(
+        fetch_all!(
             self,
             OpenAttempt,
             "SELECT id AS attempt_id, campaign_id, status, created_at FROM attempts
@@ -483,7 +462,7 @@ impl Store {
     }
 
     pub async fn dnc_list(&self) -> Result<Vec<DncEntry>> {
-        records!(
+        fetch_all!(
             self,
             DncEntry,
             "SELECT phone, until_date, hours, source FROM do_not_call ORDER BY phone"
@@ -504,7 +483,7 @@ impl Store {
     }
 
     pub async fn attempts_of(&self, contact_id: i64) -> Result<Vec<AttemptRow>> {
-        records!(self, AttemptRow,
+        fetch_all!(self, AttemptRow,
             "SELECT id AS attempt_id, number, status, result, outcome, dtmf, provider_call_id, created_at, ended_at, talk_seconds, cost, error
              FROM attempts WHERE contact_id = $1 ORDER BY number",
             contact_id)
@@ -512,7 +491,7 @@ impl Store {
 
     /// The files imported into a campaign, oldest first.
     pub async fn imported_files(&self, campaign: &str) -> Result<Vec<FileRecord>> {
-        records!(self, FileRecord,
+        fetch_all!(self, FileRecord,
             "SELECT file_name, rows_read, imported, rejected, duplicates FROM imported_files WHERE campaign_id = $1 ORDER BY id",
             campaign)
     }
@@ -646,7 +625,7 @@ impl Store {
 
     /// The outbox rows of a campaign, oldest first.
     pub async fn outbox(&self, campaign: &str) -> Result<Vec<OutboxRow>> {
-        records!(
+        fetch_all!(
             self,
             OutboxRow,
             "SELECT id, contact_id, state, tries, next_try_at, last_error, delivered_at, gave_up_at
@@ -774,7 +753,7 @@ impl Store {
     /// Every placed attempt of a campaign (not `not_placed`) with its contact's number, zone and
     /// appointment, oldest first: charts and the compliance report.
     pub async fn attempt_facts(&self, campaign: &str) -> Result<Vec<AttemptFact>> {
-        records!(self, AttemptFact,
+        fetch_all!(self, AttemptFact,
             "SELECT a.id AS attempt_id, a.contact_id, c.phone, c.timezone, c.appointment_at, a.created_at, a.launched_at,
                     a.answered_at, a.ended_at, a.result, a.outcome
              FROM attempts a JOIN contacts c ON c.id = a.contact_id
@@ -784,7 +763,7 @@ impl Store {
 
     /// The control requests stored for a contact's attempts, in order received.
     pub async fn events_of(&self, contact_id: i64) -> Result<Vec<EventRow>> {
-        records!(
+        fetch_all!(
             self,
             EventRow,
             "SELECT e.attempt_id, e.kind, e.command, e.dtmf, e.statuscall, e.received_at
@@ -796,7 +775,7 @@ impl Store {
 
     /// The call-report lines matched to a contact's attempts, in order received.
     pub async fn report_lines_of(&self, contact_id: i64) -> Result<Vec<ReportLineRow>> {
-        records!(
+        fetch_all!(
             self,
             ReportLineRow,
             "SELECT l.attempt_id, l.status, l.startdate, l.duration_seconds, l.cost, l.received_at
@@ -809,7 +788,7 @@ impl Store {
     /// Attempts of a campaign that ended in an opt-out, with the time of their last key press
     /// and the do-not-call entry of the number (if any).
     pub async fn opt_outs(&self, campaign: &str) -> Result<Vec<OptOutRow>> {
-        records!(self, OptOutRow,
+        fetch_all!(self, OptOutRow,
             "SELECT a.id AS attempt_id, c.phone, d.created_at AS dnc_at, d.source AS dnc_source,
                     (SELECT MAX(e.received_at) FROM call_events e WHERE e.attempt_id = a.id AND e.dtmf IS NOT NULL) AS keys_at
              FROM attempts a JOIN contacts c ON c.id = a.contact_id

@@ -46,6 +46,8 @@ on_both_backends!(
     a_report_chunk_applies_in_order_and_closes_each_attempt_once,
     claims_take_the_earliest_due_across_pending_and_scheduled,
     the_contact_report_streams_in_id_order_with_the_columns_of_every_file,
+    a_duty_has_one_holder_until_its_lease_expires_or_is_given_up,
+    launch_slots_are_spaced_by_every_scope_even_when_taken_at_once,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1677,4 +1679,94 @@ async fn the_contact_report_streams_in_id_order_with_the_columns_of_every_file(d
     assert!(matches!(stopped, Err(StoreError::Corrupt(m)) if m == "stop"));
     assert_eq!(calls, 2);
     assert!(store.contact_columns("nobody").await.unwrap().is_empty());
+}
+
+async fn a_duty_has_one_holder_until_its_lease_expires_or_is_given_up(db: &TestDb) {
+    let store = Store::connect(&db.url).await.expect("connect");
+    assert!(store.hold_duty("reaper", "a", 1_000, 6_000).await.unwrap());
+    assert!(
+        !store.hold_duty("reaper", "b", 2_000, 6_000).await.unwrap(),
+        "a holds it"
+    );
+    assert!(
+        store.hold_duty("reaper", "a", 5_000, 6_000).await.unwrap(),
+        "renewed to 11,000"
+    );
+    assert!(!store.hold_duty("reaper", "b", 10_999, 6_000).await.unwrap());
+    assert!(
+        store.hold_duty("outbox", "b", 10_999, 6_000).await.unwrap(),
+        "another duty"
+    );
+    assert!(
+        store.hold_duty("reaper", "b", 11_001, 6_000).await.unwrap(),
+        "a's lease ran out"
+    );
+    assert!(!store.hold_duty("reaper", "a", 11_002, 6_000).await.unwrap());
+    store.release_duty("reaper", "a").await.unwrap();
+    assert!(
+        !store.hold_duty("reaper", "a", 11_003, 6_000).await.unwrap(),
+        "not a's to give"
+    );
+    store.release_duty("reaper", "b").await.unwrap();
+    assert!(
+        store.hold_duty("reaper", "a", 11_004, 6_000).await.unwrap(),
+        "given up: free"
+    );
+    assert_eq!(
+        store.duty_leases().await.unwrap(),
+        vec![
+            ("outbox".to_string(), "b".to_string(), 16_999),
+            ("reaper".to_string(), "a".to_string(), 17_004)
+        ]
+    );
+}
+
+async fn launch_slots_are_spaced_by_every_scope_even_when_taken_at_once(db: &TestDb) {
+    let store = Store::connect(&db.url).await.expect("connect");
+    // The account allows 50 launches a second (20 ms), the campaign 20 (50 ms).
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40i64 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let scopes: &[(&str, i64)] = if i % 2 == 0 {
+                &[("account", 20_000), ("campaign:c1", 50_000)]
+            } else {
+                &[("account", 20_000)]
+            };
+            (
+                i % 2 == 0,
+                store.take_launch_slot(scopes, 1_000_000).await.unwrap(),
+            )
+        });
+    }
+    let mut all = Vec::new();
+    let mut campaign = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        let (in_campaign, at) = r.unwrap();
+        all.push(at);
+        if in_campaign {
+            campaign.push(at);
+        }
+    }
+    all.sort_unstable();
+    campaign.sort_unstable();
+    assert!(all[0] >= 1_000_000);
+    assert!(all.windows(2).all(|w| w[1] - w[0] >= 20_000), "{all:?}");
+    assert!(
+        campaign.windows(2).all(|w| w[1] - w[0] >= 50_000),
+        "{campaign:?}"
+    );
+    // 20 campaign launches need 19 intervals of 50 ms; the others fill the gaps.
+    assert!(
+        *all.last().unwrap() - all[0] <= 20 * 50_000 + 20 * 20_000,
+        "{all:?}"
+    );
+    // Later, after a pause: the next launch leaves at once.
+    assert_eq!(
+        store
+            .take_launch_slot(&[("account", 20_000)], 9_000_000)
+            .await
+            .unwrap(),
+        9_000_000
+    );
 }

@@ -7,19 +7,22 @@
 //! every zone of the country when the callee's zone is unknown); none on a holiday; none outside
 //! an open round; none before `start` or after `end`; no reminder after its appointment; no call
 //! to a number on the do-not-call list while its entry applies.
+//!
+//! It lives beside the campaign, not in `schedule`: it is built from a [`Campaign`] and judges
+//! the store's candidates, while `schedule` stays below both (windows, rounds, zones, retries).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::gate::{Candidate, DncEntry, Gate};
-use super::holidays::Holidays;
-use super::rounds::{local_midnight, Rounds};
-use super::window::{CallingWindow, WeeklyHours};
-use super::zones::callee_zone;
-use crate::campaign::Campaign;
+use super::Campaign;
 use crate::config::CallingConfig;
+use crate::schedule::gate::{Candidate, DncEntry, Gate};
+use crate::schedule::holidays::Holidays;
+use crate::schedule::rounds::{local_midnight, Rounds};
+use crate::schedule::window::{CallingWindow, WeeklyHours};
+use crate::schedule::zones::callee_zone;
 
 /// How far ahead the window search looks before giving up.
 const HORIZON_DAYS: i64 = 400;
