@@ -336,8 +336,12 @@ pub fn file_quality(
     let mut reasons: BTreeMap<String, (u64, Vec<u64>, String)> = BTreeMap::new();
     let mut countries: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     let horizon = now + chrono::Duration::days(7);
-    let summary =
-        crate::campaign::csv::stream_file(path, region, 5_000, |_, batch| -> Result<(), String> {
+    let summary = crate::campaign::csv::stream_file_checking(
+        path,
+        region,
+        c.consent_policy(now.with_timezone(&c.plan.tz).date_naive()),
+        5_000,
+        |_, batch| -> Result<(), String> {
             for r in &batch.rejected {
                 let e = reasons
                     .entry(reason_key(&r.error))
@@ -370,8 +374,9 @@ pub fn file_quality(
                 }
             }
             Ok(())
-        })
-        .map_err(|e| e.to_string())?;
+        },
+    )
+    .map_err(|e| e.to_string())?;
     q.headers = summary.layout.headers.clone();
     q.rows_read = summary.rows_read;
     q.valid = summary.contacts;

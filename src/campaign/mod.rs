@@ -4,6 +4,7 @@
 //! read (with the file and the key), never discovered in the middle of a call.
 
 pub mod capture;
+pub mod consent;
 pub mod csv;
 pub mod dates;
 pub mod dnc;
@@ -157,6 +158,10 @@ pub struct Campaign {
     pub flow: FlowSettings,
     /// `[[capture]]` steps: what the callee is asked to say, stored per contact.
     pub captures: Vec<capture::CaptureSettings>,
+    /// Rows without a valid consent date are rejected (default for promotion and sales).
+    pub require_consent: bool,
+    /// How long consent lasts from the date it was given.
+    pub consent_valid_for: Option<consent::ValidFor>,
     /// The file as read, stored with the campaign for reference.
     pub source: String,
 }
@@ -194,6 +199,8 @@ struct CampaignFile {
     sales: Option<settings::SalesFile>,
     #[serde(default)]
     capture: Vec<capture::CaptureFile>,
+    require_consent: Option<bool>,
+    consent_valid_for: Option<String>,
 }
 
 fn default_ring() -> u32 {
@@ -204,6 +211,15 @@ fn default_max_attempts() -> u32 {
 }
 
 impl Campaign {
+    /// What an import checks of each row's consent on `today` (the campaign's local date);
+    /// `None` when the campaign does not require consent.
+    pub fn consent_policy(&self, today: chrono::NaiveDate) -> Option<consent::ConsentPolicy> {
+        self.require_consent.then_some(consent::ConsentPolicy {
+            valid_for: self.consent_valid_for,
+            today,
+        })
+    }
+
     /// Loads and validates `<dir>/campaign.toml`; the folder name is the campaign id.
     pub fn load(dir: &Path) -> Result<Campaign, CampaignError> {
         let path = dir.join("campaign.toml");
@@ -389,6 +405,17 @@ impl Campaign {
             _ => "es",
         };
         let captures = capture::captures(file.capture, speech_language).map_err(invalid)?;
+        let require_consent = file
+            .require_consent
+            .unwrap_or(matches!(file.kind, Kind::Promotion | Kind::Sales));
+        let consent_valid_for = match &file.consent_valid_for {
+            Some(v) => Some(consent::ValidFor::parse(v).ok_or_else(|| {
+                invalid(format!(
+                    "consent_valid_for: expected a duration such as \"24 months\", \"2 years\" or \"90 days\", got \"{v}\""
+                ))
+            })?),
+            None => None,
+        };
         Ok(Campaign {
             id: id.to_string(),
             dir: dir.to_path_buf(),
@@ -412,6 +439,8 @@ impl Campaign {
             voice: file.voice,
             flow,
             captures,
+            require_consent,
+            consent_valid_for,
             source: text.to_string(),
         })
     }

@@ -13,6 +13,7 @@ crate::on_both_backends!(captures_are_stored_and_shown_in_every_report_format);
 
 const TOML: &str = r#"kind = "promotion"
 caller_id = "+34910000000"
+require_consent = false
 
 [promotion]
 message = "Hola {nombre}. Pulse 1 o diga sí para hablar con un asesor, o diga baja."
@@ -169,5 +170,73 @@ async fn captures_are_stored_and_shown_in_every_report_format(db: Db) {
     .unwrap();
     let t: serde_json::Value = serde_json::from_str(&t).unwrap();
     assert_eq!(t["captures"][1]["field"], "respuesta", "{t}");
+    store.close().await;
+}
+
+crate::on_both_backends!(contacts_without_a_valid_consent_are_rejected_with_the_reason);
+
+const CONSENT_TOML: &str = r#"kind = "promotion"
+caller_id = "+34910000000"
+consent_valid_for = "24 months"
+
+[promotion]
+message = "Hola {nombre}. Pulse 1 para hablar con un asesor."
+agent = "queue:ventas"
+"#;
+
+async fn contacts_without_a_valid_consent_are_rejected_with_the_reason(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "speech::consent").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let today = Utc::now().date_naive();
+    let recent = today - chrono::Days::new(30);
+    let old = today - chrono::Days::new(800);
+    let csv = format!(
+        "telefono;nombre;consentimiento;origen_consentimiento\n\
+         600000001;Ana;{};web\n\
+         600000002;Bea;{};tienda\n\
+         600000003;Carlos;;web\n\
+         600000004;Dani;{};web\n\
+         600000005;Eva;pronto;web\n",
+        recent.format("%Y-%m-%d"),
+        recent.format("%d/%m/%Y"),
+        old.format("%Y-%m-%d"),
+    );
+    let dir = helpers::campaign(root.path(), "oferta", CONSENT_TOML, "lista.csv", &csv);
+    let config = helpers::config(&test_db.url, root.path());
+    helpers::run_until_idle(config.clone()).await;
+    let rejected = std::fs::read_to_string(dir.join("lista.csv.rejected.csv")).unwrap();
+    let line = |phone: &str| {
+        rejected
+            .lines()
+            .find(|l| l.contains(phone))
+            .unwrap_or_else(|| panic!("{phone} in {rejected}"))
+            .to_string()
+    };
+    assert!(
+        line("600000003").contains("consentimiento is empty"),
+        "{rejected}"
+    );
+    assert!(line("600000004").contains("expired after"), "{rejected}");
+    assert!(
+        line("600000005").contains("\"\"pronto\"\" is not a date"),
+        "{rejected}"
+    );
+    assert!(!rejected.contains("600000001") && !rejected.contains("600000002"));
+    let store = Store::connect(&test_db.url).await.unwrap();
+    let contacts = ReportArgs {
+        campaign: Some("oferta".into()),
+        ..args(Format::Json)
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&config, &store, &contacts, Utc::now()).await.unwrap()).unwrap();
+    let phones: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["phone"].as_str().unwrap())
+        .collect();
+    assert_eq!(phones, vec!["+34600000001", "+34600000002"]);
     store.close().await;
 }
