@@ -287,6 +287,30 @@ pub async fn dnc_import(
     Ok(out)
 }
 
+/// `dnc import FILE --hashed`: a hashed exclusion list (see [`crate::exclusion`]).
+pub async fn dnc_import_hashed(
+    config: &Config,
+    path: &std::path::Path,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let digests = crate::exclusion::read_hashed(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = Store::connect(&config.database.url).await?;
+    let source = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let result = store
+        .dnc_hashed_import(&digests, &source, now.timestamp_millis())
+        .await;
+    store.close().await;
+    let added = result?;
+    Ok(format!(
+        "{}: {} digest(s) read, {added} new on the hashed exclusion list\n",
+        path.display(),
+        digests.len()
+    ))
+}
+
 /// The quality of one CSV file, as `check` reports it.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct FileQuality {

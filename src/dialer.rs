@@ -31,7 +31,7 @@ use crate::metrics::Metrics;
 use crate::pacing::{sales_cap, AgentBook, AgentView};
 use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
 use crate::schedule::AttemptResult;
-use crate::store::{AttemptClose, Candidate, NotPlaced, Store};
+use crate::store::{AttemptClose, Candidate, Gate, NotPlaced, Store};
 
 /// How often a sales campaign's pacing re-reads its abandon rate.
 const SALES_RATE_REFRESH: Duration = Duration::from_secs(2);
@@ -278,6 +278,8 @@ pub struct Dialer {
     /// Set when the dialer paused campaigns itself, so the loop re-reads the flags at once.
     paused_changed: Mutex<bool>,
     no_balance_logged: std::sync::atomic::AtomicBool,
+    /// Hashed exclusion lists (`dnc import --hashed`), checked at the gate.
+    hashed: crate::exclusion::HashedList,
 }
 
 /// One launch per `1 / cps`, with room for one more: a loop turn that comes a little late (a
@@ -339,6 +341,7 @@ impl Dialer {
             breaker,
             paused_changed: Mutex::new(false),
             no_balance_logged: std::sync::atomic::AtomicBool::new(false),
+            hashed: Default::default(),
         })
     }
 
@@ -523,7 +526,22 @@ impl Dialer {
                     batch_size(rate, global_free.min(limit - in_flight))
                 };
                 let now = self.clock.now_ms();
-                let gate = |cand: &Candidate| c.plan.gate(cand, now);
+                let hashed = match self.hashed.current(&self.store, now).await {
+                    Ok(h) => h,
+                    Err(e) => {
+                        tracing::error!(campaign = %c.id, "cannot read the hashed exclusion lists: {e}");
+                        continue;
+                    }
+                };
+                let gate = |cand: &Candidate| {
+                    if crate::exclusion::HashedList::blocks(&hashed, &cand.phone) {
+                        return Gate::Close {
+                            state: "blocked".into(),
+                            note: "on a hashed exclusion list".into(),
+                        };
+                    }
+                    c.plan.gate(cand, now)
+                };
                 let claims = match self.store.claim_due(&c.id, now, batch, &gate).await {
                     Ok(v) => v,
                     Err(e) => {

@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod dashboard;
 pub mod dialer;
+pub mod exclusion;
 pub mod flow;
 pub mod guard;
 pub mod liveness;

@@ -14,3 +14,11 @@ CREATE TABLE contact_captures (
     UNIQUE (contact_id, field)
 );
 CREATE INDEX contact_captures_campaign ON contact_captures (campaign_id);
+
+-- Hashed exclusion lists (`pregonero dnc import FILE --hashed`): SHA-256 of E.164 numbers as
+-- distributed, lowercase hex; the plain numbers of the list are never stored.
+CREATE TABLE dnc_hashed (
+    digest    TEXT PRIMARY KEY,
+    source    TEXT NOT NULL,
+    added_at  BIGINT NOT NULL
+);

@@ -22,6 +22,7 @@
 
 mod capture;
 mod cluster;
+mod exclusion;
 mod postgres;
 mod queries;
 mod records;
@@ -32,6 +33,8 @@ mod sqlite_direct;
 mod tests;
 #[cfg(test)]
 mod tests_capture;
+#[cfg(test)]
+mod tests_exclusion;
 
 use std::collections::{BTreeMap, HashMap};
 
