@@ -240,3 +240,58 @@ async fn contacts_without_a_valid_consent_are_rejected_with_the_reason(db: Db) {
     assert_eq!(phones, vec!["+34600000001", "+34600000002"]);
     store.close().await;
 }
+
+crate::on_both_backends!(a_number_on_a_hashed_list_is_never_called);
+
+async fn a_number_on_a_hashed_list_is_never_called(db: Db) {
+    use sha2::{Digest, Sha256};
+    let Some(test_db) = helpers::fresh_db(db, "speech::hashed").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let toml = "kind = \"announcement\"\ncaller_id = \"+34910000000\"\n[announcement]\nmessage = \"Aviso\"\n";
+    let csv = "telefono;nombre\n600000001;Ana\n600000002;Bea\n";
+    helpers::campaign(root.path(), "aviso", toml, "lista.csv", csv);
+    // As distributed: uppercase hex of the number with its +.
+    let list = root.path().join("robinson.sha256");
+    std::fs::write(&list, format!("{:X}\n", Sha256::digest(b"+34600000002"))).unwrap();
+    let config = helpers::config(&test_db.url, root.path());
+    let out = pregonero::commands::dnc_import_hashed(&config, &list, Utc::now())
+        .await
+        .unwrap();
+    assert!(out.contains("1 digest(s) read, 1 new"), "{out}");
+    helpers::run_until_idle(config.clone()).await;
+    let store = Store::connect(&test_db.url).await.unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &run(
+            &config,
+            &store,
+            &ReportArgs {
+                campaign: Some("aviso".into()),
+                ..args(Format::Json)
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let state = |p: &str| {
+        json.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["phone"] == p)
+            .map(|c| (c["state"].clone(), c["attempts"].clone()))
+            .unwrap()
+    };
+    assert_eq!(
+        state("+34600000002"),
+        ("blocked".into(), 0.into()),
+        "{json}"
+    );
+    assert_eq!(state("+34600000001").1, 1, "{json}");
+    // Nothing of the list is stored in plain.
+    let listed = store.dnc_list().await.unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+    store.close().await;
+}
