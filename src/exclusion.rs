@@ -61,15 +61,19 @@ pub fn digests_of(e164: &str) -> [[u8; 32]; 2] {
     [digest(&format!("+{bare}")), digest(bare)]
 }
 
+/// The digests of the hashed lists, as bytes.
+pub type Digests = Arc<HashSet<[u8; 32]>>;
+
 /// The hashed lists as the dialer checks them.
 #[derive(Debug, Default)]
 pub struct HashedList {
-    cached: Mutex<Option<(i64, Arc<HashSet<[u8; 32]>>)>>,
+    /// When the lists were read, and what they held.
+    cached: Mutex<Option<(i64, Digests)>>,
 }
 
 impl HashedList {
     /// The lists, read from the store when older than `REFRESH_MS`.
-    pub async fn current(&self, store: &Store, now: i64) -> Result<Arc<HashSet<[u8; 32]>>> {
+    pub async fn current(&self, store: &Store, now: i64) -> Result<Digests> {
         if let Some((at, set)) = &*self.cached.lock().unwrap_or_else(|e| e.into_inner()) {
             if now - at < REFRESH_MS && now >= *at {
                 return Ok(set.clone());
