@@ -90,6 +90,9 @@ pub struct Compliance {
     pub opt_outs: OptOuts,
     pub reminders_after_appointment: usize,
     pub reminders_after_appointment_ids: Vec<i64>,
+    /// Promotion and sales: launches without a valid consent basis and the consent sources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<super::consent::ConsentCounts>,
 }
 
 /// Everything the compliance report is computed from.
@@ -163,6 +166,7 @@ pub fn compute(i: &Inputs) -> Compliance {
         },
         reminders_after_appointment: late.len(),
         reminders_after_appointment_ids: late,
+        consent: None,
     }
 }
 
@@ -258,6 +262,15 @@ impl Compliance {
             "  reminders after the appointment   {:>8}\n",
             self.reminders_after_appointment
         ));
+        if let Some(c) = &self.consent {
+            out.push_str(&format!(
+                "  launches without consent          {:>8}\n",
+                c.launches_without_basis
+            ));
+            for (source, n) in &c.sources {
+                out.push_str(&format!("    consent from {source}: {n}\n"));
+            }
+        }
         out
     }
 }

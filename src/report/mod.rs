@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod compliance;
+pub mod consent;
 pub mod contacts;
 pub mod csv;
 pub mod html;
@@ -303,7 +304,7 @@ pub async fn compliance_report(
     let facts = store.attempt_facts(campaign).await?;
     let stats = store.stats(campaign).await?;
     let outs = store.opt_outs(campaign).await?;
-    Ok(compliance::compute(&compliance::Inputs {
+    let mut report = compliance::compute(&compliance::Inputs {
         campaign,
         kind: kind.as_str(),
         tz,
@@ -311,7 +312,13 @@ pub async fn compliance_report(
         facts: &facts,
         blocked: stats.states.get("blocked").copied().unwrap_or(0),
         opt_outs: &outs,
-    }))
+    });
+    // Consent is the basis of promotion and sales calls (product.md).
+    if matches!(kind, Kind::Promotion | Kind::Sales) {
+        let contacts = store.contact_report(campaign).await?;
+        report.consent = Some(consent::counts(&contacts, &facts, tz));
+    }
+    Ok(report)
 }
 
 /// The self-contained HTML page of a campaign (with the compliance section, and the contacts

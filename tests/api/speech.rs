@@ -238,6 +238,20 @@ async fn contacts_without_a_valid_consent_are_rejected_with_the_reason(db: Db) {
         .map(|c| c["phone"].as_str().unwrap())
         .collect();
     assert_eq!(phones, vec!["+34600000001", "+34600000002"]);
+    // The compliance report: no launch without a basis, and where consent came from.
+    let compliance = ReportArgs {
+        campaign: Some("oferta".into()),
+        contacts: false,
+        compliance: true,
+        ..args(Format::Json)
+    };
+    let c: serde_json::Value =
+        serde_json::from_str(&run(&config, &store, &compliance, Utc::now()).await.unwrap())
+            .unwrap();
+    assert_eq!(c["launches"], 2, "{c}");
+    assert_eq!(c["consent"]["launches_without_basis"], 0, "{c}");
+    assert_eq!(c["consent"]["sources"]["web"], 1, "{c}");
+    assert_eq!(c["consent"]["sources"]["tienda"], 1, "{c}");
     store.close().await;
 }
 
