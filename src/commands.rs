@@ -127,6 +127,7 @@ async fn explain_with(
                     timezone: contact.timezone.clone(),
                     appointment_at: contact.appointment_at,
                     dnc,
+                    vars: String::new(),
                 };
                 let later = contact.next_at > now_ms;
                 let due = if contact.attempts > 0 {

@@ -533,12 +533,30 @@ impl Dialer {
                         continue;
                     }
                 };
+                // Consent that lapsed since the import stops the contact before its launch.
+                let consent = c.consent_valid_for.filter(|_| c.require_consent).map(|v| {
+                    let today = chrono::DateTime::from_timestamp_millis(now)
+                        .unwrap_or_default()
+                        .with_timezone(&c.plan.tz)
+                        .date_naive();
+                    (v, today)
+                });
                 let gate = |cand: &Candidate| {
                     if crate::exclusion::HashedList::blocks(&hashed, &cand.phone) {
                         return Gate::Close {
                             state: "blocked".into(),
                             note: "on a hashed exclusion list".into(),
                         };
+                    }
+                    if let Some((valid_for, today)) = consent {
+                        if let Some(note) =
+                            crate::campaign::consent::lapsed(&cand.vars, valid_for, today)
+                        {
+                            return Gate::Close {
+                                state: "expired".into(),
+                                note,
+                            };
+                        }
                     }
                     c.plan.gate(cand, now)
                 };

@@ -111,6 +111,27 @@ impl ConsentPolicy {
     }
 }
 
+/// Why a contact's consent is no longer a basis on `today`, from its stored variables (a JSON
+/// object); `None` while it is valid.
+pub fn lapsed(vars_json: &str, valid_for: ValidFor, today: NaiveDate) -> Option<String> {
+    let vars: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(vars_json).unwrap_or_default();
+    let given = CONSENT_COLUMNS
+        .iter()
+        .find_map(|c| vars.get(*c))
+        .and_then(|v| parse_date(v));
+    let Some(given) = given else {
+        return Some("no valid consent date".into());
+    };
+    match valid_for.last_day(given) {
+        Some(last) if last >= today => None,
+        Some(last) => Some(format!(
+            "consent given on {given} expired after {last} (consent_valid_for)"
+        )),
+        None => Some(format!("consent date {given} is out of range")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +153,18 @@ mod tests {
             ValidFor::Months(24).last_day(d("2024-03-01")),
             Some(d("2026-02-28"))
         );
+    }
+
+    #[test]
+    fn consent_lapses_the_day_after_its_last_valid_day() {
+        let vars = r#"{"telefono":"600000001","consentimiento":"01/03/2025"}"#;
+        let v = ValidFor::Months(12);
+        assert_eq!(lapsed(vars, v, d("2026-02-28")), None);
+        assert_eq!(
+            lapsed(vars, v, d("2026-03-01")).as_deref(),
+            Some("consent given on 2025-03-01 expired after 2026-02-28 (consent_valid_for)")
+        );
+        assert!(lapsed("{}", v, d("2026-03-01")).is_some());
     }
 
     #[test]

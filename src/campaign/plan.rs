@@ -301,6 +301,7 @@ mod tests {
             timezone: None,
             appointment_at: None,
             dnc: None,
+            vars: String::new(),
         }
     }
 

@@ -23,6 +23,9 @@ pub struct Candidate {
     pub timezone: Option<String>,
     pub appointment_at: Option<i64>,
     pub dnc: Option<DncEntry>,
+    /// The contact's variables as stored (a JSON object), for rules that read a column
+    /// (consent).
+    pub vars: String,
 }
 
 /// The gate's verdict on a due contact.

@@ -51,7 +51,7 @@ pub(super) mod dialect {
     /// (`contacts_due` is (campaign, state, next_at, id), migration 0007). The outer conditions
     /// are checked again on the locked row version, so a contact another claimer took
     /// meanwhile is not returned.
-    pub const CLAIM_CANDIDATES: &str = "SELECT c.id, c.phone, c.timezone, c.appointment_at, d.phone AS dnc_phone, d.until_date, d.hours, d.source
+    pub const CLAIM_CANDIDATES: &str = "SELECT c.id, c.phone, c.timezone, c.appointment_at, c.vars, d.phone AS dnc_phone, d.until_date, d.hours, d.source
          FROM ((SELECT id, next_at FROM contacts
                 WHERE campaign_id = $1 AND state = 'pending' AND next_at <= $2
                 ORDER BY next_at, id LIMIT $3)

@@ -150,6 +150,7 @@ impl Store {
                     phone: r.get("phone"),
                     timezone: r.get("timezone"),
                     appointment_at: r.get("appointment_at"),
+                    vars: r.get("vars"),
                     dnc: r
                         .get::<Option<String>, _>("dnc_phone")
                         .map(|phone| DncEntry {

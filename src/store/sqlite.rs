@@ -115,7 +115,7 @@ pub(super) mod dialect {
     /// (`contacts_due` is (campaign, state, next_at), the rowid breaks ties); `state IN (…)`
     /// with `ORDER BY next_at` would read and sort every due row of the campaign, the whole
     /// list right after an import. SQLite wants each `LIMIT`ed part in a subquery of its own.
-    pub const CLAIM_CANDIDATES: &str = "SELECT c.id, c.phone, c.timezone, c.appointment_at, d.phone AS dnc_phone, d.until_date, d.hours, d.source
+    pub const CLAIM_CANDIDATES: &str = "SELECT c.id, c.phone, c.timezone, c.appointment_at, c.vars, d.phone AS dnc_phone, d.until_date, d.hours, d.source
          FROM (SELECT * FROM (SELECT id, next_at FROM contacts
                               WHERE campaign_id = $1 AND state = 'pending' AND next_at <= $2
                               ORDER BY next_at, id LIMIT $3)

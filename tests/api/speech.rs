@@ -309,3 +309,93 @@ async fn a_number_on_a_hashed_list_is_never_called(db: Db) {
     assert!(listed.is_empty(), "{listed:?}");
     store.close().await;
 }
+
+crate::on_both_backends!(consent_that_lapses_mid_campaign_stops_the_contact_before_its_launch);
+
+async fn consent_that_lapses_mid_campaign_stops_the_contact_before_its_launch(db: Db) {
+    use pregonero::app::Application;
+    use pregonero::clock::ManualClock;
+    use std::sync::Arc;
+    use std::time::Duration;
+    let Some(test_db) = helpers::fresh_db(db, "speech::consent_lapses").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let toml = "kind = \"announcement\"\ncaller_id = \"+34910000000\"\nhours = [\"mon-fri 09:00-21:00\"]\nrequire_consent = true\nconsent_valid_for = \"12 months\"\n[announcement]\nmessage = \"Aviso\"\n";
+    // Ana's consent is valid through Monday 23 November 2026; Bea's for longer.
+    let csv =
+        "telefono;nombre;consentimiento\n600000001;Ana;24/11/2025\n600000002;Bea;2026-06-01\n";
+    helpers::campaign(root.path(), "aviso", toml, "lista.csv", csv);
+    let script = root.path().join("script.toml");
+    std::fs::write(
+        &script,
+        "\"+34600000001\" = \"answer\"\n\"+34600000002\" = \"answer\"\n",
+    )
+    .unwrap();
+    // Monday 23:00 in Madrid: imported (both valid today), nobody called outside the hours.
+    let clock = ManualClock::new(
+        chrono::DateTime::parse_from_rfc3339("2026-11-23T22:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc),
+    );
+    let run_at = |clock: ManualClock| {
+        let mut config = helpers::config(&test_db.url, root.path());
+        config.calling.hours = vec!["mon-fri 09:00-21:00".into()];
+        config.simulator.script_file = Some(script.clone());
+        async move {
+            let app = Application::build(config, Arc::new(clock)).await.unwrap();
+            tokio::time::timeout(
+                Duration::from_secs(60),
+                app.run_until_stopped(tokio_util::sync::CancellationToken::new(), true),
+            )
+            .await
+            .expect("run did not end")
+            .unwrap();
+        }
+    };
+    run_at(clock.clone()).await;
+    let states = helpers::report_json(&test_db.url, "aviso").await["states"].clone();
+    assert_eq!(states["scheduled"], 2, "{states}");
+    // Tuesday 10:30 in Madrid (09:30 in the Canaries, where a mobile may be): Ana's consent
+    // lapsed overnight; she is stopped before her launch.
+    clock.advance(Duration::from_secs(11 * 3600 + 30 * 60));
+    run_at(clock.clone()).await;
+    let states = helpers::report_json(&test_db.url, "aviso").await["states"].clone();
+    assert_eq!(
+        (states["expired"].as_i64(), states["delivered"].as_i64()),
+        (Some(1), Some(1)),
+        "{states}"
+    );
+    let config = helpers::config(&test_db.url, root.path());
+    let why = pregonero::commands::explain(&config, "aviso", "600000001", clock.now_dt())
+        .await
+        .unwrap();
+    assert!(
+        why.contains("consent given on 2025-11-24 expired after 2026-11-23"),
+        "{why}"
+    );
+    let store = Store::connect(&test_db.url).await.unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &run(
+            &config,
+            &store,
+            &ReportArgs {
+                campaign: Some("aviso".into()),
+                ..args(Format::Json)
+            },
+            clock.now_dt(),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let ana = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["phone"] == "+34600000001")
+        .cloned()
+        .unwrap();
+    assert_eq!(ana["attempts"], 0, "never launched: {ana}");
+    store.close().await;
+}
