@@ -281,6 +281,12 @@ impl Application {
             desk: desk.clone(),
             inbound: self.config.inbound.clone(),
             default_region: crate::campaign::phone::region(&self.config.calling.default_region),
+            // The simulator takes any key: a demo hears its scripted transcripts without one.
+            google_key: match self.config.google_key()? {
+                Some(k) => Some(k),
+                None if simulated => Some(crate::capture::SIMULATOR_KEY.into()),
+                None => None,
+            },
         };
         let dashboard_password = self.config.dashboard_password()?;
         if dashboard_password.is_some() {

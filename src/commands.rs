@@ -277,6 +277,30 @@ pub async fn dnc_import(
     Ok(out)
 }
 
+/// `dnc import FILE --hashed`: a hashed exclusion list (see [`crate::exclusion`]).
+pub async fn dnc_import_hashed(
+    config: &Config,
+    path: &std::path::Path,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let digests = crate::exclusion::read_hashed(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = Store::connect(&config.database.url).await?;
+    let source = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let result = store
+        .dnc_hashed_import(&digests, &source, now.timestamp_millis())
+        .await;
+    store.close().await;
+    let added = result?;
+    Ok(format!(
+        "{}: {} digest(s) read, {added} new on the hashed exclusion list\n",
+        path.display(),
+        digests.len()
+    ))
+}
+
 /// The quality of one CSV file, as `check` reports it.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct FileQuality {
@@ -333,8 +357,12 @@ pub fn file_quality(
     let mut reasons: BTreeMap<String, (u64, Vec<u64>, String)> = BTreeMap::new();
     let mut countries: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     let horizon = now + chrono::Duration::days(7);
-    let summary =
-        crate::campaign::csv::stream_file(path, region, 5_000, |_, batch| -> Result<(), String> {
+    let summary = crate::campaign::csv::stream_file_checking(
+        path,
+        region,
+        c.consent_policy(now.with_timezone(&c.plan.tz).date_naive()),
+        5_000,
+        |_, batch| -> Result<(), String> {
             for r in &batch.rejected {
                 let e = reasons
                     .entry(reason_key(&r.error))
@@ -376,8 +404,9 @@ pub fn file_quality(
                 }
             }
             Ok(())
-        })
-        .map_err(|e| e.to_string())?;
+        },
+    )
+    .map_err(|e| e.to_string())?;
     q.no_region_observes = if c.plan.unknown_any {
         "no call on any region's holiday (unknown_region = \"any\")"
     } else {

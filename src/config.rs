@@ -39,6 +39,15 @@ pub struct Config {
     pub ui: UiConfig,
     pub events: EventsConfig,
     pub inbound: InboundConfig,
+    pub voice: VoiceConfig,
+}
+
+/// Speech to text (`[[capture]]` steps of the campaigns).
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct VoiceConfig {
+    /// A file holding the customer's Google key, sent in each `google_voice2text` command.
+    pub google_key_file: Option<PathBuf>,
 }
 
 /// What people read (`[ui]`): reports, dashboard.
@@ -726,6 +735,30 @@ impl Config {
         if key.is_empty() {
             return Err(ConfigError::Rule(format!(
                 "events.secret_file {} is empty",
+                path.display()
+            )));
+        }
+        Ok(Some(SecretString::from(key.to_string())))
+    }
+
+    /// The Google key of `[voice] google_key_file`, if set. One line of printable characters
+    /// without `;` (the separator of a command's options); the message never shows it.
+    pub fn google_key(&self) -> Result<Option<SecretString>, ConfigError> {
+        let Some(path) = &self.voice.google_key_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
+            path: path.clone(),
+            reason,
+        })?;
+        let key = text.trim();
+        if key.is_empty()
+            || key
+                .chars()
+                .any(|c| c == ';' || c.is_whitespace() || c.is_control())
+        {
+            return Err(ConfigError::Rule(format!(
+                "voice.google_key_file {}: the key must be one word on one line, without ';' or spaces",
                 path.display()
             )));
         }

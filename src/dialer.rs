@@ -31,7 +31,7 @@ use crate::metrics::Metrics;
 use crate::pacing::{sales_cap, AgentBook, AgentView};
 use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
 use crate::schedule::AttemptResult;
-use crate::store::{AttemptClose, Candidate, ClaimCaps, NotPlaced, Store};
+use crate::store::{AttemptClose, Candidate, ClaimCaps, Gate, NotPlaced, Store};
 
 /// How often a sales campaign's pacing re-reads its abandon rate.
 const SALES_RATE_REFRESH: Duration = Duration::from_secs(2);
@@ -403,6 +403,8 @@ pub struct Dialer {
     no_balance_logged: std::sync::atomic::AtomicBool,
     /// Which once-only duties (the reaper) this daemon performs; all of them when not set.
     duties: std::sync::OnceLock<Arc<crate::cluster::Duties>>,
+    /// Hashed exclusion lists (`dnc import --hashed`), checked at the gate.
+    hashed: crate::exclusion::HashedList,
 }
 
 /// One launch per `1 / cps`, with room for one more: a loop turn that comes a little late (a
@@ -472,6 +474,7 @@ impl Dialer {
             paused_changed: Mutex::new(false),
             no_balance_logged: std::sync::atomic::AtomicBool::new(false),
             duties: std::sync::OnceLock::new(),
+            hashed: Default::default(),
         })
     }
 
@@ -688,7 +691,40 @@ impl Dialer {
                     batch_size(rate, global_free.min(limit - in_flight))
                 };
                 let now = self.clock.now_ms();
-                let gate = |cand: &Candidate| c.plan.gate(cand, now);
+                let hashed = match self.hashed.current(&self.store, now).await {
+                    Ok(h) => h,
+                    Err(e) => {
+                        tracing::error!(campaign = %c.id, "cannot read the hashed exclusion lists: {e}");
+                        continue;
+                    }
+                };
+                // Consent that lapsed since the import stops the contact before its launch.
+                let consent = c.consent_valid_for.filter(|_| c.require_consent).map(|v| {
+                    let today = chrono::DateTime::from_timestamp_millis(now)
+                        .unwrap_or_default()
+                        .with_timezone(&c.plan.tz)
+                        .date_naive();
+                    (v, today)
+                });
+                let gate = |cand: &Candidate| {
+                    if crate::exclusion::HashedList::blocks(&hashed, &cand.phone) {
+                        return Gate::Close {
+                            state: "blocked".into(),
+                            note: "on a hashed exclusion list".into(),
+                        };
+                    }
+                    if let Some((valid_for, today)) = consent {
+                        if let Some(note) =
+                            crate::campaign::consent::lapsed(&cand.vars, valid_for, today)
+                        {
+                            return Gate::Close {
+                                state: "expired".into(),
+                                note,
+                            };
+                        }
+                    }
+                    c.plan.gate(cand, now)
+                };
                 let caps = shared.then(|| ClaimCaps {
                     calls: self.settings.max_concurrent_calls,
                     campaign_calls: c.max_concurrent_calls,

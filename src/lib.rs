@@ -6,6 +6,7 @@
 pub mod app;
 pub mod breaker;
 pub mod campaign;
+pub mod capture;
 pub mod clock;
 pub mod cluster;
 pub mod commands;
@@ -15,6 +16,7 @@ pub mod desk;
 pub mod dialer;
 pub mod doctor;
 pub mod events;
+pub mod exclusion;
 pub mod flow;
 pub mod guard;
 pub mod i18n;

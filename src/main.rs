@@ -212,7 +212,13 @@ enum DncCmd {
     /// List the numbers.
     List,
     /// Add every number of a CSV file (columns: number, optional until, optional hours).
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+        /// The file is a hashed exclusion list: SHA-256 hex digests of E.164 numbers, one a
+        /// line; matched without storing the plain numbers.
+        #[arg(long)]
+        hashed: bool,
+    },
 }
 
 use report::cli::Format;
@@ -333,7 +339,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             DncCmd::Remove { phone } => commands::dnc_remove(&config, &phone).await,
             DncCmd::List => commands::dnc_list(&config).await,
-            DncCmd::Import { file } => commands::dnc_import(&config, &file, Utc::now()).await,
+            DncCmd::Import {
+                file,
+                hashed: false,
+            } => commands::dnc_import(&config, &file, Utc::now()).await,
+            DncCmd::Import { file, hashed: true } => {
+                commands::dnc_import_hashed(&config, &file, Utc::now()).await
+            }
         }),
         Cmd::Agent { action } => print(match action {
             AgentCmd::Add {

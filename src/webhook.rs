@@ -54,6 +54,8 @@ pub struct WebhookState {
     /// `+CC` (`[calling] default_region`), for inbound calls (`crate::inbound`).
     pub inbound: crate::config::InboundConfig,
     pub default_region: Option<phonenumber::country::Id>,
+    /// The key `google_voice2text` commands carry (`[voice] google_key_file`).
+    pub google_key: Option<SecretString>,
 }
 
 /// The router with every route of the daemon.
@@ -318,7 +320,7 @@ async fn handle_control(
         command: req.command(),
         dtmf: req.dtmf(),
         statuscall: req.statuscall(),
-        fields: serde_json::to_string(&req.fields).unwrap_or_else(|_| "{}".into()),
+        fields: crate::capture::event_fields(req),
         received_at: now,
     };
     let Some(info) = info else {
@@ -376,7 +378,13 @@ async fn handle_control(
         return Ok(Json(Command::hangup("settled")).into_response());
     }
     let mut step = match &campaign {
-        Some(c) => flow::next_step(c, info.attempt_id, &info.vars, req),
+        Some(c) => flow::next_step_with_key(
+            c,
+            info.attempt_id,
+            &info.vars,
+            req,
+            st.google_key.as_ref().map(|k| k.expose_secret()),
+        ),
         None => flow::Step::hangup("unknown-campaign"),
     };
     if let Some(c) = &campaign {
@@ -434,6 +442,7 @@ async fn handle_control(
                 .await?;
         }
     }
+    crate::capture::store_captures(&st.store, info.attempt_id, &step.captures, now).await?;
     let progress = Progress {
         answered: true,
         outcome: step.outcome.clone(),

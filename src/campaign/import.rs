@@ -91,9 +91,16 @@ pub async fn import_file(
     progress: Progress<'_>,
 ) -> Result<ImportSummary, ImportError> {
     let owned = path.to_path_buf();
-    let reader = tokio::task::spawn_blocking(move || ContactReader::open(&owned, region))
-        .await
-        .map_err(|e| ImportError::Thread(e.to_string()))??;
+    let today = chrono::DateTime::from_timestamp_millis(now_ms)
+        .unwrap_or_default()
+        .with_timezone(&campaign_tz)
+        .date_naive();
+    let consent = campaign.consent_policy(today);
+    let reader = tokio::task::spawn_blocking(move || {
+        ContactReader::open(&owned, region).map(|r| r.with_consent(consent))
+    })
+    .await
+    .map_err(|e| ImportError::Thread(e.to_string()))??;
     let layout = reader.layout().clone();
     let name = path
         .file_name()

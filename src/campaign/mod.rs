@@ -3,6 +3,8 @@
 //! Loading a campaign validates every key up front, so a typo is reported when the folder is
 //! read (with the file and the key), never discovered in the middle of a call.
 
+pub mod capture;
+pub mod consent;
 pub mod csv;
 pub mod dates;
 pub mod dnc;
@@ -175,6 +177,12 @@ pub struct Campaign {
     pub desk: crate::desk::settings::DeskSettings,
     /// `[events]`: where this campaign's events are POSTed, and which (`crate::events`).
     pub events: Option<crate::events::EventsSettings>,
+    /// `[[capture]]` steps: what the callee is asked to say, stored per contact.
+    pub captures: Vec<capture::CaptureSettings>,
+    /// Rows without a valid consent date are rejected (default for promotion and sales).
+    pub require_consent: bool,
+    /// How long consent lasts from the date it was given.
+    pub consent_valid_for: Option<consent::ValidFor>,
     /// The file as read, stored with the campaign for reference.
     pub source: String,
 }
@@ -216,6 +224,10 @@ struct CampaignFile {
     dispositions: Option<Vec<crate::desk::settings::DispositionFile>>,
     wrapup_seconds: Option<u32>,
     events: Option<crate::events::EventsFile>,
+    #[serde(default)]
+    capture: Vec<capture::CaptureFile>,
+    require_consent: Option<bool>,
+    consent_valid_for: Option<String>,
 }
 
 fn default_ring() -> u32 {
@@ -226,6 +238,15 @@ fn default_max_attempts() -> u32 {
 }
 
 impl Campaign {
+    /// What an import checks of each row's consent on `today` (the campaign's local date);
+    /// `None` when the campaign does not require consent.
+    pub fn consent_policy(&self, today: chrono::NaiveDate) -> Option<consent::ConsentPolicy> {
+        self.require_consent.then_some(consent::ConsentPolicy {
+            valid_for: self.consent_valid_for,
+            today,
+        })
+    }
+
     /// Loads and validates `<dir>/campaign.toml`; the folder name is the campaign id.
     pub fn load(dir: &Path) -> Result<Campaign, CampaignError> {
         let path = dir.join("campaign.toml");
@@ -417,6 +438,23 @@ impl Campaign {
             Some(e) => e.settings().map_err(invalid)?,
             None => None,
         };
+        // A netelip voice is a name (`Pedro`), not a language: speech is then Spanish.
+        let speech_language = match file.voice.provider.as_str() {
+            "google" => file.voice.language.as_str(),
+            _ => "es",
+        };
+        let captures = capture::captures(file.capture, speech_language).map_err(invalid)?;
+        let require_consent = file
+            .require_consent
+            .unwrap_or(matches!(file.kind, Kind::Promotion | Kind::Sales));
+        let consent_valid_for = match &file.consent_valid_for {
+            Some(v) => Some(consent::ValidFor::parse(v).ok_or_else(|| {
+                invalid(format!(
+                    "consent_valid_for: expected a duration such as \"24 months\", \"2 years\" or \"90 days\", got \"{v}\""
+                ))
+            })?),
+            None => None,
+        };
         Ok(Campaign {
             id: id.to_string(),
             dir: dir.to_path_buf(),
@@ -443,6 +481,9 @@ impl Campaign {
             flow,
             desk,
             events,
+            captures,
+            require_consent,
+            consent_valid_for,
             source: text.to_string(),
         })
     }

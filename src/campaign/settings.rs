@@ -150,6 +150,10 @@ pub struct PromotionSettings {
     pub invalid_message: String,
     pub transfer_message: String,
     pub max_prompts: u32,
+    /// Said instead of the interest key (matched without case or accents).
+    pub interest_words: Vec<String>,
+    /// Said instead of the opt-out key; checked before `interest_words`.
+    pub optout_words: Vec<String>,
 }
 
 /// One question of a survey.
@@ -279,6 +283,8 @@ pub(super) struct PromotionFile {
     invalid_message: Option<String>,
     transfer_message: Option<String>,
     max_prompts: Option<u32>,
+    interest_words: Option<Vec<String>>,
+    optout_words: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -535,6 +541,8 @@ impl PromotionFile {
                 self.max_prompts,
                 DEFAULT_MAX_PROMPTS,
             )?,
+            interest_words: super::capture::words("promotion.interest_words", self.interest_words)?,
+            optout_words: super::capture::words("promotion.optout_words", self.optout_words)?,
         })
     }
 }

@@ -156,6 +156,7 @@ pub fn inbound_step(
                 voice,
                 attempt_id: inbound_id,
                 ring_seconds,
+                google_key: None,
             };
             script(config, caller).step(&ctx, req)
         }

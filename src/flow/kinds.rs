@@ -12,6 +12,7 @@ use crate::campaign::{
     ReminderSettings, SalesSettings, SurveySettings, APPOINTMENT_VARS,
 };
 
+use super::capture::Capture;
 use super::script::{Action, Choice, Goto, Menu, Miss, Node, Script};
 use super::speech::{contract_articles, speak_datetime};
 
@@ -81,12 +82,22 @@ impl Renderer {
 /// The script of `campaign` for a contact with these variables.
 pub(crate) fn script(campaign: &Campaign, vars: &BTreeMap<String, String>) -> Script {
     let r = Renderer::new(vars);
-    match &campaign.flow {
+    let mut script = match &campaign.flow {
         FlowSettings::Reminder(s) => reminder(s, &r),
         FlowSettings::Announcement(s) => announcement(s, &r),
-        FlowSettings::Promotion(s) => promotion(s, &r),
+        FlowSettings::Promotion(s) => promotion(s, &r, speech_language(campaign)),
         FlowSettings::Survey(s) => survey(s, &r),
         FlowSettings::Sales(s) => sales(s, &r),
+    };
+    super::capture::place(&mut script, &campaign.captures, &|t| r.render(t));
+    script
+}
+
+/// The language speech is heard in: the voice's when google speaks, else Spanish.
+fn speech_language(campaign: &Campaign) -> &str {
+    match campaign.voice.provider.as_str() {
+        "google" => &campaign.voice.language,
+        _ => "es",
     }
 }
 
@@ -192,42 +203,72 @@ fn announcement(s: &AnnouncementSettings, r: &Renderer) -> Script {
 
 /// menu → interest key: `interested`, `agent` → `xfer` (`transferred` once connected) /
 /// opt-out key: `opted_out` + `optout`, `optout` message. Spent prompts: `not_interested`.
-fn promotion(s: &PromotionSettings, r: &Renderer) -> Script {
+///
+/// With `interest_words` or `optout_words`, a menu that hears no key listens instead (`listen`,
+/// stored as `respuesta`): opt-out words first, then interest words; anything else, or
+/// nothing twice, is `not_interested`.
+fn promotion(s: &PromotionSettings, r: &Renderer, language: &str) -> Script {
+    let by_voice = !(s.interest_words.is_empty() && s.optout_words.is_empty());
+    let interest = choice(&s.interest_key, Some("interested"), to("agent"));
+    let optout = Choice {
+        optout: true,
+        ..choice(&s.optout_key, Some("opted_out"), to("optout"))
+    };
     let menu = Menu {
         text: r.render(&s.message),
-        choices: vec![
-            choice(&s.interest_key, Some("interested"), to("agent")),
-            Choice {
-                optout: true,
-                ..choice(&s.optout_key, Some("opted_out"), to("optout"))
-            },
-        ],
+        choices: vec![interest.clone(), optout.clone()],
         max_prompts: s.max_prompts,
         invalid_text: Some(r.render(&s.invalid_message)),
-        on_timeout: Miss::Replay,
+        on_timeout: if by_voice {
+            Miss::Go("listen".into())
+        } else {
+            Miss::Replay
+        },
         on_invalid: Miss::Replay,
         played: None,
         exhausted: Some("not_interested"),
     };
+    let mut nodes = vec![
+        node("menu", Action::Menu(menu)),
+        say("agent", r.render(&s.transfer_message), to("xfer")),
+        node(
+            "xfer",
+            Action::Transfer {
+                target: s.agent.clone(),
+                ring_seconds: None,
+                answered: Some("transferred"),
+                failed: Some("interested"),
+                otherwise: None,
+            },
+        ),
+        say("optout", r.render(&s.optout_message), Goto::Hangup),
+    ];
+    if by_voice {
+        nodes.push(node(
+            "listen",
+            Action::Capture(Capture {
+                prompt: None,
+                field: VOICE_ANSWER_FIELD.into(),
+                language: language.to_string(),
+                silence_seconds: 2,
+                confirm: false,
+                words: vec![
+                    (s.optout_words.clone(), optout),
+                    (s.interest_words.clone(), interest),
+                ],
+                next: Goto::Hangup,
+                unmatched: Some("not_interested"),
+            }),
+        ));
+    }
     Script {
-        nodes: vec![
-            node("menu", Action::Menu(menu)),
-            say("agent", r.render(&s.transfer_message), to("xfer")),
-            node(
-                "xfer",
-                Action::Transfer {
-                    target: s.agent.clone(),
-                    ring_seconds: None,
-                    answered: Some("transferred"),
-                    failed: Some("interested"),
-                    otherwise: None,
-                },
-            ),
-            say("optout", r.render(&s.optout_message), Goto::Hangup),
-        ],
+        nodes,
         answered: None,
     }
 }
+
+/// The field a promotion's spoken answer is stored under.
+pub const VOICE_ANSWER_FIELD: &str = "respuesta";
 
 /// intro → q1 … qN (each valid key reported as an answer; `partial`, and `completed` with the
 /// last one) → outro. A question whose prompts are spent ends the call.

@@ -9,12 +9,15 @@
 //! the state needed to continue a call travels in `userfield` (`<attempt>|<step>|<n>`, well
 //! under 100 characters), so a restarted daemon picks up live calls.
 
+mod capture;
 mod inbound;
 mod kinds;
 mod script;
 mod speech;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_capture;
 
 use std::collections::BTreeMap;
 
@@ -22,9 +25,13 @@ use serde::Serialize;
 
 use crate::campaign::{Campaign, TransferTarget, Voice};
 
+pub use capture::{Captured, GOOGLE_VOICE2TEXT, MAX_TRANSCRIPT_BYTES, READBACK_CHARS};
 pub use inbound::{agent_target, inbound_step, Caller};
 pub use kinds::{appointment_from_vars, APPOINTMENT_AT, MAX_REPLAYS};
 pub use speech::{speak_datetime, speak_time, spoken};
+
+/// The field of a result request that carries a `google_voice2text` transcript.
+pub const TRANSCRIPT_FIELD: &str = "description";
 
 /// How long `*_getdtmf` waits for a key, milliseconds.
 const DTMF_WAIT_MS: u32 = 5000;
@@ -126,18 +133,28 @@ impl ControlRequest {
         if !statuscall.is_empty() && !statuscall.eq_ignore_ascii_case("ANSWER") {
             return RequestKind::End;
         }
-        let code: u32 = self.get("statuscode").parse().unwrap_or(0);
-        if code >= 400
-            || self
-                .get("description")
-                .eq_ignore_ascii_case("Command not found")
-        {
+        let not_found = self
+            .get("description")
+            .eq_ignore_ascii_case("Command not found");
+        // A speech-to-text that understood nothing answers ≥ 400: a result, not a refusal.
+        let heard_nothing = self.get("command") == capture::GOOGLE_VOICE2TEXT && !not_found;
+        if (self.statuscode() >= 400 && !heard_nothing) || not_found {
             return RequestKind::Error;
         }
         if self.get("command").is_empty() && self.get("userfield").is_empty() {
             return RequestKind::Start;
         }
         RequestKind::Result
+    }
+
+    /// `statuscode` as a number; 0 when absent or garbled.
+    pub fn statuscode(&self) -> u32 {
+        self.get("statuscode").parse().unwrap_or(0)
+    }
+
+    /// The transcript of a `google_voice2text` (apivoice.md 2c: the result's `description`).
+    pub fn transcript(&self) -> &str {
+        self.get(TRANSCRIPT_FIELD)
     }
 
     /// Whether the previous command completed (`status` OK / `statuscode` 200).
@@ -229,6 +246,8 @@ pub struct Step {
     pub transfer: Option<TransferTarget>,
     /// This request is a transfer's result: `true` when an agent took the call.
     pub transfer_result: Option<bool>,
+    /// What capture steps heard with this request, to store with the contact.
+    pub captures: Vec<Captured>,
 }
 
 impl Step {
@@ -254,6 +273,18 @@ pub fn next_step(
     vars: &BTreeMap<String, String>,
     req: &ControlRequest,
 ) -> Step {
+    next_step_with_key(campaign, attempt_id, vars, req, None)
+}
+
+/// [`next_step`] with the key `google_voice2text` sends (`[voice] google_key_file`); without
+/// one, capture steps are recorded as failed and skipped.
+pub fn next_step_with_key(
+    campaign: &Campaign,
+    attempt_id: i64,
+    vars: &BTreeMap<String, String>,
+    req: &ControlRequest,
+    google_key: Option<&str>,
+) -> Step {
     match req.kind() {
         RequestKind::End => Step::hangup("end"),
         RequestKind::Error => Step::hangup("error"),
@@ -262,6 +293,7 @@ pub fn next_step(
                 voice: &campaign.voice,
                 attempt_id,
                 ring_seconds: campaign.ring_seconds,
+                google_key,
             };
             kinds::script(campaign, vars).step(&ctx, req)
         }

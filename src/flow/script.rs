@@ -8,6 +8,7 @@
 
 use crate::campaign::{TransferTarget, Voice};
 
+use super::capture::Capture;
 use super::{Command, ControlRequest, FlowState, RequestKind, Step, DTMF_WAIT_MS};
 
 /// Where a choice or a message leads.
@@ -33,12 +34,14 @@ pub(crate) struct Choice {
 }
 
 /// What a timeout or a key outside the menu does.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Miss {
     /// Play the menu again (after `invalid_text` for a wrong key), while prompts remain.
     Replay,
     /// Leave as if the prompts were spent.
     Leave,
+    /// Go to this step (a promotion listens for the answer by voice).
+    Go(String),
 }
 
 /// `speak_getdtmf` expecting one key.
@@ -79,6 +82,8 @@ pub(crate) enum Action {
         /// `None` hangs up.
         otherwise: Option<Goto>,
     },
+    /// The callee speaks; `google_voice2text` writes it down (see `capture`).
+    Capture(Capture),
 }
 
 /// A named step; the name travels in `userfield`, so it is short and has no `|`.
@@ -103,10 +108,13 @@ pub(crate) struct Ctx<'a> {
     pub attempt_id: i64,
     /// Ring time of a `dial` transfer, seconds.
     pub ring_seconds: u32,
+    /// The key `google_voice2text` needs (`[voice] google_key_file`); without one a capture
+    /// step is recorded as failed and skipped.
+    pub google_key: Option<&'a str>,
 }
 
 impl Ctx<'_> {
-    fn bye(&self, outcome: Option<&'static str>) -> Step {
+    pub(super) fn bye(&self, outcome: Option<&'static str>) -> Step {
         Step {
             outcome: outcome.map(str::to_string),
             ..Step::hangup(FlowState::encode(self.attempt_id, "bye", 0))
@@ -145,6 +153,7 @@ impl Script {
                 step.outcome = step.outcome.or(heard.map(str::to_string));
                 step
             }
+            Action::Capture(cap) => self.capture_result(ctx, node, cap, state.n, req),
             Action::Transfer {
                 answered,
                 failed,
@@ -187,17 +196,19 @@ impl Script {
                     step.optout = choice.optout;
                     step
                 }
-                None => match menu.on_invalid {
+                None => match &menu.on_invalid {
                     Miss::Replay => {
                         self.go(ctx, &Goto::Again, node, n, menu.invalid_text.as_deref())
                     }
                     Miss::Leave => ctx.bye(menu.exhausted),
+                    Miss::Go(to) => self.go(ctx, &Goto::Node(to.clone()), node, n, None),
                 },
             },
             // `timeout`, or nothing captured.
-            None => match menu.on_timeout {
+            None => match &menu.on_timeout {
                 Miss::Replay => self.go(ctx, &Goto::Again, node, n, None),
                 Miss::Leave => ctx.bye(menu.exhausted),
+                Miss::Go(to) => self.go(ctx, &Goto::Node(to.clone()), node, n, None),
             },
         };
         step.outcome = step.outcome.or(heard.map(str::to_string));
@@ -205,7 +216,14 @@ impl Script {
     }
 
     /// Follows `goto` from `node`, whose prompt has played `n + 1` times.
-    fn go(&self, ctx: &Ctx, goto: &Goto, node: &Node, n: u32, prefix: Option<&str>) -> Step {
+    pub(super) fn go(
+        &self,
+        ctx: &Ctx,
+        goto: &Goto,
+        node: &Node,
+        n: u32,
+        prefix: Option<&str>,
+    ) -> Step {
         match goto {
             Goto::Hangup => ctx.bye(None),
             Goto::Node(name) => match self.node(name) {
@@ -242,6 +260,7 @@ impl Script {
             Action::Say { text, .. } => {
                 Step::reply(Command::speak(ctx.voice, text, None, userfield))
             }
+            Action::Capture(cap) => self.enter_capture(ctx, node, cap, 0),
             Action::Transfer {
                 target,
                 ring_seconds,

@@ -42,7 +42,7 @@ mod tests;
 
 use call::Call;
 use script::dst_key;
-pub use script::{random_outcome, Agents, CallScript, Key, Script};
+pub use script::{random_outcome, Agents, CallScript, Key, Said, Script};
 
 const MAX_FORM_BYTES: usize = 64 * 1024;
 const MAX_SENT_KEPT: usize = 1000;

@@ -121,8 +121,11 @@ pub struct Compliance {
     pub reminders_after_appointment: usize,
     pub reminders_after_appointment_ids: Vec<i64>,
     /// What the campaign broke, as stable identifiers: `outside_window`, `abandon_rate`,
-    /// `opt_out_not_listed`, `reminder_after_appointment`. Empty: nothing.
+    /// `opt_out_not_listed`, `reminder_after_appointment`, `regional_holiday`. Empty: nothing.
     pub breaches: Vec<String>,
+    /// Promotion and sales: launches without a valid consent basis and the consent sources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<super::consent::ConsentCounts>,
 }
 
 /// The limit a sales campaign's abandon rate is held to when its folder is not loaded.
@@ -247,6 +250,7 @@ pub fn compute(i: &Inputs) -> Compliance {
         reminders_after_appointment: late.len(),
         reminders_after_appointment_ids: late,
         breaches,
+        consent: None,
     }
 }
 
@@ -410,6 +414,15 @@ impl Compliance {
             self.reminders_after_appointment.to_string(),
             self.reminders_after_appointment > 0,
         ));
+        if let Some(c) = &self.consent {
+            out.push_str(&format!(
+                "  launches without consent          {:>8}\n",
+                c.launches_without_basis
+            ));
+            for (source, n) in &c.sources {
+                out.push_str(&format!("    consent from {source}: {n}\n"));
+            }
+        }
         out
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use super::csv::{self, Cell, CsvStyle};
 use super::svg::escape;
 use crate::i18n::Lang;
-use crate::store::ContactReportRow;
+use crate::store::{CaptureRow, ContactReportRow};
 
 /// The fixed columns, in order; the CSV columns follow.
 pub const FIXED: [&str; 9] = [
@@ -40,6 +40,10 @@ pub struct ContactTable {
     pub questions: Vec<String>,
     /// Each contact's last key per question.
     pub answers: std::collections::HashMap<i64, std::collections::BTreeMap<String, String>>,
+    /// The capture fields (`[[capture]]`), one column each after the CSV columns.
+    pub captured: Vec<String>,
+    /// What each contact said, by contact id and field: (status, text).
+    pub said: std::collections::HashMap<i64, std::collections::BTreeMap<String, (String, String)>>,
 }
 
 impl ContactTable {
@@ -59,6 +63,43 @@ impl ContactTable {
             extra,
             questions: Vec::new(),
             answers: Default::default(),
+            captured: Vec::new(),
+            said: Default::default(),
+        }
+    }
+
+    /// Adds the contacts' transcripts, a column per field.
+    pub fn with_captures(mut self, captures: Vec<CaptureRow>) -> ContactTable {
+        for c in captures {
+            if !self.captured.contains(&c.field) {
+                self.captured.push(c.field.clone());
+            }
+            self.said
+                .entry(c.contact_id)
+                .or_default()
+                .insert(c.field, (c.status, c.text));
+        }
+        self.captured.sort();
+        self
+    }
+
+    /// A capture's column name: the field, prefixed `capture_` when a column has that name.
+    fn capture_header(&self, field: &str) -> String {
+        if FIXED.contains(&field)
+            || self.extra.iter().any(|e| e == field)
+            || self.questions.iter().any(|q| q == field)
+        {
+            format!("capture_{field}")
+        } else {
+            field.to_string()
+        }
+    }
+
+    /// What a contact said for `field`, as a cell: the text, or empty.
+    fn said_cell(&self, r: &ContactReportRow, field: &str) -> Cell {
+        match self.said.get(&r.contact_id).and_then(|f| f.get(field)) {
+            Some((status, text)) if status == "ok" => Cell::Text(text.clone()),
+            _ => Cell::Empty,
         }
     }
 
@@ -101,6 +142,9 @@ impl ContactTable {
                     k.clone()
                 },
             );
+        }
+        for f in &self.captured {
+            h.push(self.capture_header(f));
         }
         h
     }
@@ -156,6 +200,9 @@ impl ContactTable {
                 None => Cell::Empty,
             });
         }
+        for f in &self.captured {
+            c.push(self.said_cell(r, f));
+        }
         c
     }
 
@@ -193,29 +240,54 @@ impl ContactTable {
                         row["answers"] =
                             json!(self.answers.get(&r.contact_id).cloned().unwrap_or_default());
                     }
+                    let captures: Map<String, Value> = self
+                        .said
+                        .get(&r.contact_id)
+                        .into_iter()
+                        .flatten()
+                        .map(|(f, (status, text))| {
+                            (f.clone(), json!({"status": status, "text": text}))
+                        })
+                        .collect();
+                    row["captures"] = Value::Object(captures);
                     row
                 })
                 .collect(),
         )
     }
 
-    /// Aligned columns for a terminal (the fixed columns only; CSV columns are in csv/json).
+    /// Aligned columns for a terminal: the fixed columns and the captures (CSV columns are in
+    /// csv/json); a transcript is shown on one line, cut to 60 characters.
     pub fn to_table(&self) -> String {
         let lang = Some(self.lang);
-        let header: Vec<String> = self.header(lang).into_iter().take(FIXED.len()).collect();
+        let mut header: Vec<String> = self.header(lang).into_iter().take(FIXED.len()).collect();
+        header.extend(self.captured.iter().map(|f| self.capture_header(f)));
+        let text = |c: Cell| match c {
+            Cell::Text(s) => s,
+            Cell::Int(n) => n.to_string(),
+            Cell::Decimal(v, d) => self.lang.decimal(v, d),
+            Cell::Empty => "-".into(),
+        };
         let rows: Vec<Vec<String>> = self
             .rows
             .iter()
             .map(|r| {
+                // A transcript on one line, cut to 60 characters.
+                let said = self.captured.iter().map(|f| match self.said_cell(r, f) {
+                    Cell::Text(t) => {
+                        let line = crate::flow::spoken(&t);
+                        match line.char_indices().nth(60) {
+                            Some((i, _)) => format!("{}…", &line[..i]),
+                            None => line,
+                        }
+                    }
+                    other => text(other),
+                });
                 self.cells(r, lang)
                     .into_iter()
                     .take(FIXED.len())
-                    .map(|c| match c {
-                        Cell::Text(s) => s,
-                        Cell::Int(n) => n.to_string(),
-                        Cell::Decimal(v, d) => self.lang.decimal(v, d),
-                        Cell::Empty => "-".into(),
-                    })
+                    .map(text)
+                    .chain(said)
                     .collect()
             })
             .collect();

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod compliance;
+pub mod consent;
 pub mod contacts;
 pub mod csv;
 pub mod html;
@@ -297,7 +298,9 @@ pub async fn contact_table(
     kind_of(store, campaign).await?;
     let mut rows = store.contact_report(campaign).await?;
     crate::desk::report::contact_columns(store, campaign, &mut rows).await?;
-    Ok(contacts::ContactTable::new(tz, rows).with_answers(store.contact_answers(campaign).await?))
+    Ok(contacts::ContactTable::new(tz, rows)
+        .with_answers(store.contact_answers(campaign).await?)
+        .with_captures(store.captures_of_campaign(campaign).await?))
 }
 
 /// The compliance report; `plan` is the campaign's schedule as loaded from its folder (`None`
@@ -315,7 +318,7 @@ pub async fn compliance_report(
     let facts = store.attempt_facts(campaign).await?;
     let stats = store.stats(campaign).await?;
     let outs = store.opt_outs(campaign).await?;
-    Ok(compliance::compute(&compliance::Inputs {
+    let mut report = compliance::compute(&compliance::Inputs {
         campaign,
         kind: kind.as_str(),
         tz,
@@ -325,7 +328,13 @@ pub async fn compliance_report(
         opt_outs: &outs,
         abandon_limit: (kind == Kind::Sales)
             .then(|| abandon_limit.unwrap_or(compliance::DEFAULT_ABANDON_LIMIT)),
-    }))
+    });
+    // Consent is the basis of promotion and sales calls.
+    if matches!(kind, Kind::Promotion | Kind::Sales) {
+        let contacts = store.contact_report(campaign).await?;
+        report.consent = Some(consent::counts(&contacts, &facts, tz));
+    }
+    Ok(report)
 }
 
 /// A loaded campaign's abandon-rate limit (sales campaigns only).
@@ -405,7 +414,9 @@ pub async fn contact_timeline(
     let attempts = store.attempts_of(contact.contact_id).await?;
     let events = store.events_of(contact.contact_id).await?;
     let lines = store.report_lines_of(contact.contact_id).await?;
-    let mut t = timeline::Timeline::build(&contact, &attempts, &events, &lines, tz);
+    let said = store.captures_of_contact(contact.contact_id).await?;
+    let mut t = timeline::Timeline::build(&contact, &attempts, &events, &lines, tz)
+        .with_captures(&said, tz);
     crate::desk::report::timeline_dispositions(store, &attempts, &mut t, tz).await?;
     Ok(t)
 }

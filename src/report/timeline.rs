@@ -67,9 +67,35 @@ pub struct Timeline {
     pub attempts: Vec<Attempt>,
     pub talk_seconds: i64,
     pub cost: f64,
+    /// What the contact said at the capture steps (`[[capture]]`), by field.
+    pub captures: Vec<Said>,
+}
+
+/// One transcript of the contact.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Said {
+    pub field: String,
+    /// `ok`, `empty` (nothing understood) or `failed`.
+    pub status: String,
+    pub text: String,
+    pub at: String,
 }
 
 impl Timeline {
+    /// Adds the contact's transcripts.
+    pub fn with_captures(mut self, rows: &[crate::store::CaptureRow], tz: Tz) -> Timeline {
+        self.captures = rows
+            .iter()
+            .map(|r| Said {
+                field: r.field.clone(),
+                status: r.status.clone(),
+                text: r.text.clone(),
+                at: iso(r.captured_at, tz),
+            })
+            .collect();
+        self
+    }
+
     pub fn build(
         contact: &ContactDetail,
         attempts: &[AttemptRow],
@@ -129,6 +155,7 @@ impl Timeline {
             cost: (attempts.iter().filter_map(|a| a.cost).sum::<f64>() * 10_000.0).round()
                 / 10_000.0,
             attempts,
+            captures: vec![],
         }
     }
 
@@ -209,6 +236,14 @@ impl Timeline {
                     a.cost.map(|c| format!(", {c:.4} €")).unwrap_or_default(),
                 ));
             }
+        }
+        for c in &self.captures {
+            let said = match c.status.as_str() {
+                "ok" => format!("\"{}\"", crate::flow::spoken(&c.text)),
+                "failed" => "(transcription failed)".into(),
+                _ => "(nothing understood)".into(),
+            };
+            out.push_str(&format!("  said {} at {}: {said}\n", c.field, c.at));
         }
         out.push_str(&format!(
             "  total talk {} s, cost {:.4} €\n",

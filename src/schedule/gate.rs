@@ -23,7 +23,8 @@ pub struct Candidate {
     pub timezone: Option<String>,
     pub appointment_at: Option<i64>,
     pub dnc: Option<DncEntry>,
-    /// The contact's CSV columns as stored (JSON object), where its region is read from.
+    /// The contact's CSV columns as stored (JSON object): where its region is read from, and
+    /// its consent date.
     pub vars: String,
 }
 

@@ -20,9 +20,11 @@
 //!   and report line) never counts it twice;
 //! - contact state transitions happen in the same transaction as the attempt change behind them.
 
+mod capture;
 mod cluster;
 mod desk;
 mod events;
+mod exclusion;
 mod inbound;
 mod migrate_lock;
 mod postgres;
@@ -34,12 +36,17 @@ mod sqlite_direct;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_capture;
+#[cfg(test)]
 mod tests_desk;
 #[cfg(test)]
 mod tests_events;
+#[cfg(test)]
+mod tests_exclusion;
 
 use std::collections::{BTreeMap, HashMap};
 
+pub use capture::{CaptureRow, CaptureWrite};
 pub use desk::{Agent, AgentStats, DispositionResult, DispositionRow, AGENT_STATES};
 
 pub use events::{Delivery, EventOutboxRow, EventTarget, EVENT_TYPES};

@@ -209,6 +209,7 @@ impl Store {
                     phone: r.get("phone"),
                     timezone: r.get("timezone"),
                     appointment_at: r.get("appointment_at"),
+                    vars: r.get("vars"),
                     dnc: r
                         .get::<Option<String>, _>("dnc_phone")
                         .map(|phone| DncEntry {
@@ -217,7 +218,6 @@ impl Store {
                             hours: r.get("hours"),
                             source: r.get("source"),
                         }),
-                    vars: r.get("vars"),
                 };
                 let (state, next_at, note) = match gate(&candidate) {
                     Gate::Launch => ("in_progress".to_string(), None, None),

@@ -25,6 +25,7 @@ kind = "sales"
 title = "Ventas fibra"
 caller_id = "+34910000000"
 max_attempts = 1
+require_consent = false
 script = "Buenos días {nombre}: le llamo por su plan {plan}."
 wrapup_seconds = 3600
 dispositions = ["venta", "no interesado", { name = "volver a llamar", callback = true }]

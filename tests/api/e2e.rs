@@ -127,7 +127,7 @@ async fn a_promotion_transfers_the_interested_and_blocks_who_opts_out(db: Db) {
         return;
     };
     let root = tempfile::tempdir().unwrap();
-    let toml = "kind = \"promotion\"\ncaller_id = \"+34910000000\"\n[promotion]\nmessage = \"Hola {nombre}, tenemos una oferta. Pulse 1 para hablar con un asesor o 9 para no recibir más llamadas.\"\nagent = \"queue:ventas\"\n";
+    let toml = "kind = \"promotion\"\ncaller_id = \"+34910000000\"\nrequire_consent = false\n[promotion]\nmessage = \"Hola {nombre}, tenemos una oferta. Pulse 1 para hablar con un asesor o 9 para no recibir más llamadas.\"\nagent = \"queue:ventas\"\n";
     let csv = "telefono;nombre\n600000001;Ana\n600000002;Bea\n600000003;Carlos\n600000004;Dora\n";
     helpers::campaign(root.path(), "oferta", toml, "lista.csv", csv);
     let script = root.path().join("script.toml");
@@ -247,7 +247,7 @@ async fn sales_never_dial_more_calls_than_agents_and_count_the_abandoned(db: Db)
         return;
     };
     let root = tempfile::tempdir().unwrap();
-    let toml = "kind = \"sales\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\n[sales]\nagent = \"extension:200\"\nagents = 2\nabandon_after_seconds = 2\n";
+    let toml = "kind = \"sales\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\nrequire_consent = false\n[sales]\nagent = \"extension:200\"\nagents = 2\nabandon_after_seconds = 2\n";
     let phones: Vec<String> = (1..=8).map(|i| format!("+3460000000{i}")).collect();
     let csv = format!(
         "telefono;nombre\n{}\n",
@@ -334,7 +334,7 @@ async fn sales_learn_that_fewer_agents_are_present_than_the_setting_says(db: Db)
         return;
     };
     let root = tempfile::tempdir().unwrap();
-    let toml = "kind = \"sales\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\n[sales]\nagent = \"extension:200\"\nagents = 4\nabandon_after_seconds = 2\n";
+    let toml = "kind = \"sales\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\nrequire_consent = false\n[sales]\nagent = \"extension:200\"\nagents = 4\nabandon_after_seconds = 2\n";
     let phones: Vec<String> = (10..=21).map(|i| format!("+346000000{i}")).collect();
     let csv = format!(
         "telefono\n{}\n",

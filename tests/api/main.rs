@@ -18,6 +18,7 @@ mod provider_replies;
 mod reminders;
 mod reports;
 mod shutdown;
+mod speech;
 mod states;
 mod systemd;
 mod tls;

@@ -10,7 +10,7 @@ use crate::helpers::{self, Db};
 
 crate::on_both_backends!(reports_of_a_promotion_after_it_ran);
 
-const TOML: &str = "kind = \"promotion\"\ncaller_id = \"+34910000000\"\n[promotion]\nmessage = \"Hola {nombre}, pulse 1 para hablar con un asesor o 9 para no recibir más llamadas.\"\nagent = \"queue:ventas\"\n";
+const TOML: &str = "kind = \"promotion\"\ncaller_id = \"+34910000000\"\nrequire_consent = false\n[promotion]\nmessage = \"Hola {nombre}, pulse 1 para hablar con un asesor o 9 para no recibir más llamadas.\"\nagent = \"queue:ventas\"\n";
 const CSV: &str = "telefono;nombre;población\n600000001;Ana;Móstoles\n600000002;Bea;Getafe\n600000003;Carlos;Leganés\n600000005;Eva;Alcorcón\n";
 const SCRIPT: &str = "\"+34600000001\" = \"answer keys=1\"\n\"+34600000002\" = \"answer\"\n\"+34600000003\" = \"answer keys=9\"\n\"+34600000005\" = \"answer\"\n";
 

@@ -47,7 +47,7 @@ async fn report_states_sum_to_contacts_for_every_kind(db: Db) {
     let mut script = String::new();
     for (k, (kind, section)) in KINDS.iter().enumerate() {
         let toml = format!(
-            "kind = \"{kind}\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\n[{kind}]\n{section}"
+            "kind = \"{kind}\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\nrequire_consent = false\n[{kind}]\n{section}"
         );
         let mut csv = String::from("telefono;nombre;cita\n");
         for (b, behaviour) in BEHAVIOURS.iter().enumerate() {

@@ -139,7 +139,7 @@ async fn a_bare_request_while_a_transfer_starts_does_not_cut_it(db: Db) {
         return;
     };
     let root = tempfile::tempdir().unwrap();
-    let toml = "kind = \"sales\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\n[sales]\nagent = \"extension:200\"\nagents = 3\n";
+    let toml = "kind = \"sales\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\nrequire_consent = false\n[sales]\nagent = \"extension:200\"\nagents = 3\n";
     helpers::campaign(
         root.path(),
         "ventas",

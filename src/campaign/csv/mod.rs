@@ -232,9 +232,20 @@ pub fn stream_file<E>(
     path: &Path,
     region: Option<phonenumber::country::Id>,
     batch_size: usize,
+    on_batch: impl FnMut(&Layout, Batch) -> Result<(), E>,
+) -> Result<StreamSummary, StreamError<E>> {
+    stream_file_checking(path, region, None, batch_size, on_batch)
+}
+
+/// [`stream_file`] rejecting rows without a valid consent basis under `consent`.
+pub fn stream_file_checking<E>(
+    path: &Path,
+    region: Option<phonenumber::country::Id>,
+    consent: Option<crate::campaign::consent::ConsentPolicy>,
+    batch_size: usize,
     mut on_batch: impl FnMut(&Layout, Batch) -> Result<(), E>,
 ) -> Result<StreamSummary, StreamError<E>> {
-    let mut reader = ContactReader::open(path, region)?;
+    let mut reader = ContactReader::open(path, region)?.with_consent(consent);
     while let Some(batch) = reader.next_batch(batch_size)? {
         on_batch(&reader.layout, batch).map_err(StreamError::Sink)?;
     }

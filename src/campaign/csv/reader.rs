@@ -152,6 +152,7 @@ impl<R: Read> ContactReader<R> {
                 region,
                 seen: SeenNumbers::with_capacity(survey.lines),
                 zones: HashMap::new(),
+                consent: None,
             },
             counts: (0, 0, 0),
             finished: false,
@@ -170,6 +171,12 @@ impl<R: Read> ContactReader<R> {
     /// An upper bound of the rows of the file (its line count), known before reading them.
     pub fn expected_rows(&self) -> u64 {
         self.lines
+    }
+
+    /// Rejects rows without a valid consent basis under `policy` (`None`: no check).
+    pub fn with_consent(mut self, policy: Option<crate::campaign::consent::ConsentPolicy>) -> Self {
+        self.rows.consent = policy;
+        self
     }
 
     /// The next rows, up to `max_rows` of them (blank rows not counted); `None` once the file

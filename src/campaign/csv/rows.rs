@@ -38,6 +38,8 @@ pub(super) struct RowReader {
     pub(super) seen: SeenNumbers,
     /// Time zone column values already looked up (few distinct ones in a file).
     pub(super) zones: HashMap<String, Option<&'static str>>,
+    /// The campaign requires consent: rows without a valid basis are rejected.
+    pub(super) consent: Option<crate::campaign::consent::ConsentPolicy>,
 }
 
 impl RowReader {
@@ -108,6 +110,12 @@ impl RowReader {
             Ok(a) => a,
             Err(e) => return reject(e),
         };
+
+        if let Some(policy) = &self.consent {
+            if let Err(e) = policy.check(&layout.keys, &field) {
+                return reject(e);
+            }
+        }
 
         if let Some(slot) = slot {
             self.seen.fill(slot, line);

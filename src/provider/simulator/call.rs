@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use std::sync::Arc;
 
-use super::{post_form, real_duration, CallScript, Key, LaunchRecord, SimHandle};
+use super::{post_form, real_duration, CallScript, Key, LaunchRecord, Said, SimHandle};
 
 const MAX_EXCHANGES: usize = 50;
 const SPEAK_CHARS_PER_SEC: f64 = 14.0;
@@ -69,6 +69,8 @@ struct Step {
     description: String,
     dtmf: String,
     ends: bool,
+    /// The command failed (`statuscode` 400).
+    failed: bool,
 }
 
 fn step(secs: f64, description: &str, dtmf: &str, ends: bool) -> Step {
@@ -78,6 +80,27 @@ fn step(secs: f64, description: &str, dtmf: &str, ends: bool) -> Step {
         description,
         dtmf,
         ends,
+        failed: false,
+    }
+}
+
+/// `google_voice2text` (`key;language;silence_seconds;beep`): the callee speaks, then is
+/// silent for `silence_seconds`; the transcript (or nothing) comes back in `description`.
+fn listen(cmd: &Command, said: Option<&Said>) -> Step {
+    let silence = cmd
+        .options
+        .split(';')
+        .nth(2)
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .unwrap_or(2.0);
+    match said {
+        Some(Said::Text(t)) => step(silence + 3.0, t, "", false),
+        Some(Said::Fail) => Step {
+            failed: true,
+            ..step(silence + 3.0, "", "", false)
+        },
+        Some(Said::Nothing) | None => step(silence + 3.0, "", "", false),
     }
 }
 
@@ -85,6 +108,7 @@ fn step(secs: f64, description: &str, dtmf: &str, ends: bool) -> Step {
 #[derive(Clone, Copy)]
 struct Answered<'a> {
     keys: &'a [Key],
+    said: &'a [Said],
     hangup_during: Option<usize>,
     refuse: Option<usize>,
     transfer_ok: bool,
@@ -132,6 +156,7 @@ impl Call {
             CallScript::Answer {
                 ring_secs,
                 keys,
+                said,
                 hangup_during,
                 refuse,
                 transfer_ok,
@@ -139,6 +164,7 @@ impl Call {
             } => {
                 let how = Answered {
                     keys,
+                    said,
                     hangup_during: *hangup_during,
                     refuse: *refuse,
                     transfer_ok: *transfer_ok,
@@ -167,13 +193,14 @@ impl Call {
     async fn answered(&self, ring: f64, how: &Answered<'_>) -> Option<(&'static str, f64, f64)> {
         let Answered {
             keys,
+            said,
             hangup_during,
             refuse,
             transfer_ok,
             bridge_secs,
         } = *how;
         self.sleep(ring).await?;
-        let (mut talk, mut commands, mut getdtmfs) = (0.0, 0, 0);
+        let (mut talk, mut commands, mut getdtmfs, mut listens) = (0.0, 0, 0, 0);
         let mut userfield = String::new();
         let mut next = vec![("statuscall", "ANSWER".to_string())];
         let mut key_pressed: Option<String> = None;
@@ -242,8 +269,14 @@ impl Call {
                     talk += waited;
                     (step, agent)
                 }
+                _ if cmd.command == crate::flow::GOOGLE_VOICE2TEXT => {
+                    (listen(&cmd, said.get(listens)), None)
+                }
                 _ => (self.execute(&cmd, keys.get(getdtmfs), transfer_ok), None),
             };
+            if cmd.command == crate::flow::GOOGLE_VOICE2TEXT {
+                listens += 1;
+            }
             if cmd.command.ends_with("_getdtmf") {
                 getdtmfs += 1;
             }
@@ -260,13 +293,14 @@ impl Call {
             if !step.dtmf.is_empty() && step.dtmf != "timeout" {
                 key_pressed = Some(step.dtmf.clone());
             }
+            let failed = step.failed;
             next = vec![
                 ("userfield", userfield.clone()),
                 ("command", cmd.command),
                 ("options", cmd.options),
-                ("status", "OK".into()),
-                ("statuscode", "200".into()),
-                ("description", step.description),
+                ("status", if failed { "ERROR" } else { "OK" }.into()),
+                ("statuscode", if failed { "400" } else { "200" }.into()),
+                (crate::flow::TRANSCRIPT_FIELD, step.description),
                 ("dtmf", step.dtmf),
                 ("statuscall", "ANSWER".into()),
             ];

@@ -14,18 +14,32 @@ pub enum Key {
     Timeout,
 }
 
+/// What the callee says at one `google_voice2text` (apivoice.md 2c).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Said {
+    /// This transcript comes back in `description`.
+    Text(String),
+    /// Nothing understood: an empty `description`.
+    Nothing,
+    /// The transcription fails: `statuscode` 400.
+    Fail,
+}
+
 /// The outcome of one call attempt.
 ///
 /// Text grammar ([`FromStr`], case-insensitive outcome word, options separated by spaces):
 ///
 /// ```text
 /// busy | noanswer | unreachable | congestion
-/// answer [ring=SECS] [keys=K,K,...] [hangup=N] [refuse=N] [transfer=ok|fail] [bridge=SECS]
+/// answer [ring=SECS] [keys=K,K,...] [said=T|T|...] [hangup=N] [refuse=N] [transfer=ok|fail] [bridge=SECS]
 /// ```
 ///
 /// - `ring=SECS`: simulated seconds of ringing before the answer (default 4);
 /// - `keys=…`: what the callee does at the 1st, 2nd, … `*_getdtmf`: digits (`0-9*#`) or `t`
 ///   (`timeout`); getdtmf commands beyond the list time out, so plain `answer` never presses a key;
+/// - `said=…`: what the callee says at the 1st, 2nd, … `google_voice2text`, separated by `|`:
+///   the transcript with `_` for each space, `-` for nothing understood (empty), `!` for a
+///   failed transcription (`statuscode` 400); commands beyond the list hear nothing;
 /// - `hangup=N`: the callee hangs up during the Nth command (1 = the reply to the start request);
 ///   no result request is sent for it, only the final `CANCEL`;
 /// - `refuse=N`: the provider refuses the Nth command as if it were not valid (`statuscode`
@@ -43,6 +57,8 @@ pub enum CallScript {
         ring_secs: f64,
         /// Answers to successive getdtmf commands.
         keys: Vec<Key>,
+        /// What is said at successive `google_voice2text` commands.
+        said: Vec<Said>,
         /// 1-based command during which the callee hangs up.
         hangup_during: Option<usize>,
         /// 1-based command the provider answers with `Command not found`.
@@ -88,12 +104,14 @@ impl FromStr for CallScript {
         let (mut ring_secs, mut keys, mut hangup_during, mut refuse, mut transfer_ok) =
             (ANSWER_AFTER_SECS, Vec::new(), None, None, true);
         let mut bridge_secs = None;
+        let mut said = Vec::new();
         for word in words {
             let (k, v) = word
                 .split_once('=')
                 .ok_or_else(|| format!("expected option=value, got `{word}`"))?;
             match k.to_ascii_lowercase().as_str() {
                 "keys" => keys = v.split(',').map(parse_key).collect::<Result<_, _>>()?,
+                "said" => said = v.split('|').map(parse_said).collect(),
                 "hangup" => {
                     let n = v.parse::<usize>().ok().filter(|n| *n > 0);
                     hangup_during = Some(n.ok_or_else(|| format!("bad hangup=`{v}`"))?);
@@ -123,11 +141,20 @@ impl FromStr for CallScript {
         Ok(CallScript::Answer {
             ring_secs,
             keys,
+            said,
             hangup_during,
             refuse,
             transfer_ok,
             bridge_secs,
         })
+    }
+}
+
+fn parse_said(t: &str) -> Said {
+    match t {
+        "" | "-" => Said::Nothing,
+        "!" => Said::Fail,
+        t => Said::Text(t.replace('_', " ")),
     }
 }
 
@@ -271,6 +298,7 @@ pub fn random_outcome(seed: u64, dst: &str, n: usize) -> CallScript {
         0..70 => CallScript::Answer {
             ring_secs: ANSWER_AFTER_SECS,
             keys: vec![Key::Digits("1".into())],
+            said: vec![],
             hangup_during: None,
             refuse: None,
             transfer_ok: true,

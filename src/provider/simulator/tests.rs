@@ -367,6 +367,7 @@ fn script_grammar() {
     let expected = CallScript::Answer {
         ring_secs: 2.5,
         keys: vec![Key::Timeout, Key::Digits("2".into())],
+        said: vec![],
         hangup_during: Some(3),
         refuse: Some(2),
         transfer_ok: false,
@@ -436,4 +437,22 @@ fn random_outcomes_are_deterministic_and_mostly_answered() {
         ("1 2,3", "", "%zz")
     );
     assert_eq!(form["api"], "API sim");
+}
+
+#[test]
+fn said_scripts_transcripts_nothing_and_failures() {
+    let s: CallScript = "answer said=quiero_información;_\"ya\"_😀|-|!"
+        .parse()
+        .unwrap();
+    let CallScript::Answer { said, .. } = s else {
+        panic!("an answer")
+    };
+    assert_eq!(
+        said,
+        vec![
+            Said::Text("quiero información; \"ya\" 😀".into()),
+            Said::Nothing,
+            Said::Fail
+        ]
+    );
 }
