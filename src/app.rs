@@ -466,7 +466,8 @@ impl Application {
             &self.config.notify,
             time_scale,
         )?
-        .with_secret(self.config.events_secret()?);
+        .with_secret(self.config.events_secret()?)
+        .with_duties(duties.clone());
         notify_tasks.spawn(live.watch("notification outbox", outbox.run(notify_stop.clone())));
         notify_tasks.close();
 
@@ -552,8 +553,6 @@ impl Application {
         let _ = watch_task.await;
         dial_stop.cancel();
         let _ = dial_loop.await;
-        // Another daemon on the database takes the once-only duties at once.
-        duties.release_all().await;
         tasks.close();
         let drain = Duration::from_secs(self.config.server.drain_seconds);
         if tokio::time::timeout(drain, tasks.wait()).await.is_err() {
@@ -575,6 +574,8 @@ impl Application {
         {
             tracing::warn!("a notification delivery was still under way after {}s; it is retried at the next start", drain.as_secs());
         }
+        // Another daemon on the database takes the once-only duties at once.
+        duties.release_all().await;
         if let Some(sim) = &sim {
             sim.flush_reports().await;
         }

@@ -17,6 +17,9 @@ pub const RENEW: Duration = Duration::from_secs(2);
 
 /// The duties one daemon at a time performs.
 pub const REAPER: &str = "reaper";
+/// The outbox's deliveries (events and reminder notifications): one sender keeps each
+/// contact's events in order.
+pub const OUTBOX: &str = "outbox";
 
 /// This daemon's view of the duties it holds.
 #[derive(Debug)]

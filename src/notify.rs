@@ -62,6 +62,8 @@ pub struct Outbox {
     settings: Settings,
     /// The events signing key (`[events] secret_file`).
     secret: Option<SecretString>,
+    /// Several daemons, one database: deliver only while holding the `outbox` duty.
+    duties: Option<std::sync::Arc<crate::cluster::Duties>>,
 }
 
 /// The wait before the next try after `tries` failed ones (1 = the first failure): `base`
@@ -139,7 +141,15 @@ impl Outbox {
                 poll: scale(POLL.as_secs_f64()).clamp(MIN_POLL, POLL),
             },
             secret: None,
+            duties: None,
         })
+    }
+
+    /// With several daemons on one database, only the holder of the `outbox` duty delivers
+    /// (one sender keeps each contact's events in order).
+    pub fn with_duties(mut self, duties: std::sync::Arc<crate::cluster::Duties>) -> Outbox {
+        self.duties = Some(duties);
+        self
     }
 
     /// Signs the events (`Pregonero-Signature`) with this key.
@@ -154,6 +164,16 @@ impl Outbox {
         loop {
             if stop.is_cancelled() {
                 return;
+            }
+            let holds = match &self.duties {
+                Some(d) => d.holds(crate::cluster::OUTBOX).await,
+                None => true,
+            };
+            if !holds {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(crate::cluster::RENEW) => continue,
+                }
             }
             let wait = match self.deliver_due(&stop).await {
                 Ok(n) if n as u32 >= BATCH => Duration::ZERO,
