@@ -251,6 +251,10 @@ fn compliance_html(c: &Compliance, lang: Lang) -> String {
         zero_or_bad(c.launches_outside_window, lang),
     ));
     s.push_str(&row(
+        &t("compliance.regional_holiday"),
+        zero_or_bad(c.launches_on_regional_holiday, lang),
+    ));
+    s.push_str(&row(
         &t("compliance.abandon_last_30"),
         pct(c.abandon.rate_30d),
     ));
@@ -503,6 +507,25 @@ mod tests {
         );
         assert!(d.abandon_by_day.is_empty(), "not a sales campaign");
         assert_eq!(d.answers["q1"].len(), 2);
+    }
+
+    #[test]
+    fn the_compliance_section_has_the_regional_holiday_row() {
+        let c = compliance::compute(&compliance::Inputs {
+            campaign: "c",
+            kind: "announcement",
+            tz: chrono_tz::Europe::Madrid,
+            plan: None,
+            facts: &[],
+            blocked: 0,
+            opt_outs: &[],
+            abandon_limit: None,
+        });
+        let html = compliance_html(&c, Lang::Es);
+        assert!(
+            html.contains("en festivo de la región del destinatario"),
+            "{html}"
+        );
     }
 
     #[test]
