@@ -32,7 +32,14 @@ async fn database_file(pool: &SqlitePool) -> Result<Option<PathBuf>> {
 /// Waits (without holding up the runtime) until this process alone may migrate the database of
 /// `pool`.
 pub(crate) async fn acquire(pool: &SqlitePool) -> Result<MigrateLock> {
-    let Some(db) = database_file(pool).await? else {
+    acquire_file(database_file(pool).await?).await
+}
+
+/// [`acquire`] for the database file `db` (`None`: in memory, nothing to lock), before any
+/// connection to it is open: the first connection to a fresh file switches it to WAL, which
+/// another process opening it at that moment can see fail as `database is locked`.
+pub(crate) async fn acquire_file(db: Option<PathBuf>) -> Result<MigrateLock> {
+    let Some(db) = db else {
         return Ok(MigrateLock { _file: None });
     };
     let mut name = db.into_os_string();

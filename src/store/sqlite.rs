@@ -28,6 +28,9 @@ pub struct SqliteStore {
     group: tokio::sync::mpsc::Sender<GroupJob>,
     /// The busy writes' own connection, used while `writer` is held (see `sqlite_direct`).
     direct: Arc<direct::Direct>,
+    /// The migration lock taken before the first connection opened, held until the first
+    /// `migrate` (see `migrate_lock`).
+    startup: Arc<Mutex<Option<super::migrate_lock::MigrateLock>>>,
 }
 
 /// A file of at least this many lines, imported into a campaign with no contacts yet, takes the
@@ -137,7 +140,15 @@ const CREATE_PHONE_INDEX: &str =
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let parsed = SqliteConnectOptions::from_str(url)?;
+        let file = parsed.get_filename();
+        let in_memory = url.contains(":memory:")
+            || url.contains("mode=memory")
+            || file.as_os_str().is_empty()
+            || file == std::path::Path::new(":memory:");
+        let startup =
+            super::migrate_lock::acquire_file((!in_memory).then(|| file.to_path_buf())).await?;
+        let options = parsed
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -179,6 +190,7 @@ impl SqliteStore {
             leases: Arc::default(),
             group,
             direct,
+            startup: Arc::new(Mutex::new(Some(startup))),
         })
     }
 
@@ -469,7 +481,11 @@ impl SqliteStore {
 
 impl SqliteStore {
     pub(super) async fn migrate(&self) -> Result<()> {
-        let _lock = super::migrate_lock::acquire(&self.pool).await?;
+        let startup = self.startup.lock().ok().and_then(|mut s| s.take());
+        let _lock = match startup {
+            Some(lock) => lock,
+            None => super::migrate_lock::acquire(&self.pool).await?,
+        };
         MIGRATOR.run(&*self.writer().await).await?;
         self.unique_phone_as_index().await?;
         // A bulk import killed midway leaves the phone index dropped: bring it back unless a
