@@ -445,11 +445,15 @@ impl Application {
             self.store.clone(),
             self.campaigns.clone(),
             self.clock.clone(),
-        );
+        )
+        .with_duties(duties.clone());
         watcher.assume_current();
         let watch_stop = CancellationToken::new();
         let watch_task =
             tokio::spawn(live.watch("folder watcher", watcher.run(watch_stop.clone())));
+        // Duties asked for on a clock of their own; stops with the watcher (the jobs still
+        // running in the drain renew what they hold themselves).
+        let duty_keeper = tokio::spawn(duties.clone().keep(watch_stop.clone()));
         let dial_stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let dial_loop = tokio::spawn(live.watch(
@@ -551,6 +555,7 @@ impl Application {
         }
         watch_stop.cancel();
         let _ = watch_task.await;
+        let _ = duty_keeper.await;
         dial_stop.cancel();
         let _ = dial_loop.await;
         tasks.close();

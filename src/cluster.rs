@@ -20,6 +20,12 @@ pub const REAPER: &str = "reaper";
 /// The outbox's deliveries (events and reminder notifications): one sender keeps each
 /// contact's events in order.
 pub const OUTBOX: &str = "outbox";
+/// The drop folder's imports (CSV files and the do-not-call list); see `crate::watch`.
+pub const IMPORTS: &str = "imports";
+
+/// Every duty, asked for by [`Duties::keep`] so that each moves within [`TTL`] + [`RENEW`]
+/// of its holder's death whatever the pace of the job that performs it.
+pub const ALL: [&str; 3] = [REAPER, OUTBOX, IMPORTS];
 
 /// This daemon's view of the duties it holds.
 #[derive(Debug)]
@@ -92,6 +98,25 @@ impl Duties {
             tracing::info!(duty, node = %self.node, "{}", if held { "this daemon performs the duty" } else { "another daemon performs the duty" });
         }
         held
+    }
+
+    /// Asks for every duty of [`ALL`] each [`RENEW`] until `stop` (a no-op on SQLite): a
+    /// duty whose holder died is taken here even while its job sleeps.
+    pub async fn keep(self: std::sync::Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+        if !self.store.is_shared() {
+            return;
+        }
+        let mut tick = tokio::time::interval(RENEW);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            for duty in ALL {
+                self.holds(duty).await;
+            }
+        }
     }
 
     /// The duties this daemon held when last asked.

@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod notify;
 pub mod pacing;
 pub mod provider;
+pub mod proxy;
 pub mod report;
 pub mod schedule;
 pub mod sdnotify;

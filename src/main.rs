@@ -106,6 +106,16 @@ enum Cmd {
     },
     /// A standalone API Voice simulator.
     Simulate(SimArgs),
+    /// A round-robin HTTP proxy on loopback, to try several daemons on one machine (production
+    /// puts nginx or a load balancer in front of the daemons; see docs/deploy.md).
+    Proxy {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// A daemon's address (repeat for each daemon).
+        #[arg(long = "backend", required = true)]
+        backends: Vec<std::net::SocketAddr>,
+    },
     /// Check this machine before the first real campaign: config, database, secret files, TLS
     /// expiry, webhook URLs reached on public_url, the provider's URL; print what to paste in
     /// netelip's panel.
@@ -270,6 +280,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Cmd::Simulate(args) = cli.command {
         return simulate(args).await;
     }
+    if let Cmd::Proxy { listen, backends } = cli.command {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        eprintln!("proxy on http://{listen} → {} backend(s)", backends.len());
+        let stop = shutdown_signal();
+        pregonero::proxy::serve(listener, backends, async move { stop.cancelled().await }).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Cmd::Run { exit_when_idle } => run(config, exit_when_idle).await,
@@ -387,7 +406,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             report_cmd(&config, &args, output).await
         }
-        Cmd::Simulate(_) => Ok(ExitCode::SUCCESS),
+        Cmd::Simulate(_) | Cmd::Proxy { .. } => Ok(ExitCode::SUCCESS),
     }
 }
 

@@ -7,6 +7,12 @@
 //! good version running and says why; the same content is never imported twice (the store keys
 //! files by their hash). File events only wake the scanner up: a periodic rescan makes it work
 //! on file systems without events too.
+//!
+//! Several daemons on one database: every daemon applies `campaign.toml` edits to the campaigns
+//! it runs, but the CSV and do-not-call imports are a duty ([`crate::cluster::IMPORTS`]): its
+//! holder imports a settled file at once; another daemon imports it only once it has stood
+//! settled for [`IMPORT_FALLBACK`] more (a folder kept on that daemon's own disk, not shared),
+//! and the store's file hashes make that second look a no-op when the holder already read it.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -18,9 +24,14 @@ use tokio_util::sync::CancellationToken;
 use crate::campaign::plan::CampaignPlan;
 use crate::campaign::{self, phone, Campaign};
 use crate::clock::SharedClock;
+use crate::cluster::{self, Duties};
 use crate::config::Config;
 use crate::dialer::{ActiveCampaign, Campaigns};
 use crate::store::Store;
+
+/// How much longer than `settle_ms` a daemon not holding the imports duty leaves a settled
+/// file to the holder before importing it itself.
+pub const IMPORT_FALLBACK: Duration = Duration::from_secs(20);
 
 /// What was seen of a file at the last scan.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +53,8 @@ pub struct FolderWatcher {
     seen: HashMap<PathBuf, Seen>,
     /// CSV files waiting for their folder to get a valid `campaign.toml`.
     waiting: HashSet<PathBuf>,
+    /// The duty leases (several daemons on one database); `None`: this daemon imports.
+    duties: Option<Arc<Duties>>,
 }
 
 fn ignored(name: &str) -> bool {
@@ -68,7 +81,14 @@ impl FolderWatcher {
             clock,
             seen: HashMap::new(),
             waiting: HashSet::new(),
+            duties: None,
         }
+    }
+
+    /// Imports under the duty lease: see the module's documentation.
+    pub fn with_duties(mut self, duties: Arc<Duties>) -> FolderWatcher {
+        self.duties = Some(duties);
+        self
     }
 
     /// Marks every file present now as handled (the start-up import already read them).
@@ -159,6 +179,10 @@ impl FolderWatcher {
     /// One pass: settle, then act on every changed file.
     pub async fn scan(&mut self) {
         let settle = Duration::from_millis(self.config.campaigns.settle_ms);
+        let importer = match &self.duties {
+            Some(d) => d.holds(cluster::IMPORTS).await,
+            None => true,
+        };
         let mut ready = Vec::new();
         let files = self.files();
         self.seen.retain(|p, _| files.contains(p));
@@ -171,7 +195,12 @@ impl FolderWatcher {
                 *entry = now;
                 continue;
             }
-            if !entry.done && entry.since.elapsed() >= settle {
+            let wait = if importer || path.ends_with("campaign.toml") {
+                settle
+            } else {
+                settle + IMPORT_FALLBACK
+            };
+            if !entry.done && entry.since.elapsed() >= wait {
                 entry.done = true;
                 ready.push(path);
             }

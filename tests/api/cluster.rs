@@ -46,3 +46,231 @@ async fn two_daemons_share_one_postgresql_database() {
         .await
         .expect("a second daemon on the same PostgreSQL database starts");
 }
+
+/// The proof that no single daemon is needed: three real daemons on one PostgreSQL database
+/// behind the round-robin proxy (the provider's control and report requests spread over all
+/// three), 2,000 contacts, one daemon SIGKILLed every couple of seconds and restarted. No
+/// attempt is launched twice, no contact gets more than its attempts, every acknowledged key
+/// press is stored, every contact ends final, and each duty the killed daemon held is taken by
+/// another daemon within 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_daemons_one_killed_again_and_again_lose_nothing() {
+    use pregonero::provider::simulator::{Simulator, SimulatorConfig};
+    use std::time::Duration;
+    use tokio_util::sync::CancellationToken;
+
+    const CONTACTS: usize = 2_000;
+    const KILLS: usize = 6;
+    let Some(db) = TestDb::postgres("cluster::three_daemons_killed").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let campaigns = root.path().join("campaigns");
+    let mut csv = String::from("telefono;nombre\n");
+    for i in 0..CONTACTS {
+        csv.push_str(&format!("6100{i:05};Socio {i}\n"));
+    }
+    helpers::campaign(
+        &campaigns,
+        "junta",
+        "kind = \"announcement\"\ncaller_id = \"+34910000000\"\nmax_attempts = 3\nretry = { busy = \"1s\", no_answer = \"1s\", failed = \"1s\", unreachable = \"1s\" }\n[announcement]\nmessage = \"Junta general el lunes a las siete.\"\nrepeat_key = \"1\"\n",
+        "socios.csv",
+        &csv,
+    );
+
+    // The proxy outlives every daemon: the provider's one URL.
+    let secret = "s3cret-for-the-cluster-test";
+    let backends: Vec<std::net::SocketAddr> = (0..3)
+        .map(|_| {
+            format!("127.0.0.1:{}", helpers::free_port())
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let front = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let front_addr = front.local_addr().unwrap();
+    let cancel = CancellationToken::new();
+    let proxy_stop = cancel.clone();
+    tokio::spawn(pregonero::proxy::serve(
+        front,
+        backends.clone(),
+        async move { proxy_stop.cancelled().await },
+    ));
+    let sim = Simulator::start(
+        SimulatorConfig {
+            token: Some("t0k3n".into()),
+            api: "API test".into(),
+            control_url: format!("http://{front_addr}/apivoice/control/{secret}"),
+            report_url: Some(format!("http://{front_addr}/apivoice/report/{secret}")),
+            speed: 10.0,
+            report_interval: Duration::from_millis(300),
+            seed: 19,
+            ..SimulatorConfig::default()
+        },
+        cancel.clone(),
+    )
+    .await
+    .unwrap();
+    let configs: Vec<std::path::PathBuf> = backends
+        .iter()
+        .enumerate()
+        .map(|(i, addr)| {
+            let path = root.path().join(format!("node{i}.toml"));
+            std::fs::write(
+                &path,
+                format!(
+                    "[database]\nurl = \"{}\"\n[campaigns]\ndir = \"{}\"\n[provider]\nkind = \"apivoice\"\nurl = \"{}\"\napi = \"API test\"\ntoken = \"t0k3n\"\nunknown_grace_seconds = 2\nstale_call_seconds = 20\n[server]\nlisten = \"{addr}\"\nsecret = \"{secret}\"\nnode_name = \"node{i}\"\ntrusted_proxies = [\"127.0.0.1\"]\ndrain_seconds = 5\n[limits]\ncalls_per_second = 100\nmax_concurrent_calls = 30\n[calling]\nhours = [\"mon-sun 00:00-24:00\"]\nholiday_calendar = \"none\"\n",
+                    db.url,
+                    campaigns.display(),
+                    sim.launch_url()
+                ),
+            )
+            .unwrap();
+            path
+        })
+        .collect();
+    let log = root.path().join("daemons.log");
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mut daemons: Vec<std::process::Child> = configs
+        .iter()
+        .map(|c| helpers::spawn_daemon(c, false, &log))
+        .collect();
+
+    let store = pregonero::store::Store::connect(&db.url).await.unwrap();
+    let mut moved = 0;
+    for round in 0..KILLS {
+        // Let the campaign run a little between kills.
+        let target = sim.launches().len() + 120;
+        let sim2 = sim.clone();
+        let progressed = helpers::wait_for(Duration::from_secs(60), || {
+            let n = sim2.launches().len();
+            async move { n >= target }
+        })
+        .await;
+        assert!(
+            progressed || sim.launches().len() >= CONTACTS,
+            "round {round}: the campaign stalled at {} launches:\n{}",
+            sim.launches().len(),
+            read_log()
+        );
+        // Kill the daemon that holds the most duties (the reaper's holder first).
+        let leases = store.duty_leases().await.unwrap();
+        let holds = |pid: u32| {
+            leases
+                .iter()
+                .filter(|(_, holder, _)| holder.split(':').nth(1) == Some(&pid.to_string()))
+                .map(|(duty, _, _)| duty.clone())
+                .collect::<Vec<_>>()
+        };
+        let victim = (0..daemons.len())
+            .max_by_key(|&i| holds(daemons[i].id()).len())
+            .unwrap_or(round % 3);
+        let pid = daemons[victim].id();
+        let held = holds(pid);
+        helpers::signal(&daemons[victim], "-KILL");
+        let _ = helpers::wait_exit(&mut daemons[victim], Duration::from_secs(10)).await;
+        let killed_at = std::time::Instant::now();
+        // Every duty it held moves to a live daemon within 10 s.
+        let store2 = store.clone();
+        let held2 = held.clone();
+        let taken = helpers::wait_for(Duration::from_secs(10), || {
+            let store = store2.clone();
+            let held = held2.clone();
+            async move {
+                let leases = store.duty_leases().await.unwrap_or_default();
+                held.iter().all(|duty| {
+                    leases.iter().any(|(d, holder, _)| {
+                        d == duty && holder.split(':').nth(1) != Some(&pid.to_string())
+                    })
+                })
+            }
+        })
+        .await;
+        assert!(
+            taken,
+            "round {round}: duties {held:?} of the killed daemon not taken over within 10 s ({:?} later): {:?}",
+            killed_at.elapsed(),
+            store.duty_leases().await
+        );
+        moved += held.len();
+        daemons[victim] = helpers::spawn_daemon(&configs[victim], false, &log);
+    }
+    assert!(moved > 0, "no kill hit a daemon holding a duty");
+
+    // Every contact final.
+    let report_now = || {
+        let store = store.clone();
+        async move {
+            let reports = pregonero::report::build(&store, Some("junta"))
+                .await
+                .expect("report");
+            serde_json::to_value(&reports[0]).expect("json")
+        }
+    };
+    let finished = helpers::wait_for(Duration::from_secs(180), || async {
+        let r = report_now().await;
+        ["pending", "scheduled", "in_progress"]
+            .iter()
+            .all(|s| r["states"][*s] == 0)
+    })
+    .await;
+    let report = report_now().await;
+    assert!(
+        finished,
+        "not every contact is final: {report}\n{}",
+        read_log()
+    );
+    for d in &daemons {
+        helpers::signal(d, "-TERM");
+    }
+    for d in daemons.iter_mut() {
+        let status = helpers::wait_exit(d, Duration::from_secs(30)).await;
+        assert!(status.success(), "a daemon failed to stop: {}", read_log());
+    }
+
+    // No attempt launched twice, no contact over its attempts.
+    let launches = sim.launches();
+    let mut ids: Vec<&str> = launches.iter().map(|l| l.userdata.as_str()).collect();
+    ids.sort();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), before, "an attempt was launched twice");
+    let mut per_number = std::collections::HashMap::new();
+    for l in &launches {
+        *per_number.entry(l.dst.clone()).or_insert(0) += 1;
+    }
+    assert_eq!(per_number.len(), CONTACTS, "a contact was never called");
+    assert!(
+        per_number.values().all(|n| *n <= 3),
+        "a contact got more than max_attempts launches"
+    );
+    // Every launch is an attempt in the store; a few attempts claimed by a daemon killed
+    // before its request left were never launched (counted, never called twice).
+    let total = report["attempts"]["total"].as_u64().unwrap_or(0) as usize;
+    assert!(
+        (launches.len()..=launches.len() + KILLS * 8).contains(&total),
+        "{} launches, {total} attempts: {report}",
+        launches.len()
+    );
+    let sum: i64 = report["states"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(sum, CONTACTS as i64, "{report}");
+    // Every key press the simulator got a 200 for is stored, whichever daemon answered it.
+    let stored = store.dtmf_events().await.unwrap();
+    let acked = sim.acked_dtmf();
+    assert!(!acked.is_empty(), "the test should exercise key presses");
+    for (call, _userdata, dtmf) in acked {
+        assert!(
+            stored
+                .iter()
+                .any(|(c, d)| c.as_deref() == Some(call.as_str()) && *d == dtmf),
+            "key {dtmf} of call {call} was acknowledged but is not stored"
+        );
+    }
+    store.close().await;
+    cancel.cancel();
+}

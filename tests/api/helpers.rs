@@ -1,6 +1,7 @@
 //! Shared set-up: campaign folders, configs, running the application, reading results.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -93,6 +94,63 @@ where
         }
         if tokio::time::Instant::now() >= deadline {
             return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A loopback port free now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `pregonero --config CONFIG run`, the real binary, its log appended to `log`.
+pub fn spawn_daemon(
+    config: &std::path::Path,
+    exit_when_idle: bool,
+    log: &std::path::Path,
+) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pregonero"));
+    cmd.arg("--config").arg(config).arg("run");
+    if exit_when_idle {
+        cmd.arg("--exit-when-idle");
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    cmd.stdout(Stdio::null())
+        .stderr(log)
+        .env_remove("PREGONERO_CONFIG")
+        .spawn()
+        .expect("spawn pregonero")
+}
+
+/// Sends `sig` (`-TERM`, `-KILL`) to the process.
+pub fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(sig)
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success(), "kill {sig} failed");
+}
+
+/// Waits for the process to exit; kills it and fails the test after `timeout`.
+pub async fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("pregonero did not exit within {timeout:?}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

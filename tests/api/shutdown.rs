@@ -2,14 +2,13 @@
 //! campaign without launching any attempt twice. The simulator runs in the test process so
 //! that its record of launches survives the daemon's restart.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use pregonero::provider::simulator::{SimHandle, Simulator, SimulatorConfig};
 use pregonero::testing::TestDb;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{self, Db};
+use crate::helpers::{self, free_port, signal, spawn_daemon, wait_exit, Db};
 
 crate::on_both_backends!(
     sigterm_then_restart_launches_nothing_twice,
@@ -17,55 +16,6 @@ crate::on_both_backends!(
 );
 
 const CONTACTS: usize = 40;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn_daemon(config: &std::path::Path, exit_when_idle: bool, log: &std::path::Path) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pregonero"));
-    cmd.arg("--config").arg(config).arg("run");
-    if exit_when_idle {
-        cmd.arg("--exit-when-idle");
-    }
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    cmd.stdout(Stdio::null())
-        .stderr(log)
-        .env_remove("PREGONERO_CONFIG")
-        .spawn()
-        .expect("spawn pregonero")
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .arg(sig)
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(ok.success(), "kill {sig} failed");
-}
-
-async fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            let _ = child.kill();
-            panic!("pregonero did not exit within {timeout:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// A campaign of `contacts` members, a simulator in this process, and a daemon config that
 /// points the real provider client at it.
