@@ -842,16 +842,31 @@ impl Dialer {
         if let Some(cps) = c.calls_per_second {
             scopes.push((campaign_scope.as_str(), interval(cps)));
         }
-        let now_us = wall_us();
-        match self.store.take_launch_slot(&scopes, now_us).await {
-            Ok(at) if at > now_us => {
-                Metrics::inc(&self.metrics.pacing_waits);
-                tokio::time::sleep(Duration::from_micros((at - wall_us()).max(0) as u64)).await;
+        // A launch sent later than one interval after its slot would crowd the next slot's
+        // launch (two in less than an interval, more than the budget in some second): a slot
+        // missed that late (a stalled process) is given up and another one taken.
+        let tolerance = scopes.iter().map(|(_, i)| *i).filter(|i| *i > 0).min();
+        for _ in 0..4 {
+            let now_us = wall_us();
+            match self.store.take_launch_slot(&scopes, now_us).await {
+                Ok(at) => {
+                    if at > now_us {
+                        Metrics::inc(&self.metrics.pacing_waits);
+                        tokio::time::sleep(Duration::from_micros((at - wall_us()).max(0) as u64))
+                            .await;
+                    }
+                    match tolerance {
+                        Some(t) if wall_us() - at > t => continue,
+                        _ => return,
+                    }
+                }
+                // The claim already counted this launch against the caps; pacing falls back
+                // to this daemon's own limiter for it.
+                Err(e) => {
+                    tracing::error!(campaign = %c.id, "cannot take a shared launch slot: {e}");
+                    return;
+                }
             }
-            Ok(_) => {}
-            // The claim already counted this launch against the caps; pacing falls back to
-            // this daemon's own limiter for it.
-            Err(e) => tracing::error!(campaign = %c.id, "cannot take a shared launch slot: {e}"),
         }
     }
 
