@@ -626,6 +626,11 @@ impl PgStore {
             .await?;
         if let Some(attempt_id) = event.attempt_id {
             let p = progress.cloned().unwrap_or_default();
+            sqlx::query(sql::PROVE_LAUNCHED)
+                .bind(event.received_at)
+                .bind(attempt_id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(sql::EVENT_PROGRESS)
                 .bind(&event.provider_call_id)
                 .bind(p.answered)

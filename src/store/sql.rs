@@ -7,6 +7,13 @@
 pub(super) const INSERT_EVENT: &str = "INSERT INTO call_events (attempt_id, provider_call_id, kind, command, dtmf, statuscall, fields, received_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
+/// Any request of the provider about a call proves the call was placed (time, attempt). The
+/// provider can answer the control URL before our launch request has its reply: the launch is
+/// then recorded first, so the call's events (`call.launched`, then `call.answered`,
+/// `call.ended`) keep the order of the facts. The launch's reply keeps this time.
+pub(super) const PROVE_LAUNCHED: &str =
+    "UPDATE attempts SET launched_at = $1 WHERE id = $2 AND launched_at IS NULL";
+
 /// What a control request taught about its attempt: call id, answer, outcome, keys appended.
 pub(super) const EVENT_PROGRESS: &str = "UPDATE attempts SET
          provider_call_id = COALESCE(provider_call_id, $1),
@@ -71,6 +78,7 @@ mod tests {
     fn placeholders_first_appear_in_order_so_sqlite_numbers_them_alike() {
         for sql in [
             super::INSERT_EVENT,
+            super::PROVE_LAUNCHED,
             super::EVENT_PROGRESS,
             super::SURVEY_ANSWER,
             super::MARK_LAUNCHED,

@@ -189,6 +189,8 @@ pub(super) fn record_event(
     };
     let default = Progress::default();
     let p = progress.unwrap_or(&default);
+    db.prepare_cached(sql::PROVE_LAUNCHED)?
+        .execute(params![e.received_at, attempt_id])?;
     db.prepare_cached(sql::EVENT_PROGRESS)?.execute(params![
         e.provider_call_id,
         p.answered,

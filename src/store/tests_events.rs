@@ -33,6 +33,7 @@ on_both_backends!(
     a_410_stops_the_campaign_until_the_url_changes,
     events_queued_by_hand_follow_the_target,
     inbound_calls_are_matched_recorded_once_and_settle_their_contact,
+    requests_that_overtake_the_launch_reply_keep_the_events_in_order,
 );
 
 const T0: i64 = 1_780_000_000_000;
@@ -217,6 +218,80 @@ async fn each_fact_queues_its_event_in_its_own_transaction(db: &TestDb) {
         ("call.launched", T0 + 97, "N0")
     );
     assert_eq!(launched.vars.get("telefono"), Some(&claims[0].phone));
+}
+
+/// The provider may answer the control URL (the call answered, even ended) before our launch
+/// request has its reply: `call.launched` still comes first, at the first request's time, and
+/// the late reply changes nothing.
+async fn requests_that_overtake_the_launch_reply_keep_the_events_in_order(db: &TestDb) {
+    let store = store_with(db, 2).await;
+    store
+        .set_event_target("c1", Some((URL, &all_types())), T0)
+        .await
+        .unwrap();
+    let claims = store.claim_due("c1", T0, 2, &launch_all).await.unwrap();
+    let event = |id: i64, kind: &str, at: i64| CallEvent {
+        attempt_id: Some(id),
+        provider_call_id: Some(format!("call.{id}")),
+        kind: kind.into(),
+        command: None,
+        dtmf: None,
+        statuscall: Some("ANSWER".into()),
+        fields: "{}".into(),
+        received_at: at,
+    };
+    let answered = Progress {
+        answered: true,
+        ..Default::default()
+    };
+    // Answered, then the launch reply.
+    let a = claims[0].attempt_id;
+    store
+        .record_event(&event(a, "start", T0 + 10), Some(&answered))
+        .await
+        .unwrap();
+    store
+        .mark_launched(a, &format!("call.{a}"), T0 + 20)
+        .await
+        .unwrap();
+    // Ended (busy) before the launch reply.
+    let b = claims[1].attempt_id;
+    store
+        .record_event(&event(b, "end", T0 + 30), None)
+        .await
+        .unwrap();
+    let close = AttemptClose {
+        result: AttemptResult::Busy,
+        duration_seconds: Some(0),
+        talk_seconds: Some(0),
+        ended_at: T0 + 30,
+    };
+    store.close_attempt(b, &close, &policy()).await.unwrap();
+    store
+        .mark_launched(b, &format!("call.{b}"), T0 + 40)
+        .await
+        .unwrap();
+
+    let rows = store.due_deliveries(T0 + 1_000, 100).await.unwrap();
+    let of = |contact: i64| -> Vec<(String, i64)> {
+        rows.iter()
+            .filter(|r| r.contact_id == contact && r.format == "event")
+            .map(|r| (r.event.clone(), r.created_at))
+            .collect()
+    };
+    assert_eq!(
+        of(claims[0].contact_id),
+        [
+            ("call.launched".to_string(), T0 + 10),
+            ("call.answered".to_string(), T0 + 10)
+        ]
+    );
+    let busy = of(claims[1].contact_id);
+    assert_eq!(
+        busy.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>()[..2],
+        ["call.launched", "call.ended"]
+    );
+    assert_eq!(busy[0].1, T0 + 30);
 }
 
 async fn only_the_types_asked_for_are_queued(db: &TestDb) {
