@@ -311,6 +311,7 @@ impl Application {
             lang: self.config.ui.language,
             sources: self.config.source_policy()?,
             throttle: Default::default(),
+            agent_changes: desk.bus.changes.clone(),
         });
         let live = Liveness::new();
         let server_stop = CancellationToken::new();

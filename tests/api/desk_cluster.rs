@@ -39,6 +39,48 @@ async fn start(app: Application, stop: &CancellationToken) -> Daemon {
     Daemon { base, running }
 }
 
+const OPERATOR: &str = "operador-1234";
+
+/// A Server-Sent Events response as JSON values on a channel.
+async fn sse(mut r: reqwest::Response) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
+    assert_eq!(r.status(), 200);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut buf = String::new();
+        while let Ok(Some(chunk)) = r.chunk().await {
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                let event: String = buf.drain(..end + 2).collect();
+                for line in event.lines() {
+                    if let Some(data) = line.strip_prefix("data:") {
+                        if let Ok(v) = serde_json::from_str::<Value>(data.trim()) {
+                            let _ = tx.send(v);
+                        }
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// The next agents snapshot of the dashboard's stream that `pred` accepts, within 10 s.
+async fn next_agents(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Value>,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let v = rx.recv().await.expect("the dashboard's stream ended");
+            if pred(&v) {
+                return v;
+            }
+        }
+    })
+    .await
+    .expect("no such agents snapshot within 10 s")
+}
+
 /// Status of `GET /desk/api/me` with that cookie.
 async fn me(http: &reqwest::Client, base: &str, cookie: &str) -> u16 {
     http.get(format!("{base}/desk/api/me"))
@@ -65,6 +107,7 @@ async fn an_agent_is_served_by_any_daemon_and_gets_events_produced_by_another(db
     helpers::campaign(root.path(), "ventas", TOML, "lista.csv", &csv);
     let mut config = helpers::config(&test_db.url, root.path());
     config.simulator.speed = 100.0;
+    config.server.dashboard_password = Some(OPERATOR.into());
     let app_b = Application::build(config, Arc::new(SystemClock))
         .await
         .unwrap();
@@ -80,12 +123,11 @@ async fn an_agent_is_served_by_any_daemon_and_gets_events_produced_by_another(db
     let a = match db {
         Db::Sqlite => None,
         Db::Postgres => {
-            let app_a = Application::build(
-                helpers::config(&test_db.url, empty.path()),
-                Arc::new(SystemClock),
-            )
-            .await
-            .unwrap();
+            let mut config = helpers::config(&test_db.url, empty.path());
+            config.server.dashboard_password = Some(OPERATOR.into());
+            let app_a = Application::build(config, Arc::new(SystemClock))
+                .await
+                .unwrap();
             Some(start(app_a, &stop).await)
         }
     };
@@ -105,9 +147,20 @@ async fn an_agent_is_served_by_any_daemon_and_gets_events_produced_by_another(db
         .unwrap();
     assert_eq!(r.status(), 403, "B checks the CSRF token stored by A");
 
-    // (b) The stream is held by A; B changes the state and then produces the screen pop.
+    // (b) The stream is held by A; B changes the state and then produces the screen pop. The
+    // operators' dashboard on A sees the change too.
     let mut stream = events(&http, &base_a, &cookie).await;
     next_event(&mut stream, "state", |_| true, Duration::from_secs(5)).await;
+    let mut dashboard = sse(http
+        .get(format!("{base_a}/api/agents/events"))
+        .basic_auth("operator", Some(OPERATOR))
+        .send()
+        .await
+        .unwrap())
+    .await;
+    let first = next_agents(&mut dashboard, |_| true).await;
+    assert_eq!(first["agents"][0]["state"], "logged_out");
+    let asked = std::time::Instant::now();
     let r = http
         .post(format!("{base_b}/desk/api/state"))
         .headers(headers(&cookie, Some(&csrf)))
@@ -123,6 +176,11 @@ async fn an_agent_is_served_by_any_daemon_and_gets_events_produced_by_another(db
         Duration::from_secs(10),
     )
     .await;
+    eprintln!(
+        "state change through B reached the page's stream on A {} ms after the request left",
+        asked.elapsed().as_millis()
+    );
+    next_agents(&mut dashboard, |v| v["agents"][0]["state"] == "ready").await;
     store.set_paused("ventas", false, None, 0).await.unwrap();
     // (d) The pop is larger than a notification: it arrives whole.
     let pop = next_event(&mut stream, "pop", |_| true, Duration::from_secs(30)).await;
