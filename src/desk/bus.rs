@@ -166,8 +166,20 @@ impl Bus {
             tokio::select! {
                 _ = stop.cancelled() => {}
                 _ = bus.run(first) => {}
+                _ = bus.prune() => {}
             }
         }))
+    }
+
+    /// Stored oversize messages (screen pops: customers' data) are deleted after a few minutes.
+    async fn prune(&self) {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.store.live_prune(self.clock.now_ms()).await {
+                tracing::debug!("cannot prune the stored live updates: {e}");
+            }
+        }
     }
 
     async fn run(&self, mut listener: Option<LiveListener>) {

@@ -101,19 +101,13 @@ impl Store {
             return Ok(false);
         };
         let note = if payload.len() > NOTIFY_LIMIT {
-            let mut tx = s.pool.begin().await?;
-            sqlx::query("DELETE FROM live_messages WHERE created_at < $1")
-                .bind(now - KEEP_MS)
-                .execute(&mut *tx)
-                .await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO live_messages (payload, created_at) VALUES ($1, $2) RETURNING id",
             )
             .bind(payload)
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_one(&s.pool)
             .await?;
-            tx.commit().await?;
             format!("@{id}")
         } else {
             payload.to_string()
@@ -124,6 +118,16 @@ impl Store {
             .execute(&s.pool)
             .await?;
         Ok(true)
+    }
+
+    /// Deletes the stored live messages older than a few minutes (they hold screen pops:
+    /// customers' data); every daemon calls it now and then.
+    pub async fn live_prune(&self, now: i64) -> Result<u64> {
+        Ok(execute!(
+            self,
+            "DELETE FROM live_messages WHERE created_at < $1",
+            now - KEEP_MS
+        ))
     }
 
     /// Opens `agent`'s session, replacing any other one of theirs everywhere.

@@ -111,6 +111,7 @@ async fn live_messages_reach_every_listener_whole_or_stay_in_process(db: &TestDb
     }
     // Stored messages are pruned after a few minutes.
     assert!(store.live_publish(&big, T0 + 3_600_000).await.unwrap());
+    assert_eq!(store.live_prune(T0 + 3_600_000).await.unwrap(), 1);
     let kept: i64 = with_reader!(&store, |db| sqlx::query_scalar(
         "SELECT COUNT(*) FROM live_messages"
     )
