@@ -8,7 +8,8 @@
 //! - `GET /desk/api/events`: Server-Sent Events (`state`, `pop`, and `resync` when updates may
 //!   have been missed), while open it is the page's heartbeat;
 //! - `POST /desk/api/disposition {"call", "disposition", "note", "callback_at"}`;
-//! - `GET /desk/api/me`, `POST /desk/api/logout`.
+//! - `GET /desk/api/me` (with the screen pop of the agent's current call), `POST
+//!   /desk/api/logout`.
 //!
 //! Guarantees: without a session every API route answers 401; every POST but the login needs
 //! the session's `X-CSRF-Token` header (403 without it) and a JSON body; a disposition for a
@@ -289,7 +290,24 @@ async fn me(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
         .agent_seen(&s.agent, st.desk.clock.now_ms())
         .await;
     let agent = st.desk.store.agent(&s.agent).await.ok().flatten();
-    Json(json!({"agent": s.agent, "csrf": s.csrf, "state": agent})).into_response()
+    let pop = match agent.as_ref().and_then(|a| a.attempt_id) {
+        Some(call) => current_pop(&st, call).await,
+        None => None,
+    };
+    Json(json!({"agent": s.agent, "csrf": s.csrf, "state": agent, "pop": pop})).into_response()
+}
+
+/// The screen pop of the call the agent is on or wrapping up, built again from the database
+/// (a reloaded page, or one told to `resync`, gets it back from any daemon).
+async fn current_pop(st: &DeskState, call: i64) -> Option<serde_json::Value> {
+    let info = st.desk.store.attempt_info(call).await.ok().flatten()?;
+    let campaign = st
+        .campaigns
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&info.campaign_id)
+        .cloned()?;
+    Some(super::routing::screen_pop(&st.desk, &campaign, &info).await)
 }
 
 #[derive(Deserialize)]

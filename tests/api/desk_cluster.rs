@@ -202,6 +202,19 @@ async fn an_agent_is_served_by_any_daemon_and_gets_events_produced_by_another(db
         Duration::from_secs(10),
     )
     .await;
+    // A page reloaded (or told to resync) gets the pop again from a daemon that loaded the
+    // campaign (behind a balancer every daemon reads the same campaigns folder).
+    let again: Value = http
+        .get(format!("{base_b}/desk/api/me"))
+        .headers(headers(&cookie, None))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["pop"]["call"], pop["call"]);
+    assert!(again["pop"]["contact"]["vars"]["notas"] == Value::String(notes.clone()));
 
     // (c) A second login through B ends the first session: its stream on A closes, its cookie
     // stops working on both daemons.
