@@ -311,9 +311,13 @@ impl Application {
             lang: self.config.ui.language,
             sources: self.config.source_policy()?,
             throttle: Default::default(),
+            agent_changes: desk.bus.changes.clone(),
         });
         let live = Liveness::new();
         let server_stop = CancellationToken::new();
+        // Desk and dashboard live updates from every daemon on the database (PostgreSQL),
+        // listened to before the first request is served.
+        let live_updates = desk.bus.listen(server_stop.clone()).await;
         let desk_routes = crate::desk::web::router(crate::desk::web::DeskState {
             desk: desk.clone(),
             campaigns: self.campaigns.clone(),
@@ -594,6 +598,9 @@ impl Application {
         }
         if let Some(sim_server) = sim_server {
             let _ = tokio::time::timeout(Duration::from_secs(5), sim_server).await;
+        }
+        if let Some(task) = live_updates {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
         self.store.close().await;
         outcome

@@ -51,6 +51,8 @@ pub struct DashboardState {
     pub sources: crate::guard::SourcePolicy,
     /// Failed logins per source.
     pub throttle: Arc<LoginThrottle>,
+    /// A tick for every change of the desk agents' states, on any daemon (`desk::bus`).
+    pub agent_changes: tokio::sync::broadcast::Sender<()>,
 }
 
 /// Failures free of any delay, per source.
@@ -121,6 +123,7 @@ pub fn router(state: DashboardState) -> Router {
         .route("/api/campaigns", get(api_campaigns))
         .route("/api/campaigns/{id}", get(api_campaign))
         .route("/api/agents", get(api_agents))
+        .route("/api/agents/events", get(agents_events))
         .route("/reports/{file}", get(html_report))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state)
@@ -356,6 +359,32 @@ async fn api_agents(State(st): State<DashboardState>) -> Response {
         Ok(v) => ([(header::CACHE_CONTROL, "no-store")], axum::Json(v)).into_response(),
         Err(e) => internal(e),
     }
+}
+
+/// Server-Sent Events: the agents (as `/api/agents`) now and after every change of their
+/// states, whichever daemon saw it (for wallboards and tools; the page itself polls every 5 s).
+async fn agents_events(State(st): State<DashboardState>) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let rx = st.agent_changes.subscribe();
+    let stream = futures_util::stream::unfold((true, rx, st), |(first, mut rx, st)| async move {
+        // Changes missed while busy (lagged): the next snapshot has them.
+        if !first && matches!(rx.recv().await, Err(RecvError::Closed)) {
+            return None;
+        }
+        let data = match crate::desk::agents_json(&st.store, st.clock.now_ms()).await {
+            Ok(v) => v.to_string(),
+            Err(e) => {
+                tracing::warn!("dashboard agents: {e}");
+                json!({"error": "the database is not available"}).to_string()
+            }
+        };
+        let event = Event::default().data(data);
+        Some((Ok::<_, std::convert::Infallible>(event), (false, rx, st)))
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response()
 }
 
 async fn page() -> Response {

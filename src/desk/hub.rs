@@ -1,9 +1,17 @@
-//! The desk's live side in this daemon: agents' sessions, the events pushed to their pages
-//! (Server-Sent Events), and the failed-login brake per source address.
+//! The desk's live side: agents' sessions, the events pushed to their pages (Server-Sent
+//! Events), and the failed-login brake per source address.
 //!
-//! Guarantees: one session per agent (a second login ends the first: its event stream closes
-//! and its cookie stops working); session tokens are random (128 bits) and kept hashed;
-//! events are only ever sent to the stream of the agent they concern.
+//! Sessions live in the database, so that behind a load balancer any daemon of several on one
+//! database answers any request of an agent's page; events go through the live bus (`bus`),
+//! so that an event produced on one daemon reaches the page's stream held by another.
+//!
+//! Guarantees: one session per agent (a second login, on any daemon, ends the first: its
+//! cookie stops working everywhere and its event stream closes on whichever daemon holds it);
+//! session tokens are random (128 bits) and kept hashed (SHA-256); events are only ever sent
+//! to the streams of the agent they concern. A session also ends when its agent's page was not
+//! heard from for [`SESSION_IDLE_MS`] (a restart of the daemon no longer ends it). The
+//! failed-login brake is kept per daemon: behind a balancer spreading logins over N daemons an
+//! address can try up to N times as fast.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,20 +21,15 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
+use super::bus::{Bus, Live};
 use crate::clock::SharedClock;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
-/// Events kept for a slow page before older ones are dropped.
-const EVENT_BUFFER: usize = 64;
+/// A session whose page was not heard from (and no login) for this long has ended.
+pub const SESSION_IDLE_MS: i64 = 12 * 3600 * 1000;
 
 /// A logged-in agent's session.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub agent: String,
-    /// Sent back in the `X-CSRF-Token` header of every POST.
-    pub csrf: String,
-    pub id: u64,
-}
+pub type Session = crate::store::DeskSession;
 
 #[derive(Default)]
 struct Brake {
@@ -43,39 +46,41 @@ pub struct Desk {
     pub heartbeat_timeout_ms: i64,
     /// Cookies get `Secure` (the listener speaks TLS).
     pub secure_cookie: bool,
-    /// Session token hash → session.
-    sessions: Mutex<HashMap<[u8; 32], Session>>,
-    /// Agent → (session id, the stream of its events).
-    streams: Mutex<HashMap<String, (u64, broadcast::Sender<Value>)>>,
+    /// The pages' streams in this daemon, and the messages of every daemon.
+    pub bus: std::sync::Arc<Bus>,
     brakes: Mutex<HashMap<IpAddr, Brake>>,
-    next_id: std::sync::atomic::AtomicU64,
-    /// Operators' view (dashboard): every agent state change.
-    pub changes: broadcast::Sender<()>,
 }
 
-fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
+/// The hash a token is kept and looked up by (hex).
+fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn random_token() -> String {
     let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&bytes)
 }
 
 impl Desk {
     pub fn new(store: Store, clock: SharedClock, time_scale: f64, secure_cookie: bool) -> Desk {
         Desk {
+            bus: std::sync::Arc::new(Bus::new(store.clone(), clock.clone())),
             store,
             clock,
             time_scale: if time_scale > 0.0 { time_scale } else { 1.0 },
             heartbeat_timeout_ms: 45_000,
             secure_cookie,
-            sessions: Mutex::default(),
-            streams: Mutex::default(),
             brakes: Mutex::default(),
-            next_id: Default::default(),
-            changes: broadcast::channel(16).0,
         }
+    }
+
+    /// Operators' view (dashboard): every agent state change, from any daemon.
+    pub fn changes(&self) -> broadcast::Receiver<()> {
+        self.bus.changes.subscribe()
     }
 
     /// Simulated seconds as real milliseconds.
@@ -84,78 +89,91 @@ impl Desk {
     }
 
     /// Opens a session for `agent`, ending any other one of theirs: (token, session).
-    pub fn open_session(&self, agent: &str) -> (String, Session) {
+    pub async fn open_session(&self, agent: &str) -> Result<(String, Session), StoreError> {
         let token = random_token();
-        let id = self
-            .next_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            + 1;
         let session = Session {
             agent: agent.to_string(),
             csrf: random_token(),
-            id,
+            id: random_token(),
         };
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions.retain(|_, s| s.agent != agent);
-        sessions.insert(token_hash(&token), session.clone());
-        drop(sessions);
-        // A new stream: the old page's stream ends when its sender is dropped.
-        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
-        streams.insert(agent.to_string(), (id, broadcast::channel(EVENT_BUFFER).0));
-        (token, session)
+        self.store
+            .desk_session_open(
+                agent,
+                &token_hash(&token),
+                &session.csrf,
+                &session.id,
+                self.clock.now_ms(),
+            )
+            .await?;
+        // The old page's stream ends, wherever it is held.
+        self.bus
+            .publish(Live::Session {
+                agent: agent.to_string(),
+                keep: Some(session.id.clone()),
+            })
+            .await;
+        Ok((token, session))
     }
 
-    pub fn session(&self, token: &str) -> Option<Session> {
-        self.sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&token_hash(token))
-            .cloned()
+    /// The token's session, if it is still open.
+    pub async fn session(&self, token: &str) -> Result<Option<Session>, StoreError> {
+        let idle_since = self.clock.now_ms() - SESSION_IDLE_MS;
+        self.store
+            .desk_session(&token_hash(token), idle_since)
+            .await
     }
 
     /// Ends a session (logout); its stream closes.
-    pub fn close_session(&self, token: &str) {
-        let removed = self
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&token_hash(token));
-        if let Some(s) = removed {
-            let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
-            if streams.get(&s.agent).is_some_and(|(id, _)| *id == s.id) {
-                streams.remove(&s.agent);
-            }
+    pub async fn close_session(&self, token: &str) -> Result<(), StoreError> {
+        if let Some((agent, _)) = self.store.desk_session_close(&token_hash(token)).await? {
+            self.bus.publish(Live::Session { agent, keep: None }).await;
         }
+        Ok(())
     }
 
-    /// The agent's event stream for this session; `None` once another session replaced it.
-    pub fn subscribe(&self, session: &Session) -> Option<broadcast::Receiver<Value>> {
-        let streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
-        match streams.get(&session.agent) {
-            Some((id, tx)) if *id == session.id => Some(tx.subscribe()),
-            _ => None,
+    /// The agent's event stream for this session (of `token`); `None` once another session
+    /// replaced it.
+    pub async fn subscribe(
+        &self,
+        token: &str,
+        session: &Session,
+    ) -> Result<Option<broadcast::Receiver<Value>>, StoreError> {
+        let rx = self.bus.subscribe(&session.agent, &session.id);
+        // Checked after subscribing: a newer login that committed before this read is seen
+        // here, one after it closes the stream through the bus.
+        if self
+            .session(token)
+            .await?
+            .is_some_and(|s| s.id == session.id)
+        {
+            return Ok(Some(rx));
         }
+        self.bus.unsubscribe(&session.agent, &session.id);
+        Ok(None)
     }
 
-    /// Pushes an event to the agent's page (if one is open).
-    pub fn send(&self, agent: &str, event: Value) {
-        let streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, tx)) = streams.get(agent) {
-            let _ = tx.send(event);
-        }
+    /// Pushes an event to the agent's page (if one is open, on any daemon).
+    pub async fn send(&self, agent: &str, event: Value) {
+        self.bus
+            .publish(Live::Agent {
+                agent: agent.to_string(),
+                event,
+            })
+            .await;
     }
 
     /// Says the agent's state changed: to their page, and to the operators' view.
     pub async fn state_changed(&self, agent: &str) {
-        if let Ok(Some(a)) = self.store.agent(agent).await {
-            self.send(
-                agent,
-                serde_json::json!({"type": "state", "state": a.state, "reason": a.reason,
+        let message = match self.store.agent(agent).await {
+            Ok(Some(a)) => Live::State {
+                agent: agent.to_string(),
+                event: serde_json::json!({"type": "state", "state": a.state, "reason": a.reason,
                     "since": a.state_since, "call": a.attempt_id,
                     "wrapup_until": a.wrapup_until}),
-            );
-        }
-        let _ = self.changes.send(());
+            },
+            _ => Live::Changes,
+        };
+        self.bus.publish(message).await;
     }
 
     /// How long a login from `ip` must wait before it is tried (0: now).

@@ -158,7 +158,7 @@ async fn offered(desk: &Arc<Desk>, c: &Arc<ActiveCampaign>, info: &AttemptInfo, 
     tokio::spawn(async move {
         // The pop first: it is what the agent needs before the callee speaks.
         let pop = screen_pop(&desk2, &c, &info).await;
-        desk2.send(&agent, pop);
+        desk2.send(&agent, pop).await;
         desk2.state_changed(&agent).await;
     });
 }

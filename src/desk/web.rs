@@ -5,14 +5,16 @@
 //!   cookie (`HttpOnly`, `SameSite=Strict`, `Secure` under TLS); a second login of the same
 //!   agent ends the first session; failed logins from one address wait 1, 2, 4… s (429);
 //! - `POST /desk/api/state {"state": "ready"|"paused"|"logged_out", "reason"}`;
-//! - `GET /desk/api/events`: Server-Sent Events (`state`, `pop`), while open it is the page's
-//!   heartbeat;
+//! - `GET /desk/api/events`: Server-Sent Events (`state`, `pop`, and `resync` when updates may
+//!   have been missed), while open it is the page's heartbeat;
 //! - `POST /desk/api/disposition {"call", "disposition", "note", "callback_at"}`;
-//! - `GET /desk/api/me`, `POST /desk/api/logout`.
+//! - `GET /desk/api/me` (with the screen pop of the agent's current call), `POST
+//!   /desk/api/logout`.
 //!
 //! Guarantees: without a session every API route answers 401; every POST but the login needs
 //! the session's `X-CSRF-Token` header (403 without it) and a JSON body; a disposition for a
-//! call that is not the agent's gets 403 and changes nothing.
+//! call that is not the agent's gets 403 and changes nothing. Sessions are read from the
+//! database on every request, so with several daemons behind a load balancer any one answers.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr};
@@ -102,16 +104,28 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// The request's session, or the 401 to answer.
-fn session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session), Refusal> {
-    cookie_token(headers)
-        .and_then(|t| st.desk.session(&t).map(|s| (t, s)))
-        .ok_or_else(|| Refusal::new(StatusCode::UNAUTHORIZED, "not logged in to the desk"))
+fn unavailable(what: &str, e: impl std::fmt::Display) -> Refusal {
+    tracing::error!("desk {what}: {e}");
+    Refusal::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the database is not available",
+    )
+}
+
+/// The request's session (kept in the database: any daemon finds it), or the 401 to answer.
+async fn session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session), Refusal> {
+    let not_in = || Refusal::new(StatusCode::UNAUTHORIZED, "not logged in to the desk");
+    let token = cookie_token(headers).ok_or_else(not_in)?;
+    match st.desk.session(&token).await {
+        Ok(Some(s)) => Ok((token, s)),
+        Ok(None) => Err(not_in()),
+        Err(e) => Err(unavailable("session", e)),
+    }
 }
 
 /// A POST's session: logged in, with the session's CSRF token, and a JSON body.
-fn post_session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session), Refusal> {
-    let (token, s) = session(st, headers)?;
+async fn post_session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session), Refusal> {
+    let (token, s) = session(st, headers).await?;
     let csrf = headers
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
@@ -223,7 +237,10 @@ async fn login(State(st): State<Arc<DeskState>>, req: Request) -> Response {
         return error(StatusCode::UNAUTHORIZED, "wrong agent name or password");
     }
     st.desk.login_succeeded(ip);
-    let (token, session) = st.desk.open_session(&login.name);
+    let (token, session) = match st.desk.open_session(&login.name).await {
+        Ok(x) => x,
+        Err(e) => return unavailable("login", e).into_response(),
+    };
     let now = st.desk.clock.now_ms();
     let _ = st.desk.store.agent_seen(&login.name, now).await;
     let agent = st.desk.store.agent(&login.name).await.ok().flatten();
@@ -244,7 +261,7 @@ async fn login(State(st): State<Arc<DeskState>>, req: Request) -> Response {
 }
 
 async fn logout(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
-    let (token, s) = match post_session(&st, &headers) {
+    let (token, s) = match post_session(&st, &headers).await {
         Ok(x) => x,
         Err(r) => return r.into_response(),
     };
@@ -255,13 +272,15 @@ async fn logout(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Respons
         .agent_set_state(&s.agent, "logged_out", None, now)
         .await;
     st.desk.state_changed(&s.agent).await;
-    st.desk.close_session(&token);
+    if let Err(e) = st.desk.close_session(&token).await {
+        return unavailable("logout", e).into_response();
+    }
     let cookie = format!("{COOKIE}=; Path=/desk; HttpOnly; SameSite=Strict; Max-Age=0");
     ([(header::SET_COOKIE, cookie)], Json(json!({"ok": true}))).into_response()
 }
 
 async fn me(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
-    let (_, s) = match session(&st, &headers) {
+    let (_, s) = match session(&st, &headers).await {
         Ok(x) => x,
         Err(r) => return r.into_response(),
     };
@@ -271,7 +290,24 @@ async fn me(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
         .agent_seen(&s.agent, st.desk.clock.now_ms())
         .await;
     let agent = st.desk.store.agent(&s.agent).await.ok().flatten();
-    Json(json!({"agent": s.agent, "csrf": s.csrf, "state": agent})).into_response()
+    let pop = match agent.as_ref().and_then(|a| a.attempt_id) {
+        Some(call) => current_pop(&st, call).await,
+        None => None,
+    };
+    Json(json!({"agent": s.agent, "csrf": s.csrf, "state": agent, "pop": pop})).into_response()
+}
+
+/// The screen pop of the call the agent is on or wrapping up, built again from the database
+/// (a reloaded page, or one told to `resync`, gets it back from any daemon).
+async fn current_pop(st: &DeskState, call: i64) -> Option<serde_json::Value> {
+    let info = st.desk.store.attempt_info(call).await.ok().flatten()?;
+    let campaign = st
+        .campaigns
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&info.campaign_id)
+        .cloned()?;
+    Some(super::routing::screen_pop(&st.desk, &campaign, &info).await)
 }
 
 #[derive(Deserialize)]
@@ -282,7 +318,7 @@ struct SetState {
 }
 
 async fn set_state(State(st): State<Arc<DeskState>>, req: Request) -> Response {
-    let (_, s) = match post_session(&st, req.headers()) {
+    let (_, s) = match post_session(&st, req.headers()).await {
         Ok(x) => x,
         Err(r) => return r.into_response(),
     };
@@ -341,7 +377,7 @@ struct Disposition {
 }
 
 async fn disposition(State(st): State<Arc<DeskState>>, req: Request) -> Response {
-    let (_, s) = match post_session(&st, req.headers()) {
+    let (_, s) = match post_session(&st, req.headers()).await {
         Ok(x) => x,
         Err(r) => return r.into_response(),
     };
@@ -455,15 +491,19 @@ fn parse_when(text: &str, tz: chrono_tz::Tz) -> Option<i64> {
 }
 
 async fn events(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
-    let (_, s) = match session(&st, &headers) {
+    let (token, s) = match session(&st, &headers).await {
         Ok(x) => x,
         Err(r) => return r.into_response(),
     };
-    let Some(rx) = st.desk.subscribe(&s) else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "this session was replaced by a newer login",
-        );
+    let rx = match st.desk.subscribe(&token, &s).await {
+        Ok(Some(rx)) => rx,
+        Ok(None) => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "this session was replaced by a newer login",
+            )
+        }
+        Err(e) => return unavailable("events", e).into_response(),
     };
     let first = st.desk.store.agent(&s.agent).await.ok().flatten();
     let first = json!({"type": "state", "state": first.as_ref().map(|a| a.state.clone()),
@@ -471,31 +511,40 @@ async fn events(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Respons
         "since": first.as_ref().map(|a| a.state_since),
         "call": first.as_ref().and_then(|a| a.attempt_id)});
     let desk = st.desk.clone();
-    let agent = s.agent.clone();
     let heartbeat = tokio::time::interval(Duration::from_millis(
         (desk.heartbeat_timeout_ms / 3).max(1000) as u64,
     ));
+    let held = Arc::new((token, s));
     let stream = futures_util::stream::unfold(
-        (Some(first), rx, heartbeat, desk, agent),
-        |(first, mut rx, mut beat, desk, agent)| async move {
+        (Some(first), rx, heartbeat, desk, held),
+        |(first, mut rx, mut beat, desk, held)| async move {
             if let Some(f) = first {
                 let ev = Event::default().data(f.to_string());
-                return Some((Ok::<_, Infallible>(ev), (None, rx, beat, desk, agent)));
+                return Some((Ok::<_, Infallible>(ev), (None, rx, beat, desk, held)));
             }
             loop {
                 tokio::select! {
                     got = rx.recv() => match got {
                         Ok(v) => {
                             let ev = Event::default().data(v.to_string());
-                            return Some((Ok(ev), (None, rx, beat, desk, agent)));
+                            return Some((Ok(ev), (None, rx, beat, desk, held)));
                         }
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                        // A newer login replaced this session: the stream ends.
+                        // A newer login or a logout ended this session: the stream ends.
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                     },
                     _ = beat.tick() => {
+                        let (token, s) = &*held;
+                        // A session ended while this daemon heard nothing (the live updates'
+                        // connection down) ends its stream at the next beat.
+                        if let Ok(now) = desk.session(token).await {
+                            if now.is_none_or(|n| n.id != s.id) {
+                                desk.bus.unsubscribe(&s.agent, &s.id);
+                                return None;
+                            }
+                        }
                         // The open stream is the page's heartbeat.
-                        let _ = desk.store.agent_seen(&agent, desk.clock.now_ms()).await;
+                        let _ = desk.store.agent_seen(&s.agent, desk.clock.now_ms()).await;
                     }
                 }
             }

@@ -133,6 +133,8 @@ impl Store {
     /// Removes an agent; false when there is none of that name. Their past calls and
     /// dispositions stay in the reports.
     pub async fn agent_remove(&self, name: &str) -> Result<bool> {
+        // Their desk session ends too (an agent added again under the name logs in afresh).
+        execute!(self, "DELETE FROM desk_sessions WHERE agent = $1", name);
         Ok(execute!(self, "DELETE FROM agents WHERE name = $1", name) == 1)
     }
 

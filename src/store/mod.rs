@@ -26,6 +26,7 @@ mod desk;
 mod events;
 mod exclusion;
 mod inbound;
+mod live;
 mod migrate_lock;
 mod postgres;
 mod queries;
@@ -43,6 +44,8 @@ mod tests_desk;
 mod tests_events;
 #[cfg(test)]
 mod tests_exclusion;
+#[cfg(test)]
+mod tests_live;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -51,6 +54,7 @@ pub use desk::{Agent, AgentStats, DispositionResult, DispositionRow, AGENT_STATE
 
 pub use events::{Delivery, EventOutboxRow, EventTarget, EVENT_TYPES};
 pub use inbound::{InboundCall, InboundMatch, NewInbound};
+pub use live::{DeskSession, LiveListener, LiveReceived};
 pub use postgres::PgStore;
 pub use queries::ClaimCaps;
 pub use records::*;

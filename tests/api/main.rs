@@ -6,6 +6,7 @@ mod csv_office;
 mod dashboard;
 mod desk;
 mod desk_browser;
+mod desk_cluster;
 mod dialing;
 mod doctor;
 mod e2e;
