@@ -469,6 +469,19 @@ impl Application {
         .with_secret(self.config.events_secret()?)
         .with_duties(duties.clone());
         notify_tasks.spawn(live.watch("notification outbox", outbox.run(notify_stop.clone())));
+        // Inbound calls whose end request never came get their callback tasks all the same.
+        let callbacks = crate::callbacks::Ctx {
+            store: self.store.clone(),
+            campaigns: self.campaigns.clone(),
+            call_back: self.config.inbound.call_back,
+            time_scale,
+        };
+        notify_tasks.spawn(callbacks.run(
+            self.clock.clone(),
+            duties.clone(),
+            Duration::from_secs(self.config.provider.stale_call_seconds),
+            notify_stop.clone(),
+        ));
         notify_tasks.close();
 
         let ready = format!(
@@ -670,6 +683,12 @@ impl Application {
             script,
             faults: s.faults.to_faults(),
             desk: Some(s.desk.clone()),
+            inbound_url: Some(format!(
+                "{base}/apivoice/inbound/{}",
+                self.secret.expose_secret()
+            )),
+            callback_rate: s.callback_rate,
+            callback_after_secs: s.callback_after_seconds.max(0.0),
             ..SimulatorConfig::default()
         };
         let sim = Simulator::start(cfg, stop.clone())

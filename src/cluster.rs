@@ -20,6 +20,8 @@ pub const REAPER: &str = "reaper";
 /// The outbox's deliveries (events and reminder notifications): one sender keeps each
 /// contact's events in order.
 pub const OUTBOX: &str = "outbox";
+/// Callback tasks of inbound calls whose end request never came (`crate::callbacks`).
+pub const CALLBACKS: &str = "callbacks";
 
 /// This daemon's view of the duties it holds.
 #[derive(Debug)]

@@ -177,6 +177,8 @@ pub struct Campaign {
     pub desk: crate::desk::settings::DeskSettings,
     /// `[events]`: where this campaign's events are POSTed, and which (`crate::events`).
     pub events: Option<crate::events::EventsSettings>,
+    /// `[inbound]`: what this campaign changes of the daemon's callback settings.
+    pub inbound: crate::callbacks::CampaignInbound,
     /// `[[capture]]` steps: what the callee is asked to say, stored per contact.
     pub captures: Vec<capture::CaptureSettings>,
     /// Rows without a valid consent date are rejected (default for promotion and sales).
@@ -224,6 +226,8 @@ struct CampaignFile {
     dispositions: Option<Vec<crate::desk::settings::DispositionFile>>,
     wrapup_seconds: Option<u32>,
     events: Option<crate::events::EventsFile>,
+    #[serde(default)]
+    inbound: crate::callbacks::CampaignInbound,
     #[serde(default)]
     capture: Vec<capture::CaptureFile>,
     require_consent: Option<bool>,
@@ -481,6 +485,7 @@ impl Campaign {
             flow,
             desk,
             events,
+            inbound: file.inbound,
             captures,
             require_consent,
             consent_valid_for,

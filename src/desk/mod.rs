@@ -3,6 +3,7 @@
 //! callee to the ready agent of that team idle longest (`routing`), whose desk page (`web`)
 //! shows the contact the moment the transfer command leaves, then takes a disposition.
 
+pub mod callbacks;
 pub mod cli;
 pub mod hub;
 pub mod pacing;

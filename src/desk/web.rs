@@ -8,6 +8,8 @@
 //! - `GET /desk/api/events`: Server-Sent Events (`state`, `pop`), while open it is the page's
 //!   heartbeat;
 //! - `POST /desk/api/disposition {"call", "disposition", "note", "callback_at"}`;
+//! - `GET /desk/api/callbacks`, `POST /desk/api/callbacks/done {"id"}`: the calls to return
+//!   (`super::callbacks`);
 //! - `GET /desk/api/me`, `POST /desk/api/logout`.
 //!
 //! Guarantees: without a session every API route answers 401; every POST but the login needs
@@ -52,16 +54,18 @@ pub fn router(state: DeskState) -> Router {
         .route("/desk/api/state", post(set_state))
         .route("/desk/api/events", get(events))
         .route("/desk/api/disposition", post(disposition))
+        .route("/desk/api/callbacks", get(super::callbacks::list))
+        .route("/desk/api/callbacks/done", post(super::callbacks::done))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(Arc::new(state))
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
 /// A refused request: its status and the one sentence saying why.
-struct Refusal(StatusCode, String);
+pub(super) struct Refusal(StatusCode, String);
 
 impl Refusal {
     fn new(status: StatusCode, message: &str) -> Refusal {
@@ -103,14 +107,17 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The request's session, or the 401 to answer.
-fn session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session), Refusal> {
+pub(super) fn session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session), Refusal> {
     cookie_token(headers)
         .and_then(|t| st.desk.session(&t).map(|s| (t, s)))
         .ok_or_else(|| Refusal::new(StatusCode::UNAUTHORIZED, "not logged in to the desk"))
 }
 
 /// A POST's session: logged in, with the session's CSRF token, and a JSON body.
-fn post_session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session), Refusal> {
+pub(super) fn post_session(
+    st: &DeskState,
+    headers: &HeaderMap,
+) -> Result<(String, Session), Refusal> {
     let (token, s) = session(st, headers)?;
     let csrf = headers
         .get("x-csrf-token")
@@ -149,7 +156,7 @@ fn constant_eq(a: &str, b: &str) -> bool {
         == 0
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
     serde_json::from_slice(body).map_err(|e| {
         Refusal::new(
             StatusCode::BAD_REQUEST,
@@ -158,7 +165,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
     })
 }
 
-async fn body_bytes(req: Request) -> Result<axum::body::Bytes, Refusal> {
+pub(super) async fn body_bytes(req: Request) -> Result<axum::body::Bytes, Refusal> {
     axum::body::to_bytes(req.into_body(), BODY_LIMIT)
         .await
         .map_err(|_| Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large"))
