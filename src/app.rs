@@ -540,7 +540,13 @@ impl Application {
                     }
                     // The store first, then what is in flight: a claim that took the last
                     // due contacts before the store's answer is in flight (or under way) now.
-                    if exit_when_idle && !self.work_left(time_scale).await && in_flight.is_idle() {
+                    // The simulator's callers calling back (`callback_rate`) are work too.
+                    let sim_idle = sim.as_ref().is_none_or(|s| s.calls_in_progress() == 0);
+                    if exit_when_idle
+                        && !self.work_left(time_scale).await
+                        && in_flight.is_idle()
+                        && sim_idle
+                    {
                         // Idle is "nothing due within the horizon", not "every contact final":
                         // say how many wait for a later retry.
                         let later = self.store.unfinished_contacts().await.unwrap_or(0);

@@ -53,8 +53,9 @@ async fn post(http: &reqwest::Client, url: &str, fields: &[(&str, &str)]) -> Val
     r.json().await.unwrap_or(Value::Null)
 }
 
-/// An inbound call of `src` that rings the agent (nobody answers), hears the menu and hangs up.
-async fn nobody_takes(http: &reqwest::Client, url: &str, id: &str, src: &str) {
+/// An inbound call of `src` that rings the agent (nobody answers), hears the menu and hangs up
+/// (with `end`, the end request is sent; without, it is lost).
+async fn nobody_takes(http: &reqwest::Client, url: &str, id: &str, src: &str, end: bool) {
     let head = [("ID", id), ("api", "API sim")];
     let start = [
         head.as_slice(),
@@ -81,6 +82,9 @@ async fn nobody_takes(http: &reqwest::Client, url: &str, id: &str, src: &str) {
     .concat();
     let menu = post(http, url, &result).await;
     assert_eq!(menu["command"], "speak_getdtmf", "{menu}");
+    if !end {
+        return;
+    }
     let end = [
         head.as_slice(),
         &[
@@ -151,8 +155,17 @@ async fn a_caller_nobody_takes_is_called_back_in_the_next_window(db: Db) {
     let stop = CancellationToken::new();
     let running = tokio::spawn(app.run_until_stopped(stop.clone(), false));
     let http = reqwest::Client::new();
-    nobody_takes(&http, &url, "in.1", "600000001").await;
-    nobody_takes(&http, &url, "in.2", "600000002").await;
+    nobody_takes(&http, &url, "in.1", "600000001", true).await;
+    // Luis's end request is lost: the callbacks duty ends his call once it is stale
+    // (`stale_call_seconds` divided by the simulator's speed: 7.2 s).
+    nobody_takes(&http, &url, "in.2", "600000002", false).await;
+    clock.advance(Duration::from_secs(10));
+    let swept = helpers::wait_for(Duration::from_secs(20), || {
+        let store = store.clone();
+        async move { store.callbacks(None, true).await.unwrap().len() == 2 }
+    })
+    .await;
+    assert!(swept, "the call without an end request got no task");
     let inbound = url.clone();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_pregonero"))
