@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::campaign::consent::ValidFor;
@@ -40,14 +39,6 @@ pub const HOLD_MS: i64 = 30 * 60 * 1000;
 
 /// How often the duty looks for inbound calls whose end never came.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
-
-/// A campaign's own `[inbound]` (campaign.toml): what it changes of the daemon's.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CampaignInbound {
-    /// pregonero calls back the callers nobody took, in their next calling window.
-    pub call_back: Option<bool>,
-}
 
 /// What ending an inbound call needs to know of the daemon.
 #[derive(Clone)]

@@ -140,6 +140,15 @@ impl Default for Voice {
     }
 }
 
+/// A campaign's own `[inbound]`: what it changes of the daemon's callback settings
+/// (`crate::callbacks`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundSettings {
+    /// pregonero calls back the callers nobody took, in their next calling window.
+    pub call_back: Option<bool>,
+}
+
 /// A validated campaign definition.
 #[derive(Debug, Clone)]
 pub struct Campaign {
@@ -178,7 +187,7 @@ pub struct Campaign {
     /// `[events]`: where this campaign's events are POSTed, and which (`crate::events`).
     pub events: Option<crate::events::EventsSettings>,
     /// `[inbound]`: what this campaign changes of the daemon's callback settings.
-    pub inbound: crate::callbacks::CampaignInbound,
+    pub inbound: InboundSettings,
     /// `[[capture]]` steps: what the callee is asked to say, stored per contact.
     pub captures: Vec<capture::CaptureSettings>,
     /// Rows without a valid consent date are rejected (default for promotion and sales).
@@ -227,7 +236,7 @@ struct CampaignFile {
     wrapup_seconds: Option<u32>,
     events: Option<crate::events::EventsFile>,
     #[serde(default)]
-    inbound: crate::callbacks::CampaignInbound,
+    inbound: InboundSettings,
     #[serde(default)]
     capture: Vec<capture::CaptureFile>,
     require_consent: Option<bool>,
