@@ -42,3 +42,4 @@ COMMENT ON COLUMN callbacks.created_at IS 'When the task was made (the end of th
 COMMENT ON COLUMN callbacks.call_back_at IS 'With [inbound] call_back: when pregonero calls the contact back itself; NULL otherwise.';
 COMMENT ON COLUMN callbacks.done_at IS 'When the task was done; NULL while open.';
 COMMENT ON COLUMN callbacks.done_by IS 'The agent who marked it done, or inbound (a later call of the contact was taken).';
+COMMENT ON COLUMN notify_outbox.event IS 'The event type: contact.final (also the reminder notification), call.launched, call.answered, call.ended, transfer.started, optout, inbound.received, callback.created.';
