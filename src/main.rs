@@ -561,6 +561,9 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
                 pregonero::notify::url_for_logs(&e.url)
             );
         }
+        if c.inbound.call_back.unwrap_or(config.inbound.call_back) {
+            println!("  callbacks: callers nobody took are called back in their next calling window ([inbound] call_back)");
+        }
         let files = c.csv_files().unwrap_or_default();
         if files.is_empty() {
             println!("  no CSV files in {}", c.dir.display());
