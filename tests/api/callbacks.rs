@@ -315,3 +315,47 @@ async fn a_caller_nobody_takes_is_called_back_in_the_next_window(db: Db) {
     assert_eq!(state("+34600000003").await.attempts, 1);
     store.close().await;
 }
+
+crate::on_both_backends!(the_simulator_calls_back_a_share_of_the_numbers_it_rang);
+
+/// `[simulator] callback_rate = 1`: each number rung calls back; nobody takes the calls (no
+/// agent, no key), so each becomes a task, and `--exit-when-idle` waits for them.
+async fn the_simulator_calls_back_a_share_of_the_numbers_it_rang(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "callbacks::simulator").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let toml = "kind = \"announcement\"\ncaller_id = \"+34910000000\"\n[announcement]\nmessage = \"Aviso.\"\n";
+    let csv = "telefono;nombre\n600000001;Ana\n600000002;Luis\n";
+    helpers::campaign(root.path(), "aviso", toml, "lista.csv", csv);
+    let script = root.path().join("script.toml");
+    std::fs::write(
+        &script,
+        "\"+34600000001\" = \"noanswer\"\n\"+34600000002\" = \"busy\"\n",
+    )
+    .unwrap();
+    let mut config = helpers::config(&test_db.url, root.path());
+    config.simulator.script_file = Some(script);
+    config.simulator.callback_rate = 1.0;
+    let app = Application::build(config, Arc::new(pregonero::clock::SystemClock))
+        .await
+        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        app.run_until_stopped(CancellationToken::new(), true),
+    )
+    .await
+    .expect("run did not end")
+    .unwrap();
+    let store = Store::connect(&test_db.url).await.unwrap();
+    let calls = store.inbound_calls("aviso").await.unwrap();
+    assert!(calls.len() >= 2, "{calls:?}");
+    assert!(calls
+        .iter()
+        .all(|c| c.ended_at.is_some() && c.route == "menu"));
+    let tasks = store.callbacks(Some("aviso"), true).await.unwrap();
+    let mut phones: Vec<&str> = tasks.iter().map(|t| t.phone.as_str()).collect();
+    phones.sort();
+    assert_eq!(phones, ["+34600000001", "+34600000002"]);
+    store.close().await;
+}
