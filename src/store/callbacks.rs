@@ -5,7 +5,9 @@
 //! with `[inbound] call_back`, the contact re-armed for its next calling window are one
 //! transaction; a repeated end request changes nothing; a contact has at most one open task (a
 //! later call nobody takes counts on it, with no second event); a contact in a final state
-//! other than "not reached" (confirmed, cancelled, opted out, blocked…) is never re-armed.
+//! other than "not reached" (confirmed, cancelled, opted out, blocked…) is never re-armed. A
+//! task pregonero calls back itself is done once one of the contact's calls is answered after
+//! it (a trigger on `attempts`, migration 0014).
 
 use sqlx::Row;
 

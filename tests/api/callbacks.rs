@@ -311,6 +311,18 @@ async fn a_caller_nobody_takes_is_called_back_in_the_next_window(db: Db) {
     run_idle(&test_db.url, root.path(), &clock).await;
     let ana = state("+34600000001").await;
     assert_eq!((ana.state.as_str(), ana.attempts), ("confirmed", 2));
+    // Her task is done by that call; Luis's was done by the agent.
+    let done: Vec<Option<String>> = store
+        .callbacks(Some("citas"), false)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.done_by)
+        .collect();
+    assert_eq!(
+        done,
+        [Some("call_back".to_string()), Some("marta".to_string())]
+    );
     assert_eq!(state("+34600000002").await.attempts, 1);
     assert_eq!(state("+34600000003").await.attempts, 1);
     store.close().await;
