@@ -249,6 +249,19 @@ async fn a_caller_nobody_takes_is_called_back_in_the_next_window(db: Db) {
     .await
     .unwrap();
     assert!(table.starts_with("nº"), "{table}");
+    let csv = pregonero::callbacks::list(
+        &store,
+        None,
+        true,
+        ListFormat::Csv,
+        Lang::Es,
+        chrono_tz::Europe::Madrid,
+    )
+    .await
+    .unwrap();
+    // A Spanish Excel's CSV: BOM, `;`, numbers kept as text (never a formula).
+    assert!(csv.starts_with("\u{feff}nº;campaña;teléfono;"), "{csv}");
+    assert!(csv.contains(";'+34600000001;Ana;"), "{csv}");
     assert!(
         table.contains("24 nov 2026 10:00") && table.contains("equipo ventas"),
         "{table}"
