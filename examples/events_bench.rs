@@ -2,7 +2,9 @@
 //! store with `CONTACTS` contacts and `EVENTS` events queued in its outbox, the daemon's own
 //! outbox task ([`pregonero::notify::Outbox`], signing each event) POSTing them to an axum
 //! receiver on loopback that answers 200; the rate is the events marked delivered per second
-//! of wall time.
+//! of wall time. Also measured: events written to the outbox per second (one transaction each,
+//! as a fact's own transaction writes its event), and end to end: `EVENTS` more events written
+//! one by one while the outbox delivers them, from the first write to the last delivery.
 //!
 //! `cargo run --release --example events_bench -- [EVENTS] [CONTACTS]`
 
@@ -107,10 +109,8 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
     }
-    eprintln!(
-        "queued {events} events for {contacts} contacts in {:.2} s",
-        queued.elapsed().as_secs_f64()
-    );
+    let written_secs = queued.elapsed().as_secs_f64();
+    eprintln!("queued {events} events for {contacts} contacts in {written_secs:.2} s");
 
     if std::env::var("EVENTS_BENCH_PROBE").is_ok() {
         let t = Instant::now();
@@ -149,13 +149,38 @@ async fn main() -> anyhow::Result<()> {
     }
     let secs = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu;
+
+    // End to end: written one by one while the outbox (still running) delivers them.
+    let e2e = Instant::now();
+    for i in 0..events {
+        let data = serde_json::json!({"attempt": 2, "result": "answered", "seq": i});
+        store
+            .add_event(
+                "c1",
+                ids[i % ids.len()],
+                None,
+                "call.ended",
+                &data,
+                T0 + (events + i) as i64,
+            )
+            .await?;
+    }
+    while store.next_notification_at().await?.is_some() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if e2e.elapsed() > Duration::from_secs(600) {
+            anyhow::bail!("not delivered within 600 s");
+        }
+    }
+    let e2e_secs = e2e.elapsed().as_secs_f64();
     stop.cancel();
     let _ = task.await;
     let posts = received.load(Ordering::Relaxed);
     println!(
-        "{{\"events\": {events}, \"contacts\": {contacts}, \"posts\": {posts}, \"seconds\": {secs:.3}, \"per_second\": {:.0}, \"cpu_seconds\": {cpu:.2}, \"per_cpu_second\": {:.0}}}",
+        "{{\"events\": {events}, \"contacts\": {contacts}, \"posts\": {posts}, \"seconds\": {secs:.3}, \"per_second\": {:.0}, \"cpu_seconds\": {cpu:.2}, \"per_cpu_second\": {:.0}, \"written_per_second\": {:.0}, \"end_to_end_per_second\": {:.0}}}",
         events as f64 / secs,
-        events as f64 / cpu.max(0.01)
+        events as f64 / cpu.max(0.01),
+        events as f64 / written_secs.max(1e-9),
+        events as f64 / e2e_secs.max(1e-9)
     );
     Ok(())
 }

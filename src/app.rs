@@ -477,6 +477,19 @@ impl Application {
         .with_secret(self.config.events_secret()?)
         .with_duties(duties.clone());
         notify_tasks.spawn(live.watch("notification outbox", outbox.run(notify_stop.clone())));
+        // Inbound calls whose end request never came get their callback tasks all the same.
+        let callbacks = crate::callbacks::Ctx {
+            store: self.store.clone(),
+            campaigns: self.campaigns.clone(),
+            call_back: self.config.inbound.call_back,
+            time_scale,
+        };
+        notify_tasks.spawn(callbacks.run(
+            self.clock.clone(),
+            duties.clone(),
+            Duration::from_secs(self.config.provider.stale_call_seconds),
+            notify_stop.clone(),
+        ));
         notify_tasks.close();
 
         let ready = format!(
@@ -535,7 +548,13 @@ impl Application {
                     }
                     // The store first, then what is in flight: a claim that took the last
                     // due contacts before the store's answer is in flight (or under way) now.
-                    if exit_when_idle && !self.work_left(time_scale).await && in_flight.is_idle() {
+                    // The simulator's callers calling back (`callback_rate`) are work too.
+                    let sim_idle = sim.as_ref().is_none_or(|s| s.calls_in_progress() == 0);
+                    if exit_when_idle
+                        && !self.work_left(time_scale).await
+                        && in_flight.is_idle()
+                        && sim_idle
+                    {
                         // Idle is "nothing due within the horizon", not "every contact final":
                         // say how many wait for a later retry.
                         let later = self.store.unfinished_contacts().await.unwrap_or(0);
@@ -682,6 +701,12 @@ impl Application {
             script,
             faults: s.faults.to_faults(),
             desk: Some(s.desk.clone()),
+            inbound_url: Some(format!(
+                "{base}/apivoice/inbound/{}",
+                self.secret.expose_secret()
+            )),
+            callback_rate: s.callback_rate,
+            callback_after_secs: s.callback_after_seconds.max(0.0),
             ..SimulatorConfig::default()
         };
         let sim = Simulator::start(cfg, stop.clone())

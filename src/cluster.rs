@@ -20,12 +20,15 @@ pub const REAPER: &str = "reaper";
 /// The outbox's deliveries (events and reminder notifications): one sender keeps each
 /// contact's events in order.
 pub const OUTBOX: &str = "outbox";
+/// Callback tasks of inbound calls whose end request never came (`crate::callbacks`).
+pub const CALLBACKS: &str = "callbacks";
+
 /// The drop folder's imports (CSV files and the do-not-call list); see `crate::watch`.
 pub const IMPORTS: &str = "imports";
 
 /// Every duty, asked for by [`Duties::keep`] so that each moves within [`TTL`] + [`RENEW`]
 /// of its holder's death whatever the pace of the job that performs it.
-pub const ALL: [&str; 3] = [REAPER, OUTBOX, IMPORTS];
+pub const ALL: [&str; 4] = [REAPER, OUTBOX, IMPORTS, CALLBACKS];
 
 /// This daemon's view of the duties it holds.
 #[derive(Debug)]

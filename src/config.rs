@@ -354,6 +354,11 @@ pub struct SimulatorSettings {
     pub faults: FaultSettings,
     /// The desk's agents and extensions, played by the simulator (`[simulator.desk]`).
     pub desk: crate::desk::sim::SimDeskSettings,
+    /// Share of the numbers rung (0 to 1) that call the campaign's number back afterwards, on
+    /// the inbound URL (callbacks in a demo).
+    pub callback_rate: f64,
+    /// Simulated seconds from the end of a call to its callback.
+    pub callback_after_seconds: f64,
 }
 
 /// `[simulator.faults]`: what the simulated provider does wrong, for a share of launches.
@@ -419,6 +424,8 @@ impl Default for SimulatorSettings {
             bare_requests: false,
             faults: FaultSettings::default(),
             desk: crate::desk::sim::SimDeskSettings::default(),
+            callback_rate: 0.0,
+            callback_after_seconds: 120.0,
         }
     }
 }
@@ -452,6 +459,9 @@ pub struct InboundConfig {
     pub goodbye_message: String,
     /// How many times the menu plays.
     pub max_prompts: u32,
+    /// pregonero calls back the callers nobody took, in their next calling window (each
+    /// campaign may say otherwise in its own `[inbound]`).
+    pub call_back: bool,
 }
 
 impl Default for InboundConfig {
@@ -465,6 +475,7 @@ impl Default for InboundConfig {
             agent_key: "0".into(),
             goodbye_message: "Gracias por su llamada. Adiós.".into(),
             max_prompts: 2,
+            call_back: false,
         }
     }
 }
@@ -567,6 +578,7 @@ impl Config {
         for (key, v) in [
             ("simulator.drop_end_requests", s.drop_end_requests),
             ("simulator.drop_reports", s.drop_reports),
+            ("simulator.callback_rate", s.callback_rate),
         ] {
             if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
                 return Err(ConfigError::Rule(format!("{key} must be between 0 and 1")));

@@ -67,6 +67,26 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "outside calling hours",
     ),
     ("campaign.until", "hasta", "until"),
+    // Callback tasks (`pregonero callbacks`).
+    ("callbacks.id", "nº", "no."),
+    ("callbacks.campaign", "campaña", "campaign"),
+    ("callbacks.called_at", "llamó el", "called at"),
+    ("callbacks.calls", "llamadas", "calls"),
+    ("callbacks.agent", "agente", "agent"),
+    (
+        "callbacks.call_back_at",
+        "le llamamos el",
+        "we call back at",
+    ),
+    ("callbacks.state", "estado", "state"),
+    ("callbacks.team", "equipo", "team"),
+    ("callbacks.open", "pendiente", "open"),
+    ("callbacks.done", "hecha", "done"),
+    (
+        "callbacks.none",
+        "No hay llamadas que devolver.",
+        "No calls to return.",
+    ),
     // Contact report columns.
     ("col.phone", "teléfono", "phone"),
     ("col.name", "nombre", "name"),

@@ -7,7 +7,8 @@
 //! the call then runs the callback flow (`flow::inbound_step`). Every request is stored before
 //! it is answered; an opt-out is on the do-not-call list before the reply leaves; a reminder
 //! confirmed or cancelled by callback settles the contact (and its `contact.final` event) in
-//! the same transaction as the inbound call's outcome.
+//! the same transaction as the inbound call's outcome; a call nobody took ends with its
+//! callback task (`crate::callbacks`).
 //!
 //! Bad input: a DID that is no campaign's gets the default greeting, never an error; a forged
 //! request (wrong secret: 404; another `api` or a call id that is not the inbound call's: 403)
@@ -22,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::callbacks::HOLD_MS;
 use crate::campaign::phone;
 use crate::dialer::ActiveCampaign;
 use crate::flow::{self, Caller, Command, ControlRequest, FlowState, RequestKind};
@@ -29,9 +31,6 @@ use crate::store::{CallEvent, DncEntry, NewInbound, StoreError};
 use crate::webhook::{
     bad_request, control_request, not_found, refused, secret_matches, WebhookState,
 };
-
-/// How long a caller matched to a waiting contact is not dialled: well past any callback.
-const HOLD_MS: i64 = 30 * 60 * 1000;
 
 /// The contact an inbound caller was matched to: its campaign, name, columns and id.
 type Matched = (Arc<ActiveCampaign>, String, BTreeMap<String, String>, i64);
@@ -137,7 +136,7 @@ async fn handle(st: &WebhookState, req: &ControlRequest) -> Result<Response, Sto
                         .as_ref()
                         .map(|(c, _, _, contact)| (c.id.as_str(), *contact)),
                     route,
-                    hold_until: now + HOLD_MS,
+                    hold_until: now + (HOLD_MS as f64 / st.time_scale.max(1e-9)) as i64,
                 },
                 now,
             )
@@ -196,14 +195,20 @@ async fn handle(st: &WebhookState, req: &ControlRequest) -> Result<Response, Sto
     };
     if kind == RequestKind::End {
         st.store.record_event(&event, None).await?;
-        st.store
-            .end_inbound(
-                id,
-                req.seconds("durationcall"),
-                req.seconds("durationcallanswered"),
-                now,
-            )
-            .await?;
+        // Ended with its callback task when nobody took it (`crate::callbacks`).
+        let ctx = crate::callbacks::Ctx {
+            store: st.store.clone(),
+            campaigns: st.campaigns.clone(),
+            call_back: st.inbound.call_back,
+            time_scale: st.time_scale,
+        };
+        ctx.end_inbound(
+            id,
+            req.seconds("durationcall"),
+            req.seconds("durationcallanswered"),
+            now,
+        )
+        .await?;
         return Ok(Json(json!({})).into_response());
     }
     let caller = match (&matched, &number) {

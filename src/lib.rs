@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod breaker;
+pub mod callbacks;
 pub mod campaign;
 pub mod capture;
 pub mod clock;

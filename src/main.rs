@@ -79,6 +79,17 @@ enum Cmd {
         #[command(subcommand)]
         action: AgentCmd,
     },
+    /// Calls to return: inbound calls of known contacts that nobody took.
+    Callbacks {
+        /// Only this campaign's.
+        #[arg(long)]
+        campaign: Option<String>,
+        #[arg(long, value_enum, default_value_t = pregonero::callbacks::ListFormat::Table)]
+        format: pregonero::callbacks::ListFormat,
+        /// Only the tasks not done yet.
+        #[arg(long)]
+        open: bool,
+    },
     /// Stop launching for a campaign (persisted).
     Pause { campaign: String },
     /// Restart launching for a campaign.
@@ -105,7 +116,7 @@ enum Cmd {
         output: Option<PathBuf>,
     },
     /// A standalone API Voice simulator.
-    Simulate(SimArgs),
+    Simulate(Box<SimArgs>),
     /// A round-robin HTTP proxy on loopback, to try several daemons on one machine (production
     /// puts nginx or a load balancer in front of the daemons; see docs/deploy.md).
     Proxy {
@@ -144,8 +155,24 @@ struct SimArgs {
     #[arg(long, default_value = "127.0.0.1:9090")]
     listen: std::net::SocketAddr,
     /// The dialer's control URL.
-    #[arg(long)]
-    control_url: String,
+    #[arg(long, required_unless_present = "inbound_url")]
+    control_url: Option<String>,
+    /// Place one inbound call on this URL instead (the dialer's `/apivoice/inbound/<secret>`),
+    /// as netelip puts a caller through; print every request and reply, then exit.
+    #[arg(long, requires_all = ["call_from", "to"])]
+    inbound_url: Option<String>,
+    /// The inbound call's caller (`612345678`, `+34612345678` or `anonymous`).
+    #[arg(long, requires = "inbound_url")]
+    call_from: Option<String>,
+    /// The number the inbound call dials (a campaign's caller_id).
+    #[arg(long, requires = "inbound_url")]
+    to: Option<String>,
+    /// What the caller presses at each successive menu, e.g. `9` or `t,9` (t: nothing).
+    #[arg(long, default_value = "", requires = "inbound_url")]
+    keys: String,
+    /// The agent rung during the inbound call does not answer.
+    #[arg(long, requires = "inbound_url")]
+    agent_no_answer: bool,
     /// The dialer's call-report URL.
     #[arg(long)]
     report_url: Option<String>,
@@ -240,7 +267,11 @@ fn main() -> ExitCode {
     // reader's business) unless RUST_LOG asks for more.
     let quiet = matches!(
         cli.command,
-        Cmd::Check | Cmd::Campaigns | Cmd::Explain { .. } | Cmd::Report { .. }
+        Cmd::Check
+            | Cmd::Campaigns
+            | Cmd::Explain { .. }
+            | Cmd::Report { .. }
+            | Cmd::Callbacks { .. }
     );
     init_logging(if quiet {
         "warn,sqlx=error"
@@ -278,7 +309,7 @@ fn init_logging(default: &str) {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Cmd::Simulate(args) = cli.command {
-        return simulate(args).await;
+        return simulate(*args).await;
     }
     if let Cmd::Proxy { listen, backends } = cli.command {
         let listener = tokio::net::TcpListener::bind(listen)
@@ -385,6 +416,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             AgentCmd::Remove { name } => desk::cli::remove(&config, &name).await,
             AgentCmd::Password { name } => desk::cli::set_password(&config, &name).await,
         }),
+        Cmd::Callbacks {
+            campaign,
+            format,
+            open,
+        } => print(pregonero::callbacks::command(&config, campaign.as_deref(), open, format).await),
         Cmd::Pause { campaign } => set_paused(&config, &campaign, true).await,
         Cmd::Resume { campaign } => set_paused(&config, &campaign, false).await,
         Cmd::Report {
@@ -543,6 +579,9 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
                 "  events: {types} to {} ({signed})",
                 pregonero::notify::url_for_logs(&e.url)
             );
+        }
+        if c.inbound.call_back.unwrap_or(config.inbound.call_back) {
+            println!("  callbacks: callers nobody took are called back in their next calling window ([inbound] call_back)");
         }
         let files = c.csv_files().unwrap_or_default();
         if files.is_empty() {
@@ -704,6 +743,9 @@ async fn simulate(a: SimArgs) -> anyhow::Result<ExitCode> {
     if !(0.0..=1.0).contains(&a.fault_rate) {
         anyhow::bail!("--fault-rate must be between 0 and 1");
     }
+    if let Some(url) = &a.inbound_url {
+        return simulate_inbound(&a, url).await;
+    }
     let script = match &a.script {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -716,7 +758,7 @@ async fn simulate(a: SimArgs) -> anyhow::Result<ExitCode> {
         listen: a.listen,
         token: a.token,
         api: a.api,
-        control_url: a.control_url,
+        control_url: a.control_url.unwrap_or_default(),
         report_url: a.report_url,
         speed: a.speed,
         report_interval: std::time::Duration::from_secs_f64(a.report_interval / a.speed),
@@ -735,4 +777,38 @@ async fn simulate(a: SimArgs) -> anyhow::Result<ExitCode> {
     };
     simulator::run_standalone(cfg, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `pregonero simulate --inbound-url`: one inbound call, every exchange printed; fails when the
+/// daemon refused a request.
+async fn simulate_inbound(a: &SimArgs, url: &str) -> anyhow::Result<ExitCode> {
+    let keys = simulator::parse_keys(&a.keys).map_err(|e| anyhow::anyhow!("--keys: {e}"))?;
+    let cfg = SimulatorConfig {
+        api: a.api.clone(),
+        speed: a.speed,
+        urlencoded: a.urlencoded,
+        ..SimulatorConfig::default()
+    };
+    let stop = CancellationToken::new();
+    let sim = simulator::Simulator::start(cfg, stop.clone()).await?;
+    let call = simulator::InboundCall {
+        url: url.to_string(),
+        from: a.call_from.clone().unwrap_or_default(),
+        to: a.to.clone().unwrap_or_default(),
+        keys,
+        transfer_ok: !a.agent_no_answer,
+    };
+    let interrupted = shutdown_signal();
+    let exchanges = tokio::select! {
+        x = sim.call_in(&call) => x,
+        _ = interrupted.cancelled() => Vec::new(),
+    };
+    stop.cancel();
+    print!("{}", simulator::describe_exchanges(&exchanges));
+    let refused = exchanges.iter().any(|x| x.reply.is_err());
+    Ok(if refused || exchanges.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -140,6 +140,15 @@ impl Default for Voice {
     }
 }
 
+/// A campaign's own `[inbound]`: what it changes of the daemon's callback settings
+/// (`crate::callbacks`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundSettings {
+    /// pregonero calls back the callers nobody took, in their next calling window.
+    pub call_back: Option<bool>,
+}
+
 /// A validated campaign definition.
 #[derive(Debug, Clone)]
 pub struct Campaign {
@@ -177,6 +186,8 @@ pub struct Campaign {
     pub desk: crate::desk::settings::DeskSettings,
     /// `[events]`: where this campaign's events are POSTed, and which (`crate::events`).
     pub events: Option<crate::events::EventsSettings>,
+    /// `[inbound]`: what this campaign changes of the daemon's callback settings.
+    pub inbound: InboundSettings,
     /// `[[capture]]` steps: what the callee is asked to say, stored per contact.
     pub captures: Vec<capture::CaptureSettings>,
     /// Rows without a valid consent date are rejected (default for promotion and sales).
@@ -224,6 +235,8 @@ struct CampaignFile {
     dispositions: Option<Vec<crate::desk::settings::DispositionFile>>,
     wrapup_seconds: Option<u32>,
     events: Option<crate::events::EventsFile>,
+    #[serde(default)]
+    inbound: InboundSettings,
     #[serde(default)]
     capture: Vec<capture::CaptureFile>,
     require_consent: Option<bool>,
@@ -481,6 +494,7 @@ impl Campaign {
             flow,
             desk,
             events,
+            inbound: file.inbound,
             captures,
             require_consent,
             consent_valid_for,

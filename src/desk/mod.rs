@@ -4,6 +4,7 @@
 //! shows the contact the moment the transfer command leaves, then takes a disposition.
 
 pub mod bus;
+pub mod callbacks;
 pub mod cli;
 pub mod hub;
 pub mod pacing;

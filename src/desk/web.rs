@@ -8,6 +8,8 @@
 //! - `GET /desk/api/events`: Server-Sent Events (`state`, `pop`, and `resync` when updates may
 //!   have been missed), while open it is the page's heartbeat;
 //! - `POST /desk/api/disposition {"call", "disposition", "note", "callback_at"}`;
+//! - `GET /desk/api/callbacks`, `POST /desk/api/callbacks/done {"id"}`: the calls to return
+//!   (`super::callbacks`);
 //! - `GET /desk/api/me` (with the screen pop of the agent's current call), `POST
 //!   /desk/api/logout`.
 //!
@@ -54,16 +56,18 @@ pub fn router(state: DeskState) -> Router {
         .route("/desk/api/state", post(set_state))
         .route("/desk/api/events", get(events))
         .route("/desk/api/disposition", post(disposition))
+        .route("/desk/api/callbacks", get(super::callbacks::list))
+        .route("/desk/api/callbacks/done", post(super::callbacks::done))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(Arc::new(state))
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
 /// A refused request: its status and the one sentence saying why.
-struct Refusal(StatusCode, String);
+pub(super) struct Refusal(StatusCode, String);
 
 impl Refusal {
     fn new(status: StatusCode, message: &str) -> Refusal {
@@ -113,7 +117,10 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> Refusal {
 }
 
 /// The request's session (kept in the database: any daemon finds it), or the 401 to answer.
-async fn session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session), Refusal> {
+pub(super) async fn session(
+    st: &DeskState,
+    headers: &HeaderMap,
+) -> Result<(String, Session), Refusal> {
     let not_in = || Refusal::new(StatusCode::UNAUTHORIZED, "not logged in to the desk");
     let token = cookie_token(headers).ok_or_else(not_in)?;
     match st.desk.session(&token).await {
@@ -124,7 +131,10 @@ async fn session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session
 }
 
 /// A POST's session: logged in, with the session's CSRF token, and a JSON body.
-async fn post_session(st: &DeskState, headers: &HeaderMap) -> Result<(String, Session), Refusal> {
+pub(super) async fn post_session(
+    st: &DeskState,
+    headers: &HeaderMap,
+) -> Result<(String, Session), Refusal> {
     let (token, s) = session(st, headers).await?;
     let csrf = headers
         .get("x-csrf-token")
@@ -163,7 +173,7 @@ fn constant_eq(a: &str, b: &str) -> bool {
         == 0
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
     serde_json::from_slice(body).map_err(|e| {
         Refusal::new(
             StatusCode::BAD_REQUEST,
@@ -172,7 +182,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
     })
 }
 
-async fn body_bytes(req: Request) -> Result<axum::body::Bytes, Refusal> {
+pub(super) async fn body_bytes(req: Request) -> Result<axum::body::Bytes, Refusal> {
     axum::body::to_bytes(req.into_body(), BODY_LIMIT)
         .await
         .map_err(|_| Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large"))

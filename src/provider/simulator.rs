@@ -36,13 +36,15 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 mod call;
+mod inbound;
 mod script;
 #[cfg(test)]
 mod tests;
 
 use call::Call;
+pub use inbound::{describe_exchanges, Exchange, InboundCall};
 use script::dst_key;
-pub use script::{random_outcome, Agents, CallScript, Key, Said, Script};
+pub use script::{parse_keys, random_outcome, Agents, CallScript, Key, Said, Script};
 
 const MAX_FORM_BYTES: usize = 64 * 1024;
 const MAX_SENT_KEPT: usize = 1000;
@@ -94,6 +96,14 @@ pub struct SimulatorConfig {
     pub journal: Option<std::path::PathBuf>,
     /// How the desk's extensions answer a `dial extension` (`crate::desk::sim`).
     pub desk: Option<crate::desk::sim::SimDeskSettings>,
+    /// The dialer's inbound URL (`/apivoice/inbound/…`, `apivoice.md` 2b): where callers
+    /// calling back are put through.
+    pub inbound_url: Option<String>,
+    /// Share of the numbers rung (0 to 1) that call the caller id back afterwards (needs
+    /// `inbound_url`); the same calls each run for a seed.
+    pub callback_rate: f64,
+    /// Simulated seconds from the end of a call to its callback.
+    pub callback_after_secs: f64,
 }
 
 impl Default for SimulatorConfig {
@@ -118,6 +128,9 @@ impl Default for SimulatorConfig {
             log_launches: false,
             journal: None,
             desk: None,
+            inbound_url: None,
+            callback_rate: 0.0,
+            callback_after_secs: 120.0,
         }
     }
 }
@@ -513,6 +526,7 @@ impl SimHandle {
         Ok(Call {
             sim: self.clone(),
             launch: record,
+            inbound: None,
         })
     }
 }

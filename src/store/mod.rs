@@ -20,6 +20,7 @@
 //!   and report line) never counts it twice;
 //! - contact state transitions happen in the same transaction as the attempt change behind them.
 
+mod callbacks;
 mod capture;
 mod cluster;
 mod desk;
@@ -37,6 +38,8 @@ mod sqlite_direct;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_callbacks;
+#[cfg(test)]
 mod tests_capture;
 #[cfg(test)]
 mod tests_desk;
@@ -49,6 +52,7 @@ mod tests_live;
 
 use std::collections::{BTreeMap, HashMap};
 
+pub use callbacks::{CallbackTask, Finished, InboundEnd, NewCallback, REARMABLE, TAKEN};
 pub use capture::{CaptureRow, CaptureWrite};
 pub use desk::{Agent, AgentStats, DispositionResult, DispositionRow, AGENT_STATES};
 

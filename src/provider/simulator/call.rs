@@ -118,6 +118,8 @@ struct Answered<'a> {
 pub(super) struct Call {
     pub(super) sim: SimHandle,
     pub(super) launch: LaunchRecord,
+    /// An inbound call (a caller calling the dialer's number), not a launch (`super::inbound`).
+    pub(super) inbound: Option<super::inbound::Leg>,
 }
 
 /// Whether this call is among the `share` (0 to 1) that a switch hits: a pure function of the
@@ -143,8 +145,12 @@ impl Call {
     pub(super) async fn run(self) {
         if let Some((status, total, answered)) = self.drive().await {
             let cfg = &self.sim.inner.cfg;
-            if !hit(cfg.seed, 2, &self.launch.id, cfg.drop_reports) {
+            if self.inbound.is_none() && !hit(cfg.seed, 2, &self.launch.id, cfg.drop_reports) {
                 self.report(status, total, answered);
+            }
+            // `callback_rate`: a share of the numbers rung call the caller id back.
+            if self.inbound.is_none() && hit(cfg.seed, 3, &self.launch.id, cfg.callback_rate) {
+                super::inbound::call_back_later(&self.sim, &self.launch);
             }
         }
         self.sim.inner.in_progress.fetch_sub(1, Ordering::SeqCst);
@@ -323,7 +329,7 @@ impl Call {
     /// Whether this call's end-of-call request is dropped (`drop_end_requests`).
     fn silent_end(&self) -> bool {
         let cfg = &self.sim.inner.cfg;
-        hit(cfg.seed, 1, &self.launch.id, cfg.drop_end_requests)
+        self.inbound.is_none() && hit(cfg.seed, 1, &self.launch.id, cfg.drop_end_requests)
     }
 
     /// A transfer to the agent pool: waits for a free agent within the window (the `dial` ring
@@ -460,7 +466,7 @@ impl Call {
             ("startcall", madrid(l.at, "%Y-%m-%d %H:%M:%S")),
             ("userdata", l.userdata.clone()),
         ];
-        let fields: Vec<(&str, String)> = CONTROL_FIELDS
+        let mut fields: Vec<(&str, String)> = CONTROL_FIELDS
             .split_whitespace()
             .map(|k| {
                 let v = extra.iter().chain(base.iter()).find(|(name, _)| *name == k);
@@ -468,10 +474,30 @@ impl Call {
             })
             .collect();
         let inner = &self.sim.inner;
+        let url = match &self.inbound {
+            // An inbound leg (`apivoice.md` 2b): who called, on the inbound URL.
+            Some(leg) => {
+                fields.extend([("typesrc", "did".to_string()), ("usersrc", l.src.clone())]);
+                leg.url.as_str()
+            }
+            None => inner.cfg.control_url.as_str(),
+        };
         let result = tokio::select! {
             _ = inner.cancel.cancelled() => return None,
-            r = post_form(&inner.http, &inner.cfg.control_url, &fields, inner.cfg.urlencoded) => r,
+            r = post_form(&inner.http, url, &fields, inner.cfg.urlencoded) => r,
         };
+        if let Some(trace) = self.inbound.as_ref().and_then(|leg| leg.trace.as_ref()) {
+            trace
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(super::inbound::Exchange {
+                    sent: fields
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.clone()))
+                        .collect(),
+                    reply: result.clone(),
+                });
+        }
         match result {
             Ok(body) => Some(body),
             Err(error) => {

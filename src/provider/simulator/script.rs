@@ -158,6 +158,14 @@ fn parse_said(t: &str) -> Said {
     }
 }
 
+/// Keys as a script writes them (`1,t,9`): what a caller does at each successive getdtmf.
+pub fn parse_keys(text: &str) -> Result<Vec<Key>, String> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',').map(parse_key).collect()
+}
+
 fn parse_key(k: &str) -> Result<Key, String> {
     match k.trim() {
         "t" | "T" | "timeout" => Ok(Key::Timeout),

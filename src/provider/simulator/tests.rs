@@ -62,6 +62,7 @@ async fn setup(
     };
     let app = Router::new()
         .route("/control", post(control))
+        .route("/inbound", post(control))
         .route("/report", post(report))
         .with_state(d.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -70,6 +71,7 @@ async fn setup(
     let mut cfg = SimulatorConfig {
         token: Some("secret".into()),
         control_url: format!("{base}/control"),
+        inbound_url: Some(format!("{base}/inbound")),
         report_url: Some(format!("{base}/report")),
         speed: 1000.0,
         report_interval: Duration::from_secs(3600),
@@ -455,4 +457,60 @@ fn said_scripts_transcripts_nothing_and_failures() {
             Said::Fail
         ]
     );
+}
+
+#[tokio::test]
+async fn a_callee_calls_back_on_the_inbound_url_as_netelip_puts_a_caller_through() {
+    let (d, sim, _cancel) = setup(false, |c| {
+        c.callback_rate = 1.0;
+        c.callback_after_secs = 5.0;
+        c.script = Script::parse_toml(r#""+34600000001" = ["noanswer"]"#).unwrap();
+    })
+    .await;
+    let reply = launch(&sim.launch_url(), &good("0034600000001", "att-1")).await;
+    assert_eq!(reply["response"], "200");
+    // The lone NOANSWER end request, then the callback: start, one result, the end.
+    assert!(until(|| sim.calls_in_progress() == 0 && d.reqs().len() == 4).await);
+    let reqs = d.reqs();
+    let inbound: Vec<_> = reqs.iter().filter(|r| r.get("typesrc").is_some()).collect();
+    assert_eq!(inbound.len(), 3, "{reqs:?}");
+    for r in &inbound {
+        assert_eq!(
+            (
+                r["typesrc"].as_str(),
+                r["usersrc"].as_str(),
+                r["src"].as_str()
+            ),
+            ("did", "600000001", "600000001")
+        );
+        assert_eq!(
+            (r["dst"].as_str(), r["userdata"].as_str()),
+            ("34910053461", "")
+        );
+        assert_ne!(r["ID"], reply["ID"].as_str().unwrap());
+    }
+    assert_eq!(inbound[0]["statuscall"], "ANSWER");
+    assert_eq!(inbound[1]["command"], "speak_getdtmf");
+    assert_eq!(inbound[1]["dtmf"], "timeout");
+    assert_eq!(inbound[2]["statuscall"], "CANCEL");
+
+    // The command line's call: every exchange kept, in order, keys pressed.
+    let exchanges = sim
+        .call_in(&InboundCall {
+            url: sim.inner.cfg.inbound_url.clone().unwrap(),
+            from: "+34600000002".into(),
+            to: "+34910053461".into(),
+            keys: parse_keys("9").unwrap(),
+            transfer_ok: true,
+        })
+        .await;
+    assert_eq!(exchanges.len(), 3);
+    assert!(exchanges.iter().all(|x| x.reply.is_ok()));
+    let text = describe_exchanges(&exchanges);
+    assert!(
+        text.starts_with("→ start: src=600000002 dst=34910053461 typesrc=did"),
+        "{text}"
+    );
+    assert!(text.contains("→ speak_getdtmf: status=OK dtmf=9"), "{text}");
+    assert!(text.contains("← hangup"), "{text}");
 }
