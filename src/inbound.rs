@@ -24,7 +24,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::callbacks::HOLD_MS;
-use crate::campaign::phone;
+use crate::campaign::{phone, Campaign, TransferTarget};
 use crate::dialer::ActiveCampaign;
 use crate::flow::{self, Caller, Command, ControlRequest, FlowState, RequestKind};
 use crate::store::{CallEvent, DncEntry, NewInbound, StoreError};
@@ -211,11 +211,16 @@ async fn handle(st: &WebhookState, req: &ControlRequest) -> Result<Response, Sto
         .await?;
         return Ok(Json(json!({})).into_response());
     }
+    let agent = match &matched {
+        Some((campaign, _, _, contact)) => put_through_to(st, campaign, *contact).await?,
+        None => None,
+    };
     let caller = match (&matched, &number) {
         (Some((campaign, name, vars, _)), _) => Caller::Known {
             campaign,
             name,
             vars,
+            agent,
         },
         (None, Some(_)) => Caller::Unknown,
         (None, None) => Caller::Anonymous,
@@ -263,4 +268,38 @@ async fn handle(st: &WebhookState, req: &ControlRequest) -> Result<Response, Sto
     // Stored before the reply leaves, like every control request.
     st.store.record_event(&event, None).await?;
     Ok(Json(step.command).into_response())
+}
+
+/// Who a known caller is put through to: the campaign's agent target, or for a `desk:TEAM`
+/// target the agent responsible for the contact (the one who last talked to them) when ready,
+/// else the ready agent of the team idle longest; `None` when no agent of the team is ready
+/// (the caller hears the menu at once). The agent is not reserved: an inbound call is short,
+/// and the outbound dialer sees them busy once their phone answers.
+async fn put_through_to(
+    st: &WebhookState,
+    campaign: &Campaign,
+    contact: i64,
+) -> Result<Option<TransferTarget>, StoreError> {
+    let target = flow::agent_target(campaign);
+    let Some(TransferTarget::Desk(team)) = &target else {
+        return Ok(target);
+    };
+    let responsible = st.store.responsible_agent(contact).await?;
+    let ready: Vec<_> = st
+        .store
+        .agents()
+        .await?
+        .into_iter()
+        .filter(|a| a.state == "ready")
+        .collect();
+    let chosen = ready
+        .iter()
+        .find(|a| Some(&a.name) == responsible.as_ref())
+        .or_else(|| {
+            ready
+                .iter()
+                .filter(|a| &a.team == team)
+                .min_by_key(|a| a.state_since)
+        });
+    Ok(chosen.map(|a| TransferTarget::Extension(a.extension.clone())))
 }

@@ -28,6 +28,10 @@ pub enum Caller<'a> {
         campaign: &'a Campaign,
         name: &'a str,
         vars: &'a BTreeMap<String, String>,
+        /// Who the call is put through to: the campaign's target ([`agent_target`]), or for a
+        /// `desk:TEAM` target the agent the webhook chose; `None`: nobody to ring, the menu
+        /// at once (and no agent key).
+        agent: Option<TransferTarget>,
     },
     /// A number no campaign called from this DID knows.
     Unknown,
@@ -65,6 +69,7 @@ fn script(config: &InboundConfig, caller: &Caller) -> Script {
             campaign,
             name,
             vars,
+            agent,
         } => {
             let mut vars = (*vars).clone();
             let title = if campaign.title.is_empty() {
@@ -76,7 +81,6 @@ fn script(config: &InboundConfig, caller: &Caller) -> Script {
             vars.entry("nombre".into())
                 .or_insert_with(|| name.to_string());
             let r = Renderer::new(&vars);
-            let agent = agent_target(campaign);
             let mut text = r.render(&config.message);
             let mut out = choice(&config.optout_key, Some("opted_out"), optout);
             out.optout = true;
@@ -89,7 +93,7 @@ fn script(config: &InboundConfig, caller: &Caller) -> Script {
                 tail.push(say("ok", r.render(&s.confirmed_message), Goto::Hangup));
                 tail.push(say("cancel", r.render(&s.cancelled_message), Goto::Hangup));
             }
-            if let Some(target) = &agent {
+            if let Some(target) = agent {
                 nodes.push(node(
                     "ring",
                     Action::Transfer {
@@ -195,6 +199,7 @@ mod tests {
             campaign: &c,
             name: "Ana",
             vars: &vars,
+            agent: agent_target(&c),
         };
         let s = inbound_step(&config, &caller, 7, &req(&[("statuscall", "ANSWER")]));
         assert_eq!(s.command.command, "dial");

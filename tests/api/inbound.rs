@@ -13,7 +13,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{self, Db};
 
-crate::on_both_backends!(callers_are_matched_routed_and_recorded);
+crate::on_both_backends!(
+    callers_are_matched_routed_and_recorded,
+    a_desk_campaigns_caller_rings_a_ready_agent_of_the_team,
+);
 
 /// One request of an inbound call; `userfield` from the previous reply.
 async fn post(http: &reqwest::Client, url: &str, fields: &[(&str, &str)]) -> (u16, Value) {
@@ -262,6 +265,77 @@ async fn callers_are_matched_routed_and_recorded(db: Db) {
         ["inbound.received", "optout", "contact.final"]
     );
     assert_eq!(of(eva.contact_id), ["inbound.received", "contact.final"]);
+
+    stop.cancel();
+    tokio::time::timeout(std::time::Duration::from_secs(30), running)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+/// A campaign whose agent is `desk:TEAM`: the caller rings the ready agent of the team idle
+/// longest (by extension, never the placeholder); with nobody of the team ready, the menu at
+/// once, without the agent key.
+async fn a_desk_campaigns_caller_rings_a_ready_agent_of_the_team(db: Db) {
+    let Some(test_db) = helpers::fresh_db(db, "inbound::desk").await else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let toml = "kind = \"promotion\"\ntitle = \"Ofertas\"\ncaller_id = \"+34910000000\"\nstart = \"2099-01-01\"\nrequire_consent = false\n[promotion]\nmessage = \"Tenemos una oferta.\"\nagent = \"desk:ventas\"\n";
+    let csv = "telefono;nombre\n600000001;Ana\n600000002;Luis\n";
+    helpers::campaign(root.path(), "ofertas", toml, "lista.csv", csv);
+    let config = helpers::config(&test_db.url, root.path());
+    let app = Application::build(config, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let url = app.inbound_url();
+    let store: Store = app.store().clone();
+    let now = chrono::Utc::now().timestamp_millis();
+    for (name, ext, team) in [
+        ("eva", "201", "ventas"),
+        ("leo", "202", "ventas"),
+        ("ivo", "300", "soporte"),
+    ] {
+        store
+            .agent_add(name, ext, team, now - 60_000)
+            .await
+            .unwrap();
+    }
+    // Leo has been ready longest; Ivo is ready but of another team.
+    store
+        .agent_set_state("leo", "ready", None, now - 30_000)
+        .await
+        .unwrap();
+    store
+        .agent_set_state("ivo", "ready", None, now - 50_000)
+        .await
+        .unwrap();
+    store
+        .agent_set_state("eva", "ready", None, now - 10_000)
+        .await
+        .unwrap();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(app.run_until_stopped(stop.clone(), false));
+    let http = reqwest::Client::new();
+
+    let (_, r) = post(&http, &url, &start("in.d1", "600000001", "34910000000")).await;
+    assert_eq!(
+        (r["command"].as_str(), r["options"].as_str()),
+        (Some("dial"), Some("extension,202,15")),
+        "{r}"
+    );
+
+    // Nobody of the team ready: the menu at once, opt-out only.
+    for name in ["eva", "leo"] {
+        store
+            .agent_set_state(name, "paused", Some("break"), now)
+            .await
+            .unwrap();
+    }
+    let (_, r) = post(&http, &url, &start("in.d2", "600000002", "34910000000")).await;
+    assert_eq!(r["command"], "speak_getdtmf", "{r}");
+    assert!(!r["options"].as_str().unwrap_or("").contains("desk"), "{r}");
 
     stop.cancel();
     tokio::time::timeout(std::time::Duration::from_secs(30), running)
