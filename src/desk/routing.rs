@@ -4,7 +4,7 @@
 //! `after_step` gives it to the ready agent of the team idle longest (`Store::assign_agent`,
 //! atomic) and puts their extension in its place, and the agent's page gets the screen pop.
 //! The first agent rings for half the wait; an agent who does not pick up is paused ("no
-//! answer") and the next ready agent is rung for what is left of the wait (`abandon_after_seconds` for sales, `ring_seconds` otherwise); with
+//! answer") and the next ready agent is rung for what is left of the wait (`agent_ring_seconds` for sales, `ring_seconds` otherwise); with
 //! none, the transfer ends as failed — the abandon path of a transfer nobody took.
 
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ use super::hub::Desk;
 /// The campaign's desk team and its wait for an agent, seconds, when it transfers to a desk.
 pub fn desk_target(c: &Campaign) -> Option<(&str, u32)> {
     let (target, window) = match &c.flow {
-        FlowSettings::Sales(s) => (Some(&s.target), s.bridge_threshold_seconds),
+        FlowSettings::Sales(s) => (Some(&s.target), s.agent_ring_seconds),
         FlowSettings::Promotion(p) => (Some(&p.agent), c.ring_seconds),
         FlowSettings::Reminder(r) => (r.agent.as_ref(), c.ring_seconds),
         _ => (None, 0),

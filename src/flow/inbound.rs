@@ -157,6 +157,7 @@ pub fn inbound_step(
                 attempt_id: inbound_id,
                 ring_seconds,
                 google_key: None,
+                adapter: super::Adapter::default(),
             };
             script(config, caller).step(&ctx, req)
         }

@@ -31,7 +31,7 @@ wrapup_seconds = 3600
 dispositions = ["venta", "no interesado", { name = "volver a llamar", callback = true }]
 [sales]
 agent = "desk:ventas"
-abandon_after_seconds = 20
+agent_ring_seconds = 20
 "#;
 
 pub const CSV: &str = "telefono;nombre;plan\n600000001;Ana Cliente;Fibra 600\n";
@@ -374,7 +374,7 @@ async fn an_agent_who_does_not_pick_up_is_paused_and_the_next_one_takes_the_call
     };
     let root = tempfile::tempdir().unwrap();
     // A wait of 60 s (1.2 s of real time): 30 s of ringing for each agent.
-    let toml = TOML.replace("abandon_after_seconds = 20", "abandon_after_seconds = 60");
+    let toml = TOML.replace("agent_ring_seconds = 20", "agent_ring_seconds = 60");
     helpers::campaign(root.path(), "ventas", &toml, "lista.csv", CSV);
     let mut config = helpers::config(&test_db.url, root.path());
     config.simulator.speed = 50.0;
