@@ -23,6 +23,7 @@ mod states;
 mod systemd;
 mod tls;
 mod together;
+mod transfers;
 mod unknowns;
 mod watch;
 mod webhooks;
