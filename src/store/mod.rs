@@ -43,6 +43,8 @@ mod tests_desk;
 mod tests_events;
 #[cfg(test)]
 mod tests_exclusion;
+#[cfg(test)]
+mod tests_transfer;
 mod transfer;
 
 use std::collections::{BTreeMap, HashMap};

@@ -1,6 +1,7 @@
 //! Integration tests: the real Application and the real binary, over real HTTP, against the
 //! simulator, on SQLite and on PostgreSQL.
 
+mod assumptions;
 mod cluster;
 mod csv_office;
 mod dashboard;

@@ -14,7 +14,12 @@ use crate::helpers::{self, Db};
 const SALES: &str = "kind = \"sales\"\ncaller_id = \"+34910000000\"\nmax_attempts = 3\nrequire_consent = false\nretry = { busy = \"1m\", no_answer = \"1m\", failed = \"1m\", unreachable = \"1m\" }\n[sales]\nagent = \"extension:200\"\nagent_ring_seconds = 20\n";
 
 /// (phone, simulator script, state, the signal that proved the bridge)
-type Case = (&'static str, &'static str, &'static str, Option<&'static str>);
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
 
 const DIAL: &[Case] = &[
     // The agent hangs up first: the `dial` result says `ANSWER`.
