@@ -411,6 +411,8 @@ async fn handle_control(
         step.transfer_result = Some(true);
         proven_by = Some("duration");
     }
+    // Stored before a desk transfer's screen pop is built: the agent sees what was just said.
+    crate::capture::store_captures(&st.store, info.attempt_id, &step.captures, now).await?;
     if let Some(c) = &campaign {
         crate::desk::routing::after_step(&st.desk, c, &info, req, &mut step, now).await?;
     }
@@ -479,7 +481,6 @@ async fn handle_control(
                 .await?;
         }
     }
-    crate::capture::store_captures(&st.store, info.attempt_id, &step.captures, now).await?;
     let progress = Progress {
         answered: true,
         outcome: step.outcome.clone(),

@@ -163,7 +163,8 @@ async fn offered(desk: &Arc<Desk>, c: &Arc<ActiveCampaign>, info: &AttemptInfo, 
     });
 }
 
-/// What the agent sees: the contact, every column, earlier calls, survey answers, the script.
+/// What the agent sees: the contact, every column, earlier calls, survey answers, what the
+/// callee said to the capture steps, the script.
 pub async fn screen_pop(desk: &Desk, c: &Campaign, info: &AttemptInfo) -> serde_json::Value {
     let attempts = desk
         .store
@@ -186,6 +187,16 @@ pub async fn screen_pop(desk: &Desk, c: &Campaign, info: &AttemptInfo) -> serde_
         .into_iter()
         .map(|(q, a)| json!({"question": q, "answer": a}))
         .collect();
+    // What the callee said to the capture steps, by field (usable transcripts only).
+    let said: BTreeMap<String, String> = desk
+        .store
+        .captures_of_contact(info.contact_id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.status == "ok")
+        .map(|c| (c.field, c.text))
+        .collect();
     json!({
         "type": "pop",
         "call": info.attempt_id,
@@ -194,6 +205,7 @@ pub async fn screen_pop(desk: &Desk, c: &Campaign, info: &AttemptInfo) -> serde_
         "contact": {"name": info.name, "phone": info.phone, "vars": info.vars},
         "attempts": earlier,
         "answers": answers,
+        "transcripts": said,
         "script": c.desk.render_script(&info.vars, &info.name),
         "dispositions": c.desk.dispositions,
         "wrapup_seconds": c.desk.wrapup_seconds,

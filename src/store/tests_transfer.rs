@@ -29,6 +29,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     a_bridge_proven_after_the_close_moves_the_contact,
     the_first_proof_wins_and_a_later_state_is_kept,
+    the_events_of_a_call_carry_what_the_callee_said,
 );
 
 const T0: i64 = 1_780_000_000_000;
@@ -174,5 +175,50 @@ async fn the_first_proof_wins_and_a_later_state_is_kept(db: &TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(next.state, "connected");
+    store.close().await;
+}
+
+async fn the_events_of_a_call_carry_what_the_callee_said(db: &TestDb) {
+    let (store, claims) = transferred(db, 2).await;
+    let types = ["call.ended".to_string(), "contact.final".to_string()];
+    store
+        .set_event_target("c1", Some(("https://crm.example.com/h", &types)), T0)
+        .await
+        .unwrap();
+    let said = "quiero fibra; \"rápida\" 😀";
+    let write = |field: &str, text: Option<&str>, failed| CaptureWrite {
+        attempt_id: claims[0].attempt_id,
+        field: field.into(),
+        text: text.map(str::to_string),
+        failed,
+    };
+    store
+        .record_capture(&write("motivo", Some(said), false), T0 + 2000)
+        .await
+        .unwrap();
+    store
+        .record_capture(&write("dni", None, true), T0 + 2000)
+        .await
+        .unwrap();
+    for c in &claims {
+        store
+            .close_attempt(c.attempt_id, &ended(T0 + 9000), &policy())
+            .await
+            .unwrap();
+    }
+    let due = store.due_deliveries(T0 + 3_600_000, 20).await.unwrap();
+    assert_eq!(due.len(), 4, "{due:?}");
+    for d in &due {
+        let body: serde_json::Value = serde_json::from_str(&crate::events::body(d)).unwrap();
+        if d.contact_id == claims[0].contact_id {
+            // A failed capture is not a transcript.
+            assert_eq!(
+                body["data"]["transcripts"],
+                serde_json::json!({"motivo": said})
+            );
+        } else {
+            assert!(body["data"].get("transcripts").is_none(), "{body}");
+        }
+    }
     store.close().await;
 }
