@@ -232,7 +232,7 @@ impl Store {
             if !matches!(d.event.as_str(), "call.ended" | "contact.final") {
                 continue;
             }
-            if !read.contains_key(&d.contact_id) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = read.entry(d.contact_id) {
                 let said = self
                     .captures_of_contact(d.contact_id)
                     .await?
@@ -240,7 +240,7 @@ impl Store {
                     .filter(|c| c.status == "ok")
                     .map(|c| (c.field, c.text))
                     .collect();
-                read.insert(d.contact_id, said);
+                slot.insert(said);
             }
             d.transcripts = read.get(&d.contact_id).cloned().unwrap_or_default();
         }
