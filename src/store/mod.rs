@@ -22,6 +22,7 @@
 
 mod capture;
 mod cluster;
+mod consent;
 mod desk;
 mod events;
 mod exclusion;

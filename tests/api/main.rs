@@ -3,6 +3,7 @@
 
 mod assumptions;
 mod cluster;
+mod consent;
 mod csv_office;
 mod dashboard;
 mod desk;
