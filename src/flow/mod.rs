@@ -28,7 +28,7 @@ use crate::campaign::{Campaign, TransferTarget, Voice};
 use crate::config::{QueueOptions, SpeakResults};
 
 pub use capture::{Captured, GOOGLE_VOICE2TEXT, MAX_TRANSCRIPT_BYTES, READBACK_CHARS};
-pub use inbound::{agent_target, inbound_step, Caller};
+pub use inbound::{agent_target, inbound_step, inbound_step_adapted, Caller};
 pub use kinds::{appointment_from_vars, APPOINTMENT_AT, MAX_REPLAYS};
 pub use speech::{speak_datetime, speak_time, spoken};
 
