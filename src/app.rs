@@ -287,6 +287,7 @@ impl Application {
                 None if simulated => Some(crate::capture::SIMULATOR_KEY.into()),
                 None => None,
             },
+            adapter: crate::flow::Adapter::from_config(&self.config.provider),
         };
         let dashboard_password = self.config.dashboard_password()?;
         if dashboard_password.is_some() {
@@ -697,6 +698,9 @@ impl Application {
             drop_end_requests: s.drop_end_requests,
             drop_reports: s.drop_reports,
             bare_requests: s.bare_requests,
+            bare_queue_results: s.bare_queue_results,
+            bare_speak_results: s.bare_speak_results,
+            queue_options: s.queue_options,
             seed: s.seed,
             script,
             faults: s.faults.to_faults(),

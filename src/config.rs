@@ -157,6 +157,36 @@ pub enum CallerIdFormat {
     Plus,
 }
 
+/// How the `queue` command's options are written (`provider.queue_options`; see
+/// `crate::provider`, "Assumptions").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum QueueOptions {
+    /// `ventas,1`: the name and the priority, separated like `dial`'s fields.
+    #[default]
+    #[serde(rename = "comma")]
+    Comma,
+    /// `ventas;1`: separated like every other command's fields.
+    #[serde(rename = "semicolon")]
+    Semicolon,
+    /// `ventas`: the name alone.
+    #[serde(rename = "name")]
+    Name,
+}
+
+/// When the result of a `speak` proves the message played to its end
+/// (`provider.speak_results`; see `crate::provider`, "Assumptions").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum SpeakResults {
+    /// `status=OK` or `statuscode=200`; a result carrying neither counts when the call was
+    /// still up (`statuscall` empty or `ANSWER`).
+    #[default]
+    #[serde(rename = "status_or_up")]
+    StatusOrUp,
+    /// Only `status=OK` or `statuscode=200`.
+    #[serde(rename = "status")]
+    Status,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProviderConfig {
@@ -184,6 +214,12 @@ pub struct ProviderConfig {
     /// The account's numbers; `check` warns about a campaign whose `caller_id` is not one of
     /// them (a refused caller ID reaches callees as `anonymous`).
     pub caller_ids: Vec<String>,
+    /// How the `queue` command's options are written: `"comma"` (`name,1`, the default),
+    /// `"semicolon"` (`name;1`) or `"name"` (the name alone).
+    pub queue_options: QueueOptions,
+    /// When a `speak` result proves the message was heard: `"status_or_up"` (the default) or
+    /// `"status"`.
+    pub speak_results: SpeakResults,
     /// First wait after a transient launch failure (doubling, up to 60 times this).
     pub retry_backoff_seconds: f64,
     /// Transient launch failures in a row that open the circuit.
@@ -207,6 +243,8 @@ impl Default for ProviderConfig {
             end_grace_seconds: 60,
             caller_id_format: CallerIdFormat::Zeros,
             caller_ids: Vec::new(),
+            queue_options: QueueOptions::Comma,
+            speak_results: SpeakResults::StatusOrUp,
             retry_backoff_seconds: 1.0,
             circuit_failures: 5,
             circuit_open_seconds: 30.0,
@@ -350,6 +388,14 @@ pub struct SimulatorSettings {
     pub drop_reports: f64,
     /// Send a bare control request (no `api`, no command context) before each transfer.
     pub bare_requests: bool,
+    /// Answer `queue` with a bare `status=OK` (no `ANSWER` or failure word), as a PBX queue
+    /// may.
+    pub bare_queue_results: bool,
+    /// Send `speak` results without `status` and `statuscode`.
+    pub bare_speak_results: bool,
+    /// The `queue` options form the simulated provider understands (`provider.queue_options`
+    /// values); another form gets `Command not found`. Unset: any.
+    pub queue_options: Option<QueueOptions>,
     /// Launch-endpoint faults, to see the dialer cope (`[simulator.faults]`).
     pub faults: FaultSettings,
     /// The desk's agents and extensions, played by the simulator (`[simulator.desk]`).
@@ -422,6 +468,9 @@ impl Default for SimulatorSettings {
             drop_end_requests: 0.0,
             drop_reports: 0.0,
             bare_requests: false,
+            bare_queue_results: false,
+            bare_speak_results: false,
+            queue_options: None,
             faults: FaultSettings::default(),
             desk: crate::desk::sim::SimDeskSettings::default(),
             callback_rate: 0.0,

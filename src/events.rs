@@ -91,11 +91,15 @@ fn rfc3339(ms: i64) -> String {
 
 /// The JSON body of an event row, as sent (and signed).
 pub fn body(d: &Delivery) -> String {
-    let data: serde_json::Value = d
+    let mut data: serde_json::Value = d
         .data
         .as_deref()
         .and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or_else(|| json!({}));
+    // What the callee said, as the capture steps wrote it down.
+    if let (false, Some(obj)) = (d.transcripts.is_empty(), data.as_object_mut()) {
+        obj.insert("transcripts".into(), json!(d.transcripts));
+    }
     json!({
         "id": event_id(d.id),
         "type": d.event,

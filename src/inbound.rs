@@ -225,7 +225,7 @@ async fn handle(st: &WebhookState, req: &ControlRequest) -> Result<Response, Sto
         (None, Some(_)) => Caller::Unknown,
         (None, None) => Caller::Anonymous,
     };
-    let step = flow::inbound_step(&st.inbound, &caller, id, req);
+    let step = flow::inbound_step_adapted(&st.inbound, &caller, id, req, st.adapter);
     // An opt-out is on the do-not-call list before the reply leaves.
     if let (true, Some(n)) = (step.optout, &number) {
         let source = match &matched {

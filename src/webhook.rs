@@ -56,6 +56,8 @@ pub struct WebhookState {
     pub default_region: Option<phonenumber::country::Id>,
     /// The key `google_voice2text` commands carry (`[voice] google_key_file`).
     pub google_key: Option<SecretString>,
+    /// The provider's unknowns as configured (`[provider]`; `crate::provider`, "Assumptions").
+    pub adapter: flow::Adapter,
 }
 
 /// The router with every route of the daemon.
@@ -338,8 +340,16 @@ async fn handle_control(
         .get(&info.campaign_id)
         .cloned();
     if kind == RequestKind::End {
-        st.in_flight.settling(info.attempt_id);
         let answered = info.answered || req.seconds("durationcallanswered").unwrap_or(0) > 0;
+        // A callee who hangs up during a bridge ends the call without a transfer result: how
+        // long the transfer lasted may prove it.
+        if answered && transfer_lasted(st, info.attempt_id, req, now).await? {
+            st.store
+                .transfer_bridged(info.attempt_id, "duration", now)
+                .await?;
+            st.in_flight.transfer_result(info.attempt_id, true, now);
+        }
+        st.in_flight.settling(info.attempt_id);
         let result = AttemptResult::from_provider(req.get("statuscall"), answered)
             .unwrap_or(AttemptResult::Congestion);
         st.store
@@ -378,26 +388,55 @@ async fn handle_control(
         return Ok(Json(Command::hangup("settled")).into_response());
     }
     let mut step = match &campaign {
-        Some(c) => flow::next_step_with_key(
+        Some(c) => flow::next_step_adapted(
             c,
             info.attempt_id,
             &info.vars,
             req,
             st.google_key.as_ref().map(|k| k.expose_secret()),
+            st.adapter,
         ),
         None => flow::Step::hangup("unknown-campaign"),
     };
+    // A transfer's result that proves nothing (a queue's bare `OK`): how long the transfer
+    // lasted may prove the bridge.
+    let mut proven_by = step.transfer_result.is_some_and(|c| c).then_some("result");
+    if step.transfer_result.is_none()
+        && matches!(req.get("command"), "dial" | "queue")
+        && transfer_lasted(st, info.attempt_id, req, now).await?
+    {
+        if let Some(facts) = st.store.transfer_facts(info.attempt_id).await? {
+            step.outcome = facts.outcome.or(step.outcome.take());
+        }
+        step.transfer_result = Some(true);
+        proven_by = Some("duration");
+    }
+    // Stored before a desk transfer's screen pop is built: the agent sees what was just said.
+    crate::capture::store_captures(&st.store, info.attempt_id, &step.captures, now).await?;
     if let Some(c) = &campaign {
         crate::desk::routing::after_step(&st.desk, c, &info, req, &mut step, now).await?;
     }
     if kind == RequestKind::Start {
         st.metrics.answered(&info.campaign_id);
     }
+    // The transfer's facts, for the signals that may prove it later (see `flow::transfer`).
+    let window_ms = transfer_window_ms(&step.command, st.time_scale);
+    if step.transfer.is_some() {
+        st.store
+            .transfer_started(
+                info.attempt_id,
+                now,
+                step.transfer_outcome.as_deref(),
+                window_ms,
+            )
+            .await?;
+    }
     // Sales pacing learns the agents from its own transfers (see `crate::pacing`).
     if let Some(crate::campaign::FlowSettings::Sales(s)) = campaign.as_deref().map(|c| &c.flow) {
         if step.transfer.is_some() {
-            let limit_ms =
-                (s.bridge_threshold_seconds as f64 * 1000.0 / st.time_scale.max(1e-9)) as i64;
+            // A call still in the transfer past its agent's ring time was with an agent.
+            let limit_ms = window_ms
+                .unwrap_or((s.agent_ring_seconds as f64 * 1000.0 / st.time_scale.max(1e-9)) as i64);
             st.in_flight
                 .transfer_started(info.attempt_id, now, limit_ms);
         }
@@ -442,7 +481,6 @@ async fn handle_control(
                 .await?;
         }
     }
-    crate::capture::store_captures(&st.store, info.attempt_id, &step.captures, now).await?;
     let progress = Progress {
         answered: true,
         outcome: step.outcome.clone(),
@@ -452,6 +490,11 @@ async fn handle_control(
     };
     // Stored before the reply leaves: a key press that got a 200 is never lost.
     st.store.record_event(&event, Some(&progress)).await?;
+    if let Some(signal) = proven_by {
+        st.store
+            .transfer_bridged(info.attempt_id, signal, now)
+            .await?;
+    }
     st.in_flight.heard_from(info.attempt_id, |f| {
         f.answered = true;
         if progress.outcome.is_some() {
@@ -476,6 +519,46 @@ async fn handle_control(
         }
     }
     Ok(Json(step.command).into_response())
+}
+
+/// How long the agent's phone rings for this transfer command, real ms: a `dial`'s ring
+/// time (`type,number,ring_seconds`); `None` for a `queue` (its wait is the PBX's) or any
+/// other command.
+fn transfer_window_ms(command: &Command, time_scale: f64) -> Option<i64> {
+    if command.command != "dial" {
+        return None;
+    }
+    let ring: u32 = command.options.split(',').nth(2)?.trim().parse().ok()?;
+    Some((f64::from(ring) * 1000.0 / time_scale.max(1e-9)) as i64)
+}
+
+/// Whether the call of `attempt_id`, leaving its transfer step with `req` at `now`, stayed in
+/// it longer than its agent's phone rings: proof that an agent took it (`flow::transfer`). The
+/// time in the transfer is the provider's (`durationcallanswered` less the time from the
+/// answer to the transfer) when the request carries it, else this side's clock.
+async fn transfer_lasted(
+    st: &WebhookState,
+    attempt_id: i64,
+    req: &ControlRequest,
+    now: i64,
+) -> Result<bool, crate::store::StoreError> {
+    let Some(f) = st.store.transfer_facts(attempt_id).await? else {
+        return Ok(false);
+    };
+    if f.signal.is_some() || f.outcome.is_none() {
+        return Ok(false);
+    }
+    let scale = st.time_scale.max(1e-9);
+    let in_transfer = match (req.seconds("durationcallanswered"), f.answered_at) {
+        (Some(s), Some(answered)) => (s as f64 * 1000.0 / scale) as i64 - (f.at - answered),
+        _ => now - f.at,
+    };
+    let floor = (1000.0 / scale) as i64;
+    Ok(flow::transfer::lasted_verdict(
+        in_transfer,
+        f.window_ms,
+        floor,
+    ))
 }
 
 /// One element of a report batch; tolerant of missing keys, extra keys and loose types.
@@ -646,6 +729,24 @@ async fn apply_lines(
 ) -> Result<usize, crate::store::StoreError> {
     let applied = st.store.apply_report_lines(batch_id, lines, now).await?;
     let ingested = applied.iter().filter(|a| a.new).count() as u64;
+    // A transfer's leg to an agent, answered and billed, proves the bridge, before or after
+    // the attempt closed; it never closes the attempt (its status is the agent's).
+    for (line, a) in lines.iter().zip(&applied) {
+        if let (true, Some((attempt_id, ..))) = (a.new, &a.attempt) {
+            if flow::transfer::leg_verdict(a.callee_leg, &line.status, line.duration_seconds)
+                && st
+                    .store
+                    .transfer_bridged(*attempt_id, "report", now)
+                    .await?
+                    .is_some()
+            {
+                tracing::info!(
+                    attempt = attempt_id,
+                    "the call report shows an agent took the transfer"
+                );
+            }
+        }
+    }
     let mut jobs = Vec::new();
     let mut job_campaigns = Vec::new();
     {
@@ -654,6 +755,9 @@ async fn apply_lines(
             let Some((attempt_id, campaign_id, true)) = a.attempt else {
                 continue;
             };
+            if !a.callee_leg {
+                continue;
+            }
             let Some(campaign) = campaigns.get(&campaign_id) else {
                 continue;
             };

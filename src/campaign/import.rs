@@ -199,6 +199,25 @@ async fn stream_into(
         for r in &batch.rejected {
             rejects.write(r).map_err(rejects_error)?;
         }
+        // A row without a valid consent withdraws the consent of the contact imported before
+        // with that number: it is never called again.
+        let withdrawn: Vec<String> = batch
+            .rejected
+            .iter()
+            .filter_map(|r| r.withdraws.clone())
+            .collect();
+        if !withdrawn.is_empty() {
+            let file_name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let n = store
+                .withdraw_consent(&campaign.id, &withdrawn, &file_name, now_ms)
+                .await?;
+            if n > 0 {
+                tracing::info!(campaign = %campaign.id, contacts = n, file = %file_name, "consent withdrawn: these contacts are not called again");
+            }
+        }
         rows += (batch.contacts.len() + batch.rejected.len() + batch.duplicates.len()) as u64;
         let records: Vec<ContactRecord> = batch
             .contacts

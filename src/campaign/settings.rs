@@ -188,10 +188,13 @@ pub struct SalesSettings {
     pub agents: u32,
     /// Highest share of answered calls left without an agent (pacing).
     pub max_abandon_rate: f64,
-    /// Seconds a callee may wait for an agent before the call counts as abandoned: the ring
-    /// time of the transfer (`abandon_after_seconds` in the file; `bridge_threshold_seconds`
-    /// is accepted too).
+    /// The legal abandon threshold: seconds from the callee's answer within which an agent
+    /// must be on the line (`abandon_after_seconds` in the file; `bridge_threshold_seconds`
+    /// is accepted too). It is not how long an agent's phone rings (`agent_ring_seconds`).
     pub bridge_threshold_seconds: u32,
+    /// How long the agent's phone rings for a `dial` transfer (and the desk's wait for an
+    /// agent): `agent_ring_seconds`, 20 by default.
+    pub agent_ring_seconds: u32,
     /// Calls in progress per agent while the rolling 30-day abandon rate stays under
     /// `max_abandon_rate` (predictive); 1 is progressive dialing, the default.
     pub predictive_ratio: f64,
@@ -317,8 +320,12 @@ pub(super) struct SalesFile {
     max_abandon_rate: Option<f64>,
     #[serde(alias = "bridge_threshold_seconds")]
     abandon_after_seconds: Option<u32>,
+    agent_ring_seconds: Option<u32>,
     predictive_ratio: Option<f64>,
 }
+
+/// How long an agent's phone rings by default, seconds: a desk phone needs a few rings.
+pub const DEFAULT_AGENT_RING_SECONDS: u32 = 20;
 
 const CONFIRMED: &str = "Gracias, su cita queda confirmada. Hasta pronto.";
 const CANCELLED: &str = "De acuerdo, hemos anulado su cita. Gracias por avisarnos.";
@@ -641,6 +648,14 @@ impl SalesFile {
                 "sales.abandon_after_seconds must be between 1 and 60, got {threshold}"
             ));
         }
+        let agent_ring = self
+            .agent_ring_seconds
+            .unwrap_or(DEFAULT_AGENT_RING_SECONDS);
+        if !(1..=120).contains(&agent_ring) {
+            return Err(format!(
+                "sales.agent_ring_seconds must be between 1 and 120, got {agent_ring}"
+            ));
+        }
         let ratio = self.predictive_ratio.unwrap_or(1.0);
         if !(1.0..=5.0).contains(&ratio) {
             return Err(format!(
@@ -657,6 +672,7 @@ impl SalesFile {
             agents,
             max_abandon_rate: rate,
             bridge_threshold_seconds: threshold,
+            agent_ring_seconds: agent_ring,
             predictive_ratio: ratio,
         })
     }

@@ -4,7 +4,7 @@
 //! `after_step` gives it to the ready agent of the team idle longest (`Store::assign_agent`,
 //! atomic) and puts their extension in its place, and the agent's page gets the screen pop.
 //! The first agent rings for half the wait; an agent who does not pick up is paused ("no
-//! answer") and the next ready agent is rung for what is left of the wait (`abandon_after_seconds` for sales, `ring_seconds` otherwise); with
+//! answer") and the next ready agent is rung for what is left of the wait (`agent_ring_seconds` for sales, `ring_seconds` otherwise); with
 //! none, the transfer ends as failed — the abandon path of a transfer nobody took.
 
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ use super::hub::Desk;
 /// The campaign's desk team and its wait for an agent, seconds, when it transfers to a desk.
 pub fn desk_target(c: &Campaign) -> Option<(&str, u32)> {
     let (target, window) = match &c.flow {
-        FlowSettings::Sales(s) => (Some(&s.target), s.bridge_threshold_seconds),
+        FlowSettings::Sales(s) => (Some(&s.target), s.agent_ring_seconds),
         FlowSettings::Promotion(p) => (Some(&p.agent), c.ring_seconds),
         FlowSettings::Reminder(r) => (r.agent.as_ref(), c.ring_seconds),
         _ => (None, 0),
@@ -163,7 +163,8 @@ async fn offered(desk: &Arc<Desk>, c: &Arc<ActiveCampaign>, info: &AttemptInfo, 
     });
 }
 
-/// What the agent sees: the contact, every column, earlier calls, survey answers, the script.
+/// What the agent sees: the contact, every column, earlier calls, survey answers, what the
+/// callee said to the capture steps, the script.
 pub async fn screen_pop(desk: &Desk, c: &Campaign, info: &AttemptInfo) -> serde_json::Value {
     let attempts = desk
         .store
@@ -186,6 +187,16 @@ pub async fn screen_pop(desk: &Desk, c: &Campaign, info: &AttemptInfo) -> serde_
         .into_iter()
         .map(|(q, a)| json!({"question": q, "answer": a}))
         .collect();
+    // What the callee said to the capture steps, by field (usable transcripts only).
+    let said: BTreeMap<String, String> = desk
+        .store
+        .captures_of_contact(info.contact_id)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.status == "ok")
+        .map(|c| (c.field, c.text))
+        .collect();
     json!({
         "type": "pop",
         "call": info.attempt_id,
@@ -194,6 +205,7 @@ pub async fn screen_pop(desk: &Desk, c: &Campaign, info: &AttemptInfo) -> serde_
         "contact": {"name": info.name, "phone": info.phone, "vars": info.vars},
         "attempts": earlier,
         "answers": answers,
+        "transcripts": said,
         "script": c.desk.render_script(&info.vars, &info.name),
         "dispositions": c.desk.dispositions,
         "wrapup_seconds": c.desk.wrapup_seconds,

@@ -241,9 +241,14 @@ pub(crate) fn place(
                 }
             }
         }
-        script
-            .nodes
-            .extend(chain(&before, Goto::Node(target.clone())));
+        let nodes = chain(&before, Goto::Node(target.clone()));
+        // A call that starts with its transfer (sales without a message) starts with the
+        // captures instead: no step leads to the transfer.
+        if script.nodes.first().is_some_and(|n| &n.name == target) {
+            script.nodes.splice(0..0, nodes);
+        } else {
+            script.nodes.extend(nodes);
+        }
     }
     let start = group(CaptureAt::Start);
     if !start.is_empty() {

@@ -147,6 +147,17 @@ pub fn inbound_step(
     inbound_id: i64,
     req: &ControlRequest,
 ) -> Step {
+    inbound_step_adapted(config, caller, inbound_id, req, super::Adapter::default())
+}
+
+/// [`inbound_step`] under the configured provider assumptions (`adapter`).
+pub fn inbound_step_adapted(
+    config: &InboundConfig,
+    caller: &Caller,
+    inbound_id: i64,
+    req: &ControlRequest,
+    adapter: super::Adapter,
+) -> Step {
     match req.kind() {
         RequestKind::End => Step::hangup("end"),
         RequestKind::Error => Step::hangup("error"),
@@ -161,6 +172,7 @@ pub fn inbound_step(
                 attempt_id: inbound_id,
                 ring_seconds,
                 google_key: None,
+                adapter,
             };
             script(config, caller).step(&ctx, req)
         }

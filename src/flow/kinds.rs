@@ -314,7 +314,7 @@ fn survey(s: &SurveySettings, r: &Renderer) -> Script {
 
 /// msg (optional) → xfer: `connected` when an agent took the call. Until then the outcome is
 /// `abandoned`, so a callee who hangs up while waiting counts as one; a `dial` to an agent rings
-/// for `abandon_after_seconds` only (a `queue` waits as long as the PBX queue is set to).
+/// for `agent_ring_seconds` (a `queue` waits as long as the PBX queue is set to).
 fn sales(s: &SalesSettings, r: &Renderer) -> Script {
     let mut nodes = vec![];
     if let Some(m) = &s.message {
@@ -324,8 +324,9 @@ fn sales(s: &SalesSettings, r: &Renderer) -> Script {
         "xfer",
         Action::Transfer {
             target: s.target.clone(),
-            // An agent must take the call within the threshold, or it is abandoned.
-            ring_seconds: Some(s.bridge_threshold_seconds),
+            // The agent's phone rings long enough to be picked up; the legal threshold
+            // (`abandon_after_seconds`) is no ring time.
+            ring_seconds: Some(s.agent_ring_seconds),
             answered: Some("connected"),
             failed: Some("abandoned"),
             otherwise: None,

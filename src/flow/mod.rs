@@ -18,15 +18,17 @@ mod speech;
 mod tests;
 #[cfg(test)]
 mod tests_capture;
+pub mod transfer;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::campaign::{Campaign, TransferTarget, Voice};
+use crate::config::{QueueOptions, SpeakResults};
 
 pub use capture::{Captured, GOOGLE_VOICE2TEXT, MAX_TRANSCRIPT_BYTES, READBACK_CHARS};
-pub use inbound::{agent_target, inbound_step, Caller};
+pub use inbound::{agent_target, inbound_step, inbound_step_adapted, Caller};
 pub use kinds::{appointment_from_vars, APPOINTMENT_AT, MAX_REPLAYS};
 pub use speech::{speak_datetime, speak_time, spoken};
 
@@ -161,6 +163,37 @@ impl ControlRequest {
     fn command_ok(&self) -> bool {
         self.get("status").eq_ignore_ascii_case("OK") || self.get("statuscode") == "200"
     }
+
+    /// Whether this result proves that the message of a `speak` (or a menu's prompt) played
+    /// to its end (see [`crate::provider`], "Assumptions", and `provider.speak_results`):
+    /// `status=OK` / `statuscode=200`, or, under `status_or_up`, neither field while the call
+    /// is still up.
+    pub fn heard(&self, rule: SpeakResults) -> bool {
+        if self.command_ok() {
+            return true;
+        }
+        let bare = self.get("status").is_empty() && self.get("statuscode").is_empty();
+        let statuscall = self.get("statuscall");
+        let up = statuscall.is_empty() || statuscall.eq_ignore_ascii_case("ANSWER");
+        rule == SpeakResults::StatusOrUp && bare && up
+    }
+}
+
+/// The provider's unknowns the flow depends on, as configured (`[provider]`; see
+/// [`crate::provider`], "Assumptions").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Adapter {
+    pub speak_results: SpeakResults,
+    pub queue_options: QueueOptions,
+}
+
+impl Adapter {
+    pub fn from_config(p: &crate::config::ProviderConfig) -> Adapter {
+        Adapter {
+            speak_results: p.speak_results,
+            queue_options: p.queue_options,
+        }
+    }
 }
 
 /// One command, the whole body of a control reply.
@@ -244,8 +277,11 @@ pub struct Step {
     pub optout: bool,
     /// This reply hands the call to this target (`command` is its `dial` or `queue`).
     pub transfer: Option<TransferTarget>,
-    /// This request is a transfer's result: `true` when an agent took the call.
+    /// This request is a transfer's result that proves something: `true` when an agent took
+    /// the call, `false` when nobody did (see `transfer`).
     pub transfer_result: Option<bool>,
+    /// With `transfer`: the outcome the call gets once an agent is known to have taken it.
+    pub transfer_outcome: Option<String>,
     /// What capture steps heard with this request, to store with the contact.
     pub captures: Vec<Captured>,
 }
@@ -285,6 +321,25 @@ pub fn next_step_with_key(
     req: &ControlRequest,
     google_key: Option<&str>,
 ) -> Step {
+    next_step_adapted(
+        campaign,
+        attempt_id,
+        vars,
+        req,
+        google_key,
+        Adapter::default(),
+    )
+}
+
+/// [`next_step_with_key`] under the configured provider assumptions (`adapter`).
+pub fn next_step_adapted(
+    campaign: &Campaign,
+    attempt_id: i64,
+    vars: &BTreeMap<String, String>,
+    req: &ControlRequest,
+    google_key: Option<&str>,
+    adapter: Adapter,
+) -> Step {
     match req.kind() {
         RequestKind::End => Step::hangup("end"),
         RequestKind::Error => Step::hangup("error"),
@@ -294,6 +349,7 @@ pub fn next_step_with_key(
                 attempt_id,
                 ring_seconds: campaign.ring_seconds,
                 google_key,
+                adapter,
             };
             kinds::script(campaign, vars).step(&ctx, req)
         }

@@ -3,8 +3,8 @@
 //!
 //! Guarantees: a request whose `userfield` does not name a step of the script (or names another
 //! attempt) ends the call with `hangup`; a menu plays at most `max_prompts` times whatever the
-//! callee does; a transfer outcome comes only from the transfer's own result (`ANSWER` in
-//! `description` or `status`); the `userfield` is `<attempt>|<step>|<n>`, at most ~40 chars.
+//! callee does; a transfer's result decides its outcome only when it proves something (later
+//! signals may still prove the bridge, see `super::transfer`); the `userfield` is `<attempt>|<step>|<n>`, at most ~40 chars.
 
 use crate::campaign::{TransferTarget, Voice};
 
@@ -111,6 +111,8 @@ pub(crate) struct Ctx<'a> {
     /// The key `google_voice2text` needs (`[voice] google_key_file`); without one a capture
     /// step is recorded as failed and skipped.
     pub google_key: Option<&'a str>,
+    /// The provider assumptions in force (`[provider]`).
+    pub adapter: super::Adapter,
 }
 
 impl Ctx<'_> {
@@ -148,7 +150,10 @@ impl Script {
             Action::Menu(menu) => self.menu_result(ctx, node, menu, state.n, req),
             Action::Say { played, goto, .. } => {
                 // The result of `speak` arrives only once the message has played to its end.
-                let heard = req.command_ok().then_some(*played).flatten();
+                let heard = req
+                    .heard(ctx.adapter.speak_results)
+                    .then_some(*played)
+                    .flatten();
                 let mut step = self.go(ctx, goto, node, state.n, None);
                 step.outcome = step.outcome.or(heard.map(str::to_string));
                 step
@@ -160,16 +165,18 @@ impl Script {
                 otherwise,
                 ..
             } => {
-                let connected = req.get("description").eq_ignore_ascii_case("ANSWER")
-                    || req.get("status").eq_ignore_ascii_case("ANSWER");
+                // `None`: the result proves nothing (a queue's bare `OK`); the call keeps the
+                // outcome of a transfer nobody took until the report proves otherwise.
+                let verdict = super::transfer::result_verdict(req);
+                let connected = verdict == Some(true);
                 if let (false, Some(goto)) = (connected, otherwise) {
                     let mut step = self.go(ctx, goto, node, state.n, None);
-                    step.transfer_result = Some(false);
+                    step.transfer_result = verdict;
                     step.outcome = step.outcome.or(failed.map(str::to_string));
                     return step;
                 }
                 Step {
-                    transfer_result: Some(connected),
+                    transfer_result: verdict,
                     ..ctx.bye(if connected { *answered } else { *failed })
                 }
             }
@@ -184,7 +191,10 @@ impl Script {
         n: u32,
         req: &ControlRequest,
     ) -> Step {
-        let heard = req.command_ok().then_some(menu.played).flatten();
+        let heard = req
+            .heard(ctx.adapter.speak_results)
+            .then_some(menu.played)
+            .flatten();
         let mut step = match req.dtmf() {
             Some(d) => match menu.choices.iter().find(|c| c.key == d) {
                 Some(choice) => {
@@ -264,11 +274,17 @@ impl Script {
             Action::Transfer {
                 target,
                 ring_seconds,
+                answered,
                 ..
             } => {
-                let (command, options) = target.command(ring_seconds.unwrap_or(ctx.ring_seconds));
+                let (command, mut options) =
+                    target.command(ring_seconds.unwrap_or(ctx.ring_seconds));
+                if let TransferTarget::Queue(name) = target {
+                    options = crate::provider::queue_options(name, ctx.adapter.queue_options);
+                }
                 Step {
                     transfer: Some(target.clone()),
+                    transfer_outcome: answered.map(str::to_string),
                     ..Step::reply(Command {
                         command: command.into(),
                         options,

@@ -531,8 +531,15 @@ fn sales_without_a_message_transfers_at_once() {
     let c = kind("sales", "agent = \"pstn:+34600111222\"\n");
     let s = start(&c);
     assert_cmd(&s, "dial", "5|xfer|0", Some("abandoned"));
-    // The transfer rings for the abandon threshold (2 s by default), not the campaign's 30 s.
-    assert_eq!(s.command.options, "pstn,0034600111222,2");
+    // The agent's phone rings for `agent_ring_seconds` (20 by default): neither the legal
+    // abandon threshold (2 s) nor the campaign's 30 s for the callee.
+    assert_eq!(s.command.options, "pstn,0034600111222,20");
+    assert_eq!(s.transfer_outcome.as_deref(), Some("connected"));
+    let c = kind(
+        "sales",
+        "agent = \"extension:200\"\nagent_ring_seconds = 25\nabandon_after_seconds = 3\n",
+    );
+    assert_eq!(start(&c).command.options, "extension,200,25");
     assert_eq!(
         s.transfer,
         Some(TransferTarget::Pstn("+34600111222".into()))
@@ -645,4 +652,75 @@ fn check_reply(s: &Step) {
         other => panic!("unexpected command {other}"),
     }
     assert!(!c.options.contains('\n'), "{c:?}");
+}
+
+/// The `speak` result proves the message was heard with its status, or, under the default
+/// `status_or_up`, without one while the call is still up; a failed status never does.
+#[test]
+fn an_announcement_is_delivered_by_a_result_that_proves_it_was_heard() {
+    use crate::config::SpeakResults::{Status, StatusOrUp};
+    let c = kind("announcement", "message = \"Hola {nombre}\"\n");
+    let s = start(&c);
+    let adapted = |extra: &[(&str, &str)], rule| {
+        let mut fields = vec![
+            ("command", "speak"),
+            ("options", s.command.options.as_str()),
+            ("userfield", s.command.userfield.as_str()),
+        ];
+        fields.extend_from_slice(extra);
+        let adapter = Adapter {
+            speak_results: rule,
+            ..Adapter::default()
+        };
+        next_step_adapted(&c, ID, &contact(), &req(&fields), None, adapter).outcome
+    };
+    let delivered = Some("delivered".to_string());
+    for rule in [StatusOrUp, Status] {
+        assert_eq!(adapted(&[("status", "OK")], rule), delivered);
+        assert_eq!(adapted(&[("statuscode", "200")], rule), delivered);
+        assert_eq!(
+            adapted(&[("status", "ERROR"), ("statuscode", "400")], rule),
+            None
+        );
+    }
+    assert_eq!(adapted(&[("statuscall", "ANSWER")], StatusOrUp), delivered);
+    assert_eq!(adapted(&[], StatusOrUp), delivered);
+    assert_eq!(adapted(&[("statuscall", "ANSWER")], Status), None);
+}
+
+/// A queue's result that proves nothing (a bare `OK`) keeps the outcome of a transfer nobody
+/// took and tells the pacing nothing; a failure word proves nobody took it.
+#[test]
+fn a_bare_queue_result_proves_nothing() {
+    let c = kind("sales", "queue = \"ventas\"\n");
+    let s = start(&c);
+    assert_eq!(s.command.command, "queue");
+    assert_eq!(s.transfer_outcome.as_deref(), Some("connected"));
+    let bare = after(&c, &s, &[]);
+    assert_cmd(&bare, "hangup", "5|bye|0", Some("abandoned"));
+    assert_eq!(bare.transfer_result, None);
+    let timeout = after(&c, &s, &[("description", "TIMEOUT")]);
+    assert_eq!(timeout.transfer_result, Some(false));
+    let answer = after(&c, &s, &[("description", "ANSWER")]);
+    assert_cmd(&answer, "hangup", "5|bye|0", Some("connected"));
+    assert_eq!(answer.transfer_result, Some(true));
+}
+
+#[test]
+fn queue_options_follow_the_configured_form() {
+    use crate::config::QueueOptions;
+    let c = kind("sales", "queue = \"ventas\"\n");
+    let first = req(&[("statuscall", "ANSWER")]);
+    for (form, options) in [
+        (QueueOptions::Comma, "ventas,1"),
+        (QueueOptions::Semicolon, "ventas;1"),
+        (QueueOptions::Name, "ventas"),
+    ] {
+        let adapter = Adapter {
+            queue_options: form,
+            ..Adapter::default()
+        };
+        let s = next_step_adapted(&c, ID, &contact(), &first, None, adapter);
+        assert_eq!(s.command.options, options, "{form:?}");
+    }
 }

@@ -208,6 +208,16 @@ fn sales_captures_between_its_message_and_the_transfer() {
     assert_eq!(s.command.command, "queue");
 }
 
+/// Without a message the transfer is the first step: the capture comes before it all the same.
+#[test]
+fn sales_without_a_message_captures_before_the_transfer() {
+    let c = campaign("sales", "queue = \"ventas\"\n", CAPTURE);
+    let s = start(&c);
+    assert_eq!(s.command.userfield, "9|cap1|0");
+    let s = heard(&c, &after(&c, &s, &[]), "quiero fibra");
+    assert_eq!(s.command.command, "queue");
+}
+
 #[test]
 fn captures_may_run_at_the_start() {
     let c = campaign(

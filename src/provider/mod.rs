@@ -30,6 +30,30 @@
 //!   changes nothing, and a log line (`flow::ControlRequest::is_bare`); answering `hangup` could
 //!   cut the transfer. A request naming another `api` instance is still refused (403, `hangup`).
 //!   Simulator: `simulator.bare_requests` sends one before each `dial` or `queue`.
+//! - **Transfer outcome.** A `dial` result with `ANSWER` was seen only when the agent's side
+//!   ended the bridge; when the callee hangs up first no result comes, and a `queue` may
+//!   answer a bare `OK`. So a transfer counts as taken on any of three proofs
+//!   (`flow::transfer`): the result's `ANSWER`; an end request after the call stayed in its
+//!   transfer longer than the agent's phone rings (`agent_ring_seconds` for sales, the
+//!   campaign's `ring_seconds` otherwise), which a `dial` cannot do unless bridged; a report
+//!   leg to the agent, answered and billed, even after the attempt closed (the contact's state
+//!   follows). Simulator: the script option `bridged=SECS` makes the callee hang up that long
+//!   after the agent picked up, `simulator.bare_queue_results` answers `queue` with a bare
+//!   `OK`, and every transfer adds the agent's leg to the report.
+//! - **Report legs.** A batch mixes the legs of one call under one `ID`: the callee's and a
+//!   transfer's to the agent. Only the callee's leg (its `dst` is the contact's number,
+//!   [`is_callee_leg`]) closes the attempt with its status, so a busy agent leg never
+//!   re-queues a contact who answered. No key: the rule holds for every known `dst` form.
+//! - **`queue` options.** Seen as `name,1` in working code; netelip's other commands separate
+//!   fields with `;`, and a queue may take its name alone. `provider.queue_options` (`comma`,
+//!   `semicolon`, `name`; [`queue_options`]). Simulator: `simulator.queue_options` refuses any
+//!   other form with `Command not found`.
+//! - **A message heard.** The result of a `speak` arrives when the message has played; an
+//!   announcement counts `delivered` when it says `status=OK` or `statuscode=200`, or, with
+//!   `provider.speak_results = "status_or_up"` (the default), when it carries neither and the
+//!   call was still up (`statuscall` empty or `ANSWER`) (`flow::ControlRequest::heard`).
+//!   `"status"` asks for the status. Simulator: `simulator.bare_speak_results` sends results
+//!   without them.
 
 pub mod simulator;
 
@@ -40,7 +64,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::config::CallerIdFormat;
+use crate::config::{CallerIdFormat, QueueOptions};
 
 /// The caller ID in the form `format` says the provider wants (see "Assumptions" above). A
 /// number written `+<cc>…` or `00<cc>…` is international and is rewritten; any other text
@@ -61,6 +85,30 @@ pub fn caller_id(written: &str, format: CallerIdFormat) -> String {
         CallerIdFormat::Zeros => format!("00{digits}"),
         CallerIdFormat::Digits => digits.to_string(),
         CallerIdFormat::Plus => format!("+{digits}"),
+    }
+}
+
+/// Whether a call-report line is the callee's leg of the call rather than a transfer's leg to
+/// an agent: its `dst` (national digits, `0034…`, `34…`) is the contact's E.164 number. A line
+/// without a `dst` is the call's own.
+pub fn is_callee_leg(line_dst: &str, callee: &str) -> bool {
+    let dst: String = line_dst.chars().filter(char::is_ascii_digit).collect();
+    let callee: String = callee.chars().filter(char::is_ascii_digit).collect();
+    if dst.is_empty() || callee.is_empty() {
+        return true;
+    }
+    let dst = dst.strip_prefix("00").unwrap_or(&dst);
+    // National digits are the end of the international number; an extension is too short to
+    // be taken for one.
+    dst == callee || (dst.len() >= 6 && callee.ends_with(dst))
+}
+
+/// The options of a `queue` command for the queue `name`, in the configured form.
+pub fn queue_options(name: &str, form: QueueOptions) -> String {
+    match form {
+        QueueOptions::Comma => format!("{name},1"),
+        QueueOptions::Semicolon => format!("{name};1"),
+        QueueOptions::Name => name.to_string(),
     }
 }
 
@@ -288,6 +336,25 @@ mod tests {
             LaunchOutcome::from_reply(200, r#"{"response":"200","ID":""}"#),
             LaunchOutcome::RetryLater(_)
         ));
+    }
+
+    #[test]
+    fn a_report_leg_is_the_callees_when_its_dst_is_the_contacts_number() {
+        for dst in ["612345678", "0034612345678", "34612345678", ""] {
+            assert!(is_callee_leg(dst, "+34612345678"), "{dst}");
+        }
+        // The agent's extension, another number, a number that only shares its end.
+        for dst in ["201", "0034910000000", "910000000", "45678"] {
+            assert!(!is_callee_leg(dst, "+34612345678"), "{dst}");
+        }
+        assert!(is_callee_leg("00447700900123", "+447700900123"));
+    }
+
+    #[test]
+    fn queue_options_take_the_configured_form() {
+        assert_eq!(queue_options("ventas", QueueOptions::Comma), "ventas,1");
+        assert_eq!(queue_options("ventas", QueueOptions::Semicolon), "ventas;1");
+        assert_eq!(queue_options("ventas", QueueOptions::Name), "ventas");
     }
 
     #[test]

@@ -10,8 +10,9 @@
 //! - an answered call drives the control URL as §2 says: start request, one result request per
 //!   executed command, `401`/`Command not found` on a bad reply, then a final `CANCEL` request;
 //!   a not-answered call sends one end-of-call request (`BUSY`, `NOANSWER`, …) with no start;
-//! - every finished call yields one report line, posted in `calls=<JSON array>` batches and kept
-//!   until a POST succeeds (plus deliberate duplicates / reordering when configured);
+//! - every finished call yields one report line, plus one per transfer (the agent's leg, before
+//!   the callee's), posted in `calls=<JSON array>` batches and kept until a POST succeeds (plus
+//!   deliberate duplicates / reordering when configured);
 //! - outcomes are deterministic for a given seed and per-destination launch order;
 //! - every wait is simulated time divided by `speed`; durations sent are simulated seconds;
 //! - network input never panics the simulator, secrets are never logged, and everything stops
@@ -82,6 +83,14 @@ pub struct SimulatorConfig {
     /// command context), as one integration saw while a `dial` rang; a `hangup` reply to it
     /// cuts the call.
     pub bare_requests: bool,
+    /// Answer `queue` with a bare `status=OK`: no `ANSWER`, no failure word (an alternative
+    /// the real service may play, see [`crate::provider`], "Assumptions").
+    pub bare_queue_results: bool,
+    /// Answer `speak` and `speak_getdtmf` without `status` and `statuscode`.
+    pub bare_speak_results: bool,
+    /// The only `queue` options form understood; another gets `Command not found`. `None`:
+    /// any form.
+    pub queue_options: Option<crate::config::QueueOptions>,
     /// Seed for the random outcomes of unscripted destinations and report shuffling.
     pub seed: u64,
     /// Scripted outcomes per destination.
@@ -122,6 +131,9 @@ impl Default for SimulatorConfig {
             drop_end_requests: 0.0,
             drop_reports: 0.0,
             bare_requests: false,
+            bare_queue_results: false,
+            bare_speak_results: false,
+            queue_options: None,
             seed: 0,
             script: Script::default(),
             faults: Faults::default(),
@@ -527,6 +539,7 @@ impl SimHandle {
             sim: self.clone(),
             launch: record,
             inbound: None,
+            legs: Default::default(),
         })
     }
 }

@@ -50,6 +50,9 @@ pub struct Delivery {
     pub dtmf: Option<String>,
     pub last_result: Option<String>,
     pub last_call_at: Option<i64>,
+    /// What the callee said (`[[capture]]` steps), by field: usable transcripts only, read
+    /// when the row is delivered, for `call.ended` and `contact.final`.
+    pub transcripts: BTreeMap<String, String>,
 }
 
 impl Delivery {
@@ -200,7 +203,7 @@ impl Store {
             now,
             i64::from(limit)
         );
-        Ok(rows?
+        let mut out: Vec<Delivery> = rows?
             .into_iter()
             .map(|r| Delivery {
                 id: r.id,
@@ -220,8 +223,28 @@ impl Store {
                 dtmf: r.dtmf,
                 last_result: r.last_result,
                 last_call_at: r.last_call_at,
+                transcripts: BTreeMap::new(),
             })
-            .collect())
+            .collect();
+        // The transcripts of the contacts whose call or final state is told.
+        let mut read: BTreeMap<i64, BTreeMap<String, String>> = BTreeMap::new();
+        for d in &mut out {
+            if !matches!(d.event.as_str(), "call.ended" | "contact.final") {
+                continue;
+            }
+            if let std::collections::btree_map::Entry::Vacant(slot) = read.entry(d.contact_id) {
+                let said = self
+                    .captures_of_contact(d.contact_id)
+                    .await?
+                    .into_iter()
+                    .filter(|c| c.status == "ok")
+                    .map(|c| (c.field, c.text))
+                    .collect();
+                slot.insert(said);
+            }
+            d.transcripts = read.get(&d.contact_id).cloned().unwrap_or_default();
+        }
+        Ok(out)
     }
 
     /// When the next row can go: the earliest `next_try_at` of the rows no earlier row of

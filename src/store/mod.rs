@@ -23,6 +23,7 @@
 mod callbacks;
 mod capture;
 mod cluster;
+mod consent;
 mod desk;
 mod events;
 mod exclusion;
@@ -49,6 +50,9 @@ mod tests_events;
 mod tests_exclusion;
 #[cfg(test)]
 mod tests_live;
+#[cfg(test)]
+mod tests_transfer;
+mod transfer;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -63,6 +67,7 @@ pub use postgres::PgStore;
 pub use queries::ClaimCaps;
 pub use records::*;
 pub use sqlite::SqliteStore;
+pub use transfer::TransferFacts;
 
 use crate::schedule::{AttemptResult, NextState, RetryPolicy};
 
@@ -280,8 +285,8 @@ pub(crate) fn next_state_for(
 }
 
 /// What a report chunk's lines found, per backend query: the attempts they name, by call id
-/// (id, campaign, status, answered).
-pub(crate) type ReportAttempts = HashMap<String, (i64, String, String, bool)>;
+/// (id, campaign, status, answered, the contact's phone).
+pub(crate) type ReportAttempts = HashMap<String, (i64, String, String, bool, String)>;
 
 /// The (call id, start, destination) key of a report line.
 pub(crate) type ReportKey = (String, String, String);
@@ -312,8 +317,9 @@ pub(crate) fn report_results<'a>(
         out.push(ReportLineApplied {
             new,
             attempt: attempt
-                .map(|(id, c, s, _)| (*id, c.clone(), s == "launching" || s == "ringing")),
+                .map(|(id, c, s, ..)| (*id, c.clone(), s == "launching" || s == "ringing")),
             answered: attempt.is_some_and(|a| a.3),
+            callee_leg: attempt.is_none_or(|a| crate::provider::is_callee_leg(&line.dst, &a.4)),
         });
     }
     (out, touched)

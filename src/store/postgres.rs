@@ -759,7 +759,8 @@ async fn apply_report_rows_on(
             .collect()
     };
     let attempts: ReportAttempts = sqlx::query(
-        "SELECT id, campaign_id, status, answered_at, provider_call_id FROM attempts WHERE provider_call_id = ANY($1)",
+        "SELECT a.id, a.campaign_id, a.status, a.answered_at, a.provider_call_id, c.phone
+         FROM attempts a JOIN contacts c ON c.id = a.contact_id WHERE a.provider_call_id = ANY($1)",
     )
     .bind(&ids)
     .fetch_all(&mut *tx)
@@ -773,6 +774,7 @@ async fn apply_report_rows_on(
                 r.get::<String, _>("campaign_id"),
                 r.get::<String, _>("status"),
                 r.get::<Option<i64>, _>("answered_at").is_some(),
+                r.get::<String, _>("phone"),
             ),
         )
     })

@@ -194,6 +194,9 @@ pub struct ReportLineApplied {
     pub attempt: Option<(i64, String, bool)>,
     /// Whether that attempt was answered (a start request came).
     pub answered: bool,
+    /// Whether the line is the callee's leg of the call (its `dst` is the contact's number),
+    /// rather than a transfer's leg to an agent (`crate::provider::is_callee_leg`).
+    pub callee_leg: bool,
 }
 
 /// One attempt to close, for [`super::Store::close_attempts`].

@@ -290,11 +290,14 @@ pub(super) fn apply_report_lines(
         if !looked.insert(id) {
             continue;
         }
-        let found: Option<(i64, String, String, bool)> = db
+        let found: Option<(i64, String, String, bool, String)> = db
             .prepare_cached(
-                "SELECT id, campaign_id, status, answered_at IS NOT NULL FROM attempts WHERE provider_call_id = ?1",
+                "SELECT a.id, a.campaign_id, a.status, a.answered_at IS NOT NULL, c.phone
+                 FROM attempts a JOIN contacts c ON c.id = a.contact_id WHERE a.provider_call_id = ?1",
             )?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_row([id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
             .optional()?;
         if let Some(a) = found {
             attempts.insert(id.to_string(), a);

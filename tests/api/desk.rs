@@ -31,7 +31,7 @@ wrapup_seconds = 3600
 dispositions = ["venta", "no interesado", { name = "volver a llamar", callback = true }]
 [sales]
 agent = "desk:ventas"
-abandon_after_seconds = 20
+agent_ring_seconds = 20
 "#;
 
 pub const CSV: &str = "telefono;nombre;plan\n600000001;Ana Cliente;Fibra 600\n";
@@ -135,8 +135,18 @@ async fn a_desk_call_reaches_the_ready_agent_with_its_screen_pop_and_disposition
         return;
     };
     let root = tempfile::tempdir().unwrap();
-    helpers::campaign(root.path(), "ventas", TOML, "lista.csv", CSV);
+    // The callee says what they want before the transfer: the agent sees it.
+    let toml =
+        format!("{TOML}\n[[capture]]\nprompt = \"Díganos qué necesita.\"\nfield = \"motivo\"\n");
+    helpers::campaign(root.path(), "ventas", &toml, "lista.csv", CSV);
+    let script = root.path().join("script.toml");
+    std::fs::write(
+        &script,
+        "\"+34600000001\" = \"answer said=más_velocidad\"\n",
+    )
+    .unwrap();
     let mut config = helpers::config(&test_db.url, root.path());
+    config.simulator.script_file = Some(script);
     config.simulator.speed = 100.0;
     config.server.dashboard_password = Some(secrecy::SecretString::from("operador-1234"));
     let app = Application::build(config, Arc::new(SystemClock))
@@ -227,6 +237,7 @@ async fn a_desk_call_reaches_the_ready_agent_with_its_screen_pop_and_disposition
     assert_eq!(pop["contact"]["name"], "Ana Cliente");
     assert_eq!(pop["contact"]["phone"], "+34600000001");
     assert_eq!(pop["contact"]["vars"]["plan"], "Fibra 600");
+    assert_eq!(pop["transcripts"]["motivo"], "más velocidad", "{pop}");
     assert_eq!(
         pop["script"],
         "Buenos días Ana Cliente: le llamo por su plan Fibra 600."
@@ -374,7 +385,7 @@ async fn an_agent_who_does_not_pick_up_is_paused_and_the_next_one_takes_the_call
     };
     let root = tempfile::tempdir().unwrap();
     // A wait of 60 s (1.2 s of real time): 30 s of ringing for each agent.
-    let toml = TOML.replace("abandon_after_seconds = 20", "abandon_after_seconds = 60");
+    let toml = TOML.replace("agent_ring_seconds = 20", "agent_ring_seconds = 60");
     helpers::campaign(root.path(), "ventas", &toml, "lista.csv", CSV);
     let mut config = helpers::config(&test_db.url, root.path());
     config.simulator.speed = 50.0;

@@ -247,7 +247,7 @@ async fn sales_never_dial_more_calls_than_agents_and_count_the_abandoned(db: Db)
         return;
     };
     let root = tempfile::tempdir().unwrap();
-    let toml = "kind = \"sales\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\nrequire_consent = false\n[sales]\nagent = \"extension:200\"\nagents = 2\nabandon_after_seconds = 2\n";
+    let toml = "kind = \"sales\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\nrequire_consent = false\n[sales]\nagent = \"extension:200\"\nagents = 2\nagent_ring_seconds = 2\n";
     let phones: Vec<String> = (1..=8).map(|i| format!("+3460000000{i}")).collect();
     let csv = format!(
         "telefono;nombre\n{}\n",
@@ -261,7 +261,7 @@ async fn sales_never_dial_more_calls_than_agents_and_count_the_abandoned(db: Db)
     let script = root.path().join("script.toml");
     // Two agents who pick up in half a second and talk 20 s. Six callees wait for them; one
     // hangs up while the transfer rings; for another the agent would take 5 s, over the 2 s
-    // threshold.
+    // the agent's phone rings.
     let mut lines: Vec<String> = phones[..6]
         .iter()
         .map(|p| format!("\"{p}\" = \"answer\""))
@@ -272,7 +272,7 @@ async fn sales_never_dial_more_calls_than_agents_and_count_the_abandoned(db: Db)
     std::fs::write(&script, lines.join("\n")).unwrap();
     let mut config = helpers::config(&test_db.url, root.path());
     config.simulator.script_file = Some(script);
-    // Slower than the other tests: the 2 s threshold is 40 ms of real time, so a loaded
+    // Slower than the other tests: the 2 s ring is 40 ms of real time, so a loaded
     // machine does not turn a prompt pick-up into an abandon.
     config.simulator.speed = 50.0;
     // Room for more calls than agents: only the sales pacing holds them back.
@@ -334,7 +334,7 @@ async fn sales_learn_that_fewer_agents_are_present_than_the_setting_says(db: Db)
         return;
     };
     let root = tempfile::tempdir().unwrap();
-    let toml = "kind = \"sales\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\nrequire_consent = false\n[sales]\nagent = \"extension:200\"\nagents = 4\nabandon_after_seconds = 2\n";
+    let toml = "kind = \"sales\"\ncaller_id = \"+34910000000\"\nmax_attempts = 1\nrequire_consent = false\n[sales]\nagent = \"extension:200\"\nagents = 4\nagent_ring_seconds = 2\n";
     let phones: Vec<String> = (10..=21).map(|i| format!("+346000000{i}")).collect();
     let csv = format!(
         "telefono\n{}\n",

@@ -1,8 +1,10 @@
 //! Integration tests: the real Application and the real binary, over real HTTP, against the
 //! simulator, on SQLite and on PostgreSQL.
 
+mod assumptions;
 mod callbacks;
 mod cluster;
+mod consent;
 mod csv_office;
 mod dashboard;
 mod desk;
@@ -25,6 +27,7 @@ mod states;
 mod systemd;
 mod tls;
 mod together;
+mod transfers;
 mod unknowns;
 mod watch;
 mod webhooks;

@@ -91,6 +91,9 @@ pub struct Rejected {
     /// The fields as read, untrimmed, including any beyond the header.
     pub record: Vec<String>,
     pub error: String,
+    /// The number (E.164) whose row was rejected for lacking a valid consent basis: a contact
+    /// of the campaign with that number, imported before, has its consent withdrawn.
+    pub withdraws: Option<String>,
 }
 
 /// A row whose number an earlier imported row of the same file already has; it was not imported

@@ -51,6 +51,7 @@ impl RowReader {
                 line,
                 record: fields.iter().map(|f| f.to_string()).collect(),
                 error,
+                withdraws: None,
             })
         };
         let roles = &layout.roles;
@@ -113,7 +114,14 @@ impl RowReader {
 
         if let Some(policy) = &self.consent {
             if let Err(e) = policy.check(&layout.keys, &field) {
-                return reject(e);
+                // A list sent again without the consent withdraws it.
+                return match reject(e) {
+                    Row::Rejected(r) => Row::Rejected(Rejected {
+                        withdraws: Some(phone),
+                        ..r
+                    }),
+                    other => other,
+                };
             }
         }
 

@@ -15,6 +15,7 @@ const SPEAK_CHARS_PER_SEC: f64 = 14.0;
 const PLAY_SECS: f64 = 5.0;
 const KEY_AFTER_SECS: f64 = 1.0;
 const TRANSFER_TALK_SECS: f64 = 30.0;
+const TRANSFER_PICKUP_SECS: f64 = 5.0;
 const KNOWN_COMMANDS: &str = "speak speak_getdtmf play play_getdtmf dial queue ivr voicemail \
     record google_voice2text callerid send_dtmf busy congestion hangup";
 /// Fields of every control request (§2), in the order they are sent.
@@ -71,6 +72,8 @@ struct Step {
     ends: bool,
     /// The command failed (`statuscode` 400).
     failed: bool,
+    /// A transfer an agent took: the part of `secs` the agent talks (the rest is the pick-up).
+    agent_talk: Option<f64>,
 }
 
 fn step(secs: f64, description: &str, dtmf: &str, ends: bool) -> Step {
@@ -81,8 +84,37 @@ fn step(secs: f64, description: &str, dtmf: &str, ends: bool) -> Step {
         dtmf,
         ends,
         failed: false,
+        agent_talk: None,
     }
 }
+
+/// A transfer's leg to an agent, for the call report: who, how it went, and when it started
+/// and ended (simulated seconds from the launch).
+pub(super) struct Leg {
+    dst: String,
+    status: &'static str,
+    billed: f64,
+    start: f64,
+}
+
+/// The destination of a transfer's leg as the report writes it: an extension as dialled, an
+/// outside number in national digits; a queue's agent is an extension of the PBX.
+fn leg_dst(cmd: &Command) -> String {
+    match cmd.command.as_str() {
+        "dial" => {
+            let number = cmd.options.split(',').nth(1).unwrap_or("").trim();
+            number
+                .strip_prefix("0034")
+                .or_else(|| number.strip_prefix("00"))
+                .unwrap_or(number)
+                .to_string()
+        }
+        _ => QUEUE_AGENT.to_string(),
+    }
+}
+
+/// The extension that answers for a queue in the simulated PBX.
+const QUEUE_AGENT: &str = "2001";
 
 /// `google_voice2text` (`key;language;silence_seconds;beep`): the callee speaks, then is
 /// silent for `silence_seconds`; the transcript (or nothing) comes back in `description`.
@@ -113,6 +145,7 @@ struct Answered<'a> {
     refuse: Option<usize>,
     transfer_ok: bool,
     bridge_secs: Option<f64>,
+    bridged_secs: Option<f64>,
 }
 
 pub(super) struct Call {
@@ -120,6 +153,8 @@ pub(super) struct Call {
     pub(super) launch: LaunchRecord,
     /// An inbound call (a caller calling the dialer's number), not a launch (`super::inbound`).
     pub(super) inbound: Option<super::inbound::Leg>,
+    /// The transfers' legs, reported with the call's own line.
+    pub(super) legs: std::sync::Mutex<Vec<Leg>>,
 }
 
 /// Whether this call is among the `share` (0 to 1) that a switch hits: a pure function of the
@@ -167,6 +202,7 @@ impl Call {
                 refuse,
                 transfer_ok,
                 bridge_secs,
+                bridged_secs,
             } => {
                 let how = Answered {
                     keys,
@@ -175,6 +211,7 @@ impl Call {
                     refuse: *refuse,
                     transfer_ok: *transfer_ok,
                     bridge_secs: *bridge_secs,
+                    bridged_secs: *bridged_secs,
                 };
                 return self.answered(*ring_secs, &how).await;
             }
@@ -204,6 +241,7 @@ impl Call {
             refuse,
             transfer_ok,
             bridge_secs,
+            bridged_secs,
         } = *how;
         self.sleep(ring).await?;
         let (mut talk, mut commands, mut getdtmfs, mut listens) = (0.0, 0, 0, 0);
@@ -226,7 +264,9 @@ impl Call {
             }
             // `refuse=N`: the Nth command is refused as if it were not valid.
             let parsed = match parse_command(&body) {
-                Ok(cmd) if refuse == Some(commands + 1) => Err((cmd.command, cmd.options)),
+                Ok(cmd) if refuse == Some(commands + 1) || !self.understood(&cmd) => {
+                    Err((cmd.command, cmd.options))
+                }
                 other => other,
             };
             let cmd = match parsed {
@@ -286,10 +326,29 @@ impl Call {
             if cmd.command.ends_with("_getdtmf") {
                 getdtmfs += 1;
             }
+            let transfer = matches!(cmd.command.as_str(), "dial" | "queue");
             if hangup_during == Some(commands) {
-                self.sleep(step.secs / 2.0).await?;
-                talk += step.secs / 2.0;
+                // During a transfer the callee leaves while it rings, before any agent.
+                let stay = if transfer { 1.0 } else { step.secs / 2.0 };
+                if transfer {
+                    self.leg(&cmd, "cancel", 0.0, ring + talk);
+                }
+                self.sleep(stay).await?;
+                talk += stay;
                 break;
+            }
+            if let (true, Some(agent_talk)) = (transfer, step.agent_talk) {
+                let pickup = (step.secs - agent_talk).max(0.0);
+                if let Some(bridged) = bridged_secs {
+                    // The callee hangs up first: no transfer result, only the end request.
+                    self.leg(&cmd, "answer", bridged, ring + talk + pickup);
+                    self.sleep(pickup + bridged).await?;
+                    talk += pickup + bridged;
+                    break;
+                }
+                self.leg(&cmd, "answer", agent_talk, ring + talk + pickup);
+            } else if transfer {
+                self.leg(&cmd, "noanswer", 0.0, ring + talk);
             }
             self.sleep(step.secs).await?;
             talk += step.secs;
@@ -300,13 +359,25 @@ impl Call {
                 key_pressed = Some(step.dtmf.clone());
             }
             let failed = step.failed;
+            let cfg = &self.sim.inner.cfg;
+            // The switches that play the provider's alternatives: a `queue` answered with a
+            // bare `OK`, a `speak` answered without its status.
+            let description = match cmd.command.as_str() {
+                "queue" if cfg.bare_queue_results => String::new(),
+                _ => step.description,
+            };
+            let (status, statuscode) = match (failed, cmd.command.as_str()) {
+                (false, "speak" | "speak_getdtmf") if cfg.bare_speak_results => ("", ""),
+                (true, _) => ("ERROR", "400"),
+                (false, _) => ("OK", "200"),
+            };
             next = vec![
                 ("userfield", userfield.clone()),
                 ("command", cmd.command),
                 ("options", cmd.options),
-                ("status", if failed { "ERROR" } else { "OK" }.into()),
-                ("statuscode", if failed { "400" } else { "200" }.into()),
-                (crate::flow::TRANSCRIPT_FIELD, step.description),
+                ("status", status.into()),
+                ("statuscode", statuscode.into()),
+                (crate::flow::TRANSCRIPT_FIELD, description),
                 ("dtmf", step.dtmf),
                 ("statuscall", "ANSWER".into()),
             ];
@@ -365,7 +436,10 @@ impl Call {
         match acquired {
             Ok(Ok(agent)) if waited + bridge <= window => {
                 self.sleep(bridge).await?;
-                let talk = step(agents.talk_secs, "ANSWER", "", false);
+                let talk = Step {
+                    agent_talk: Some(agents.talk_secs),
+                    ..step(agents.talk_secs, "ANSWER", "", false)
+                };
                 Some((talk, waited + bridge, Some(agent)))
             }
             Ok(Ok(agent)) => {
@@ -376,6 +450,33 @@ impl Call {
             }
             _ => Some((no_agent, window, None)),
         }
+    }
+
+    /// Whether the simulated provider understands this command's options: a `queue` in
+    /// another form than `simulator.queue_options` says is refused.
+    fn understood(&self, cmd: &Command) -> bool {
+        use crate::config::QueueOptions;
+        let o = &cmd.options;
+        match (cmd.command.as_str(), self.sim.inner.cfg.queue_options) {
+            ("queue", Some(QueueOptions::Comma)) => o.contains(',') && !o.contains(';'),
+            ("queue", Some(QueueOptions::Semicolon)) => o.contains(';') && !o.contains(','),
+            ("queue", Some(QueueOptions::Name)) => !o.trim().is_empty() && !o.contains([',', ';']),
+            _ => true,
+        }
+    }
+
+    /// Keeps a transfer's leg for the report.
+    fn leg(&self, cmd: &Command, status: &'static str, billed: f64, start: f64) {
+        let leg = Leg {
+            dst: leg_dst(cmd),
+            status,
+            billed,
+            start,
+        };
+        self.legs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(leg);
     }
 
     /// Simulates one command (options are positional, `;`-separated, `,` for dial/queue).
@@ -414,7 +515,15 @@ impl Call {
         };
         let done = |secs: f64| step(secs, "", "", false);
         let transfer = |ring: f64| match transfer_ok {
-            true => step(5.0 + TRANSFER_TALK_SECS, "ANSWER", "", false),
+            true => Step {
+                agent_talk: Some(TRANSFER_TALK_SECS),
+                ..step(
+                    TRANSFER_PICKUP_SECS + TRANSFER_TALK_SECS,
+                    "ANSWER",
+                    "",
+                    false,
+                )
+            },
             false => step(ring, "NOANSWER", "", false),
         };
         match cmd.command.as_str() {
@@ -428,7 +537,10 @@ impl Call {
                 (Some(desk), "extension") if transfer_ok => {
                     let (secs, description) =
                         crate::desk::sim::extension_answer(desk, opt(1), num(2, 30.0));
-                    step(secs, description, "", false)
+                    Step {
+                        agent_talk: (description == "ANSWER").then_some(desk.talk_seconds),
+                        ..step(secs, description, "", false)
+                    }
                 }
                 _ => transfer(num(2, 30.0)),
             },
@@ -551,7 +663,33 @@ impl Call {
             "plan": "",
             "useragent": format!("APIVoice;{};{}", l.id, self.sim.inner.cfg.api),
         });
-        self.sim.state().pending.push(line);
+        // A transfer's legs go first: a busy agent leg must never close the callee's call.
+        let legs = std::mem::take(&mut *self.legs.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut lines: Vec<Value> = legs
+            .iter()
+            .map(|leg| {
+                let at = |s: f64| {
+                    l.at + chrono::TimeDelta::try_milliseconds((s * 1000.0) as i64)
+                        .unwrap_or_default()
+                };
+                json!({
+                    "ID": l.id,
+                    "startdate": madrid(at(leg.start), "%Y-%m-%d %H:%M:%S%.6f"),
+                    "stopdate": madrid(at(leg.start + leg.billed), "%Y-%m-%d %H:%M:%S%.6f"),
+                    "src": format!("{src} (APIVoice {})", l.id),
+                    "dst": leg.dst,
+                    "dstname": "Extensión",
+                    "duration": secs(leg.billed),
+                    "cost": 0.0,
+                    "status": leg.status,
+                    "ip": "",
+                    "plan": "",
+                    "useragent": format!("APIVoice;{};{}", l.id, self.sim.inner.cfg.api),
+                })
+            })
+            .collect();
+        lines.push(line);
+        self.sim.state().pending.extend(lines);
     }
 }
 

@@ -100,6 +100,7 @@ impl SimHandle {
                 refuse: None,
                 transfer_ok: call.transfer_ok,
                 bridge_secs: None,
+                bridged_secs: None,
             },
         };
         self.inner.in_progress.fetch_add(1, Ordering::SeqCst);
@@ -110,6 +111,7 @@ impl SimHandle {
                 url: call.url.clone(),
                 trace,
             }),
+            legs: Default::default(),
         }
     }
 }

@@ -31,7 +31,7 @@ pub enum Said {
 ///
 /// ```text
 /// busy | noanswer | unreachable | congestion
-/// answer [ring=SECS] [keys=K,K,...] [said=T|T|...] [hangup=N] [refuse=N] [transfer=ok|fail] [bridge=SECS]
+/// answer [ring=SECS] [keys=K,K,...] [said=T|T|...] [hangup=N] [refuse=N] [transfer=ok|fail] [bridge=SECS] [bridged=SECS]
 /// ```
 ///
 /// - `ring=SECS`: simulated seconds of ringing before the answer (default 4);
@@ -41,12 +41,16 @@ pub enum Said {
 ///   the transcript with `_` for each space, `-` for nothing understood (empty), `!` for a
 ///   failed transcription (`statuscode` 400); commands beyond the list hear nothing;
 /// - `hangup=N`: the callee hangs up during the Nth command (1 = the reply to the start request);
-///   no result request is sent for it, only the final `CANCEL`;
+///   no result request is sent for it, only the final `CANCEL`; during a `dial` or `queue`,
+///   one second in, while it rings;
 /// - `refuse=N`: the provider refuses the Nth command as if it were not valid (`statuscode`
 ///   401, `Command not found`), as netelip does with a reply it cannot read;
 /// - `transfer=fail`: `dial`/`queue` report `NOANSWER` instead of `ANSWER`;
 /// - `bridge=SECS`: with an agent pool (see [`Agents`]), the agent takes this long to pick up
-///   this call instead of the pool's `bridge`.
+///   this call instead of the pool's `bridge`;
+/// - `bridged=SECS`: the callee hangs up first, this long after an agent took the transfer:
+///   no transfer result, only the end request (without it the agent hangs up first and the
+///   `dial`/`queue` result comes).
 ///
 /// Aliases: `no-answer`, `chanunavail`, `timeout` for `t`.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +71,8 @@ pub enum CallScript {
         transfer_ok: bool,
         /// Simulated seconds an agent of the pool takes to pick up this call.
         bridge_secs: Option<f64>,
+        /// The callee hangs up this long after an agent took the transfer.
+        bridged_secs: Option<f64>,
     },
     /// `BUSY` after ~3 s.
     Busy,
@@ -103,7 +109,7 @@ impl FromStr for CallScript {
         }
         let (mut ring_secs, mut keys, mut hangup_during, mut refuse, mut transfer_ok) =
             (ANSWER_AFTER_SECS, Vec::new(), None, None, true);
-        let mut bridge_secs = None;
+        let (mut bridge_secs, mut bridged_secs) = (None, None);
         let mut said = Vec::new();
         for word in words {
             let (k, v) = word
@@ -131,6 +137,10 @@ impl FromStr for CallScript {
                     let b = v.parse::<f64>().ok().filter(|b| b.is_finite() && *b >= 0.0);
                     bridge_secs = Some(b.ok_or_else(|| format!("bad bridge=`{v}`"))?);
                 }
+                "bridged" => {
+                    let b = v.parse::<f64>().ok().filter(|b| b.is_finite() && *b >= 0.0);
+                    bridged_secs = Some(b.ok_or_else(|| format!("bad bridged=`{v}`"))?);
+                }
                 "ring" => {
                     let r = v.parse::<f64>().ok().filter(|r| r.is_finite() && *r >= 0.0);
                     ring_secs = r.ok_or_else(|| format!("bad ring=`{v}`"))?;
@@ -146,6 +156,7 @@ impl FromStr for CallScript {
             refuse,
             transfer_ok,
             bridge_secs,
+            bridged_secs,
         })
     }
 }
@@ -311,6 +322,7 @@ pub fn random_outcome(seed: u64, dst: &str, n: usize) -> CallScript {
             refuse: None,
             transfer_ok: true,
             bridge_secs: None,
+            bridged_secs: None,
         },
         70..80 => CallScript::Busy,
         80..92 => CallScript::NoAnswer,

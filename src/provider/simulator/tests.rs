@@ -374,9 +374,10 @@ fn script_grammar() {
         refuse: Some(2),
         transfer_ok: false,
         bridge_secs: Some(0.5),
+        bridged_secs: Some(12.0),
     };
     assert_eq!(
-        "answer keys=t,2 hangup=3 transfer=fail ring=2.5 refuse=2 bridge=0.5".parse(),
+        "answer keys=t,2 hangup=3 transfer=fail ring=2.5 refuse=2 bridge=0.5 bridged=12".parse(),
         Ok(expected)
     );
     for bad in [
