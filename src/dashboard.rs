@@ -296,8 +296,9 @@ async fn api_campaign(State(st): State<DashboardState>, Path(id): Path<String>) 
         Ok(v) => v,
         Err(e) => return internal(e),
     };
-    let (plan, limit, tz) = plan_of(&st, &id);
-    match report::compliance_report(&st.store, &id, plan.as_ref(), limit, tz).await {
+    let loaded = loaded(&st, &id);
+    let ctx = report::HtmlContext::of(loaded.as_deref(), st.default_tz, st.lang);
+    match report::compliance_report(&st.store, &id, &ctx).await {
         Ok(c) => {
             if let Value::Object(m) = &mut v {
                 m.insert(
@@ -311,38 +312,21 @@ async fn api_campaign(State(st): State<DashboardState>, Path(id): Path<String>) 
     Json(v).into_response()
 }
 
-/// The campaign's schedule, abandon-rate limit and zone as the daemon runs it.
-fn plan_of(
-    st: &DashboardState,
-    id: &str,
-) -> (
-    Option<crate::campaign::plan::CampaignPlan>,
-    Option<f64>,
-    chrono_tz::Tz,
-) {
-    let c = st
-        .campaigns
+/// The campaign as the daemon runs it, if its folder loads.
+fn loaded(st: &DashboardState, id: &str) -> Option<Arc<crate::dialer::ActiveCampaign>> {
+    st.campaigns
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .get(id)
-        .cloned();
-    match c {
-        Some(c) => (Some(c.plan.clone()), report::abandon_limit(&c), c.plan.tz),
-        None => (None, None, st.default_tz),
-    }
+        .cloned()
 }
 
 async fn html_report(State(st): State<DashboardState>, Path(file): Path<String>) -> Response {
     let Some(id) = file.strip_suffix(".html") else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let (plan, limit, tz) = plan_of(&st, id);
-    let ctx = report::HtmlContext {
-        plan: plan.as_ref(),
-        abandon_limit: limit,
-        tz,
-        lang: st.lang,
-    };
+    let loaded = loaded(&st, id);
+    let ctx = report::HtmlContext::of(loaded.as_deref(), st.default_tz, st.lang);
     match report::html_report(&st.store, id, &ctx, false, st.clock.now()).await {
         Ok(page) => Html(page).into_response(),
         Err(report::ReportError::UnknownCampaign(_)) => StatusCode::NOT_FOUND.into_response(),

@@ -30,6 +30,7 @@ mod migrate_lock;
 mod postgres;
 mod queries;
 mod records;
+mod report_reads;
 mod sql;
 mod sqlite;
 mod sqlite_direct;
@@ -43,6 +44,8 @@ mod tests_desk;
 mod tests_events;
 #[cfg(test)]
 mod tests_exclusion;
+#[cfg(test)]
+mod tests_reports;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -54,6 +57,7 @@ pub use inbound::{InboundCall, InboundMatch, NewInbound};
 pub use postgres::PgStore;
 pub use queries::ClaimCaps;
 pub use records::*;
+pub use report_reads::{ContactRows, InboundCounts};
 pub use sqlite::SqliteStore;
 
 use crate::schedule::{AttemptResult, NextState, RetryPolicy};
