@@ -489,29 +489,35 @@ pub struct CampaignState {
 }
 
 /// The state of campaign `row` with `waiting` contacts not yet final; `loaded` is the campaign
-/// as loaded from its folder, if it loads.
+/// as loaded from its folder, if it loads. The words are in `lang`; a waiting campaign's reason
+/// is the schedule's own.
 pub fn campaign_state(
     row: &crate::store::CampaignRow,
     waiting: i64,
     loaded: Option<&crate::dialer::ActiveCampaign>,
     now: chrono::DateTime<chrono::Utc>,
+    lang: crate::i18n::Lang,
 ) -> CampaignState {
+    let t = |k: &str| lang.text(k).to_string();
     let (state, text) = if row.paused {
         (
             "paused",
             format!(
-                "paused ({})",
-                row.paused_reason.as_deref().unwrap_or("by an operator")
+                "{} ({})",
+                t("campaign.paused"),
+                row.paused_reason
+                    .clone()
+                    .unwrap_or_else(|| t("campaign.by_operator"))
             ),
         )
     } else if waiting == 0 {
-        ("finished", "finished".to_string())
+        ("finished", t("campaign.finished"))
     } else {
         match loaded {
-            None => ("folder_missing", "folder missing or invalid".to_string()),
+            None => ("folder_missing", t("campaign.folder_missing")),
             Some(c) => match c.plan.campaign_status(now) {
                 Some(why) => ("waiting", why),
-                None => ("active", "active".to_string()),
+                None => ("active", t("campaign.active")),
             },
         }
     };
