@@ -253,3 +253,39 @@ pub fn timeline_line(d: &serde_json::Value) -> String {
     line.push('\n');
     line
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_rows_in_every_format() {
+        let agents = vec![AgentStats {
+            agent: "=ana".into(),
+            calls: 3,
+            missed: 1,
+            talk_seconds: 120,
+            wrapup_seconds: 30,
+            idle_seconds: 600,
+            dispositions: [("venta".to_string(), 2)].into_iter().collect(),
+        }];
+        let std = agents_csv(&agents, CsvStyle::Standard, crate::i18n::Lang::Es);
+        assert_eq!(
+            std,
+            "agent,calls,missed,talk_seconds,wrapup_seconds,idle_seconds,dispositions\r\n=ana,3,1,120,30,600,venta: 2\r\n"
+        );
+        let excel = agents_csv(&agents, CsvStyle::Excel, crate::i18n::Lang::Es);
+        assert!(
+            excel.contains("agente;llamadas atendidas;no atendidas;"),
+            "{excel}"
+        );
+        assert!(
+            excel.contains("'=ana;3;1;120;30;600;venta: 2"),
+            "a formula stays text: {excel}"
+        );
+        let table = agents_table(&agents, crate::i18n::Lang::En);
+        assert!(table.starts_with("agent  calls taken"), "{table}");
+        let html = agents_html(&agents, crate::i18n::Lang::Es);
+        assert!(html.contains("<h2>Agentes</h2>") && html.contains("<td class=\"n\">600</td>"));
+    }
+}

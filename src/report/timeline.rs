@@ -394,5 +394,35 @@ mod tests {
         assert!(text.contains("report line: answer 12 s"), "{text}");
         let j = serde_json::to_value(&t).unwrap();
         assert_eq!(j["attempts"][1]["events"][0]["dtmf"], "1");
+
+        // A callback between the two attempts sits between them.
+        let inbound = crate::store::InboundCall {
+            id: 9,
+            provider_call_id: Some("in.9".into()),
+            caller: "+34600000001".into(),
+            did: "+34910000000".into(),
+            campaign_id: Some("p".into()),
+            contact_id: Some(1),
+            route: "menu".into(),
+            outcome: Some("no_agent".into()),
+            received_at: 1500,
+            ended_at: Some(1600),
+            duration_seconds: Some(30),
+        };
+        let t = t.with_inbound(&[inbound], chrono_tz::UTC);
+        let text = t.to_table();
+        let (first, call, second) = (
+            text.find("attempt #1").unwrap(),
+            text.find("inbound call").unwrap(),
+            text.find("attempt #2").unwrap(),
+        );
+        assert!(first < call && call < second, "{text}");
+        assert!(
+            text.contains("from +34600000001 to +34910000000: menu → no_agent, 30 s"),
+            "{text}"
+        );
+        let j = serde_json::to_value(&t).unwrap();
+        assert_eq!(j["inbound"][0]["route"], "menu");
+        assert!(j["inbound"][0].get("received_ms").is_none());
     }
 }
