@@ -42,7 +42,7 @@ pub async fn explain(
     let number = phone::normalize(raw_phone, region).map_err(|e| anyhow::anyhow!("{e}"))?;
     let active = find_campaign(config, campaign, now)?;
     let store = Store::connect(&config.database.url).await?;
-    let result = explain_with(&store, &active, &number, now).await;
+    let result = explain_with(&store, &active, &number, now, config.ui.language).await;
     store.close().await;
     result
 }
@@ -52,7 +52,9 @@ async fn explain_with(
     c: &ActiveCampaign,
     number: &str,
     now: DateTime<Utc>,
+    lang: crate::i18n::Lang,
 ) -> anyhow::Result<String> {
+    let t = |k: &str| lang.text(k).to_string();
     let Some(contact) = store.contact(&c.id, number).await? else {
         anyhow::bail!(
             "{number} is not a contact of campaign {} (check the CSV and its .rejected.csv)",
@@ -61,42 +63,50 @@ async fn explain_with(
     };
     let tz = c.plan.tz;
     let mut out = format!(
-        "{}{} — campaign {} ({}): {}\n",
+        "{}{} — {} {} ({}): {}\n",
         contact.phone,
         if contact.name.is_empty() {
             String::new()
         } else {
             format!(" ({})", contact.name)
         },
+        t("explain.campaign"),
         c.id,
-        c.kind.as_str(),
-        contact.state
+        lang.label(c.kind.as_str()),
+        lang.label(&contact.state)
     );
     out.push_str(&format!(
-        "  holidays: {}\n",
+        "  {}: {}\n",
+        t("explain.holidays"),
         c.plan.holidays_line(&contact.vars, &contact.phone)
     ));
     out.push_str(&format!(
-        "  attempts: {} of {}\n",
-        contact.attempts, c.max_attempts
+        "  {}: {} {} {}\n",
+        t("explain.attempts"),
+        contact.attempts,
+        t("explain.of"),
+        c.max_attempts
     ));
     for a in store.attempts_of(contact.contact_id).await? {
         out.push_str(&format!(
             "    #{} {} {}{}{}{}\n",
             a.number,
             local(at(a.created_at), tz),
-            a.result.as_deref().unwrap_or(match a.status.as_str() {
-                "not_placed" => "not placed",
-                "launching" => "launch result unknown",
-                _ => "in progress",
-            }),
+            a.result
+                .as_deref()
+                .map(|r| lang.label(r))
+                .unwrap_or(match a.status.as_str() {
+                    "not_placed" => lang.text("explain.not_placed"),
+                    "launching" => lang.text("explain.launch_unknown"),
+                    _ => lang.text("in_progress"),
+                }),
             a.outcome
                 .as_deref()
-                .map(|o| format!(" → {o}"))
+                .map(|o| format!(" → {}", lang.label(o)))
                 .unwrap_or_default(),
             a.dtmf
                 .as_deref()
-                .map(|d| format!(", keys {d}"))
+                .map(|d| format!(", {} {d}", t("explain.keys")))
                 .unwrap_or_default(),
             a.error
                 .as_deref()
@@ -111,12 +121,15 @@ async fn explain_with(
         .find(|r| r.id == c.id)
         .filter(|r| r.paused);
     let why = match contact.state.as_str() {
-        "in_progress" => "a call is in progress now".to_string(),
+        "in_progress" => t("explain.in_call"),
         "pending" | "scheduled" => {
             if let Some(p) = paused {
                 format!(
-                    "the campaign is paused ({})",
-                    p.paused_reason.as_deref().unwrap_or("by an operator")
+                    "{} ({})",
+                    t("explain.campaign_paused"),
+                    p.paused_reason
+                        .clone()
+                        .unwrap_or_else(|| t("campaign.by_operator"))
                 )
             } else {
                 let dnc = store
@@ -135,35 +148,35 @@ async fn explain_with(
                 };
                 let later = contact.next_at > now_ms;
                 let due = if contact.attempts > 0 {
-                    "retry due"
+                    t("explain.retry_due")
                 } else {
-                    "due"
+                    t("explain.due")
                 };
                 match c.plan.gate(&candidate, now_ms) {
                     Gate::Launch if later => format!("{due} {}", local(at(contact.next_at), tz)),
-                    Gate::Launch => {
-                        "due now: it will be called as soon as a line is free".to_string()
-                    }
+                    Gate::Launch => t("explain.due_now"),
                     Gate::Defer { note, .. } => note,
-                    Gate::Close { note, state } => format!("{note} (it will end {state})"),
+                    Gate::Close { note, state } => {
+                        format!("{note} ({} {})", t("explain.will_end"), lang.label(&state))
+                    }
                 }
             }
         }
-        "unreachable" => "attempts spent without an answer".to_string(),
-        "invalid_number" => "the provider says the number does not exist (twice)".to_string(),
-        "failed" => "the provider refused the call for good".to_string(),
+        "unreachable" => t("explain.unreachable"),
+        "invalid_number" => t("explain.invalid_number"),
+        "failed" => t("explain.failed"),
         _ => contact
             .note
             .clone()
-            .unwrap_or_else(|| "finished".to_string()),
+            .unwrap_or_else(|| t("explain.finished")),
     };
-    out.push_str(&format!("  why: {why}\n"));
+    out.push_str(&format!("  {}: {why}\n", t("explain.why")));
     if let (Some(note), true) = (
         &contact.note,
         matches!(contact.state.as_str(), "blocked" | "expired"),
     ) {
         if !why.contains(note.as_str()) {
-            out.push_str(&format!("  note: {note}\n"));
+            out.push_str(&format!("  {}: {note}\n", t("explain.note")));
         }
     }
     Ok(out)
@@ -174,6 +187,7 @@ pub async fn campaigns(config: &Config, now: DateTime<Utc>) -> anyhow::Result<St
     let (loaded, errors) = app::load_campaigns(config, now);
     let store = Store::connect(&config.database.url).await?;
     let rows = store.campaigns().await?;
+    let lang = config.ui.language;
     let mut out = String::new();
     for row in &rows {
         let stats = store.stats(&row.id).await?;
@@ -182,19 +196,20 @@ pub async fn campaigns(config: &Config, now: DateTime<Utc>) -> anyhow::Result<St
             .map(|w| stats.states.get(*w).copied().unwrap_or(0))
             .sum();
         let active = loaded.iter().find(|c| c.id == row.id);
-        let state = crate::report::campaign_state(row, waiting, active, now).text;
+        let state = crate::report::campaign_state(row, waiting, active, now, lang).text;
         out.push_str(&format!(
-            "{:<24} {:<13} {}/{} done  {}\n",
+            "{:<24} {:<13} {}/{} {}  {}\n",
             row.id,
-            row.kind,
+            lang.label(&row.kind),
             stats.contacts - waiting,
             stats.contacts,
+            lang.text("campaigns.done"),
             state
         ));
     }
     store.close().await;
     for e in errors {
-        out.push_str(&format!("error: {e}\n"));
+        out.push_str(&format!("{}: {e}\n", lang.text("campaigns.error")));
     }
     Ok(out)
 }

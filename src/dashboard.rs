@@ -240,7 +240,7 @@ async fn campaign_json(
         .unwrap_or_else(|e| e.into_inner())
         .get(&row.id)
         .cloned();
-    let state = report::campaign_state(row, waiting, loaded.as_deref(), st.clock.now());
+    let state = report::campaign_state(row, waiting, loaded.as_deref(), st.clock.now(), st.lang);
     let mut v = serde_json::to_value(&r).unwrap_or_else(|_| json!({}));
     if let Value::Object(m) = &mut v {
         m.insert("title".into(), json!(row.title));
@@ -299,8 +299,9 @@ async fn api_campaign(State(st): State<DashboardState>, Path(id): Path<String>) 
         Ok(v) => v,
         Err(e) => return internal(e),
     };
-    let (plan, limit, tz) = plan_of(&st, &id);
-    match report::compliance_report(&st.store, &id, plan.as_ref(), limit, tz).await {
+    let loaded = loaded(&st, &id);
+    let ctx = report::HtmlContext::of(loaded.as_deref(), st.default_tz, st.lang);
+    match report::compliance_report(&st.store, &id, &ctx).await {
         Ok(c) => {
             if let Value::Object(m) = &mut v {
                 m.insert(
@@ -314,38 +315,21 @@ async fn api_campaign(State(st): State<DashboardState>, Path(id): Path<String>) 
     Json(v).into_response()
 }
 
-/// The campaign's schedule, abandon-rate limit and zone as the daemon runs it.
-fn plan_of(
-    st: &DashboardState,
-    id: &str,
-) -> (
-    Option<crate::campaign::plan::CampaignPlan>,
-    Option<f64>,
-    chrono_tz::Tz,
-) {
-    let c = st
-        .campaigns
+/// The campaign as the daemon runs it, if its folder loads.
+fn loaded(st: &DashboardState, id: &str) -> Option<Arc<crate::dialer::ActiveCampaign>> {
+    st.campaigns
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .get(id)
-        .cloned();
-    match c {
-        Some(c) => (Some(c.plan.clone()), report::abandon_limit(&c), c.plan.tz),
-        None => (None, None, st.default_tz),
-    }
+        .cloned()
 }
 
 async fn html_report(State(st): State<DashboardState>, Path(file): Path<String>) -> Response {
     let Some(id) = file.strip_suffix(".html") else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let (plan, limit, tz) = plan_of(&st, id);
-    let ctx = report::HtmlContext {
-        plan: plan.as_ref(),
-        abandon_limit: limit,
-        tz,
-        lang: st.lang,
-    };
+    let loaded = loaded(&st, id);
+    let ctx = report::HtmlContext::of(loaded.as_deref(), st.default_tz, st.lang);
     match report::html_report(&st.store, id, &ctx, false, st.clock.now()).await {
         Ok(page) => Html(page).into_response(),
         Err(report::ReportError::UnknownCampaign(_)) => StatusCode::NOT_FOUND.into_response(),
@@ -387,32 +371,76 @@ async fn agents_events(State(st): State<DashboardState>) -> Response {
         .into_response()
 }
 
-async fn page() -> Response {
-    ([(header::CACHE_CONTROL, "no-store")], Html(PAGE)).into_response()
+async fn page(State(st): State<DashboardState>) -> Response {
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(page_in(st.lang)),
+    )
+        .into_response()
+}
+
+/// The page in `lang`: each `@@key@@` of [`PAGE`] becomes the catalogue's text (escaped), and
+/// `@@labels@@` the labels the script shows for kinds and agent states.
+fn page_in(lang: crate::i18n::Lang) -> String {
+    let mut labels = serde_json::Map::new();
+    for id in ["reminder", "announcement", "promotion", "survey", "sales"] {
+        labels.insert(id.into(), json!(lang.label(id)));
+    }
+    for state in crate::store::AGENT_STATES {
+        labels.insert(
+            (*state).to_string(),
+            json!(lang.text(&format!("agent_state.{state}"))),
+        );
+    }
+    let mut out = String::with_capacity(PAGE.len() + 1024);
+    let mut rest = PAGE;
+    while let Some(i) = rest.find("@@") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let Some(j) = after.find("@@") else {
+            out.push_str(&rest[i..]);
+            rest = "";
+            break;
+        };
+        match &after[..j] {
+            "labels" => out.push_str(&Value::Object(labels.clone()).to_string()),
+            "lang" => out.push_str(match lang {
+                crate::i18n::Lang::Es => "es",
+                crate::i18n::Lang::En => "en",
+            }),
+            key => out.push_str(&report::svg::escape(lang.text(key))),
+        }
+        rest = &after[j + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The dashboard page. Data comes from `/api/campaigns` (every 5 s); the script builds the rows
-/// with `textContent` only, so nothing from the data is ever parsed as markup.
+/// with `textContent` only, so nothing from the data is ever parsed as markup. `@@key@@` marks
+/// a text of the catalogue ([`page_in`]).
 const PAGE: &str = r##"<!DOCTYPE html>
-<html lang="es"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>pregonero — campaigns</title>
+<html lang="@@lang@@"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>pregonero — @@dash.campaigns@@</title>
 <style>
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4em .6em;text-align:left}
 th{background:#f3f3f3}td.n{text-align:right}.muted{color:#666}.paused{color:#c05621;font-weight:bold}
 </style></head><body>
-<h1>Campaigns</h1>
-<p class="muted">Live progress, refreshed every 5 seconds. <span id="updated"></span></p>
-<table><thead><tr><th>campaign</th><th>kind</th><th>state</th><th>progress</th><th class="n">contacts</th>
-<th class="n">attempts</th><th class="n">answered</th><th class="n">talk (s)</th><th class="n">cost (€)</th><th>report</th></tr></thead>
-<tbody id="rows"><tr><td colspan="10" class="muted">loading…</td></tr></tbody></table>
-<h2>Agents</h2>
-<table><thead><tr><th>agent</th><th>team</th><th>extension</th><th>state</th><th class="n">time in state</th></tr></thead>
-<tbody id="agents"><tr><td colspan="5" class="muted">no desk agents</td></tr></tbody></table>
-<noscript><p>This page needs JavaScript to refresh; the JSON is at <a href="/api/campaigns">/api/campaigns</a>.</p></noscript>
+<h1>@@dash.Campaigns@@</h1>
+<p class="muted">@@dash.live@@ <span id="updated"></span></p>
+<table><thead><tr><th>@@dash.campaign@@</th><th>@@dash.kind@@</th><th>@@dash.state@@</th><th>@@dash.progress@@</th><th class="n">@@contacts@@</th>
+<th class="n">@@html.attempts@@</th><th class="n">@@answered@@</th><th class="n">@@dash.talk@@</th><th class="n">@@dash.cost@@</th><th>@@dash.report@@</th></tr></thead>
+<tbody id="rows"><tr><td colspan="10" class="muted">@@dash.loading@@</td></tr></tbody></table>
+<h2>@@html.agents@@</h2>
+<table><thead><tr><th>@@agent.agent@@</th><th>@@dash.team@@</th><th>@@dash.extension@@</th><th>@@dash.state@@</th><th class="n">@@dash.time_in_state@@</th></tr></thead>
+<tbody id="agents"><tr><td colspan="5" class="muted">@@dash.no_agents@@</td></tr></tbody></table>
+<noscript><p>@@dash.noscript@@ <a href="/api/campaigns">/api/campaigns</a>.</p></noscript>
 <script>
 "use strict";
 const SVG = "http://www.w3.org/2000/svg";
+const LABELS = @@labels@@;
+function label(id) { return Object.prototype.hasOwnProperty.call(LABELS, id) ? LABELS[id] : id; }
 function cell(row, text, cls) {
   const td = document.createElement("td");
   td.textContent = text;
@@ -441,14 +469,14 @@ function render(data) {
   body.replaceChildren();
   if (!data.campaigns.length) {
     const tr = document.createElement("tr");
-    cell(tr, "no campaigns yet", "muted").colSpan = 10;
+    cell(tr, "@@dash.no_campaigns@@", "muted").colSpan = 10;
     body.appendChild(tr);
   }
   for (const c of data.campaigns) {
     const tr = document.createElement("tr");
     tr.dataset.campaign = c.campaign;
     cell(tr, c.campaign + (c.title ? " — " + c.title : ""));
-    cell(tr, c.kind);
+    cell(tr, label(c.kind));
     cell(tr, c.state_text, c.paused ? "paused" : "");
     const p = cell(tr, "");
     p.appendChild(bar(c.progress));
@@ -460,11 +488,11 @@ function render(data) {
     cell(tr, Number(c.cost).toFixed(4), "n");
     const a = document.createElement("a");
     a.href = c.report_url;
-    a.textContent = "HTML report";
+    a.textContent = "@@dash.html_report@@";
     cell(tr, "").appendChild(a);
     body.appendChild(tr);
   }
-  document.getElementById("updated").textContent = "Updated " + new Date(data.generated_at).toLocaleString();
+  document.getElementById("updated").textContent = "@@dash.updated@@ " + new Date(data.generated_at).toLocaleString("@@lang@@");
 }
 function renderAgents(data) {
   const body = document.getElementById("agents");
@@ -473,7 +501,7 @@ function renderAgents(data) {
     const tr = document.createElement("tr");
     tr.dataset.agent = a.name;
     cell(tr, a.name); cell(tr, a.team); cell(tr, a.extension);
-    cell(tr, a.state + (a.reason ? " (" + a.reason + ")" : ""));
+    cell(tr, label(a.state) + (a.reason ? " (" + a.reason + ")" : ""));
     const s = a.seconds_in_state;
     cell(tr, s >= 60 ? Math.floor(s / 60) + " min " + (s % 60) + " s" : s + " s", "n");
     body.appendChild(tr);
@@ -487,9 +515,9 @@ async function refresh() {
     // in the URL; the browser reuses the Basic credentials it already holds.
     const r = await fetch(location.origin + "/api/campaigns", { credentials: "same-origin", cache: "no-store" });
     if (r.ok) render(await r.json());
-    else document.getElementById("updated").textContent = "refresh failed: HTTP " + r.status;
+    else document.getElementById("updated").textContent = "@@dash.refresh_failed@@: HTTP " + r.status;
   } catch (e) {
-    document.getElementById("updated").textContent = "refresh failed: " + e.message;
+    document.getElementById("updated").textContent = "@@dash.refresh_failed@@: " + e.message;
   }
 }
 refresh();
@@ -501,6 +529,28 @@ setInterval(refresh, 5000);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_speaks_the_operators_language() {
+        for lang in [crate::i18n::Lang::Es, crate::i18n::Lang::En] {
+            let page = page_in(lang);
+            assert!(!page.contains("@@"), "a key left: {page}");
+            assert!(page.contains("const LABELS = {"));
+        }
+        for (i, part) in PAGE.split("@@").enumerate() {
+            if i % 2 == 1 && !matches!(part, "labels" | "lang") {
+                assert!(crate::i18n::has(part), "{part} is not in the catalogue");
+            }
+        }
+        for state in crate::store::AGENT_STATES {
+            assert!(crate::i18n::has(&format!("agent_state.{state}")), "{state}");
+        }
+        let es = page_in(crate::i18n::Lang::Es);
+        assert!(es.contains("<h1>Campañas</h1>") && es.contains("\"sales\":\"ventas\""));
+        assert!(es.contains("<html lang=\"es\">"));
+        let en = page_in(crate::i18n::Lang::En);
+        assert!(en.contains("<h1>Campaigns</h1>") && en.contains("Updated "));
+    }
 
     fn basic(user_pass: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

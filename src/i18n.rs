@@ -87,6 +87,89 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "No hay llamadas que devolver.",
         "No calls to return.",
     ),
+    ("campaign.by_operator", "por un operador", "by an operator"),
+    (
+        "campaign.folder_missing",
+        "carpeta ausente o no válida",
+        "folder missing or invalid",
+    ),
+    // The dashboard.
+    ("dash.campaigns", "campañas", "campaigns"),
+    ("dash.Campaigns", "Campañas", "Campaigns"),
+    (
+        "dash.live",
+        "Progreso en directo, actualizado cada 5 segundos.",
+        "Live progress, refreshed every 5 seconds.",
+    ),
+    ("dash.campaign", "campaña", "campaign"),
+    ("dash.kind", "tipo", "kind"),
+    ("dash.state", "estado", "state"),
+    ("dash.progress", "progreso", "progress"),
+    ("dash.talk", "conversación (s)", "talk (s)"),
+    ("dash.cost", "coste (€)", "cost (€)"),
+    ("dash.report", "informe", "report"),
+    ("dash.loading", "cargando…", "loading…"),
+    ("dash.team", "equipo", "team"),
+    ("dash.extension", "extensión", "extension"),
+    ("dash.time_in_state", "tiempo en el estado", "time in state"),
+    ("dash.no_agents", "no hay agentes", "no desk agents"),
+    (
+        "dash.noscript",
+        "Esta página necesita JavaScript para actualizarse; el JSON está en",
+        "This page needs JavaScript to refresh; the JSON is at",
+    ),
+    ("dash.no_campaigns", "aún no hay campañas", "no campaigns yet"),
+    ("dash.html_report", "informe HTML", "HTML report"),
+    ("dash.updated", "Actualizado", "Updated"),
+    ("dash.refresh_failed", "no se pudo actualizar", "refresh failed"),
+    ("agent_state.logged_out", "desconectado", "logged out"),
+    ("agent_state.ready", "disponible", "ready"),
+    ("agent_state.paused", "en pausa", "paused"),
+    ("agent_state.on_call", "en llamada", "on call"),
+    ("agent_state.wrapup", "cerrando la llamada", "wrap-up"),
+    // `pregonero campaigns`.
+    ("campaigns.done", "hechos", "done"),
+    ("campaigns.error", "error", "error"),
+    // `pregonero explain`.
+    ("explain.campaign", "campaña", "campaign"),
+    ("explain.holidays", "festivos", "holidays"),
+    ("explain.attempts", "intentos", "attempts"),
+    ("explain.of", "de", "of"),
+    ("explain.not_placed", "no lanzado", "not placed"),
+    (
+        "explain.launch_unknown",
+        "resultado del lanzamiento desconocido",
+        "launch result unknown",
+    ),
+    ("explain.keys", "teclas", "keys"),
+    ("explain.in_call", "hay una llamada en curso", "a call is in progress now"),
+    ("explain.campaign_paused", "la campaña está en pausa", "the campaign is paused"),
+    ("explain.retry_due", "reintento previsto", "retry due"),
+    ("explain.due", "previsto", "due"),
+    (
+        "explain.due_now",
+        "le toca ahora: se llamará en cuanto haya una línea libre",
+        "due now: it will be called as soon as a line is free",
+    ),
+    ("explain.will_end", "terminará como", "it will end"),
+    (
+        "explain.unreachable",
+        "intentos agotados sin respuesta",
+        "attempts spent without an answer",
+    ),
+    (
+        "explain.invalid_number",
+        "el operador dice que el número no existe (dos veces)",
+        "the provider says the number does not exist (twice)",
+    ),
+    (
+        "explain.failed",
+        "el operador rechazó la llamada definitivamente",
+        "the provider refused the call for good",
+    ),
+    ("explain.finished", "terminado", "finished"),
+    ("explain.why", "por qué", "why"),
+    ("explain.note", "nota", "note"),
     // Contact report columns.
     ("col.phone", "teléfono", "phone"),
     ("col.name", "nombre", "name"),
@@ -123,7 +206,33 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
     ("html.survey", "Respuestas de la encuesta", "Survey answers"),
     ("html.compliance", "Cumplimiento", "Compliance"),
+    ("html.inbound", "Llamadas entrantes", "Inbound calls"),
+    ("html.agents", "Agentes", "Agents"),
+    ("html.no_data", "sin datos", "no data"),
+    ("agent.agent", "agente", "agent"),
+    ("agent.calls", "llamadas atendidas", "calls taken"),
+    ("agent.missed", "no atendidas", "missed"),
+    ("agent.talk_seconds", "conversación (s)", "talk (s)"),
+    ("agent.wrapup_seconds", "cierre (s)", "wrap-up (s)"),
+    ("agent.idle_seconds", "en espera (s)", "idle (s)"),
+    ("agent.dispositions", "resultados", "dispositions"),
+    ("inbound.calls", "llamadas recibidas", "calls received"),
+    ("inbound.matched", "de contactos de la campaña", "from the campaign's contacts"),
+    ("inbound.to_agent", "pasadas a un agente", "put through to an agent"),
+    ("inbound.opted_out", "bajas", "opt-outs"),
+    ("inbound.confirmed", "citas confirmadas", "appointments confirmed"),
+    ("inbound.cancelled", "citas anuladas", "appointments cancelled"),
+    (
+        "inbound.callbacks_open",
+        "pendientes de devolver",
+        "callbacks still owed",
+    ),
     ("html.contact_table", "Contactos", "Contacts"),
+    (
+        "html.contacts_capped",
+        "Se muestran los {shown} primeros de {total} contactos (el resumen y los gráficos los cuentan todos); la lista completa: pregonero report {campaign} --contacts --format csv",
+        "Showing the first {shown} of {total} contacts (the summary and charts count them all); the full list: pregonero report {campaign} --contacts --format csv",
+    ),
     (
         "breach.outside_window",
         "llamadas fuera de horario",
@@ -214,6 +323,12 @@ const MONTHS_EN: [&str; 12] = [
 
 fn find(key: &str) -> Option<&'static (&'static str, &'static str, &'static str)> {
     CATALOGUE.iter().find(|(k, _, _)| *k == key)
+}
+
+/// Whether the catalogue holds `key` (tests of texts kept outside this file, e.g. a page's
+/// `@@key@@` marks).
+pub fn has(key: &str) -> bool {
+    find(key).is_some()
 }
 
 impl Lang {

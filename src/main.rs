@@ -111,6 +111,9 @@ enum Cmd {
         /// The compliance report (calling windows, abandon rate, do-not-call, opt-outs).
         #[arg(long, conflicts_with = "contacts")]
         compliance: bool,
+        /// One row per desk agent: calls, missed, talk, wrap-up and idle time, dispositions.
+        #[arg(long, conflicts_with_all = ["contacts", "contact", "compliance"])]
+        agents: bool,
         /// Write to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -430,6 +433,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             contacts,
             contact,
             compliance,
+            agents,
             output,
         } => {
             let args = report::cli::ReportArgs {
@@ -439,6 +443,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 contacts,
                 contact,
                 compliance,
+                agents,
             };
             report_cmd(&config, &args, output).await
         }
@@ -720,16 +725,38 @@ async fn report_cmd(
     output: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let store = Store::connect(&config.database.url).await?;
-    let rendered = report::cli::render(config, &store, args, Utc::now()).await;
-    store.close().await;
-    let rendered = rendered?;
-    match output {
-        Some(path) => std::fs::write(&path, &rendered.text)
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{}", rendered.text),
-    }
+    // Written as it is rendered (`--contacts` streams); to a file through a temporary file in
+    // its folder, renamed once complete, so a failure never leaves half a report behind.
+    let breach = match output {
+        Some(path) => {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let tmp = tempfile::NamedTempFile::new_in(dir)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp);
+            let breach = report::cli::render_to(config, &store, args, Utc::now(), &mut w).await;
+            store.close().await;
+            let breach = breach?;
+            w.into_inner()
+                .map_err(|e| e.into_error())
+                .and_then(|tmp| tmp.persist(&path).map_err(|e| e.error))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            breach
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+            let breach = report::cli::render_to(config, &store, args, Utc::now(), &mut w).await;
+            store.close().await;
+            let breach = breach?;
+            std::io::Write::flush(&mut w)?;
+            breach
+        }
+    };
     // A compliance breach is a finding a script must not miss: exit status 2.
-    Ok(if rendered.breach {
+    Ok(if breach {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS

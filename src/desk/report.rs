@@ -6,14 +6,23 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use crate::report::csv::{Cell, CsvStyle};
 use crate::report::timeline::Timeline;
 use crate::report::CampaignReport;
-use crate::store::{AttemptRow, ContactReportRow, Store, StoreError};
+use crate::store::{AgentStats, AttemptRow, ContactReportRow, DispositionRow, Store, StoreError};
 
 /// Adds the campaign's dispositions and agents (when it has any).
 pub async fn fill(store: &Store, report: &mut CampaignReport) -> Result<(), StoreError> {
     let counts = store.disposition_counts(&report.campaign).await?;
-    let agents = store.agent_stats(Some(&report.campaign)).await?;
+    let mut agents = store.agent_stats(Some(&report.campaign)).await?;
+    if !agents.is_empty() {
+        let idle = store
+            .agent_idle_seconds(&report.campaign, chrono::Utc::now().timestamp_millis())
+            .await?;
+        for a in &mut agents {
+            a.idle_seconds = idle.get(&a.agent).copied().unwrap_or(0);
+        }
+    }
     if !counts.is_empty() || !agents.is_empty() {
         report.dispositions = Some(counts);
     }
@@ -36,8 +45,8 @@ pub fn table_lines(report: &CampaignReport, out: &mut String) {
     }
     if let Some(agents) = &report.agents {
         out.push_str(&format!(
-            "  {:<18}{:>6}{:>8}{:>10}{:>10}  dispositions\n",
-            "agent", "calls", "missed", "talk s", "wrap-up s"
+            "  {:<18}{:>6}{:>8}{:>10}{:>10}{:>10}  dispositions\n",
+            "agent", "calls", "missed", "talk s", "wrap-up s", "idle s"
         ));
         for a in agents {
             let d: Vec<String> = a
@@ -46,16 +55,127 @@ pub fn table_lines(report: &CampaignReport, out: &mut String) {
                 .map(|(k, n)| format!("{k}: {n}"))
                 .collect();
             out.push_str(&format!(
-                "  {:<18}{:>6}{:>8}{:>10}{:>10}  {}\n",
+                "  {:<18}{:>6}{:>8}{:>10}{:>10}{:>10}  {}\n",
                 a.agent,
                 a.calls,
                 a.missed,
                 a.talk_seconds,
                 a.wrapup_seconds,
+                a.idle_seconds,
                 d.join(", ")
             ));
         }
     }
+}
+
+/// The columns [`apply_dispositions`] adds, after the CSV columns.
+pub const DISPOSITION_COLUMNS: [&str; 3] = ["disposition", "disposition_agent", "disposition_note"];
+
+/// The per-agent columns, as catalogue keys (`agent.*`) and as identifiers for scripts.
+const AGENT_COLUMNS: [&str; 6] = [
+    "agent",
+    "calls",
+    "missed",
+    "talk_seconds",
+    "wrapup_seconds",
+    "idle_seconds",
+];
+
+fn agent_header(people: Option<crate::i18n::Lang>) -> Vec<String> {
+    let mut h: Vec<String> = AGENT_COLUMNS
+        .iter()
+        .map(|c| match people {
+            Some(l) => l.text(&format!("agent.{c}")).to_string(),
+            None => c.to_string(),
+        })
+        .collect();
+    h.push(match people {
+        Some(l) => l.text("agent.dispositions").to_string(),
+        None => "dispositions".into(),
+    });
+    h
+}
+
+fn agent_cells(a: &AgentStats) -> Vec<String> {
+    let d: Vec<String> = a
+        .dispositions
+        .iter()
+        .map(|(k, n)| format!("{k}: {n}"))
+        .collect();
+    vec![
+        a.agent.clone(),
+        a.calls.to_string(),
+        a.missed.to_string(),
+        a.talk_seconds.to_string(),
+        a.wrapup_seconds.to_string(),
+        a.idle_seconds.to_string(),
+        d.join(", "),
+    ]
+}
+
+/// `report CAMPAIGN --agents --format csv`: one row per agent (headings in the reader's
+/// language in excel style, identifiers in standard style).
+pub fn agents_csv(agents: &[AgentStats], style: CsvStyle, lang: crate::i18n::Lang) -> String {
+    let people = (style == CsvStyle::Excel).then_some(lang);
+    let rows: Vec<Vec<Cell>> = agents
+        .iter()
+        .map(|a| {
+            let c = agent_cells(a);
+            vec![
+                Cell::Text(c[0].clone()),
+                Cell::Int(a.calls),
+                Cell::Int(a.missed),
+                Cell::Int(a.talk_seconds),
+                Cell::Int(a.wrapup_seconds),
+                Cell::Int(a.idle_seconds),
+                Cell::Text(c[6].clone()),
+            ]
+        })
+        .collect();
+    crate::report::csv::write(style, &agent_header(people), &rows)
+}
+
+/// `report CAMPAIGN --agents`: aligned columns for a terminal.
+pub fn agents_table(agents: &[AgentStats], lang: crate::i18n::Lang) -> String {
+    use crate::report::contacts::{aligned, widen, widths_of};
+    let header = agent_header(Some(lang));
+    let rows: Vec<Vec<String>> = agents.iter().map(agent_cells).collect();
+    let mut widths = widths_of(&header);
+    for r in &rows {
+        widen(&mut widths, r);
+    }
+    let mut out = aligned(&header, &widths);
+    for r in &rows {
+        out.push_str(&aligned(r, &widths));
+    }
+    out
+}
+
+/// The HTML report's agents section (every value escaped).
+pub fn agents_html(agents: &[AgentStats], lang: crate::i18n::Lang) -> String {
+    use crate::report::svg::escape;
+    let mut s = format!(
+        "<h2>{}</h2><div class=\"scroll\"><table><thead><tr>",
+        escape(lang.text("html.agents"))
+    );
+    for h in agent_header(Some(lang)) {
+        s.push_str(&format!("<th>{}</th>", escape(&h)));
+    }
+    s.push_str("</tr></thead><tbody>");
+    for a in agents {
+        s.push_str("<tr>");
+        for (i, c) in agent_cells(a).iter().enumerate() {
+            let class = if (1..=5).contains(&i) {
+                " class=\"n\""
+            } else {
+                ""
+            };
+            s.push_str(&format!("<td{class}>{}</td>", escape(c)));
+        }
+        s.push_str("</tr>");
+    }
+    s.push_str("</tbody></table></div>");
+    s
 }
 
 /// Each contact's latest disposition as the columns `disposition`, `disposition_agent` and
@@ -66,9 +186,14 @@ pub async fn contact_columns(
     rows: &mut [ContactReportRow],
 ) -> Result<(), StoreError> {
     let all = store.dispositions(campaign).await?;
-    if all.is_empty() {
-        return Ok(());
+    if !all.is_empty() {
+        apply_dispositions(rows, all);
     }
+    Ok(())
+}
+
+/// Puts each contact's latest disposition of `all` (oldest first) in its row's columns.
+pub fn apply_dispositions(rows: &mut [ContactReportRow], all: Vec<DispositionRow>) {
     let mut latest = BTreeMap::new();
     for d in all {
         latest.insert(d.contact_id, d);
@@ -78,11 +203,10 @@ pub async fn contact_columns(
             Some(d) => (d.disposition.clone(), d.agent.clone(), d.note.clone()),
             None => Default::default(),
         };
-        r.vars.insert("disposition".into(), disposition);
-        r.vars.insert("disposition_agent".into(), agent);
-        r.vars.insert("disposition_note".into(), note);
+        r.vars.insert(DISPOSITION_COLUMNS[0].into(), disposition);
+        r.vars.insert(DISPOSITION_COLUMNS[1].into(), agent);
+        r.vars.insert(DISPOSITION_COLUMNS[2].into(), note);
     }
-    Ok(())
 }
 
 /// Puts each call's disposition in the timeline.
@@ -128,4 +252,40 @@ pub fn timeline_line(d: &serde_json::Value) -> String {
     }
     line.push('\n');
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_rows_in_every_format() {
+        let agents = vec![AgentStats {
+            agent: "=ana".into(),
+            calls: 3,
+            missed: 1,
+            talk_seconds: 120,
+            wrapup_seconds: 30,
+            idle_seconds: 600,
+            dispositions: [("venta".to_string(), 2)].into_iter().collect(),
+        }];
+        let std = agents_csv(&agents, CsvStyle::Standard, crate::i18n::Lang::Es);
+        assert_eq!(
+            std,
+            "agent,calls,missed,talk_seconds,wrapup_seconds,idle_seconds,dispositions\r\n=ana,3,1,120,30,600,venta: 2\r\n"
+        );
+        let excel = agents_csv(&agents, CsvStyle::Excel, crate::i18n::Lang::Es);
+        assert!(
+            excel.contains("agente;llamadas atendidas;no atendidas;"),
+            "{excel}"
+        );
+        assert!(
+            excel.contains("'=ana;3;1;120;30;600;venta: 2"),
+            "a formula stays text: {excel}"
+        );
+        let table = agents_table(&agents, crate::i18n::Lang::En);
+        assert!(table.starts_with("agent  calls taken"), "{table}");
+        let html = agents_html(&agents, crate::i18n::Lang::Es);
+        assert!(html.contains("<h2>Agentes</h2>") && html.contains("<td class=\"n\">600</td>"));
+    }
 }

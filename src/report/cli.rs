@@ -28,31 +28,19 @@ pub struct ReportArgs {
     /// One contact's timeline (a phone number in any accepted form).
     pub contact: Option<String>,
     pub compliance: bool,
+    /// One row per desk agent.
+    pub agents: bool,
 }
 
-/// What the campaign's folder says, if it still loads.
-struct Loaded {
-    plan: Option<crate::campaign::plan::CampaignPlan>,
-    abandon_limit: Option<f64>,
-    tz: Tz,
-}
-
-/// The campaign's schedule, zone and abandon-rate limit from its folder, if it still loads.
-fn plan_of(config: &Config, campaign: &str, now: DateTime<Utc>) -> Loaded {
+/// The campaign as loaded from its folder, if it still loads, and the zone to use without it.
+fn loaded(
+    config: &Config,
+    campaign: &str,
+    now: DateTime<Utc>,
+) -> (Option<crate::dialer::ActiveCampaign>, Tz) {
     let (loaded, _) = crate::app::load_campaigns(config, now);
     let fallback = config.calling.timezone.parse().unwrap_or(chrono_tz::UTC);
-    match loaded.into_iter().find(|c| c.id == campaign) {
-        Some(c) => Loaded {
-            abandon_limit: super::abandon_limit(&c),
-            tz: c.plan.tz,
-            plan: Some(c.plan),
-        },
-        None => Loaded {
-            plan: None,
-            abandon_limit: None,
-            tz: fallback,
-        },
-    }
+    (loaded.into_iter().find(|c| c.id == campaign), fallback)
 }
 
 /// A rendered report and whether it found a compliance breach (`report --compliance` then
@@ -86,73 +74,84 @@ pub async fn render(
     args: &ReportArgs,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Rendered> {
+    let mut bytes = Vec::new();
+    let breach = render_to(config, store, args, now, &mut bytes).await?;
+    Ok(Rendered {
+        text: String::from_utf8(bytes)?,
+        breach,
+    })
+}
+
+/// Writes the report the arguments ask for to `out` (`report --contacts` as it reads the
+/// contacts), and says whether it found a compliance breach.
+pub async fn render_to(
+    config: &Config,
+    store: &Store,
+    args: &ReportArgs,
+    now: DateTime<Utc>,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<bool> {
     let lang = config.ui.language;
-    let plain = |text: String| Rendered {
-        text,
-        breach: false,
+    let mut plain = |text: String| -> anyhow::Result<bool> {
+        out.write_all(text.as_bytes())?;
+        Ok(false)
     };
-    let needs_campaign = args.contacts || args.contact.is_some() || args.compliance;
+    let needs_campaign = args.contacts || args.contact.is_some() || args.compliance || args.agents;
     let campaign = match (&args.campaign, needs_campaign || args.format == Format::Html) {
         (Some(c), _) => Some(c.as_str()),
         (None, true) => anyhow::bail!(
-            "name the campaign: --contacts, --contact, --compliance and --format html report one campaign"
+            "name the campaign: --contacts, --contact, --compliance, --agents and --format html report one campaign"
         ),
         (None, false) => None,
     };
     if let (Some(c), Some(raw)) = (campaign, &args.contact) {
         let region = phone::region(&config.calling.default_region);
         let number = phone::normalize(raw, region).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let tz = plan_of(config, c, now).tz;
+        let (active, fallback) = loaded(config, c, now);
+        let tz = super::HtmlContext::of(active.as_ref(), fallback, lang).tz;
         let t = super::contact_timeline(store, c, &number, tz).await?;
         return match args.format {
-            Format::Json => json(&t).map(plain),
-            Format::Table => Ok(plain(t.to_table())),
+            Format::Json => plain(json(&t)?),
+            Format::Table => plain(t.to_table()),
             _ => anyhow::bail!("--contact prints as table or json"),
         };
     }
     if let (Some(c), true) = (campaign, args.compliance) {
-        let l = plan_of(config, c, now);
-        let r = super::compliance_report(store, c, l.plan.as_ref(), l.abandon_limit, l.tz).await?;
+        let (active, fallback) = loaded(config, c, now);
+        let ctx = super::HtmlContext::of(active.as_ref(), fallback, lang);
+        let r = super::compliance_report(store, c, &ctx).await?;
         let text = match args.format {
             Format::Json => json(&r)?,
             Format::Table => r.to_table(lang),
             _ => anyhow::bail!("--compliance prints as table or json (html reports include it)"),
         };
-        return Ok(Rendered {
-            text,
-            breach: r.breached(),
-        });
+        plain(text)?;
+        return Ok(r.breached());
     }
     if let Some(c) = campaign {
-        let l = plan_of(config, c, now);
+        let (active, fallback) = loaded(config, c, now);
+        let ctx = super::HtmlContext::of(active.as_ref(), fallback, lang);
         if args.format == Format::Html {
-            return Ok(plain(
-                super::html_report(
-                    store,
-                    c,
-                    &super::HtmlContext {
-                        plan: l.plan.as_ref(),
-                        abandon_limit: l.abandon_limit,
-                        tz: l.tz,
-                        lang,
-                    },
-                    args.contacts,
-                    now,
-                )
-                .await?,
-            ));
+            return plain(super::html_report(store, c, &ctx, args.contacts, now).await?);
+        }
+        if args.agents && args.format != Format::Html {
+            let report = super::build(store, Some(c)).await?.remove(0);
+            let agents = report.agents.unwrap_or_default();
+            return plain(match args.format {
+                Format::Json => json(&agents)?,
+                Format::Csv => crate::desk::report::agents_csv(&agents, args.csv_style, lang),
+                _ => crate::desk::report::agents_table(&agents, lang),
+            });
         }
         if args.contacts {
-            let t = super::contact_table(store, c, l.tz).await?.with_lang(lang);
-            return Ok(plain(match args.format {
-                Format::Csv => t.to_csv(args.csv_style),
-                Format::Json => json(&t.to_json())?,
-                Format::Table | Format::Html => t.to_table(),
-            }));
+            super::kind_of(store, c).await?;
+            super::stream::write_contacts(store, c, ctx.tz, lang, args.format, args.csv_style, out)
+                .await?;
+            return Ok(false);
         }
     }
     let reports = super::build(store, campaign).await?;
-    Ok(plain(match args.format {
+    plain(match args.format {
         Format::Json if campaign.is_some() && reports.len() == 1 => json(&reports[0])?,
         Format::Json => json(&reports)?,
         Format::Csv => super::summary_csv(&reports, args.csv_style),
@@ -161,5 +160,5 @@ pub async fn render(
             .map(|r| r.to_table())
             .collect::<Vec<_>>()
             .join("\n"),
-    }))
+    })
 }

@@ -162,7 +162,7 @@ impl ContactTable {
     }
 
     /// A row's cells: identifiers when `lang` is `None`, labels for people otherwise.
-    fn cells(&self, r: &ContactReportRow, lang: Option<Lang>) -> Vec<Cell> {
+    pub(crate) fn cells(&self, r: &ContactReportRow, lang: Option<Lang>) -> Vec<Cell> {
         let label = |id: &str| match lang {
             Some(l) => l.label(id).to_string(),
             None => id.to_string(),
@@ -216,102 +216,91 @@ impl ContactTable {
     /// One JSON object per contact; `last_call_at` is RFC 3339 with the zone's offset, the CSV
     /// columns are under `vars`.
     pub fn to_json(&self) -> Value {
-        Value::Array(
-            self.rows
-                .iter()
-                .map(|r| {
-                    let last = r
-                        .last_call_at
-                        .and_then(|m| Utc.timestamp_millis_opt(m).single())
-                        .map(|t| t.with_timezone(&self.tz).to_rfc3339());
-                    let vars: Map<String, Value> = r
-                        .vars
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                        .collect();
-                    let mut row = json!({
-                        "phone": r.phone, "name": r.name, "state": r.state,
-                        "attempts": r.attempts, "last_result": r.last_result, "dtmf": r.dtmf,
-                        "last_call_at": last, "talk_seconds": r.talk_seconds,
-                        "cost": (r.cost * 10_000.0).round() / 10_000.0, "vars": vars,
-                    });
-                    // Surveys: the key per question (other kinds keep their shape).
-                    if !self.questions.is_empty() {
-                        row["answers"] =
-                            json!(self.answers.get(&r.contact_id).cloned().unwrap_or_default());
-                    }
-                    let captures: Map<String, Value> = self
-                        .said
-                        .get(&r.contact_id)
-                        .into_iter()
-                        .flatten()
-                        .map(|(f, (status, text))| {
-                            (f.clone(), json!({"status": status, "text": text}))
-                        })
-                        .collect();
-                    row["captures"] = Value::Object(captures);
-                    row
-                })
-                .collect(),
-        )
+        Value::Array(self.rows.iter().map(|r| self.row_json(r)).collect())
     }
 
-    /// Aligned columns for a terminal: the fixed columns and the captures (CSV columns are in
-    /// csv/json); a transcript is shown on one line, cut to 60 characters.
-    pub fn to_table(&self) -> String {
-        let lang = Some(self.lang);
-        let mut header: Vec<String> = self.header(lang).into_iter().take(FIXED.len()).collect();
+    /// One contact's JSON object (see [`ContactTable::to_json`]).
+    pub fn row_json(&self, r: &ContactReportRow) -> Value {
+        let last = r
+            .last_call_at
+            .and_then(|m| Utc.timestamp_millis_opt(m).single())
+            .map(|t| t.with_timezone(&self.tz).to_rfc3339());
+        let vars: Map<String, Value> = r
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let mut row = json!({
+            "phone": r.phone, "name": r.name, "state": r.state,
+            "attempts": r.attempts, "last_result": r.last_result, "dtmf": r.dtmf,
+            "last_call_at": last, "talk_seconds": r.talk_seconds,
+            "cost": (r.cost * 10_000.0).round() / 10_000.0, "vars": vars,
+        });
+        // Surveys: the key per question (other kinds keep their shape).
+        if !self.questions.is_empty() {
+            row["answers"] = json!(self.answers.get(&r.contact_id).cloned().unwrap_or_default());
+        }
+        let captures: Map<String, Value> = self
+            .said
+            .get(&r.contact_id)
+            .into_iter()
+            .flatten()
+            .map(|(f, (status, text))| (f.clone(), json!({"status": status, "text": text})))
+            .collect();
+        row["captures"] = Value::Object(captures);
+        row
+    }
+
+    /// The terminal table's heading: the fixed columns and the captures (CSV columns are in
+    /// csv/json).
+    pub fn table_header(&self) -> Vec<String> {
+        let mut header: Vec<String> = self
+            .header(Some(self.lang))
+            .into_iter()
+            .take(FIXED.len())
+            .collect();
         header.extend(self.captured.iter().map(|f| self.capture_header(f)));
+        header
+    }
+
+    /// A contact's cells in the terminal table; a transcript is shown on one line, cut to 60
+    /// characters.
+    pub fn table_cells(&self, r: &ContactReportRow) -> Vec<String> {
         let text = |c: Cell| match c {
             Cell::Text(s) => s,
             Cell::Int(n) => n.to_string(),
             Cell::Decimal(v, d) => self.lang.decimal(v, d),
             Cell::Empty => "-".into(),
         };
-        let rows: Vec<Vec<String>> = self
-            .rows
-            .iter()
-            .map(|r| {
-                // A transcript on one line, cut to 60 characters.
-                let said = self.captured.iter().map(|f| match self.said_cell(r, f) {
-                    Cell::Text(t) => {
-                        let line = crate::flow::spoken(&t);
-                        match line.char_indices().nth(60) {
-                            Some((i, _)) => format!("{}…", &line[..i]),
-                            None => line,
-                        }
-                    }
-                    other => text(other),
-                });
-                self.cells(r, lang)
-                    .into_iter()
-                    .take(FIXED.len())
-                    .map(text)
-                    .chain(said)
-                    .collect()
-            })
-            .collect();
-        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-        for r in &rows {
-            for (i, c) in r.iter().enumerate() {
-                widths[i] = widths[i].max(c.chars().count());
-            }
-        }
-        let line = |cells: &[String]| {
-            let mut s = String::new();
-            for (i, c) in cells.iter().enumerate() {
-                let pad = widths[i] - c.chars().count();
-                s.push_str(c);
-                if i + 1 < cells.len() {
-                    s.push_str(&" ".repeat(pad + 2));
+        let said = self.captured.iter().map(|f| match self.said_cell(r, f) {
+            Cell::Text(t) => {
+                let line = crate::flow::spoken(&t);
+                match line.char_indices().nth(60) {
+                    Some((i, _)) => format!("{}…", &line[..i]),
+                    None => line,
                 }
             }
-            s.push('\n');
-            s
-        };
-        let mut out = line(&header);
+            other => text(other),
+        });
+        self.cells(r, Some(self.lang))
+            .into_iter()
+            .take(FIXED.len())
+            .map(text)
+            .chain(said)
+            .collect()
+    }
+
+    /// Aligned columns for a terminal (see [`ContactTable::table_cells`]).
+    pub fn to_table(&self) -> String {
+        let header = self.table_header();
+        let rows: Vec<Vec<String>> = self.rows.iter().map(|r| self.table_cells(r)).collect();
+        let mut widths = widths_of(&header);
         for r in &rows {
-            out.push_str(&line(r));
+            widen(&mut widths, r);
+        }
+        let mut out = aligned(&header, &widths);
+        for r in &rows {
+            out.push_str(&aligned(r, &widths));
         }
         out
     }
@@ -339,6 +328,95 @@ impl ContactTable {
         }
         out.push_str("</tbody></table>");
         out
+    }
+}
+
+/// The width of each cell, in characters.
+pub fn widths_of(cells: &[String]) -> Vec<usize> {
+    cells.iter().map(|h| h.chars().count()).collect()
+}
+
+/// Widens `widths` to fit `cells`.
+pub fn widen(widths: &mut [usize], cells: &[String]) {
+    for (w, c) in widths.iter_mut().zip(cells) {
+        *w = (*w).max(c.chars().count());
+    }
+}
+
+/// One line of an aligned table: cells padded to `widths`, two spaces apart.
+pub fn aligned(cells: &[String], widths: &[usize]) -> String {
+    let mut s = String::new();
+    for (i, c) in cells.iter().enumerate() {
+        s.push_str(c);
+        if i + 1 < cells.len() {
+            let pad = widths
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(c.chars().count());
+            s.push_str(&" ".repeat(pad + 2));
+        }
+    }
+    s.push('\n');
+    s
+}
+
+/// The columns of a campaign's contact report, known before the first contact is read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Columns {
+    /// The CSV columns, in the order of the files that brought them.
+    pub extra: Vec<String>,
+    /// Survey questions, first answered first.
+    pub questions: Vec<String>,
+    /// Capture fields, sorted.
+    pub captured: Vec<String>,
+    /// Whether the campaign has dispositions (their columns are then among `extra`).
+    pub dispositions: bool,
+}
+
+impl ContactTable {
+    /// An empty table with known columns: batches of rows are put in it one after another.
+    pub fn with_columns(tz: Tz, lang: Lang, columns: &Columns) -> ContactTable {
+        ContactTable {
+            tz,
+            lang,
+            rows: Vec::new(),
+            extra: columns.extra.clone(),
+            questions: columns.questions.clone(),
+            answers: Default::default(),
+            captured: columns.captured.clone(),
+            said: Default::default(),
+        }
+    }
+
+    /// Replaces the rows (and what hangs off them) with the next batch. Answers and
+    /// transcripts of a question or field the columns do not name are left out: the heading
+    /// is already written.
+    pub fn set_batch(
+        &mut self,
+        rows: Vec<ContactReportRow>,
+        answers: Vec<(i64, String, String)>,
+        captures: Vec<CaptureRow>,
+    ) {
+        self.rows = rows;
+        self.answers.clear();
+        self.said.clear();
+        for (contact, question, key) in answers {
+            if self.questions.contains(&question) {
+                self.answers
+                    .entry(contact)
+                    .or_default()
+                    .insert(question, key);
+            }
+        }
+        for c in captures {
+            if self.captured.contains(&c.field) {
+                self.said
+                    .entry(c.contact_id)
+                    .or_default()
+                    .insert(c.field, (c.status, c.text));
+            }
+        }
     }
 }
 

@@ -68,23 +68,58 @@ fn stays_text_only_quoted(s: &str) -> bool {
     digits && ((s.len() > 1 && s.starts_with('0')) || s.len() >= 8)
 }
 
+/// A CSV written row by row to any writer (a report streaming to standard output): the BOM
+/// first in excel style, then each record as it comes.
+pub struct Writer<W: std::io::Write> {
+    style: CsvStyle,
+    inner: csv::Writer<W>,
+}
+
+impl<W: std::io::Write> Writer<W> {
+    pub fn new(style: CsvStyle, mut out: W) -> std::io::Result<Writer<W>> {
+        if style == CsvStyle::Excel {
+            out.write_all("\u{feff}".as_bytes())?;
+        }
+        let inner = csv::WriterBuilder::new()
+            .delimiter(style.delimiter())
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(out);
+        Ok(Writer { style, inner })
+    }
+
+    pub fn header(&mut self, header: &[String]) -> std::io::Result<()> {
+        self.inner
+            .write_record(header)
+            .map_err(std::io::Error::from)
+    }
+
+    pub fn row(&mut self, row: &[Cell]) -> std::io::Result<()> {
+        let style = self.style;
+        self.inner
+            .write_record(row.iter().map(|c| style.cell(c)))
+            .map_err(std::io::Error::from)
+    }
+
+    /// Flushes and gives the writer back.
+    pub fn finish(self) -> std::io::Result<W> {
+        self.inner
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.error().to_string()))
+    }
+}
+
 /// Writes a header and rows. Fields containing the separator, quotes or line breaks are quoted.
 pub fn write(style: CsvStyle, header: &[String], rows: &[Vec<Cell>]) -> String {
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(style.delimiter())
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    // Writing to a Vec cannot fail; errors would only come from the writer itself.
-    let _ = w.write_record(header);
-    for row in rows {
-        let _ = w.write_record(row.iter().map(|c| style.cell(c)));
+    let mut bytes = Vec::new();
+    // Writing to a Vec cannot fail.
+    if let Ok(mut w) = Writer::new(style, &mut bytes) {
+        let _ = w.header(header);
+        for row in rows {
+            let _ = w.row(row);
+        }
+        let _ = w.finish();
     }
-    let bytes = w.into_inner().unwrap_or_default();
-    let body = String::from_utf8(bytes).unwrap_or_default();
-    match style {
-        CsvStyle::Excel => format!("\u{feff}{body}"),
-        CsvStyle::Standard => body,
-    }
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -304,6 +304,14 @@ fn compliance_html(c: &Compliance, lang: Lang) -> String {
     s
 }
 
+/// A chart with its empty-series panel in the reader's language.
+fn no_data(lang: Lang, chart: String) -> String {
+    chart.replace(
+        &format!(">{}</text>", svg::NO_DATA),
+        &format!(">{}</text>", escape(lang.text("html.no_data"))),
+    )
+}
+
 /// What the page is about and for whom.
 pub struct Page<'a> {
     /// The campaign's title (its folder name when it has none).
@@ -377,58 +385,89 @@ pub fn render(
         .map(|(k, v)| (lang.label(k).to_string(), *v))
         .collect();
     b.push_str(&format!("<h2>{}</h2>", escape(&t("html.funnel"))));
-    b.push_str(&svg::bars(&t("html.funnel"), &funnel));
+    b.push_str(&no_data(lang, svg::bars(&t("html.funnel"), &funnel)));
     b.push_str(&format!("<h2>{}</h2>", escape(&t("html.over_time"))));
-    b.push_str(&svg::columns(
-        &t("html.over_time"),
-        &data.timeline_labels,
-        &[
-            Series {
-                name: &t("html.attempts"),
-                values: data.timeline_attempts.clone(),
-            },
-            Series {
-                name: lang.label("answered"),
-                values: data.timeline_answers.clone(),
-            },
-        ],
-        false,
+    b.push_str(&no_data(
+        lang,
+        svg::columns(
+            &t("html.over_time"),
+            &data.timeline_labels,
+            &[
+                Series {
+                    name: &t("html.attempts"),
+                    values: data.timeline_attempts.clone(),
+                },
+                Series {
+                    name: lang.label("answered"),
+                    values: data.timeline_answers.clone(),
+                },
+            ],
+            false,
+        ),
     ));
     b.push_str(&format!("<h2>{}</h2>", escape(&t("html.rate_by_hour"))));
     let hours: Vec<String> = (0..24).map(|h| format!("{h:02}")).collect();
-    b.push_str(&svg::columns(
-        &t("html.rate_by_hour"),
-        &hours,
-        &[Series {
-            name: &t("html.answer_rate"),
-            values: data
-                .answer_rate_by_hour
-                .iter()
-                .map(|r| r.unwrap_or(f64::NAN))
-                .collect(),
-        }],
-        true,
+    b.push_str(&no_data(
+        lang,
+        svg::columns(
+            &t("html.rate_by_hour"),
+            &hours,
+            &[Series {
+                name: &t("html.answer_rate"),
+                values: data
+                    .answer_rate_by_hour
+                    .iter()
+                    .map(|r| r.unwrap_or(f64::NAN))
+                    .collect(),
+            }],
+            true,
+        ),
     ));
     b.push_str(&format!("<h2>{}</h2>", escape(&t("html.abandon"))));
     let limit = compliance.and_then(|c| c.abandon.limit);
     let limit_label = limit.map(|l| format!("{} {}", t("compliance.limit"), lang.percent(l)));
-    b.push_str(&svg::rate_line(
-        &t("html.abandon"),
-        &data.abandon_by_day,
-        limit.zip(limit_label.as_deref()),
+    b.push_str(&no_data(
+        lang,
+        svg::rate_line(
+            &t("html.abandon"),
+            &data.abandon_by_day,
+            limit.zip(limit_label.as_deref()),
+        ),
     ));
     if !data.answers.is_empty() {
         b.push_str(&format!("<h2>{}</h2>", escape(&t("html.survey"))));
         for (q, keys) in &data.answers {
             b.push_str(&format!("<h3>{}</h3>", escape(q)));
-            b.push_str(&svg::bars(q, keys));
+            b.push_str(&no_data(lang, svg::bars(q, keys)));
         }
+    }
+    if let Some(agents) = report.agents.as_deref().filter(|a| !a.is_empty()) {
+        b.push_str(&crate::desk::report::agents_html(agents, lang));
+    }
+    if let Some(i) = &report.inbound {
+        b.push_str(&format!("<h2>{}</h2>", escape(&t("html.inbound"))));
+        b.push_str(&kv_table(&[
+            (t("inbound.calls"), i.calls.to_string()),
+            (t("inbound.matched"), i.matched.to_string()),
+            (t("inbound.to_agent"), i.to_agent.to_string()),
+            (t("inbound.opted_out"), i.opted_out.to_string()),
+            (t("inbound.confirmed"), i.confirmed.to_string()),
+            (t("inbound.cancelled"), i.cancelled.to_string()),
+            (t("inbound.callbacks_open"), i.callbacks_open.to_string()),
+        ]));
     }
     if let Some(c) = compliance {
         b.push_str(&compliance_html(c, lang));
     }
     if let Some(table) = contacts {
         b.push_str(&format!("<h2>{}</h2>", escape(&t("html.contact_table"))));
+        if (table.rows.len() as i64) < report.contacts {
+            let note = t("html.contacts_capped")
+                .replace("{shown}", &table.rows.len().to_string())
+                .replace("{total}", &report.contacts.to_string())
+                .replace("{campaign}", &report.campaign);
+            b.push_str(&format!("<p class=\"muted\">{}</p>", escape(&note)));
+        }
         b.push_str("<div class=\"scroll\">");
         b.push_str(&table.to_html_table());
         b.push_str("</div>");
@@ -564,7 +603,10 @@ mod tests {
         assert!(page.contains("&lt;2&gt;"));
         // Funnel, timeline, rate by hour, abandon (no data), one survey question.
         assert_eq!(page.matches("<svg").count(), 5);
-        assert!(page.contains("no data"), "the abandon chart is empty");
+        assert!(
+            page.contains("sin datos"),
+            "the abandon chart is empty, in Spanish"
+        );
         for external in ["<script", "http://", "https://", "<link", "@import", "url("] {
             let allowed = external == "http://"
                 && page.matches(external).count()

@@ -9,6 +9,7 @@ pub mod consent;
 pub mod contacts;
 pub mod csv;
 pub mod html;
+pub mod stream;
 pub mod svg;
 pub mod timeline;
 
@@ -58,6 +59,9 @@ pub struct CampaignReport {
     /// Desk campaigns: per agent, calls, talk and wrap-up time, dispositions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agents: Option<Vec<crate::store::AgentStats>>,
+    /// Campaigns called back: what the inbound calls did (absent without any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inbound: Option<crate::store::InboundCounts>,
 }
 
 /// Abandoned sales calls: answered, but no agent took them within `abandon_after_seconds`.
@@ -148,6 +152,7 @@ impl CampaignReport {
             abandon: None,
             dispositions: None,
             agents: None,
+            inbound: None,
         }
     }
 
@@ -182,6 +187,12 @@ impl CampaignReport {
             ));
         }
         crate::desk::report::table_lines(self, &mut out);
+        if let Some(i) = &self.inbound {
+            out.push_str(&format!(
+                "  inbound calls   {:>8} ({} matched, {} to an agent, {} opted out, {} confirmed, {} cancelled, {} callbacks open)\n",
+                i.calls, i.matched, i.to_agent, i.opted_out, i.confirmed, i.cancelled, i.callbacks_open
+            ));
+        }
         out
     }
 }
@@ -195,6 +206,8 @@ pub enum ReportError {
     UnknownContact { campaign: String, phone: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot write the report: {0}")]
+    Write(#[from] std::io::Error),
 }
 
 /// Reports for one campaign, or all when `campaign` is `None`.
@@ -223,6 +236,10 @@ pub async fn build(
             report.abandon = Some(AbandonReport::from_calls(&calls));
         }
         crate::desk::report::fill(store, &mut report).await?;
+        let inbound = store.inbound_counts(&row.id).await?;
+        if inbound.calls > 0 {
+            report.inbound = Some(inbound);
+        }
         out.push(report);
     }
     if let (Some(c), true) = (campaign, out.is_empty()) {
@@ -279,7 +296,7 @@ pub fn summary_csv(reports: &[CampaignReport], style: csv::CsvStyle) -> String {
 }
 
 /// The kind of a stored campaign.
-async fn kind_of(store: &Store, campaign: &str) -> Result<Kind, ReportError> {
+pub(crate) async fn kind_of(store: &Store, campaign: &str) -> Result<Kind, ReportError> {
     store
         .campaigns()
         .await?
@@ -289,30 +306,25 @@ async fn kind_of(store: &Store, campaign: &str) -> Result<Kind, ReportError> {
         .ok_or_else(|| ReportError::UnknownCampaign(campaign.to_string()))
 }
 
-/// The contacts of a campaign, one row each.
+/// The contacts of a campaign, one row each, all in memory (small campaigns and tests;
+/// `report --contacts` streams with [`stream::write_contacts`]).
 pub async fn contact_table(
     store: &Store,
     campaign: &str,
     tz: chrono_tz::Tz,
 ) -> Result<contacts::ContactTable, ReportError> {
     kind_of(store, campaign).await?;
-    let mut rows = store.contact_report(campaign).await?;
-    crate::desk::report::contact_columns(store, campaign, &mut rows).await?;
-    Ok(contacts::ContactTable::new(tz, rows)
-        .with_answers(store.contact_answers(campaign).await?)
-        .with_captures(store.captures_of_campaign(campaign).await?))
+    stream::load(store, campaign, tz, crate::i18n::Lang::default(), None).await
 }
 
-/// The compliance report; `plan` is the campaign's schedule as loaded from its folder (`None`
-/// when the folder is gone: the window check then reads "unknown").
-/// `abandon_limit` is the loaded campaign's `max_abandon_rate` ([`abandon_limit`]); a sales
-/// campaign whose folder is gone is held to the default.
+/// The compliance report, with what the campaign's folder says in `ctx`: `plan` is its
+/// schedule (`None` when the folder is gone: the window check then reads "unknown"),
+/// `abandon_limit` its `max_abandon_rate` ([`abandon_limit`]; a sales campaign whose folder is
+/// gone is held to the default), `consent_valid_for` how long consent lasts.
 pub async fn compliance_report(
     store: &Store,
     campaign: &str,
-    plan: Option<&crate::campaign::plan::CampaignPlan>,
-    abandon_limit: Option<f64>,
-    tz: chrono_tz::Tz,
+    ctx: &HtmlContext<'_>,
 ) -> Result<compliance::Compliance, ReportError> {
     let kind = kind_of(store, campaign).await?;
     let facts = store.attempt_facts(campaign).await?;
@@ -321,18 +333,26 @@ pub async fn compliance_report(
     let mut report = compliance::compute(&compliance::Inputs {
         campaign,
         kind: kind.as_str(),
-        tz,
-        plan,
+        tz: ctx.tz,
+        plan: ctx.plan,
         facts: &facts,
         blocked: stats.states.get("blocked").copied().unwrap_or(0),
         opt_outs: &outs,
-        abandon_limit: (kind == Kind::Sales)
-            .then(|| abandon_limit.unwrap_or(compliance::DEFAULT_ABANDON_LIMIT)),
+        abandon_limit: (kind == Kind::Sales).then(|| {
+            ctx.abandon_limit
+                .unwrap_or(compliance::DEFAULT_ABANDON_LIMIT)
+        }),
     });
     // Consent is the basis of promotion and sales calls.
     if matches!(kind, Kind::Promotion | Kind::Sales) {
-        let contacts = store.contact_report(campaign).await?;
-        report.consent = Some(consent::counts(&contacts, &facts, tz));
+        let mut counts = consent::Counter::new(ctx.consent_valid_for);
+        store
+            .contact_report_each(campaign, |c| {
+                counts.contact(&c);
+                Ok::<_, StoreError>(())
+            })
+            .await?;
+        report.consent = Some(counts.launches(&facts, ctx.tz));
     }
     Ok(report)
 }
@@ -345,13 +365,41 @@ pub fn abandon_limit(c: &crate::campaign::Campaign) -> Option<f64> {
     }
 }
 
-/// What an HTML report needs beyond the store: the campaign as loaded from its folder (if it
-/// still loads) and the reader's language.
+/// What a report needs beyond the store: the campaign as loaded from its folder (if it still
+/// loads) and the reader's language.
 pub struct HtmlContext<'a> {
     pub plan: Option<&'a crate::campaign::plan::CampaignPlan>,
     pub abandon_limit: Option<f64>,
+    /// How long consent lasts (`consent_valid_for`), when the campaign requires it.
+    pub consent_valid_for: Option<crate::campaign::consent::ValidFor>,
     pub tz: chrono_tz::Tz,
     pub lang: crate::i18n::Lang,
+}
+
+impl<'a> HtmlContext<'a> {
+    /// From the loaded campaign, or the defaults when its folder no longer loads.
+    pub fn of(
+        loaded: Option<&'a crate::dialer::ActiveCampaign>,
+        default_tz: chrono_tz::Tz,
+        lang: crate::i18n::Lang,
+    ) -> HtmlContext<'a> {
+        match loaded {
+            Some(c) => HtmlContext {
+                plan: Some(&c.plan),
+                abandon_limit: abandon_limit(c),
+                consent_valid_for: c.consent_valid_for.filter(|_| c.require_consent),
+                tz: c.plan.tz,
+                lang,
+            },
+            None => HtmlContext {
+                plan: None,
+                abandon_limit: None,
+                consent_valid_for: None,
+                tz: default_tz,
+                lang,
+            },
+        }
+    }
 }
 
 /// The self-contained HTML page of a campaign (with the compliance section, and the contacts
@@ -374,12 +422,18 @@ pub async fn html_report(
         .unwrap_or_else(|| campaign.to_string());
     let facts = store.attempt_facts(campaign).await?;
     let data = html::ChartData::compute(&report, &facts, ctx.tz, ctx.lang);
-    let comp = compliance_report(store, campaign, ctx.plan, ctx.abandon_limit, ctx.tz).await?;
+    let comp = compliance_report(store, campaign, ctx).await?;
+    // The table shows the first contacts; the summary and charts above count them all.
     let table = if with_contacts {
         Some(
-            contact_table(store, campaign, ctx.tz)
-                .await?
-                .with_lang(ctx.lang),
+            stream::load(
+                store,
+                campaign,
+                ctx.tz,
+                ctx.lang,
+                Some(stream::HTML_CONTACTS),
+            )
+            .await?,
         )
     } else {
         None
@@ -415,8 +469,10 @@ pub async fn contact_timeline(
     let events = store.events_of(contact.contact_id).await?;
     let lines = store.report_lines_of(contact.contact_id).await?;
     let said = store.captures_of_contact(contact.contact_id).await?;
+    let inbound = store.inbound_calls_of(contact.contact_id).await?;
     let mut t = timeline::Timeline::build(&contact, &attempts, &events, &lines, tz)
-        .with_captures(&said, tz);
+        .with_captures(&said, tz)
+        .with_inbound(&inbound, tz);
     crate::desk::report::timeline_dispositions(store, &attempts, &mut t, tz).await?;
     Ok(t)
 }
@@ -433,29 +489,35 @@ pub struct CampaignState {
 }
 
 /// The state of campaign `row` with `waiting` contacts not yet final; `loaded` is the campaign
-/// as loaded from its folder, if it loads.
+/// as loaded from its folder, if it loads. The words are in `lang`; a waiting campaign's reason
+/// is the schedule's own.
 pub fn campaign_state(
     row: &crate::store::CampaignRow,
     waiting: i64,
     loaded: Option<&crate::dialer::ActiveCampaign>,
     now: chrono::DateTime<chrono::Utc>,
+    lang: crate::i18n::Lang,
 ) -> CampaignState {
+    let t = |k: &str| lang.text(k).to_string();
     let (state, text) = if row.paused {
         (
             "paused",
             format!(
-                "paused ({})",
-                row.paused_reason.as_deref().unwrap_or("by an operator")
+                "{} ({})",
+                t("campaign.paused"),
+                row.paused_reason
+                    .clone()
+                    .unwrap_or_else(|| t("campaign.by_operator"))
             ),
         )
     } else if waiting == 0 {
-        ("finished", "finished".to_string())
+        ("finished", t("campaign.finished"))
     } else {
         match loaded {
-            None => ("folder_missing", "folder missing or invalid".to_string()),
+            None => ("folder_missing", t("campaign.folder_missing")),
             Some(c) => match c.plan.campaign_status(now) {
                 Some(why) => ("waiting", why),
-                None => ("active", "active".to_string()),
+                None => ("active", t("campaign.active")),
             },
         }
     };

@@ -5,6 +5,9 @@
 use std::fmt::Write;
 
 /// Escapes text for HTML and SVG content and attribute values.
+/// The empty-series panel's text (the HTML report puts it in the reader's language).
+pub const NO_DATA: &str = "no data";
+
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
@@ -34,7 +37,7 @@ fn no_data(title: &str) -> String {
     let mut s = open(60.0, title);
     let _ = write!(
         s,
-        "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"60\" fill=\"#f7f7f7\"/><text x=\"{}\" y=\"35\" text-anchor=\"middle\" fill=\"#666\" font-size=\"14\">no data</text></svg>",
+        "<rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"60\" fill=\"#f7f7f7\"/><text x=\"{}\" y=\"35\" text-anchor=\"middle\" fill=\"#666\" font-size=\"14\">{NO_DATA}</text></svg>",
         WIDTH / 2.0
     );
     s

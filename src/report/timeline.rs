@@ -56,6 +56,9 @@ pub struct Attempt {
     /// What the desk agent recorded after this call (`crate::desk`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disposition: Option<serde_json::Value>,
+    /// ms, to place inbound calls among the attempts.
+    #[serde(skip)]
+    pub claimed_ms: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -69,6 +72,25 @@ pub struct Timeline {
     pub cost: f64,
     /// What the contact said at the capture steps (`[[capture]]`), by field.
     pub captures: Vec<Said>,
+    /// The contact's calls to us (callbacks), oldest first.
+    pub inbound: Vec<Inbound>,
+}
+
+/// One inbound call of the contact.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Inbound {
+    pub at: String,
+    pub caller: String,
+    pub did: String,
+    /// `agent`, `menu`, `greeting`.
+    pub route: String,
+    /// `to_agent`, `opted_out`, `confirmed`, `cancelled`, `no_agent`, or none.
+    pub outcome: Option<String>,
+    pub ended_at: Option<String>,
+    pub duration_seconds: Option<i64>,
+    /// ms, to place it among the attempts.
+    #[serde(skip)]
+    pub received_ms: i64,
 }
 
 /// One transcript of the contact.
@@ -81,7 +103,45 @@ pub struct Said {
     pub at: String,
 }
 
+impl Inbound {
+    /// The timeline's line for an inbound call.
+    fn line(&self) -> String {
+        format!(
+            "  inbound call {} from {} to {}: {}{}{}\n",
+            self.at,
+            self.caller,
+            self.did,
+            self.route,
+            self.outcome
+                .as_deref()
+                .map(|o| format!(" → {o}"))
+                .unwrap_or_default(),
+            self.duration_seconds
+                .map(|d| format!(", {d} s"))
+                .unwrap_or_default(),
+        )
+    }
+}
+
 impl Timeline {
+    /// Adds the contact's inbound calls.
+    pub fn with_inbound(mut self, rows: &[crate::store::InboundCall], tz: Tz) -> Timeline {
+        self.inbound = rows
+            .iter()
+            .map(|r| Inbound {
+                at: iso(r.received_at, tz),
+                caller: r.caller.clone(),
+                did: r.did.clone(),
+                route: r.route.clone(),
+                outcome: r.outcome.clone(),
+                ended_at: r.ended_at.map(|m| iso(m, tz)),
+                duration_seconds: r.duration_seconds,
+                received_ms: r.received_at,
+            })
+            .collect();
+        self
+    }
+
     /// Adds the contact's transcripts.
     pub fn with_captures(mut self, rows: &[crate::store::CaptureRow], tz: Tz) -> Timeline {
         self.captures = rows
@@ -143,6 +203,7 @@ impl Timeline {
                         })
                         .collect(),
                     disposition: None,
+                    claimed_ms: a.created_at,
                 }
             })
             .collect();
@@ -156,6 +217,7 @@ impl Timeline {
                 / 10_000.0,
             attempts,
             captures: vec![],
+            inbound: vec![],
         }
     }
 
@@ -175,7 +237,11 @@ impl Timeline {
         if self.attempts.is_empty() {
             out.push_str("  never called\n");
         }
+        let mut inbound = self.inbound.iter().peekable();
         for a in &self.attempts {
+            while let Some(i) = inbound.next_if(|i| i.received_ms < a.claimed_ms) {
+                out.push_str(&i.line());
+            }
             out.push_str(&format!(
                 "  attempt #{} claimed {}{}: {}{}{}\n",
                 a.number,
@@ -236,6 +302,9 @@ impl Timeline {
                     a.cost.map(|c| format!(", {c:.4} €")).unwrap_or_default(),
                 ));
             }
+        }
+        for i in inbound {
+            out.push_str(&i.line());
         }
         for c in &self.captures {
             let said = match c.status.as_str() {
@@ -325,5 +394,35 @@ mod tests {
         assert!(text.contains("report line: answer 12 s"), "{text}");
         let j = serde_json::to_value(&t).unwrap();
         assert_eq!(j["attempts"][1]["events"][0]["dtmf"], "1");
+
+        // A callback between the two attempts sits between them.
+        let inbound = crate::store::InboundCall {
+            id: 9,
+            provider_call_id: Some("in.9".into()),
+            caller: "+34600000001".into(),
+            did: "+34910000000".into(),
+            campaign_id: Some("p".into()),
+            contact_id: Some(1),
+            route: "menu".into(),
+            outcome: Some("no_agent".into()),
+            received_at: 1500,
+            ended_at: Some(1600),
+            duration_seconds: Some(30),
+        };
+        let t = t.with_inbound(&[inbound], chrono_tz::UTC);
+        let text = t.to_table();
+        let (first, call, second) = (
+            text.find("attempt #1").unwrap(),
+            text.find("inbound call").unwrap(),
+            text.find("attempt #2").unwrap(),
+        );
+        assert!(first < call && call < second, "{text}");
+        assert!(
+            text.contains("from +34600000001 to +34910000000: menu → no_agent, 30 s"),
+            "{text}"
+        );
+        let j = serde_json::to_value(&t).unwrap();
+        assert_eq!(j["inbound"][0]["route"], "menu");
+        assert!(j["inbound"][0].get("received_ms").is_none());
     }
 }

@@ -62,6 +62,9 @@ pub struct AgentStats {
     pub missed: i64,
     pub talk_seconds: i64,
     pub wrapup_seconds: i64,
+    /// Time ready, waiting for a call, while the campaign had calls at the desk
+    /// ([`Store::agent_idle_seconds`]).
+    pub idle_seconds: i64,
     pub dispositions: BTreeMap<String, i64>,
 }
 
@@ -608,6 +611,7 @@ impl Store {
                         missed: r.get(2),
                         talk_seconds: r.get::<i64, _>(3).max(0) / 1000,
                         wrapup_seconds: r.get::<i64, _>(4).max(0) / 1000,
+                        idle_seconds: 0,
                         dispositions: BTreeMap::new(),
                     },
                 );

@@ -33,6 +33,7 @@ mod migrate_lock;
 mod postgres;
 mod queries;
 mod records;
+mod report_reads;
 mod sql;
 mod sqlite;
 mod sqlite_direct;
@@ -51,6 +52,8 @@ mod tests_exclusion;
 #[cfg(test)]
 mod tests_live;
 #[cfg(test)]
+mod tests_reports;
+#[cfg(test)]
 mod tests_transfer;
 mod transfer;
 
@@ -66,6 +69,7 @@ pub use live::{DeskSession, LiveListener, LiveReceived};
 pub use postgres::PgStore;
 pub use queries::ClaimCaps;
 pub use records::*;
+pub use report_reads::{ContactRows, InboundCounts};
 pub use sqlite::SqliteStore;
 pub use transfer::TransferFacts;
 

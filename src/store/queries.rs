@@ -775,35 +775,11 @@ impl Store {
         mut each: impl FnMut(ContactReportRow) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
         use futures_util::TryStreamExt;
-        with_reader!(self, |db| {
-            let mut rows = sqlx::query(
-                "SELECT c.id, c.phone, c.name, c.state, c.attempts, c.last_result, c.dtmf, c.last_call_at, c.vars,
-                        CAST(COALESCE(a.talk, 0) AS BIGINT) AS talk, CAST(COALESCE(a.cost, 0.0) AS DOUBLE PRECISION) AS cost
-                 FROM contacts c LEFT JOIN (
-                     SELECT contact_id, SUM(talk_seconds) AS talk, SUM(cost) AS cost FROM attempts
-                     WHERE campaign_id = $1 AND status <> 'not_placed' GROUP BY contact_id
-                 ) a ON a.contact_id = c.id
-                 WHERE c.campaign_id = $1 ORDER BY c.id",
-            )
-            .bind(campaign)
-            .fetch(db);
-            while let Some(r) = rows.try_next().await.map_err(StoreError::from)? {
-                each(ContactReportRow {
-                    contact_id: r.get("id"),
-                    phone: r.get("phone"),
-                    name: r.get("name"),
-                    state: r.get("state"),
-                    attempts: r.get("attempts"),
-                    last_result: r.get("last_result"),
-                    dtmf: r.get("dtmf"),
-                    last_call_at: r.get("last_call_at"),
-                    talk_seconds: r.get("talk"),
-                    cost: r.get("cost"),
-                    vars: vars_from_json(r.get::<&str, _>("vars")),
-                })?;
-            }
-            Ok(())
-        })
+        let mut rows = self.contact_report_stream(campaign);
+        while let Some(r) = rows.try_next().await? {
+            each(r)?;
+        }
+        Ok(())
     }
 
     /// The CSV columns of a campaign's contacts (`vars` keys), in the order of the files that

@@ -299,7 +299,7 @@ async fn dashboard_and_report_render_in_headless_chromium() {
     );
     assert!(dom.contains("href=\"/reports/tablon.html\""));
     assert!(
-        dom.contains("<span id=\"updated\">Updated "),
+        dom.contains("<span id=\"updated\">Actualizado "),
         "the refresh succeeded:\n{dom}"
     );
     assert_eq!(

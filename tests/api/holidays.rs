@@ -77,6 +77,7 @@ async fn compliance(db_url: &str, root: &std::path::Path, now: DateTime<Utc>) ->
         contacts: false,
         contact: None,
         compliance: true,
+        agents: false,
     };
     let text = run(&config(db_url, root), &store, &args, now)
         .await

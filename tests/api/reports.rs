@@ -22,6 +22,7 @@ fn args(format: Format) -> ReportArgs {
         contacts: false,
         contact: None,
         compliance: false,
+        agents: false,
     }
 }
 

@@ -39,6 +39,7 @@ fn args(format: Format) -> ReportArgs {
         contacts: true,
         contact: None,
         compliance: false,
+        agents: false,
     }
 }
 

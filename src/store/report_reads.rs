@@ -1,0 +1,306 @@
+//! The reads behind `report --contacts`, shaped so a report of any size runs in bounded
+//! memory: the contacts come as a stream in id order, and what hangs off them (survey answers,
+//! transcripts, dispositions) is read for one range of contact ids at a time, through the
+//! `attempts (contact_id, …)` and `contact_captures (contact_id, field)` indexes.
+
+use std::pin::Pin;
+
+use futures_util::{Stream, StreamExt};
+use sqlx::Row;
+
+use super::*;
+
+/// The contacts of a campaign, one [`ContactReportRow`] at a time (see
+/// [`Store::contact_report_stream`]).
+pub type ContactRows<'a> = Pin<Box<dyn Stream<Item = Result<ContactReportRow>> + Send + 'a>>;
+
+const CONTACT_REPORT: &str = "SELECT c.id, c.phone, c.name, c.state, c.attempts, c.last_result, c.dtmf, c.last_call_at, c.vars,
+        CAST(COALESCE(a.talk, 0) AS BIGINT) AS talk, CAST(COALESCE(a.cost, 0.0) AS DOUBLE PRECISION) AS cost
+ FROM contacts c LEFT JOIN (
+     SELECT contact_id, SUM(talk_seconds) AS talk, SUM(cost) AS cost FROM attempts
+     WHERE campaign_id = $1 AND status <> 'not_placed' GROUP BY contact_id
+ ) a ON a.contact_id = c.id
+ WHERE c.campaign_id = $1 ORDER BY c.id";
+
+impl Store {
+    /// One row per contact of a campaign for `report --contacts`, ordered by id, as the
+    /// database returns them: nothing is held but the row being read.
+    pub fn contact_report_stream(&self, campaign: &str) -> ContactRows<'_> {
+        let campaign = campaign.to_string();
+        with_reader!(self, |db| {
+            let rows: ContactRows<'_> = Box::pin(
+                sqlx::query(CONTACT_REPORT)
+                    .bind(campaign)
+                    .fetch(db)
+                    .map(|r| {
+                        let r = r?;
+                        Ok(ContactReportRow {
+                            contact_id: r.try_get("id")?,
+                            phone: r.try_get("phone")?,
+                            name: r.try_get("name")?,
+                            state: r.try_get("state")?,
+                            attempts: r.try_get("attempts")?,
+                            last_result: r.try_get("last_result")?,
+                            dtmf: r.try_get("dtmf")?,
+                            last_call_at: r.try_get("last_call_at")?,
+                            talk_seconds: r.try_get("talk")?,
+                            cost: r.try_get("cost")?,
+                            vars: vars_from_json(r.try_get::<&str, _>("vars")?),
+                        })
+                    }),
+            );
+            rows
+        })
+    }
+
+    /// The survey questions a campaign's contacts answered, first answered first.
+    pub async fn survey_questions(&self, campaign: &str) -> Result<Vec<String>> {
+        Ok(with_reader!(self, |db| sqlx::query_scalar::<_, String>(
+            "SELECT question FROM survey_answers WHERE campaign_id = $1
+             GROUP BY question ORDER BY MIN(answered_at), MIN(id)"
+        )
+        .bind(campaign)
+        .fetch_all(db)
+        .await?))
+    }
+
+    /// Whether any call of the campaign got a disposition.
+    pub async fn has_dispositions(&self, campaign: &str) -> Result<bool> {
+        let n: i64 = with_reader!(self, |db| {
+            sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM dispositions WHERE campaign_id = $1 LIMIT 1) d"
+        )
+        .bind(campaign)
+        .fetch_one(db)
+        .await?
+        });
+        Ok(n > 0)
+    }
+
+    /// The survey answers of the campaign's contacts with ids `lo..=hi` as (contact id,
+    /// question, key), oldest first.
+    pub async fn contact_answers_between(
+        &self,
+        campaign: &str,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<(i64, String, String)>> {
+        with_reader!(self, |db| {
+            let rows = sqlx::query(
+                "SELECT a.contact_id, s.question, s.answer FROM attempts a
+                 JOIN survey_answers s ON s.attempt_id = a.id
+                 WHERE a.contact_id BETWEEN $2 AND $3 AND a.campaign_id = $1
+                 ORDER BY s.answered_at, s.id",
+            )
+            .bind(campaign)
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(db)
+            .await?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get("contact_id"), r.get("question"), r.get("answer")))
+                .collect())
+        })
+    }
+
+    /// The transcripts of the campaign's contacts with ids `lo..=hi`.
+    pub async fn captures_between(
+        &self,
+        campaign: &str,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<CaptureRow>> {
+        fetch_all!(
+            self,
+            CaptureRow,
+            "SELECT contact_id, attempt_id, field, status, text, captured_at
+             FROM contact_captures WHERE contact_id BETWEEN $2 AND $3 AND campaign_id = $1
+             ORDER BY contact_id, field",
+            campaign,
+            lo,
+            hi
+        )
+    }
+
+    /// The dispositions of the campaign's contacts with ids `lo..=hi`, oldest first.
+    pub async fn dispositions_between(
+        &self,
+        campaign: &str,
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<DispositionRow>> {
+        fetch_all!(
+            self,
+            DispositionRow,
+            "SELECT d.attempt_id, d.agent, d.contact_id, d.disposition, d.note, d.callback_at, d.created_at
+             FROM attempts a JOIN dispositions d ON d.attempt_id = a.id
+             WHERE a.contact_id BETWEEN $2 AND $3 AND a.campaign_id = $1
+             ORDER BY d.created_at, d.attempt_id",
+            campaign,
+            lo,
+            hi
+        )
+    }
+}
+
+/// The inbound calls of a campaign, as the report counts them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct InboundCounts {
+    /// Inbound calls to the campaign: matched to one of its contacts, or from an unknown
+    /// caller to a number its matched callers called.
+    pub calls: i64,
+    /// Matched to one of its contacts.
+    pub matched: i64,
+    pub to_agent: i64,
+    pub opted_out: i64,
+    pub confirmed: i64,
+    pub cancelled: i64,
+    /// Matched calls nobody took that still wait for a call back ([`Store::callbacks_open`]).
+    pub callbacks_open: i64,
+}
+
+impl Store {
+    /// What the campaign's inbound calls did.
+    pub async fn inbound_counts(&self, campaign: &str) -> Result<InboundCounts> {
+        let mut counts = with_reader!(self, |db| {
+            let r = sqlx::query(
+                "SELECT COUNT(*) AS calls,
+                    CAST(COALESCE(SUM(CASE WHEN contact_id IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS matched,
+                    CAST(COALESCE(SUM(CASE WHEN outcome = 'to_agent' THEN 1 ELSE 0 END), 0) AS BIGINT) AS to_agent,
+                    CAST(COALESCE(SUM(CASE WHEN outcome = 'opted_out' THEN 1 ELSE 0 END), 0) AS BIGINT) AS opted_out,
+                    CAST(COALESCE(SUM(CASE WHEN outcome = 'confirmed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS confirmed,
+                    CAST(COALESCE(SUM(CASE WHEN outcome = 'cancelled' THEN 1 ELSE 0 END), 0) AS BIGINT) AS cancelled
+                 FROM inbound_calls
+                 WHERE campaign_id = $1
+                    OR (campaign_id IS NULL
+                        AND did IN (SELECT did FROM inbound_calls WHERE campaign_id = $1))",
+            )
+            .bind(campaign)
+            .fetch_one(db)
+            .await?;
+            InboundCounts {
+                calls: r.try_get("calls")?,
+                matched: r.try_get("matched")?,
+                to_agent: r.try_get("to_agent")?,
+                opted_out: r.try_get("opted_out")?,
+                confirmed: r.try_get("confirmed")?,
+                cancelled: r.try_get("cancelled")?,
+                callbacks_open: 0,
+            }
+        });
+        counts.callbacks_open = self.callbacks_open(campaign).await?;
+        Ok(counts)
+    }
+
+    /// Callbacks still owed to the campaign's callers: matched inbound calls that ended with
+    /// nobody taking them and nothing settled (no outcome, or no agent answered), whose contact
+    /// has not been called since (no placed attempt after the inbound call began). One place
+    /// to change when callbacks are stored as tasks of their own.
+    pub async fn callbacks_open(&self, campaign: &str) -> Result<i64> {
+        Ok(with_reader!(self, |db| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM inbound_calls i
+             WHERE i.campaign_id = $1 AND i.contact_id IS NOT NULL AND i.ended_at IS NOT NULL
+               AND (i.outcome IS NULL OR i.outcome = 'no_agent')
+               AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.contact_id = i.contact_id
+                               AND a.status <> 'not_placed' AND a.created_at > i.received_at)"
+        )
+        .bind(campaign)
+        .fetch_one(db)
+        .await?))
+    }
+
+    /// The inbound calls matched to a contact, oldest first.
+    pub async fn inbound_calls_of(&self, contact_id: i64) -> Result<Vec<InboundCall>> {
+        fetch_all!(
+            self,
+            InboundCall,
+            "SELECT id, provider_call_id, caller, did, campaign_id, contact_id, route, outcome, received_at, ended_at, duration_seconds
+             FROM inbound_calls WHERE contact_id = $1 ORDER BY received_at, id",
+            contact_id
+        )
+    }
+}
+
+/// Milliseconds spent `ready` inside `from..to`, from an agent's states oldest first as
+/// (state, since); the last state lasts until `to`.
+pub fn ready_ms(states: &[(String, i64)], from: i64, to: i64) -> i64 {
+    let mut total = 0;
+    for (i, (state, since)) in states.iter().enumerate() {
+        if state != "ready" {
+            continue;
+        }
+        let until = states.get(i + 1).map_or(to, |(_, next)| *next);
+        let (a, b) = ((*since).max(from), until.min(to));
+        total += (b - a).max(0);
+    }
+    total
+}
+
+impl Store {
+    /// Seconds each agent who took or was offered the campaign's calls spent ready (idle,
+    /// waiting for a call) between the campaign's first call to the desk and the end of its
+    /// last one (`now` while one is still under way).
+    pub async fn agent_idle_seconds(
+        &self,
+        campaign: &str,
+        now: i64,
+    ) -> Result<BTreeMap<String, i64>> {
+        let (window, rows) = with_reader!(self, |db| {
+            let window: (Option<i64>, Option<i64>, i64) = sqlx::query_as(
+                "SELECT MIN(assigned_at), MAX(COALESCE(wrapup_ended_at, ended_at, assigned_at)),
+                        COUNT(*) - COUNT(ended_at)
+                 FROM agent_calls WHERE campaign_id = $1",
+            )
+            .bind(campaign)
+            .fetch_one(db)
+            .await?;
+            let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                "SELECT agent, state, since FROM agent_states
+                 WHERE agent IN (SELECT DISTINCT agent FROM agent_calls WHERE campaign_id = $1)
+                 ORDER BY agent, since, id",
+            )
+            .bind(campaign)
+            .fetch_all(db)
+            .await?;
+            (window, rows)
+        });
+        let (Some(from), Some(last)) = (window.0, window.1) else {
+            return Ok(BTreeMap::new());
+        };
+        let to = if window.2 > 0 { now.max(last) } else { last };
+        let mut by_agent: BTreeMap<String, Vec<(String, i64)>> = BTreeMap::new();
+        for (agent, state, since) in rows {
+            by_agent.entry(agent).or_default().push((state, since));
+        }
+        Ok(by_agent
+            .into_iter()
+            .map(|(agent, states)| (agent, ready_ms(&states, from, to) / 1000))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ready_ms;
+
+    #[test]
+    fn ready_time_is_clipped_to_the_window() {
+        let s = |v: &[(&str, i64)]| -> Vec<(String, i64)> {
+            v.iter().map(|(a, b)| (a.to_string(), *b)).collect()
+        };
+        let states = s(&[
+            ("logged_out", 0),
+            ("ready", 1_000),
+            ("on_call", 5_000),
+            ("wrapup", 9_000),
+            ("ready", 10_000),
+            ("paused", 12_000),
+            ("ready", 20_000),
+        ]);
+        assert_eq!(ready_ms(&states, 0, 30_000), 4_000 + 2_000 + 10_000);
+        assert_eq!(ready_ms(&states, 3_000, 11_000), 2_000 + 1_000);
+        assert_eq!(ready_ms(&states, 30_000, 40_000), 10_000, "still ready");
+        assert_eq!(ready_ms(&[], 0, 10), 0);
+    }
+}
