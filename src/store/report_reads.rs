@@ -193,17 +193,11 @@ impl Store {
         Ok(counts)
     }
 
-    /// Callbacks still owed to the campaign's callers: matched inbound calls that ended with
-    /// nobody taking them and nothing settled (no outcome, or no agent answered), whose contact
-    /// has not been called since (no placed attempt after the inbound call began). One place
-    /// to change when callbacks are stored as tasks of their own.
+    /// Callbacks still owed to the campaign's callers: its open callback tasks (the ones
+    /// `pregonero callbacks --open` lists).
     pub async fn callbacks_open(&self, campaign: &str) -> Result<i64> {
         Ok(with_reader!(self, |db| sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM inbound_calls i
-             WHERE i.campaign_id = $1 AND i.contact_id IS NOT NULL AND i.ended_at IS NOT NULL
-               AND (i.outcome IS NULL OR i.outcome = 'no_agent')
-               AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.contact_id = i.contact_id
-                               AND a.status <> 'not_placed' AND a.created_at > i.received_at)"
+            "SELECT COUNT(*) FROM callbacks WHERE campaign_id = $1 AND done_at IS NULL"
         )
         .bind(campaign)
         .fetch_one(db)

@@ -237,11 +237,19 @@ async fn inbound_calls_are_counted_and_open_callbacks_found(db: &TestDb) {
         .inbound_progress(missed, Some("menu"), Some("no_agent"), None, T0 + 100_100)
         .await
         .unwrap();
-    for id in [taken, optout, missed] {
-        store
-            .end_inbound(id, Some(30), Some(20), T0 + 130_000)
-            .await
-            .unwrap();
+    // Ended: the call nobody took becomes a callback task.
+    for (id, task) in [(taken, false), (optout, false), (missed, true)] {
+        let end = InboundEnd {
+            id,
+            duration_seconds: Some(30),
+            talk_seconds: Some(20),
+            task: task.then(|| NewCallback {
+                agent: Some("ana".into()),
+                team: None,
+                call_back_at: None,
+            }),
+        };
+        store.finish_inbound(&end, T0 + 130_000).await.unwrap();
     }
     let _ = live;
     let counts = store.inbound_counts("c1").await.unwrap();
@@ -264,21 +272,12 @@ async fn inbound_calls_are_counted_and_open_callbacks_found(db: &TestDb) {
     let of = store.inbound_calls_of(c[2].contact_id).await.unwrap();
     assert_eq!(of.len(), 1);
     assert_eq!(of[0].outcome.as_deref(), Some("no_agent"));
-    // Called back since: the callback is no longer owed.
-    with_writer!(&store, |w| {
-        sqlx::query("UPDATE contacts SET state = 'pending', next_at = 0 WHERE id = $1")
-            .bind(c[2].contact_id)
-            .execute(w)
-            .await
-            .unwrap();
-    });
-    let again = store
-        .claim_due("c1", T0 + 200_000, 10, &launch_all)
+    // The task done: no longer owed.
+    let tasks = store.callbacks(Some("c1"), true).await.unwrap();
+    assert_eq!(tasks.len(), 1);
+    assert!(store
+        .callback_done(tasks[0].id, "ana", "", T0 + 140_000)
         .await
-        .unwrap();
-    assert!(
-        again.iter().any(|a| a.contact_id == c[2].contact_id),
-        "{again:?}"
-    );
+        .unwrap());
     assert_eq!(store.callbacks_open("c1").await.unwrap(), 0);
 }
