@@ -38,6 +38,34 @@ pub fn skip(what: &str, test: &str, reason: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
+/// Declares, for each test body `async fn name(db: &TestDb)`, a test module `name` with one
+/// test on SQLite and one on PostgreSQL (its database named `PREFIX::name`), the store's
+/// conformance suite: `on_both_backends!("store::desk"; agents_are_added, …)`.
+#[cfg(test)]
+macro_rules! on_both_backends {
+    ($prefix:literal; $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::testing::TestDb::sqlite();
+                super::$name(&db).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) =
+                    $crate::testing::TestDb::postgres(concat!($prefix, "::", stringify!($name)))
+                        .await
+                else {
+                    return;
+                };
+                super::$name(&db).await;
+            }
+        }
+    )*};
+}
+#[cfg(test)]
+pub(crate) use on_both_backends;
+
 /// A database that exists for the duration of one test.
 pub struct TestDb {
     pub url: String,

@@ -193,26 +193,7 @@ mod tests {
     use crate::store::{launch_all, CallEvent, ContactRecord, FileImport, Progress};
     use crate::testing::TestDb;
 
-    macro_rules! on_both_backends {
-        ($($name:ident),* $(,)?) => {$(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let db = crate::testing::TestDb::sqlite();
-                    super::$name(&db).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let Some(db) = crate::testing::TestDb::postgres(concat!("report::stream::", stringify!($name))).await else {
-                        return;
-                    };
-                    super::$name(&db).await;
-                }
-            }
-        )*};
-    }
-
-    on_both_backends!(every_format_streams_what_the_table_in_memory_holds);
+    crate::testing::on_both_backends!("report::stream"; every_format_streams_what_the_table_in_memory_holds);
 
     const T0: i64 = 1_780_000_000_000;
     /// More than two batches, so answers are read for several ranges of ids.

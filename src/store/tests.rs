@@ -6,26 +6,7 @@ use super::*;
 use crate::campaign::RetryDelays;
 use crate::testing::TestDb;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = crate::testing::TestDb::sqlite();
-                super::$name(&db).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = crate::testing::TestDb::postgres(concat!("store::", stringify!($name))).await else {
-                    return;
-                };
-                super::$name(&db).await;
-            }
-        }
-    )*};
-}
-
-on_both_backends!(
+crate::testing::on_both_backends!("store";
     import_is_idempotent_and_merges_duplicates,
     claims_are_atomic_and_write_the_attempt_first,
     closing_twice_counts_once,
@@ -1297,7 +1278,7 @@ async fn claims_take_the_earliest_due_across_pending_and_scheduled(db: &TestDb) 
 
 // ---- The import lease and the bulk path, on both backends ----------------------------------
 
-on_both_backends!(
+crate::testing::on_both_backends!("store";
     a_big_first_file_gives_the_same_contacts_on_the_bulk_and_the_ordinary_path,
     a_second_importer_of_the_campaign_waits_for_the_lease,
     an_aborted_bulk_import_leaves_nothing_half_done,

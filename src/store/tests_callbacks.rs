@@ -5,26 +5,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::testing::TestDb;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = crate::testing::TestDb::sqlite();
-                super::$name(&db).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = crate::testing::TestDb::postgres(concat!("store::callbacks::", stringify!($name))).await else {
-                    return;
-                };
-                super::$name(&db).await;
-            }
-        }
-    )*};
-}
-
-on_both_backends!(a_call_nobody_took_makes_one_task_its_event_and_rearms_only_the_unreached);
+crate::testing::on_both_backends!("store::callbacks";a_call_nobody_took_makes_one_task_its_event_and_rearms_only_the_unreached);
 
 const T0: i64 = 1_780_000_000_000;
 

@@ -6,26 +6,7 @@ use super::*;
 use crate::campaign::RetryDelays;
 use crate::testing::TestDb;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = crate::testing::TestDb::sqlite();
-                super::$name(&db).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = crate::testing::TestDb::postgres(concat!("store::desk::", stringify!($name))).await else {
-                    return;
-                };
-                super::$name(&db).await;
-            }
-        }
-    )*};
-}
-
-on_both_backends!(
+crate::testing::on_both_backends!("store::desk";
     agents_are_added_listed_given_a_password_and_removed,
     routing_takes_the_ready_agent_idle_longest_and_skips_one_who_did_not_answer,
     fifty_concurrent_transfers_never_give_two_calls_to_one_agent,

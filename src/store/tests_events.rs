@@ -7,26 +7,7 @@ use super::*;
 use crate::campaign::RetryDelays;
 use crate::testing::TestDb;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = crate::testing::TestDb::sqlite();
-                super::$name(&db).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = crate::testing::TestDb::postgres(concat!("store::events::", stringify!($name))).await else {
-                    return;
-                };
-                super::$name(&db).await;
-            }
-        }
-    )*};
-}
-
-on_both_backends!(
+crate::testing::on_both_backends!("store::events";
     each_fact_queues_its_event_in_its_own_transaction,
     only_the_types_asked_for_are_queued,
     a_waiting_row_holds_back_its_contact_not_the_others,

@@ -6,26 +6,7 @@ use std::time::Duration;
 use super::*;
 use crate::testing::TestDb;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = crate::testing::TestDb::sqlite();
-                super::$name(&db).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = crate::testing::TestDb::postgres(concat!("store::live::", stringify!($name))).await else {
-                    return;
-                };
-                super::$name(&db).await;
-            }
-        }
-    )*};
-}
-
-on_both_backends!(
+crate::testing::on_both_backends!("store::live";
     one_session_per_agent_found_by_its_hash_until_logout_or_idle,
     live_messages_reach_every_listener_whole_or_stay_in_process,
 );

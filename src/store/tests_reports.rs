@@ -3,26 +3,7 @@
 use super::*;
 use crate::testing::TestDb;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = crate::testing::TestDb::sqlite();
-                super::$name(&db).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = crate::testing::TestDb::postgres(concat!("store::reports::", stringify!($name))).await else {
-                    return;
-                };
-                super::$name(&db).await;
-            }
-        }
-    )*};
-}
-
-on_both_backends!(
+crate::testing::on_both_backends!("store::reports";
     contacts_stream_in_order_and_side_data_is_read_by_range,
     inbound_calls_are_counted_and_open_callbacks_found,
 );

@@ -7,26 +7,7 @@ use super::*;
 use crate::schedule::RetryDelays;
 use crate::testing::TestDb;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = crate::testing::TestDb::sqlite();
-                super::$name(&db).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = crate::testing::TestDb::postgres(concat!("store::transfer::", stringify!($name))).await else {
-                    return;
-                };
-                super::$name(&db).await;
-            }
-        }
-    )*};
-}
-
-on_both_backends!(
+crate::testing::on_both_backends!("store::transfer";
     a_bridge_proven_after_the_close_moves_the_contact,
     the_first_proof_wins_and_a_later_state_is_kept,
     the_events_of_a_call_carry_what_the_callee_said,
