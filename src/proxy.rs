@@ -118,8 +118,9 @@ async fn forward(
             Ok(reply) => return relay(reply),
             // Refused before anything was sent: the next backend gets the request.
             Err(e) if e.is_connect() => continue,
+            // The URL holds the webhook secret (the path's last segment): never logged.
             Err(e) => {
-                tracing::warn!(%backend, "backend failed: {e}");
+                tracing::warn!(%backend, "backend failed: {}", e.without_url());
                 return (StatusCode::BAD_GATEWAY, "backend failed").into_response();
             }
         }

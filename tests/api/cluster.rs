@@ -228,49 +228,10 @@ async fn three_daemons_one_killed_again_and_again_lose_nothing() {
         assert!(status.success(), "a daemon failed to stop: {}", read_log());
     }
 
-    // No attempt launched twice, no contact over its attempts.
-    let launches = sim.launches();
-    let mut ids: Vec<&str> = launches.iter().map(|l| l.userdata.as_str()).collect();
-    ids.sort();
-    let before = ids.len();
-    ids.dedup();
-    assert_eq!(ids.len(), before, "an attempt was launched twice");
-    let mut per_number = std::collections::HashMap::new();
-    for l in &launches {
-        *per_number.entry(l.dst.clone()).or_insert(0) += 1;
-    }
-    assert_eq!(per_number.len(), CONTACTS, "a contact was never called");
-    assert!(
-        per_number.values().all(|n| *n <= 3),
-        "a contact got more than max_attempts launches"
-    );
-    // Every launch is an attempt in the store; a few attempts claimed by a daemon killed
-    // before its request left were never launched (counted, never called twice).
-    let total = report["attempts"]["total"].as_u64().unwrap_or(0) as usize;
-    assert!(
-        (launches.len()..=launches.len() + KILLS * 8).contains(&total),
-        "{} launches, {total} attempts: {report}",
-        launches.len()
-    );
-    let sum: i64 = report["states"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_i64().unwrap_or(0))
-        .sum();
-    assert_eq!(sum, CONTACTS as i64, "{report}");
-    // Every key press the simulator got a 200 for is stored, whichever daemon answered it.
-    let stored = store.dtmf_events().await.unwrap();
-    let acked = sim.acked_dtmf();
-    assert!(!acked.is_empty(), "the test should exercise key presses");
-    for (call, _userdata, dtmf) in acked {
-        assert!(
-            stored
-                .iter()
-                .any(|(c, d)| c.as_deref() == Some(call.as_str()) && *d == dtmf),
-            "key {dtmf} of call {call} was acknowledged but is not stored"
-        );
-    }
+    // No attempt launched twice, no contact over its attempts, every contact final; every
+    // key press acknowledged is stored, whichever daemon answered it.
+    helpers::assert_launched_once_and_final(&sim.launches(), &report, CONTACTS, 3, KILLS * 8);
+    helpers::assert_acked_keys_stored(&sim, &store).await;
     store.close().await;
     cancel.cancel();
 }

@@ -156,6 +156,64 @@ pub async fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::Ex
     }
 }
 
+/// What a campaign killed and restarted must show: no attempt launched twice (one simulator
+/// launch per attempt id), each of `contacts` numbers launched, none more than `max_attempts`
+/// times; in the report every launch an attempt, at most `unsent` attempts more (claims whose
+/// daemon died before the request left: counted, never called twice), every contact final.
+pub fn assert_launched_once_and_final(
+    launches: &[pregonero::provider::simulator::LaunchRecord],
+    report: &serde_json::Value,
+    contacts: usize,
+    max_attempts: usize,
+    unsent: usize,
+) {
+    let mut ids: Vec<&str> = launches.iter().map(|l| l.userdata.as_str()).collect();
+    ids.sort();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), before, "an attempt was launched twice");
+    let mut per_number = std::collections::HashMap::new();
+    for l in launches {
+        *per_number.entry(l.dst.clone()).or_insert(0) += 1;
+    }
+    assert_eq!(per_number.len(), contacts, "a contact was never called");
+    assert!(
+        per_number.values().all(|n| *n <= max_attempts),
+        "a contact got more than max_attempts launches"
+    );
+    assert_eq!(report["contacts"], contacts);
+    let total = report["attempts"]["total"].as_u64().unwrap_or(0) as usize;
+    assert!(
+        (launches.len()..=launches.len() + unsent).contains(&total),
+        "{} launches, {total} attempts: {report}",
+        launches.len()
+    );
+    let states = report["states"].as_object().expect("states");
+    for waiting in ["pending", "scheduled", "in_progress"] {
+        assert_eq!(states[waiting], 0, "{report}");
+    }
+    let sum: i64 = states.values().map(|v| v.as_i64().unwrap_or(0)).sum();
+    assert_eq!(sum, contacts as i64, "{report}");
+}
+
+/// Every key press the simulator got an HTTP 200 for is stored, and there was at least one.
+pub async fn assert_acked_keys_stored(
+    sim: &pregonero::provider::simulator::SimHandle,
+    store: &Store,
+) {
+    let stored = store.dtmf_events().await.expect("dtmf events");
+    let acked = sim.acked_dtmf();
+    assert!(!acked.is_empty(), "the test should exercise key presses");
+    for (call, _userdata, dtmf) in acked {
+        assert!(
+            stored
+                .iter()
+                .any(|(c, d)| c.as_deref() == Some(call.as_str()) && *d == dtmf),
+            "key {dtmf} of call {call} was acknowledged but is not stored"
+        );
+    }
+}
+
 /// Declares a test that runs on SQLite and on PostgreSQL.
 #[macro_export]
 macro_rules! on_both_backends {

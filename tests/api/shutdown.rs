@@ -106,35 +106,8 @@ impl Setup {
     /// killed after committing a claim and before its request left cannot know whether the
     /// call was placed, so that attempt counts (erring towards fewer calls, never more).
     async fn assert_finished_without_duplicates(&self, contacts: usize, unsent: usize) {
-        let launches = self.sim.launches();
-        let mut ids: Vec<&str> = launches.iter().map(|l| l.userdata.as_str()).collect();
-        ids.sort();
-        let before = ids.len();
-        ids.dedup();
-        assert_eq!(ids.len(), before, "an attempt was launched twice");
-        let mut per_number = std::collections::HashMap::new();
-        for l in &launches {
-            *per_number.entry(l.dst.clone()).or_insert(0) += 1;
-        }
-        assert_eq!(per_number.len(), contacts);
-        assert!(
-            per_number.values().all(|n| *n <= 3),
-            "a contact got more than max_attempts launches"
-        );
         let report = helpers::report_json(&self.db_url, "junta").await;
-        assert_eq!(report["contacts"], contacts);
-        let total = report["attempts"]["total"].as_u64().unwrap_or(0) as usize;
-        assert!(
-            (launches.len()..=launches.len() + unsent).contains(&total),
-            "{} launches, {report}",
-            launches.len()
-        );
-        let states = report["states"].as_object().unwrap();
-        for waiting in ["pending", "scheduled", "in_progress"] {
-            assert_eq!(states[waiting], 0, "{report}");
-        }
-        let sum: i64 = states.values().map(|v| v.as_i64().unwrap()).sum();
-        assert_eq!(sum, contacts as i64);
+        helpers::assert_launched_once_and_final(&self.sim.launches(), &report, contacts, 3, unsent);
     }
 }
 
@@ -216,19 +189,7 @@ async fn sigkill_at_random_moments_loses_nothing_and_launches_nothing_twice(db: 
     s.assert_finished_without_duplicates(CONTACTS, 3).await;
     // Every key press the simulator got a 200 for is in the store.
     let store = pregonero::store::Store::connect(&s.db_url).await.unwrap();
-    let stored = store.dtmf_events().await.unwrap();
+    helpers::assert_acked_keys_stored(&s.sim, &store).await;
     store.close().await;
-    for (call, _userdata, dtmf) in s.sim.acked_dtmf() {
-        assert!(
-            stored
-                .iter()
-                .any(|(c, d)| c.as_deref() == Some(call.as_str()) && *d == dtmf),
-            "key {dtmf} of call {call} was acknowledged but is not stored"
-        );
-    }
-    assert!(
-        !s.sim.acked_dtmf().is_empty(),
-        "the test should exercise key presses"
-    );
     s.cancel.cancel();
 }
