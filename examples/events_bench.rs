@@ -7,6 +7,10 @@
 //! one by one while the outbox delivers them, from the first write to the last delivery.
 //!
 //! `cargo run --release --example events_bench -- [EVENTS] [CONTACTS]`
+//!
+//! `events_bench receive ADDR` only runs the receiver, for a daemon's outbox to deliver to
+//! (`POST /events` answers 200; `GET /count` says how many were received), as `scripts/bench`
+//! does to measure the control URL while events are delivered.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -36,9 +40,41 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Serves the receiver alone on `addr` until killed.
+async fn receive(addr: &str) -> anyhow::Result<()> {
+    let received = Arc::new(AtomicU64::new(0));
+    let (posted, read) = (received.clone(), received.clone());
+    let app = Router::new()
+        .route(
+            "/events",
+            post(move |body: axum::body::Bytes| {
+                let posted = posted.clone();
+                async move {
+                    let _ = body.len();
+                    posted.fetch_add(1, Ordering::Relaxed);
+                    "ok"
+                }
+            }),
+        )
+        .route(
+            "/count",
+            axum::routing::get(move || {
+                let read = read.clone();
+                async move { read.load(Ordering::Relaxed).to_string() }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("receive") {
+        let addr = args.nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
+        return receive(&addr).await;
+    }
     let events: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let contacts: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000);
 

@@ -604,8 +604,9 @@ fn number(v: &serde_json::Value, max: f64) -> f64 {
     }
 }
 
-/// Parses the `calls` field into report lines; lines without an ID (legs not created by API
-/// Voice) are skipped. Each element is kept as it came (`raw`) and read once more for the six
+/// Parses the `calls` field into report lines. A leg without an ID (an inbound call's DID leg,
+/// or another leg API Voice did not create) is kept with an empty call id: stored, and matched
+/// to no attempt. Each element is kept as it came (`raw`) and read once more for the six
 /// fields used; the rest of it is skipped without being built.
 pub fn parse_report(calls: &str) -> Result<Vec<ReportLine>, String> {
     let items: Vec<&serde_json::value::RawValue> =
@@ -616,9 +617,6 @@ pub fn parse_report(calls: &str) -> Result<Vec<ReportLine>, String> {
             continue;
         };
         let id = text(&l.id);
-        if id.is_empty() {
-            continue;
-        }
         out.push(ReportLine {
             provider_call_id: id,
             startdate: text(&l.startdate),
@@ -809,11 +807,14 @@ mod tests {
         let calls = r#"[{"ID":"1.2","startdate":"2020-04-21 00:00:10.340704","dst":"647509795","duration":"30","cost":0.0123,"status":"answer","extra":1},
                         {"ID":"","status":"answer"},{"ID":3.4,"duration":7,"cost":"0,5","status":"BUSY"}]"#;
         let l = parse_report(calls).unwrap();
-        assert_eq!(l.len(), 2);
+        assert_eq!(l.len(), 3);
         assert_eq!(l[0].duration_seconds, 30);
-        assert_eq!(l[1].provider_call_id, "3.4");
-        assert_eq!(l[1].status, "busy");
-        assert!((l[1].cost - 0.5).abs() < 1e-9);
+        // A leg without an ID is kept, with no call id to match an attempt by.
+        assert_eq!(l[1].provider_call_id, "");
+        assert_eq!(l[1].status, "answer");
+        assert_eq!(l[2].provider_call_id, "3.4");
+        assert_eq!(l[2].status, "busy");
+        assert!((l[2].cost - 0.5).abs() < 1e-9);
         assert!(parse_report("{").is_err());
     }
 

@@ -13,6 +13,25 @@ use sqlx::{PgPool, Row};
 use super::sql;
 use super::*;
 
+/// A control request and what it taught about its attempt, in one statement: one round trip,
+/// atomic without a transaction. The event row; the launch that any request about a call
+/// proves (see `sql::PROVE_LAUNCHED`); the call id, answer, outcome and keys (as
+/// `sql::EVENT_PROGRESS`). The `attempts_events` trigger sees the launch and the answer in one
+/// update and writes `call.launched` before `call.answered`. Without an attempt, only the event.
+const EVENT_WITH_PROGRESS: &str = "WITH event AS (
+         INSERT INTO call_events (attempt_id, provider_call_id, kind, command, dtmf, statuscall, fields, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
+     UPDATE attempts SET
+         launched_at = COALESCE(launched_at, $8),
+         provider_call_id = COALESCE(provider_call_id, $2),
+         answered_at = CASE WHEN $9 THEN COALESCE(answered_at, $8) ELSE answered_at END,
+         outcome = COALESCE($10, outcome),
+         dtmf = CASE WHEN $11::text IS NULL THEN dtmf ELSE COALESCE(dtmf, '') || $11 END
+     WHERE id = $1";
+
+/// How long a pooled connection may have been idle and still be taken without a test.
+const IDLE_BEFORE_TEST: Duration = Duration::from_secs(1);
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 #[derive(Debug, Clone)]
@@ -27,6 +46,19 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
+            // sqlx tests every connection it takes from the pool with a round trip of its own,
+            // which a control request would pay twice. A connection released (and tested on
+            // release) less than a second ago is alive; one idle longer is tested, so a server
+            // that restarted (longer than a second) or a link cut while idle fails no request.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_TEST {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
@@ -612,8 +644,8 @@ impl PgStore {
         event: &CallEvent,
         progress: Option<&Progress>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(sql::INSERT_EVENT)
+        let p = progress.cloned().unwrap_or_default();
+        let record = sqlx::query(EVENT_WITH_PROGRESS)
             .bind(event.attempt_id)
             .bind(&event.provider_call_id)
             .bind(&event.kind)
@@ -622,33 +654,24 @@ impl PgStore {
             .bind(&event.statuscall)
             .bind(&event.fields)
             .bind(event.received_at)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(attempt_id) = event.attempt_id {
-            let p = progress.cloned().unwrap_or_default();
-            sqlx::query(sql::PROVE_LAUNCHED)
+            .bind(p.answered)
+            .bind(&p.outcome)
+            .bind(&p.dtmf);
+        let Some(attempt_id) = event.attempt_id.filter(|_| !p.answers.is_empty()) else {
+            // One statement commits alone: the common request takes one round trip.
+            record.execute(&self.pool).await?;
+            return Ok(());
+        };
+        let mut tx = self.pool.begin().await?;
+        record.execute(&mut *tx).await?;
+        for (question, answer) in &p.answers {
+            sqlx::query(sql::SURVEY_ANSWER)
+                .bind(question)
+                .bind(answer)
                 .bind(event.received_at)
                 .bind(attempt_id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(sql::EVENT_PROGRESS)
-                .bind(&event.provider_call_id)
-                .bind(p.answered)
-                .bind(event.received_at)
-                .bind(&p.outcome)
-                .bind(&p.dtmf)
-                .bind(attempt_id)
-                .execute(&mut *tx)
-                .await?;
-            for (question, answer) in &p.answers {
-                sqlx::query(sql::SURVEY_ANSWER)
-                    .bind(question)
-                    .bind(answer)
-                    .bind(event.received_at)
-                    .bind(attempt_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
         }
         tx.commit().await?;
         Ok(())

@@ -1183,14 +1183,25 @@ async fn a_report_chunk_applies_in_order_and_closes_each_attempt_once(db: &TestD
         line("8.0", "910000000", "answer"),
         line("8.0", "600000000", "answer"),
         line("8.2", "600000002", "noanswer"),
+        // An inbound call's DID leg without its ID: stored, matched to no attempt.
+        line("", "910000000", "answer"),
     ];
     let applied = store.apply_report_lines(batch, &lines, T0).await.unwrap();
     assert_eq!(
         applied.iter().map(|a| a.new).collect::<Vec<_>>(),
-        vec![true, true, true, true, false, true],
+        vec![true, true, true, true, false, true, true],
         "the repeated line within the chunk is not new"
     );
     assert_eq!(applied[1].attempt, None, "not our call");
+    assert_eq!(
+        applied[6].attempt, None,
+        "a leg without an ID is nobody's attempt"
+    );
+    let again = store
+        .apply_report_lines(batch, &lines[6..], T0)
+        .await
+        .unwrap();
+    assert!(!again[0].new, "the ID-less leg is stored once");
     assert_eq!(
         applied[0].attempt,
         Some((claims[0].attempt_id, "c1".into(), true))

@@ -180,8 +180,11 @@ impl Call {
     pub(super) async fn run(self) {
         if let Some((status, total, answered)) = self.drive().await {
             let cfg = &self.sim.inner.cfg;
-            if self.inbound.is_none() && !hit(cfg.seed, 2, &self.launch.id, cfg.drop_reports) {
-                self.report(status, total, answered);
+            if !hit(cfg.seed, 2, &self.launch.id, cfg.drop_reports) {
+                match self.inbound {
+                    None => self.report(status, total, answered),
+                    Some(_) => self.report_inbound(status, total, answered),
+                }
             }
             // `callback_rate`: a share of the numbers rung call the caller id back.
             if self.inbound.is_none() && hit(cfg.seed, 3, &self.launch.id, cfg.callback_rate) {
@@ -690,6 +693,38 @@ impl Call {
             .collect();
         lines.push(line);
         self.sim.state().pending.extend(lines);
+    }
+
+    /// Queues an inbound call's report line (`apivoice.md` 2b): the DID leg, from the caller to
+    /// the number called (national digits), free to the account. One leg in four comes without
+    /// its `ID`, as observed: the dialer must store it and match it to no outbound attempt.
+    fn report_inbound(&self, status: &str, total: f64, answered: f64) {
+        if self.sim.inner.cfg.report_url.is_none() {
+            return;
+        }
+        let l = &self.launch;
+        let stop =
+            l.at + chrono::TimeDelta::try_milliseconds((total * 1000.0) as i64).unwrap_or_default();
+        let id = if hit(self.sim.inner.cfg.seed, 4, &l.id, 0.25) {
+            ""
+        } else {
+            l.id.as_str()
+        };
+        let line = json!({
+            "ID": id,
+            "startdate": madrid(l.at, "%Y-%m-%d %H:%M:%S%.6f"),
+            "stopdate": madrid(stop, "%Y-%m-%d %H:%M:%S%.6f"),
+            "src": l.src,
+            "dst": l.dst.strip_prefix("34").unwrap_or(&l.dst),
+            "dstname": "DID",
+            "duration": secs(answered.round().max(0.0)),
+            "cost": 0.0,
+            "status": status.to_ascii_lowercase(),
+            "ip": "",
+            "plan": "",
+            "useragent": if id.is_empty() { String::new() } else { format!("APIVoice;{id};{}", self.sim.inner.cfg.api) },
+        });
+        self.sim.state().pending.push(line);
     }
 }
 

@@ -515,3 +515,33 @@ async fn a_callee_calls_back_on_the_inbound_url_as_netelip_puts_a_caller_through
     assert!(text.contains("→ speak_getdtmf: status=OK dtmf=9"), "{text}");
     assert!(text.contains("← hangup"), "{text}");
 }
+
+#[tokio::test]
+async fn an_inbound_call_reports_its_did_leg_some_without_an_id() {
+    let (d, sim, _cancel) = setup(false, |_| {}).await;
+    for i in 0..12 {
+        sim.call_in(&InboundCall {
+            url: sim.inner.cfg.inbound_url.clone().unwrap(),
+            from: format!("+3460000{i:04}"),
+            to: "+34910053461".into(),
+            keys: Vec::new(),
+            transfer_ok: true,
+        })
+        .await;
+    }
+    sim.flush_reports().await;
+    let lines: Vec<Value> = d.reports().into_iter().flatten().collect();
+    assert_eq!(lines.len(), 12, "{lines:?}");
+    for l in &lines {
+        // The caller as put through, the number called in national digits, free.
+        assert!(l["src"].as_str().unwrap().starts_with("60000"), "{l}");
+        assert_eq!(l["dst"], "910053461");
+        assert_eq!(l["cost"], 0.0);
+        assert_eq!(l["status"], "answer");
+    }
+    let without_id = lines.iter().filter(|l| l["ID"] == "").count();
+    assert!(
+        (1..12).contains(&without_id),
+        "{without_id} of 12 without an ID"
+    );
+}
