@@ -477,7 +477,15 @@ impl Application {
         )?
         .with_secret(self.config.events_secret()?)
         .with_duties(duties.clone());
-        notify_tasks.spawn(live.watch("notification outbox", outbox.run(notify_stop.clone())));
+        // The outbox delivers on a thread of its own, at a lower priority: a backlog of
+        // thousands of events never queues ahead of a control request, whose caller is waiting.
+        let delivered = spawn_lowered(
+            "pregonero-outbox",
+            live.watch("notification outbox", outbox.run(notify_stop.clone())),
+        )?;
+        notify_tasks.spawn(async move {
+            let _ = delivered.await;
+        });
         // Inbound calls whose end request never came get their callback tasks all the same.
         let callbacks = crate::callbacks::Ctx {
             store: self.store.clone(),
@@ -726,4 +734,47 @@ impl Application {
         .with_caller_id_format(self.config.provider.caller_id_format);
         Ok((sim, client))
     }
+}
+
+/// How much lower than the daemon's own threads a background thread runs (`nice`): what it
+/// does can wait, what the webhooks do cannot.
+const BACKGROUND_NICENESS: i32 = 10;
+
+/// Runs `fut` on a thread of its own (a single-threaded runtime) at a lower CPU priority, so that
+/// its work (and every task it spawns) never waits in front of the webhooks' tasks on the main
+/// runtime. The returned receiver resolves when `fut` is done (or its thread ended).
+fn spawn_lowered<F>(name: &str, fut: F) -> anyhow::Result<tokio::sync::oneshot::Receiver<()>>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            lower_this_thread(BACKGROUND_NICENESS);
+            rt.block_on(fut);
+            let _ = done.send(());
+        })?;
+    Ok(finished)
+}
+
+/// Lowers the calling thread's scheduling priority (Linux: a thread's own `nice`); elsewhere,
+/// or when refused, the thread keeps the process's priority.
+fn lower_this_thread(niceness: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+        let refused = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, niceness) != 0
+        };
+        if refused {
+            tracing::debug!("cannot lower the priority of a background thread");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = niceness;
 }
