@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 
 use super::*;
 
+/// Outbox rows marked delivered per write (see [`Store::deliveries_done`]).
+const MARK_CHUNK: usize = 64;
+
 /// The event types a campaign's `[events] url` can receive, in the contract's order.
 pub const EVENT_TYPES: &[&str] = &[
     "call.launched",
@@ -265,7 +268,9 @@ impl Store {
 
     /// The receivers accepted these rows: one write for all of them.
     pub async fn deliveries_done(&self, ids: &[i64], now: i64) -> Result<()> {
-        for chunk in ids.chunks(INSERT_CHUNK) {
+        // Short writes: on SQLite each chunk holds the one write lock that the control URL's
+        // writes wait for (512 rows took 5 ms, 64 take under half a millisecond).
+        for chunk in ids.chunks(MARK_CHUNK) {
             let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
                 "UPDATE notify_outbox SET delivered_at = $1, last_error = NULL
