@@ -25,6 +25,31 @@ pub enum ConfigError {
     Rule(String),
 }
 
+impl ConfigError {
+    /// The sentence for people, in their language (the `error:` line).
+    pub fn msg(&self) -> crate::i18n::Msg {
+        use crate::i18n::Msg;
+        match self {
+            ConfigError::Read { path, reason } if reason.kind() == std::io::ErrorKind::NotFound => {
+                Msg::new("error.config_missing").arg("file", path.display())
+            }
+            ConfigError::Read { path, reason } => Msg::new("error.config_unreadable")
+                .arg("file", path.display())
+                .arg("error", reason),
+            ConfigError::Invalid { path, message } => Msg::new("error.config_invalid")
+                .arg("file", path)
+                .arg("error", message),
+            ConfigError::Rule(rule) => Msg::new("error.plain").arg("error", rule),
+        }
+    }
+}
+
+impl From<ConfigError> for crate::i18n::UserError {
+    fn from(e: ConfigError) -> Self {
+        crate::i18n::UserError::new(e.msg())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -559,6 +584,31 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let env: Vec<(String, String)> = std::env::vars().collect();
         Self::load_with_env(path, &env)
+    }
+
+    /// The language to speak when the configuration could not be loaded: `PREGONERO_UI_LANGUAGE`,
+    /// else `[ui] language` if the file is at least readable TOML, else Spanish.
+    pub fn language_hint(path: Option<&Path>) -> crate::i18n::Lang {
+        let parse = |v: &str| match v.trim().to_ascii_lowercase().as_str() {
+            "en" => Some(crate::i18n::Lang::En),
+            "es" => Some(crate::i18n::Lang::Es),
+            _ => None,
+        };
+        if let Some(l) = std::env::var("PREGONERO_UI_LANGUAGE")
+            .ok()
+            .and_then(|v| parse(&v))
+        {
+            return l;
+        }
+        path.and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|text| text.parse::<toml::Table>().ok())
+            .and_then(|t| {
+                t.get("ui")?
+                    .get("language")?
+                    .as_str()
+                    .and_then(|v| parse(v))
+            })
+            .unwrap_or_default()
     }
 
     /// As [`Config::load`], with the environment given explicitly (tests).
