@@ -36,9 +36,29 @@ impl ConfigError {
             ConfigError::Read { path, reason } => Msg::new("error.config_unreadable")
                 .arg("file", path.display())
                 .arg("error", reason),
-            ConfigError::Invalid { path, message } => Msg::new("error.config_invalid")
-                .arg("file", path)
-                .arg("error", message),
+            ConfigError::Invalid { path, message } => {
+                // One line, and `line N: …` said the reader's way.
+                let message = message
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let message = message.as_str();
+                let line = message
+                    .strip_prefix("line ")
+                    .and_then(|rest| rest.split_once(": "))
+                    .filter(|(n, _)| n.parse::<u64>().is_ok());
+                match line {
+                    Some((n, rest)) => Msg::new("error.config_invalid_line")
+                        .arg("file", path)
+                        .arg("line", n)
+                        .arg("error", rest),
+                    None => Msg::new("error.config_invalid")
+                        .arg("file", path)
+                        .arg("error", message),
+                }
+            }
             ConfigError::Rule(rule) => Msg::new("error.plain").arg("error", rule),
         }
     }
@@ -602,12 +622,7 @@ impl Config {
         }
         path.and_then(|p| std::fs::read_to_string(p).ok())
             .and_then(|text| text.parse::<toml::Table>().ok())
-            .and_then(|t| {
-                t.get("ui")?
-                    .get("language")?
-                    .as_str()
-                    .and_then(|v| parse(v))
-            })
+            .and_then(|t| t.get("ui")?.get("language")?.as_str().and_then(parse))
             .unwrap_or_default()
     }
 
@@ -622,12 +637,26 @@ impl Config {
                     path: p.to_path_buf(),
                     reason,
                 })?;
-                let table: toml::Table =
-                    text.parse()
-                        .map_err(|e: toml::de::Error| ConfigError::Invalid {
-                            path: p.display().to_string(),
-                            message: e.message().to_string(),
-                        })?;
+                let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+                    // One line: the parser's message may span several.
+                    let message = e
+                        .message()
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let line = e
+                        .span()
+                        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+                    ConfigError::Invalid {
+                        path: p.display().to_string(),
+                        message: match line {
+                            Some(l) => format!("line {l}: {message}"),
+                            None => message,
+                        },
+                    }
+                })?;
                 (table, p.display().to_string())
             }
             None => (toml::Table::new(), "(defaults)".to_string()),

@@ -688,6 +688,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "the configuration file {file} is invalid: {error}",
     ),
     (
+        "error.config_invalid_line",
+        "el archivo de configuración {file} no es válido, línea {line}: {error}",
+        "the configuration file {file} is invalid, line {line}: {error}",
+    ),
+    (
         "error.campaign_invalid",
         "{file} no es válido: {error}",
         "{file} is invalid: {error}",
