@@ -61,10 +61,12 @@ async fn explain_with(
 ) -> anyhow::Result<String> {
     let t = |k: &str| lang.text(k).to_string();
     let Some(contact) = store.contact(&c.id, number).await? else {
-        anyhow::bail!(
-            "{number} is not a contact of campaign {} (check the CSV and its .rejected.csv)",
-            c.id
-        );
+        return Err(UserError::new(
+            Msg::new("error.not_a_contact")
+                .arg("phone", number)
+                .arg("campaign", &c.id),
+        )
+        .into());
     };
     let tz = c.plan.tz;
     let mut out = format!(

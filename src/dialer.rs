@@ -719,7 +719,7 @@ impl Dialer {
                         {
                             return Gate::Close {
                                 state: "expired".into(),
-                                note,
+                                note: note.to_stored(),
                             };
                         }
                     }

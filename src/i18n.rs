@@ -411,6 +411,17 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "en una lista de exclusión cifrada",
         "on a hashed exclusion list",
     ),
+    ("why.no_consent", "sin fecha de consentimiento válida", "no valid consent date"),
+    (
+        "why.consent_expired",
+        "el consentimiento dado el {given} caducó tras el {last} (consent_valid_for)",
+        "consent given on {given} expired after {last} (consent_valid_for)",
+    ),
+    (
+        "why.consent_out_of_range",
+        "la fecha de consentimiento {given} está fuera de rango",
+        "consent date {given} is out of range",
+    ),
     ("place", "{region} ({province}{from})", "{region} ({province}{from})"),
     ("place.from_column", "de la columna {column}", "from the {column} column"),
     ("place.from_phone", "por el prefijo del fijo", "from the landline's prefix"),
@@ -712,6 +723,18 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "la carpeta de campañas {dir} no existe",
         "the campaigns folder {dir} does not exist",
     ),
+    (
+        "error.not_a_contact",
+        "{phone} no es un contacto de la campaña {campaign} (revise el CSV y su .rejected.csv)",
+        "{phone} is not a contact of campaign {campaign} (check the CSV and its .rejected.csv)",
+    ),
+    (
+        "error.no_campaign",
+        "no hay ninguna campaña \"{campaign}\" en la base de datos",
+        "no campaign named \"{campaign}\" in the database",
+    ),
+    ("campaign.paused_now", "{campaign}: en pausa", "{campaign}: paused"),
+    ("campaign.resumed", "{campaign}: reanudada", "{campaign}: resumed"),
     (
         "error.database",
         "no se puede abrir la base de datos {url}",

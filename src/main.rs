@@ -567,10 +567,16 @@ async fn set_paused(config: &Config, campaign: &str, paused: bool) -> anyhow::Re
         .set_paused(campaign, paused, Some("operator"), SystemClock.now_ms())
         .await?;
     store.close().await;
+    let lang = config.ui.language;
     if !found {
-        anyhow::bail!("no campaign named \"{campaign}\" in the database");
+        return Err(UserError::new(Msg::new("error.no_campaign").arg("campaign", campaign)).into());
     }
-    println!("{campaign}: {}", if paused { "paused" } else { "resumed" });
+    let done = if paused {
+        "campaign.paused_now"
+    } else {
+        "campaign.resumed"
+    };
+    println!("{}", lang.fill(done, &[("campaign", &campaign)]));
     Ok(ExitCode::SUCCESS)
 }
 
