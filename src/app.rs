@@ -38,15 +38,16 @@ const IDLE_HORIZON: Duration = Duration::from_secs(3600);
 
 /// Loads every campaign folder and builds its schedule; broken ones come back as error messages
 /// that name the file.
-pub fn load_campaigns(config: &Config, now: DateTime<Utc>) -> (Vec<ActiveCampaign>, Vec<String>) {
+pub fn load_campaigns(
+    config: &Config,
+    now: DateTime<Utc>,
+) -> (Vec<ActiveCampaign>, Vec<crate::i18n::Msg>) {
+    use crate::i18n::Msg;
     let dir = &config.campaigns.dir;
     if !dir.exists() {
         return (
             Vec::new(),
-            vec![format!(
-                "the campaigns folder {} does not exist",
-                dir.display()
-            )],
+            vec![Msg::new("error.no_campaigns_dir").arg("dir", dir.display())],
         );
     }
     match campaign::load_all(dir) {
@@ -57,16 +58,46 @@ pub fn load_campaigns(config: &Config, now: DateTime<Utc>) -> (Vec<ActiveCampaig
                 match c {
                     Ok(def) => match CampaignPlan::build(&def, &config.calling, now) {
                         Ok(plan) => good.push(ActiveCampaign { def, plan }),
-                        Err(e) => {
-                            bad.push(format!("{}: {e}", def.dir.join("campaign.toml").display()))
-                        }
+                        Err(e) => bad.push(
+                            Msg::new("error.campaign_invalid")
+                                .arg("file", def.dir.join("campaign.toml").display())
+                                .arg("error", e),
+                        ),
                     },
-                    Err(e) => bad.push(e.to_string()),
+                    Err(e) => bad.push(e.msg()),
                 }
             }
             (good, bad)
         }
-        Err(e) => (Vec::new(), vec![e.to_string()]),
+        Err(e) => (Vec::new(), vec![e.msg()]),
+    }
+}
+
+/// Opens the store named by `database.url`; when it cannot, one sentence for people naming
+/// the database (its password left out), with the reason after it.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::connect(&config.database.url).await.map_err(|e| {
+        anyhow::Error::new(
+            crate::i18n::UserError::new(
+                crate::i18n::Msg::new("error.database")
+                    .arg("url", database_url_for_people(&config.database.url)),
+            )
+            .because(e),
+        )
+    })
+}
+
+/// A database URL without its password: `postgres://user:***@host/db`.
+pub fn database_url_for_people(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.rsplit_once('@') {
+        Some((user, host)) => {
+            let user = user.split_once(':').map_or(user, |(u, _)| u);
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_string(),
     }
 }
 
@@ -125,14 +156,12 @@ impl Application {
             config.server.tls_cert.as_deref(),
             config.server.tls_key.as_deref(),
         )?;
-        let store = Store::connect(&config.database.url)
-            .await
-            .with_context(|| "cannot open the database named by database.url")?;
+        let store = open_store(&config).await?;
         let daemon_lock = store.lock_for_daemon()?;
         let region = phone::region(&config.calling.default_region);
         let (loaded, errors) = load_campaigns(&config, clock.now());
         for e in &errors {
-            tracing::error!("{e}");
+            tracing::error!("{}", crate::i18n::Lang::En.render(e));
         }
         let blacklist = config.campaigns.dir.join("blacklist.csv");
         if blacklist.is_file() {

@@ -8,6 +8,7 @@ use crate::campaign::plan::local;
 use crate::campaign::{dnc, phone};
 use crate::config::Config;
 use crate::dialer::ActiveCampaign;
+use crate::i18n::{Lang, Msg, UserError};
 use crate::store::{Candidate, Gate, Store};
 
 fn at(ms: i64) -> DateTime<Utc> {
@@ -19,15 +20,19 @@ fn find_campaign(config: &Config, id: &str, now: DateTime<Utc>) -> anyhow::Resul
     if let Some(c) = loaded.into_iter().find(|c| c.id == id) {
         return Ok(c);
     }
-    if let Some(e) = errors.iter().find(|e| {
-        e.contains(&format!("{id}/campaign.toml")) || e.contains(&format!("{id}\\campaign.toml"))
+    if let Some(e) = errors.into_iter().find(|e| {
+        let text = Lang::En.render(e);
+        text.contains(&format!("{id}/campaign.toml"))
+            || text.contains(&format!("{id}\\campaign.toml"))
     }) {
-        anyhow::bail!("{e}");
+        return Err(UserError::new(e).into());
     }
-    anyhow::bail!(
-        "no campaign folder named \"{id}\" in {}",
-        config.campaigns.dir.display()
+    Err(UserError::new(
+        Msg::new("error.no_campaign_folder")
+            .arg("id", id)
+            .arg("dir", config.campaigns.dir.display()),
     )
+    .into())
 }
 
 /// `pregonero explain CAMPAIGN PHONE`: the contact's state, its attempts, and why it is or is not
@@ -41,7 +46,7 @@ pub async fn explain(
     let region = phone::region(&config.calling.default_region);
     let number = phone::normalize(raw_phone, region).map_err(|e| anyhow::anyhow!("{e}"))?;
     let active = find_campaign(config, campaign, now)?;
-    let store = Store::connect(&config.database.url).await?;
+    let store = app::open_store(config).await?;
     let result = explain_with(&store, &active, &number, now, config.ui.language).await;
     store.close().await;
     result
@@ -56,10 +61,12 @@ async fn explain_with(
 ) -> anyhow::Result<String> {
     let t = |k: &str| lang.text(k).to_string();
     let Some(contact) = store.contact(&c.id, number).await? else {
-        anyhow::bail!(
-            "{number} is not a contact of campaign {} (check the CSV and its .rejected.csv)",
-            c.id
-        );
+        return Err(UserError::new(
+            Msg::new("error.not_a_contact")
+                .arg("phone", number)
+                .arg("campaign", &c.id),
+        )
+        .into());
     };
     let tz = c.plan.tz;
     let mut out = format!(
@@ -78,7 +85,7 @@ async fn explain_with(
     out.push_str(&format!(
         "  {}: {}\n",
         t("explain.holidays"),
-        c.plan.holidays_line(&contact.vars, &contact.phone)
+        lang.render(&c.plan.holidays_msg(&contact.vars, &contact.phone))
     ));
     out.push_str(&format!(
         "  {}: {} {} {}\n",
@@ -155,10 +162,13 @@ async fn explain_with(
                 match c.plan.gate(&candidate, now_ms) {
                     Gate::Launch if later => format!("{due} {}", local(at(contact.next_at), tz)),
                     Gate::Launch => t("explain.due_now"),
-                    Gate::Defer { note, .. } => note,
-                    Gate::Close { note, state } => {
-                        format!("{note} ({} {})", t("explain.will_end"), lang.label(&state))
-                    }
+                    Gate::Defer { note, .. } => lang.stored(&note),
+                    Gate::Close { note, state } => format!(
+                        "{} ({} {})",
+                        lang.stored(&note),
+                        t("explain.will_end"),
+                        lang.label(&state)
+                    ),
                 }
             }
         }
@@ -167,7 +177,8 @@ async fn explain_with(
         "failed" => t("explain.failed"),
         _ => contact
             .note
-            .clone()
+            .as_deref()
+            .map(|n| lang.stored(n))
             .unwrap_or_else(|| t("explain.finished")),
     };
     out.push_str(&format!("  {}: {why}\n", t("explain.why")));
@@ -175,6 +186,7 @@ async fn explain_with(
         &contact.note,
         matches!(contact.state.as_str(), "blocked" | "expired"),
     ) {
+        let note = lang.stored(note);
         if !why.contains(note.as_str()) {
             out.push_str(&format!("  {}: {note}\n", t("explain.note")));
         }
@@ -185,7 +197,7 @@ async fn explain_with(
 /// `pregonero campaigns`: one line per campaign.
 pub async fn campaigns(config: &Config, now: DateTime<Utc>) -> anyhow::Result<String> {
     let (loaded, errors) = app::load_campaigns(config, now);
-    let store = Store::connect(&config.database.url).await?;
+    let store = app::open_store(config).await?;
     let rows = store.campaigns().await?;
     let lang = config.ui.language;
     let mut out = String::new();
@@ -209,7 +221,11 @@ pub async fn campaigns(config: &Config, now: DateTime<Utc>) -> anyhow::Result<St
     }
     store.close().await;
     for e in errors {
-        out.push_str(&format!("{}: {e}\n", lang.text("campaigns.error")));
+        out.push_str(&format!(
+            "{}: {}\n",
+            lang.text("campaigns.error"),
+            lang.render(&e)
+        ));
     }
     Ok(out)
 }
@@ -224,7 +240,7 @@ pub async fn dnc_add(
 ) -> anyhow::Result<String> {
     let region = phone::region(&config.calling.default_region);
     let entry = dnc::entry(raw, until, hours, "cli", region).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = Store::connect(&config.database.url).await?;
+    let store = app::open_store(config).await?;
     store
         .dnc_upsert(std::slice::from_ref(&entry), now.timestamp_millis())
         .await?;
@@ -249,7 +265,7 @@ fn describe(e: &crate::store::DncEntry) -> String {
 pub async fn dnc_remove(config: &Config, raw: &str) -> anyhow::Result<String> {
     let region = phone::region(&config.calling.default_region);
     let number = phone::normalize(raw, region).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = Store::connect(&config.database.url).await?;
+    let store = app::open_store(config).await?;
     let removed = store.dnc_remove(&number).await?;
     store.close().await;
     if !removed {
@@ -260,7 +276,7 @@ pub async fn dnc_remove(config: &Config, raw: &str) -> anyhow::Result<String> {
 
 /// `pregonero dnc list`.
 pub async fn dnc_list(config: &Config) -> anyhow::Result<String> {
-    let store = Store::connect(&config.database.url).await?;
+    let store = app::open_store(config).await?;
     let list = store.dnc_list().await?;
     store.close().await;
     let mut out = String::new();
@@ -278,7 +294,7 @@ pub async fn dnc_import(
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
     let region = phone::region(&config.calling.default_region);
-    let store = Store::connect(&config.database.url).await?;
+    let store = app::open_store(config).await?;
     let result = dnc::import(&store, path, region, now.timestamp_millis()).await;
     store.close().await;
     let (n, rejects) = result.map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -299,7 +315,7 @@ pub async fn dnc_import_hashed(
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
     let digests = crate::exclusion::read_hashed(path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = Store::connect(&config.database.url).await?;
+    let store = app::open_store(config).await?;
     let source = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -334,7 +350,9 @@ pub struct FileQuality {
     /// Valid contacts with no region for the holiday calendar (none when it has no regions),
     /// and what they observe instead.
     pub no_region: u64,
-    pub no_region_observes: &'static str,
+    /// Whether they observe every region's holidays (`unknown_region = "any"`) rather than
+    /// the national ones only.
+    pub no_region_any: bool,
     /// Valid contacts whose possible zones share no window in the next 7 days: called in the
     /// campaign's zone.
     pub in_campaign_zone: u64,
@@ -366,7 +384,7 @@ pub fn file_quality(
     region: Option<phonenumber::country::Id>,
     dnc: &std::collections::HashSet<String>,
     now: DateTime<Utc>,
-) -> Result<FileQuality, String> {
+) -> anyhow::Result<FileQuality> {
     use std::collections::BTreeMap;
     let mut q = FileQuality::default();
     let mut reasons: BTreeMap<String, (u64, Vec<u64>, String)> = BTreeMap::new();
@@ -421,12 +439,11 @@ pub fn file_quality(
             Ok(())
         },
     )
-    .map_err(|e| e.to_string())?;
-    q.no_region_observes = if c.plan.unknown_any {
-        "no call on any region's holiday (unknown_region = \"any\")"
-    } else {
-        "national holidays only (unknown_region = \"national\")"
-    };
+    .map_err(|e| match e {
+        crate::campaign::csv::StreamError::Csv(e) => anyhow::Error::new(UserError::from(e)),
+        crate::campaign::csv::StreamError::Sink(e) => anyhow::anyhow!("{e}"),
+    })?;
+    q.no_region_any = c.plan.unknown_any;
     q.headers = summary.layout.headers.clone();
     q.rows_read = summary.rows_read;
     q.valid = summary.contacts;
@@ -444,80 +461,119 @@ pub fn file_quality(
     Ok(q)
 }
 
-impl std::fmt::Display for FileQuality {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = |count: u64, one: &str, many: &str| {
-            format!("{count} {}", if count == 1 { one } else { many })
+impl FileQuality {
+    /// What `check` prints under the file's name, in a language.
+    pub fn render(&self, lang: Lang) -> String {
+        // Singular or plural: the key, or the key with `_n`.
+        let n = |count: u64, key: &str| -> String {
+            if count == 1 {
+                lang.fill(key, &[("n", &count)])
+            } else {
+                lang.fill(&format!("{key}_n"), &[("n", &count)])
+            }
         };
-        writeln!(
-            f,
-            "    {} read: {}, {} rejected, {} merged, {} on the do-not-call list",
-            n(self.rows_read, "row", "rows"),
-            n(self.valid, "valid contact", "valid contacts"),
-            self.rejected,
-            n(self.duplicates, "duplicate", "duplicates"),
-            self.dnc_hits
-        )?;
-        for (reason, n, lines) in &self.reasons {
-            let lines: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-            let more = if *n as usize > lines.len() {
+        let mut out = String::new();
+        out.push_str(&format!(
+            "    {}\n",
+            lang.fill(
+                "quality.read",
+                &[
+                    ("rows", &n(self.rows_read, "quality.rows")),
+                    ("valid", &n(self.valid, "quality.valid")),
+                    ("rejected", &n(self.rejected, "quality.rejected")),
+                    ("duplicates", &n(self.duplicates, "quality.duplicates")),
+                    ("dnc", &self.dnc_hits),
+                ]
+            )
+        ));
+        for (reason, count, lines) in &self.reasons {
+            let shown: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+            let more = if *count as usize > shown.len() {
                 ", …"
             } else {
                 ""
             };
-            let word = if lines.len() == 1 { "line" } else { "lines" };
-            writeln!(
-                f,
-                "    rejected {n}×: {reason} ({word} {}{more})",
-                lines.join(", ")
-            )?;
+            let key = if shown.len() == 1 {
+                "quality.line"
+            } else {
+                "quality.lines"
+            };
+            out.push_str(&format!(
+                "    {}\n",
+                lang.fill(
+                    "quality.rejected_reason",
+                    &[
+                        ("n", count),
+                        ("reason", reason),
+                        (
+                            "lines",
+                            &lang.fill(key, &[("lines", &format!("{}{more}", shown.join(", ")))])
+                        ),
+                    ]
+                )
+            ));
         }
         for (country, m, l, o) in &self.countries {
-            writeln!(
-                f,
-                "    numbers in {country}: {m} mobile, {l} landline, {o} other"
-            )?;
+            out.push_str(&format!(
+                "    {}\n",
+                lang.fill(
+                    "quality.numbers_in",
+                    &[
+                        ("country", country),
+                        ("mobile", m),
+                        ("landline", l),
+                        ("other", o)
+                    ]
+                )
+            ));
         }
         if self.no_region > 0 {
-            writeln!(
-                f,
-                "    {} contacts have no region for regional holidays (no provincia, comunidad, codigo_postal/cp or region column, not a landline, no holiday_region): {}",
-                self.no_region, self.no_region_observes
-            )?;
+            let observes = if self.no_region_any {
+                "quality.observes_any"
+            } else {
+                "quality.observes_national"
+            };
+            out.push_str(&format!(
+                "    {}\n",
+                lang.fill(
+                    "quality.no_region",
+                    &[("n", &self.no_region), ("observes", &lang.text(observes))]
+                )
+            ));
         }
         if self.in_campaign_zone > 0 {
-            writeln!(
-                f,
-                "    {} contacts may be in several time zones that share no calling window in the next 7 days: they are called in the campaign's zone",
-                self.in_campaign_zone
-            )?;
+            out.push_str(&format!(
+                "    {}\n",
+                lang.fill("quality.campaign_zone", &[("n", &self.in_campaign_zone)])
+            ));
         }
         if self.no_window_7d > 0 {
-            writeln!(
-                f,
-                "    {} contacts have no calling window in the next 7 days",
-                self.no_window_7d
-            )?;
+            out.push_str(&format!(
+                "    {}\n",
+                lang.fill("quality.no_window", &[("n", &self.no_window_7d)])
+            ));
         }
-        Ok(())
+        out
+    }
+}
+
+impl std::fmt::Display for FileQuality {
+    /// In Spanish, the default language.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(Lang::Es))
     }
 }
 
 /// An error and its causes on one line, each cause said once: a cause whose text its parent's
-/// message already holds (sqlx wraps the same SQLite message three times) is left out.
+/// message already holds (sqlx wraps the same SQLite message three times) is left out. In
+/// Spanish, the default language; [`error_line_in`] for the configured one.
 pub fn error_line(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if out.contains(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
+    Lang::Es.error_line(e)
+}
+
+/// The `error: …` line of a failed command, in a language.
+pub fn error_line_in(e: &anyhow::Error, lang: Lang) -> String {
+    format!("{}: {}", lang.text("error"), lang.error_line(e))
 }
 
 /// `pregonero holidays [--year Y] [--region R] [--campaign C]`: the holiday calendar in force,
@@ -653,7 +709,7 @@ mod tests {
             (q.valid, q.no_region, q.in_campaign_zone, q.no_window_7d),
             (3, 1, 2, 0)
         );
-        let text = q.to_string();
+        let text = q.render(Lang::En);
         assert!(
             text.contains("2 contacts may be in several time zones"),
             "{text}"
@@ -734,7 +790,7 @@ mod tests {
         // The mobiles (Spanish and French) have no region; the Canary landline has one.
         assert_eq!(q.no_region, 2);
         assert_eq!(q.in_campaign_zone, 0);
-        let text = q.to_string();
+        let text = q.render(Lang::En);
         assert!(text.contains("2 contacts have no region"), "{text}");
         assert!(
             text.contains("rejected 2×") && text.contains("lines 4, 5"),

@@ -25,6 +25,51 @@ pub enum ConfigError {
     Rule(String),
 }
 
+impl ConfigError {
+    /// The sentence for people, in their language (the `error:` line).
+    pub fn msg(&self) -> crate::i18n::Msg {
+        use crate::i18n::Msg;
+        match self {
+            ConfigError::Read { path, reason } if reason.kind() == std::io::ErrorKind::NotFound => {
+                Msg::new("error.config_missing").arg("file", path.display())
+            }
+            ConfigError::Read { path, reason } => Msg::new("error.config_unreadable")
+                .arg("file", path.display())
+                .arg("error", reason),
+            ConfigError::Invalid { path, message } => {
+                // One line, and `line N: …` said the reader's way.
+                let message = message
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let message = message.as_str();
+                let line = message
+                    .strip_prefix("line ")
+                    .and_then(|rest| rest.split_once(": "))
+                    .filter(|(n, _)| n.parse::<u64>().is_ok());
+                match line {
+                    Some((n, rest)) => Msg::new("error.config_invalid_line")
+                        .arg("file", path)
+                        .arg("line", n)
+                        .arg("error", rest),
+                    None => Msg::new("error.config_invalid")
+                        .arg("file", path)
+                        .arg("error", message),
+                }
+            }
+            ConfigError::Rule(rule) => Msg::new("error.plain").arg("error", rule),
+        }
+    }
+}
+
+impl From<ConfigError> for crate::i18n::UserError {
+    fn from(e: ConfigError) -> Self {
+        crate::i18n::UserError::new(e.msg())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -561,6 +606,26 @@ impl Config {
         Self::load_with_env(path, &env)
     }
 
+    /// The language to speak when the configuration could not be loaded: `PREGONERO_UI_LANGUAGE`,
+    /// else `[ui] language` if the file is at least readable TOML, else Spanish.
+    pub fn language_hint(path: Option<&Path>) -> crate::i18n::Lang {
+        let parse = |v: &str| match v.trim().to_ascii_lowercase().as_str() {
+            "en" => Some(crate::i18n::Lang::En),
+            "es" => Some(crate::i18n::Lang::Es),
+            _ => None,
+        };
+        if let Some(l) = std::env::var("PREGONERO_UI_LANGUAGE")
+            .ok()
+            .and_then(|v| parse(&v))
+        {
+            return l;
+        }
+        path.and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|text| text.parse::<toml::Table>().ok())
+            .and_then(|t| t.get("ui")?.get("language")?.as_str().and_then(parse))
+            .unwrap_or_default()
+    }
+
     /// As [`Config::load`], with the environment given explicitly (tests).
     pub fn load_with_env(
         path: Option<&Path>,
@@ -572,12 +637,26 @@ impl Config {
                     path: p.to_path_buf(),
                     reason,
                 })?;
-                let table: toml::Table =
-                    text.parse()
-                        .map_err(|e: toml::de::Error| ConfigError::Invalid {
-                            path: p.display().to_string(),
-                            message: e.message().to_string(),
-                        })?;
+                let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+                    // One line: the parser's message may span several.
+                    let message = e
+                        .message()
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let line = e
+                        .span()
+                        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+                    ConfigError::Invalid {
+                        path: p.display().to_string(),
+                        message: match line {
+                            Some(l) => format!("line {l}: {message}"),
+                            None => message,
+                        },
+                    }
+                })?;
                 (table, p.display().to_string())
             }
             None => (toml::Table::new(), "(defaults)".to_string()),

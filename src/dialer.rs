@@ -710,7 +710,7 @@ impl Dialer {
                     if crate::exclusion::HashedList::blocks(&hashed, &cand.phone) {
                         return Gate::Close {
                             state: "blocked".into(),
-                            note: "on a hashed exclusion list".into(),
+                            note: crate::i18n::Msg::new("why.hashed_list").to_stored(),
                         };
                     }
                     if let Some((valid_for, today)) = consent {
@@ -719,7 +719,7 @@ impl Dialer {
                         {
                             return Gate::Close {
                                 state: "expired".into(),
-                                note,
+                                note: note.to_stored(),
                             };
                         }
                     }

@@ -15,6 +15,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use secrecy::ExposeSecret;
 
 use crate::config::{Config, ProviderKind};
+use crate::i18n::Lang;
 use crate::store::Store;
 
 /// How one check went.
@@ -60,26 +61,32 @@ pub async fn run(
     config_path: Option<&Path>,
     w: &mut (dyn Write + Send),
 ) -> anyhow::Result<Summary> {
+    let lang = config.ui.language;
+    let t = |k: &str| lang.text(k).to_string();
     let mut out = Out {
         w,
         summary: Summary::default(),
     };
     match config_path {
-        Some(p) => out.line(Level::Ok, "configuration", format!("{} read", p.display()))?,
+        Some(p) => out.line(
+            Level::Ok,
+            &t("doctor.configuration"),
+            lang.fill("doctor.config_read", &[("file", &p.display())]),
+        )?,
         None => out.line(
             Level::Warn,
-            "configuration",
-            "no file (--config or PREGONERO_CONFIG): every key has its default",
+            &t("doctor.configuration"),
+            t("doctor.no_config"),
         )?,
     }
     let real = config.provider.kind == ProviderKind::Apivoice;
     out.line(
         Level::Ok,
-        "provider",
+        &t("doctor.provider"),
         if real {
-            format!("apivoice, instance \"{}\"", config.provider.api)
+            lang.fill("doctor.apivoice", &[("api", &config.provider.api)])
         } else {
-            "the built-in simulator: no call leaves this machine".into()
+            t("doctor.simulator")
         },
     )?;
 
@@ -95,14 +102,18 @@ pub async fn run(
             match ping {
                 Ok(()) => out.line(
                     Level::Ok,
-                    "database",
-                    format!("{} reachable, migrations applied", store.backend_name()),
+                    &t("doctor.database"),
+                    lang.fill("doctor.database_ok", &[("backend", &store.backend_name())]),
                 )?,
-                Err(e) => out.line(Level::Fail, "database", e.to_string())?,
+                Err(e) => out.line(Level::Fail, &t("doctor.database"), e.to_string())?,
             }
         }
-        Ok(Err(e)) => out.line(Level::Fail, "database", e.to_string())?,
-        Err(_) => out.line(Level::Fail, "database", "no answer within 20 s")?,
+        Ok(Err(e)) => out.line(Level::Fail, &t("doctor.database"), e.to_string())?,
+        Err(_) => out.line(
+            Level::Fail,
+            &t("doctor.database"),
+            lang.fill("doctor.no_answer", &[("seconds", &20)]),
+        )?,
     }
 
     // Secrets in files: readable by others is a warning.
@@ -115,26 +126,18 @@ pub async fn run(
         ("server.tls_key", config.server.tls_key.as_deref()),
     ] {
         if let Some(path) = path {
-            let (level, detail) = file_permissions(path);
+            let (level, detail) = file_permissions(path, lang);
             out.line(level, key, detail)?;
         }
     }
     if real {
         match config.provider_token() {
-            Ok(Some(_)) => out.line(Level::Ok, "provider token", "set")?,
-            Ok(None) => out.line(
-                Level::Fail,
-                "provider token",
-                "set provider.token_file (or provider.token)",
-            )?,
-            Err(e) => out.line(Level::Fail, "provider token", e.to_string())?,
+            Ok(Some(_)) => out.line(Level::Ok, &t("doctor.token"), t("doctor.token_set"))?,
+            Ok(None) => out.line(Level::Fail, &t("doctor.token"), t("doctor.token_missing"))?,
+            Err(e) => out.line(Level::Fail, &t("doctor.token"), e.to_string())?,
         }
         if config.provider.token.is_some() {
-            out.line(
-                Level::Warn,
-                "provider.token",
-                "the token is in the configuration file; provider.token_file (mode 0600) keeps it out of it",
-            )?;
+            out.line(Level::Warn, "provider.token", t("doctor.token_in_file"))?;
         }
     }
 
@@ -143,7 +146,7 @@ pub async fn run(
         match crate::tls::load(cert, key) {
             Err(e) => out.line(Level::Fail, "server.tls_cert", e.to_string())?,
             Ok(_) => {
-                let (level, detail) = certificate_expiry(cert, Utc::now());
+                let (level, detail) = certificate_expiry(cert, Utc::now(), lang);
                 out.line(level, "server.tls_cert", detail)?;
             }
         }
@@ -157,35 +160,43 @@ pub async fn run(
         None => out.line(
             if real { Level::Fail } else { Level::Warn },
             "server.secret",
-            "not set: the webhook URLs are not fixed (a random one per run with the simulator)",
+            t("doctor.no_secret"),
         )?,
         Some(secret) => {
             if config.server.public_url.is_none() {
                 out.line(
                     if real { Level::Fail } else { Level::Warn },
                     "server.public_url",
-                    "not set: netelip cannot reach a loopback address",
+                    t("doctor.no_public_url"),
                 )?;
             }
             let (control, report) = config.webhook_urls(&config.server.listen, secret);
-            for (name, url) in [("control URL", &control), ("report URL", &report)] {
+            for (name, url) in [
+                (t("doctor.control_url"), &control),
+                (t("doctor.report_url"), &report),
+            ] {
                 let shown = url.replace(secret.expose_secret(), "<server.secret>");
                 let answer = http.get(url).send().await;
                 match answer {
-                    Ok(r) if r.status().is_success() => {
-                        out.line(Level::Ok, name, format!("GET {shown} answers {}", r.status()))?
-                    }
+                    Ok(r) if r.status().is_success() => out.line(
+                        Level::Ok,
+                        &name,
+                        lang.fill("doctor.get_ok", &[("url", &shown), ("status", &r.status())]),
+                    )?,
                     Ok(r) => out.line(
                         Level::Fail,
-                        name,
-                        format!("GET {shown} answers {} (is this pregonero, with this secret?)", r.status()),
+                        &name,
+                        lang.fill(
+                            "doctor.get_refused",
+                            &[("url", &shown), ("status", &r.status())],
+                        ),
                     )?,
                     Err(e) => out.line(
                         Level::Fail,
-                        name,
-                        format!(
-                            "GET {shown} failed: {} (is `pregonero run` up, and the address public?)",
-                            reqwest_reason(e)
+                        &name,
+                        lang.fill(
+                            "doctor.get_failed",
+                            &[("url", &shown), ("error", &reqwest_reason(e, lang))],
                         ),
                     )?,
                 }
@@ -199,16 +210,18 @@ pub async fn run(
             Ok(r) => out.line(
                 Level::Ok,
                 "provider.url",
-                format!(
-                    "{} answers (HTTP {}); API Voice has no request that checks the token without placing a call: run `pregonero test-call YOUR_PHONE --campaign ID`",
-                    config.provider.url,
-                    r.status().as_u16()
+                lang.fill(
+                    "doctor.provider_url",
+                    &[
+                        ("url", &config.provider.url),
+                        ("status", &r.status().as_u16()),
+                    ],
                 ),
             )?,
             Err(e) => out.line(
                 Level::Fail,
                 "provider.url",
-                format!("{}: {}", config.provider.url, reqwest_reason(e)),
+                format!("{}: {}", config.provider.url, reqwest_reason(e, lang)),
             )?,
         }
     }
@@ -218,25 +231,31 @@ pub async fn run(
         let (control, report) = config.webhook_urls(&config.server.listen, secret);
         writeln!(
             out.w,
-            "\nIn netelip's panel, API Voice instance \"{}\":",
-            config.provider.api
+            "\n{}",
+            lang.fill("doctor.panel", &[("api", &config.provider.api)])
         )?;
         writeln!(out.w, "  URL de control:            {control}")?;
         writeln!(out.w, "  URL de informe de llamadas: {report}")?;
     }
     writeln!(
         out.w,
-        "\n{} warning(s), {} failure(s)",
-        out.summary.warnings, out.summary.failures
+        "\n{}",
+        lang.fill(
+            "doctor.summary",
+            &[
+                ("warnings", &out.summary.warnings),
+                ("failures", &out.summary.failures)
+            ]
+        )
     )?;
     Ok(out.summary)
 }
 
-fn reqwest_reason(e: reqwest::Error) -> String {
+fn reqwest_reason(e: reqwest::Error, lang: Lang) -> String {
     if e.is_timeout() {
-        "no answer within 10 s".into()
+        lang.fill("doctor.no_answer", &[("seconds", &10)])
     } else if e.is_connect() {
-        "cannot connect".into()
+        lang.text("doctor.cannot_connect").to_string()
     } else {
         // The URL may carry the secret: say what failed, not where.
         e.without_url().to_string()
@@ -244,10 +263,15 @@ fn reqwest_reason(e: reqwest::Error) -> String {
 }
 
 /// Whether a secret file can be read by other users.
-fn file_permissions(path: &Path) -> (Level, String) {
+fn file_permissions(path: &Path, lang: Lang) -> (Level, String) {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
-        Err(e) => return (Level::Fail, format!("{}: {e}", path.display())),
+        Err(e) => {
+            return (
+                Level::Fail,
+                lang.render(&crate::i18n::Msg::read_error(path, &e)),
+            )
+        }
     };
     #[cfg(unix)]
     {
@@ -256,23 +280,32 @@ fn file_permissions(path: &Path) -> (Level, String) {
         if mode & 0o004 != 0 {
             return (
                 Level::Warn,
-                format!(
-                    "{} is readable by every user (mode {mode:o}): chmod 600 or 640",
-                    path.display()
+                lang.fill(
+                    "doctor.world_readable",
+                    &[("file", &path.display()), ("mode", &format!("{mode:o}"))],
                 ),
             );
         }
-        (Level::Ok, format!("{} mode {mode:o}", path.display()))
+        (
+            Level::Ok,
+            lang.fill(
+                "doctor.mode",
+                &[("file", &path.display()), ("mode", &format!("{mode:o}"))],
+            ),
+        )
     }
     #[cfg(not(unix))]
     {
         let _ = meta;
-        (Level::Ok, format!("{} exists", path.display()))
+        (
+            Level::Ok,
+            lang.fill("doctor.exists", &[("file", &path.display())]),
+        )
     }
 }
 
 /// The first certificate's end of validity: a failure when past, a warning within 14 days.
-fn certificate_expiry(path: &Path, now: DateTime<Utc>) -> (Level, String) {
+fn certificate_expiry(path: &Path, now: DateTime<Utc>, lang: Lang) -> (Level, String) {
     use rustls::pki_types::pem::PemObject;
     let first = std::fs::read(path).ok().and_then(|pem| {
         rustls::pki_types::CertificateDer::pem_slice_iter(&pem)
@@ -282,23 +315,19 @@ fn certificate_expiry(path: &Path, now: DateTime<Utc>) -> (Level, String) {
     let Some(not_after) = first.as_deref().and_then(not_after) else {
         return (
             Level::Warn,
-            format!("{}: cannot read the certificate's expiry", path.display()),
+            lang.fill("doctor.cert_unreadable", &[("file", &path.display())]),
         );
     };
     let days = (not_after - now).num_days();
     let when = not_after.format("%Y-%m-%d %H:%M UTC");
+    let args: [(&str, &dyn std::fmt::Display); 3] =
+        [("file", &path.display()), ("when", &when), ("days", &days)];
     if not_after <= now {
-        (Level::Fail, format!("{} expired on {when}", path.display()))
+        (Level::Fail, lang.fill("doctor.cert_expired", &args))
     } else if days < 14 {
-        (
-            Level::Warn,
-            format!("{} expires on {when}, in {days} day(s)", path.display()),
-        )
+        (Level::Warn, lang.fill("doctor.cert_expires", &args))
     } else {
-        (
-            Level::Ok,
-            format!("{} valid until {when} ({days} days)", path.display()),
-        )
+        (Level::Ok, lang.fill("doctor.cert_valid", &args))
     }
 }
 
@@ -358,18 +387,58 @@ fn not_after(cert: &[u8]) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
 
+    /// `doctor` on a machine with nothing set up: every line from the catalogue, Spanish by
+    /// default, English when asked, and no secret in either.
+    #[tokio::test]
+    async fn doctor_speaks_the_configured_language() {
+        let mut config = Config::default();
+        config.database.url = "sqlite::memory:".into();
+        config.provider.token = Some(secrecy::SecretString::from("tok-very-secret"));
+        let mut out = Vec::new();
+        let summary = run(&config, None, &mut out).await.unwrap();
+        let es = String::from_utf8(out).unwrap();
+        assert_eq!(summary.failures, 0, "{es}");
+        for line in [
+            "[warn] configuración: sin archivo (--config o PREGONERO_CONFIG)",
+            "[ok  ] proveedor: el simulador integrado: ninguna llamada sale de esta máquina",
+            "[ok  ] base de datos: sqlite accesible, migraciones aplicadas",
+            "[warn] server.secret: no está puesto",
+            "2 aviso(s), 0 fallo(s)",
+        ] {
+            assert!(es.contains(line), "{line}\n{es}");
+        }
+        config.ui.language = Lang::En;
+        let mut out = Vec::new();
+        run(&config, None, &mut out).await.unwrap();
+        let en = String::from_utf8(out).unwrap();
+        for line in [
+            "[warn] configuration: no file (--config or PREGONERO_CONFIG)",
+            "[ok  ] provider: the built-in simulator: no call leaves this machine",
+            "[ok  ] database: sqlite reachable, migrations applied",
+            "2 warning(s), 0 failure(s)",
+        ] {
+            assert!(en.contains(line), "{line}\n{en}");
+        }
+        for text in [&es, &en] {
+            assert!(!text.contains("tok-very-secret"), "{text}");
+            assert!(!text.contains("doctor."), "a key without its text\n{text}");
+        }
+    }
+
     #[test]
     fn reads_the_expiry_of_the_test_certificate() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/cert.pem");
         let now = Utc.with_ymd_and_hms(2026, 12, 4, 0, 0, 0).unwrap();
-        let (level, detail) = certificate_expiry(&path, now);
+        let (level, detail) = certificate_expiry(&path, now, Lang::En);
         assert!(
             detail.contains("valid until") || detail.contains("expire"),
             "{detail}"
         );
         assert_ne!(level, Level::Warn, "{detail}");
         let far = Utc.with_ymd_and_hms(2200, 1, 1, 0, 0, 0).unwrap();
-        assert_eq!(certificate_expiry(&path, far).0, Level::Fail);
+        let (level, detail) = certificate_expiry(&path, far, Lang::Es);
+        assert_eq!(level, Level::Fail);
+        assert!(detail.contains(" caducó el "), "{detail}");
     }
 
     #[cfg(unix)]
@@ -380,8 +449,15 @@ mod tests {
         let path = dir.path().join("token");
         std::fs::write(&path, "x").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(file_permissions(&path).0, Level::Warn);
+        let (level, detail) = file_permissions(&path, Lang::Es);
+        assert_eq!(level, Level::Warn);
+        assert!(
+            detail.ends_with("lo puede leer cualquier usuario (modo 644): chmod 600 o 640"),
+            "{detail}"
+        );
+        let (_, detail) = file_permissions(&path, Lang::En);
+        assert!(detail.contains("is readable by every user"), "{detail}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(file_permissions(&path).0, Level::Ok);
+        assert_eq!(file_permissions(&path, Lang::Es).0, Level::Ok);
     }
 }

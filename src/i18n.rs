@@ -311,7 +311,589 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "recordatorios tras la cita",
         "reminders after the appointment",
     ),
+    // Why a contact or a campaign is not called now (`explain`, `campaigns`, `check`, the
+    // dashboard). The key is the reason's stable identifier where it is stored.
+    ("why.open_always", "abierto a todas horas ({zone})", "open at every hour ({zone})"),
+    ("why.open_until", "abierto hasta las {until} ({zone})", "open until {until} ({zone})"),
+    ("why.zone", "{zone}", "{zone}"),
+    (
+        "why.no_zone",
+        "cerrado: el número no tiene zona horaria",
+        "closed: no time zone for this number",
+    ),
+    (
+        "why.open_all",
+        "abierto en todas las zonas en las que puede estar el número ({zones})",
+        "open in every zone the number may be in ({zones})",
+    ),
+    (
+        "why.zone_context",
+        "{zone}; el número puede estar en {zones}",
+        "{zone}; the number may be in {zones}",
+    ),
+    ("why.holiday_day", "festivo ({day})", "holiday ({day})"),
+    ("why.outside_hours", "fuera de horario", "outside calling hours"),
+    ("why.closed_until", "{reason} hasta {until} ({context})", "{reason} until {until} ({context})"),
+    (
+        "why.closed_for_good",
+        "{reason}, y no abre en los próximos 400 días ({context})",
+        "{reason}, and it does not open in the next 400 days ({context})",
+    ),
+    ("why.ended", "terminada", "ended"),
+    ("why.starts", "empieza el {at}", "starts {at}"),
+    ("why.next_round", "próxima ronda el {at}", "next round {at}"),
+    ("why.no_round", "no quedan rondas", "no round ahead"),
+    ("why.campaign_ended", "la campaña terminó ({at})", "the campaign ended ({at})"),
+    ("why.no_appointment", "no hay cita que recordar", "no appointment to remind"),
+    (
+        "why.appointment_passed",
+        "la cita ({at}) ya ha pasado",
+        "the appointment ({at}) has passed",
+    ),
+    ("why.campaign_starts", "la campaña empieza el {at}", "the campaign starts {at}"),
+    ("why.reminder_due", "el recordatorio toca el {at}", "the reminder is due {at}"),
+    (
+        "why.round_not_open",
+        "la ronda aún no ha empezado: próxima ronda el {at}",
+        "round not open yet: next round {at}",
+    ),
+    (
+        "why.no_round_ahead",
+        "el calendario no tiene más rondas",
+        "the schedule has no round ahead",
+    ),
+    (
+        "why.holiday",
+        "festivo el {day} en {zone}: {name} ({scope}; {region})",
+        "holiday {day} in {zone}: {name} ({scope}; {region})",
+    ),
+    ("why.callee_region", "región del destinatario: {place}", "the callee's region {place}"),
+    (
+        "why.no_callee_region",
+        "no se conoce la región del destinatario",
+        "no region known for the callee",
+    ),
+    (
+        "why.zones_closed",
+        "fuera de horario en una de sus zonas posibles ({zones})",
+        "outside calling hours in one of its possible zones ({zones})",
+    ),
+    ("why.and", "{a}; {b}", "{a}; {b}"),
+    (
+        "why.campaign_zone",
+        "las zonas en las que puede estar el número ({zones}) no tienen una franja de llamada común en los próximos {days} días, así que se le llama en la zona de la campaña ({zone})",
+        "no calling window common to the zones the number may be in ({zones}) in the next {days} days, so it is called in the campaign's zone ({zone})",
+    ),
+    ("why.next_window", "{why}; próxima franja el {at}", "{why}; next window {at}"),
+    (
+        "why.no_window_before_deadline",
+        "{why}, y no se abre ninguna franja antes del plazo",
+        "{why}, and no window opens before the deadline",
+    ),
+    (
+        "why.no_window_ahead",
+        "{why}, y no se abre ninguna franja de llamada en los próximos {days} días",
+        "{why}, and no calling window opens in the next {days} days",
+    ),
+    ("why.dnc", "en la lista de no llamar ({source})", "on the do-not-call list ({source})"),
+    (
+        "why.dnc_until",
+        "en la lista de no llamar hasta el {until} ({source})",
+        "on the do-not-call list until {until} ({source})",
+    ),
+    (
+        "why.dnc_hours",
+        "horas de no llamar {hours} ({source})",
+        "do-not-call hours {hours} ({source})",
+    ),
+    (
+        "why.hashed_list",
+        "en una lista de exclusión cifrada",
+        "on a hashed exclusion list",
+    ),
+    ("why.no_consent", "sin fecha de consentimiento válida", "no valid consent date"),
+    (
+        "why.consent_expired",
+        "el consentimiento dado el {given} caducó tras el {last} (consent_valid_for)",
+        "consent given on {given} expired after {last} (consent_valid_for)",
+    ),
+    (
+        "why.consent_out_of_range",
+        "la fecha de consentimiento {given} está fuera de rango",
+        "consent date {given} is out of range",
+    ),
+    ("place", "{region} ({province}{from})", "{region} ({province}{from})"),
+    ("place.from_column", "de la columna {column}", "from the {column} column"),
+    ("place.from_phone", "por el prefijo del fijo", "from the landline's prefix"),
+    (
+        "place.from_campaign",
+        "el holiday_region de la campaña",
+        "the campaign's holiday_region",
+    ),
+    (
+        "holidays.no_calendar",
+        "sin calendario regional (holiday_calendar no tiene regiones)",
+        "no regional calendar (holiday_calendar has no regions)",
+    ),
+    ("holidays.region", "región {place}", "region {place}"),
+    (
+        "holidays.unknown_any",
+        "región desconocida: no se llama en el festivo de ninguna región (unknown_region = \"any\")",
+        "no region known: no call on any region's holiday (unknown_region = \"any\")",
+    ),
+    (
+        "holidays.unknown_national",
+        "región desconocida: solo festivos nacionales (unknown_region = \"national\")",
+        "no region known: national days only (unknown_region = \"national\")",
+    ),
+    // `pregonero check`.
+    ("check.error", "error", "error"),
+    ("check.warning", "aviso", "warning"),
+    (
+        "check.bad_region",
+        "calling.default_region \"{region}\" no es un código de país como ES",
+        "calling.default_region \"{region}\" is not a country code such as ES",
+    ),
+    (
+        "check.dnc_file",
+        "{file}: {count} número(s) en la lista de no llamar",
+        "{file}: {count} number(s) on the do-not-call list",
+    ),
+    ("check.line", "línea {line}: {error}", "line {line}: {error}"),
+    ("check.campaign", "campaña", "campaign"),
+    (
+        "check.demo",
+        "demo: solo la marca el simulador",
+        "demo: dialed only by the simulator",
+    ),
+    (
+        "check.hours",
+        "horario de llamada {hours} en la zona horaria del destinatario; ahora: {status}",
+        "calling hours {hours} in the callee's time zone; now: {status}",
+    ),
+    (
+        "check.caller_id",
+        "el caller_id {caller_id} no está entre los caller_ids de [provider]: el proveedor puede rechazarlo y los destinatarios verían \"anonymous\"",
+        "caller_id {caller_id} is not among [provider] caller_ids: the provider may refuse it and callees would see \"anonymous\"",
+    ),
+    ("check.rounds", "rondas", "rounds"),
+    ("check.every_event", "todos los eventos", "every event"),
+    ("check.signed", "firmados", "signed"),
+    (
+        "check.unsigned",
+        "sin firmar: ponga [events] secret_file para firmarlos",
+        "unsigned: set [events] secret_file to sign them",
+    ),
+    ("check.events", "eventos: {types} a {url} ({signed})", "events: {types} to {url} ({signed})"),
+    (
+        "check.callbacks",
+        "devolución de llamadas: a quien llamó y nadie atendió se le llama en su próxima franja ([inbound] call_back)",
+        "callbacks: callers nobody took are called back in their next calling window ([inbound] call_back)",
+    ),
+    ("check.no_csv", "no hay archivos CSV en {dir}", "no CSV files in {dir}"),
+    (
+        "check.fix_rows",
+        "corrija estas filas (al importar se escriben en {file}.rejected.csv, con el motivo)",
+        "fix these rows (they are written to {file}.rejected.csv on import, with the reason)",
+    ),
+    ("check.tls", "TLS: HTTPS con el certificado de {file}", "TLS: HTTPS with the certificate in {file}"),
+    (
+        "check.paste",
+        "Pegue estas URL en el panel de netelip (instancia de API Voice \"{api}\"):",
+        "Paste these in netelip's panel (API Voice instance \"{api}\"):",
+    ),
+    ("check.control_url", "URL de control:", "control URL:"),
+    ("check.report_url", "URL de informe:", "report URL: "),
+    ("check.inbound_url", "URL de entrada:", "inbound URL:"),
+    (
+        "check.inbound_url_note",
+        "\"URL de control para llamadas entrantes\": los destinatarios que devuelven la llamada",
+        "\"URL de control para llamadas entrantes\": callees calling back",
+    ),
+    (
+        "check.no_public_url",
+        "server.public_url no está puesto: estas usan la dirección de escucha; póngalo con la dirección por la que llega el proveedor",
+        "server.public_url is not set: these use the listen address; set it to the address the provider reaches",
+    ),
+    (
+        "check.no_secret",
+        "server.secret no está puesto: el simulador integrado usa uno al azar en cada arranque. Póngalo (y server.public_url) antes de apuntar netelip a este servicio.",
+        "server.secret is not set: the built-in simulator uses a random one per run. Set it (and server.public_url) before pointing netelip at this daemon.",
+    ),
+    (
+        "check.summary",
+        "{errors} error(es), {rows} fila(s) que no se importarán",
+        "{errors} error(s), {rows} row(s) that will not be imported",
+    ),
+    ("check.ok", "correcto", "ok"),
+    // `pregonero doctor`.
+    ("doctor.configuration", "configuración", "configuration"),
+    ("doctor.config_read", "{file} leído", "{file} read"),
+    (
+        "doctor.no_config",
+        "sin archivo (--config o PREGONERO_CONFIG): cada clave tiene su valor por defecto",
+        "no file (--config or PREGONERO_CONFIG): every key has its default",
+    ),
+    ("doctor.provider", "proveedor", "provider"),
+    ("doctor.apivoice", "apivoice, instancia \"{api}\"", "apivoice, instance \"{api}\""),
+    (
+        "doctor.simulator",
+        "el simulador integrado: ninguna llamada sale de esta máquina",
+        "the built-in simulator: no call leaves this machine",
+    ),
+    ("doctor.database", "base de datos", "database"),
+    (
+        "doctor.database_ok",
+        "{backend} accesible, migraciones aplicadas",
+        "{backend} reachable, migrations applied",
+    ),
+    ("doctor.no_answer", "sin respuesta en {seconds} s", "no answer within {seconds} s"),
+    ("doctor.cannot_connect", "no se puede conectar", "cannot connect"),
+    ("doctor.token", "token del proveedor", "provider token"),
+    ("doctor.token_set", "puesto", "set"),
+    (
+        "doctor.token_missing",
+        "ponga provider.token_file (o provider.token)",
+        "set provider.token_file (or provider.token)",
+    ),
+    (
+        "doctor.token_in_file",
+        "el token está en el archivo de configuración; provider.token_file (modo 0600) lo saca de él",
+        "the token is in the configuration file; provider.token_file (mode 0600) keeps it out of it",
+    ),
+    (
+        "doctor.no_secret",
+        "no está puesto: las URL de los webhooks no son fijas (una al azar en cada arranque con el simulador)",
+        "not set: the webhook URLs are not fixed (a random one per run with the simulator)",
+    ),
+    (
+        "doctor.no_public_url",
+        "no está puesto: netelip no puede llegar a una dirección local",
+        "not set: netelip cannot reach a loopback address",
+    ),
+    ("doctor.control_url", "URL de control", "control URL"),
+    ("doctor.report_url", "URL de informe", "report URL"),
+    ("doctor.get_ok", "GET {url} responde {status}", "GET {url} answers {status}"),
+    (
+        "doctor.get_refused",
+        "GET {url} responde {status} (¿es pregonero, con este secreto?)",
+        "GET {url} answers {status} (is this pregonero, with this secret?)",
+    ),
+    (
+        "doctor.get_failed",
+        "GET {url} falló: {error} (¿está en marcha `pregonero run`, y la dirección es pública?)",
+        "GET {url} failed: {error} (is `pregonero run` up, and the address public?)",
+    ),
+    (
+        "doctor.provider_url",
+        "{url} responde (HTTP {status}); API Voice no tiene ninguna petición que compruebe el token sin hacer una llamada: ejecute `pregonero test-call SU_TELÉFONO --campaign ID`",
+        "{url} answers (HTTP {status}); API Voice has no request that checks the token without placing a call: run `pregonero test-call YOUR_PHONE --campaign ID`",
+    ),
+    (
+        "doctor.panel",
+        "En el panel de netelip, instancia de API Voice \"{api}\":",
+        "In netelip's panel, API Voice instance \"{api}\":",
+    ),
+    (
+        "doctor.summary",
+        "{warnings} aviso(s), {failures} fallo(s)",
+        "{warnings} warning(s), {failures} failure(s)",
+    ),
+    (
+        "doctor.world_readable",
+        "{file} lo puede leer cualquier usuario (modo {mode}): chmod 600 o 640",
+        "{file} is readable by every user (mode {mode}): chmod 600 or 640",
+    ),
+    ("doctor.mode", "{file} modo {mode}", "{file} mode {mode}"),
+    ("doctor.exists", "{file} existe", "{file} exists"),
+    (
+        "doctor.cert_unreadable",
+        "{file}: no se puede leer la caducidad del certificado",
+        "{file}: cannot read the certificate's expiry",
+    ),
+    ("doctor.cert_expired", "{file} caducó el {when}", "{file} expired on {when}"),
+    (
+        "doctor.cert_expires",
+        "{file} caduca el {when}, dentro de {days} día(s)",
+        "{file} expires on {when}, in {days} day(s)",
+    ),
+    (
+        "doctor.cert_valid",
+        "{file} válido hasta el {when} ({days} días)",
+        "{file} valid until {when} ({days} days)",
+    ),
+    // The quality of a CSV file, in `check`.
+    (
+        "quality.read",
+        "{rows} leídas: {valid}, {rejected}, {duplicates}, {dnc} en la lista de no llamar",
+        "{rows} read: {valid}, {rejected}, {duplicates}, {dnc} on the do-not-call list",
+    ),
+    ("quality.rows", "{n} fila", "{n} row"),
+    ("quality.rows_n", "{n} filas", "{n} rows"),
+    ("quality.valid", "{n} contacto válido", "{n} valid contact"),
+    ("quality.valid_n", "{n} contactos válidos", "{n} valid contacts"),
+    ("quality.rejected", "{n} rechazado", "{n} rejected"),
+    ("quality.rejected_n", "{n} rechazados", "{n} rejected"),
+    ("quality.duplicates", "{n} duplicado fusionado", "{n} duplicate merged"),
+    ("quality.duplicates_n", "{n} duplicados fusionados", "{n} duplicates merged"),
+    (
+        "quality.rejected_reason",
+        "rechazadas {n}×: {reason} ({lines})",
+        "rejected {n}×: {reason} ({lines})",
+    ),
+    ("quality.line", "línea {lines}", "line {lines}"),
+    ("quality.lines", "líneas {lines}", "lines {lines}"),
+    (
+        "quality.numbers_in",
+        "números de {country}: {mobile} móviles, {landline} fijos, {other} otros",
+        "numbers in {country}: {mobile} mobile, {landline} landline, {other} other",
+    ),
+    (
+        "quality.no_region",
+        "{n} contactos no tienen región para los festivos autonómicos (ni columna provincia, comunidad, codigo_postal/cp o region, ni fijo, ni holiday_region): {observes}",
+        "{n} contacts have no region for regional holidays (no provincia, comunidad, codigo_postal/cp or region column, not a landline, no holiday_region): {observes}",
+    ),
+    (
+        "quality.observes_any",
+        "no se llama en el festivo de ninguna región (unknown_region = \"any\")",
+        "no call on any region's holiday (unknown_region = \"any\")",
+    ),
+    (
+        "quality.observes_national",
+        "solo festivos nacionales (unknown_region = \"national\")",
+        "national holidays only (unknown_region = \"national\")",
+    ),
+    (
+        "quality.campaign_zone",
+        "{n} contactos pueden estar en varias zonas horarias sin franja de llamada común en los próximos 7 días: se les llama en la zona de la campaña",
+        "{n} contacts may be in several time zones that share no calling window in the next 7 days: they are called in the campaign's zone",
+    ),
+    (
+        "quality.no_window",
+        "{n} contactos no tienen franja de llamada en los próximos 7 días",
+        "{n} contacts have no calling window in the next 7 days",
+    ),
+    // Errors people meet most, on the `error:` line.
+    ("error", "error", "error"),
+    ("error.file_missing", "{file} no existe", "{file} does not exist"),
+    (
+        "error.file_unreadable",
+        "no se puede leer {file}: {error}",
+        "cannot read {file}: {error}",
+    ),
+    ("error.csv_invalid", "{file}: {error}", "{file}: {error}"),
+    ("error.plain", "{error}", "{error}"),
+    (
+        "error.config_missing",
+        "el archivo de configuración {file} no existe",
+        "the configuration file {file} does not exist",
+    ),
+    (
+        "error.config_unreadable",
+        "no se puede leer el archivo de configuración {file}: {error}",
+        "cannot read the configuration file {file}: {error}",
+    ),
+    (
+        "error.config_invalid",
+        "el archivo de configuración {file} no es válido: {error}",
+        "the configuration file {file} is invalid: {error}",
+    ),
+    (
+        "error.config_invalid_line",
+        "el archivo de configuración {file} no es válido, línea {line}: {error}",
+        "the configuration file {file} is invalid, line {line}: {error}",
+    ),
+    (
+        "error.campaign_invalid",
+        "{file} no es válido: {error}",
+        "{file} is invalid: {error}",
+    ),
+    (
+        "error.campaign_invalid_line",
+        "{file} no es válido, línea {line}: {error}",
+        "{file} is invalid, line {line}: {error}",
+    ),
+    (
+        "error.no_campaign_folder",
+        "no hay ninguna carpeta de campaña \"{id}\" en {dir}",
+        "no campaign folder named \"{id}\" in {dir}",
+    ),
+    (
+        "error.no_campaigns_dir",
+        "la carpeta de campañas {dir} no existe",
+        "the campaigns folder {dir} does not exist",
+    ),
+    (
+        "error.not_a_contact",
+        "{phone} no es un contacto de la campaña {campaign} (revise el CSV y su .rejected.csv)",
+        "{phone} is not a contact of campaign {campaign} (check the CSV and its .rejected.csv)",
+    ),
+    (
+        "error.no_campaign",
+        "no hay ninguna campaña \"{campaign}\" en la base de datos",
+        "no campaign named \"{campaign}\" in the database",
+    ),
+    ("campaign.paused_now", "{campaign}: en pausa", "{campaign}: paused"),
+    ("campaign.resumed", "{campaign}: reanudada", "{campaign}: resumed"),
+    (
+        "error.database",
+        "no se puede abrir la base de datos {url}",
+        "cannot open the database {url}",
+    ),
 ];
+
+/// A message for people kept as data: a catalogue key and its named arguments, rendered in the
+/// reader's language when shown ([`Lang::render`]). Stored and sent as JSON with the key as its
+/// stable identifier (`{"key": "why.outside_hours", "args": {...}}`); [`Msg::to_stored`] and
+/// [`Lang::stored`] are that round trip, and text that is not such a message (older rows) is
+/// shown as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Msg {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub args: std::collections::BTreeMap<String, Arg>,
+}
+
+/// An argument of a [`Msg`]: text shown as it is, an instant written the reader's way, or
+/// another message.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Arg {
+    Text(String),
+    /// An instant on the wall clock of `tz`, as short as is clear from `from`: `10:00` the same
+    /// local day, `Wed 09:00` / `mié 09:00` within a week, else `2027-01-07 09:00`.
+    Clock {
+        clock: i64,
+        from: i64,
+        tz: String,
+    },
+    /// An instant in full, with its zone: `Tue 24 Nov 2026 10:00 (Europe/Madrid)`.
+    Time {
+        at: i64,
+        tz: String,
+    },
+    Msg(Box<Msg>),
+}
+
+impl Msg {
+    pub fn new(key: &str) -> Msg {
+        Msg {
+            key: key.to_string(),
+            args: Default::default(),
+        }
+    }
+
+    /// With a text argument.
+    pub fn arg(mut self, name: &str, value: impl std::fmt::Display) -> Msg {
+        self.args
+            .insert(name.to_string(), Arg::Text(value.to_string()));
+        self
+    }
+
+    /// With an instant shown in full in `tz`.
+    pub fn time(mut self, name: &str, at: DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> Msg {
+        self.args.insert(
+            name.to_string(),
+            Arg::Time {
+                at: at.timestamp_millis(),
+                tz: tz.name().to_string(),
+            },
+        );
+        self
+    }
+
+    /// With an instant shown on the wall clock of `tz`, as short as is clear from `from`.
+    pub fn clock(
+        mut self,
+        name: &str,
+        from: DateTime<chrono::Utc>,
+        clock: DateTime<chrono::Utc>,
+        tz: chrono_tz::Tz,
+    ) -> Msg {
+        self.args.insert(
+            name.to_string(),
+            Arg::Clock {
+                clock: clock.timestamp_millis(),
+                from: from.timestamp_millis(),
+                tz: tz.name().to_string(),
+            },
+        );
+        self
+    }
+
+    /// With another message as an argument.
+    pub fn msg(mut self, name: &str, m: Msg) -> Msg {
+        self.args.insert(name.to_string(), Arg::Msg(Box::new(m)));
+        self
+    }
+
+    /// A file that cannot be read: missing, or the system's reason.
+    pub fn read_error(path: &std::path::Path, e: &std::io::Error) -> Msg {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Msg::new("error.file_missing").arg("file", path.display())
+        } else {
+            Msg::new("error.file_unreadable")
+                .arg("file", path.display())
+                .arg("error", e)
+        }
+    }
+
+    /// The JSON form kept in the database.
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| self.key.clone())
+    }
+
+    /// Parses the stored form; `None` for plain text.
+    pub fn from_stored(text: &str) -> Option<Msg> {
+        if !text.starts_with('{') {
+            return None;
+        }
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// An error whose sentence people read in their language: a catalogue key and its arguments,
+/// and the error it comes from, if any (said after it). Its `Display` is the Spanish text (the
+/// default language); the top-level error line renders it in the configured one
+/// ([`Lang::error_line`]).
+#[derive(Debug)]
+pub struct UserError {
+    pub msg: Msg,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl UserError {
+    pub fn new(msg: Msg) -> UserError {
+        UserError { msg, source: None }
+    }
+
+    /// With the error that caused it.
+    pub fn because(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> UserError {
+        self.source = Some(source.into());
+        self
+    }
+}
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&Lang::Es.render(&self.msg))
+    }
+}
+
+impl std::error::Error for UserError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Short weekday names, Monday first.
+const WEEKDAYS_ES: [&str; 7] = ["lun", "mar", "mié", "jue", "vie", "sáb", "dom"];
+const WEEKDAYS_EN: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// Short month names, January first.
 const MONTHS_ES: [&str; 12] = [
@@ -320,6 +902,13 @@ const MONTHS_ES: [&str; 12] = [
 const MONTHS_EN: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
+
+fn millis(v: i64) -> DateTime<chrono::Utc> {
+    chrono::Utc
+        .timestamp_millis_opt(v)
+        .single()
+        .unwrap_or_default()
+}
 
 fn find(key: &str) -> Option<&'static (&'static str, &'static str, &'static str)> {
     CATALOGUE.iter().find(|(k, _, _)| *k == key)
@@ -345,6 +934,112 @@ impl Lang {
     /// The label of a state, result or kind identifier ("delivered" → "entregado").
     pub fn label(self, id: &str) -> &str {
         self.text(id)
+    }
+
+    /// The text of a key with its `{name}` placeholders filled.
+    pub fn fill(self, key: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
+        let mut out = self.text(key).to_string();
+        for (name, value) in args {
+            out = out.replace(&format!("{{{name}}}"), &value.to_string());
+        }
+        out
+    }
+
+    /// A message in this language.
+    pub fn render(self, m: &Msg) -> String {
+        let mut out = self.text(&m.key).to_string();
+        for (name, value) in &m.args {
+            let text = match value {
+                Arg::Text(t) => t.clone(),
+                Arg::Msg(inner) => self.render(inner),
+                Arg::Time { at, tz } => {
+                    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
+                    self.local(millis(*at), tz)
+                }
+                Arg::Clock { clock, from, tz } => {
+                    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
+                    self.wall_clock(millis(*from), millis(*clock), tz)
+                }
+            };
+            out = out.replace(&format!("{{{name}}}"), &text);
+        }
+        out
+    }
+
+    /// Stored text for people: a stored [`Msg`] rendered in this language, anything else as it
+    /// is.
+    pub fn stored(self, text: &str) -> String {
+        match Msg::from_stored(text) {
+            Some(m) => self.render(&m),
+            None => text.to_string(),
+        }
+    }
+
+    /// An error and its causes on one line, each cause said once (a cause whose text its
+    /// parent's message already holds is left out); a [`UserError`] in this language.
+    pub fn error_line(self, e: &anyhow::Error) -> String {
+        let mut out = String::new();
+        for cause in e.chain() {
+            let text = match cause.downcast_ref::<UserError>() {
+                Some(u) => self.render(&u.msg),
+                None => cause.to_string(),
+            };
+            if out.contains(&text) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        out
+    }
+
+    /// An instant in full in a zone: `mar 24 nov 2026 10:00 (Europe/Madrid)` /
+    /// `Tue 24 Nov 2026 10:00 (Europe/Madrid)`.
+    pub fn local(self, t: DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
+        let l = t.with_timezone(&tz);
+        format!(
+            "{} {:02} {} {} {:02}:{:02} ({})",
+            self.weekday(l.weekday()),
+            l.day(),
+            self.month(l.month0()),
+            l.year(),
+            l.hour(),
+            l.minute(),
+            tz.name()
+        )
+    }
+
+    /// `when` on the wall clock of `tz`, as short as is clear from `at`: `10:00` the same local
+    /// day, `mié 09:00` / `Wed 09:00` within a week, else `2027-01-07 09:00`.
+    pub fn wall_clock(
+        self,
+        at: DateTime<chrono::Utc>,
+        when: DateTime<chrono::Utc>,
+        tz: chrono_tz::Tz,
+    ) -> String {
+        let (from, to) = (at.with_timezone(&tz), when.with_timezone(&tz));
+        match (to.date_naive() - from.date_naive()).num_days() {
+            0 => to.format("%H:%M").to_string(),
+            1..=6 => format!("{} {}", self.weekday(to.weekday()), to.format("%H:%M")),
+            _ => to.format("%Y-%m-%d %H:%M").to_string(),
+        }
+    }
+
+    fn weekday(self, d: chrono::Weekday) -> &'static str {
+        let i = d.num_days_from_monday() as usize;
+        match self {
+            Lang::Es => WEEKDAYS_ES[i],
+            Lang::En => WEEKDAYS_EN[i],
+        }
+    }
+
+    fn month(self, month0: u32) -> &'static str {
+        match self {
+            Lang::Es => MONTHS_ES[month0 as usize],
+            Lang::En => MONTHS_EN[month0 as usize],
+        }
     }
 
     /// A date and time as people write it: "4 dic 2026 10:30" / "4 Dec 2026 10:30".
@@ -402,6 +1097,13 @@ impl Lang {
 mod tests {
     use super::*;
 
+    fn placeholders(text: &str) -> std::collections::BTreeSet<&str> {
+        text.split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+            .collect()
+    }
+
     #[test]
     fn every_key_has_a_text_in_every_language() {
         let mut keys = std::collections::BTreeSet::new();
@@ -409,6 +1111,11 @@ mod tests {
             assert!(keys.insert(*key), "key {key} twice in the catalogue");
             assert!(!es.trim().is_empty(), "key {key} has no Spanish text");
             assert!(!en.trim().is_empty(), "key {key} has no English text");
+            assert_eq!(
+                placeholders(es),
+                placeholders(en),
+                "key {key}: the languages fill different {{placeholders}}"
+            );
         }
         // Every state, result and kind a person can see has a label.
         let mut ids: Vec<&str> = Vec::new();

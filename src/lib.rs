@@ -8,6 +8,7 @@ pub mod breaker;
 pub mod callbacks;
 pub mod campaign;
 pub mod capture;
+pub mod check;
 pub mod clock;
 pub mod cluster;
 pub mod commands;

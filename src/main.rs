@@ -12,9 +12,9 @@ use chrono::Utc;
 use pregonero::app::{self, Application};
 use pregonero::campaign::{self, phone};
 use pregonero::clock::{Clock, SystemClock};
-use pregonero::config::{CallerIdFormat, Config, ProviderKind};
+use pregonero::config::Config;
+use pregonero::i18n::{Lang, Msg, UserError};
 use pregonero::provider::simulator::{self, Script, SimulatorConfig};
-use pregonero::store::Store;
 use pregonero::{commands, desk, report};
 
 /// The daemon makes many small allocations per request on two or more threads; glibc's malloc
@@ -291,10 +291,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(dispatch(cli)) {
+    // Errors are said in the configured language; Spanish (or the file's `[ui] language`, if it
+    // can be read at all) when the configuration itself could not be loaded.
+    let mut lang = Config::language_hint(cli.config.as_deref());
+    match rt.block_on(dispatch(cli, &mut lang)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", commands::error_line(&e));
+            eprintln!("{}", commands::error_line_in(&e, lang));
             ExitCode::FAILURE
         }
     }
@@ -310,7 +313,7 @@ fn init_logging(default: &str) {
         .init();
 }
 
-async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn dispatch(cli: Cli, lang: &mut Lang) -> anyhow::Result<ExitCode> {
     if let Cmd::Simulate(args) = cli.command {
         return simulate(*args).await;
     }
@@ -323,7 +326,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         pregonero::proxy::serve(listener, backends, async move { stop.cancelled().await }).await?;
         return Ok(ExitCode::SUCCESS);
     }
-    let config = Config::load(cli.config.as_deref())?;
+    let config = Config::load(cli.config.as_deref()).map_err(UserError::from)?;
+    *lang = config.ui.language;
     match cli.command {
         Cmd::Run { exit_when_idle } => run(config, exit_when_idle).await,
         Cmd::Check => check(&config),
@@ -494,171 +498,12 @@ async fn run(config: Config, exit_when_idle: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn check(config: &Config) -> anyhow::Result<ExitCode> {
-    let mut errors = 0;
-    let region = phone::region(&config.calling.default_region);
-    if region.is_none() {
-        println!(
-            "error: calling.default_region \"{}\" is not a country code such as ES",
-            config.calling.default_region
-        );
-        errors += 1;
-    }
-    let now = Utc::now();
-    let (loaded, bad) = app::load_campaigns(config, now);
-    let mut rejected_rows = 0;
-    let blacklist = config.campaigns.dir.join("blacklist.csv");
-    let dnc: std::collections::HashSet<String> = if blacklist.is_file() {
-        match campaign::dnc::read(&blacklist, region) {
-            Ok((entries, rejects)) => {
-                println!(
-                    "{}: {} number(s) on the do-not-call list",
-                    blacklist.display(),
-                    entries.len()
-                );
-                for r in &rejects {
-                    println!("  error: line {}: {}", r.line, r.error);
-                    errors += 1;
-                }
-                entries.into_iter().map(|e| e.phone).collect()
-            }
-            Err(e) => {
-                println!("error: {e}");
-                errors += 1;
-                Default::default()
-            }
-        }
+    let ok = pregonero::check::run(config, Utc::now(), &mut std::io::stdout().lock())?;
+    Ok(if ok {
+        ExitCode::SUCCESS
     } else {
-        Default::default()
-    };
-    for e in &bad {
-        println!("error: {e}");
-        errors += 1;
-    }
-    for c in &loaded {
-        let dialed = if c.demo && config.provider.kind == ProviderKind::Apivoice {
-            " (demo: dialed only by the simulator)"
-        } else {
-            ""
-        };
-        println!(
-            "campaign {} — {}{}{}",
-            c.id,
-            c.kind.as_str(),
-            if c.title.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", c.title)
-            },
-            dialed
-        );
-        let hours = c.hours.as_ref().unwrap_or(&config.calling.hours).join(", ");
-        let status = c
-            .plan
-            .campaign_status(now)
-            .unwrap_or_else(|| c.plan.window.explain_closed(now, c.plan.tz));
-        println!("  calling hours {hours} in the callee's time zone; now: {status}");
-        // Compared as digits, however each side is written.
-        let digits = |n: &str| pregonero::provider::caller_id(n, CallerIdFormat::Digits);
-        let caller_ids = &config.provider.caller_ids;
-        if !caller_ids.is_empty() && !caller_ids.iter().any(|n| digits(n) == digits(&c.caller_id)) {
-            println!(
-                "  warning: caller_id {} is not among [provider] caller_ids: the provider may refuse it and callees would see \"anonymous\"",
-                c.caller_id
-            );
-        }
-        if let Some(r) = &c.plan.rounds {
-            println!("  rounds: \"{}\"", r.line());
-        }
-        if let Some(e) = &c.events {
-            let types = if e.types.len() == pregonero::store::EVENT_TYPES.len() {
-                "every event".to_string()
-            } else {
-                e.types.join(", ")
-            };
-            let signed = if config.events.secret_file.is_some() {
-                "signed"
-            } else {
-                "unsigned: set [events] secret_file to sign them"
-            };
-            println!(
-                "  events: {types} to {} ({signed})",
-                pregonero::notify::url_for_logs(&e.url)
-            );
-        }
-        if c.inbound.call_back.unwrap_or(config.inbound.call_back) {
-            println!("  callbacks: callers nobody took are called back in their next calling window ([inbound] call_back)");
-        }
-        let files = c.csv_files().unwrap_or_default();
-        if files.is_empty() {
-            println!("  no CSV files in {}", c.dir.display());
-        }
-        for f in files {
-            let name = f
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            println!("  {name}:");
-            match commands::file_quality(&f, c, region, &dnc, now) {
-                Ok(q) => {
-                    print!("{q}");
-                    if q.rejected > 0 {
-                        println!("    fix these rows (they are written to {name}.rejected.csv on import, with the reason)");
-                        rejected_rows += q.rejected;
-                    }
-                    if let Err(e) = c.check_templates(&q.headers) {
-                        println!("    error: {e}");
-                        errors += 1;
-                    }
-                }
-                Err(e) => {
-                    println!("    error: {e}");
-                    errors += 1;
-                }
-            }
-        }
-    }
-    match pregonero::tls::server_config(
-        config.server.tls_cert.as_deref(),
-        config.server.tls_key.as_deref(),
-    ) {
-        Ok(Some(_)) => {
-            if let Some(cert) = &config.server.tls_cert {
-                println!("TLS: HTTPS with the certificate in {}", cert.display());
-            }
-        }
-        Ok(None) => {}
-        Err(e) => {
-            println!("error: {e}");
-            errors += 1;
-        }
-    }
-    if let Err(e) = config.events_secret() {
-        println!("error: {e}");
-        errors += 1;
-    }
-    match &config.server.secret {
-        Some(secret) => {
-            let listen = config.server.listen.clone();
-            let (control, report) = config.webhook_urls(&listen, secret);
-            println!("\nPaste these in netelip's panel (API Voice instance \"{}\"):", config.provider.api);
-            println!("  control URL: {control}");
-            println!("  report URL:  {report}");
-            println!(
-                "  inbound URL: {} (\"URL de control para llamadas entrantes\": callees calling back)",
-                config.inbound_url(&listen, secret)
-            );
-            if config.server.public_url.is_none() {
-                println!("  (server.public_url is not set: these use the listen address; set it to the address the provider reaches)");
-            }
-        }
-        None => println!("\nserver.secret is not set: the built-in simulator uses a random one per run. Set it (and server.public_url) before pointing netelip at this daemon."),
-    }
-    if errors > 0 || rejected_rows > 0 {
-        println!("\n{errors} error(s), {rejected_rows} row(s) that will not be imported");
-        return Ok(ExitCode::FAILURE);
-    }
-    println!("\nok");
-    Ok(ExitCode::SUCCESS)
+        ExitCode::FAILURE
+    })
 }
 
 async fn import(
@@ -667,10 +512,16 @@ async fn import(
     file: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
     let dir = config.campaigns.dir.join(campaign_id);
-    let c = campaign::Campaign::load(&dir)?;
+    let c = campaign::Campaign::load(&dir).map_err(UserError::from)?;
     let plan = pregonero::campaign::plan::CampaignPlan::build(&c, &config.calling, Utc::now())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("campaign.toml").display()))?;
-    let store = Store::connect(&config.database.url).await?;
+        .map_err(|e| {
+            UserError::new(
+                Msg::new("error.campaign_invalid")
+                    .arg("file", dir.join("campaign.toml").display())
+                    .arg("error", e),
+            )
+        })?;
+    let store = app::open_store(config).await?;
     let now = SystemClock.now_ms();
     store
         .upsert_campaign(&c.id, c.kind.as_str(), &c.title, &c.source, now)
@@ -697,7 +548,11 @@ async fn import(
         eprint!("\r\x1b[K");
     }
     store.close().await;
-    println!("{}", result?);
+    let summary = result.map_err(|e| match e {
+        campaign::import::ImportError::Csv(e) => anyhow::Error::new(UserError::from(e)),
+        e => anyhow::Error::new(e),
+    })?;
+    println!("{summary}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -707,15 +562,21 @@ fn print(text: anyhow::Result<String>) -> anyhow::Result<ExitCode> {
 }
 
 async fn set_paused(config: &Config, campaign: &str, paused: bool) -> anyhow::Result<ExitCode> {
-    let store = Store::connect(&config.database.url).await?;
+    let store = app::open_store(config).await?;
     let found = store
         .set_paused(campaign, paused, Some("operator"), SystemClock.now_ms())
         .await?;
     store.close().await;
+    let lang = config.ui.language;
     if !found {
-        anyhow::bail!("no campaign named \"{campaign}\" in the database");
+        return Err(UserError::new(Msg::new("error.no_campaign").arg("campaign", campaign)).into());
     }
-    println!("{campaign}: {}", if paused { "paused" } else { "resumed" });
+    let done = if paused {
+        "campaign.paused_now"
+    } else {
+        "campaign.resumed"
+    };
+    println!("{}", lang.fill(done, &[("campaign", &campaign)]));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -724,7 +585,7 @@ async fn report_cmd(
     args: &report::cli::ReportArgs,
     output: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    let store = Store::connect(&config.database.url).await?;
+    let store = app::open_store(config).await?;
     // Written as it is rendered (`--contacts` streams); to a file through a temporary file in
     // its folder, renamed once complete, so a failure never leaves half a report behind.
     let breach = match output {

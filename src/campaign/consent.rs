@@ -113,7 +113,7 @@ impl ConsentPolicy {
 
 /// Why a contact's consent is no longer a basis on `today`, from its stored variables (a JSON
 /// object); `None` while it is valid.
-pub fn lapsed(vars_json: &str, valid_for: ValidFor, today: NaiveDate) -> Option<String> {
+pub fn lapsed(vars_json: &str, valid_for: ValidFor, today: NaiveDate) -> Option<crate::i18n::Msg> {
     let vars: std::collections::BTreeMap<String, String> =
         serde_json::from_str(vars_json).unwrap_or_default();
     let given = CONSENT_COLUMNS
@@ -121,14 +121,16 @@ pub fn lapsed(vars_json: &str, valid_for: ValidFor, today: NaiveDate) -> Option<
         .find_map(|c| vars.get(*c))
         .and_then(|v| parse_date(v));
     let Some(given) = given else {
-        return Some("no valid consent date".into());
+        return Some(crate::i18n::Msg::new("why.no_consent"));
     };
     match valid_for.last_day(given) {
         Some(last) if last >= today => None,
-        Some(last) => Some(format!(
-            "consent given on {given} expired after {last} (consent_valid_for)"
-        )),
-        None => Some(format!("consent date {given} is out of range")),
+        Some(last) => Some(
+            crate::i18n::Msg::new("why.consent_expired")
+                .arg("given", given)
+                .arg("last", last),
+        ),
+        None => Some(crate::i18n::Msg::new("why.consent_out_of_range").arg("given", given)),
     }
 }
 
@@ -161,7 +163,9 @@ mod tests {
         let v = ValidFor::Months(12);
         assert_eq!(lapsed(vars, v, d("2026-02-28")), None);
         assert_eq!(
-            lapsed(vars, v, d("2026-03-01")).as_deref(),
+            lapsed(vars, v, d("2026-03-01"))
+                .map(|m| crate::i18n::Lang::En.render(&m))
+                .as_deref(),
             Some("consent given on 2025-03-01 expired after 2026-02-28 (consent_valid_for)")
         );
         assert!(lapsed("{}", v, d("2026-03-01")).is_some());

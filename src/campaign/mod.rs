@@ -38,6 +38,38 @@ pub enum CampaignError {
     Invalid { path: PathBuf, message: String },
 }
 
+impl CampaignError {
+    /// The sentence for people, in their language (`check`, `campaigns`, the `error:` line).
+    pub fn msg(&self) -> crate::i18n::Msg {
+        use crate::i18n::Msg;
+        match self {
+            CampaignError::Read { path, source } => Msg::read_error(path, source),
+            CampaignError::Invalid { path, message } => {
+                // `line N: …` from the TOML parser: the line said the reader's way.
+                let line = message
+                    .strip_prefix("line ")
+                    .and_then(|rest| rest.split_once(": "))
+                    .filter(|(n, _)| n.parse::<u64>().is_ok());
+                match line {
+                    Some((n, rest)) => Msg::new("error.campaign_invalid_line")
+                        .arg("file", path.display())
+                        .arg("line", n)
+                        .arg("error", rest),
+                    None => Msg::new("error.campaign_invalid")
+                        .arg("file", path.display())
+                        .arg("error", message),
+                }
+            }
+        }
+    }
+}
+
+impl From<CampaignError> for crate::i18n::UserError {
+    fn from(e: CampaignError) -> Self {
+        crate::i18n::UserError::new(e.msg())
+    }
+}
+
 /// The five campaign kinds of the product contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -21,6 +21,7 @@ use chrono_tz::Tz;
 
 use super::Campaign;
 use crate::config::CallingConfig;
+use crate::i18n::{Lang, Msg};
 use crate::schedule::gate::{Candidate, DncEntry, Gate};
 use crate::schedule::holidays::{Holidays, LocalDay, Observed};
 use crate::schedule::regions::{self, Place, PlaceSource, Scope};
@@ -192,63 +193,67 @@ impl CampaignPlan {
     }
 
     /// Whether the campaign as a whole is outside its schedule now, and why (for `campaigns`).
-    /// Evaluated in the campaign's own zone.
+    /// Evaluated in the campaign's own zone. In English; [`Self::campaign_status_msg`] is the
+    /// same in the reader's language.
     pub fn campaign_status(&self, now: DateTime<Utc>) -> Option<String> {
+        self.campaign_status_msg(now).map(|m| Lang::En.render(&m))
+    }
+
+    /// [`Self::campaign_status`] as a catalogue message.
+    pub fn campaign_status_msg(&self, now: DateTime<Utc>) -> Option<Msg> {
         if let Some(end) = self.end {
             if now >= end {
-                return Some("ended".into());
+                return Some(Msg::new("why.ended"));
             }
         }
         if let Some(start) = self.start {
             if now < start {
-                return Some(format!("starts {}", local(start, self.tz)));
+                return Some(Msg::new("why.starts").time("at", start, self.tz));
             }
         }
         if let Some(r) = &self.rounds {
             if !r.is_open(now, self.tz) {
                 return Some(match r.next_fire(now, self.tz) {
-                    Some(t) => format!("next round {}", local(t, self.tz)),
-                    None => "no round ahead".into(),
+                    Some(t) => Msg::new("why.next_round").time("at", t, self.tz),
+                    None => Msg::new("why.no_round"),
                 });
             }
         }
         if !self.window.is_open(now, self.tz) {
-            return Some(self.window.explain_closed(now, self.tz));
+            return Some(self.window.closed_msg(now, self.tz));
         }
         None
     }
 
-    /// The verdict on a due contact at `now`.
+    /// The verdict on a due contact at `now`. The note of a `Defer` or `Close` is a stored
+    /// [`Msg`] (its key is the reason's stable identifier), shown with [`Lang::stored`].
     pub fn gate(&self, c: &Candidate, now_ms: i64) -> Gate {
         let now = at_ms(now_ms);
-        let close = |state: &str, note: String| Gate::Close {
+        let close = |state: &str, note: Msg| Gate::Close {
             state: state.into(),
-            note,
+            note: note.to_stored(),
         };
-        let defer = |until: DateTime<Utc>, note: String| Gate::Defer {
+        let defer = |until: DateTime<Utc>, note: Msg| Gate::Defer {
             until: ms(until).max(now_ms + 1),
-            note,
+            note: note.to_stored(),
         };
         if let Some(end) = self.end {
             if now >= end {
                 return close(
                     "expired",
-                    format!("the campaign ended ({})", local(end, self.tz)),
+                    Msg::new("why.campaign_ended").time("at", end, self.tz),
                 );
             }
         }
         if self.call_before.is_some() && c.appointment_at.is_none() {
             // A reminder needs an appointment; the import rejects such rows, this is the guard.
-            return close("expired", "no appointment to remind".into());
+            return close("expired", Msg::new("why.no_appointment"));
         }
         if let Some(app) = c.appointment_at {
             if now_ms >= app {
                 return close(
                     "expired",
-                    format!(
-                        "the appointment ({}) has passed",
-                        local(at_ms(app), self.tz)
-                    ),
+                    Msg::new("why.appointment_passed").time("at", at_ms(app), self.tz),
                 );
             }
         }
@@ -266,7 +271,7 @@ impl CampaignPlan {
             if now < start {
                 return defer(
                     start,
-                    format!("the campaign starts {}", local(start, self.tz)),
+                    Msg::new("why.campaign_starts").time("at", start, self.tz),
                 );
             }
         }
@@ -275,18 +280,15 @@ impl CampaignPlan {
             if now_ms < due {
                 return defer(
                     at_ms(due),
-                    format!("the reminder is due {}", local(at_ms(due), first_zone)),
+                    Msg::new("why.reminder_due").time("at", at_ms(due), first_zone),
                 );
             }
         }
         if let Some(r) = &self.rounds {
             if !r.is_open(now, self.tz) {
                 return match r.next_fire(now, self.tz) {
-                    Some(t) => defer(
-                        t,
-                        format!("round not open yet: next round {}", local(t, self.tz)),
-                    ),
-                    None => close("expired", "the schedule has no round ahead".into()),
+                    Some(t) => defer(t, Msg::new("why.round_not_open").time("at", t, self.tz)),
+                    None => close("expired", Msg::new("why.no_round_ahead")),
                 };
             }
         }
@@ -299,38 +301,36 @@ impl CampaignPlan {
         }) {
             let (day, h, z) = h;
             let region = match &place {
-                Some(p) => format!("the callee's region {}", p.describe()),
-                None => "no region known for the callee".to_string(),
+                Some(p) => Msg::new("why.callee_region").msg("place", p.describe_msg()),
+                None => Msg::new("why.no_callee_region"),
             };
-            format!(
-                "holiday {day} in {}: {} ({}; {region})",
-                z.name(),
-                h.name,
-                h.scope
-            )
+            Msg::new("why.holiday")
+                .arg("day", day)
+                .arg("zone", z.name())
+                .arg("name", &h.name)
+                .arg("scope", &h.scope)
+                .msg("region", region)
         } else if zones.len() > 1 {
-            format!(
-                "outside calling hours in one of its possible zones ({})",
+            Msg::new("why.zones_closed").arg(
+                "zones",
                 zones
                     .iter()
                     .map(|z| z.name())
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
             )
         } else {
-            window.explain_closed(now, first_zone)
+            window.closed_msg(now, first_zone)
         };
         let why = if in_campaign_zone {
-            format!(
-                "{why}; {}",
-                self.campaign_zone_note(&c.phone, c.timezone.as_deref())
-            )
+            Msg::new("why.and")
+                .msg("a", why)
+                .msg("b", self.campaign_zone_msg(&c.phone, c.timezone.as_deref()))
         } else {
             why
         };
         match window.next_open_all(now, &zones) {
             Some(t) if t - now < chrono::Duration::days(HORIZON_DAYS) => {
-                let next = defer(t, format!("{why}; next window {}", local(t, first_zone)));
                 // Never past the end of the campaign or the appointment.
                 let deadline = [self.end.map(ms), c.appointment_at]
                     .into_iter()
@@ -339,46 +339,48 @@ impl CampaignPlan {
                 match deadline {
                     Some(d) if ms(t) >= d => close(
                         "expired",
-                        format!("{why}, and no window opens before the deadline"),
+                        Msg::new("why.no_window_before_deadline").msg("why", why),
                     ),
-                    _ => next,
+                    _ => defer(
+                        t,
+                        Msg::new("why.next_window")
+                            .msg("why", why)
+                            .time("at", t, first_zone),
+                    ),
                 }
             }
             _ => close(
                 "expired",
-                format!("{why}, and no calling window opens in the next {HORIZON_DAYS} days"),
+                Msg::new("why.no_window_ahead")
+                    .msg("why", why)
+                    .arg("days", HORIZON_DAYS),
             ),
         }
     }
 
     /// Why a number is called in the campaign's zone rather than its own possible zones.
-    pub fn campaign_zone_note(&self, phone: &str, timezone: Option<&str>) -> String {
+    pub fn campaign_zone_msg(&self, phone: &str, timezone: Option<&str>) -> Msg {
         let names = callee_zone(phone, timezone, self.tz)
             .zones()
             .iter()
             .map(|z| z.name())
             .collect::<Vec<_>>()
             .join(", ");
-        format!(
-            "no calling window common to the zones the number may be in ({names}) in the next {COMMON_WINDOW_DAYS} days, so it is called in the campaign's zone ({})",
-            self.tz.name()
-        )
+        Msg::new("why.campaign_zone")
+            .arg("zones", names)
+            .arg("days", COMMON_WINDOW_DAYS)
+            .arg("zone", self.tz.name())
     }
 
     /// For `explain`: the callee's region and where it came from, or what applies without one.
-    pub fn holidays_line(&self, vars_json: &str, phone: &str) -> String {
+    pub fn holidays_msg(&self, vars_json: &str, phone: &str) -> Msg {
         if self.regional.is_empty() {
-            return "no regional calendar (holiday_calendar has no regions)".to_string();
+            return Msg::new("holidays.no_calendar");
         }
         match self.place(vars_json, phone) {
-            Some(p) => format!("region {}", p.describe()),
-            None if self.unknown_any => {
-                "no region known: no call on any region's holiday (unknown_region = \"any\")"
-                    .to_string()
-            }
-            None => {
-                "no region known: national days only (unknown_region = \"national\")".to_string()
-            }
+            Some(p) => Msg::new("holidays.region").msg("place", p.describe_msg()),
+            None if self.unknown_any => Msg::new("holidays.unknown_any"),
+            None => Msg::new("holidays.unknown_national"),
         }
     }
 
@@ -431,7 +433,7 @@ impl CampaignPlan {
         if d.until_date.is_none() && d.hours.is_none() {
             return Some(Gate::Close {
                 state: "blocked".into(),
-                note: format!("on the do-not-call list ({})", d.source),
+                note: Msg::new("why.dnc").arg("source", &d.source).to_stored(),
             });
         }
         if let Some(until) = d
@@ -444,7 +446,10 @@ impl CampaignPlan {
                 let free = until.succ_opt().and_then(|n| local_midnight(n, zone))?;
                 return Some(Gate::Defer {
                     until: ms(free),
-                    note: format!("on the do-not-call list until {until} ({})", d.source),
+                    note: Msg::new("why.dnc_until")
+                        .arg("until", until)
+                        .arg("source", &d.source)
+                        .to_stored(),
                 });
             }
         }
@@ -461,7 +466,10 @@ impl CampaignPlan {
             .max()?;
         Some(Gate::Defer {
             until: ms(until),
-            note: format!("do-not-call hours {h} ({})", d.source),
+            note: Msg::new("why.dnc_hours")
+                .arg("hours", h)
+                .arg("source", &d.source)
+                .to_stored(),
         })
     }
 }
@@ -513,6 +521,7 @@ mod tests {
         assert_eq!(p.gate(&cand("+34910000001"), t), Gate::Launch);
         match p.gate(&cand("+34928000002"), t) {
             Gate::Defer { until, note } => {
+                let note = Lang::En.stored(&note);
                 assert_eq!(until, utc("2026-11-24T09:00:00Z").timestamp_millis());
                 assert!(note.contains("Atlantic/Canary"), "{note}");
             }
@@ -533,6 +542,7 @@ mod tests {
             utc("2026-12-08T10:00:00Z").timestamp_millis(),
         ) {
             Gate::Defer { until, note } => {
+                let note = Lang::En.stored(&note);
                 assert_eq!(until, utc("2026-12-09T08:00:00Z").timestamp_millis());
                 assert!(note.contains("holiday"), "{note}");
             }
@@ -552,7 +562,10 @@ mod tests {
             p.gate(&c, t),
             Gate::Defer {
                 until: utc("2026-11-30T23:00:00Z").timestamp_millis(),
-                note: "on the do-not-call list until 2026-11-30 (cli)".into()
+                note: Msg::new("why.dnc_until")
+                    .arg("until", "2026-11-30")
+                    .arg("source", "cli")
+                    .to_stored()
             }
         );
         c.dnc = dnc(Some("2026-11-01"), None);
@@ -602,7 +615,7 @@ mod tests {
         );
         // Wednesday 09:30: started, but the round opens at 10:00.
         assert!(
-            matches!(p.gate(&c, utc("2026-11-25T08:30:00Z").timestamp_millis()), Gate::Defer { until, ref note } if until == utc("2026-11-25T09:00:00Z").timestamp_millis() && note.contains("round"))
+            matches!(p.gate(&c, utc("2026-11-25T08:30:00Z").timestamp_millis()), Gate::Defer { until, ref note } if until == utc("2026-11-25T09:00:00Z").timestamp_millis() && Lang::En.stored(note).contains("round"))
         );
         assert_eq!(
             p.gate(&c, utc("2026-11-25T09:00:00Z").timestamp_millis()),
@@ -622,6 +635,41 @@ mod tests {
             vars: vars.into(),
             ..cand(phone)
         }
+    }
+
+    #[test]
+    fn reasons_are_stored_by_key_and_read_in_either_language() {
+        let p = plan("");
+        // Tuesday 8 Dec 2026 is a national holiday; a Madrid landline, at 11:00.
+        let t = utc("2026-12-08T10:00:00Z").timestamp_millis();
+        let Gate::Defer { note, .. } = p.gate(&cand("+34910000001"), t) else {
+            panic!("deferred");
+        };
+        let stored = Msg::from_stored(&note).expect("a stored message");
+        assert_eq!(stored.key, "why.next_window", "{note}");
+        assert_eq!(
+            Lang::Es.stored(&note),
+            "festivo el 2026-12-08 en Europe/Madrid: Inmaculada Concepción (ES; región del destinatario: MD (Madrid, por el prefijo del fijo)); próxima franja el mié 09 dic 2026 09:00 (Europe/Madrid)"
+        );
+        assert_eq!(
+            Lang::En.stored(&note),
+            "holiday 2026-12-08 in Europe/Madrid: Inmaculada Concepción (ES; the callee's region MD (Madrid, from the landline's prefix)); next window Wed 09 Dec 2026 09:00 (Europe/Madrid)"
+        );
+        // Text that is not a stored message (rows written before) is shown as it is.
+        assert_eq!(
+            Lang::Es.stored("outside calling hours"),
+            "outside calling hours"
+        );
+        // The campaign as a whole, for `campaigns` and the dashboard.
+        let night = utc("2026-11-24T22:00:00Z");
+        assert_eq!(
+            Lang::Es.render(&p.campaign_status_msg(night).unwrap()),
+            "fuera de horario hasta mié 09:00 (Europe/Madrid)"
+        );
+        assert_eq!(
+            p.campaign_status(night).unwrap(),
+            "outside calling hours until Wed 09:00 (Europe/Madrid)"
+        );
     }
 
     #[test]
@@ -649,6 +697,7 @@ mod tests {
         ] {
             match p.gate(&c, t) {
                 Gate::Defer { until, note } => {
+                    let note = Lang::En.stored(&note);
                     assert_eq!(until, utc(next).timestamp_millis(), "{c:?}");
                     assert!(note.contains("Fiesta Nacional de Cataluña"), "{note}");
                     assert!(note.contains("the callee's region CT"), "{note}");
@@ -667,6 +716,7 @@ mod tests {
         let ct = plan("holiday_region = \"Catalunya\"");
         match ct.gate(&cand("+34600000000"), t) {
             Gate::Defer { note, .. } => {
+                let note = Lang::En.stored(&note);
                 assert!(note.contains("the campaign's holiday_region"), "{note}")
             }
             g => panic!("{g:?}"),
@@ -735,6 +785,7 @@ mod tests {
         // Tuesday 24 Nov 2026, 11:00 Madrid: waits for 20:00 Madrid, never expires.
         match p.gate(&mobile, utc(TUE_11).timestamp_millis()) {
             Gate::Defer { until, note } => {
+                let note = Lang::En.stored(&note);
                 assert_eq!(until, utc("2026-11-24T19:00:00Z").timestamp_millis());
                 assert!(
                     note.contains("called in the campaign's zone (Europe/Madrid)"),

@@ -515,8 +515,8 @@ pub fn campaign_state(
     } else {
         match loaded {
             None => ("folder_missing", t("campaign.folder_missing")),
-            Some(c) => match c.plan.campaign_status(now) {
-                Some(why) => ("waiting", why),
+            Some(c) => match c.plan.campaign_status_msg(now) {
+                Some(why) => ("waiting", lang.render(&why)),
                 None => ("active", t("campaign.active")),
             },
         }

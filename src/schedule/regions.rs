@@ -179,17 +179,26 @@ pub struct Place {
 impl Place {
     /// `CT (Barcelona, from the provincia column)`.
     pub fn describe(&self) -> String {
+        crate::i18n::Lang::En.render(&self.describe_msg())
+    }
+
+    /// [`Self::describe`] as a catalogue message.
+    pub fn describe_msg(&self) -> crate::i18n::Msg {
+        use crate::i18n::Msg;
         let province = self
             .province
             .and_then(province_name)
             .map(|p| format!("{p}, "))
             .unwrap_or_default();
         let from = match &self.source {
-            PlaceSource::Column(c) => format!("from the {c} column"),
-            PlaceSource::Phone => "from the landline's prefix".to_string(),
-            PlaceSource::Campaign => "the campaign's holiday_region".to_string(),
+            PlaceSource::Column(c) => Msg::new("place.from_column").arg("column", c),
+            PlaceSource::Phone => Msg::new("place.from_phone"),
+            PlaceSource::Campaign => Msg::new("place.from_campaign"),
         };
-        format!("{} ({province}{from})", self.region)
+        Msg::new("place")
+            .arg("region", self.region)
+            .arg("province", province)
+            .msg("from", from)
     }
 }
 

@@ -14,6 +14,8 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
+use crate::i18n::{Lang, Msg};
+
 /// How far `next_open` and friends search.
 const HORIZON: TimeDelta = TimeDelta::days(400);
 /// Searches walk time in chunks of this length at most.
@@ -224,32 +226,52 @@ impl CallingWindow {
 
     /// One line for operators on why a call to someone in `tz` is not placed at `at` and until
     /// when: `outside calling hours until 10:00 (Europe/Madrid)`,
-    /// `holiday (2026-12-08) until Wed 09:00 (Atlantic/Canary)`.
+    /// `holiday (2026-12-08) until Wed 09:00 (Atlantic/Canary)`. In English; [`Self::closed_msg`]
+    /// is the same line in the reader's language.
     pub fn explain_closed(&self, at: DateTime<Utc>, tz: Tz) -> String {
+        Lang::En.render(&self.closed_msg(at, tz))
+    }
+
+    /// [`Self::explain_closed`] as a catalogue message.
+    pub fn closed_msg(&self, at: DateTime<Utc>, tz: Tz) -> Msg {
         if let Some(end) = self.open_until(at, tz) {
             // Open as far as the window is computed: it never closes (every hour, no holidays).
             if end >= horizon(at) {
-                return format!("open at every hour ({})", tz.name());
+                return Msg::new("why.open_always").arg("zone", tz.name());
             }
-            return format!("open until {} ({})", wall_clock(at, end, tz), tz.name());
+            return Msg::new("why.open_until")
+                .clock("until", at, end, tz)
+                .arg("zone", tz.name());
         }
-        self.closed_line(at, tz, self.next_open(at, tz), tz.name())
+        self.closed_line(
+            at,
+            tz,
+            self.next_open(at, tz),
+            Msg::new("why.zone").arg("zone", tz.name()),
+        )
     }
 
     /// As `explain_closed`, for a callee who may be in any of `zones`: the reason is the first
     /// zone that is closed, the time the first instant open in all of them.
     pub fn explain_closed_all(&self, at: DateTime<Utc>, zones: &[Tz]) -> String {
+        Lang::En.render(&self.closed_all_msg(at, zones))
+    }
+
+    /// [`Self::explain_closed_all`] as a catalogue message.
+    pub fn closed_all_msg(&self, at: DateTime<Utc>, zones: &[Tz]) -> Msg {
         let names = zones
             .iter()
             .map(|z| z.name())
             .collect::<Vec<_>>()
             .join(", ");
         match zones.iter().find(|tz| !self.is_open(at, **tz)) {
-            None if zones.is_empty() => "closed: no time zone for this number".to_string(),
-            None => format!("open in every zone the number may be in ({names})"),
+            None if zones.is_empty() => Msg::new("why.no_zone"),
+            None => Msg::new("why.open_all").arg("zones", names),
             Some(&tz) => {
-                let context = format!("{}; the number may be in {names}", tz.name());
-                self.closed_line(at, tz, self.next_open_all(at, zones), &context)
+                let context = Msg::new("why.zone_context")
+                    .arg("zone", tz.name())
+                    .arg("zones", names);
+                self.closed_line(at, tz, self.next_open_all(at, zones), context)
             }
         }
     }
@@ -259,15 +281,22 @@ impl CallingWindow {
         at: DateTime<Utc>,
         tz: Tz,
         next: Option<DateTime<Utc>>,
-        context: &str,
-    ) -> String {
+        context: Msg,
+    ) -> Msg {
         let reason = match local_time(at, tz) {
-            Some(l) if self.holidays.contains(l.date()) => format!("holiday ({})", l.date()),
-            _ => "outside calling hours".to_string(),
+            Some(l) if self.holidays.contains(l.date()) => {
+                Msg::new("why.holiday_day").arg("day", l.date())
+            }
+            _ => Msg::new("why.outside_hours"),
         };
         match next {
-            Some(next) => format!("{reason} until {} ({context})", wall_clock(at, next, tz)),
-            None => format!("{reason}, and it does not open in the next 400 days ({context})"),
+            Some(next) => Msg::new("why.closed_until")
+                .msg("reason", reason)
+                .clock("until", at, next, tz)
+                .msg("context", context),
+            None => Msg::new("why.closed_for_good")
+                .msg("reason", reason)
+                .msg("context", context),
         }
     }
 
@@ -349,18 +378,6 @@ fn steady_offset(t: DateTime<Utc>, tz: Tz, limit: DateTime<Utc>) -> (DateTime<Ut
         lo = hi;
     }
     (limit, offset)
-}
-
-/// `when` on the wall clock of `tz`, as short as is clear from `at`: `10:00` the same local
-/// day, `Wed 09:00` within a week, else `2027-01-07 09:00`.
-fn wall_clock(at: DateTime<Utc>, when: DateTime<Utc>, tz: Tz) -> String {
-    let (from, to) = (at.with_timezone(&tz), when.with_timezone(&tz));
-    let format = match (to.date_naive() - from.date_naive()).num_days() {
-        0 => "%H:%M",
-        1..=6 => "%a %H:%M",
-        _ => "%Y-%m-%d %H:%M",
-    };
-    to.format(format).to_string()
 }
 
 #[cfg(test)]

@@ -70,9 +70,9 @@ async fn doctor_reaches_the_webhook_urls_of_a_running_daemon(db: Db) {
         .unwrap();
     let text = String::from_utf8_lossy(&out);
     assert_eq!(summary.failures, 0, "{text}");
-    assert!(text.contains("[ok  ] database"), "{text}");
-    assert!(text.contains("[ok  ] control URL: GET"), "{text}");
-    assert!(text.contains("[ok  ] report URL: GET"), "{text}");
+    assert!(text.contains("[ok  ] base de datos"), "{text}");
+    assert!(text.contains("[ok  ] URL de control: GET"), "{text}");
+    assert!(text.contains("[ok  ] URL de informe: GET"), "{text}");
     // What to paste in the panel carries the secret; the check lines do not.
     assert!(text.contains(&format!(
         "http://{addr}/apivoice/control/doctor-secret-0123456789"
@@ -92,4 +92,67 @@ async fn doctor_reaches_the_webhook_urls_of_a_running_daemon(db: Db) {
 
     stop.cancel();
     running.await.unwrap().unwrap();
+}
+
+/// A configuration file that is not valid TOML: one Spanish `error:` line on standard error
+/// that names the file, the exit status 1, and no panic; English with `[ui] language = "en"`
+/// read from the environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_config_is_one_spanish_error_line_naming_the_file() {
+    let root = tempfile::tempdir().unwrap();
+    let toml = root.path().join("pregonero.toml");
+    std::fs::write(&toml, "[database\nurl = 1\n").unwrap();
+    let run = |english: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pregonero"));
+        cmd.arg("--config")
+            .arg(&toml)
+            .arg("campaigns")
+            .env_remove("PREGONERO_CONFIG")
+            .env_remove("PREGONERO_UI_LANGUAGE")
+            .current_dir(root.path());
+        if english {
+            cmd.env("PREGONERO_UI_LANGUAGE", "en");
+        }
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+    };
+    let out = run(false).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "error: el archivo de configuración {} no es válido, línea 1: ",
+            toml.display()
+        )),
+        "{stderr}"
+    );
+    let out = run(true).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: the configuration file {} is invalid, line 1: ",
+            toml.display()
+        )),
+        "{stderr}"
+    );
+    // A file that does not exist is named too.
+    let missing = root.path().join("nope.toml");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pregonero"));
+    cmd.arg("--config")
+        .arg(&missing)
+        .arg("check")
+        .env_remove("PREGONERO_CONFIG")
+        .env_remove("PREGONERO_UI_LANGUAGE");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        format!(
+            "error: el archivo de configuración {} no existe",
+            missing.display()
+        )
+    );
 }

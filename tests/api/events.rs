@@ -539,7 +539,7 @@ async fn check_names_each_campaigns_receiver_and_whether_events_are_signed() {
     let out = run();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("  events: call.ended, optout to https://crm.example.com (signed)"),
+        stdout.contains("  eventos: call.ended, optout a https://crm.example.com (firmados)"),
         "{stdout}"
     );
     assert!(

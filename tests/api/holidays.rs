@@ -119,13 +119,13 @@ async fn nobody_is_called_on_a_holiday_of_their_region(db: Db) {
         .unwrap();
     assert!(why.contains("Fiesta Nacional de Cataluña"), "{why}");
     assert!(
-        why.contains("region CT (Barcelona, from the landline's prefix)"),
+        why.contains("región CT (Barcelona, por el prefijo del fijo)"),
         "{why}"
     );
     let why = pregonero::commands::explain(&cfg, "aviso", "600 000 003", clock.now_dt())
         .await
         .unwrap();
-    assert!(why.contains("from the provincia column"), "{why}");
+    assert!(why.contains("de la columna provincia"), "{why}");
     // The evening campaign's mobile waits for 20:00 in Madrid; it is not expired.
     let s = states(&test_db.url, "tarde").await;
     assert_eq!(
@@ -137,7 +137,7 @@ async fn nobody_is_called_on_a_holiday_of_their_region(db: Db) {
         .await
         .unwrap();
     assert!(
-        why.contains("called in the campaign's zone (Europe/Madrid)"),
+        why.contains("se le llama en la zona de la campaña (Europe/Madrid)"),
         "{why}"
     );
 

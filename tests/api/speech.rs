@@ -374,7 +374,7 @@ async fn consent_that_lapses_mid_campaign_stops_the_contact_before_its_launch(db
         .await
         .unwrap();
     assert!(
-        why.contains("consent given on 2025-11-24 expired after 2026-11-23"),
+        why.contains("el consentimiento dado el 2025-11-24 caducó tras el 2026-11-23"),
         "{why}"
     );
     let store = Store::connect(&test_db.url).await.unwrap();

@@ -119,15 +119,15 @@ fn check_warns_about_a_caller_id_that_is_not_the_accounts() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let warning = "warning: caller_id +34910000000 is not among [provider] caller_ids";
+    let warning = "aviso: el caller_id +34910000000 no está entre los caller_ids de [provider]";
     let out = run("\"0034910000001\"");
     assert!(out.contains(warning), "{out}");
     for ours in ["\"0034 910 000 000\"", "\"34910000000\", \"+34910000001\""] {
         let out = run(ours);
-        assert!(!out.contains("warning: caller_id"), "{ours}: {out}");
+        assert!(!out.contains("aviso: el caller_id"), "{ours}: {out}");
     }
     // Without the list there is nothing to compare with.
-    assert!(!run("").contains("warning: caller_id"));
+    assert!(!run("").contains("aviso: el caller_id"));
 }
 
 crate::on_both_backends!(a_bare_request_while_a_transfer_starts_does_not_cut_it);

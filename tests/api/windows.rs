@@ -81,6 +81,16 @@ async fn nobody_is_called_outside_their_own_calling_hours(db: Db) {
         .await
         .unwrap();
     assert!(
+        why.contains("fuera de horario hasta 09:00 (Atlantic/Canary)"),
+        "{why}"
+    );
+    // The same reason in English with `[ui] language = "en"`.
+    let mut english = config.clone();
+    english.ui.language = pregonero::i18n::Lang::En;
+    let why = pregonero::commands::explain(&english, "aviso", "928 000 002", clock.now_dt())
+        .await
+        .unwrap();
+    assert!(
         why.contains("outside calling hours until 09:00 (Atlantic/Canary)"),
         "{why}"
     );

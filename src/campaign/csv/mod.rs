@@ -168,6 +168,25 @@ pub enum CsvError {
     Invalid { path: PathBuf, message: String },
 }
 
+impl CsvError {
+    /// The sentence for people, in their language (`check`, `import`).
+    pub fn msg(&self) -> crate::i18n::Msg {
+        use crate::i18n::Msg;
+        match self {
+            CsvError::Read { path, source } => Msg::read_error(path, source),
+            CsvError::Invalid { path, message } => Msg::new("error.csv_invalid")
+                .arg("file", path.display())
+                .arg("error", message),
+        }
+    }
+}
+
+impl From<CsvError> for crate::i18n::UserError {
+    fn from(e: CsvError) -> Self {
+        crate::i18n::UserError::new(e.msg())
+    }
+}
+
 /// An error of [`stream_file`]: reading the file, or the caller's own.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError<E> {
