@@ -373,7 +373,7 @@ pub fn report(data: &[u8]) {
         return;
     };
     for l in &lines {
-        assert!(!l.provider_call_id.is_empty(), "{l:?}");
+        // A leg without an ID is kept with an empty call id (matched to no attempt).
         assert_eq!(l.provider_call_id, l.provider_call_id.trim(), "{l:?}");
         assert_eq!(l.status, l.status.to_ascii_lowercase(), "{l:?}");
         assert!(
