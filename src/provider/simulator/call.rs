@@ -159,7 +159,10 @@ pub(super) struct Call {
 
 /// Whether this call is among the `share` (0 to 1) that a switch hits: a pure function of the
 /// seed, the switch and the call id, so a run can be repeated.
-fn hit(seed: u64, switch: u8, id: &str, share: f64) -> bool {
+/// The share of inbound calls whose DID leg comes in the call report without its `ID`.
+pub(super) const DID_LEG_WITHOUT_ID: f64 = 0.25;
+
+pub(super) fn hit(seed: u64, switch: u8, id: &str, share: f64) -> bool {
     if share <= 0.0 {
         return false;
     }
@@ -705,7 +708,7 @@ impl Call {
         let l = &self.launch;
         let stop =
             l.at + chrono::TimeDelta::try_milliseconds((total * 1000.0) as i64).unwrap_or_default();
-        let id = if hit(self.sim.inner.cfg.seed, 4, &l.id, 0.25) {
+        let id = if hit(self.sim.inner.cfg.seed, 4, &l.id, DID_LEG_WITHOUT_ID) {
             ""
         } else {
             l.id.as_str()
