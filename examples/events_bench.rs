@@ -40,18 +40,17 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// Serves the receiver alone on `addr` until killed.
-async fn receive(addr: &str) -> anyhow::Result<()> {
-    let received = Arc::new(AtomicU64::new(0));
-    let (posted, read) = (received.clone(), received.clone());
-    let app = Router::new()
+/// The receiver: `POST /events` counts and answers 200, `GET /count` says how many came.
+fn receiver(received: Arc<AtomicU64>) -> Router {
+    let read = received.clone();
+    Router::new()
         .route(
             "/events",
             post(move |body: axum::body::Bytes| {
-                let posted = posted.clone();
+                let received = received.clone();
                 async move {
                     let _ = body.len();
-                    posted.fetch_add(1, Ordering::Relaxed);
+                    received.fetch_add(1, Ordering::Relaxed);
                     "ok"
                 }
             }),
@@ -62,9 +61,13 @@ async fn receive(addr: &str) -> anyhow::Result<()> {
                 let read = read.clone();
                 async move { read.load(Ordering::Relaxed).to_string() }
             }),
-        );
+        )
+}
+
+/// Serves the receiver alone on `addr` until killed.
+async fn receive(addr: &str) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, app).await?;
+    axum::serve(listener, receiver(Arc::default())).await?;
     Ok(())
 }
 
@@ -79,18 +82,7 @@ async fn main() -> anyhow::Result<()> {
     let contacts: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000);
 
     let received = Arc::new(AtomicU64::new(0));
-    let counter = received.clone();
-    let app = Router::new().route(
-        "/events",
-        post(move |body: axum::body::Bytes| {
-            let counter = counter.clone();
-            async move {
-                let _ = body.len();
-                counter.fetch_add(1, Ordering::Relaxed);
-                "ok"
-            }
-        }),
-    );
+    let app = receiver(received.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/events", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });

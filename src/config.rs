@@ -45,10 +45,7 @@ impl ConfigError {
                     .collect::<Vec<_>>()
                     .join(", ");
                 let message = message.as_str();
-                let line = message
-                    .strip_prefix("line ")
-                    .and_then(|rest| rest.split_once(": "))
-                    .filter(|(n, _)| n.parse::<u64>().is_ok());
+                let line = crate::i18n::toml_line(message);
                 match line {
                     Some((n, rest)) => Msg::new("error.config_invalid_line")
                         .arg("file", path)

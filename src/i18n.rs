@@ -9,6 +9,15 @@
 use chrono::{DateTime, Datelike, TimeZone, Timelike};
 use serde::{Deserialize, Serialize};
 
+/// A TOML parse error of the form `line N: what`, split into the line number and the rest, so
+/// that the line can be said the reader's way; `None` for any other message.
+pub fn toml_line(message: &str) -> Option<(&str, &str)> {
+    message
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+        .filter(|(n, _)| n.parse::<u64>().is_ok())
+}
+
 /// The language people read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -46,10 +46,7 @@ impl CampaignError {
             CampaignError::Read { path, source } => Msg::read_error(path, source),
             CampaignError::Invalid { path, message } => {
                 // `line N: …` from the TOML parser: the line said the reader's way.
-                let line = message
-                    .strip_prefix("line ")
-                    .and_then(|rest| rest.split_once(": "))
-                    .filter(|(n, _)| n.parse::<u64>().is_ok());
+                let line = crate::i18n::toml_line(message);
                 match line {
                     Some((n, rest)) => Msg::new("error.campaign_invalid_line")
                         .arg("file", path.display())

@@ -904,9 +904,11 @@ mod tests {
             calendar.with_extra(std::slice::from_ref(&holiday)).unwrap();
             let zones = callee_zone(&phone, tz.as_deref(), p.tz).zones();
             let reference = CallingWindow { hours: WeeklyHours::parse(&hours).unwrap(), holidays: calendar };
+            // Whether the zones share a window is decided when the gate runs (`now`): a
+            // deferral is the instant to ask again, and the gate asked then decides afresh.
+            let common = zones.len() <= 1
+                || reference.next_open_all(now, &zones).is_some_and(|n| n - now <= chrono::Duration::days(COMMON_WINDOW_DAYS));
             let check = |t: DateTime<Utc>| {
-                let common = zones.len() <= 1
-                    || reference.next_open_all(t, &zones).is_some_and(|n| n - t <= chrono::Duration::days(COMMON_WINDOW_DAYS));
                 let zs = if common { zones.clone() } else { vec![p.tz] };
                 zs.iter().all(|z| reference.is_open(t, *z))
             };
