@@ -18,6 +18,7 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use chrono::{DateTime, Utc};
 
@@ -31,6 +32,7 @@ use crate::provider::simulator::{Script, SimHandle, Simulator, SimulatorConfig};
 use crate::provider::ApiVoiceClient;
 use crate::sdnotify::{self, Notifier};
 use crate::store::Store;
+use crate::telemetry::task_span;
 use crate::webhook::{self, WebhookState};
 
 /// `--exit-when-idle` exits when nothing is due within this (simulated) time.
@@ -352,7 +354,10 @@ impl Application {
             desk: desk.clone(),
             campaigns: self.campaigns.clone(),
         });
-        let app = webhook::router(state).merge(dashboard).merge(desk_routes);
+        let app = webhook::router(state)
+            .merge(dashboard)
+            .merge(desk_routes)
+            .layer(axum::middleware::from_fn(crate::telemetry::request_span));
         let server = {
             let stop = server_stop.clone();
             let app = app.clone();
@@ -415,10 +420,10 @@ impl Application {
         );
 
         // Agents' states stay true to the calls and the desk pages (restart included).
-        tokio::spawn(crate::desk::web::settle_loop(
-            desk.clone(),
-            server_stop.clone(),
-        ));
+        tokio::spawn(
+            crate::desk::web::settle_loop(desk.clone(), server_stop.clone())
+                .instrument(task_span("desk settle")),
+        );
         if simulated {
             let teams: Vec<String> = self
                 .campaigns
@@ -427,12 +432,15 @@ impl Application {
                 .values()
                 .filter_map(|c| crate::desk::routing::desk_target(c).map(|(t, _)| t.to_string()))
                 .collect();
-            tokio::spawn(crate::desk::sim::keep_agents_ready(
-                desk.clone(),
-                self.config.simulator.desk.clone(),
-                teams,
-                server_stop.clone(),
-            ));
+            tokio::spawn(
+                crate::desk::sim::keep_agents_ready(
+                    desk.clone(),
+                    self.config.simulator.desk.clone(),
+                    teams,
+                    server_stop.clone(),
+                )
+                .instrument(task_span("simulated agents")),
+            );
         }
 
         let sim_stop = CancellationToken::new();
@@ -487,7 +495,12 @@ impl Application {
             tokio::spawn(live.watch("folder watcher", watcher.run(watch_stop.clone())));
         // Duties asked for on a clock of their own; stops with the watcher (the jobs still
         // running in the drain renew what they hold themselves).
-        let duty_keeper = tokio::spawn(duties.clone().keep(watch_stop.clone()));
+        let duty_keeper = tokio::spawn(
+            duties
+                .clone()
+                .keep(watch_stop.clone())
+                .instrument(task_span("duties")),
+        );
         let dial_stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let dial_loop = tokio::spawn(live.watch(
@@ -522,12 +535,16 @@ impl Application {
             call_back: self.config.inbound.call_back,
             time_scale,
         };
-        notify_tasks.spawn(callbacks.run(
-            self.clock.clone(),
-            duties.clone(),
-            Duration::from_secs(self.config.provider.stale_call_seconds),
-            notify_stop.clone(),
-        ));
+        notify_tasks.spawn(
+            callbacks
+                .run(
+                    self.clock.clone(),
+                    duties.clone(),
+                    Duration::from_secs(self.config.provider.stale_call_seconds),
+                    notify_stop.clone(),
+                )
+                .instrument(task_span("callbacks")),
+        );
         notify_tasks.close();
 
         let ready = format!(
@@ -551,22 +568,25 @@ impl Application {
                 "systemd watchdog: a ping every {} ms while healthy",
                 interval.as_millis()
             );
-            tokio::spawn(async move {
-                let check = move || {
-                    let store = store.clone();
-                    let live = live.clone();
-                    async move {
-                        // A single poll lasting a whole ping interval (2 s at least, for a
-                        // loaded machine) is a hang, not work: polls take micro- to milliseconds.
-                        live.check(interval.max(Duration::from_secs(2)))?;
-                        store
-                            .ping()
-                            .await
-                            .map_err(|e| format!("the database does not answer: {e}"))
-                    }
-                };
-                sdnotify::run_watchdog(&notifier, interval, &ready, stop, check).await
-            })
+            tokio::spawn(
+                async move {
+                    let check = move || {
+                        let store = store.clone();
+                        let live = live.clone();
+                        async move {
+                            // A single poll lasting a whole ping interval (2 s at least, for a
+                            // loaded machine) is a hang, not work: polls take micro- to milliseconds.
+                            live.check(interval.max(Duration::from_secs(2)))?;
+                            store
+                                .ping()
+                                .await
+                                .map_err(|e| format!("the database does not answer: {e}"))
+                        }
+                    };
+                    sdnotify::run_watchdog(&notifier, interval, &ready, stop, check).await
+                }
+                .instrument(task_span("watchdog")),
+            )
         });
 
         let outcome = live

@@ -25,7 +25,6 @@ use axum::{Json, Router};
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use crate::clock::SharedClock;
 use crate::dialer::Campaigns;
@@ -180,12 +179,8 @@ async fn auth(State(st): State<DashboardState>, req: Request, next: Next) -> Res
         .into_response()
 }
 
-fn digest(s: &[u8]) -> [u8; 32] {
-    Sha256::digest(s).into()
-}
-
-/// Whether the request carries `operator` and the password. Constant time: both sides are
-/// hashed first, so the comparison always covers 32 bytes.
+/// Whether the request carries `operator` and the password, compared in constant time
+/// ([`crate::guard::same_secret`]).
 fn credentials_match(headers: &HeaderMap, password: &SecretString) -> bool {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
@@ -204,11 +199,7 @@ fn credentials_match(headers: &HeaderMap, password: &SecretString) -> bool {
     };
     let mut expected = format!("{USER}:").into_bytes();
     expected.extend_from_slice(password.expose_secret().as_bytes());
-    let (a, b) = (digest(&given), digest(&expected));
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+    crate::guard::same_secret(&given, &expected)
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {

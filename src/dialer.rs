@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::Instrument;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::Notify;
@@ -805,10 +806,15 @@ impl Dialer {
                     if probe {
                         tracing::info!(campaign = %c.id, attempt = claim.attempt_id, "circuit half-open: one probe launch");
                     }
-                    tasks.spawn(async move {
-                        me.launch(&campaign, claim.attempt_id, &claim.phone, probe)
-                            .await
-                    });
+                    let span =
+                        tracing::info_span!("launch", campaign = %c.id, attempt = claim.attempt_id);
+                    tasks.spawn(
+                        async move {
+                            me.launch(&campaign, claim.attempt_id, &claim.phone, probe)
+                                .await
+                        }
+                        .instrument(span),
+                    );
                 }
                 turn = (turn + i + 1) % n;
                 launched = true;

@@ -40,12 +40,20 @@ macro_rules! peer_addr_from {
 peer_addr_from!(tokio::net::TcpListener);
 peer_addr_from!(crate::tls::TlsListener);
 
-/// An address block: `203.0.113.0/24`, `2001:db8::/32`, or one address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    net: IpAddr,
-    prefix: u8,
+/// Whether `given` is the secret `expected`, in constant time: both sides are hashed first, so
+/// neither the content nor the length of the secret shows in response times.
+pub fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    Sha256::digest(given)
+        .ct_eq(&Sha256::digest(expected))
+        .into()
 }
+
+/// An address block: `203.0.113.0/24`, `2001:db8::/32`, or one address. IPv4-mapped IPv6
+/// blocks and addresses (`::ffff:a.b.c.d`) are taken as the IPv4 they carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr(ipnet::IpNet);
 
 /// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`, what a dual-stack socket reports) as IPv4.
 fn canonical(ip: IpAddr) -> IpAddr {
@@ -61,38 +69,26 @@ impl FromStr for Cidr {
     fn from_str(s: &str) -> Result<Cidr, String> {
         let s = s.trim();
         let bad = || format!("`{s}` is not an IP address or a CIDR block (like 203.0.113.0/24)");
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
+        let net = match s.parse::<ipnet::IpNet>() {
+            Ok(net) => net,
+            Err(_) => ipnet::IpNet::from(IpAddr::from_str(s).map_err(|_| bad())?),
         };
-        let net = canonical(IpAddr::from_str(addr.trim()).map_err(|_| bad())?);
-        let max = if net.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(bad)?,
-            None => max,
+        // `::ffff:10.0.0.0/104` is the IPv4 block 10.0.0.0/8.
+        let net = match (net, canonical(net.addr())) {
+            (ipnet::IpNet::V6(v6), IpAddr::V4(v4)) if v6.prefix_len() >= 96 => {
+                ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                    .map_err(|_| bad())?
+                    .into()
+            }
+            _ => net,
         };
-        Ok(Cidr { net, prefix })
+        Ok(Cidr(net))
     }
 }
 
 impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.net, canonical(ip)) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - self.prefix as u32).unwrap_or(0);
-                u32::from(n) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - self.prefix as u32).unwrap_or(0);
-                u128::from(n) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&canonical(ip))
     }
 }
 
@@ -223,6 +219,9 @@ mod tests {
         assert!(all.contains(ip("8.8.8.8")) && !all.contains(ip("2001:db8::1")));
         let v6: Cidr = "2001:db8::/32".parse().unwrap();
         assert!(v6.contains(ip("2001:db8:1::5")) && !v6.contains(ip("2001:db9::5")));
+        let mapped: Cidr = "::ffff:10.0.0.0/104".parse().unwrap();
+        assert!(mapped.contains(ip("10.1.2.3")) && !mapped.contains(ip("11.0.0.1")));
+        assert_eq!(mapped, "10.0.0.0/8".parse().unwrap());
         for bad in [
             "",
             "10.0.0.0/33",

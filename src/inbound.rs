@@ -46,6 +46,7 @@ pub(crate) async fn inbound(
     let Ok(req) = control_request(req).await else {
         return bad_request("the body is not a readable form");
     };
+    crate::telemetry::record_call(req.get("ID"));
     match handle(&st, &req).await {
         Ok(reply) => reply,
         Err(e) => {

@@ -33,6 +33,7 @@ pub mod report;
 pub mod schedule;
 pub mod sdnotify;
 pub mod store;
+pub mod telemetry;
 #[doc(hidden)]
 pub mod testcall;
 pub mod testing;

@@ -20,6 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use tracing::instrument::Instrumented;
+use tracing::Instrument;
+
 /// The registry of watched tasks; cheap to clone.
 #[derive(Clone)]
 pub struct Liveness {
@@ -55,8 +58,9 @@ impl Liveness {
         }
     }
 
-    /// Wraps a long-running task's future so that [`check`](Self::check) can see it.
-    pub fn watch<F: Future>(&self, name: &str, fut: F) -> Watched<F> {
+    /// Wraps a long-running task's future so that [`check`](Self::check) can see it; the
+    /// task runs in its `task` span ([`crate::telemetry::task_span`]).
+    pub fn watch<F: Future>(&self, name: &str, fut: F) -> Watched<Instrumented<F>> {
         let probe = Arc::new(Probe {
             name: name.to_string(),
             polling_since: AtomicU64::new(0),
@@ -68,7 +72,7 @@ impl Liveness {
             .unwrap_or_else(|e| e.into_inner())
             .push(probe.clone());
         Watched {
-            fut: Box::pin(fut),
+            fut: Box::pin(fut.instrument(crate::telemetry::task_span(name))),
             probe,
             base: self.inner.base,
         }

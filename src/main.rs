@@ -35,6 +35,16 @@ pub(crate) struct Cli {
     /// Configuration file (TOML). Without it every key has its default.
     #[arg(long, global = true, env = "PREGONERO_CONFIG")]
     config: Option<PathBuf>,
+    /// How log lines are written: `text` for people, `json` (one object per line, with the
+    /// request or task span) for journald and log shippers.
+    #[arg(
+        long,
+        global = true,
+        env = "PREGONERO_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
+    log_format: pregonero::telemetry::LogFormat,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -276,11 +286,14 @@ fn main() -> ExitCode {
             | Cmd::Report { .. }
             | Cmd::Callbacks { .. }
     );
-    init_logging(if quiet {
-        "warn,sqlx=error"
-    } else {
-        "info,sqlx=warn"
-    });
+    pregonero::telemetry::init(
+        cli.log_format,
+        if quiet {
+            "warn,sqlx=error"
+        } else {
+            "info,sqlx=warn"
+        },
+    );
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -301,16 +314,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
 }
 
 async fn dispatch(cli: Cli, lang: &mut Lang) -> anyhow::Result<ExitCode> {

@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use chrono::{TimeZone, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -231,11 +232,14 @@ impl Outbox {
             let this = self.clone();
             let stop = stop.clone();
             let slots = slots.clone();
-            tasks.spawn(async move {
-                // Closed never: the semaphore lives as long as this pass.
-                let _slot = slots.acquire_owned().await.ok();
-                this.deliver_in_order(group, &stop).await
-            });
+            tasks.spawn(
+                async move {
+                    // Closed never: the semaphore lives as long as this pass.
+                    let _slot = slots.acquire_owned().await.ok();
+                    this.deliver_in_order(group, &stop).await
+                }
+                .in_current_span(),
+            );
         }
         let mut delivered = Vec::with_capacity(read);
         let mut failure = None;

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
@@ -100,16 +101,9 @@ pub fn router(state: WebhookState) -> Router {
         .with_state(Arc::new(state))
 }
 
-/// Compares in constant time: both sides are hashed first, so neither the content nor the
-/// length of the secret can be guessed from response times.
+/// Whether the path segment is the webhook secret (constant time, [`crate::guard::same_secret`]).
 pub(crate) fn secret_matches(given: &str, expected: &SecretString) -> bool {
-    use sha2::{Digest, Sha256};
-    let a = Sha256::digest(given.as_bytes());
-    let b = Sha256::digest(expected.expose_secret().as_bytes());
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+    crate::guard::same_secret(given.as_bytes(), expected.expose_secret().as_bytes())
 }
 
 /// A control request that is not ours to answer: 403 with a valid command (`hangup`), so the
@@ -241,6 +235,7 @@ async fn control(
     let Ok(req) = control_request(req).await else {
         return bad_request("the body is not a readable form");
     };
+    crate::telemetry::record_call(req.get("ID"));
     let started = std::time::Instant::now();
     let reply = handle_control(&st, &req).await;
     st.metrics.control_latency(started.elapsed());
@@ -511,11 +506,14 @@ async fn handle_control(
         if st.store.is_shared() {
             let store = st.store.clone();
             let attempt = info.attempt_id;
-            tokio::spawn(async move {
-                if let Err(e) = store.mark_hung_up(attempt, now).await {
-                    tracing::warn!(attempt, "cannot record the hang-up: {e}");
+            tokio::spawn(
+                async move {
+                    if let Err(e) = store.mark_hung_up(attempt, now).await {
+                        tracing::warn!(attempt, "cannot record the hang-up: {e}");
+                    }
                 }
-            });
+                .in_current_span(),
+            );
         }
     }
     Ok(Json(step.command).into_response())

@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
+use tracing::Instrument;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -162,13 +163,16 @@ impl Bus {
             }
         };
         let bus = self.clone();
-        Some(tokio::spawn(async move {
-            tokio::select! {
-                _ = stop.cancelled() => {}
-                _ = bus.run(first) => {}
-                _ = bus.prune() => {}
+        Some(tokio::spawn(
+            async move {
+                tokio::select! {
+                    _ = stop.cancelled() => {}
+                    _ = bus.run(first) => {}
+                    _ = bus.prune() => {}
+                }
             }
-        }))
+            .instrument(crate::telemetry::task_span("desk bus")),
+        ))
     }
 
     /// Stored oversize messages (screen pops: customers' data) are deleted after a few minutes.

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use tracing::Instrument;
 
 use serde_json::json;
 
@@ -155,12 +156,15 @@ async fn offered(desk: &Arc<Desk>, c: &Arc<ActiveCampaign>, info: &AttemptInfo, 
     let c = c.clone();
     let info = info.clone();
     let agent = agent.to_string();
-    tokio::spawn(async move {
-        // The pop first: it is what the agent needs before the callee speaks.
-        let pop = screen_pop(&desk2, &c, &info).await;
-        desk2.send(&agent, pop).await;
-        desk2.state_changed(&agent).await;
-    });
+    tokio::spawn(
+        async move {
+            // The pop first: it is what the agent needs before the callee speaks.
+            let pop = screen_pop(&desk2, &c, &info).await;
+            desk2.send(&agent, pop).await;
+            desk2.state_changed(&agent).await;
+        }
+        .in_current_span(),
+    );
 }
 
 /// What the agent sees: the contact, every column, earlier calls, survey answers, what the

@@ -140,7 +140,7 @@ pub(super) async fn post_session(
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !constant_eq(csrf, &s.csrf) {
+    if !crate::guard::same_secret(csrf.as_bytes(), s.csrf.as_bytes()) {
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
             "the X-CSRF-Token header is missing or wrong",
@@ -162,15 +162,6 @@ fn json_body(headers: &HeaderMap) -> Result<(), Refusal> {
         ));
     }
     Ok(())
-}
-
-fn constant_eq(a: &str, b: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    x.iter()
-        .zip(y.iter())
-        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
-        == 0
 }
 
 pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {

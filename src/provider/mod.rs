@@ -55,9 +55,10 @@
 //!   `"status"` asks for the status. Simulator: `simulator.bare_speak_results` sends results
 //!   without them.
 
+pub mod form;
 pub mod simulator;
 
-pub use simulator::{read_form, read_form_limited};
+pub use form::{read_form, read_form_limited};
 
 use std::time::Duration;
 

@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::extract::{FromRequest, Multipart, Request, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -42,12 +42,12 @@ mod script;
 #[cfg(test)]
 mod tests;
 
+use super::form::read_form;
 use call::Call;
 pub use inbound::{describe_exchanges, Exchange, InboundCall};
 use script::dst_key;
 pub use script::{parse_keys, random_outcome, Agents, CallScript, Key, Said, Script};
 
-const MAX_FORM_BYTES: usize = 64 * 1024;
 const MAX_SENT_KEPT: usize = 1000;
 
 /// Simulator settings.
@@ -593,91 +593,6 @@ async fn launch(State(sim): State<SimHandle>, req: Request) -> Response {
             }
             Json(json!({ "response": code })).into_response()
         }
-    }
-}
-
-/// Reads form fields from the query string and an urlencoded or multipart body (body wins).
-/// Bodies without a multipart content type are parsed as urlencoded.
-pub async fn read_form(req: Request) -> Result<BTreeMap<String, String>, String> {
-    read_form_limited(req, MAX_FORM_BYTES).await
-}
-
-/// As [`read_form`], with an urlencoded body of up to `limit` bytes (a multipart body follows
-/// the route's `DefaultBodyLimit`, carried in the request's extensions).
-pub async fn read_form_limited(
-    req: Request,
-    limit: usize,
-) -> Result<BTreeMap<String, String>, String> {
-    let (parts, body) = req.into_parts();
-    let mut form = BTreeMap::new();
-    if let Some(q) = parts.uri.query() {
-        parse_urlencoded(q.as_bytes(), &mut form);
-    }
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if content_type.to_ascii_lowercase().starts_with("multipart/") {
-        let req = Request::from_parts(parts, body);
-        let mut multipart = Multipart::from_request(req, &())
-            .await
-            .map_err(|e| e.body_text())?;
-        while let Some(field) = multipart.next_field().await.map_err(|e| e.body_text())? {
-            let name = field.name().unwrap_or_default().to_string();
-            let value = field.text().await.map_err(|e| e.body_text())?;
-            form.insert(name, value);
-        }
-    } else {
-        let bytes = axum::body::to_bytes(body, limit)
-            .await
-            .map_err(|e| e.to_string())?;
-        parse_urlencoded(&bytes, &mut form);
-    }
-    Ok(form)
-}
-
-fn parse_urlencoded(input: &[u8], into: &mut BTreeMap<String, String>) {
-    fn decode(s: &[u8]) -> String {
-        let hex = |b: u8| (b as char).to_digit(16);
-        let (mut out, mut i) = (Vec::with_capacity(s.len()), 0);
-        while i < s.len() {
-            // Plain bytes up to the next escape go across in one copy (a report batch is
-            // megabytes of them).
-            let run = s[i..]
-                .iter()
-                .position(|b| *b == b'%' || *b == b'+')
-                .unwrap_or(s.len() - i);
-            out.extend_from_slice(&s[i..i + run]);
-            i += run;
-            if i >= s.len() {
-                break;
-            }
-            match (
-                s[i],
-                s.get(i + 1).and_then(|b| hex(*b)),
-                s.get(i + 2).and_then(|b| hex(*b)),
-            ) {
-                (b'%', Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                (b'+', ..) => out.push(b' '),
-                (b, ..) => out.push(b),
-            }
-            i += 1;
-        }
-        // Valid UTF-8 (nearly always) is taken as it is, without a second copy.
-        String::from_utf8(out)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-    }
-    for pair in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
-        let (k, v) = match pair.iter().position(|b| *b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &[][..]),
-        };
-        into.insert(decode(k), decode(v));
     }
 }
 
