@@ -167,7 +167,7 @@ async fn explain_with(
                         "{} ({} {})",
                         lang.stored(&note),
                         t("explain.will_end"),
-                        lang.label(&state)
+                        lang.label(state.as_str())
                     ),
                 }
             }

@@ -31,7 +31,7 @@ use crate::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::pacing::{sales_cap, AgentBook, AgentView};
 use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
-use crate::schedule::AttemptResult;
+use crate::schedule::{AttemptResult, ContactState};
 use crate::store::{AttemptClose, Candidate, ClaimCaps, Gate, NotPlaced, Store};
 
 /// How often a sales campaign's pacing re-reads its abandon rate.
@@ -710,7 +710,7 @@ impl Dialer {
                 let gate = |cand: &Candidate| {
                     if crate::exclusion::HashedList::blocks(&hashed, &cand.phone) {
                         return Gate::Close {
-                            state: "blocked".into(),
+                            state: ContactState::Blocked,
                             note: crate::i18n::Msg::new("why.hashed_list").to_stored(),
                         };
                     }
@@ -719,7 +719,7 @@ impl Dialer {
                             crate::campaign::consent::lapsed(&cand.vars, valid_for, today)
                         {
                             return Gate::Close {
-                                state: "expired".into(),
+                                state: ContactState::Expired,
                                 note: note.to_stored(),
                             };
                         }

@@ -1136,7 +1136,7 @@ mod tests {
             crate::campaign::Kind::Sales,
         ] {
             ids.push(kind.as_str());
-            ids.extend(kind.states());
+            ids.extend(kind.states().iter().map(|s| s.as_str()));
         }
         for r in [
             "answered",

@@ -369,7 +369,7 @@ async fn handle_control(
                 .await?
             {
                 tracing::info!(attempt = info.attempt_id, campaign = %c.id, result = result.as_str(), "call ended, contact {}", next.state);
-                st.metrics.outcome(&c.id, &next.state);
+                st.metrics.outcome(&c.id, next.state.as_str());
             }
             crate::desk::routing::call_ended(&st.desk, &c, info.attempt_id, now).await;
         }
@@ -789,7 +789,7 @@ async fn apply_lines(
     for (next, campaign) in results.iter().zip(&job_campaigns) {
         if let Some(next) = next {
             closed += 1;
-            st.metrics.outcome(campaign, &next.state);
+            st.metrics.outcome(campaign, next.state.as_str());
         }
     }
     st.metrics.report_lines(ingested, closed as u64);

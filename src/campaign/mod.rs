@@ -26,6 +26,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::schedule::ContactState;
+
 /// A campaign folder that could not be loaded; the message names the file and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum CampaignError {
@@ -102,36 +104,38 @@ impl Kind {
     }
 
     /// The kind-specific outcomes, in the order reports list them.
-    pub fn outcomes(self) -> &'static [&'static str] {
+    pub fn outcomes(self) -> &'static [ContactState] {
+        use ContactState::*;
         match self {
-            Kind::Reminder => &["confirmed", "cancelled", "transferred", "no_response"],
-            Kind::Announcement => &["delivered", "no_response"],
-            Kind::Promotion => &["transferred", "interested", "opted_out", "not_interested"],
-            Kind::Survey => &["completed", "partial"],
-            Kind::Sales => &["connected", "abandoned"],
+            Kind::Reminder => &[Confirmed, Cancelled, Transferred, NoResponse],
+            Kind::Announcement => &[Delivered, NoResponse],
+            Kind::Promotion => &[Transferred, Interested, OptedOut, NotInterested],
+            Kind::Survey => &[Completed, Partial],
+            Kind::Sales => &[Connected, Abandoned],
         }
     }
 
     /// The state of a call that was answered but reached no outcome of its flow (the callee hung
     /// up before the first key, or before the first control request arrived): always one of
     /// the kind's own outcomes, so every contact stays inside its kind's closed list.
-    pub fn answered_without_outcome(self) -> &'static str {
+    pub fn answered_without_outcome(self) -> ContactState {
         match self {
-            Kind::Reminder | Kind::Announcement => "no_response",
-            Kind::Promotion => "not_interested",
-            Kind::Survey => "partial",
-            Kind::Sales => "abandoned",
+            Kind::Reminder | Kind::Announcement => ContactState::NoResponse,
+            Kind::Promotion => ContactState::NotInterested,
+            Kind::Survey => ContactState::Partial,
+            Kind::Sales => ContactState::Abandoned,
         }
     }
 
     /// Every contact state that applies to this kind: waiting states, the kind's outcomes and
     /// the outcomes common to every kind. This is the closed list of product.md.
-    pub fn states(self) -> Vec<&'static str> {
-        let mut v = vec!["pending", "scheduled", "in_progress"];
+    pub fn states(self) -> Vec<ContactState> {
+        use ContactState::*;
+        let mut v = vec![Pending, Scheduled, InProgress];
         v.extend_from_slice(self.outcomes());
         for common in COMMON_OUTCOMES {
             if !v.contains(common) {
-                v.push(common);
+                v.push(*common);
             }
         }
         v
@@ -139,12 +143,12 @@ impl Kind {
 }
 
 /// Outcomes every kind can end in.
-pub const COMMON_OUTCOMES: &[&str] = &[
-    "unreachable",
-    "invalid_number",
-    "blocked",
-    "expired",
-    "failed",
+pub const COMMON_OUTCOMES: &[ContactState] = &[
+    ContactState::Unreachable,
+    ContactState::InvalidNumber,
+    ContactState::Blocked,
+    ContactState::Expired,
+    ContactState::Failed,
 ];
 
 /// Text-to-speech settings of a campaign (`[voice]`).

@@ -28,6 +28,7 @@ use crate::schedule::regions::{self, Place, PlaceSource, Scope};
 use crate::schedule::rounds::{local_midnight, Rounds};
 use crate::schedule::window::{CallingWindow, WeeklyHours};
 use crate::schedule::zones::callee_zone;
+use crate::schedule::ContactState;
 
 /// How far ahead the window search looks before giving up.
 const HORIZON_DAYS: i64 = 400;
@@ -229,8 +230,8 @@ impl CampaignPlan {
     /// [`Msg`] (its key is the reason's stable identifier), shown with [`Lang::stored`].
     pub fn gate(&self, c: &Candidate, now_ms: i64) -> Gate {
         let now = at_ms(now_ms);
-        let close = |state: &str, note: Msg| Gate::Close {
-            state: state.into(),
+        let close = |state: ContactState, note: Msg| Gate::Close {
+            state,
             note: note.to_stored(),
         };
         let defer = |until: DateTime<Utc>, note: Msg| Gate::Defer {
@@ -240,19 +241,19 @@ impl CampaignPlan {
         if let Some(end) = self.end {
             if now >= end {
                 return close(
-                    "expired",
+                    ContactState::Expired,
                     Msg::new("why.campaign_ended").time("at", end, self.tz),
                 );
             }
         }
         if self.call_before.is_some() && c.appointment_at.is_none() {
             // A reminder needs an appointment; the import rejects such rows, this is the guard.
-            return close("expired", Msg::new("why.no_appointment"));
+            return close(ContactState::Expired, Msg::new("why.no_appointment"));
         }
         if let Some(app) = c.appointment_at {
             if now_ms >= app {
                 return close(
-                    "expired",
+                    ContactState::Expired,
                     Msg::new("why.appointment_passed").time("at", at_ms(app), self.tz),
                 );
             }
@@ -288,7 +289,7 @@ impl CampaignPlan {
             if !r.is_open(now, self.tz) {
                 return match r.next_fire(now, self.tz) {
                     Some(t) => defer(t, Msg::new("why.round_not_open").time("at", t, self.tz)),
-                    None => close("expired", Msg::new("why.no_round_ahead")),
+                    None => close(ContactState::Expired, Msg::new("why.no_round_ahead")),
                 };
             }
         }
@@ -338,7 +339,7 @@ impl CampaignPlan {
                     .min();
                 match deadline {
                     Some(d) if ms(t) >= d => close(
-                        "expired",
+                        ContactState::Expired,
                         Msg::new("why.no_window_before_deadline").msg("why", why),
                     ),
                     _ => defer(
@@ -350,7 +351,7 @@ impl CampaignPlan {
                 }
             }
             _ => close(
-                "expired",
+                ContactState::Expired,
                 Msg::new("why.no_window_ahead")
                     .msg("why", why)
                     .arg("days", HORIZON_DAYS),
@@ -432,7 +433,7 @@ impl CampaignPlan {
     fn dnc_gate(&self, d: &DncEntry, now: DateTime<Utc>, zones: &[Tz], zone: Tz) -> Option<Gate> {
         if d.until_date.is_none() && d.hours.is_none() {
             return Some(Gate::Close {
-                state: "blocked".into(),
+                state: ContactState::Blocked,
                 note: Msg::new("why.dnc").arg("source", &d.source).to_stored(),
             });
         }
@@ -556,7 +557,13 @@ mod tests {
         let t = utc(TUE_11).timestamp_millis();
         let mut c = cand("+34910000001");
         c.dnc = dnc(None, None);
-        assert!(matches!(p.gate(&c, t), Gate::Close { ref state, .. } if state == "blocked"));
+        assert!(matches!(
+            p.gate(&c, t),
+            Gate::Close {
+                state: ContactState::Blocked,
+                ..
+            }
+        ));
         c.dnc = dnc(Some("2026-11-30"), None);
         assert_eq!(
             p.gate(&c, t),
@@ -601,9 +608,13 @@ mod tests {
             p.gate(&k, utc("2026-11-25T10:00:00Z").timestamp_millis()),
             Gate::Launch
         );
-        assert!(
-            matches!(p.gate(&k, utc("2026-11-26T10:00:00Z").timestamp_millis()), Gate::Close { ref state, .. } if state == "expired")
-        );
+        assert!(matches!(
+            p.gate(&k, utc("2026-11-26T10:00:00Z").timestamp_millis()),
+            Gate::Close {
+                state: ContactState::Expired,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -621,9 +632,13 @@ mod tests {
             p.gate(&c, utc("2026-11-25T09:00:00Z").timestamp_millis()),
             Gate::Launch
         );
-        assert!(
-            matches!(p.gate(&c, utc("2026-11-27T23:00:00Z").timestamp_millis()), Gate::Close { ref state, .. } if state == "expired")
-        );
+        assert!(matches!(
+            p.gate(&c, utc("2026-11-27T23:00:00Z").timestamp_millis()),
+            Gate::Close {
+                state: ContactState::Expired,
+                ..
+            }
+        ));
         assert_eq!(
             p.campaign_status(utc("2026-11-28T10:00:00Z")).as_deref(),
             Some("ended")

@@ -79,7 +79,7 @@ impl ChartData {
                 .states
                 .0
                 .iter()
-                .find(|(k, _)| k == outcome)
+                .find(|(k, _)| k == outcome.as_str())
                 .map(|(_, v)| *v)
                 .unwrap_or(0);
             funnel.push((outcome.to_string(), n as f64));

@@ -128,7 +128,12 @@ impl CampaignReport {
         let states = kind
             .states()
             .into_iter()
-            .map(|s| (s.to_string(), stats.states.get(s).copied().unwrap_or(0)))
+            .map(|s| {
+                (
+                    s.to_string(),
+                    stats.states.get(s.as_str()).copied().unwrap_or(0),
+                )
+            })
             .collect();
         let get = |k: &str| stats.attempts.get(k).copied().unwrap_or(0);
         let total: i64 = stats.attempts.values().sum();

@@ -2,6 +2,8 @@
 //! transaction (`Store::claim_due`): the contract between the scheduling rules (`plan`) and the
 //! store, kept here so that the rules depend on nothing above them.
 
+use super::ContactState;
+
 /// A do-not-call entry.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DncEntry {
@@ -36,5 +38,5 @@ pub enum Gate {
     /// Not now: due again at this instant (ms), with the reason for `explain`.
     Defer { until: i64, note: String },
     /// Never: the contact ends in this state (`blocked`, `expired`), with the reason.
-    Close { state: String, note: String },
+    Close { state: ContactState, note: String },
 }

@@ -6,10 +6,13 @@ pub mod gate;
 pub mod holidays;
 pub mod regions;
 pub mod rounds;
+pub mod state;
 pub mod window;
 pub mod zones;
 
 use std::time::Duration;
+
+pub use state::ContactState;
 
 /// How an attempt ended, from the provider's point of view (apivoice.md section 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +109,7 @@ pub struct RetryPolicy {
     pub end_at: Option<i64>,
     /// The state of an answered call whose flow reached no outcome: one of the kind's own
     /// outcomes (`Kind::answered_without_outcome`).
-    pub answered_without_outcome: &'static str,
+    pub answered_without_outcome: ContactState,
 }
 
 /// How many times a repeated outcome can double its retry delay (×2, ×4, ×8).
@@ -115,14 +118,14 @@ const MAX_GROWTH_STEPS: u32 = 3;
 /// What the contact becomes after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NextState {
-    pub state: String,
+    pub state: ContactState,
     /// Due time (ms) of the next attempt when `state` is `scheduled`.
     pub next_at: Option<i64>,
 }
 
 /// What is known about a contact when one of its attempts ends.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AttemptFacts<'a> {
+pub struct AttemptFacts {
     /// Attempts placed so far, this one included.
     pub attempts: u32,
     pub result: AttemptResult,
@@ -131,7 +134,7 @@ pub struct AttemptFacts<'a> {
     /// How many attempts in a row (this one included) ended with this same result.
     pub streak: u32,
     /// The flow outcome of an answered call.
-    pub outcome: Option<&'a str>,
+    pub outcome: Option<ContactState>,
     /// The contact's own deadline (ms), e.g. its appointment.
     pub deadline: Option<i64>,
 }
@@ -144,11 +147,11 @@ pub struct AttemptFacts<'a> {
 /// result, doubled each time the same result repeats (up to ×8); `max_attempts` caps all results
 /// together; a retry that would fall after a deadline ends the contact as `expired` instead.
 pub fn after_attempt(policy: &RetryPolicy, facts: &AttemptFacts, now_ms: i64) -> NextState {
-    let done = |s: &str| NextState {
-        state: s.to_string(),
+    let done = |state: ContactState| NextState {
+        state,
         next_at: None,
     };
-    let retry = |delay: std::time::Duration, final_state: &str| {
+    let retry = |delay: std::time::Duration, final_state: ContactState| {
         if facts.attempts >= policy.max_attempts {
             return done(final_state);
         }
@@ -156,27 +159,27 @@ pub fn after_attempt(policy: &RetryPolicy, facts: &AttemptFacts, now_ms: i64) ->
         let at = now_ms + (delay.as_millis() as i64).saturating_mul(growth as i64);
         let deadline = [policy.end_at, facts.deadline].into_iter().flatten().min();
         match deadline {
-            Some(d) if at >= d => done("expired"),
+            Some(d) if at >= d => done(ContactState::Expired),
             _ => NextState {
-                state: "scheduled".into(),
+                state: ContactState::Scheduled,
                 next_at: Some(at),
             },
         }
     };
     match facts.result {
         AttemptResult::Answered => done(facts.outcome.unwrap_or(policy.answered_without_outcome)),
-        AttemptResult::Failed => done("failed"),
-        AttemptResult::Busy => retry(policy.delays.busy, "unreachable"),
+        AttemptResult::Failed => done(ContactState::Failed),
+        AttemptResult::Busy => retry(policy.delays.busy, ContactState::Unreachable),
         AttemptResult::NoAnswer | AttemptResult::Lost => {
-            retry(policy.delays.no_answer, "unreachable")
+            retry(policy.delays.no_answer, ContactState::Unreachable)
         }
-        AttemptResult::Congestion => retry(policy.delays.failed, "unreachable"),
+        AttemptResult::Congestion => retry(policy.delays.failed, ContactState::Unreachable),
         // CHANUNAVAIL: once more, then the number is taken as invalid.
         AttemptResult::Unreachable => {
             if facts.previous == Some(AttemptResult::Unreachable) {
-                done("invalid_number")
+                done(ContactState::InvalidNumber)
             } else {
-                retry(policy.delays.unreachable, "invalid_number")
+                retry(policy.delays.unreachable, ContactState::InvalidNumber)
             }
         }
     }
@@ -191,11 +194,11 @@ mod tests {
             max_attempts: max,
             delays: RetryDelays::default(),
             end_at: None,
-            answered_without_outcome: "no_response",
+            answered_without_outcome: ContactState::NoResponse,
         }
     }
 
-    fn facts(attempts: u32, result: AttemptResult) -> AttemptFacts<'static> {
+    fn facts(attempts: u32, result: AttemptResult) -> AttemptFacts {
         AttemptFacts {
             attempts,
             result,
@@ -264,7 +267,7 @@ mod tests {
             };
             let s = after_attempt(&p, &facts(1, AttemptResult::Answered), 0).state;
             assert_eq!(s, state, "{kind:?}");
-            assert!(kind.outcomes().contains(&s.as_str()), "{kind:?}: {s}");
+            assert!(kind.outcomes().contains(&s), "{kind:?}: {s}");
         }
     }
 
@@ -272,7 +275,7 @@ mod tests {
     fn answered_takes_the_flow_outcome_or_no_response() {
         let p = policy(3);
         let f = AttemptFacts {
-            outcome: Some("delivered"),
+            outcome: Some(ContactState::Delivered),
             ..facts(1, AttemptResult::Answered)
         };
         assert_eq!(after_attempt(&p, &f, 0).state, "delivered");

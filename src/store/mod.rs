@@ -73,7 +73,7 @@ pub use report_reads::{ContactRows, InboundCounts};
 pub use sqlite::SqliteStore;
 pub use transfer::TransferFacts;
 
-use crate::schedule::{AttemptResult, NextState, RetryPolicy};
+use crate::schedule::{AttemptResult, ContactState, NextState, RetryPolicy};
 
 /// Store errors. User-facing messages never include the database password.
 #[derive(Debug, thiserror::Error)]
@@ -279,7 +279,8 @@ pub(crate) fn next_state_for(
         result: close.result,
         previous,
         streak: streak as u32,
-        outcome,
+        // An outcome the flow did not write (an older or foreign row) counts as none.
+        outcome: outcome.and_then(ContactState::parse),
         deadline: appointment,
     };
     (

@@ -748,7 +748,7 @@ async fn close_attempt_on(
         outcome.as_deref(),
     );
     sqlx::query(sql::MOVE_CONTACT)
-        .bind(&next.state)
+        .bind(next.state.as_str())
         .bind(next.next_at)
         .bind(close.result.as_str())
         .bind(close.ended_at)

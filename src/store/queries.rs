@@ -220,9 +220,9 @@ impl Store {
                         }),
                 };
                 let (state, next_at, note) = match gate(&candidate) {
-                    Gate::Launch => ("in_progress".to_string(), None, None),
+                    Gate::Launch => (ContactState::InProgress, None, None),
                     Gate::Defer { until, note } => (
-                        "scheduled".to_string(),
+                        ContactState::Scheduled,
                         Some(until.max(now + 1)),
                         Some(note),
                     ),
@@ -234,7 +234,7 @@ impl Store {
                          attempts = attempts + $4, updated_at = $5
                      WHERE id = $6",
                 )
-                .bind(state)
+                .bind(state.as_str())
                 .bind(next_at)
                 .bind(note)
                 .bind(i64::from(launch))

@@ -263,7 +263,7 @@ pub(super) fn close_attempt(db: &Connection, job: &CloseJob) -> Result<Option<Ne
         outcome.as_deref(),
     );
     db.prepare_cached(sql::MOVE_CONTACT)?.execute(params![
-        next.state,
+        next.state.as_str(),
         next.next_at,
         close.result.as_str(),
         close.ended_at,

@@ -148,7 +148,7 @@ fn policy(max: u32) -> RetryPolicy {
         max_attempts: max,
         delays: RetryDelays::default(),
         end_at: None,
-        answered_without_outcome: "no_response",
+        answered_without_outcome: ContactState::NoResponse,
     }
 }
 
@@ -288,7 +288,7 @@ async fn closing_twice_counts_once(db: &TestDb) {
         .close_attempt(c.attempt_id, &close(AttemptResult::Busy, T0 + 1000), &p)
         .await
         .unwrap();
-    assert_eq!(first.map(|n| n.state), Some("scheduled".to_string()));
+    assert_eq!(first.map(|n| n.state), Some(ContactState::Scheduled));
     let second = store
         .close_attempt(c.attempt_id, &close(AttemptResult::Answered, T0 + 2000), &p)
         .await
@@ -520,7 +520,7 @@ async fn the_gate_defers_and_closes_inside_the_claim(db: &TestDb) {
             note: "outside calling hours".into(),
         },
         "+34600000001" => Gate::Close {
-            state: "expired".into(),
+            state: ContactState::Expired,
             note: "appointment passed".into(),
         },
         _ => Gate::Launch,
@@ -720,7 +720,7 @@ async fn a_final_state_writes_an_outbox_row_in_its_transaction(db: &TestDb) {
         .unwrap();
     let gate = |c: &Candidate| match c.phone.as_str() {
         "+34600000001" => Gate::Close {
-            state: "blocked".into(),
+            state: ContactState::Blocked,
             note: "do-not-call".into(),
         },
         _ => Gate::Launch,
@@ -1449,7 +1449,7 @@ async fn a_big_first_file_gives_the_same_contacts_on_the_bulk_and_the_ordinary_p
     // Do-not-call hits reach the gate the same way.
     let gate = |c: &Candidate| match c.dnc {
         Some(_) => Gate::Close {
-            state: "blocked".into(),
+            state: ContactState::Blocked,
             note: "do-not-call".into(),
         },
         None => Gate::Launch,

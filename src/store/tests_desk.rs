@@ -452,7 +452,7 @@ async fn settling_frees_agents_of_ended_calls_and_logs_out_closed_pages(db: &Tes
                 max_attempts: 3,
                 delays: RetryDelays::default(),
                 end_at: None,
-                answered_without_outcome: "abandoned",
+                answered_without_outcome: crate::schedule::ContactState::Abandoned,
             },
         )
         .await

@@ -64,7 +64,7 @@ fn policy() -> RetryPolicy {
         max_attempts: 3,
         delays: RetryDelays::default(),
         end_at: None,
-        answered_without_outcome: "no_response",
+        answered_without_outcome: crate::schedule::ContactState::NoResponse,
     }
 }
 

@@ -20,7 +20,7 @@ fn policy() -> RetryPolicy {
         max_attempts: 1,
         delays: RetryDelays::default(),
         end_at: None,
-        answered_without_outcome: "abandoned",
+        answered_without_outcome: crate::schedule::ContactState::Abandoned,
     }
 }
 

@@ -69,7 +69,12 @@ async fn report_states_sum_to_contacts_for_every_kind(db: Db) {
         assert_eq!(contacts, BEHAVIOURS.len() as i64, "{report}");
         let states = report["states"].as_object().unwrap();
         let mut listed: Vec<&str> = states.keys().map(String::as_str).collect();
-        let mut closed = Kind::parse(kind).unwrap().states();
+        let mut closed: Vec<&str> = Kind::parse(kind)
+            .unwrap()
+            .states()
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
         listed.sort_unstable();
         closed.sort_unstable();
         assert_eq!(listed, closed, "{kind}: the closed list");
