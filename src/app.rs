@@ -20,17 +20,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use chrono::{DateTime, Utc};
-
-use crate::campaign::plan::CampaignPlan;
+use crate::calls::{Campaigns, InFlight};
 use crate::campaign::{self, phone};
 use crate::clock::SharedClock;
 use crate::config::{Config, ProviderKind};
-use crate::dialer::{ActiveCampaign, Campaigns, Dialer, DialerSettings, InFlight};
+use crate::dialer::{Dialer, DialerSettings};
 use crate::liveness::Liveness;
-use crate::provider::simulator::{Script, SimHandle, Simulator, SimulatorConfig};
 use crate::provider::ApiVoiceClient;
 use crate::sdnotify::{self, Notifier};
+use crate::simulator::{Script, SimHandle, Simulator, SimulatorConfig};
 use crate::store::Store;
 use crate::telemetry::task_span;
 use crate::webhook::{self, WebhookState};
@@ -38,42 +36,7 @@ use crate::webhook::{self, WebhookState};
 /// `--exit-when-idle` exits when nothing is due within this (simulated) time.
 const IDLE_HORIZON: Duration = Duration::from_secs(3600);
 
-/// Loads every campaign folder and builds its schedule; broken ones come back as error messages
-/// that name the file.
-pub fn load_campaigns(
-    config: &Config,
-    now: DateTime<Utc>,
-) -> (Vec<ActiveCampaign>, Vec<crate::i18n::Msg>) {
-    use crate::i18n::Msg;
-    let dir = &config.campaigns.dir;
-    if !dir.exists() {
-        return (
-            Vec::new(),
-            vec![Msg::new("error.no_campaigns_dir").arg("dir", dir.display())],
-        );
-    }
-    match campaign::load_all(dir) {
-        Ok(list) => {
-            let mut good = Vec::new();
-            let mut bad = Vec::new();
-            for c in list {
-                match c {
-                    Ok(def) => match CampaignPlan::build(&def, &config.calling, now) {
-                        Ok(plan) => good.push(ActiveCampaign { def, plan }),
-                        Err(e) => bad.push(
-                            Msg::new("error.campaign_invalid")
-                                .arg("file", def.dir.join("campaign.toml").display())
-                                .arg("error", e),
-                        ),
-                    },
-                    Err(e) => bad.push(e.msg()),
-                }
-            }
-            (good, bad)
-        }
-        Err(e) => (Vec::new(), vec![e.msg()]),
-    }
-}
+pub use crate::calls::load_campaigns;
 
 /// Opens the store named by `database.url`; when it cannot, one sentence for people naming
 /// the database (its password left out), with the reason after it.
@@ -305,7 +268,7 @@ impl Application {
             time_scale,
             metrics: metrics.clone(),
             api: self.config.provider.api.clone(),
-            policy: self.config.source_policy()?,
+            policy: crate::guard::SourcePolicy::from_config(&self.config)?,
             control_timeout: Duration::from_secs_f64(self.config.server.request_timeout_seconds),
             report_timeout: Duration::from_secs_f64(self.config.server.report_timeout_seconds),
             duties: duties.clone(),
@@ -341,7 +304,7 @@ impl Application {
                 .parse()
                 .unwrap_or(chrono_tz::Europe::Madrid),
             lang: self.config.ui.language,
-            sources: self.config.source_policy()?,
+            sources: crate::guard::SourcePolicy::from_config(&self.config)?,
             throttle: Default::default(),
             agent_changes: desk.bus.changes.clone(),
         });
@@ -476,7 +439,7 @@ impl Application {
                 stale_call: Duration::from_secs(self.config.provider.stale_call_seconds),
                 end_grace: Duration::from_secs(self.config.provider.end_grace_seconds),
                 real_provider: !simulated,
-                breaker: self.config.breaker_settings(time_scale),
+                breaker: crate::breaker::BreakerSettings::from_config(&self.config, time_scale),
             },
             in_flight.clone(),
             metrics,
@@ -760,7 +723,7 @@ impl Application {
             queue_options: s.queue_options,
             seed: s.seed,
             script,
-            faults: s.faults.to_faults(),
+            faults: crate::simulator::Faults::from_settings(&s.faults),
             desk: Some(s.desk.clone()),
             inbound_url: Some(format!(
                 "{base}/apivoice/inbound/{}",

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Timings of the breaker (from `[provider]`: `retry_backoff_seconds`, `circuit_failures`,
-/// `circuit_open_seconds`; see `Config::breaker_settings`).
+/// `circuit_open_seconds`; see [`BreakerSettings::from_config`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BreakerSettings {
     /// Failures in a row that open the circuit.
@@ -28,6 +28,22 @@ pub struct BreakerSettings {
     /// First cool-down of an open circuit (doubling per trip in a row), capped at `cool_max`.
     pub cool: Duration,
     pub cool_max: Duration,
+}
+
+impl BreakerSettings {
+    /// From `[provider]`, waits divided by `time_scale`.
+    pub fn from_config(c: &crate::config::Config, time_scale: f64) -> BreakerSettings {
+        let k = time_scale.max(1.0);
+        let p = &c.provider;
+        let d = |s: f64| Duration::from_secs_f64(s / k);
+        BreakerSettings {
+            threshold: p.circuit_failures,
+            backoff: d(p.retry_backoff_seconds),
+            backoff_max: d(p.retry_backoff_seconds * 60.0),
+            cool: d(p.circuit_open_seconds),
+            cool_max: d(p.circuit_open_seconds * 10.0),
+        }
+    }
 }
 
 /// The circuit's state, as `/metrics` shows it.
@@ -295,7 +311,7 @@ mod tests {
             Verdict::Backoff(Duration::from_secs(2))
         );
         let c = crate::config::Config::default();
-        let s = c.breaker_settings(100.0);
+        let s = BreakerSettings::from_config(&c, 100.0);
         assert_eq!(
             (s.threshold, s.backoff, s.backoff_max, s.cool, s.cool_max),
             (
@@ -306,6 +322,9 @@ mod tests {
                 Duration::from_secs(3)
             )
         );
-        assert_eq!(c.breaker_settings(0.5).cool, Duration::from_secs(30));
+        assert_eq!(
+            BreakerSettings::from_config(&c, 0.5).cool,
+            Duration::from_secs(30)
+        );
     }
 }

@@ -27,9 +27,9 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
+use crate::calls::{ActiveCampaign, Campaigns};
 use crate::campaign::consent::ValidFor;
 use crate::campaign::plan::CampaignPlan;
-use crate::dialer::{ActiveCampaign, Campaigns};
 use crate::schedule::gate::{Candidate, Gate};
 use crate::store::{Finished, InboundEnd, NewCallback, Store, StoreError, REARMABLE};
 

@@ -4,10 +4,10 @@
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 
 use crate::app;
+use crate::calls::ActiveCampaign;
 use crate::campaign::plan::local;
 use crate::campaign::{dnc, phone};
 use crate::config::Config;
-use crate::dialer::ActiveCampaign;
 use crate::i18n::{Lang, Msg, UserError};
 use crate::store::{Candidate, Gate, Store};
 

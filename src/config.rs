@@ -441,7 +441,7 @@ pub struct SimulatorSettings {
     /// Launch-endpoint faults, to see the dialer cope (`[simulator.faults]`).
     pub faults: FaultSettings,
     /// The desk's agents and extensions, played by the simulator (`[simulator.desk]`).
-    pub desk: crate::desk::sim::SimDeskSettings,
+    pub desk: SimDeskSettings,
     /// Share of the numbers rung (0 to 1) that call the campaign's number back afterwards, on
     /// the inbound URL (callbacks in a demo).
     pub callback_rate: f64,
@@ -483,16 +483,48 @@ impl Default for FaultSettings {
     }
 }
 
-impl FaultSettings {
-    pub fn to_faults(&self) -> crate::provider::simulator::Faults {
-        crate::provider::simulator::Faults {
-            latency: std::time::Duration::from_millis(self.latency_ms),
-            response_code: self.response_code.clone(),
-            http_status: self.http_status,
-            hang: self.hang,
-            lost_reply: self.lost_reply,
-            rate: self.rate,
-            max_cps: self.max_cps,
+/// One scripted agent.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SimAgent {
+    pub name: String,
+    pub extension: String,
+    pub team: String,
+}
+
+/// `[simulator.desk]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimDeskSettings {
+    /// Added (when missing) and kept ready while the daemon runs, for the teams that a loaded
+    /// campaign transfers to.
+    pub agents: Vec<SimAgent>,
+    /// Simulated seconds before an extension picks up a `dial extension`.
+    pub answer_after_seconds: f64,
+    /// Simulated seconds the agent talks with the callee.
+    pub talk_seconds: f64,
+    /// Extensions that never pick up.
+    pub no_answer: Vec<String>,
+}
+
+impl Default for SimDeskSettings {
+    fn default() -> Self {
+        SimDeskSettings {
+            agents: vec![
+                SimAgent {
+                    name: "demo-ana".into(),
+                    extension: "9201".into(),
+                    team: "demo".into(),
+                },
+                SimAgent {
+                    name: "demo-luis".into(),
+                    extension: "9202".into(),
+                    team: "demo".into(),
+                },
+            ],
+            answer_after_seconds: 3.0,
+            talk_seconds: 45.0,
+            no_answer: Vec::new(),
         }
     }
 }
@@ -514,7 +546,7 @@ impl Default for SimulatorSettings {
             bare_speak_results: false,
             queue_options: None,
             faults: FaultSettings::default(),
-            desk: crate::desk::sim::SimDeskSettings::default(),
+            desk: SimDeskSettings::default(),
             callback_rate: 0.0,
             callback_after_seconds: 120.0,
         }
@@ -784,7 +816,10 @@ impl Config {
                 return Err(ConfigError::Rule(format!("{key} must be greater than 0")));
             }
         }
-        self.source_policy()?;
+        crate::cidr::parse_list("server.allow_from", &self.server.allow_from)
+            .map_err(ConfigError::Rule)?;
+        crate::cidr::parse_list("server.trusted_proxies", &self.server.trusted_proxies)
+            .map_err(ConfigError::Rule)?;
         if self.calling.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError::Rule(format!(
                 "calling.timezone \"{}\" is not an IANA time zone such as Europe/Madrid",
@@ -812,33 +847,6 @@ impl Config {
             }
         }
         Ok(())
-    }
-
-    /// The launch backoff and circuit breaker, waits divided by `time_scale`.
-    pub fn breaker_settings(&self, time_scale: f64) -> crate::breaker::BreakerSettings {
-        let k = time_scale.max(1.0);
-        let p = &self.provider;
-        let d = |s: f64| std::time::Duration::from_secs_f64(s / k);
-        crate::breaker::BreakerSettings {
-            threshold: p.circuit_failures,
-            backoff: d(p.retry_backoff_seconds),
-            backoff_max: d(p.retry_backoff_seconds * 60.0),
-            cool: d(p.circuit_open_seconds),
-            cool_max: d(p.circuit_open_seconds * 10.0),
-        }
-    }
-
-    /// `server.allow_from` and `server.trusted_proxies`, parsed.
-    pub fn source_policy(&self) -> Result<crate::guard::SourcePolicy, ConfigError> {
-        Ok(crate::guard::SourcePolicy {
-            allow: crate::guard::parse_list("server.allow_from", &self.server.allow_from)
-                .map_err(ConfigError::Rule)?,
-            trusted_proxies: crate::guard::parse_list(
-                "server.trusted_proxies",
-                &self.server.trusted_proxies,
-            )
-            .map_err(ConfigError::Rule)?,
-        })
     }
 
     /// The provider token, read from `token` or `token_file`.

@@ -26,8 +26,8 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
+use crate::calls::Campaigns;
 use crate::clock::SharedClock;
-use crate::dialer::Campaigns;
 use crate::report;
 use crate::store::Store;
 
@@ -216,7 +216,9 @@ async fn campaign_json(
     st: &DashboardState,
     row: &crate::store::CampaignRow,
 ) -> Result<Value, report::ReportError> {
-    let r = report::build(&st.store, Some(&row.id)).await?.remove(0);
+    let r = report::build(&st.store, Some(&row.id), st.clock.now_ms())
+        .await?
+        .remove(0);
     let waiting: i64 = r
         .states
         .0
@@ -307,7 +309,7 @@ async fn api_campaign(State(st): State<DashboardState>, Path(id): Path<String>) 
 }
 
 /// The campaign as the daemon runs it, if its folder loads.
-fn loaded(st: &DashboardState, id: &str) -> Option<Arc<crate::dialer::ActiveCampaign>> {
+fn loaded(st: &DashboardState, id: &str) -> Option<Arc<crate::calls::ActiveCampaign>> {
     st.campaigns
         .read()
         .unwrap_or_else(|e| e.into_inner())

@@ -19,7 +19,6 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 /// The peer's address, as the handlers see it (`ConnectInfo<PeerAddr>`), over plain TCP or
 /// the built-in TLS listener alike.
@@ -50,55 +49,7 @@ pub fn same_secret(given: &[u8], expected: &[u8]) -> bool {
         .into()
 }
 
-/// An address block: `203.0.113.0/24`, `2001:db8::/32`, or one address. IPv4-mapped IPv6
-/// blocks and addresses (`::ffff:a.b.c.d`) are taken as the IPv4 they carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr(ipnet::IpNet);
-
-/// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`, what a dual-stack socket reports) as IPv4.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
-impl FromStr for Cidr {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Cidr, String> {
-        let s = s.trim();
-        let bad = || format!("`{s}` is not an IP address or a CIDR block (like 203.0.113.0/24)");
-        let net = match s.parse::<ipnet::IpNet>() {
-            Ok(net) => net,
-            Err(_) => ipnet::IpNet::from(IpAddr::from_str(s).map_err(|_| bad())?),
-        };
-        // `::ffff:10.0.0.0/104` is the IPv4 block 10.0.0.0/8.
-        let net = match (net, canonical(net.addr())) {
-            (ipnet::IpNet::V6(v6), IpAddr::V4(v4)) if v6.prefix_len() >= 96 => {
-                ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
-                    .map_err(|_| bad())?
-                    .into()
-            }
-            _ => net,
-        };
-        Ok(Cidr(net))
-    }
-}
-
-impl Cidr {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        self.0.contains(&canonical(ip))
-    }
-}
-
-/// Parses a list of blocks from the config key `key`, naming the bad entry.
-pub fn parse_list(key: &str, items: &[String]) -> Result<Vec<Cidr>, String> {
-    items
-        .iter()
-        .map(|i| i.parse::<Cidr>().map_err(|e| format!("{key}: {e}")))
-        .collect()
-}
+pub use crate::cidr::{canonical, parse_list, Cidr};
 
 /// Who may call the provider routes.
 #[derive(Debug, Clone, Default)]
@@ -108,6 +59,19 @@ pub struct SourcePolicy {
 }
 
 impl SourcePolicy {
+    /// `server.allow_from` and `server.trusted_proxies`, parsed.
+    pub fn from_config(
+        c: &crate::config::Config,
+    ) -> Result<SourcePolicy, crate::config::ConfigError> {
+        let list = |key: &str, items: &[String]| {
+            parse_list(key, items).map_err(crate::config::ConfigError::Rule)
+        };
+        Ok(SourcePolicy {
+            allow: list("server.allow_from", &c.server.allow_from)?,
+            trusted_proxies: list("server.trusted_proxies", &c.server.trusted_proxies)?,
+        })
+    }
+
     fn trusted(&self, ip: IpAddr) -> bool {
         self.trusted_proxies.iter().any(|c| c.contains(ip))
     }
@@ -151,13 +115,14 @@ impl SourcePolicy {
 pub struct Guard {
     pub policy: SourcePolicy,
     pub timeout: Duration,
-    /// What a cut request gets: a `hangup` command (control URL) or 503 (report URL).
+    /// What a cut request gets: the route's own reply (the control URL's `hangup` command) or
+    /// 503 (the report URL: the provider sends it again).
     pub on_timeout: OnTimeout,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum OnTimeout {
-    Hangup,
+    Reply(fn() -> Response),
     Unavailable,
 }
 
@@ -191,7 +156,7 @@ pub async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Res
                 "request cut: over server.request_timeout_seconds"
             );
             match g.on_timeout {
-                OnTimeout::Hangup => Json(crate::flow::Command::hangup("timeout")).into_response(),
+                OnTimeout::Reply(reply) => reply(),
                 OnTimeout::Unavailable => StatusCode::SERVICE_UNAVAILABLE.into_response(),
             }
         }

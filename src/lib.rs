@@ -6,9 +6,11 @@
 pub mod app;
 pub mod breaker;
 pub mod callbacks;
+pub mod calls;
 pub mod campaign;
 pub mod capture;
 pub mod check;
+pub mod cidr;
 pub mod clock;
 pub mod cluster;
 pub mod commands;
@@ -22,9 +24,10 @@ pub mod exclusion;
 pub mod flow;
 pub mod guard;
 pub mod i18n;
-pub mod inbound;
 pub mod liveness;
 pub mod metrics;
+#[cfg(test)]
+mod module_graph;
 pub mod notify;
 pub mod pacing;
 pub mod provider;
@@ -32,11 +35,13 @@ pub mod proxy;
 pub mod report;
 pub mod schedule;
 pub mod sdnotify;
+pub mod simulator;
 pub mod store;
 pub mod telemetry;
 #[doc(hidden)]
 pub mod testcall;
 pub mod testing;
+pub mod text;
 pub mod tls;
 pub mod watch;
 pub mod webhook;

@@ -14,7 +14,7 @@ use pregonero::campaign::{self, phone};
 use pregonero::clock::{Clock, SystemClock};
 use pregonero::config::Config;
 use pregonero::i18n::{Lang, Msg, UserError};
-use pregonero::provider::simulator::{self, Script, SimulatorConfig};
+use pregonero::simulator::{self, Script, SimulatorConfig};
 use pregonero::{commands, desk, report};
 
 /// The daemon makes many small allocations per request on two or more threads; glibc's malloc

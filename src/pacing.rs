@@ -14,7 +14,7 @@
 //!   that predictive pacing can count the agents about to be free.
 //!
 //! Everything here is pure bookkeeping with the time passed in; the dialer and the webhook share
-//! one book through [`crate::dialer::InFlight`].
+//! one book through [`crate::calls::InFlight`].
 
 use std::collections::{HashMap, VecDeque};
 

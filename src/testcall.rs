@@ -26,8 +26,8 @@ use tokio_util::sync::CancellationToken;
 use crate::campaign::{phone, Voice};
 use crate::config::{Config, ProviderKind};
 use crate::flow::{spoken, ControlRequest, RequestKind};
-use crate::provider::simulator::{Script, Simulator, SimulatorConfig};
 use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
+use crate::simulator::{Script, Simulator, SimulatorConfig};
 
 /// `statuscall` values the protocol description names.
 const KNOWN_STATUSCALL: &[&str] = &[
@@ -264,7 +264,7 @@ pub async fn run(
         "→ launch: token=[redacted] api={} src={} dst={} duration={ring} typedst=pstn userdata={userdata}",
         config.provider.api,
         caller_id,
-        phone::mask(&phone::to_provider(&e164)),
+        phone::mask(&crate::provider::to_provider(&e164)),
     )?;
     let outcome = client.launch(&req).await;
     writeln!(out, "← launch reply: {outcome:?}")?;

@@ -21,12 +21,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::calls::{ActiveCampaign, Campaigns};
 use crate::campaign::plan::CampaignPlan;
 use crate::campaign::{self, phone, Campaign};
 use crate::clock::SharedClock;
 use crate::cluster::{self, Duties};
 use crate::config::Config;
-use crate::dialer::{ActiveCampaign, Campaigns};
 use crate::store::Store;
 
 /// How much longer than `settle_ms` a daemon not holding the imports duty leaves a settled

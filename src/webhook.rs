@@ -5,6 +5,8 @@
 //! 200 is in the database); every control reply is one valid command (`hangup` on any internal
 //! error, never an empty body); a report batch is stored raw before it is parsed.
 
+pub mod inbound;
+
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -19,8 +21,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::calls::{Campaigns, InFlight};
 use crate::clock::SharedClock;
-use crate::dialer::{Campaigns, InFlight};
 use crate::flow::{self, Command, ControlRequest, RequestKind};
 use crate::guard::{Guard, OnTimeout, SourcePolicy};
 use crate::metrics::Metrics;
@@ -52,7 +54,7 @@ pub struct WebhookState {
     /// The agent desk: routes `desk:TEAM` transfers (`crate::desk::routing`).
     pub desk: Arc<crate::desk::hub::Desk>,
     /// The callback flow's settings (`[inbound]`) and the region of numbers written without
-    /// `+CC` (`[calling] default_region`), for inbound calls (`crate::inbound`).
+    /// `+CC` (`[calling] default_region`), for inbound calls ([`inbound`]).
     pub inbound: crate::config::InboundConfig,
     pub default_region: Option<phonenumber::country::Id>,
     /// The key `google_voice2text` commands carry (`[voice] google_key_file`).
@@ -79,14 +81,20 @@ pub fn router(state: WebhookState) -> Router {
             post(control)
                 .get(validate)
                 .layer(DefaultBodyLimit::max(CONTROL_BODY_LIMIT))
-                .layer(guard(state.control_timeout, OnTimeout::Hangup)),
+                .layer(guard(
+                    state.control_timeout,
+                    OnTimeout::Reply(hangup_on_timeout),
+                )),
         )
         .route(
             "/apivoice/inbound/{secret}",
-            post(crate::inbound::inbound)
+            post(inbound::inbound)
                 .get(validate)
                 .layer(DefaultBodyLimit::max(CONTROL_BODY_LIMIT))
-                .layer(guard(state.control_timeout, OnTimeout::Hangup)),
+                .layer(guard(
+                    state.control_timeout,
+                    OnTimeout::Reply(hangup_on_timeout),
+                )),
         )
         .route(
             "/apivoice/report/{secret}",
@@ -99,6 +107,11 @@ pub fn router(state: WebhookState) -> Router {
         .route("/metrics", get(metrics))
         // Shared, not cloned per request (the state holds strings and vectors).
         .with_state(Arc::new(state))
+}
+
+/// What a control request cut by its timeout gets: a valid command, never an empty body.
+fn hangup_on_timeout() -> Response {
+    Json(Command::hangup("timeout")).into_response()
 }
 
 /// Whether the path segment is the webhook secret (constant time, [`crate::guard::same_secret`]).
@@ -170,7 +183,7 @@ async fn metrics(State(st): State<Arc<WebhookState>>) -> Response {
         })
         .collect();
     let now = st.clock.now_ms();
-    let recover_ms = (crate::dialer::AGENT_RECOVERY_MS as f64 / st.time_scale.max(1e-9)) as i64;
+    let recover_ms = (crate::calls::AGENT_RECOVERY_MS as f64 / st.time_scale.max(1e-9)) as i64;
     let totals = st.in_flight.agents_snapshot();
     let mut agents: Vec<crate::metrics::AgentLine> = sales
         .iter()
@@ -185,7 +198,7 @@ async fn metrics(State(st): State<Arc<WebhookState>>) -> Response {
         })
         .collect();
     agents.sort_by(|a, b| a.campaign.cmp(&b.campaign));
-    let since = now - crate::dialer::ABANDON_WINDOW_MS;
+    let since = now - crate::calls::ABANDON_WINDOW_MS;
     let mut rates = Vec::new();
     for (id, _) in sales {
         if let Ok((answered, abandoned)) = st.store.abandon_counts(&id, since).await {

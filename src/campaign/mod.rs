@@ -7,6 +7,7 @@ pub mod capture;
 pub mod consent;
 pub mod csv;
 pub mod dates;
+pub mod desk;
 pub mod dnc;
 pub mod import;
 pub mod phone;
@@ -216,7 +217,7 @@ pub struct Campaign {
     pub voice: Voice,
     pub flow: FlowSettings,
     /// The desk's keys (`script`, `dispositions`, `wrapup_seconds`): see `crate::desk`.
-    pub desk: crate::desk::settings::DeskSettings,
+    pub desk: desk::DeskSettings,
     /// `[events]`: where this campaign's events are POSTed, and which (`crate::events`).
     pub events: Option<crate::events::EventsSettings>,
     /// `[inbound]`: what this campaign changes of the daemon's callback settings.
@@ -265,7 +266,7 @@ struct CampaignFile {
     survey: Option<settings::SurveyFile>,
     sales: Option<settings::SalesFile>,
     script: Option<String>,
-    dispositions: Option<Vec<crate::desk::settings::DispositionFile>>,
+    dispositions: Option<Vec<desk::DispositionFile>>,
     wrapup_seconds: Option<u32>,
     events: Option<crate::events::EventsFile>,
     #[serde(default)]
@@ -474,7 +475,7 @@ impl Campaign {
                 .map(FlowSettings::Sales),
         }
         .map_err(invalid)?;
-        let desk = crate::desk::settings::DeskSettings::build(
+        let desk = desk::DeskSettings::build(
             file.script.clone(),
             file.dispositions.clone(),
             file.wrapup_seconds,

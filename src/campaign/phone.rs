@@ -110,14 +110,6 @@ pub fn key(e164: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// `+34600123456` → `0034600123456`, the form API Voice wants in `dst`.
-pub fn to_provider(e164: &str) -> String {
-    match e164.strip_prefix('+') {
-        Some(rest) => format!("00{rest}"),
-        None => e164.to_string(),
-    }
-}
-
 /// Masks all but the last three digits, for logs: `+34600123456` → `*********456`.
 pub fn mask(number: &str) -> String {
     let n = number.chars().count();
@@ -591,7 +583,6 @@ mod tests {
     #[test]
     fn masking_keeps_three_digits() {
         assert_eq!(mask("+34600123456"), "*********456");
-        assert_eq!(to_provider("+34600123456"), "0034600123456");
     }
 
     /// Regions the generated numbers are read with; Spain most of the time.

@@ -59,7 +59,7 @@ impl TransferTarget {
                 Ok(TransferTarget::Extension(value.to_string()))
             }
             "desk" => {
-                crate::desk::cli::check_name("desk team", value).map_err(|e| e.to_string())?;
+                super::desk::check_name("desk team", value).map_err(|e| e.to_string())?;
                 Ok(TransferTarget::Desk(value.to_string()))
             }
             "pstn" => {

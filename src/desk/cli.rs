@@ -4,20 +4,7 @@ use crate::config::Config;
 use crate::store::Store;
 
 use super::password;
-
-/// A name or a team: letters, digits, `.`, `_`, `-`; 1 to 64 characters.
-pub fn check_name(what: &str, value: &str) -> anyhow::Result<()> {
-    let ok = (1..=64).contains(&value.chars().count())
-        && value
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if !ok {
-        anyhow::bail!(
-            "the {what} must be 1 to 64 letters, digits, '.', '_' or '-', got \"{value}\""
-        );
-    }
-    Ok(())
-}
+pub use crate::campaign::desk::check_name;
 
 /// An extension of the virtual PBX: 1 to 10 digits.
 pub fn check_extension(value: &str) -> anyhow::Result<()> {

@@ -9,9 +9,9 @@ pub mod cli;
 pub mod hub;
 pub mod pacing;
 pub mod password;
-pub mod report;
 pub mod routing;
-pub mod settings;
+/// A campaign's `[desk]` settings live with the campaign's other settings.
+pub use crate::campaign::desk as settings;
 pub mod sim;
 pub mod web;
 

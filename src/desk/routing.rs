@@ -13,8 +13,8 @@ use tracing::Instrument;
 
 use serde_json::json;
 
+use crate::calls::ActiveCampaign;
 use crate::campaign::{Campaign, FlowSettings, TransferTarget};
-use crate::dialer::ActiveCampaign;
 use crate::flow::{self, ControlRequest, Step};
 use crate::store::{AttemptInfo, StoreError};
 

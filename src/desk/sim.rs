@@ -5,55 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::hub::Desk;
 
-/// One scripted agent.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SimAgent {
-    pub name: String,
-    pub extension: String,
-    pub team: String,
-}
-
-/// `[simulator.desk]`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct SimDeskSettings {
-    /// Added (when missing) and kept ready while the daemon runs, for the teams that a loaded
-    /// campaign transfers to.
-    pub agents: Vec<SimAgent>,
-    /// Simulated seconds before an extension picks up a `dial extension`.
-    pub answer_after_seconds: f64,
-    /// Simulated seconds the agent talks with the callee.
-    pub talk_seconds: f64,
-    /// Extensions that never pick up.
-    pub no_answer: Vec<String>,
-}
-
-impl Default for SimDeskSettings {
-    fn default() -> Self {
-        SimDeskSettings {
-            agents: vec![
-                SimAgent {
-                    name: "demo-ana".into(),
-                    extension: "9201".into(),
-                    team: "demo".into(),
-                },
-                SimAgent {
-                    name: "demo-luis".into(),
-                    extension: "9202".into(),
-                    team: "demo".into(),
-                },
-            ],
-            answer_after_seconds: 3.0,
-            talk_seconds: 45.0,
-            no_answer: Vec::new(),
-        }
-    }
-}
+pub use crate::config::{SimAgent, SimDeskSettings};
 
 /// How a simulated extension answers a `dial extension,<ext>,<ring>`: (simulated seconds,
 /// `ANSWER` or `NOANSWER`).

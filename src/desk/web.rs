@@ -32,7 +32,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::dialer::Campaigns;
+use crate::calls::Campaigns;
 use crate::guard::PeerAddr;
 
 use super::hub::{Desk, Session};

@@ -12,7 +12,7 @@
 //!
 //! - **End of call.** The only end-of-call request ever logged followed a hang-up by netelip.
 //!   So the call is over for us when we reply `hangup`: its concurrency slot is free at once
-//!   (`dialer::InFlight::hung_up`), and the attempt waits `provider.end_grace_seconds` (60) for
+//!   (`calls::InFlight::hung_up`), and the attempt waits `provider.end_grace_seconds` (60) for
 //!   the end request or a report line before it is closed from what is stored (answered, and
 //!   the outcome the flow reached). A call that no control request ever reached is bounded by
 //!   the campaign's `ring_seconds` plus the same grace, then closed from its report line, or
@@ -56,7 +56,6 @@
 //!   without them.
 
 pub mod form;
-pub mod simulator;
 
 pub use form::{read_form, read_form_limited};
 
@@ -86,6 +85,14 @@ pub fn caller_id(written: &str, format: CallerIdFormat) -> String {
         CallerIdFormat::Zeros => format!("00{digits}"),
         CallerIdFormat::Digits => digits.to_string(),
         CallerIdFormat::Plus => format!("+{digits}"),
+    }
+}
+
+/// `+34600123456` → `0034600123456`, the form API Voice wants in `dst`.
+pub fn to_provider(e164: &str) -> String {
+    match e164.strip_prefix('+') {
+        Some(rest) => format!("00{rest}"),
+        None => e164.to_string(),
     }
 }
 
@@ -250,7 +257,7 @@ impl ApiVoiceClient {
     /// Places a call. Never returns an error: every failure is a [`LaunchOutcome`].
     pub async fn launch(&self, req: &LaunchRequest) -> LaunchOutcome {
         let duration = req.ring_seconds.to_string();
-        let dst = crate::campaign::phone::to_provider(&req.dst);
+        let dst = to_provider(&req.dst);
         let src = caller_id(&req.src, self.caller_id_format);
         let form = [
             ("token", self.token.expose_secret()),
@@ -349,6 +356,7 @@ mod tests {
             assert!(!is_callee_leg(dst, "+34612345678"), "{dst}");
         }
         assert!(is_callee_leg("00447700900123", "+447700900123"));
+        assert_eq!(to_provider("+34600123456"), "0034600123456");
     }
 
     #[test]

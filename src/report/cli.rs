@@ -37,8 +37,8 @@ fn loaded(
     config: &Config,
     campaign: &str,
     now: DateTime<Utc>,
-) -> (Option<crate::dialer::ActiveCampaign>, Tz) {
-    let (loaded, _) = crate::app::load_campaigns(config, now);
+) -> (Option<crate::calls::ActiveCampaign>, Tz) {
+    let (loaded, _) = crate::calls::load_campaigns(config, now);
     let fallback = config.calling.timezone.parse().unwrap_or(chrono_tz::UTC);
     (loaded.into_iter().find(|c| c.id == campaign), fallback)
 }
@@ -135,12 +135,14 @@ pub async fn render_to(
             return plain(super::html_report(store, c, &ctx, args.contacts, now).await?);
         }
         if args.agents && args.format != Format::Html {
-            let report = super::build(store, Some(c)).await?.remove(0);
+            let report = super::build(store, Some(c), now.timestamp_millis())
+                .await?
+                .remove(0);
             let agents = report.agents.unwrap_or_default();
             return plain(match args.format {
                 Format::Json => json(&agents)?,
-                Format::Csv => crate::desk::report::agents_csv(&agents, args.csv_style, lang),
-                _ => crate::desk::report::agents_table(&agents, lang),
+                Format::Csv => crate::report::agents::agents_csv(&agents, args.csv_style, lang),
+                _ => crate::report::agents::agents_table(&agents, lang),
             });
         }
         if args.contacts {
@@ -150,7 +152,7 @@ pub async fn render_to(
             return Ok(false);
         }
     }
-    let reports = super::build(store, campaign).await?;
+    let reports = super::build(store, campaign, now.timestamp_millis()).await?;
     plain(match args.format {
         Format::Json if campaign.is_some() && reports.len() == 1 => json(&reports[0])?,
         Format::Json => json(&reports)?,

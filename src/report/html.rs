@@ -442,7 +442,7 @@ pub fn render(
         }
     }
     if let Some(agents) = report.agents.as_deref().filter(|a| !a.is_empty()) {
-        b.push_str(&crate::desk::report::agents_html(agents, lang));
+        b.push_str(&crate::report::agents::agents_html(agents, lang));
     }
     if let Some(i) = &report.inbound {
         b.push_str(&format!("<h2>{}</h2>", escape(&t("html.inbound"))));

@@ -3,6 +3,7 @@
 //! with SVG charts (`html`, `svg`), one contact's timeline (`timeline`) and the compliance report
 //! (`compliance`). `cli` turns `pregonero report` options into one of them.
 
+pub mod agents;
 pub mod cli;
 pub mod compliance;
 pub mod consent;
@@ -191,7 +192,7 @@ impl CampaignReport {
                 a.rate_30d * 100.0
             ));
         }
-        crate::desk::report::table_lines(self, &mut out);
+        crate::report::agents::table_lines(self, &mut out);
         if let Some(i) = &self.inbound {
             out.push_str(&format!(
                 "  inbound calls   {:>8} ({} matched, {} to an agent, {} opted out, {} confirmed, {} cancelled, {} callbacks open)\n",
@@ -215,10 +216,12 @@ pub enum ReportError {
     Write(#[from] std::io::Error),
 }
 
-/// Reports for one campaign, or all when `campaign` is `None`.
+/// Reports for one campaign, or all when `campaign` is `None`, as of `now_ms` (the abandon
+/// rate's window, agents' idle time).
 pub async fn build(
     store: &Store,
     campaign: Option<&str>,
+    now_ms: i64,
 ) -> Result<Vec<CampaignReport>, ReportError> {
     let rows = store.campaigns().await?;
     let mut out = Vec::new();
@@ -236,11 +239,11 @@ pub async fn build(
             report.answers = Some(answers);
         }
         if kind == Kind::Sales {
-            let since = chrono::Utc::now().timestamp_millis() - crate::dialer::ABANDON_WINDOW_MS;
+            let since = now_ms - crate::calls::ABANDON_WINDOW_MS;
             let calls = store.answered_calls(&row.id, since).await?;
             report.abandon = Some(AbandonReport::from_calls(&calls));
         }
-        crate::desk::report::fill(store, &mut report).await?;
+        crate::report::agents::fill(store, &mut report, now_ms).await?;
         let inbound = store.inbound_counts(&row.id).await?;
         if inbound.calls > 0 {
             report.inbound = Some(inbound);
@@ -384,7 +387,7 @@ pub struct HtmlContext<'a> {
 impl<'a> HtmlContext<'a> {
     /// From the loaded campaign, or the defaults when its folder no longer loads.
     pub fn of(
-        loaded: Option<&'a crate::dialer::ActiveCampaign>,
+        loaded: Option<&'a crate::calls::ActiveCampaign>,
         default_tz: chrono_tz::Tz,
         lang: crate::i18n::Lang,
     ) -> HtmlContext<'a> {
@@ -416,7 +419,9 @@ pub async fn html_report(
     with_contacts: bool,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<String, ReportError> {
-    let report = build(store, Some(campaign)).await?.remove(0);
+    let report = build(store, Some(campaign), now.timestamp_millis())
+        .await?
+        .remove(0);
     let title = store
         .campaigns()
         .await?
@@ -478,7 +483,7 @@ pub async fn contact_timeline(
     let mut t = timeline::Timeline::build(&contact, &attempts, &events, &lines, tz)
         .with_captures(&said, tz)
         .with_inbound(&inbound, tz);
-    crate::desk::report::timeline_dispositions(store, &attempts, &mut t, tz).await?;
+    crate::report::agents::timeline_dispositions(store, &attempts, &mut t, tz).await?;
     Ok(t)
 }
 
@@ -499,7 +504,7 @@ pub struct CampaignState {
 pub fn campaign_state(
     row: &crate::store::CampaignRow,
     waiting: i64,
-    loaded: Option<&crate::dialer::ActiveCampaign>,
+    loaded: Option<&crate::calls::ActiveCampaign>,
     now: chrono::DateTime<chrono::Utc>,
     lang: crate::i18n::Lang,
 ) -> CampaignState {

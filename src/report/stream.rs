@@ -16,8 +16,8 @@ use super::cli::Format;
 use super::contacts::{aligned, widen, widths_of, Columns, ContactTable};
 use super::csv::{self, CsvStyle};
 use super::ReportError;
-use crate::desk::report::{apply_dispositions, DISPOSITION_COLUMNS};
 use crate::i18n::Lang;
+use crate::report::agents::{apply_dispositions, DISPOSITION_COLUMNS};
 use crate::store::Store;
 
 /// Contacts read and written at a time.

@@ -286,7 +286,7 @@ impl Timeline {
                 ));
             }
             if let Some(d) = &a.disposition {
-                out.push_str(&crate::desk::report::timeline_line(d));
+                out.push_str(&crate::report::agents::timeline_line(d));
             }
             if let Some(end) = &a.ended_at {
                 out.push_str(&format!(

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
-use crate::campaign::csv::normalize_header;
+use crate::text::normalize_header;
 
 /// The 19 regions: ISO 3166-2:ES code, name, and other names they are written as.
 pub const REGIONS: [(&str, &str, &[&str]); 19] = [

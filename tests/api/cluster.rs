@@ -55,7 +55,7 @@ async fn two_daemons_share_one_postgresql_database() {
 /// another daemon within 10 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_daemons_one_killed_again_and_again_lose_nothing() {
-    use pregonero::provider::simulator::{Simulator, SimulatorConfig};
+    use pregonero::simulator::{Simulator, SimulatorConfig};
     use std::time::Duration;
     use tokio_util::sync::CancellationToken;
 
@@ -201,9 +201,13 @@ async fn three_daemons_one_killed_again_and_again_lose_nothing() {
     let report_now = || {
         let store = store.clone();
         async move {
-            let reports = pregonero::report::build(&store, Some("junta"))
-                .await
-                .expect("report");
+            let reports = pregonero::report::build(
+                &store,
+                Some("junta"),
+                chrono::Utc::now().timestamp_millis(),
+            )
+            .await
+            .expect("report");
             serde_json::to_value(&reports[0]).expect("json")
         }
     };

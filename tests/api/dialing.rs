@@ -7,7 +7,7 @@ use std::time::Duration;
 use pregonero::app::Application;
 use pregonero::clock::SystemClock;
 use pregonero::config::ProviderKind;
-use pregonero::provider::simulator::{Faults, SimHandle, Simulator, SimulatorConfig};
+use pregonero::simulator::{Faults, SimHandle, Simulator, SimulatorConfig};
 use pregonero::store::Store;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;

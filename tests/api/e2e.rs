@@ -85,7 +85,7 @@ async fn announcement_campaign_runs_to_the_end(db: Db) {
 crate::on_both_backends!(the_real_provider_never_dials_a_demo_campaign);
 
 async fn the_real_provider_never_dials_a_demo_campaign(db: Db) {
-    use pregonero::provider::simulator::{Simulator, SimulatorConfig};
+    use pregonero::simulator::{Simulator, SimulatorConfig};
     let Some(test_db) =
         helpers::fresh_db(db, "e2e::the_real_provider_never_dials_a_demo_campaign").await
     else {

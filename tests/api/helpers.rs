@@ -74,9 +74,13 @@ pub async fn run_until_idle(config: Config) {
 /// The report JSON of a campaign, exactly as `pregonero report --format json` prints it.
 pub async fn report_json(db_url: &str, campaign: &str) -> serde_json::Value {
     let store = Store::connect(db_url).await.expect("store");
-    let reports = pregonero::report::build(&store, Some(campaign))
-        .await
-        .expect("report");
+    let reports = pregonero::report::build(
+        &store,
+        Some(campaign),
+        chrono::Utc::now().timestamp_millis(),
+    )
+    .await
+    .expect("report");
     store.close().await;
     serde_json::to_value(&reports[0]).expect("json")
 }
@@ -161,7 +165,7 @@ pub async fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::Ex
 /// times; in the report every launch an attempt, at most `unsent` attempts more (claims whose
 /// daemon died before the request left: counted, never called twice), every contact final.
 pub fn assert_launched_once_and_final(
-    launches: &[pregonero::provider::simulator::LaunchRecord],
+    launches: &[pregonero::simulator::LaunchRecord],
     report: &serde_json::Value,
     contacts: usize,
     max_attempts: usize,
@@ -197,10 +201,7 @@ pub fn assert_launched_once_and_final(
 }
 
 /// Every key press the simulator got an HTTP 200 for is stored, and there was at least one.
-pub async fn assert_acked_keys_stored(
-    sim: &pregonero::provider::simulator::SimHandle,
-    store: &Store,
-) {
+pub async fn assert_acked_keys_stored(sim: &pregonero::simulator::SimHandle, store: &Store) {
     let stored = store.dtmf_events().await.expect("dtmf events");
     let acked = sim.acked_dtmf();
     assert!(!acked.is_empty(), "the test should exercise key presses");

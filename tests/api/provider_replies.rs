@@ -7,7 +7,7 @@ use std::time::Duration;
 use pregonero::app::Application;
 use pregonero::clock::SystemClock;
 use pregonero::config::ProviderKind;
-use pregonero::provider::simulator::{Faults, SimHandle, Simulator, SimulatorConfig};
+use pregonero::simulator::{Faults, SimHandle, Simulator, SimulatorConfig};
 use pregonero::store::Store;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
@@ -210,7 +210,7 @@ async fn wired(
             report_url: Some(format!("{base}/apivoice/report/test-secret-0123456789")),
             speed: 1000.0,
             report_interval: Duration::from_millis(50),
-            script: pregonero::provider::simulator::Script::parse_toml(&script).unwrap(),
+            script: pregonero::simulator::Script::parse_toml(&script).unwrap(),
             faults,
             ..SimulatorConfig::default()
         },

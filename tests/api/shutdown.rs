@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pregonero::provider::simulator::{SimHandle, Simulator, SimulatorConfig};
+use pregonero::simulator::{SimHandle, Simulator, SimulatorConfig};
 use pregonero::testing::TestDb;
 use tokio_util::sync::CancellationToken;
 

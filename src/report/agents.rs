@@ -11,14 +11,16 @@ use crate::report::timeline::Timeline;
 use crate::report::CampaignReport;
 use crate::store::{AgentStats, AttemptRow, ContactReportRow, DispositionRow, Store, StoreError};
 
-/// Adds the campaign's dispositions and agents (when it has any).
-pub async fn fill(store: &Store, report: &mut CampaignReport) -> Result<(), StoreError> {
+/// Adds the campaign's dispositions and agents (when it has any); idle time counted to `now_ms`.
+pub async fn fill(
+    store: &Store,
+    report: &mut CampaignReport,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     let counts = store.disposition_counts(&report.campaign).await?;
     let mut agents = store.agent_stats(Some(&report.campaign)).await?;
     if !agents.is_empty() {
-        let idle = store
-            .agent_idle_seconds(&report.campaign, chrono::Utc::now().timestamp_millis())
-            .await?;
+        let idle = store.agent_idle_seconds(&report.campaign, now_ms).await?;
         for a in &mut agents {
             a.idle_seconds = idle.get(&a.agent).copied().unwrap_or(0);
         }

@@ -42,7 +42,7 @@ mod script;
 #[cfg(test)]
 mod tests;
 
-use super::form::read_form;
+use crate::provider::read_form;
 use call::Call;
 pub use inbound::{describe_exchanges, Exchange, InboundCall};
 use script::dst_key;
@@ -173,6 +173,21 @@ pub struct Faults {
     pub rate: f64,
     /// Accepted launches above this real-time rate (token bucket) get `{"response":"503"}`.
     pub max_cps: Option<f64>,
+}
+
+impl Faults {
+    /// From `[simulator.faults]`.
+    pub fn from_settings(s: &crate::config::FaultSettings) -> Faults {
+        Faults {
+            latency: Duration::from_millis(s.latency_ms),
+            response_code: s.response_code.clone(),
+            http_status: s.http_status,
+            hang: s.hang,
+            lost_reply: s.lost_reply,
+            rate: s.rate,
+            max_cps: s.max_cps,
+        }
+    }
 }
 
 impl Default for Faults {

@@ -408,7 +408,7 @@ fn script_grammar() {
     .unwrap();
     assert_eq!(
         s.agents,
-        Some(crate::provider::simulator::Agents {
+        Some(crate::simulator::Agents {
             count: 2,
             bridge_secs: 0.5,
             talk_secs: 20.0,

@@ -148,6 +148,20 @@ impl DeskSettings {
     }
 }
 
+/// A name or a team: letters, digits, `.`, `_`, `-`; 1 to 64 characters.
+pub fn check_name(what: &str, value: &str) -> anyhow::Result<()> {
+    let ok = (1..=64).contains(&value.chars().count())
+        && value
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        anyhow::bail!(
+            "the {what} must be 1 to 64 letters, digits, '.', '_' or '-', got \"{value}\""
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

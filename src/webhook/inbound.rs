@@ -24,8 +24,8 @@ use axum::Json;
 use serde_json::json;
 
 use crate::callbacks::HOLD_MS;
+use crate::calls::ActiveCampaign;
 use crate::campaign::{phone, Campaign, TransferTarget};
-use crate::dialer::ActiveCampaign;
 use crate::flow::{self, Caller, Command, ControlRequest, FlowState, RequestKind};
 use crate::store::{CallEvent, DncEntry, NewInbound, StoreError};
 use crate::webhook::{
