@@ -174,16 +174,24 @@ impl Application {
                         blacklist.display()
                     );
                     for r in rejects {
-                        tracing::warn!("{} line {}: {}", blacklist.display(), r.line, r.error);
+                        let error = crate::i18n::Lang::En.render(&r.error);
+                        tracing::warn!("{} line {}: {error}", blacklist.display(), r.line);
                     }
                 }
-                Err(e) => tracing::error!("{e}"),
+                Err(e) => tracing::error!("{}", crate::i18n::Lang::En.render(&e)),
             }
         }
         let mut map = HashMap::new();
         for c in loaded {
-            match campaign::import::sync_campaign(&store, &c, c.plan.tz, region, clock.now_ms())
-                .await
+            match campaign::import::sync_campaign(
+                &store,
+                &c,
+                c.plan.tz,
+                region,
+                config.ui.language,
+                clock.now_ms(),
+            )
+            .await
             {
                 Ok(summaries) => {
                     for s in summaries {

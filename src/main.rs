@@ -530,10 +530,11 @@ async fn import(
         .upsert_campaign(&c.id, c.kind.as_str(), &c.title, &c.source, now)
         .await?;
     // A progress line on a terminal, rewritten in place.
+    let lang = config.ui.language;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let show = |rows: u64| {
         if tty {
-            eprint!("\r{rows} rows read…");
+            eprint!("\r{}", lang.fill("import.progress", &[("n", &rows)]));
         }
     };
     let progress: &(dyn Fn(u64) + Sync) = &show;
@@ -543,6 +544,7 @@ async fn import(
         plan.tz,
         file,
         phone::region(&config.calling.default_region),
+        lang,
         now,
         Some(progress),
     )
@@ -551,11 +553,11 @@ async fn import(
         eprint!("\r\x1b[K");
     }
     store.close().await;
-    let summary = result.map_err(|e| match e {
-        campaign::import::ImportError::Csv(e) => anyhow::Error::new(UserError::from(e)),
-        e => anyhow::Error::new(e),
+    let summary = result.map_err(|e| match e.msg() {
+        Some(m) => anyhow::Error::new(UserError::new(m)),
+        None => anyhow::Error::new(e),
     })?;
-    println!("{summary}");
+    print!("{}", summary.render(lang));
     Ok(ExitCode::SUCCESS)
 }
 
