@@ -157,7 +157,8 @@ impl Application {
         let tls = crate::tls::server_config(
             config.server.tls_cert.as_deref(),
             config.server.tls_key.as_deref(),
-        )?;
+        )
+        .map_err(crate::i18n::UserError::from)?;
         let store = open_store(&config).await?;
         let daemon_lock = store.lock_for_daemon()?;
         let region = phone::region(&config.calling.default_region);
