@@ -888,6 +888,18 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "{file}: {rows} filas leídas, {imported} importadas, {rejected} rechazadas, {duplicates} duplicadas",
         "{file}: {rows} rows read, {imported} imported, {rejected} rejected, {duplicates} duplicates",
     ),
+    // The command line itself.
+    (
+        "cli.cannot_listen",
+        "no se puede escuchar en {address}",
+        "cannot listen on {address}",
+    ),
+    (
+        "cli.proxy",
+        "proxy en http://{address} → {backends} servidor(es)",
+        "proxy on http://{address} → {backends} backend(s)",
+    ),
+    ("cli.cannot_write", "no se puede escribir {file}", "cannot write {file}"),
     ("import.progress", "{n} filas leídas…", "{n} rows read…"),
     (
         "import.already",
