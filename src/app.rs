@@ -120,7 +120,8 @@ impl Application {
         let tls = crate::tls::server_config(
             config.server.tls_cert.as_deref(),
             config.server.tls_key.as_deref(),
-        )?;
+        )
+        .map_err(crate::i18n::UserError::from)?;
         let store = open_store(&config).await?;
         let daemon_lock = store.lock_for_daemon()?;
         let region = phone::region(&config.calling.default_region);
@@ -137,16 +138,24 @@ impl Application {
                         blacklist.display()
                     );
                     for r in rejects {
-                        tracing::warn!("{} line {}: {}", blacklist.display(), r.line, r.error);
+                        let error = crate::i18n::Lang::En.render(&r.error);
+                        tracing::warn!("{} line {}: {error}", blacklist.display(), r.line);
                     }
                 }
-                Err(e) => tracing::error!("{e}"),
+                Err(e) => tracing::error!("{}", crate::i18n::Lang::En.render(&e)),
             }
         }
         let mut map = HashMap::new();
         for c in loaded {
-            match campaign::import::sync_campaign(&store, &c, c.plan.tz, region, clock.now_ms())
-                .await
+            match campaign::import::sync_campaign(
+                &store,
+                &c,
+                c.plan.tz,
+                region,
+                config.ui.language,
+                clock.now_ms(),
+            )
+            .await
             {
                 Ok(summaries) => {
                     for s in summaries {

@@ -46,14 +46,17 @@ pub fn run(config: &Config, now: DateTime<Utc>, w: &mut dyn Write) -> anyhow::Re
                     writeln!(
                         w,
                         "  {err}: {}",
-                        lang.fill("check.line", &[("line", &r.line), ("error", &r.error)])
+                        lang.fill(
+                            "check.line",
+                            &[("line", &r.line), ("error", &lang.render(&r.error))]
+                        )
                     )?;
                     errors += 1;
                 }
                 entries.into_iter().map(|e| e.phone).collect()
             }
             Err(e) => {
-                writeln!(w, "{err}: {e}")?;
+                writeln!(w, "{err}: {}", lang.render(&e))?;
                 errors += 1;
                 Default::default()
             }
@@ -160,7 +163,7 @@ pub fn run(config: &Config, now: DateTime<Utc>, w: &mut dyn Write) -> anyhow::Re
                         rejected_rows += q.rejected;
                     }
                     if let Err(e) = c.check_templates(&q.headers) {
-                        writeln!(w, "    {err}: {e}")?;
+                        writeln!(w, "    {err}: {}", lang.render(&e))?;
                         errors += 1;
                     }
                 }
@@ -186,12 +189,12 @@ pub fn run(config: &Config, now: DateTime<Utc>, w: &mut dyn Write) -> anyhow::Re
         }
         Ok(None) => {}
         Err(e) => {
-            writeln!(w, "{err}: {e}")?;
+            writeln!(w, "{err}: {}", lang.render(&e.msg()))?;
             errors += 1;
         }
     }
     if let Err(e) = config.events_secret() {
-        writeln!(w, "{err}: {e}")?;
+        writeln!(w, "{err}: {}", lang.render(&e.msg()))?;
         errors += 1;
     }
     match &config.server.secret {
@@ -313,6 +316,40 @@ mod tests {
             "Paste these in netelip's panel",
             "  control URL:",
             "0 error(s), 1 row(s) that will not be imported",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
+    }
+
+    #[test]
+    fn file_errors_are_said_in_either_language() {
+        let (root, mut config, now) = folder();
+        std::fs::write(
+            root.path().join("aviso/campaign.toml"),
+            "kind = \"announcement\"\ncaller_id = \"+34910000000\"\n[announcement]\nmessage = \"Hola {centro}\"\n",
+        )
+        .unwrap();
+        std::fs::write(root.path().join("blacklist.csv"), "600000009\nhola\n").unwrap();
+        config.server.tls_cert = Some(root.path().join("cert.pem"));
+        config.server.tls_key = Some(root.path().join("key.pem"));
+        let (ok, text) = check_text(&config, now);
+        assert!(!ok, "{text}");
+        for line in [
+            "blacklist.csv: 1 número(s) en la lista de no llamar",
+            "  error: línea 2: \"hola\" no es un número de teléfono: tiene letras",
+            "usa {centro}, que no es una columna del CSV (columnas: telefono, nombre)",
+            "error: no se puede leer server.tls_cert ",
+            "rechazadas 1×: \"hola\" no es un número de teléfono: tiene letras (línea 3)",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
+        config.ui.language = Lang::En;
+        let (_, text) = check_text(&config, now);
+        for line in [
+            "  error: line 2: \"hola\" is not a phone number: it contains letters",
+            "uses {centro}, which is not a column of the CSV (columns: telefono, nombre)",
+            "error: cannot read server.tls_cert ",
+            "rejected 1×: \"hola\" is not a phone number: it contains letters (line 3)",
         ] {
             assert!(text.contains(line), "{line}\n{text}");
         }

@@ -1,5 +1,6 @@
 //! Operator commands that read or change the store without running the daemon: `explain`,
-//! `campaigns`, `dnc`. Each prints for a person and ends with one clear sentence on error.
+//! `campaigns`, `dnc`, `holidays`. Each prints for a person in `[ui] language`, from the
+//! catalogue, and ends with one clear sentence on error.
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 
@@ -44,7 +45,7 @@ pub async fn explain(
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
     let region = phone::region(&config.calling.default_region);
-    let number = phone::normalize(raw_phone, region).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let number = phone::normalize(raw_phone, region).map_err(|e| UserError::new(e.msg()))?;
     let active = find_campaign(config, campaign, now)?;
     let store = app::open_store(config).await?;
     let result = explain_with(&store, &active, &number, now, config.ui.language).await;
@@ -239,39 +240,54 @@ pub async fn dnc_add(
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
     let region = phone::region(&config.calling.default_region);
-    let entry = dnc::entry(raw, until, hours, "cli", region).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let entry = dnc::entry(raw, until, hours, "cli", region).map_err(UserError::new)?;
     let store = app::open_store(config).await?;
     store
         .dnc_upsert(std::slice::from_ref(&entry), now.timestamp_millis())
         .await?;
     store.close().await;
-    Ok(format!(
-        "{} is on the do-not-call list{}\n",
-        entry.phone,
-        describe(&entry)
-    ))
+    Ok(dnc_added(config.ui.language, &entry))
 }
 
-fn describe(e: &crate::store::DncEntry) -> String {
-    match (&e.until_date, &e.hours) {
-        (None, None) => String::new(),
-        (Some(u), None) => format!(" until {u}"),
-        (None, Some(h)) => format!(" during {h}"),
-        (Some(u), Some(h)) => format!(" until {u}, during {h}"),
-    }
+/// What `dnc add` says of the entry it stored.
+fn dnc_added(lang: Lang, entry: &crate::store::DncEntry) -> String {
+    format!(
+        "{}\n",
+        lang.fill(
+            "dnc.added",
+            &[("phone", &entry.phone), ("when", &describe(lang, entry))]
+        )
+    )
+}
+
+/// ` until 2026-12-31, during mon-fri 09:00-14:00`, or nothing for good.
+fn describe(lang: Lang, e: &crate::store::DncEntry) -> String {
+    let text = match (&e.until_date, &e.hours) {
+        (None, None) => return String::new(),
+        (Some(u), None) => lang.fill("dnc.until", &[("until", u)]),
+        (None, Some(h)) => lang.fill("dnc.during", &[("hours", h)]),
+        (Some(u), Some(h)) => lang.fill("dnc.until_during", &[("until", u), ("hours", h)]),
+    };
+    format!(" {text}")
 }
 
 /// `pregonero dnc remove`.
 pub async fn dnc_remove(config: &Config, raw: &str) -> anyhow::Result<String> {
     let region = phone::region(&config.calling.default_region);
-    let number = phone::normalize(raw, region).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let number = phone::normalize(raw, region).map_err(|e| UserError::new(e.msg()))?;
     let store = app::open_store(config).await?;
     let removed = store.dnc_remove(&number).await?;
     store.close().await;
     if !removed {
-        anyhow::bail!("{number} is not on the do-not-call list");
+        return Err(UserError::new(Msg::new("dnc.not_listed").arg("phone", &number)).into());
     }
-    Ok(format!("{number} removed from the do-not-call list\n"))
+    Ok(format!(
+        "{}\n",
+        config
+            .ui
+            .language
+            .fill("dnc.removed", &[("phone", &number)])
+    ))
 }
 
 /// `pregonero dnc list`.
@@ -279,12 +295,25 @@ pub async fn dnc_list(config: &Config) -> anyhow::Result<String> {
     let store = app::open_store(config).await?;
     let list = store.dnc_list().await?;
     store.close().await;
+    Ok(dnc_listed(config.ui.language, &list))
+}
+
+/// One line per entry (its source as stored), then the count.
+fn dnc_listed(lang: Lang, list: &[crate::store::DncEntry]) -> String {
     let mut out = String::new();
-    for e in &list {
-        out.push_str(&format!("{}{}  ({})\n", e.phone, describe(e), e.source));
+    for e in list {
+        out.push_str(&format!(
+            "{}{}  ({})\n",
+            e.phone,
+            describe(lang, e),
+            e.source
+        ));
     }
-    out.push_str(&format!("{} number(s)\n", list.len()));
-    Ok(out)
+    out.push_str(&format!(
+        "{}\n",
+        lang.fill("dnc.count", &[("n", &list.len())])
+    ));
+    out
 }
 
 /// `pregonero dnc import FILE`.
@@ -297,15 +326,29 @@ pub async fn dnc_import(
     let store = app::open_store(config).await?;
     let result = dnc::import(&store, path, region, now.timestamp_millis()).await;
     store.close().await;
-    let (n, rejects) = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (n, rejects) = result.map_err(UserError::new)?;
+    Ok(dnc_imported(config.ui.language, path, n, &rejects))
+}
+
+/// The count of a `dnc import`, then each row that could not be read.
+fn dnc_imported(lang: Lang, path: &std::path::Path, n: u64, rejects: &[dnc::DncReject]) -> String {
     let mut out = format!(
-        "{}: {n} number(s) on the do-not-call list\n",
-        path.display()
+        "{}\n",
+        lang.fill(
+            "check.dnc_file",
+            &[("file", &path.display()), ("count", &n)]
+        )
     );
-    for r in &rejects {
-        out.push_str(&format!("  line {}: {}\n", r.line, r.error));
+    for r in rejects {
+        out.push_str(&format!(
+            "  {}\n",
+            lang.fill(
+                "check.line",
+                &[("line", &r.line), ("error", &lang.render(&r.error))]
+            )
+        ));
     }
-    Ok(out)
+    out
 }
 
 /// `dnc import FILE --hashed`: a hashed exclusion list (see [`crate::exclusion`]).
@@ -314,7 +357,7 @@ pub async fn dnc_import_hashed(
     path: &std::path::Path,
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
-    let digests = crate::exclusion::read_hashed(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let digests = crate::exclusion::read_hashed(path).map_err(UserError::new)?;
     let store = app::open_store(config).await?;
     let source = path
         .file_name()
@@ -326,9 +369,15 @@ pub async fn dnc_import_hashed(
     store.close().await;
     let added = result?;
     Ok(format!(
-        "{}: {} digest(s) read, {added} new on the hashed exclusion list\n",
-        path.display(),
-        digests.len()
+        "{}\n",
+        config.ui.language.fill(
+            "dnc.hashed",
+            &[
+                ("file", &path.display()),
+                ("read", &digests.len()),
+                ("added", &added)
+            ]
+        )
     ))
 }
 
@@ -339,8 +388,8 @@ pub struct FileQuality {
     pub valid: u64,
     pub rejected: u64,
     /// Reasons with their counts and the first lines that have them (the reason is the full
-    /// message when only one row has it).
-    pub reasons: Vec<(String, u64, Vec<u64>)>,
+    /// message when only one row has it), most frequent first.
+    pub reasons: Vec<(Msg, u64, Vec<u64>)>,
     pub duplicates: u64,
     pub dnc_hits: u64,
     /// `(country, mobile, landline, other)`.
@@ -360,23 +409,6 @@ pub struct FileQuality {
     pub headers: Vec<String>,
 }
 
-/// A reason without the value that triggered it, so rows with the same problem group together.
-fn reason_key(error: &str) -> String {
-    let mut out = String::new();
-    let mut quoted = false;
-    for ch in error.chars() {
-        if ch == '"' {
-            if !quoted {
-                out.push('…');
-            }
-            quoted = !quoted;
-        } else if !quoted {
-            out.push(ch);
-        }
-    }
-    out
-}
-
 /// Reads a file the way an import would (streaming) and measures it, without storing anything.
 pub fn file_quality(
     path: &std::path::Path,
@@ -387,7 +419,7 @@ pub fn file_quality(
 ) -> anyhow::Result<FileQuality> {
     use std::collections::BTreeMap;
     let mut q = FileQuality::default();
-    let mut reasons: BTreeMap<String, (u64, Vec<u64>, String)> = BTreeMap::new();
+    let mut reasons = crate::campaign::csv::RejectTally::default();
     let mut countries: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     let horizon = now + chrono::Duration::days(7);
     let summary = crate::campaign::csv::stream_file_checking(
@@ -397,13 +429,7 @@ pub fn file_quality(
         5_000,
         |_, batch| -> Result<(), String> {
             for r in &batch.rejected {
-                let e = reasons
-                    .entry(reason_key(&r.error))
-                    .or_insert_with(|| (0, Vec::new(), r.error.clone()));
-                e.0 += 1;
-                if e.1.len() < 5 {
-                    e.1.push(r.line);
-                }
+                reasons.add(r);
             }
             for contact in &batch.contacts {
                 if dnc.contains(&contact.phone) {
@@ -449,11 +475,7 @@ pub fn file_quality(
     q.valid = summary.contacts;
     q.rejected = summary.rejected;
     q.duplicates = summary.duplicates;
-    q.reasons = reasons
-        .into_iter()
-        .map(|(k, (n, lines, first))| (if n == 1 { first } else { k }, n, lines))
-        .collect();
-    q.reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
+    q.reasons = reasons.reasons();
     q.countries = countries
         .into_iter()
         .map(|(k, (m, l, o))| (k, m, l, o))
@@ -486,32 +508,8 @@ impl FileQuality {
                 ]
             )
         ));
-        for (reason, count, lines) in &self.reasons {
-            let shown: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-            let more = if *count as usize > shown.len() {
-                ", …"
-            } else {
-                ""
-            };
-            let key = if shown.len() == 1 {
-                "quality.line"
-            } else {
-                "quality.lines"
-            };
-            out.push_str(&format!(
-                "    {}\n",
-                lang.fill(
-                    "quality.rejected_reason",
-                    &[
-                        ("n", count),
-                        ("reason", reason),
-                        (
-                            "lines",
-                            &lang.fill(key, &[("lines", &format!("{}{more}", shown.join(", ")))])
-                        ),
-                    ]
-                )
-            ));
+        for line in crate::campaign::csv::reason_lines(lang, &self.reasons) {
+            out.push_str(&format!("    {line}\n"));
         }
         for (country, m, l, o) in &self.countries {
             out.push_str(&format!(
@@ -578,7 +576,8 @@ pub fn error_line_in(e: &anyhow::Error, lang: Lang) -> String {
 
 /// `pregonero holidays [--year Y] [--region R] [--campaign C]`: the holiday calendar in force,
 /// one line per day (date, weekday, name, scope), for a region or province (code or name), or
-/// for callees with no region; `[calling]`'s settings, or a campaign's with `--campaign`.
+/// for callees with no region; `[calling]`'s settings, or a campaign's with `--campaign`. In
+/// `[ui] language`; the holidays' names are the calendar's own.
 pub fn holidays(
     config: &Config,
     year: Option<i32>,
@@ -593,10 +592,11 @@ pub fn holidays(
         .timezone
         .parse()
         .unwrap_or(chrono_tz::Europe::Madrid);
+    let lang = config.ui.language;
     let year = year.unwrap_or_else(|| now.with_timezone(&tz).year());
     let mid_year = chrono::NaiveDate::from_ymd_opt(year, 7, 1)
         .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
-        .ok_or_else(|| anyhow::anyhow!("--year {year} is out of range"))?;
+        .ok_or_else(|| UserError::new(Msg::new("holidays.bad_year").arg("year", year)))?;
     let mut calendar = config.calling.holiday_calendar.clone();
     let (plan, whose) = match campaign {
         Some(id) => {
@@ -604,26 +604,32 @@ pub fn holidays(
             if let Some(own) = &c.holiday_calendar {
                 calendar = own.clone();
             }
-            let plan = CampaignPlan::build(&c.def, &config.calling, mid_year)
-                .map_err(|e| anyhow::anyhow!("campaign {id}: {e}"))?;
-            (plan, format!("campaign {id}"))
+            let whose = lang.fill("holidays.campaign", &[("id", &id)]);
+            let plan = CampaignPlan::build(&c.def, &config.calling, mid_year).map_err(|e| {
+                UserError::new(Msg::new("error.in").arg("what", &whose).arg("error", e))
+            })?;
+            (plan, whose)
         }
         None => {
             let text =
                 "kind = \"announcement\"\ncaller_id = \"0\"\n[announcement]\nmessage = \"-\"\n";
             let dir = std::path::Path::new(".");
             let c = crate::campaign::Campaign::parse("calling", dir, dir, text)?;
-            let plan = CampaignPlan::build(&c, &config.calling, mid_year)
-                .map_err(|e| anyhow::anyhow!("[calling]: {e}"))?;
+            let plan = CampaignPlan::build(&c, &config.calling, mid_year).map_err(|e| {
+                UserError::new(
+                    Msg::new("error.in")
+                        .arg("what", "[calling]")
+                        .arg("error", e),
+                )
+            })?;
             (plan, "[calling]".to_string())
         }
     };
     let place = match region {
         None => None,
         Some(r) => {
-            let scope = regions::scope_by_name(r).ok_or_else(|| {
-                anyhow::anyhow!("--region \"{r}\" is not a Spanish region (e.g. CT, Cataluña) or province (e.g. Barcelona, 08)")
-            })?;
+            let scope = regions::scope_by_name(r)
+                .ok_or_else(|| UserError::new(Msg::new("holidays.bad_region").arg("region", r)))?;
             Some(Place {
                 region: scope.region().unwrap_or("MD"),
                 province: match scope {
@@ -637,38 +643,56 @@ pub fn holidays(
     let window = plan.window_for(place.as_ref());
     let for_whom = match (&place, region) {
         (Some(p), Some(r)) => match p.province.and_then(regions::province_name) {
-            Some(name) => format!("province {name} ({})", p.region),
-            None => format!("region {} ({r})", p.region),
+            Some(name) => lang.fill(
+                "holidays.province",
+                &[("name", &name), ("region", &p.region)],
+            ),
+            None => lang.fill(
+                "holidays.for_region",
+                &[("region", &p.region), ("name", &r)],
+            ),
         },
-        _ if plan.unknown_any => {
-            "callees with no region (every region's days: unknown_region = \"any\")".to_string()
-        }
-        _ => {
-            "callees with no region (national days only: unknown_region = \"national\")".to_string()
-        }
+        _ if plan.unknown_any => lang.text("holidays.no_region_any").to_string(),
+        _ => lang.text("holidays.no_region_national").to_string(),
     };
-    let mut out = format!("Holidays {year}, calendar {calendar}, {whose}, {for_whom}:\n");
+    let mut out = format!(
+        "{}\n",
+        lang.fill(
+            "holidays.title",
+            &[
+                ("year", &year),
+                ("calendar", &calendar),
+                ("whose", &whose),
+                ("for_whom", &for_whom)
+            ]
+        )
+    );
     let mut n = 0;
     for (date, h) in window.holidays.entries().filter(|(d, _)| d.year() == year) {
         out.push_str(&format!(
             "  {date}  {}  {:<55} {}\n",
-            date.format("%a"),
+            lang.weekday(date.weekday()),
             h.name,
             h.scope
         ));
         n += 1;
     }
     if n == 0 {
-        out.push_str("  none\n");
+        out.push_str(&format!("  {}\n", lang.text("holidays.none")));
     }
     if !(crate::schedule::holidays::FIRST_YEAR..=crate::schedule::holidays::LAST_YEAR)
         .contains(&year)
         && calendar.trim().eq_ignore_ascii_case("es")
     {
         out.push_str(&format!(
-            "  (the built-in regional calendars cover {}-{}; other years have the national days only)\n",
-            crate::schedule::holidays::FIRST_YEAR,
-            crate::schedule::holidays::LAST_YEAR
+            "  {}\n",
+            lang.fill(
+                "holidays.coverage",
+                &[
+                    ("first", &crate::schedule::holidays::FIRST_YEAR),
+                    ("last", &crate::schedule::holidays::LAST_YEAR)
+                ]
+            )
         ));
     }
     Ok(out)
@@ -721,6 +745,7 @@ mod tests {
     #[test]
     fn the_holidays_command_lists_the_calendar_in_force() {
         let mut config = Config::default();
+        config.ui.language = Lang::En;
         config.calling.holidays = vec!["2026-09-24 Barcelona".into(), "2026-06-05".into()];
         let now = chrono::DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z")
             .unwrap()
@@ -751,7 +776,96 @@ mod tests {
         let later = holidays(&config, Some(2031), Some("CT"), None, now).unwrap();
         assert!(later.contains("cover 2024-2030"), "{later}");
         let err = holidays(&config, None, Some("Narnia"), None, now).unwrap_err();
-        assert!(err.to_string().contains("--region \"Narnia\""), "{err}");
+        assert!(
+            Lang::En
+                .error_line(&err)
+                .contains("--region \"Narnia\" is not a Spanish region"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_holidays_command_speaks_spanish_by_default() {
+        let mut config = Config::default();
+        config.calling.holidays = vec!["2026-09-24 Barcelona".into()];
+        let now = chrono::DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let out = holidays(&config, None, Some("barcelona"), None, now).unwrap();
+        assert!(
+            out.starts_with(
+                "Festivos de 2026, calendario ES, [calling], provincia Barcelona (CT):"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("  2026-09-11  vie  Fiesta Nacional de Cataluña"),
+            "{out}"
+        );
+        let national = holidays(&config, Some(2026), None, None, now).unwrap();
+        assert!(
+            national.contains("destinatarios sin región (solo días nacionales"),
+            "{national}"
+        );
+        let later = holidays(&config, Some(2031), Some("CT"), None, now).unwrap();
+        assert!(later.contains("cubren 2024-2030"), "{later}");
+        let err = holidays(&config, None, Some("Narnia"), None, now).unwrap_err();
+        assert_eq!(
+            Lang::Es.error_line(&err),
+            "--region \"Narnia\" no es una comunidad autónoma (p. ej. CT, Cataluña) ni una provincia (p. ej. Barcelona, 08) de España"
+        );
+    }
+
+    fn entry(until: Option<&str>, hours: Option<&str>) -> crate::store::DncEntry {
+        crate::store::DncEntry {
+            phone: "+34600000001".into(),
+            until_date: until.map(String::from),
+            hours: hours.map(String::from),
+            source: "cli".into(),
+        }
+    }
+
+    #[test]
+    fn dnc_output_is_spanish_by_default_and_english_with_en() {
+        let until = entry(Some("2026-12-31"), None);
+        let both = entry(Some("2026-12-31"), Some("mon-fri 09:00-14:00"));
+        assert_eq!(
+            dnc_added(Lang::Es, &until),
+            "+34600000001 está en la lista de no llamar hasta el 2026-12-31\n"
+        );
+        assert_eq!(
+            dnc_added(Lang::En, &until),
+            "+34600000001 is on the do-not-call list until 2026-12-31\n"
+        );
+        assert_eq!(
+            dnc_listed(Lang::Es, &[entry(None, None), both.clone()]),
+            "+34600000001  (cli)\n+34600000001 hasta el 2026-12-31, en el horario mon-fri 09:00-14:00  (cli)\n2 número(s)\n"
+        );
+        assert_eq!(
+            dnc_listed(Lang::En, std::slice::from_ref(&both)),
+            "+34600000001 until 2026-12-31, during mon-fri 09:00-14:00  (cli)\n1 number(s)\n"
+        );
+        let rejects = [dnc::DncReject {
+            line: 3,
+            error: phone::PhoneError::Letters("hola".into()).msg(),
+        }];
+        let file = std::path::Path::new("bajas.csv");
+        assert_eq!(
+            dnc_imported(Lang::Es, file, 2, &rejects),
+            "bajas.csv: 2 número(s) en la lista de no llamar\n  línea 3: \"hola\" no es un número de teléfono: tiene letras\n"
+        );
+        assert_eq!(
+            dnc_imported(Lang::En, file, 2, &rejects),
+            "bajas.csv: 2 number(s) on the do-not-call list\n  line 3: \"hola\" is not a phone number: it contains letters\n"
+        );
+        // A number that cannot be one: the error line in the reader's language.
+        let e = anyhow::Error::new(UserError::new(
+            dnc::entry("hola", None, None, "cli", phone::region("ES")).unwrap_err(),
+        ));
+        assert_eq!(
+            error_line_in(&e, Lang::Es),
+            "error: \"hola\" no es un número de teléfono: tiene letras"
+        );
     }
 
     #[test]

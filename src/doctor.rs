@@ -134,7 +134,7 @@ pub async fn run(
         match config.provider_token() {
             Ok(Some(_)) => out.line(Level::Ok, &t("doctor.token"), t("doctor.token_set"))?,
             Ok(None) => out.line(Level::Fail, &t("doctor.token"), t("doctor.token_missing"))?,
-            Err(e) => out.line(Level::Fail, &t("doctor.token"), e.to_string())?,
+            Err(e) => out.line(Level::Fail, &t("doctor.token"), lang.render(&e.msg()))?,
         }
         if config.provider.token.is_some() {
             out.line(Level::Warn, "provider.token", t("doctor.token_in_file"))?;
@@ -144,7 +144,7 @@ pub async fn run(
     // TLS: the files load and the certificate is not about to expire.
     if let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) {
         match crate::tls::load(cert, key) {
-            Err(e) => out.line(Level::Fail, "server.tls_cert", e.to_string())?,
+            Err(e) => out.line(Level::Fail, "server.tls_cert", lang.render(&e.msg()))?,
             Ok(_) => {
                 let (level, detail) = certificate_expiry(cert, Utc::now(), lang);
                 out.line(level, "server.tls_cert", detail)?;

@@ -21,9 +21,8 @@ pub const REFRESH_MS: i64 = 60_000;
 
 /// The digests of a hashed list file, lowercase; one sentence naming the file and line when a
 /// line is not a SHA-256 hex digest. Blank lines and `#` comments are skipped.
-pub fn read_hashed(path: &Path) -> std::result::Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+pub fn read_hashed(path: &Path) -> std::result::Result<Vec<String>, crate::i18n::Msg> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::i18n::Msg::read_error(path, &e))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let t = line.trim().trim_start_matches('\u{feff}');
@@ -31,12 +30,10 @@ pub fn read_hashed(path: &Path) -> std::result::Result<Vec<String>, String> {
             continue;
         }
         if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!(
-                "{} line {}: expected a SHA-256 digest (64 hex characters), got {} characters",
-                path.display(),
-                i + 1,
-                t.chars().count()
-            ));
+            return Err(crate::i18n::Msg::new("dnc.not_a_digest")
+                .arg("file", path.display())
+                .arg("line", i + 1)
+                .arg("chars", t.chars().count()));
         }
         out.push(t.to_ascii_lowercase());
     }
@@ -122,7 +119,7 @@ mod tests {
         assert_eq!(read_hashed(&good).unwrap(), vec![d.to_ascii_lowercase()]);
         let bad = dir.path().join("plano.txt");
         std::fs::write(&bad, format!("{d}\n+34600000001\n")).unwrap();
-        let e = read_hashed(&bad).unwrap_err();
+        let e = crate::i18n::Lang::En.render(&read_hashed(&bad).unwrap_err());
         assert!(
             e.ends_with("line 2: expected a SHA-256 digest (64 hex characters), got 12 characters"),
             "{e}"

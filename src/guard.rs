@@ -63,9 +63,8 @@ impl SourcePolicy {
     pub fn from_config(
         c: &crate::config::Config,
     ) -> Result<SourcePolicy, crate::config::ConfigError> {
-        let list = |key: &str, items: &[String]| {
-            parse_list(key, items).map_err(crate::config::ConfigError::Rule)
-        };
+        let list =
+            |key: &str, items: &[String]| parse_list(key, items).map_err(crate::config::plain);
         Ok(SourcePolicy {
             allow: list("server.allow_from", &c.server.allow_from)?,
             trusted_proxies: list("server.trusted_proxies", &c.server.trusted_proxies)?,

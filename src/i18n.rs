@@ -749,6 +749,449 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "no se puede abrir la base de datos {url}",
         "cannot open the database {url}",
     ),
+    // `pregonero dnc`.
+    (
+        "dnc.added",
+        "{phone} está en la lista de no llamar{when}",
+        "{phone} is on the do-not-call list{when}",
+    ),
+    ("dnc.until", "hasta el {until}", "until {until}"),
+    ("dnc.during", "en el horario {hours}", "during {hours}"),
+    (
+        "dnc.until_during",
+        "hasta el {until}, en el horario {hours}",
+        "until {until}, during {hours}",
+    ),
+    (
+        "dnc.removed",
+        "{phone} ya no está en la lista de no llamar",
+        "{phone} removed from the do-not-call list",
+    ),
+    (
+        "dnc.not_listed",
+        "{phone} no está en la lista de no llamar",
+        "{phone} is not on the do-not-call list",
+    ),
+    ("dnc.count", "{n} número(s)", "{n} number(s)"),
+    (
+        "dnc.hashed",
+        "{file}: {read} huella(s) leída(s), {added} nueva(s) en la lista de exclusión cifrada",
+        "{file}: {read} digest(s) read, {added} new on the hashed exclusion list",
+    ),
+    (
+        "dnc.bad_until",
+        "until \"{value}\" no es una fecha (AAAA-MM-DD o DD/MM/AAAA)",
+        "until \"{value}\" is not a date (YYYY-MM-DD or DD/MM/YYYY)",
+    ),
+    ("dnc.bad_hours", "horario \"{value}\": {error}", "hours \"{value}\": {error}"),
+    ("dnc.unreadable_row", "fila ilegible: {error}", "unreadable row: {error}"),
+    (
+        "dnc.not_a_digest",
+        "{file} línea {line}: se esperaba una huella SHA-256 (64 caracteres hexadecimales) y tiene {chars} caracteres",
+        "{file} line {line}: expected a SHA-256 digest (64 hex characters), got {chars} characters",
+    ),
+    // `pregonero holidays`.
+    (
+        "holidays.title",
+        "Festivos de {year}, calendario {calendar}, {whose}, {for_whom}:",
+        "Holidays {year}, calendar {calendar}, {whose}, {for_whom}:",
+    ),
+    ("holidays.campaign", "campaña {id}", "campaign {id}"),
+    ("holidays.province", "provincia {name} ({region})", "province {name} ({region})"),
+    ("holidays.for_region", "región {region} ({name})", "region {region} ({name})"),
+    (
+        "holidays.no_region_any",
+        "destinatarios sin región (los días de todas las regiones: unknown_region = \"any\")",
+        "callees with no region (every region's days: unknown_region = \"any\")",
+    ),
+    (
+        "holidays.no_region_national",
+        "destinatarios sin región (solo días nacionales: unknown_region = \"national\")",
+        "callees with no region (national days only: unknown_region = \"national\")",
+    ),
+    ("holidays.none", "ninguno", "none"),
+    (
+        "holidays.coverage",
+        "(los calendarios regionales integrados cubren {first}-{last}; los demás años solo tienen los días nacionales)",
+        "(the built-in regional calendars cover {first}-{last}; other years have the national days only)",
+    ),
+    ("holidays.bad_year", "--year {year} está fuera de rango", "--year {year} is out of range"),
+    (
+        "holidays.bad_region",
+        "--region \"{region}\" no es una comunidad autónoma (p. ej. CT, Cataluña) ni una provincia (p. ej. Barcelona, 08) de España",
+        "--region \"{region}\" is not a Spanish region (e.g. CT, Cataluña) or province (e.g. Barcelona, 08)",
+    ),
+    ("error.in", "{what}: {error}", "{what}: {error}"),
+    // `pregonero agent`.
+    (
+        "agents.bad_name",
+        "el nombre del agente debe tener de 1 a 64 letras, dígitos, '.', '_' o '-'; es \"{value}\"",
+        "the agent name must be 1 to 64 letters, digits, '.', '_' or '-', got \"{value}\"",
+    ),
+    (
+        "agents.bad_team",
+        "el equipo debe tener de 1 a 64 letras, dígitos, '.', '_' o '-'; es \"{value}\"",
+        "the team must be 1 to 64 letters, digits, '.', '_' or '-', got \"{value}\"",
+    ),
+    (
+        "agents.bad_extension",
+        "--extension debe tener de 1 a 10 dígitos; es \"{value}\"",
+        "--extension must be 1 to 10 digits, got \"{value}\"",
+    ),
+    (
+        "agents.name_taken",
+        "ya hay un agente llamado \"{name}\"",
+        "there is already an agent named \"{name}\"",
+    ),
+    (
+        "agents.extension_taken",
+        "la extensión {extension} es del agente \"{agent}\"",
+        "extension {extension} belongs to agent \"{agent}\"",
+    ),
+    ("agents.not_added", "el agente \"{name}\" no se añadió", "agent \"{name}\" was not added"),
+    (
+        "agents.added",
+        "agente {name} añadido (extensión {extension}{team}); póngale una contraseña con: pregonero agent password {name}",
+        "agent {name} added (extension {extension}{team}); set a password with: pregonero agent password {name}",
+    ),
+    ("agents.with_team", ", equipo {team}", ", team {team}"),
+    (
+        "agents.none",
+        "no hay agentes; añada uno con: pregonero agent add NOMBRE --extension EXT --team EQUIPO",
+        "no agents; add one with: pregonero agent add NAME --extension EXT --team TEAM",
+    ),
+    ("agents.agent", "agente", "agent"),
+    ("agents.extension", "extensión", "extension"),
+    ("agents.team", "equipo", "team"),
+    ("agents.state", "estado", "state"),
+    ("agents.since", "desde hace", "since"),
+    (
+        "agents.no_such",
+        "no hay ningún agente llamado \"{name}\"",
+        "no agent named \"{name}\"",
+    ),
+    ("agents.removed", "agente {name} eliminado", "agent {name} removed"),
+    ("agents.password_prompt", "contraseña de {name}: ", "password for {name}: "),
+    (
+        "agents.password_set",
+        "contraseña del agente {name} guardada",
+        "password of agent {name} set",
+    ),
+    (
+        "agents.password_short",
+        "la contraseña debe tener al menos {min} caracteres",
+        "the password must have at least {min} characters",
+    ),
+    // `pregonero import`.
+    (
+        "import.summary",
+        "{file}: {rows} filas leídas, {imported} importadas, {rejected} rechazadas, {duplicates} duplicadas",
+        "{file}: {rows} rows read, {imported} imported, {rejected} rejected, {duplicates} duplicates",
+    ),
+    // The command line itself.
+    (
+        "cli.cannot_listen",
+        "no se puede escuchar en {address}",
+        "cannot listen on {address}",
+    ),
+    (
+        "cli.proxy",
+        "proxy en http://{address} → {backends} servidor(es)",
+        "proxy on http://{address} → {backends} backend(s)",
+    ),
+    ("cli.cannot_write", "no se puede escribir {file}", "cannot write {file}"),
+    ("import.progress", "{n} filas leídas…", "{n} rows read…"),
+    (
+        "import.already",
+        "{file}: ya importado, nada que hacer",
+        "{file}: already imported, nothing to do",
+    ),
+    (
+        "import.rejects_file",
+        "las filas rechazadas, con el motivo, están en {file}",
+        "the rejected rows, with the reason, are in {file}",
+    ),
+    (
+        "import.rejects_unwritable",
+        "no se pueden escribir las filas rechazadas de {file}: {error}",
+        "cannot write the rejected rows of {file}: {error}",
+    ),
+    (
+        "import.template",
+        "{file}: {error}",
+        "{file}: {error}",
+    ),
+    // Why a row of a contact list was not imported (`<file>.rejected.csv`, `check`, `import`).
+    ("rejects.column", "error", "error"),
+    (
+        "reject.unclosed_quote",
+        "unas comillas (\") de esta fila no se cierran, así que las líneas {from} a {to} se leyeron como parte de ella; cierre o quite esas comillas",
+        "a quote (\") in this row is never closed, so lines {from} to {to} were read as part of it; close or remove that quote",
+    ),
+    (
+        "reject.repeated_header",
+        "esta fila repite la fila de cabecera (¿se pegaron dos listas?)",
+        "this row repeats the header row (were two lists pasted together?)",
+    ),
+    (
+        "reject.time_zone",
+        "{column}: \"{value}\" no es una zona horaria; escriba un nombre IANA como Europe/Madrid o Atlantic/Canary",
+        "{column}: \"{value}\" is not a time zone; write an IANA name such as Europe/Madrid or Atlantic/Canary",
+    ),
+    (
+        "reject.date_empty",
+        "{column} está vacía; formatos admitidos: {accepted}",
+        "{column} is empty; accepted formats: {accepted}",
+    ),
+    (
+        "reject.date_empty_but",
+        "{column} está vacía pero {other} no; formatos admitidos: {accepted}",
+        "{column} is empty but {other} is not; accepted formats: {accepted}",
+    ),
+    (
+        "reject.bad_date",
+        "{column}: \"{value}\" {problem}; formatos admitidos: {accepted}",
+        "{column}: \"{value}\" {problem}; accepted formats: {accepted}",
+    ),
+    (
+        "reject.no_consent_column",
+        "no hay columna consentimiento (consent): esta campaña solo llama a quien lo aceptó, con la fecha en que lo hizo (require_consent = false llama sin ella)",
+        "no consentimiento (consent) column: this campaign calls only people who agreed to it, with the date they did (require_consent = false calls without)",
+    ),
+    (
+        "reject.consent_empty",
+        "{column} está vacía: esta campaña solo llama a quien lo aceptó, con la fecha en que lo hizo",
+        "{column} is empty: this campaign calls only people who agreed to it, with the date they did",
+    ),
+    (
+        "reject.consent_not_a_date",
+        "{column}: \"{value}\" no es una fecha; escríbala como 2026-03-01 o 01/03/2026",
+        "{column}: \"{value}\" is not a date; write it as 2026-03-01 or 01/03/2026",
+    ),
+    (
+        "reject.consent_in_future",
+        "{column}: {value} es una fecha futura",
+        "{column}: {value} is in the future",
+    ),
+    (
+        "reject.consent_expired",
+        "{column}: el consentimiento dado el {value} caducó tras el {last} (consent_valid_for)",
+        "{column}: consent given on {value} expired after {last} (consent_valid_for)",
+    ),
+    (
+        "reject.consent_out_of_range",
+        "{column}: {value} está fuera de rango",
+        "{column}: {value} is out of range",
+    ),
+    // Phone numbers (`phone::PhoneError`).
+    ("phone.empty", "el número de teléfono está vacío", "the phone number is empty"),
+    (
+        "phone.letters",
+        "\"{value}\" no es un número de teléfono: tiene letras",
+        "\"{value}\" is not a phone number: it contains letters",
+    ),
+    (
+        "phone.scientific",
+        "\"{value}\" está en notación científica, que pierde cifras: dé formato de texto a la columna del teléfono en Excel y vuelva a exportar el archivo",
+        "\"{value}\" is in scientific notation, which loses digits: format the phone column as text in Excel and export the file again",
+    ),
+    (
+        "phone.not_a_number",
+        "\"{value}\" no es un número de teléfono",
+        "\"{value}\" is not a phone number",
+    ),
+    (
+        "phone.too_short",
+        "\"{value}\" es demasiado corto para ser un número de teléfono",
+        "\"{value}\" is too short to be a phone number",
+    ),
+    (
+        "phone.too_short_in",
+        "\"{value}\" es demasiado corto para un número de teléfono de {country}",
+        "\"{value}\" is too short for a phone number in {country}",
+    ),
+    (
+        "phone.too_long",
+        "\"{value}\" es demasiado largo para ser un número de teléfono{hint}",
+        "\"{value}\" is too long to be a phone number{hint}",
+    ),
+    (
+        "phone.too_long_in",
+        "\"{value}\" es demasiado largo para un número de teléfono de {country}{hint}",
+        "\"{value}\" is too long for a phone number in {country}{hint}",
+    ),
+    (
+        "phone.two_numbers",
+        " (¿dos números en una celda? ponga un número por fila)",
+        " (two numbers in one cell? put one number per row)",
+    ),
+    (
+        "phone.no_country_code",
+        "\"{value}\" no empieza por un prefijo internacional como +34",
+        "\"{value}\" does not start with a country calling code such as +34",
+    ),
+    (
+        "phone.invalid",
+        "\"{value}\" no es un número válido en {country}",
+        "\"{value}\" is not a valid number in {country}",
+    ),
+    // Dates and times of a contact list (`dates::DateError`): they follow the value.
+    ("date.empty", "está vacía", "is empty"),
+    ("date.not_datetime", "no es una fecha y hora", "is not a date and time"),
+    ("date.not_date", "no es una fecha", "is not a date"),
+    ("date.not_time", "no es una hora del día como 09:30", "is not a time of day such as 09:30"),
+    ("date.no_time", "tiene fecha pero no hora", "has a date but no time"),
+    (
+        "date.no_such_month",
+        "tiene el mes {month}, que no existe (las fechas son día/mes/año)",
+        "has month {month}, which does not exist (dates are day/month/year)",
+    ),
+    (
+        "date.no_such_day",
+        "tiene el día {day}, que {month} de {year} no tiene",
+        "has day {day}, which {month} {year} does not have",
+    ),
+    (
+        "date.no_such_time",
+        "no es una hora del día (horas 0-23, minutos y segundos 0-59)",
+        "is not a time of day (hours 0-23, minutes and seconds 0-59)",
+    ),
+    (
+        "date.accepted",
+        "DD/MM/AAAA HH:MM (15/03/2026 09:30) o AAAA-MM-DD HH:MM (2026-03-15 09:30)",
+        "DD/MM/YYYY HH:MM (15/03/2026 09:30) or YYYY-MM-DD HH:MM (2026-03-15 09:30)",
+    ),
+    (
+        "date.accepted_date",
+        "DD/MM/AAAA (15/03/2026) o AAAA-MM-DD (2026-03-15)",
+        "DD/MM/YYYY (15/03/2026) or YYYY-MM-DD (2026-03-15)",
+    ),
+    (
+        "date.accepted_time",
+        "HH:MM (09:30) o HH:MM:SS (09:30:00)",
+        "HH:MM (09:30) or HH:MM:SS (09:30:00)",
+    ),
+    ("month.1", "enero", "January"),
+    ("month.2", "febrero", "February"),
+    ("month.3", "marzo", "March"),
+    ("month.4", "abril", "April"),
+    ("month.5", "mayo", "May"),
+    ("month.6", "junio", "June"),
+    ("month.7", "julio", "July"),
+    ("month.8", "agosto", "August"),
+    ("month.9", "septiembre", "September"),
+    ("month.10", "octubre", "October"),
+    ("month.11", "noviembre", "November"),
+    ("month.12", "diciembre", "December"),
+    ("month.other", "ese mes", "that month"),
+    // Configuration rules (`Config::validate` and the files it names).
+    ("config.greater_than_0", "{key} debe ser mayor que 0", "{key} must be greater than 0"),
+    ("config.at_least_1", "{key} debe ser al menos 1", "{key} must be at least 1"),
+    ("config.between_0_1", "{key} debe estar entre 0 y 1", "{key} must be between 0 and 1"),
+    (
+        "config.between",
+        "{key} debe estar entre {min} y {max}; es {value}",
+        "{key} must be between {min} and {max}, got {value}",
+    ),
+    (
+        "config.http_status",
+        "{key} debe ser un estado HTTP (100 a 599)",
+        "{key} must be an HTTP status (100 to 599)",
+    ),
+    (
+        "config.one_key",
+        "{key} debe ser una tecla (0-9, * o #); es \"{value}\"",
+        "{key} must be one key (0-9, * or #), got \"{value}\"",
+    ),
+    ("config.keys_differ", "{a} y {b} deben ser distintas", "{a} and {b} must differ"),
+    (
+        "config.bad_timezone",
+        "{key} \"{value}\" no es una zona horaria IANA como Europe/Madrid",
+        "{key} \"{value}\" is not an IANA time zone such as Europe/Madrid",
+    ),
+    (
+        "config.tls_pair",
+        "server.tls_cert y server.tls_key deben ponerse juntos",
+        "server.tls_cert and server.tls_key must be set together",
+    ),
+    (
+        "config.secret_required",
+        "server.secret es obligatorio con provider.kind = \"apivoice\" (protege las URL de los webhooks)",
+        "server.secret is required when provider.kind = \"apivoice\" (it protects the webhook URLs)",
+    ),
+    (
+        "config.token_required",
+        "provider.token o provider.token_file es obligatorio con provider.kind = \"apivoice\"",
+        "provider.token or provider.token_file is required when provider.kind = \"apivoice\"",
+    ),
+    ("config.empty_file", "{key} {file} está vacío", "{key} {file} is empty"),
+    (
+        "config.google_key",
+        "voice.google_key_file {file}: la clave debe ser una sola palabra en una línea, sin ';' ni espacios",
+        "voice.google_key_file {file}: the key must be one word on one line, without ';' or spaces",
+    ),
+    (
+        "config.env_section",
+        "la variable de entorno {name} no nombra una sección de la configuración ({sections})",
+        "environment variable {name} does not name a config section ({sections})",
+    ),
+    (
+        "config.env_value",
+        "la variable de entorno {name} tiene un valor no válido",
+        "environment variable {name} has an invalid value",
+    ),
+    (
+        "config.not_table",
+        "la clave {section} de la configuración debe ser una tabla",
+        "config key {section} must be a table",
+    ),
+    // TLS files (`check`, `run`).
+    (
+        "tls.half",
+        "server.tls_cert y server.tls_key deben ponerse juntos (solo está {key})",
+        "server.tls_cert and server.tls_key must be set together (only {key} is set)",
+    ),
+    (
+        "tls.unreadable",
+        "no se puede leer {key} {file}: {error}",
+        "cannot read {key} {file}: {error}",
+    ),
+    (
+        "tls.pem",
+        "{key} {file} no es PEM válido: {error}",
+        "{key} {file} is not valid PEM: {error}",
+    ),
+    (
+        "tls.no_cert",
+        "server.tls_cert {file} no tiene ningún certificado (un bloque PEM \"BEGIN CERTIFICATE\")",
+        "server.tls_cert {file} holds no certificate (a PEM \"BEGIN CERTIFICATE\" block)",
+    ),
+    (
+        "tls.no_key",
+        "server.tls_key {file} no tiene ninguna clave privada (un bloque PEM \"BEGIN PRIVATE KEY\", \"BEGIN RSA PRIVATE KEY\" o \"BEGIN EC PRIVATE KEY\")",
+        "server.tls_key {file} holds no private key (a PEM \"BEGIN PRIVATE KEY\", \"BEGIN RSA PRIVATE KEY\" or \"BEGIN EC PRIVATE KEY\" block)",
+    ),
+    (
+        "tls.bad_key",
+        "server.tls_key {file} no es una clave privada utilizable: {error}",
+        "server.tls_key {file} is not a usable private key: {error}",
+    ),
+    (
+        "tls.mismatch",
+        "server.tls_key {key} no corresponde al certificado de server.tls_cert {cert}",
+        "server.tls_key {key} does not belong to the certificate in server.tls_cert {cert}",
+    ),
+    (
+        "tls.bad_cert",
+        "server.tls_cert {file} no es un certificado utilizable: {error}",
+        "server.tls_cert {file} is not a usable certificate: {error}",
+    ),
+    // Templates of a campaign against the columns of its CSV.
+    (
+        "template.missing_column",
+        "{key} usa {{column}}, que no es una columna del CSV (columnas: {columns})",
+        "{key} uses {{column}}, which is not a column of the CSV (columns: {columns})",
+    ),
 ];
 
 /// A message for people kept as data: a catalogue key and its named arguments, rendered in the
@@ -1036,7 +1479,8 @@ impl Lang {
         }
     }
 
-    fn weekday(self, d: chrono::Weekday) -> &'static str {
+    /// A short weekday name: `mié` / `Wed`.
+    pub fn weekday(self, d: chrono::Weekday) -> &'static str {
         let i = d.num_days_from_monday() as usize;
         match self {
             Lang::Es => WEEKDAYS_ES[i],

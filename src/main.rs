@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
@@ -321,10 +320,16 @@ async fn dispatch(cli: Cli, lang: &mut Lang) -> anyhow::Result<ExitCode> {
         return simulate(*args).await;
     }
     if let Cmd::Proxy { listen, backends } = cli.command {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        eprintln!("proxy on http://{listen} → {} backend(s)", backends.len());
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            UserError::new(Msg::new("cli.cannot_listen").arg("address", listen)).because(e)
+        })?;
+        eprintln!(
+            "{}",
+            lang.fill(
+                "cli.proxy",
+                &[("address", &listen), ("backends", &backends.len())]
+            )
+        );
         let stop = shutdown_signal();
         pregonero::proxy::serve(listener, backends, async move { stop.cancelled().await }).await?;
         return Ok(ExitCode::SUCCESS);
@@ -530,10 +535,11 @@ async fn import(
         .upsert_campaign(&c.id, c.kind.as_str(), &c.title, &c.source, now)
         .await?;
     // A progress line on a terminal, rewritten in place.
+    let lang = config.ui.language;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let show = |rows: u64| {
         if tty {
-            eprint!("\r{rows} rows read…");
+            eprint!("\r{}", lang.fill("import.progress", &[("n", &rows)]));
         }
     };
     let progress: &(dyn Fn(u64) + Sync) = &show;
@@ -543,6 +549,7 @@ async fn import(
         plan.tz,
         file,
         phone::region(&config.calling.default_region),
+        lang,
         now,
         Some(progress),
     )
@@ -551,11 +558,11 @@ async fn import(
         eprint!("\r\x1b[K");
     }
     store.close().await;
-    let summary = result.map_err(|e| match e {
-        campaign::import::ImportError::Csv(e) => anyhow::Error::new(UserError::from(e)),
-        e => anyhow::Error::new(e),
+    let summary = result.map_err(|e| match e.msg() {
+        Some(m) => anyhow::Error::new(UserError::new(m)),
+        None => anyhow::Error::new(e),
     })?;
-    println!("{summary}");
+    print!("{}", summary.render(lang));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -597,8 +604,9 @@ async fn report_cmd(
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
                 .unwrap_or(std::path::Path::new("."));
+            let cannot_write = || Msg::new("cli.cannot_write").arg("file", path.display());
             let tmp = tempfile::NamedTempFile::new_in(dir)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+                .map_err(|e| UserError::new(cannot_write()).because(e))?;
             let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp);
             let breach = report::cli::render_to(config, &store, args, Utc::now(), &mut w).await;
             store.close().await;
@@ -606,7 +614,7 @@ async fn report_cmd(
             w.into_inner()
                 .map_err(|e| e.into_error())
                 .and_then(|tmp| tmp.persist(&path).map_err(|e| e.error))
-                .with_context(|| format!("cannot write {}", path.display()))?;
+                .map_err(|e| UserError::new(cannot_write()).because(e))?;
             breach
         }
         None => {
@@ -629,18 +637,20 @@ async fn report_cmd(
 
 async fn simulate(a: SimArgs) -> anyhow::Result<ExitCode> {
     if a.speed.is_nan() || a.speed <= 0.0 {
-        anyhow::bail!("--speed must be greater than 0");
+        return Err(UserError::new(Msg::new("config.greater_than_0").arg("key", "--speed")).into());
     }
     if !(0.0..=1.0).contains(&a.fault_rate) {
-        anyhow::bail!("--fault-rate must be between 0 and 1");
+        return Err(
+            UserError::new(Msg::new("config.between_0_1").arg("key", "--fault-rate")).into(),
+        );
     }
     if let Some(url) = &a.inbound_url {
         return simulate_inbound(&a, url).await;
     }
     let script = match &a.script {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).map_err(|e| UserError::new(Msg::read_error(p, &e)))?;
             Script::parse_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
         }
         None => Script::default(),

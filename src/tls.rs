@@ -25,34 +25,74 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshakes in progress at once; further connections wait in the kernel's backlog.
 pub const MAX_HANDSHAKES: usize = 256;
 
-/// Why the TLS settings cannot be used; each names the config key and the file.
-#[derive(Debug, thiserror::Error)]
+/// Why the TLS settings cannot be used; each names the config key and the file. The sentence
+/// for people is [`TlsError::msg`]; `Display` is it in English (logs).
+#[derive(Debug)]
 pub enum TlsError {
-    #[error("server.tls_cert and server.tls_key must be set together (only {0} is set)")]
     Half(&'static str),
-    #[error("cannot read {key} {}: {reason}", path.display())]
     Read {
         key: &'static str,
         path: PathBuf,
         // Not named `source`: the message already says it, once.
         reason: std::io::Error,
     },
-    #[error("{key} {} is not valid PEM: {message}", path.display())]
     Pem {
         key: &'static str,
         path: PathBuf,
         message: String,
     },
-    #[error("server.tls_cert {} holds no certificate (a PEM \"BEGIN CERTIFICATE\" block)", .0.display())]
     NoCert(PathBuf),
-    #[error("server.tls_key {} holds no private key (a PEM \"BEGIN PRIVATE KEY\", \"BEGIN RSA PRIVATE KEY\" or \"BEGIN EC PRIVATE KEY\" block)", .0.display())]
     NoKey(PathBuf),
-    #[error("server.tls_key {} is not a usable private key: {message}", path.display())]
-    BadKey { path: PathBuf, message: String },
-    #[error("server.tls_key {} does not belong to the certificate in server.tls_cert {}", key.display(), cert.display())]
-    Mismatch { key: PathBuf, cert: PathBuf },
-    #[error("server.tls_cert {} is not a usable certificate: {message}", path.display())]
-    BadCert { path: PathBuf, message: String },
+    BadKey {
+        path: PathBuf,
+        message: String,
+    },
+    Mismatch {
+        key: PathBuf,
+        cert: PathBuf,
+    },
+    BadCert {
+        path: PathBuf,
+        message: String,
+    },
+}
+
+impl TlsError {
+    /// The sentence for people, from the catalogue.
+    pub fn msg(&self) -> crate::i18n::Msg {
+        use crate::i18n::Msg;
+        let file = |key: &str, path: &std::path::Path| Msg::new(key).arg("file", path.display());
+        match self {
+            TlsError::Half(key) => Msg::new("tls.half").arg("key", key),
+            TlsError::Read { key, path, reason } => file("tls.unreadable", path)
+                .arg("key", key)
+                .arg("error", reason),
+            TlsError::Pem { key, path, message } => {
+                file("tls.pem", path).arg("key", key).arg("error", message)
+            }
+            TlsError::NoCert(path) => file("tls.no_cert", path),
+            TlsError::NoKey(path) => file("tls.no_key", path),
+            TlsError::BadKey { path, message } => file("tls.bad_key", path).arg("error", message),
+            TlsError::Mismatch { key, cert } => Msg::new("tls.mismatch")
+                .arg("key", key.display())
+                .arg("cert", cert.display()),
+            TlsError::BadCert { path, message } => file("tls.bad_cert", path).arg("error", message),
+        }
+    }
+}
+
+impl std::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::i18n::Lang::En.render(&self.msg()))
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+impl From<TlsError> for crate::i18n::UserError {
+    fn from(e: TlsError) -> Self {
+        crate::i18n::UserError::new(e.msg())
+    }
 }
 
 /// The TLS settings for `[server] tls_cert` / `tls_key`: `None` when neither is set (plain HTTP).

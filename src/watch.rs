@@ -224,10 +224,11 @@ impl FolderWatcher {
                 Ok((n, rejects)) => {
                     tracing::info!("{}: {n} number(s) on the do-not-call list", path.display());
                     for r in rejects {
-                        tracing::warn!("{} line {}: {}", path.display(), r.line, r.error);
+                        let error = crate::i18n::Lang::En.render(&r.error);
+                        tracing::warn!("{} line {}: {error}", path.display(), r.line);
                     }
                 }
-                Err(e) => tracing::error!("{e}"),
+                Err(e) => tracing::error!("{}", crate::i18n::Lang::En.render(&e)),
             }
             return;
         }
@@ -262,6 +263,7 @@ impl FolderWatcher {
             active.plan.tz,
             path,
             region,
+            self.config.ui.language,
             now,
             None,
         )

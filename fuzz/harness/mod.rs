@@ -103,11 +103,15 @@ pub fn csv_reader(data: &[u8]) {
         assert!(phones.insert(c.phone.clone()), "{} imported twice", c.phone);
     }
     for r in &parsed.rejected {
-        assert!(
-            !r.error.trim().is_empty(),
-            "line {}: rejected without a reason",
-            r.line
-        );
+        for lang in [pregonero::i18n::Lang::Es, pregonero::i18n::Lang::En] {
+            let said = lang.render(&r.reason.msg());
+            assert!(
+                !said.trim().is_empty() && pregonero::i18n::has(&r.reason.msg().key),
+                "line {}: rejected without a reason ({})",
+                r.line,
+                r.reason.id()
+            );
+        }
         assert!(
             r.line > header && r.line <= lines,
             "rejected row at line {} (header {header}, {lines} lines)",

@@ -8,6 +8,8 @@
 
 use chrono::{Months, NaiveDate};
 
+use super::csv::RejectReason;
+
 /// The columns (normalised headers) that hold the consent date, first found wins.
 pub const CONSENT_COLUMNS: [&str; 2] = ["consentimiento", "consent"];
 /// The columns that say where consent was given (`web`, `tienda`…).
@@ -72,39 +74,39 @@ impl ConsentPolicy {
         &self,
         keys: &[String],
         field: &dyn Fn(usize) -> &'f str,
-    ) -> Result<(), String> {
+    ) -> Result<(), RejectReason> {
         let Some((col, name)) = keys
             .iter()
             .enumerate()
             .find(|(_, k)| CONSENT_COLUMNS.contains(&k.as_str()))
         else {
-            return Err(
-                "no consentimiento (consent) column: this campaign calls only people who agreed to it, with the date they did (require_consent = false calls without)".into(),
-            );
+            return Err(RejectReason::NoConsentColumn);
         };
+        let column = name.clone();
         let value = field(col).trim();
         if value.is_empty() {
-            return Err(format!(
-                "{name} is empty: this campaign calls only people who agreed to it, with the date they did"
-            ));
+            return Err(RejectReason::ConsentEmpty { column });
         }
         let Some(given) = parse_date(value) else {
-            return Err(format!(
-                "{name}: \"{value}\" is not a date; write it as 2026-03-01 or 01/03/2026"
-            ));
+            return Err(RejectReason::ConsentNotADate {
+                column,
+                value: value.to_string(),
+            });
         };
         if given > self.today {
-            return Err(format!("{name}: {given} is in the future"));
+            return Err(RejectReason::ConsentInFuture { column, given });
         }
         if let Some(v) = self.valid_for {
             match v.last_day(given) {
                 Some(last) if last >= self.today => {}
                 Some(last) => {
-                    return Err(format!(
-                        "{name}: consent given on {given} expired after {last} (consent_valid_for)"
-                    ))
+                    return Err(RejectReason::ConsentExpired {
+                        column,
+                        given,
+                        last,
+                    })
                 }
-                None => return Err(format!("{name}: {given} is out of range")),
+                None => return Err(RejectReason::ConsentOutOfRange { column, given }),
             }
         }
         Ok(())
@@ -184,19 +186,30 @@ mod tests {
         let row = |v: &'static str| move |i: usize| ["600000001", v, "web"][i];
         assert_eq!(policy.check(&keys, &row("2026-03-01")), Ok(()));
         assert_eq!(policy.check(&keys, &row("05/12/2024")), Ok(()));
-        let e = policy.check(&keys, &row("")).unwrap_err();
+        let e = policy.check(&keys, &row("")).unwrap_err().to_string();
         assert!(e.starts_with("consentimiento is empty"), "{e}");
-        let e = policy.check(&keys, &row("ayer")).unwrap_err();
+        let e = policy.check(&keys, &row("ayer")).unwrap_err().to_string();
         assert!(e.contains("\"ayer\" is not a date"), "{e}");
-        let e = policy.check(&keys, &row("2027-01-01")).unwrap_err();
+        let e = policy
+            .check(&keys, &row("2027-01-01"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("in the future"), "{e}");
         let e = policy.check(&keys, &row("2024-12-03")).unwrap_err();
+        assert_eq!(e.id(), "consent_expired");
         assert_eq!(
-            e,
+            e.to_string(),
             "consentimiento: consent given on 2024-12-03 expired after 2026-12-02 (consent_valid_for)"
         );
+        assert_eq!(
+            crate::i18n::Lang::Es.render(&e.msg()),
+            "consentimiento: el consentimiento dado el 2024-12-03 caducó tras el 2026-12-02 (consent_valid_for)"
+        );
         let no_column = vec!["telefono".to_string()];
-        let e = policy.check(&no_column, &|_| "600000001").unwrap_err();
+        let e = policy
+            .check(&no_column, &|_| "600000001")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("no consentimiento (consent) column"), "{e}");
     }
 }

@@ -4,62 +4,79 @@
 //! The result is a `NaiveDateTime`: a wall-clock time in the contact's own time zone, which is
 //! resolved elsewhere. Day-first is the only order for `/` and `-` dates that start with the day
 //! (Spain never writes month-first), so `03/04/2026` is the 3rd of April. Anything else is an
-//! error that says what is wrong with the value; the caller adds the column and [`ACCEPTED`].
+//! error that says what is wrong with the value; the caller adds the column and the
+//! [`Accepted`] formats.
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-/// The accepted formats, as shown to users in reject reasons.
-pub const ACCEPTED: &str =
-    "DD/MM/YYYY HH:MM (15/03/2026 09:30) or YYYY-MM-DD HH:MM (2026-03-15 09:30)";
+/// The accepted formats of a column, as shown to people in reject reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// A date and time in one column: `DD/MM/YYYY HH:MM` or `YYYY-MM-DD HH:MM`.
+    DateTime,
+    /// A date column that has a time column beside it.
+    Date,
+    /// A time column.
+    Time,
+}
 
-/// The accepted formats of a date column that has a time column beside it.
-pub const ACCEPTED_DATE: &str = "DD/MM/YYYY (15/03/2026) or YYYY-MM-DD (2026-03-15)";
+impl Accepted {
+    pub fn msg(self) -> crate::i18n::Msg {
+        crate::i18n::Msg::new(match self {
+            Accepted::DateTime => "date.accepted",
+            Accepted::Date => "date.accepted_date",
+            Accepted::Time => "date.accepted_time",
+        })
+    }
+}
 
-/// The accepted formats of a time column.
-pub const ACCEPTED_TIME: &str = "HH:MM (09:30) or HH:MM:SS (09:30:00)";
-
-/// What is wrong with a date or time; `Display` completes a sentence that starts with the value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// What is wrong with a date or time; its sentence ([`DateError::msg`]) completes one that
+/// starts with the value. `Display` is that sentence in English (logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DateError {
-    #[error("is empty")]
     Empty,
-    #[error("is not a date and time")]
     NotDateTime,
-    #[error("is not a date")]
     NotDate,
-    #[error("is not a time of day such as 09:30")]
     NotTime,
-    #[error("has a date but no time")]
     NoTime,
-    #[error("has month {0}, which does not exist (dates are day/month/year)")]
     NoSuchMonth(u32),
-    #[error("has day {day}, which {} {year} does not have", month_name(*month))]
     NoSuchDay { day: u32, month: u32, year: i32 },
-    #[error("is not a time of day (hours 0-23, minutes and seconds 0-59)")]
     NoSuchTime,
 }
 
-fn month_name(month: u32) -> &'static str {
-    const NAMES: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    (month as usize)
-        .checked_sub(1)
-        .and_then(|i| NAMES.get(i))
-        .copied()
-        .unwrap_or("that month")
+impl DateError {
+    pub fn msg(&self) -> crate::i18n::Msg {
+        use crate::i18n::Msg;
+        match self {
+            DateError::Empty => Msg::new("date.empty"),
+            DateError::NotDateTime => Msg::new("date.not_datetime"),
+            DateError::NotDate => Msg::new("date.not_date"),
+            DateError::NotTime => Msg::new("date.not_time"),
+            DateError::NoTime => Msg::new("date.no_time"),
+            DateError::NoSuchMonth(m) => Msg::new("date.no_such_month").arg("month", m),
+            DateError::NoSuchDay { day, month, year } => {
+                let name = if (1..=12).contains(month) {
+                    format!("month.{month}")
+                } else {
+                    "month.other".to_string()
+                };
+                Msg::new("date.no_such_day")
+                    .arg("day", day)
+                    .msg("month", Msg::new(&name))
+                    .arg("year", year)
+            }
+            DateError::NoSuchTime => Msg::new("date.no_such_time"),
+        }
+    }
 }
+
+impl std::fmt::Display for DateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::i18n::Lang::En.render(&self.msg()))
+    }
+}
+
+impl std::error::Error for DateError {}
 
 /// A date and a time in one text: `DD/MM/YYYY HH:MM`, `YYYY-MM-DD HH:MM`, with `-` or `/`,
 /// one- or two-digit day, month and hour, optional `:SS`, and a space or `T` between.

@@ -149,12 +149,17 @@ impl DeskSettings {
 }
 
 /// A name or a team: letters, digits, `.`, `_`, `-`; 1 to 64 characters.
-pub fn check_name(what: &str, value: &str) -> anyhow::Result<()> {
-    let ok = (1..=64).contains(&value.chars().count())
+/// Whether a name or a team is letters, digits, `.`, `_`, `-`; 1 to 64 characters.
+pub fn valid_name(value: &str) -> bool {
+    (1..=64).contains(&value.chars().count())
         && value
             .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if !ok {
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// A name or a team, for a `campaign.toml` key (`desk:TEAM`): the sentence names `what`.
+pub fn check_name(what: &str, value: &str) -> anyhow::Result<()> {
+    if !valid_name(value) {
         anyhow::bail!(
             "the {what} must be 1 to 64 letters, digits, '.', '_' or '-', got \"{value}\""
         );

@@ -6,13 +6,14 @@ use std::path::Path;
 
 use super::csv::{normalize_header, sniff_delimiter};
 use super::phone;
+use crate::i18n::Msg;
 use crate::store::DncEntry;
 
-/// A row of a do-not-call file that could not be read.
+/// A row of a do-not-call file that could not be read, and why (worded where it is shown).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DncReject {
     pub line: u64,
-    pub error: String,
+    pub error: Msg,
 }
 
 /// UTF-8 (BOM stripped) or, failing that, Windows-1252: what Excel writes.
@@ -25,23 +26,27 @@ fn decode(bytes: &[u8]) -> String {
 }
 
 /// Normalises the `until` column: `YYYY-MM-DD` or `DD/MM/YYYY` → `YYYY-MM-DD`.
-pub fn parse_until(text: &str) -> Result<String, String> {
+pub fn parse_until(text: &str) -> Result<String, Msg> {
     let t = text.trim();
     let parsed = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
         .or_else(|_| chrono::NaiveDate::parse_from_str(t, "%d/%m/%Y"));
     parsed
         .map(|d| d.format("%Y-%m-%d").to_string())
-        .map_err(|_| format!("until \"{t}\" is not a date (YYYY-MM-DD or DD/MM/YYYY)"))
+        .map_err(|_| Msg::new("dnc.bad_until").arg("value", t))
 }
 
 /// Checks an `hours` value (`mon-fri 09:00-14:00`, several joined by `|`).
-pub fn parse_hours(text: &str) -> Result<String, String> {
+pub fn parse_hours(text: &str) -> Result<String, Msg> {
     let lines: Vec<String> = text
         .split('|')
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();
-    crate::schedule::window::WeeklyHours::parse(&lines)?;
+    crate::schedule::window::WeeklyHours::parse(&lines).map_err(|e| {
+        Msg::new("dnc.bad_hours")
+            .arg("value", text.trim())
+            .arg("error", e)
+    })?;
     Ok(lines.join("|"))
 }
 
@@ -52,8 +57,8 @@ pub fn entry(
     hours: Option<&str>,
     source: &str,
     region: Option<phonenumber::country::Id>,
-) -> Result<DncEntry, String> {
-    let phone = phone::normalize(raw_phone, region).map_err(|e| e.to_string())?;
+) -> Result<DncEntry, Msg> {
+    let phone = phone::normalize(raw_phone, region).map_err(|e| e.msg())?;
     let until_date = until
         .filter(|u| !u.trim().is_empty())
         .map(parse_until)
@@ -75,8 +80,8 @@ pub fn entry(
 pub fn read(
     path: &Path,
     region: Option<phonenumber::country::Id>,
-) -> Result<(Vec<DncEntry>, Vec<DncReject>), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+) -> Result<(Vec<DncEntry>, Vec<DncReject>), Msg> {
+    let bytes = std::fs::read(path).map_err(|e| Msg::read_error(path, &e))?;
     let text = decode(&bytes);
     let source = path
         .file_name()
@@ -97,7 +102,7 @@ pub fn read(
             Err(e) => {
                 rejects.push(DncReject {
                     line,
-                    error: format!("unreadable row: {e}"),
+                    error: Msg::new("dnc.unreadable_row").arg("error", e),
                 });
                 continue;
             }
@@ -140,12 +145,13 @@ pub async fn import(
     path: &Path,
     region: Option<phonenumber::country::Id>,
     now_ms: i64,
-) -> Result<(u64, Vec<DncReject>), String> {
+) -> Result<(u64, Vec<DncReject>), Msg> {
     let (entries, rejects) = read(path, region)?;
-    let n = store
-        .dnc_upsert(&entries, now_ms)
-        .await
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let n = store.dnc_upsert(&entries, now_ms).await.map_err(|e| {
+        Msg::new("error.csv_invalid")
+            .arg("file", path.display())
+            .arg("error", e)
+    })?;
     Ok((n, rejects))
 }
 
@@ -174,7 +180,15 @@ mod tests {
             rejects.iter().map(|r| r.line).collect::<Vec<_>>(),
             vec![5, 6]
         );
-        assert!(rejects[1].error.contains("mañana"), "{:?}", rejects[1]);
+        let es = crate::i18n::Lang::Es.render(&rejects[1].error);
+        assert_eq!(
+            es,
+            "until \"mañana\" no es una fecha (AAAA-MM-DD o DD/MM/AAAA)"
+        );
+        assert_eq!(
+            crate::i18n::Lang::En.render(&rejects[0].error),
+            "\"hola\" is not a phone number: it contains letters"
+        );
     }
 
     #[test]

@@ -5,8 +5,9 @@ use std::path::Path;
 use chrono::TimeZone;
 use chrono_tz::Tz;
 
-use super::csv::{Batch, ContactReader, CsvError, NewContact, RejectWriter};
+use super::csv::{Batch, ContactReader, CsvError, NewContact, RejectTally, RejectWriter};
 use super::Campaign;
+use crate::i18n::{Lang, Msg};
 use crate::store::{ContactRecord, FileImport, Store};
 
 /// What importing one file did.
@@ -19,18 +20,48 @@ pub struct ImportSummary {
     /// Rows whose number appeared before (in this file or already in the campaign).
     pub duplicates: u64,
     pub already_imported: bool,
+    /// The rejected rows grouped by reason: `(reason, count, first lines)`, most frequent first.
+    pub reasons: Vec<(Msg, u64, Vec<u64>)>,
+    /// The `<file>.rejected.csv` written, if any row was rejected.
+    pub rejects_file: Option<std::path::PathBuf>,
+}
+
+impl ImportSummary {
+    /// The summary line for people.
+    pub fn msg(&self) -> Msg {
+        if self.already_imported {
+            return Msg::new("import.already").arg("file", &self.file);
+        }
+        Msg::new("import.summary")
+            .arg("file", &self.file)
+            .arg("rows", self.rows_read)
+            .arg("imported", self.imported)
+            .arg("rejected", self.rejected)
+            .arg("duplicates", self.duplicates)
+    }
+
+    /// What `pregonero import` prints: the summary line, then each reason for rejecting rows
+    /// with its lines, and where the rejected rows are.
+    pub fn render(&self, lang: Lang) -> String {
+        let mut out = lang.render(&self.msg());
+        out.push('\n');
+        for line in super::csv::reason_lines(lang, &self.reasons) {
+            out.push_str(&format!("  {line}\n"));
+        }
+        if let Some(f) = &self.rejects_file {
+            out.push_str(&format!(
+                "  {}\n",
+                lang.fill("import.rejects_file", &[("file", &f.display())])
+            ));
+        }
+        out
+    }
 }
 
 impl std::fmt::Display for ImportSummary {
+    /// The summary line in English (logs).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.already_imported {
-            return write!(f, "{}: already imported, nothing to do", self.file);
-        }
-        write!(
-            f,
-            "{}: {} rows read, {} imported, {} rejected, {} duplicates",
-            self.file, self.rows_read, self.imported, self.rejected, self.duplicates
-        )
+        f.write_str(&Lang::En.render(&self.msg()))
     }
 }
 
@@ -46,12 +77,29 @@ pub enum ImportError {
     },
     #[error("cannot list the files of {dir}: {source}")]
     List { dir: String, source: std::io::Error },
-    #[error("{file}: {message}")]
-    Template { file: String, message: String },
+    #[error("{}", Lang::En.render(.0))]
+    Template(Msg),
     #[error("the import thread failed: {0}")]
     Thread(String),
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
+}
+
+impl ImportError {
+    /// The sentence for people, where there is one in the catalogue (`None`: a store or thread
+    /// failure, said as it is).
+    pub fn msg(&self) -> Option<Msg> {
+        match self {
+            ImportError::Csv(e) => Some(e.msg()),
+            ImportError::Rejects { file, source } => Some(
+                Msg::new("import.rejects_unwritable")
+                    .arg("file", file)
+                    .arg("error", source),
+            ),
+            ImportError::Template(m) => Some(m.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// Rows per batch: one store transaction each.
@@ -81,12 +129,14 @@ fn appointment_ms(c: &NewContact, campaign_tz: Tz) -> Option<i64> {
 /// batches while the previous batch is written, so memory stays bounded whatever the file's
 /// size. Rejected rows go to `<file>.rejected.csv`. An import cut short is resumed on the next
 /// attempt (the store recorded the file first).
+#[allow(clippy::too_many_arguments)]
 pub async fn import_file(
     store: &Store,
     campaign: &Campaign,
     campaign_tz: Tz,
     path: &Path,
     region: Option<phonenumber::country::Id>,
+    lang: Lang,
     now_ms: i64,
     progress: Progress<'_>,
 ) -> Result<ImportSummary, ImportError> {
@@ -106,12 +156,13 @@ pub async fn import_file(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    campaign
-        .check_templates(&layout.headers)
-        .map_err(|message| ImportError::Template {
-            file: path.display().to_string(),
-            message,
-        })?;
+    campaign.check_templates(&layout.headers).map_err(|e| {
+        ImportError::Template(
+            Msg::new("import.template")
+                .arg("file", path.display())
+                .msg("error", e),
+        )
+    })?;
     let mut file = FileImport {
         file_name: name,
         hash: reader.hash().to_string(),
@@ -128,6 +179,8 @@ pub async fn import_file(
             rejected: 0,
             duplicates: 0,
             already_imported: true,
+            reasons: Vec::new(),
+            rejects_file: None,
         });
     };
     match stream_into(
@@ -138,6 +191,7 @@ pub async fn import_file(
         reader,
         file_id,
         &mut file,
+        lang,
         now_ms,
         progress,
     )
@@ -165,6 +219,7 @@ async fn stream_into(
     reader: ContactReader<std::fs::File>,
     file_id: i64,
     file: &mut FileImport,
+    lang: Lang,
     now_ms: i64,
     progress: Progress<'_>,
 ) -> Result<ImportSummary, ImportError> {
@@ -192,12 +247,14 @@ async fn stream_into(
         file: path.display().to_string(),
         source,
     };
-    let mut rejects = RejectWriter::new(path, &layout);
+    let mut rejects = RejectWriter::new(path, &layout, lang);
+    let mut tally = RejectTally::default();
     let (mut inserted, mut offered, mut rows) = (0u64, 0u64, 0u64);
     while let Some(batch) = rx.recv().await {
         let batch = batch?;
         for r in &batch.rejected {
             rejects.write(r).map_err(rejects_error)?;
+            tally.add(r);
         }
         // A row without a valid consent withdraws the consent of the contact imported before
         // with that number: it is never called again.
@@ -241,7 +298,7 @@ async fn stream_into(
     let summary = producer
         .await
         .map_err(|e| ImportError::Thread(e.to_string()))?;
-    rejects.finish().map_err(rejects_error)?;
+    let rejects_file = rejects.finish().map_err(rejects_error)?;
     file.rows_read = summary.rows_read;
     file.rejected = summary.rejected;
     file.duplicates = summary.duplicates + (offered - inserted);
@@ -256,6 +313,8 @@ async fn stream_into(
         rejected: summary.rejected,
         duplicates,
         already_imported: false,
+        reasons: tally.reasons(),
+        rejects_file,
     })
 }
 
@@ -265,6 +324,7 @@ pub async fn sync_campaign(
     campaign: &Campaign,
     campaign_tz: Tz,
     region: Option<phonenumber::country::Id>,
+    lang: Lang,
     now_ms: i64,
 ) -> Result<Vec<ImportSummary>, ImportError> {
     store
@@ -282,7 +342,59 @@ pub async fn sync_campaign(
     })?;
     let mut out = Vec::new();
     for f in files {
-        out.push(import_file(store, campaign, campaign_tz, &f, region, now_ms, None).await?);
+        out.push(import_file(store, campaign, campaign_tz, &f, region, lang, now_ms, None).await?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::csv::{RejectReason, RejectTally, Rejected};
+    use crate::campaign::phone::PhoneError;
+
+    #[test]
+    fn the_import_summary_is_spanish_by_default_and_english_with_en() {
+        let mut tally = RejectTally::default();
+        for (line, raw) in [(3, "hola"), (5, "adios")] {
+            tally.add(&Rejected {
+                line,
+                record: vec![raw.into()],
+                reason: RejectReason::Phone(PhoneError::Letters(raw.into())),
+                withdraws: None,
+            });
+        }
+        let s = ImportSummary {
+            file: "lista.csv".into(),
+            rows_read: 10,
+            imported: 7,
+            rejected: 2,
+            duplicates: 1,
+            already_imported: false,
+            reasons: tally.reasons(),
+            rejects_file: Some("lista.csv.rejected.csv".into()),
+        };
+        assert_eq!(
+            s.render(Lang::Es),
+            "lista.csv: 10 filas leídas, 7 importadas, 2 rechazadas, 1 duplicadas\n  rechazadas 2×: \"…\" no es un número de teléfono: tiene letras (líneas 3, 5)\n  las filas rechazadas, con el motivo, están en lista.csv.rejected.csv\n"
+        );
+        assert_eq!(
+            s.render(Lang::En),
+            "lista.csv: 10 rows read, 7 imported, 2 rejected, 1 duplicates\n  rejected 2×: \"…\" is not a phone number: it contains letters (lines 3, 5)\n  the rejected rows, with the reason, are in lista.csv.rejected.csv\n"
+        );
+        assert_eq!(
+            s.to_string(),
+            "lista.csv: 10 rows read, 7 imported, 2 rejected, 1 duplicates"
+        );
+        let again = ImportSummary {
+            already_imported: true,
+            reasons: Vec::new(),
+            rejects_file: None,
+            ..s
+        };
+        assert_eq!(
+            again.render(Lang::Es),
+            "lista.csv: ya importado, nada que hacer\n"
+        );
+    }
 }

@@ -564,7 +564,7 @@ impl Campaign {
     /// Checks that every `{column}` of every spoken text exists in a CSV with these headers.
     /// `{cita}` and `{appointment}` are satisfied by an appointment column (`cita`,
     /// `appointment`, or `fecha` + `hora`). The error names the template key and the column.
-    pub fn check_templates(&self, headers: &[String]) -> Result<(), String> {
+    pub fn check_templates(&self, headers: &[String]) -> Result<(), crate::i18n::Msg> {
         let headers: Vec<String> = headers.iter().map(|h| csv::normalize_header(h)).collect();
         let has = |h: &str| headers.iter().any(|x| x == h);
         let has_appointment = has("cita") || has("appointment") || (has("fecha") && has("hora"));
@@ -572,10 +572,10 @@ impl Campaign {
             for col in template_columns(text) {
                 let builtin = has_appointment && APPOINTMENT_VARS.contains(&col.as_str());
                 if !builtin && !has(&col) {
-                    return Err(format!(
-                        "{key} uses {{{col}}}, which is not a column of the CSV (columns: {})",
-                        headers.join(", ")
-                    ));
+                    return Err(crate::i18n::Msg::new("template.missing_column")
+                        .arg("key", key)
+                        .arg("column", &col)
+                        .arg("columns", headers.join(", ")));
                 }
             }
         }
@@ -782,6 +782,7 @@ mod tests {
         );
         let e = c
             .check_templates(&h(&["telefono", "nombre", "cita"]))
+            .map_err(|m| crate::i18n::Lang::En.render(&m))
             .unwrap_err();
         assert_eq!(
             e,
@@ -789,6 +790,7 @@ mod tests {
         );
         let e = c
             .check_templates(&h(&["telefono", "nombre", "centro"]))
+            .map_err(|m| crate::i18n::Lang::En.render(&m))
             .unwrap_err();
         assert!(e.starts_with("reminder.message uses {cita}"), "{e}");
     }

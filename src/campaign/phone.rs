@@ -18,51 +18,84 @@ use phonenumber::country::Id;
 use phonenumber::metadata::DATABASE;
 use phonenumber::{Mode, PhoneNumber};
 
-/// Why a number was rejected; `Display` is the sentence shown to users.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a number was rejected: a stable identifier ([`PhoneError::id`]) and one sentence for
+/// people from the catalogue ([`PhoneError::msg`]); `Display` is that sentence in English (logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PhoneError {
-    #[error("the phone number is empty")]
     Empty,
-    #[error("\"{0}\" is not a phone number: it contains letters")]
     Letters(String),
-    #[error("\"{0}\" is in scientific notation, which loses digits: format the phone column as text in Excel and export the file again")]
     Scientific(String),
-    #[error("\"{0}\" is not a phone number")]
     NotANumber(String),
-    #[error("\"{raw}\" is too short {}", in_country(country))]
     TooShort {
         raw: String,
         country: Option<String>,
     },
-    #[error(
-        "\"{raw}\" is too long {}{}",
-        in_country(country),
-        two_numbers_hint(raw)
-    )]
     TooLong {
         raw: String,
         country: Option<String>,
     },
-    #[error("\"{0}\" does not start with a country calling code such as +34")]
     UnknownCountryCode(String),
-    #[error("\"{raw}\" is not a valid number in {country}")]
-    Invalid { raw: String, country: String },
+    Invalid {
+        raw: String,
+        country: String,
+    },
 }
 
-fn in_country(country: &Option<String>) -> String {
-    match country {
-        Some(c) => format!("for a phone number in {c}"),
-        None => "to be a phone number".into(),
+impl PhoneError {
+    /// The stable identifier of the reason.
+    pub fn id(&self) -> &'static str {
+        match self {
+            PhoneError::Empty => "phone_empty",
+            PhoneError::Letters(_) => "phone_letters",
+            PhoneError::Scientific(_) => "phone_scientific",
+            PhoneError::NotANumber(_) => "not_a_phone",
+            PhoneError::TooShort { .. } => "phone_too_short",
+            PhoneError::TooLong { .. } => "phone_too_long",
+            PhoneError::UnknownCountryCode(_) => "no_country_code",
+            PhoneError::Invalid { .. } => "phone_invalid",
+        }
+    }
+
+    /// The sentence for people (the value as `value`).
+    pub fn msg(&self) -> crate::i18n::Msg {
+        use crate::i18n::Msg;
+        let with = |key: &str, raw: &str| Msg::new(key).arg("value", raw);
+        match self {
+            PhoneError::Empty => Msg::new("phone.empty"),
+            PhoneError::Letters(raw) => with("phone.letters", raw),
+            PhoneError::Scientific(raw) => with("phone.scientific", raw),
+            PhoneError::NotANumber(raw) => with("phone.not_a_number", raw),
+            PhoneError::TooShort { raw, country } => match country {
+                Some(c) => with("phone.too_short_in", raw).arg("country", c),
+                None => with("phone.too_short", raw),
+            },
+            PhoneError::TooLong { raw, country } => {
+                let m = match country {
+                    Some(c) => with("phone.too_long_in", raw).arg("country", c),
+                    None => with("phone.too_long", raw),
+                };
+                // Two numbers in one cell: 16 digits or more.
+                if raw.chars().filter(char::is_ascii_digit).count() >= 16 {
+                    m.msg("hint", Msg::new("phone.two_numbers"))
+                } else {
+                    m.arg("hint", "")
+                }
+            }
+            PhoneError::UnknownCountryCode(raw) => with("phone.no_country_code", raw),
+            PhoneError::Invalid { raw, country } => {
+                with("phone.invalid", raw).arg("country", country)
+            }
+        }
     }
 }
 
-fn two_numbers_hint(raw: &str) -> &'static str {
-    if raw.chars().filter(char::is_ascii_digit).count() >= 16 {
-        " (two numbers in one cell? put one number per row)"
-    } else {
-        ""
+impl std::fmt::Display for PhoneError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::i18n::Lang::En.render(&self.msg()))
     }
 }
+
+impl std::error::Error for PhoneError {}
 
 /// Parses the configured default region (`ES`).
 pub fn region(code: &str) -> Option<Id> {

@@ -36,11 +36,9 @@ pub fn decoy() -> &'static str {
 }
 
 /// Checks a new password; the error is one sentence for the user.
-pub fn check_new(password: &str) -> Result<(), String> {
+pub fn check_new(password: &str) -> Result<(), crate::i18n::Msg> {
     if password.chars().count() < MIN_LEN {
-        return Err(format!(
-            "the password must have at least {MIN_LEN} characters"
-        ));
+        return Err(crate::i18n::Msg::new("agents.password_short").arg("min", MIN_LEN));
     }
     Ok(())
 }

@@ -1365,6 +1365,7 @@ async fn import_csv(
         chrono_tz::Europe::Madrid,
         &path,
         crate::campaign::phone::region("ES"),
+        crate::i18n::Lang::Es,
         T0,
         None,
     )

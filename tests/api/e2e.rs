@@ -69,7 +69,7 @@ async fn announcement_campaign_runs_to_the_end(db: Db) {
     assert_eq!(report, expected);
     let rejected = std::fs::read_to_string(dir.join("socios.csv.rejected.csv")).unwrap();
     assert!(
-        rejected.contains("Nadie") && rejected.contains("line 9"),
+        rejected.contains("Nadie") && rejected.contains("línea 9"),
         "{rejected}"
     );
 

@@ -3,6 +3,7 @@
 
 mod assumptions;
 mod callbacks;
+mod cli_language;
 mod cluster;
 mod consent;
 mod csv_office;

@@ -217,13 +217,14 @@ async fn contacts_without_a_valid_consent_are_rejected_with_the_reason(db: Db) {
             .unwrap_or_else(|| panic!("{phone} in {rejected}"))
             .to_string()
     };
+    // In Spanish, the default `[ui] language`.
     assert!(
-        line("600000003").contains("consentimiento is empty"),
+        line("600000003").contains("consentimiento está vacía"),
         "{rejected}"
     );
-    assert!(line("600000004").contains("expired after"), "{rejected}");
+    assert!(line("600000004").contains("caducó tras el"), "{rejected}");
     assert!(
-        line("600000005").contains("\"\"pronto\"\" is not a date"),
+        line("600000005").contains("\"\"pronto\"\" no es una fecha"),
         "{rejected}"
     );
     assert!(!rejected.contains("600000001") && !rejected.contains("600000002"));
@@ -276,7 +277,10 @@ async fn a_number_on_a_hashed_list_is_never_called(db: Db) {
     let out = pregonero::commands::dnc_import_hashed(&config, &list, Utc::now())
         .await
         .unwrap();
-    assert!(out.contains("1 digest(s) read, 1 new"), "{out}");
+    assert!(
+        out.contains("1 huella(s) leída(s), 1 nueva(s) en la lista de exclusión cifrada"),
+        "{out}"
+    );
     helpers::run_until_idle(config.clone()).await;
     let store = Store::connect(&test_db.url).await.unwrap();
     let json: serde_json::Value = serde_json::from_str(

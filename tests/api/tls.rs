@@ -172,9 +172,10 @@ async fn a_broken_key_stops_the_start_with_one_sentence() {
         .err()
         .expect("a broken key is refused")
         .to_string();
+    // A sentence from the catalogue, Spanish being the default language.
     assert!(
         err.starts_with(&format!(
-            "server.tls_key {} is not a usable private key",
+            "server.tls_key {} no es una clave privada utilizable",
             key.display()
         )),
         "{err}"
@@ -231,7 +232,7 @@ async fn a_broken_key_stops_the_start_with_one_sentence() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(&format!(
-            "error: cannot read server.tls_key {}",
+            "error: no se puede leer server.tls_key {}",
             missing.display()
         )),
         "{stdout}"

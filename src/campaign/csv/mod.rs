@@ -3,7 +3,7 @@
 //!
 //! Guarantees:
 //! - every non-blank row after the header ends up exactly once as a contact, a rejected row
-//!   (with its line and a one-sentence reason) or a duplicate (with the line of the row it
+//!   (with its line and a reason: a stable identifier and one sentence from the catalogue) or a duplicate (with the line of the row it
 //!   repeats: same E.164 number in any format, first row wins);
 //! - rejected rows keep their original fields, and [`RejectWriter`] writes them to
 //!   `<file>.rejected.csv` in a form Excel opens (same delimiter, UTF-8 with BOM);
@@ -16,12 +16,14 @@ mod decode;
 mod dialect;
 mod header;
 mod reader;
+mod reason;
 mod rejects;
 mod rows;
 
 pub(crate) use dialect::sniff_delimiter;
 pub use header::normalize_header;
 pub use reader::ContactReader;
+pub use reason::{reason_lines, RejectReason, RejectTally};
 pub use rejects::{write_rejects, RejectWriter};
 
 use std::collections::BTreeMap;
@@ -90,7 +92,7 @@ pub struct Rejected {
     pub line: u64,
     /// The fields as read, untrimmed, including any beyond the header.
     pub record: Vec<String>,
-    pub error: String,
+    pub reason: RejectReason,
     /// The number (E.164) whose row was rejected for lacking a valid consent basis: a contact
     /// of the campaign with that number, imported before, has its consent withdrawn.
     pub withdraws: Option<String>,

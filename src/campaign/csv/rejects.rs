@@ -1,13 +1,15 @@
 //! Rejected rows written back for the people who sent the file: `<file>.rejected.csv`, in a
-//! form a Spanish Excel opens, each row with its reason.
+//! form a Spanish Excel opens, each row with its reason in `[ui] language`.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{Layout, ParsedFile, Rejected};
+use crate::i18n::Lang;
 
 /// Writes rejected rows, as they come, to `<file>.rejected.csv`: UTF-8 with BOM (so a Spanish
-/// Excel opens it right), the file's delimiter, an `error` column first (`line N: reason`),
+/// Excel opens it right), the file's delimiter, an `error` column first (`línea N: motivo`, or
+/// `line N: reason` in English),
 /// then the original header and fields. The file appears whole when [`finish`] is called; a
 /// file with no rejects removes a stale one.
 ///
@@ -17,12 +19,13 @@ pub struct RejectWriter {
     partial: PathBuf,
     delimiter: u8,
     headers: Vec<String>,
+    lang: Lang,
     writer: Option<::csv::Writer<io::BufWriter<std::fs::File>>>,
 }
 
 impl RejectWriter {
-    /// For the rows of `source`; nothing is written until the first row.
-    pub fn new(source: &Path, layout: &Layout) -> Self {
+    /// For the rows of `source`, reasons in `lang`; nothing is written until the first row.
+    pub fn new(source: &Path, layout: &Layout, lang: Lang) -> Self {
         let with = |suffix: &str| {
             let mut p = source.as_os_str().to_owned();
             p.push(suffix);
@@ -33,6 +36,7 @@ impl RejectWriter {
             partial: with(".rejected.csv.partial"),
             delimiter: layout.delimiter,
             headers: layout.headers.clone(),
+            lang,
             writer: None,
         }
     }
@@ -48,12 +52,19 @@ impl RejectWriter {
                     .flexible(true)
                     .from_writer(file);
                 w.write_record(
-                    std::iter::once("error").chain(self.headers.iter().map(String::as_str)),
+                    std::iter::once(self.lang.text("rejects.column"))
+                        .chain(self.headers.iter().map(String::as_str)),
                 )?;
                 self.writer.insert(w)
             }
         };
-        let error = format!("line {}: {}", row.line, row.error);
+        let error = self.lang.fill(
+            "check.line",
+            &[
+                ("line", &row.line),
+                ("error", &self.lang.render(&row.reason.msg())),
+            ],
+        );
         writer.write_record(
             std::iter::once(error.as_str()).chain(row.record.iter().map(String::as_str)),
         )?;
@@ -90,8 +101,12 @@ impl Drop for RejectWriter {
 
 /// Writes the rejected rows of a file read in one go to `<file>.rejected.csv`, or removes a
 /// stale one when nothing was rejected.
-pub fn write_rejects(path: &Path, parsed: &ParsedFile) -> std::io::Result<Option<PathBuf>> {
-    let mut w = RejectWriter::new(path, &parsed.layout);
+pub fn write_rejects(
+    path: &Path,
+    parsed: &ParsedFile,
+    lang: Lang,
+) -> std::io::Result<Option<PathBuf>> {
+    let mut w = RejectWriter::new(path, &parsed.layout, lang);
     for r in &parsed.rejected {
         w.write(r)?;
     }
@@ -110,32 +125,54 @@ mod tests {
         let path = dir.path().join("lista.csv");
         std::fs::copy(fixture("excel_es_1252.csv"), &path).unwrap();
         let p = read_file(&path, es()).unwrap();
-        let written = write_rejects(&path, &p).unwrap();
+        let written = write_rejects(&path, &p, Lang::Es).unwrap();
         let target = dir.path().join("lista.csv.rejected.csv");
         assert_eq!(written.as_deref(), Some(target.as_path()));
         assert!(!dir.path().join("lista.csv.rejected.csv.partial").exists());
         let bytes = std::fs::read(&target).unwrap();
         assert!(bytes.starts_with("\u{feff}".as_bytes()));
-        let mut r = ::csv::ReaderBuilder::new()
-            .delimiter(b';')
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(&bytes[3..]);
-        let rows: Vec<Vec<String>> = r
-            .records()
-            .map(|rec| rec.unwrap().iter().map(String::from).collect())
-            .collect();
+        let read_rows = |bytes: &[u8]| -> Vec<Vec<String>> {
+            ::csv::ReaderBuilder::new()
+                .delimiter(b';')
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(&bytes[3..])
+                .records()
+                .map(|rec| rec.unwrap().iter().map(String::from).collect())
+                .collect()
+        };
+        let rows = read_rows(&bytes);
         assert_eq!(rows[0], ["error", "Teléfono", "Nombre", "Cita", "Notas"]);
         assert_eq!(rows.len(), 1 + p.rejected.len());
         for (row, rejected) in rows[1..].iter().zip(&p.rejected) {
             assert_eq!(
                 row[0],
-                format!("line {}: {}", rejected.line, rejected.error)
+                format!(
+                    "línea {}: {}",
+                    rejected.line,
+                    Lang::Es.render(&rejected.reason.msg())
+                )
             );
             assert_eq!(row[1..], rejected.record[..]);
         }
+        assert!(
+            rows[1..]
+                .iter()
+                .any(|r| r[0].contains("no es un número de teléfono")),
+            "{rows:?}"
+        );
+        // In English with `[ui] language = "en"`.
+        write_rejects(&path, &p, Lang::En).unwrap();
+        let english = read_rows(&std::fs::read(&target).unwrap());
+        let first = &p.rejected[0];
+        assert_eq!(
+            english[1][0],
+            format!("line {}: {}", first.line, first.reason)
+        );
         // Reading the file again with nothing rejected removes the stale one.
-        RejectWriter::new(&path, &p.layout).finish().unwrap();
+        RejectWriter::new(&path, &p.layout, Lang::Es)
+            .finish()
+            .unwrap();
         assert!(!target.exists());
     }
 }

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 
+use super::dates::Accepted;
 use super::header::{normalize_header, Appointment};
-use super::{dates, phone, push_json_str, Duplicate, Layout, NewContact, Rejected};
+use super::{dates, phone, push_json_str, Duplicate, Layout, NewContact, RejectReason, Rejected};
 
 /// The decoder only produces UTF-8, so the lossy branch is a safety net.
 pub(super) fn lossy(field: &[u8]) -> Cow<'_, str> {
@@ -46,21 +47,21 @@ impl RowReader {
     pub(super) fn read(&mut self, layout: &Layout, record: &::csv::ByteRecord, line: u64) -> Row {
         let fields: Vec<Cow<'_, str>> = record.iter().map(lossy).collect();
         let field = |i: usize| fields.get(i).map_or("", |f| f.as_ref());
-        let reject = |error: String| {
+        let reject = |reason: RejectReason| {
             Row::Rejected(Rejected {
                 line,
                 record: fields.iter().map(|f| f.to_string()).collect(),
-                error,
+                reason,
                 withdraws: None,
             })
         };
         let roles = &layout.roles;
 
         if let Some(last) = self.swallowed_lines(layout, &fields, line) {
-            return reject(format!(
-                "a quote (\") in this row is never closed, so lines {} to {last} were read as part of it; close or remove that quote",
-                line + 1
-            ));
+            return reject(RejectReason::UnclosedQuote {
+                from: line + 1,
+                to: last,
+            });
         }
 
         // The first phone column with a valid number; else the first column's reason that is
@@ -82,11 +83,9 @@ impl RowReader {
         let phone = match number {
             Ok(p) => p,
             Err(_) if self.repeats_header(layout, &fields) => {
-                return reject(
-                    "this row repeats the header row (were two lists pasted together?)".into(),
-                );
+                return reject(RejectReason::RepeatedHeader);
             }
-            Err(e) => return reject(e.to_string()),
+            Err(e) => return reject(RejectReason::Phone(e)),
         };
         let slot = match phone::key(&phone).map(|k| self.seen.find(k)) {
             Some(Err(first_line)) => return Row::Duplicate(Duplicate { line, first_line }),
@@ -94,14 +93,18 @@ impl RowReader {
             None => None,
         };
 
-        let timezone = match roles.timezone.map(|i| field(i).trim()).filter(|v| !v.is_empty()) {
+        let timezone = match roles
+            .timezone
+            .map(|i| field(i).trim())
+            .filter(|v| !v.is_empty())
+        {
             Some(v) => match self.zone(v) {
                 Some(tz) => Some(tz.to_string()),
                 None => {
-                    return reject(format!(
-                        "{}: \"{v}\" is not a time zone; write an IANA name such as Europe/Madrid or Atlantic/Canary",
-                        header(layout, roles.timezone)
-                    ))
+                    return reject(RejectReason::TimeZone {
+                        column: header(layout, roles.timezone).to_string(),
+                        value: v.to_string(),
+                    })
                 }
             },
             None => phone::implied_timezone(&phone).map(str::to_string),
@@ -216,15 +219,25 @@ fn header(layout: &Layout, col: Option<usize>) -> &str {
 fn appointment<'f>(
     layout: &Layout,
     field: &impl Fn(usize) -> &'f str,
-) -> Result<Option<NaiveDateTime>, String> {
-    let name = |c: usize| header(layout, Some(c));
-    let date_err = |c: usize, e: dates::DateError, accepted: &str| match e {
-        dates::DateError::Empty => format!("{} is empty; accepted formats: {accepted}", name(c)),
-        e => format!(
-            "{}: \"{}\" {e}; accepted formats: {accepted}",
-            name(c),
-            field(c).trim()
-        ),
+) -> Result<Option<NaiveDateTime>, RejectReason> {
+    let name = |c: usize| header(layout, Some(c)).to_string();
+    let date_err = |c: usize, e: dates::DateError, accepted: Accepted| match e {
+        dates::DateError::Empty => RejectReason::DateEmpty {
+            column: name(c),
+            other: None,
+            accepted,
+        },
+        problem => RejectReason::BadDate {
+            column: name(c),
+            value: field(c).trim().to_string(),
+            problem,
+            accepted,
+        },
+    };
+    let empty_but = |c: usize, other: usize, accepted: Accepted| RejectReason::DateEmpty {
+        column: name(c),
+        other: Some(name(other)),
+        accepted,
     };
     match layout.roles.appointment {
         Appointment::None => Ok(None),
@@ -233,12 +246,7 @@ fn appointment<'f>(
             let time_value = time.map(field).filter(|t| !t.trim().is_empty());
             if value.trim().is_empty() {
                 return match (time, time_value) {
-                    (Some(t), Some(_)) => Err(format!(
-                        "{} is empty but {} is not; accepted formats: {}",
-                        name(c),
-                        name(t),
-                        dates::ACCEPTED
-                    )),
+                    (Some(t), Some(_)) => Err(empty_but(c, t, Accepted::DateTime)),
                     _ => Ok(None),
                 };
             }
@@ -246,28 +254,18 @@ fn appointment<'f>(
                 if let Ok(d) = dates::parse_date(value) {
                     return dates::parse_time(tv)
                         .map(|tm| Some(d.and_time(tm)))
-                        .map_err(|e| date_err(t, e, dates::ACCEPTED_TIME));
+                        .map_err(|e| date_err(t, e, Accepted::Time));
                 }
             }
             dates::parse_datetime(value)
                 .map(Some)
-                .map_err(|e| date_err(c, e, dates::ACCEPTED))
+                .map_err(|e| date_err(c, e, Accepted::DateTime))
         }
         Appointment::Pair(d, t) => dates::parse_pair(field(d), field(t)).map_err(|e| match e {
-            dates::PairError::Date(dates::DateError::Empty) => format!(
-                "{} is empty but {} is not; accepted formats: {}",
-                name(d),
-                name(t),
-                dates::ACCEPTED_DATE
-            ),
-            dates::PairError::Time(dates::DateError::Empty) => format!(
-                "{} is empty but {} is not; accepted formats: {}",
-                name(t),
-                name(d),
-                dates::ACCEPTED_TIME
-            ),
-            dates::PairError::Date(e) => date_err(d, e, dates::ACCEPTED_DATE),
-            dates::PairError::Time(e) => date_err(t, e, dates::ACCEPTED_TIME),
+            dates::PairError::Date(dates::DateError::Empty) => empty_but(d, t, Accepted::Date),
+            dates::PairError::Time(dates::DateError::Empty) => empty_but(t, d, Accepted::Time),
+            dates::PairError::Date(e) => date_err(d, e, Accepted::Date),
+            dates::PairError::Time(e) => date_err(t, e, Accepted::Time),
         }),
     }
 }

@@ -57,7 +57,7 @@ pub(super) fn brief(
 pub(super) fn reasons(p: &ParsedFile) -> Vec<(u64, String)> {
     p.rejected
         .iter()
-        .map(|r| (r.line, r.error.clone()))
+        .map(|r| (r.line, r.reason.to_string()))
         .collect()
 }
 
