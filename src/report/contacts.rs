@@ -96,9 +96,9 @@ impl ContactTable {
     }
 
     /// What a contact said for `field`, as a cell: the text, or empty.
-    fn said_cell(&self, r: &ContactReportRow, field: &str) -> Cell {
+    fn said_cell(&self, r: &ContactReportRow, field: &str) -> Cell<'_> {
         match self.said.get(&r.contact_id).and_then(|f| f.get(field)) {
-            Some((status, text)) if status == "ok" => Cell::Text(text.clone()),
+            Some((status, text)) if status == "ok" => Cell::Str(text),
             _ => Cell::Empty,
         }
     }
@@ -162,22 +162,29 @@ impl ContactTable {
     }
 
     /// A row's cells: identifiers when `lang` is `None`, labels for people otherwise.
-    pub(crate) fn cells(&self, r: &ContactReportRow, lang: Option<Lang>) -> Vec<Cell> {
-        let label = |id: &str| match lang {
-            Some(l) => l.label(id).to_string(),
-            None => id.to_string(),
+    pub(crate) fn cells<'r>(
+        &'r self,
+        r: &'r ContactReportRow,
+        lang: Option<Lang>,
+    ) -> Vec<Cell<'r>> {
+        let label = |id: &'r str| match lang {
+            Some(l) => l.label(id),
+            None => id,
         };
-        let mut c = vec![
-            Cell::Text(r.phone.clone()),
-            Cell::Text(r.name.clone()),
-            Cell::Text(label(&r.state)),
+        let mut c = Vec::with_capacity(
+            FIXED.len() + self.questions.len() + self.extra.len() + self.captured.len(),
+        );
+        c.extend([
+            Cell::Str(&r.phone),
+            Cell::Str(&r.name),
+            Cell::Str(label(&r.state)),
             Cell::Int(r.attempts),
             match &r.last_result {
-                Some(s) => Cell::Text(label(s)),
+                Some(s) => Cell::Str(label(s)),
                 None => Cell::Empty,
             },
             match &r.dtmf {
-                Some(s) => Cell::Text(s.clone()),
+                Some(s) => Cell::Str(s),
                 None => Cell::Empty,
             },
             match r.last_call_at {
@@ -186,17 +193,17 @@ impl ContactTable {
             },
             Cell::Int(r.talk_seconds),
             Cell::Decimal(r.cost, 4),
-        ];
+        ]);
         let answers = self.answers.get(&r.contact_id);
         for q in &self.questions {
             c.push(match answers.and_then(|a| a.get(q)) {
-                Some(key) => Cell::Text(key.clone()),
+                Some(key) => Cell::Str(key),
                 None => Cell::Empty,
             });
         }
         for k in &self.extra {
             c.push(match r.vars.get(k) {
-                Some(v) => Cell::Text(v.clone()),
+                Some(v) => Cell::Str(v),
                 None => Cell::Empty,
             });
         }
@@ -268,13 +275,14 @@ impl ContactTable {
     pub fn table_cells(&self, r: &ContactReportRow) -> Vec<String> {
         let text = |c: Cell| match c {
             Cell::Text(s) => s,
+            Cell::Str(s) => s.to_string(),
             Cell::Int(n) => n.to_string(),
             Cell::Decimal(v, d) => self.lang.decimal(v, d),
             Cell::Empty => "-".into(),
         };
         let said = self.captured.iter().map(|f| match self.said_cell(r, f) {
-            Cell::Text(t) => {
-                let line = crate::flow::spoken(&t);
+            Cell::Str(t) => {
+                let line = crate::flow::spoken(t);
                 match line.char_indices().nth(60) {
                     Some((i, _)) => format!("{}…", &line[..i]),
                     None => line,
@@ -318,6 +326,7 @@ impl ContactTable {
             for c in self.cells(r, lang) {
                 let text = match c {
                     Cell::Text(s) => s,
+                    Cell::Str(s) => s.to_string(),
                     Cell::Int(n) => n.to_string(),
                     Cell::Decimal(v, d) => self.lang.decimal(v, d),
                     Cell::Empty => String::new(),

@@ -10,6 +10,8 @@
 //! `'+34650112233`: text, every digit kept. Standard style writes every cell as it is, byte
 //! for byte, for scripts.
 
+use std::borrow::Cow;
+
 /// How a CSV report is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum CsvStyle {
@@ -22,8 +24,10 @@ pub enum CsvStyle {
 
 /// A cell: text as is, numbers formatted for the style.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
+pub enum Cell<'a> {
     Text(String),
+    /// Text borrowed from the row being written (no copy per cell).
+    Str(&'a str),
     Int(i64),
     /// A decimal with this many digits after the separator.
     Decimal(f64, usize),
@@ -38,21 +42,24 @@ impl CsvStyle {
         }
     }
 
-    fn cell(self, c: &Cell) -> String {
-        match c {
-            Cell::Text(s) if self == CsvStyle::Excel && stays_text_only_quoted(s) => {
-                format!("'{s}")
-            }
-            Cell::Text(s) => s.clone(),
-            Cell::Int(n) => n.to_string(),
+    fn cell<'c>(self, c: &'c Cell<'_>) -> Cow<'c, str> {
+        let text: &str = match c {
+            Cell::Text(s) => s,
+            Cell::Str(s) => s,
+            Cell::Int(n) => return Cow::Owned(n.to_string()),
             Cell::Decimal(v, digits) => {
                 let s = format!("{v:.digits$}");
-                match self {
+                return Cow::Owned(match self {
                     CsvStyle::Standard => s,
                     CsvStyle::Excel => s.replace('.', ","),
-                }
+                });
             }
-            Cell::Empty => String::new(),
+            Cell::Empty => return Cow::Borrowed(""),
+        };
+        if self == CsvStyle::Excel && stays_text_only_quoted(text) {
+            Cow::Owned(format!("'{text}"))
+        } else {
+            Cow::Borrowed(text)
         }
     }
 }
@@ -93,10 +100,15 @@ impl<W: std::io::Write> Writer<W> {
             .map_err(std::io::Error::from)
     }
 
-    pub fn row(&mut self, row: &[Cell]) -> std::io::Result<()> {
+    pub fn row(&mut self, row: &[Cell<'_>]) -> std::io::Result<()> {
         let style = self.style;
+        for c in row {
+            self.inner
+                .write_field(style.cell(c).as_bytes())
+                .map_err(std::io::Error::from)?;
+        }
         self.inner
-            .write_record(row.iter().map(|c| style.cell(c)))
+            .write_record(None::<&[u8]>)
             .map_err(std::io::Error::from)
     }
 

@@ -56,7 +56,8 @@ pub async fn each_batch(
     mut each: impl FnMut(&ContactTable) -> Result<(), ReportError>,
 ) -> Result<(), ReportError> {
     let size = limit.map_or(BATCH, |l| l.clamp(1, BATCH));
-    let mut rows = store.contact_report_stream(campaign);
+    let whole_table = store.contacts_mostly_of(campaign).await?;
+    let mut rows = store.contact_report_stream(campaign, whole_table);
     let mut batch = Vec::with_capacity(size);
     let mut seen = 0usize;
     loop {

@@ -412,6 +412,10 @@ impl PgStore {
             .execute(&mut *conn)
             .await?;
         }
+        // Statistics for the planner now, not when autovacuum gets to it: right after a bulk
+        // load it still believes the table is small, and reads the whole campaign through an
+        // index and a sort (a contacts report of a million rows: 4.3 s against 2.4 s).
+        sqlx::query("ANALYZE contacts").execute(&mut *conn).await?;
         tracing::info!(
             "bulk import: {written} contacts written in {:.1} s (lock {:.1} s, rows {:.1} s, indexes {:.1} s, foreign keys {:.1} s)",
             started.elapsed().as_secs_f64(),

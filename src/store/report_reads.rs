@@ -14,43 +14,80 @@ use super::*;
 /// [`Store::contact_report_stream`]).
 pub type ContactRows<'a> = Pin<Box<dyn Stream<Item = Result<ContactReportRow>> + Send + 'a>>;
 
-const CONTACT_REPORT: &str = "SELECT c.id, c.phone, c.name, c.state, c.attempts, c.last_result, c.dtmf, c.last_call_at, c.vars,
+/// The contact report's query, filtered on `$filter = $1` (the campaign).
+macro_rules! contact_report {
+    ($filter:literal) => {
+        concat!(
+            "SELECT c.id, c.phone, c.name, c.state, c.attempts, c.last_result, c.dtmf, c.last_call_at, c.vars,
         CAST(COALESCE(a.talk, 0) AS BIGINT) AS talk, CAST(COALESCE(a.cost, 0.0) AS DOUBLE PRECISION) AS cost
  FROM contacts c LEFT JOIN (
      SELECT contact_id, SUM(talk_seconds) AS talk, SUM(cost) AS cost FROM attempts
      WHERE campaign_id = $1 AND status <> 'not_placed' GROUP BY contact_id
  ) a ON a.contact_id = c.id
- WHERE c.campaign_id = $1 ORDER BY c.id";
+ WHERE ",
+            $filter,
+            " = $1 ORDER BY c.id"
+        )
+    };
+}
+
+const CONTACT_REPORT: &str = contact_report!("c.campaign_id");
+
+/// SQLite, for a campaign that holds most of the table: `+` keeps the planner off the campaign
+/// index, so the table is read in id order instead of looked up row by row and sorted (1.5 s
+/// against 6 s for a million contacts). SQLite keeps no statistics to see this itself.
+const CONTACT_REPORT_WHOLE_TABLE: &str = contact_report!("+c.campaign_id");
 
 impl Store {
     /// One row per contact of a campaign for `report --contacts`, ordered by id, as the
     /// database returns them: nothing is held but the row being read.
-    pub fn contact_report_stream(&self, campaign: &str) -> ContactRows<'_> {
+    /// `whole_table`: the campaign holds most contacts ([`Store::contacts_mostly_of`]).
+    pub fn contact_report_stream(&self, campaign: &str, whole_table: bool) -> ContactRows<'_> {
         let campaign = campaign.to_string();
+        let sql = match self {
+            Store::Sqlite(_) if whole_table => CONTACT_REPORT_WHOLE_TABLE,
+            _ => CONTACT_REPORT,
+        };
+        if let Store::Sqlite(s) = self {
+            if let Some(path) = s.file() {
+                return sqlite_batches(path.to_path_buf(), sql, campaign);
+            }
+        }
         with_reader!(self, |db| {
-            let rows: ContactRows<'_> = Box::pin(
-                sqlx::query(CONTACT_REPORT)
-                    .bind(campaign)
-                    .fetch(db)
-                    .map(|r| {
-                        let r = r?;
-                        Ok(ContactReportRow {
-                            contact_id: r.try_get("id")?,
-                            phone: r.try_get("phone")?,
-                            name: r.try_get("name")?,
-                            state: r.try_get("state")?,
-                            attempts: r.try_get("attempts")?,
-                            last_result: r.try_get("last_result")?,
-                            dtmf: r.try_get("dtmf")?,
-                            last_call_at: r.try_get("last_call_at")?,
-                            talk_seconds: r.try_get("talk")?,
-                            cost: r.try_get("cost")?,
-                            vars: vars_from_json(r.try_get::<&str, _>("vars")?),
-                        })
-                    }),
-            );
+            let rows: ContactRows<'_> =
+                Box::pin(sqlx::query(sql).bind(campaign).fetch(db).map(|r| {
+                    let r = r?;
+                    // By position, in the order of the query's columns.
+                    Ok(ContactReportRow {
+                        contact_id: r.try_get(0)?,
+                        phone: r.try_get(1)?,
+                        name: r.try_get(2)?,
+                        state: r.try_get(3)?,
+                        attempts: r.try_get(4)?,
+                        last_result: r.try_get(5)?,
+                        dtmf: r.try_get(6)?,
+                        last_call_at: r.try_get(7)?,
+                        vars: vars_from_json(r.try_get::<&str, _>(8)?),
+                        talk_seconds: r.try_get(9)?,
+                        cost: r.try_get(10)?,
+                    })
+                }));
             rows
         })
+    }
+
+    /// Whether the campaign holds a quarter or more of all contacts (ids are never reused, so
+    /// the largest id stands for the table's size without counting it).
+    pub async fn contacts_mostly_of(&self, campaign: &str) -> Result<bool> {
+        let (n, max): (i64, Option<i64>) = with_reader!(self, |db| {
+            sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM contacts WHERE campaign_id = $1), (SELECT MAX(id) FROM contacts)"
+        )
+        .bind(campaign)
+        .fetch_one(db)
+        .await?
+        });
+        Ok(n > 0 && n.saturating_mul(4) >= max.unwrap_or(0))
     }
 
     /// The survey questions a campaign's contacts answered, first answered first.
@@ -272,6 +309,76 @@ impl Store {
             .map(|(agent, states)| (agent, ready_ms(&states, from, to) / 1000))
             .collect())
     }
+}
+
+/// Contacts read in batches per channel message on SQLite.
+const SQLITE_BATCH: usize = 1000;
+
+/// SQLite: the report's rows read by a connection of its own on a thread of its own, stepped
+/// there and handed over [`SQLITE_BATCH`] at a time (sqlx's SQLite driver hands every row
+/// across threads: two thirds of a million-row report's time went to that).
+fn sqlite_batches(
+    path: std::path::PathBuf,
+    sql: &'static str,
+    campaign: String,
+) -> ContactRows<'static> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<ContactReportRow>>>(2);
+    std::thread::spawn(move || {
+        let read = || -> Result<()> {
+            let db = rusqlite::Connection::open_with_flags(
+                &path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            db.busy_timeout(std::time::Duration::from_secs(5))?;
+            let mut stmt = db.prepare(sql)?;
+            let mut rows = stmt.query([&campaign])?;
+            let mut batch = Vec::with_capacity(SQLITE_BATCH);
+            while let Some(r) = rows.next()? {
+                batch.push(ContactReportRow {
+                    contact_id: r.get(0)?,
+                    phone: r.get(1)?,
+                    name: r.get(2)?,
+                    state: r.get(3)?,
+                    attempts: r.get(4)?,
+                    last_result: r.get(5)?,
+                    dtmf: r.get(6)?,
+                    last_call_at: r.get(7)?,
+                    vars: match r.get_ref(8)? {
+                        rusqlite::types::ValueRef::Text(t) => {
+                            vars_from_json(std::str::from_utf8(t).unwrap_or("{}"))
+                        }
+                        _ => BTreeMap::new(),
+                    },
+                    talk_seconds: r.get(9)?,
+                    cost: r.get(10)?,
+                });
+                if batch.len() == SQLITE_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(SQLITE_BATCH));
+                    if tx.blocking_send(Ok(full)).is_err() {
+                        // The reader stopped listening (an error downstream, or enough rows).
+                        return Ok(());
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.blocking_send(Ok(batch));
+            }
+            Ok(())
+        };
+        if let Err(e) = read() {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let batches =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
+    Box::pin(batches.flat_map(|b| {
+        let rows: Vec<Result<ContactReportRow>> = match b {
+            Ok(rows) => rows.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e)],
+        };
+        futures_util::stream::iter(rows)
+    }))
 }
 
 #[cfg(test)]

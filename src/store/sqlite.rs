@@ -139,6 +139,11 @@ const CREATE_PHONE_INDEX: &str =
     "CREATE UNIQUE INDEX IF NOT EXISTS contacts_phone ON contacts (campaign_id, phone)";
 
 impl SqliteStore {
+    /// The database file; `None` in memory.
+    pub(super) fn file(&self) -> Option<&std::path::Path> {
+        self.direct.path.as_deref()
+    }
+
     pub async fn connect(url: &str) -> Result<Self> {
         let parsed = SqliteConnectOptions::from_str(url)?;
         let file = parsed.get_filename();

@@ -106,10 +106,19 @@ async fn contacts_stream_in_order_and_side_data_is_read_by_range(db: &TestDb) {
     });
 
     let rows: Vec<ContactReportRow> = store
-        .contact_report_stream("c1")
+        .contact_report_stream("c1", false)
         .try_collect()
         .await
         .unwrap();
+    // The whole-table reading (a campaign holding most contacts) gives the same rows.
+    let whole: Vec<ContactReportRow> = store
+        .contact_report_stream("c1", true)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(rows, whole);
+    assert!(store.contacts_mostly_of("c1").await.unwrap());
+    assert!(!store.contacts_mostly_of("nobody").await.unwrap());
     assert_eq!(rows.len(), 5);
     assert!(rows.windows(2).all(|w| w[0].contact_id < w[1].contact_id));
     assert_eq!(rows[0].vars.get("barrio").map(String::as_str), Some("b0"));
