@@ -45,25 +45,11 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         anyhow::Error::new(
             crate::i18n::UserError::new(
                 crate::i18n::Msg::new("error.database")
-                    .arg("url", database_url_for_people(&config.database.url)),
+                    .arg("url", config.database.redacted_url()),
             )
             .because(e),
         )
     })
-}
-
-/// A database URL without its password: `postgres://user:***@host/db`.
-pub fn database_url_for_people(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match rest.rsplit_once('@') {
-        Some((user, host)) => {
-            let user = user.split_once(':').map_or(user, |(u, _)| u);
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_string(),
-    }
 }
 
 /// A random secret for webhook URLs when none is configured (simulator only).
