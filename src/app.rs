@@ -44,8 +44,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Store::connect(&config.database.url).await.map_err(|e| {
         anyhow::Error::new(
             crate::i18n::UserError::new(
-                crate::i18n::Msg::new("error.database")
-                    .arg("url", config.database.redacted_url()),
+                crate::i18n::Msg::new("error.database").arg("url", config.database.redacted_url()),
             )
             .because(e),
         )

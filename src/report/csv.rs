@@ -10,8 +10,6 @@
 //! `'+34650112233`: text, every digit kept. Standard style writes every cell as it is, byte
 //! for byte, for scripts.
 
-use std::borrow::Cow;
-
 /// How a CSV report is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum CsvStyle {
@@ -42,24 +40,35 @@ impl CsvStyle {
         }
     }
 
-    fn cell<'c>(self, c: &'c Cell<'_>) -> Cow<'c, str> {
+    /// The bytes of a cell as written: text as it is (borrowed), or built in `buf` (numbers,
+    /// a text that takes the leading `'`), so that a row costs no allocation.
+    fn field<'c>(self, c: &'c Cell<'_>, buf: &'c mut String) -> &'c [u8] {
+        use std::fmt::Write;
+        buf.clear();
         let text: &str = match c {
             Cell::Text(s) => s,
             Cell::Str(s) => s,
-            Cell::Int(n) => return Cow::Owned(n.to_string()),
-            Cell::Decimal(v, digits) => {
-                let s = format!("{v:.digits$}");
-                return Cow::Owned(match self {
-                    CsvStyle::Standard => s,
-                    CsvStyle::Excel => s.replace('.', ","),
-                });
+            Cell::Int(n) => {
+                let _ = write!(buf, "{n}");
+                return buf.as_bytes();
             }
-            Cell::Empty => return Cow::Borrowed(""),
+            Cell::Decimal(v, digits) => {
+                let _ = write!(buf, "{v:.digits$}");
+                if self == CsvStyle::Excel {
+                    if let Some(dot) = buf.find('.') {
+                        buf.replace_range(dot..dot + 1, ",");
+                    }
+                }
+                return buf.as_bytes();
+            }
+            Cell::Empty => return b"",
         };
         if self == CsvStyle::Excel && stays_text_only_quoted(text) {
-            Cow::Owned(format!("'{text}"))
+            buf.push('\'');
+            buf.push_str(text);
+            buf.as_bytes()
         } else {
-            Cow::Borrowed(text)
+            text.as_bytes()
         }
     }
 }
@@ -80,6 +89,8 @@ fn stays_text_only_quoted(s: &str) -> bool {
 pub struct Writer<W: std::io::Write> {
     style: CsvStyle,
     inner: csv::Writer<W>,
+    /// Where a cell that is not written as it is gets built.
+    scratch: String,
 }
 
 impl<W: std::io::Write> Writer<W> {
@@ -91,7 +102,11 @@ impl<W: std::io::Write> Writer<W> {
             .delimiter(style.delimiter())
             .terminator(csv::Terminator::CRLF)
             .from_writer(out);
-        Ok(Writer { style, inner })
+        Ok(Writer {
+            style,
+            inner,
+            scratch: String::new(),
+        })
     }
 
     pub fn header(&mut self, header: &[String]) -> std::io::Result<()> {
@@ -104,7 +119,7 @@ impl<W: std::io::Write> Writer<W> {
         let style = self.style;
         for c in row {
             self.inner
-                .write_field(style.cell(c).as_bytes())
+                .write_field(style.field(c, &mut self.scratch))
                 .map_err(std::io::Error::from)?;
         }
         self.inner
