@@ -21,13 +21,15 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::calls::{Campaigns, InFlight};
+use crate::calls::{ActiveCampaign, Campaigns, InFlight};
 use crate::clock::SharedClock;
 use crate::flow::{self, Command, ControlRequest, RequestKind};
 use crate::guard::{Guard, OnTimeout, SourcePolicy};
 use crate::metrics::Metrics;
 use crate::schedule::AttemptResult;
-use crate::store::{AttemptClose, CallEvent, CloseJob, DncEntry, Progress, ReportLine, Store};
+use crate::store::{
+    AttemptClose, AttemptInfo, CallEvent, CloseJob, DncEntry, Progress, ReportLine, Store,
+};
 
 const CONTROL_BODY_LIMIT: usize = 64 * 1024;
 const REPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -282,8 +284,32 @@ async fn handle_control(
         tracing::info!(call = %req.get("ID"), "control request without api or command: answered {{}}, nothing changed");
         return Ok(Json(json!({})).into_response());
     }
-    let kind = req.kind();
     let now = st.clock.now_ms();
+    let (info, event) = match identify(st, req, now).await? {
+        Ok(found) => found,
+        Err(reply) => return Ok(reply),
+    };
+    let campaign = st
+        .campaigns
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&info.campaign_id)
+        .cloned();
+    if req.kind() == RequestKind::End {
+        return call_ended(st, req, &info, &event, campaign.as_ref(), now).await;
+    }
+    next_step(st, req, &info, &event, campaign.as_ref(), now).await
+}
+
+/// The attempt a control request is about, and the event that records it; or the reply to a
+/// request that is not ours (another API instance, another call's id, a call we did not
+/// launch: that one's event is stored).
+async fn identify(
+    st: &WebhookState,
+    req: &ControlRequest,
+    now: i64,
+) -> Result<Result<(Arc<AttemptInfo>, CallEvent), Response>, crate::store::StoreError> {
+    let kind = req.kind();
     // The attempt comes from `userdata`; fall back to the call id for requests that lost it.
     let attempt_id = match req.attempt_id() {
         Some(id) => Some(id),
@@ -296,7 +322,7 @@ async fn handle_control(
     let api = req.get("api").trim();
     if !api.eq_ignore_ascii_case(st.api.trim()) {
         tracing::warn!(call = %req.get("ID"), "control request for another API instance refused");
-        return Ok(refused("foreign-api"));
+        return Ok(Err(refused("foreign-api")));
     }
     // A call in flight is answered from the facts kept in memory (see `InFlight::facts`):
     // this process wrote every change to them, and a close drops them before it is written.
@@ -320,7 +346,7 @@ async fn handle_control(
             .is_some_and(|known| known != cid)
         {
             tracing::warn!(attempt = i.attempt_id, call = %cid, "control request whose call id is not its attempt's refused");
-            return Ok(refused("foreign-call"));
+            return Ok(Err(refused("foreign-call")));
         }
     }
     let event = CallEvent {
@@ -336,66 +362,84 @@ async fn handle_control(
     let Some(info) = info else {
         tracing::warn!(call = %req.get("ID"), "control request for a call we did not launch");
         st.store.record_event(&event, None).await?;
-        return Ok(match kind {
+        return Ok(Err(match kind {
             RequestKind::End => Json(json!({})).into_response(),
             _ => Json(Command::hangup("unknown")).into_response(),
-        });
+        }));
     };
-    let campaign = st
-        .campaigns
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&info.campaign_id)
-        .cloned();
-    if kind == RequestKind::End {
-        let answered = info.answered || req.seconds("durationcallanswered").unwrap_or(0) > 0;
-        // A callee who hangs up during a bridge ends the call without a transfer result: how
-        // long the transfer lasted may prove it.
-        if answered && transfer_lasted(st, info.attempt_id, req, now).await? {
-            st.store
-                .transfer_bridged(info.attempt_id, "duration", now)
-                .await?;
-            st.in_flight.transfer_result(info.attempt_id, true, now);
-        }
-        st.in_flight.settling(info.attempt_id);
-        let result = AttemptResult::from_provider(req.get("statuscall"), answered)
-            .unwrap_or(AttemptResult::Congestion);
+    Ok(Ok((info, event)))
+}
+
+/// The end request: the attempt closes with the provider's status and durations (a bridge the
+/// callee ended may be proven by how long it lasted), and the call's slot is freed.
+async fn call_ended(
+    st: &WebhookState,
+    req: &ControlRequest,
+    info: &AttemptInfo,
+    event: &CallEvent,
+    campaign: Option<&Arc<ActiveCampaign>>,
+    now: i64,
+) -> Result<Response, crate::store::StoreError> {
+    let answered = info.answered || req.seconds("durationcallanswered").unwrap_or(0) > 0;
+    // A callee who hangs up during a bridge ends the call without a transfer result: how
+    // long the transfer lasted may prove it.
+    if answered && transfer_lasted(st, info.attempt_id, req, now).await? {
         st.store
-            .record_event(
-                &event,
-                Some(&Progress {
-                    answered,
-                    ..Default::default()
-                }),
-            )
+            .transfer_bridged(info.attempt_id, "duration", now)
             .await?;
-        if let Some(c) = campaign {
-            let close = AttemptClose {
-                result,
-                duration_seconds: req.seconds("durationcall"),
-                talk_seconds: req.seconds("durationcallanswered"),
-                ended_at: now,
-            };
-            if let Some(next) = st
-                .store
-                .close_attempt(info.attempt_id, &close, &c.policy(st.time_scale))
-                .await?
-            {
-                tracing::info!(attempt = info.attempt_id, campaign = %c.id, result = result.as_str(), "call ended, contact {}", next.state);
-                st.metrics.outcome(&c.id, next.state.as_str());
-            }
-            crate::desk::routing::call_ended(&st.desk, &c, info.attempt_id, now).await;
-        }
-        st.in_flight.release_at(info.attempt_id, Some(now));
-        return Ok(Json(json!({})).into_response());
+        st.in_flight.transfer_result(info.attempt_id, true, now);
     }
+    st.in_flight.settling(info.attempt_id);
+    let result = AttemptResult::from_provider(req.get("statuscall"), answered)
+        .unwrap_or(AttemptResult::Congestion);
+    st.store
+        .record_event(
+            event,
+            Some(&Progress {
+                answered,
+                ..Default::default()
+            }),
+        )
+        .await?;
+    if let Some(c) = campaign {
+        let close = AttemptClose {
+            result,
+            duration_seconds: req.seconds("durationcall"),
+            talk_seconds: req.seconds("durationcallanswered"),
+            ended_at: now,
+        };
+        if let Some(next) = st
+            .store
+            .close_attempt(info.attempt_id, &close, &c.policy(st.time_scale))
+            .await?
+        {
+            tracing::info!(attempt = info.attempt_id, campaign = %c.id, result = result.as_str(), "call ended, contact {}", next.state);
+            st.metrics.outcome(&c.id, next.state.as_str());
+        }
+        crate::desk::routing::call_ended(&st.desk, c, info.attempt_id, now).await;
+    }
+    st.in_flight.release_at(info.attempt_id, Some(now));
+    Ok(Json(json!({})).into_response())
+}
+
+/// Any other request: the flow's next command, with what the request taught stored (keys,
+/// outcome, captures, the transfer's facts, an opt-out) before the reply leaves.
+async fn next_step(
+    st: &WebhookState,
+    req: &ControlRequest,
+    info: &AttemptInfo,
+    event: &CallEvent,
+    campaign: Option<&Arc<ActiveCampaign>>,
+    now: i64,
+) -> Result<Response, crate::store::StoreError> {
+    let kind = req.kind();
     // A call already settled (closed by its report, or given up as lost) has no flow left:
     // a late or replayed request changes nothing.
     if !matches!(info.status.as_str(), "launching" | "ringing") {
         tracing::warn!(attempt = info.attempt_id, status = %info.status, "control request for a settled attempt: hanging up, nothing changed");
         return Ok(Json(Command::hangup("settled")).into_response());
     }
-    let mut step = match &campaign {
+    let mut step = match campaign {
         Some(c) => flow::next_step_adapted(
             c,
             info.attempt_id,
@@ -421,74 +465,17 @@ async fn handle_control(
     }
     // Stored before a desk transfer's screen pop is built: the agent sees what was just said.
     crate::capture::store_captures(&st.store, info.attempt_id, &step.captures, now).await?;
-    if let Some(c) = &campaign {
-        crate::desk::routing::after_step(&st.desk, c, &info, req, &mut step, now).await?;
+    if let Some(c) = campaign {
+        crate::desk::routing::after_step(&st.desk, c, info, req, &mut step, now).await?;
     }
     if kind == RequestKind::Start {
         st.metrics.answered(&info.campaign_id);
     }
-    // The transfer's facts, for the signals that may prove it later (see `flow::transfer`).
-    let window_ms = transfer_window_ms(&step.command, st.time_scale);
-    if step.transfer.is_some() {
-        st.store
-            .transfer_started(
-                info.attempt_id,
-                now,
-                step.transfer_outcome.as_deref(),
-                window_ms,
-            )
-            .await?;
-    }
-    // Sales pacing learns the agents from its own transfers (see `crate::pacing`).
-    if let Some(crate::campaign::FlowSettings::Sales(s)) = campaign.as_deref().map(|c| &c.flow) {
-        if step.transfer.is_some() {
-            // A call still in the transfer past its agent's ring time was with an agent.
-            let limit_ms = window_ms
-                .unwrap_or((s.agent_ring_seconds as f64 * 1000.0 / st.time_scale.max(1e-9)) as i64);
-            st.in_flight
-                .transfer_started(info.attempt_id, now, limit_ms);
-        }
-        if let Some(connected) = step.transfer_result {
-            st.in_flight
-                .transfer_result(info.attempt_id, connected, now);
-        }
-    }
+    note_transfer(st, info, campaign, &step, now).await?;
     if kind == RequestKind::Error {
         tracing::warn!(attempt = info.attempt_id, description = %req.get("description"), "the provider refused our last command");
     }
-    // An opt-out is on the do-not-call list before the reply leaves: no later launch, of any
-    // campaign, can reach this number again.
-    if step.optout {
-        let entry = DncEntry {
-            phone: info.phone.clone(),
-            until_date: None,
-            hours: None,
-            source: format!("opt-out ({})", info.campaign_id),
-        };
-        st.store
-            .dnc_upsert(std::slice::from_ref(&entry), now)
-            .await?;
-        tracing::info!(attempt = info.attempt_id, to = %crate::campaign::phone::mask(&info.phone), "opted out: on the do-not-call list");
-    }
-    // `transfer.started` leaves with the transfer command: queued before the reply.
-    if let (Some(target), Some(events)) = (
-        &step.transfer,
-        campaign.as_deref().and_then(|c| c.events.as_ref()),
-    ) {
-        if events.types.iter().any(|t| t == "transfer.started") {
-            let data = json!({"call_id": info.provider_call_id, "target": target.to_string()});
-            st.store
-                .add_event(
-                    &info.campaign_id,
-                    info.contact_id,
-                    Some(info.attempt_id),
-                    "transfer.started",
-                    &data,
-                    now,
-                )
-                .await?;
-        }
-    }
+    stop_or_announce(st, info, campaign, &step, now).await?;
     let progress = Progress {
         answered: true,
         outcome: step.outcome.clone(),
@@ -497,7 +484,7 @@ async fn handle_control(
         answers: step.answers,
     };
     // Stored before the reply leaves: a key press that got a 200 is never lost.
-    st.store.record_event(&event, Some(&progress)).await?;
+    st.store.record_event(event, Some(&progress)).await?;
     if let Some(signal) = proven_by {
         st.store
             .transfer_bridged(info.attempt_id, signal, now)
@@ -530,6 +517,84 @@ async fn handle_control(
         }
     }
     Ok(Json(step.command).into_response())
+}
+
+/// A transfer the step starts: its facts stored for the signals that may prove it later (see
+/// `flow::transfer`), and sales pacing told (it learns the agents from its own transfers, see
+/// `crate::pacing`).
+async fn note_transfer(
+    st: &WebhookState,
+    info: &AttemptInfo,
+    campaign: Option<&Arc<ActiveCampaign>>,
+    step: &flow::Step,
+    now: i64,
+) -> Result<(), crate::store::StoreError> {
+    let window_ms = transfer_window_ms(&step.command, st.time_scale);
+    if step.transfer.is_some() {
+        st.store
+            .transfer_started(
+                info.attempt_id,
+                now,
+                step.transfer_outcome.as_deref(),
+                window_ms,
+            )
+            .await?;
+    }
+    if let Some(crate::campaign::FlowSettings::Sales(s)) = campaign.map(|c| &c.flow) {
+        if step.transfer.is_some() {
+            // A call still in the transfer past its agent's ring time was with an agent.
+            let limit_ms = window_ms
+                .unwrap_or((s.agent_ring_seconds as f64 * 1000.0 / st.time_scale.max(1e-9)) as i64);
+            st.in_flight
+                .transfer_started(info.attempt_id, now, limit_ms);
+        }
+        if let Some(connected) = step.transfer_result {
+            st.in_flight
+                .transfer_result(info.attempt_id, connected, now);
+        }
+    }
+    Ok(())
+}
+
+/// What must be stored before the reply leaves: an opt-out on the do-not-call list (no later
+/// launch, of any campaign, can reach this number again) and a `transfer.started` event queued
+/// with the transfer command.
+async fn stop_or_announce(
+    st: &WebhookState,
+    info: &AttemptInfo,
+    campaign: Option<&Arc<ActiveCampaign>>,
+    step: &flow::Step,
+    now: i64,
+) -> Result<(), crate::store::StoreError> {
+    if step.optout {
+        let entry = DncEntry {
+            phone: info.phone.clone(),
+            until_date: None,
+            hours: None,
+            source: format!("opt-out ({})", info.campaign_id),
+        };
+        st.store
+            .dnc_upsert(std::slice::from_ref(&entry), now)
+            .await?;
+        tracing::info!(attempt = info.attempt_id, to = %crate::campaign::phone::mask(&info.phone), "opted out: on the do-not-call list");
+    }
+    if let (Some(target), Some(events)) = (&step.transfer, campaign.and_then(|c| c.events.as_ref()))
+    {
+        if events.types.iter().any(|t| t == "transfer.started") {
+            let data = json!({"call_id": info.provider_call_id, "target": target.to_string()});
+            st.store
+                .add_event(
+                    &info.campaign_id,
+                    info.contact_id,
+                    Some(info.attempt_id),
+                    "transfer.started",
+                    &data,
+                    now,
+                )
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// How long the agent's phone rings for this transfer command, real ms: a `dial`'s ring
