@@ -606,7 +606,7 @@ pub fn holidays(
             }
             let whose = lang.fill("holidays.campaign", &[("id", &id)]);
             let plan = CampaignPlan::build(&c.def, &config.calling, mid_year).map_err(|e| {
-                UserError::new(Msg::new("error.in").arg("what", &whose).arg("error", e))
+                UserError::new(Msg::new("error.in").arg("what", &whose).msg("error", e))
             })?;
             (plan, whose)
         }
@@ -619,7 +619,7 @@ pub fn holidays(
                 UserError::new(
                     Msg::new("error.in")
                         .arg("what", "[calling]")
-                        .arg("error", e),
+                        .msg("error", e),
                 )
             })?;
             (plan, "[calling]".to_string())
@@ -672,8 +672,8 @@ pub fn holidays(
         out.push_str(&format!(
             "  {date}  {}  {:<55} {}\n",
             lang.weekday(date.weekday()),
-            h.name,
-            h.scope
+            lang.render(&h.name_msg()),
+            lang.render(&h.scope_msg())
         ));
         n += 1;
     }

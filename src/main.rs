@@ -526,7 +526,7 @@ async fn import(
             UserError::new(
                 Msg::new("error.campaign_invalid")
                     .arg("file", dir.join("campaign.toml").display())
-                    .arg("error", e),
+                    .msg("error", e),
             )
         })?;
     let store = app::open_store(config).await?;
