@@ -1488,6 +1488,33 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("holiday.as_written", "{text}", "{text}"),
     ("holiday.scope_local", "local", "local"),
     ("holiday.scope_local_in", "local, {place}", "local, {place}"),
+    // A contact list that cannot be read as a whole (`check`, `import`).
+    (
+        "csv.empty",
+        "el archivo está vacío: hace falta una fila de cabecera con una columna de teléfono",
+        "the file is empty: a header row with a phone column is required",
+    ),
+    (
+        "csv.header_is_data",
+        "la primera fila ({columns}) tiene un número de teléfono, no nombres de columna: añada una fila de cabecera como telefono;nombre",
+        "the first row ({columns}) holds a phone number, not column names: add a header row such as telefono;nombre",
+    ),
+    (
+        "csv.no_phone_column",
+        "no hay columna de teléfono en la cabecera ({columns}); llámela telefono, teléfono, movil, móvil, tel, numero, phone o mobile",
+        "no phone column in the header ({columns}); name it telefono, teléfono, movil, móvil, tel, numero, phone or mobile",
+    ),
+    (
+        "csv.changed",
+        "el archivo cambió mientras se leía (¿se está escribiendo todavía?)",
+        "the file changed while it was being read (is it still being written?)",
+    ),
+    (
+        "csv.row_too_long",
+        "línea {line}: la fila que empieza aquí ocupa más de 1 MB, así que probablemente unas comillas (\") no se cierran; cierre o quite esas comillas",
+        "line {line}: the row that starts here runs on for more than 1 MB, so a quote (\") in it is probably never closed; close or remove that quote",
+    ),
+    ("csv.line", "línea {line}: {error}", "line {line}: {error}"),
 ];
 
 /// A message for people kept as data: a catalogue key and its named arguments, rendered in the
