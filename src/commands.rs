@@ -512,12 +512,13 @@ impl FileQuality {
             out.push_str(&format!("    {line}\n"));
         }
         for (country, m, l, o) in &self.countries {
+            let country = lang.render(&crate::campaign::phone::country_msg(country));
             out.push_str(&format!(
                 "    {}\n",
                 lang.fill(
                     "quality.numbers_in",
                     &[
-                        ("country", country),
+                        ("country", &country),
                         ("mobile", m),
                         ("landline", l),
                         ("other", o)
@@ -757,13 +758,17 @@ mod tests {
         );
         for line in [
             "  2026-09-11  Fri  Fiesta Nacional de Cataluña",
-            "  2026-09-24  Thu  Fiesta local",
-            "  2026-06-05  Fri  Fiesta local",
+            "  2026-09-24  Thu  Local holiday",
+            "  2026-06-05  Fri  Local holiday",
             "  2026-04-06  Mon  Lunes de Pascua",
         ] {
             assert!(out.contains(line), "{line}\n{out}");
         }
         assert!(out.contains("local, Barcelona"), "{out}");
+        config.ui.language = Lang::Es;
+        let es = holidays(&config, None, Some("barcelona"), None, now).unwrap();
+        assert!(es.contains("  2026-09-24  jue  Fiesta local"), "{es}");
+        config.ui.language = Lang::En;
         assert!(!out.contains("Jueves Santo"), "{out}");
         let md = holidays(&config, Some(2026), Some("MD"), None, now).unwrap();
         assert!(

@@ -1034,6 +1034,34 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "\"{value}\" no es un número válido en {country}",
         "\"{value}\" is not a valid number in {country}",
     ),
+    // Countries of phone numbers (`phone::country_msg`): the common ones by name.
+    ("country.ES", "España", "Spain"),
+    ("country.PT", "Portugal", "Portugal"),
+    ("country.FR", "Francia", "France"),
+    ("country.AD", "Andorra", "Andorra"),
+    ("country.GI", "Gibraltar", "Gibraltar"),
+    ("country.MA", "Marruecos", "Morocco"),
+    ("country.GB", "el Reino Unido", "the United Kingdom"),
+    ("country.IE", "Irlanda", "Ireland"),
+    ("country.DE", "Alemania", "Germany"),
+    ("country.IT", "Italia", "Italy"),
+    ("country.NL", "los Países Bajos", "the Netherlands"),
+    ("country.BE", "Bélgica", "Belgium"),
+    ("country.CH", "Suiza", "Switzerland"),
+    ("country.RO", "Rumanía", "Romania"),
+    ("country.US", "los Estados Unidos", "the United States"),
+    ("country.MX", "México", "Mexico"),
+    ("country.CO", "Colombia", "Colombia"),
+    ("country.AR", "Argentina", "Argentina"),
+    ("country.EC", "Ecuador", "Ecuador"),
+    ("country.PE", "Perú", "Peru"),
+    ("country.VE", "Venezuela", "Venezuela"),
+    ("country.iso", "{iso}", "{iso}"),
+    (
+        "country.calling_code",
+        "el país con prefijo +{code}",
+        "the country with calling code +{code}",
+    ),
     // Dates and times of a contact list (`dates::DateError`): they follow the value.
     ("date.empty", "está vacía", "is empty"),
     ("date.not_datetime", "no es una fecha y hora", "is not a date and time"),
@@ -1515,6 +1543,12 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "line {line}: the row that starts here runs on for more than 1 MB, so a quote (\") in it is probably never closed; close or remove that quote",
     ),
     ("csv.line", "línea {line}: {error}", "line {line}: {error}"),
+    // Address blocks (`server.allow_from`, `server.trusted_proxies`).
+    (
+        "cidr.bad",
+        "`{value}` no es una dirección IP ni un bloque CIDR (como 203.0.113.0/24)",
+        "`{value}` is not an IP address or a CIDR block (like 203.0.113.0/24)",
+    ),
 ];
 
 /// A message for people kept as data: a catalogue key and its named arguments, rendered in the
