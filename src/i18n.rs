@@ -899,7 +899,37 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "proxy on http://{address} → {backends} backend(s)",
     ),
     ("cli.cannot_write", "no se puede escribir {file}", "cannot write {file}"),
+    (
+        "cli.no_runtime",
+        "no se puede poner en marcha el entorno de ejecución",
+        "cannot start the runtime",
+    ),
+    (
+        "simulate.bad_script",
+        "el guion {file} no es válido: {error}",
+        "the script {file} is invalid: {error}",
+    ),
+    (
+        "simulate.bad_key",
+        "--keys: `{key}` no es una tecla (dígitos, * o #, o t para que se agote el tiempo)",
+        "--keys: `{key}` is not a key (digits, * or #, or t for a timeout)",
+    ),
     ("import.progress", "{n} filas leídas…", "{n} rows read…"),
+    (
+        "import.cannot_list",
+        "no se pueden listar los archivos de {dir}: {error}",
+        "cannot list the files of {dir}: {error}",
+    ),
+    (
+        "import.thread",
+        "la importación se interrumpió: {error}",
+        "the import thread failed: {error}",
+    ),
+    (
+        "import.store",
+        "la base de datos falló durante la importación: {error}",
+        "the database failed during the import: {error}",
+    ),
     (
         "import.already",
         "{file}: ya importado, nada que hacer",
