@@ -341,7 +341,7 @@ pub fn load_campaigns(
                         Err(e) => bad.push(
                             Msg::new("error.campaign_invalid")
                                 .arg("file", def.dir.join("campaign.toml").display())
-                                .arg("error", e),
+                                .msg("error", e),
                         ),
                     },
                     Err(e) => bad.push(e.msg()),

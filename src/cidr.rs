@@ -18,11 +18,12 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 impl FromStr for Cidr {
-    type Err = String;
+    /// The sentence for people, from the catalogue.
+    type Err = crate::i18n::Msg;
 
-    fn from_str(s: &str) -> Result<Cidr, String> {
+    fn from_str(s: &str) -> Result<Cidr, crate::i18n::Msg> {
         let s = s.trim();
-        let bad = || format!("`{s}` is not an IP address or a CIDR block (like 203.0.113.0/24)");
+        let bad = || crate::i18n::Msg::new("cidr.bad").arg("value", s);
         let net = match s.parse::<ipnet::IpNet>() {
             Ok(net) => net,
             Err(_) => ipnet::IpNet::from(IpAddr::from_str(s).map_err(|_| bad())?),
@@ -47,9 +48,15 @@ impl Cidr {
 }
 
 /// Parses a list of blocks from the config key `key`, naming the bad entry.
-pub fn parse_list(key: &str, items: &[String]) -> Result<Vec<Cidr>, String> {
+pub fn parse_list(key: &str, items: &[String]) -> Result<Vec<Cidr>, crate::i18n::Msg> {
     items
         .iter()
-        .map(|i| i.parse::<Cidr>().map_err(|e| format!("{key}: {e}")))
+        .map(|i| {
+            i.parse::<Cidr>().map_err(|e| {
+                crate::i18n::Msg::new("error.in")
+                    .arg("what", key)
+                    .msg("error", e)
+            })
+        })
         .collect()
 }

@@ -512,12 +512,13 @@ impl FileQuality {
             out.push_str(&format!("    {line}\n"));
         }
         for (country, m, l, o) in &self.countries {
+            let country = lang.render(&crate::campaign::phone::country_msg(country));
             out.push_str(&format!(
                 "    {}\n",
                 lang.fill(
                     "quality.numbers_in",
                     &[
-                        ("country", country),
+                        ("country", &country),
                         ("mobile", m),
                         ("landline", l),
                         ("other", o)
@@ -606,7 +607,7 @@ pub fn holidays(
             }
             let whose = lang.fill("holidays.campaign", &[("id", &id)]);
             let plan = CampaignPlan::build(&c.def, &config.calling, mid_year).map_err(|e| {
-                UserError::new(Msg::new("error.in").arg("what", &whose).arg("error", e))
+                UserError::new(Msg::new("error.in").arg("what", &whose).msg("error", e))
             })?;
             (plan, whose)
         }
@@ -619,7 +620,7 @@ pub fn holidays(
                 UserError::new(
                     Msg::new("error.in")
                         .arg("what", "[calling]")
-                        .arg("error", e),
+                        .msg("error", e),
                 )
             })?;
             (plan, "[calling]".to_string())
@@ -672,8 +673,8 @@ pub fn holidays(
         out.push_str(&format!(
             "  {date}  {}  {:<55} {}\n",
             lang.weekday(date.weekday()),
-            h.name,
-            h.scope
+            lang.render(&h.name_msg()),
+            lang.render(&h.scope_msg())
         ));
         n += 1;
     }
@@ -757,13 +758,17 @@ mod tests {
         );
         for line in [
             "  2026-09-11  Fri  Fiesta Nacional de Cataluña",
-            "  2026-09-24  Thu  Fiesta local",
-            "  2026-06-05  Fri  Fiesta local",
+            "  2026-09-24  Thu  Local holiday",
+            "  2026-06-05  Fri  Local holiday",
             "  2026-04-06  Mon  Lunes de Pascua",
         ] {
             assert!(out.contains(line), "{line}\n{out}");
         }
         assert!(out.contains("local, Barcelona"), "{out}");
+        config.ui.language = Lang::Es;
+        let es = holidays(&config, None, Some("barcelona"), None, now).unwrap();
+        assert!(es.contains("  2026-09-24  jue  Fiesta local"), "{es}");
+        config.ui.language = Lang::En;
         assert!(!out.contains("Jueves Santo"), "{out}");
         let md = holidays(&config, Some(2026), Some("MD"), None, now).unwrap();
         assert!(

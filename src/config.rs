@@ -820,9 +820,10 @@ impl Config {
                 return Err(rule("config.greater_than_0", key));
             }
         }
-        crate::cidr::parse_list("server.allow_from", &self.server.allow_from).map_err(plain)?;
+        crate::cidr::parse_list("server.allow_from", &self.server.allow_from)
+            .map_err(ConfigError::Rule)?;
         crate::cidr::parse_list("server.trusted_proxies", &self.server.trusted_proxies)
-            .map_err(plain)?;
+            .map_err(ConfigError::Rule)?;
         if self.calling.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError::Rule(
                 Msg::new("config.bad_timezone")
@@ -958,12 +959,6 @@ impl Config {
         let (control, _) = self.webhook_urls(listen, secret);
         control.replacen("/apivoice/control/", "/apivoice/inbound/", 1)
     }
-}
-
-/// A rule whose sentence is not in the catalogue yet (`server.allow_from` and
-/// `server.trusted_proxies` entries, worded by `guard`), said as it is.
-pub(crate) fn plain(text: String) -> ConfigError {
-    ConfigError::Rule(crate::i18n::Msg::new("error.plain").arg("error", text))
 }
 
 /// Applies `PREGONERO_<SECTION>_<KEY>=value` overrides. A value is parsed as a TOML number,

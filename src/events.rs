@@ -35,10 +35,11 @@ pub struct EventsSettings {
 
 impl EventsFile {
     /// Validates the section; `None` when it names no URL. Errors name the key at fault.
-    pub fn settings(&self) -> Result<Option<EventsSettings>, String> {
+    pub fn settings(&self) -> Result<Option<EventsSettings>, crate::i18n::Msg> {
+        use crate::i18n::Msg;
         let Some(url) = self.url.as_deref().map(str::trim) else {
             if self.types.is_some() {
-                return Err("events.types is set but events.url is missing".into());
+                return Err(Msg::new("rule.events_no_url"));
             }
             return Ok(None);
         };
@@ -46,7 +47,7 @@ impl EventsFile {
             .ok()
             .is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
         if !valid {
-            return Err("events.url must be an http:// or https:// URL with a host".into());
+            return Err(Msg::new("rule.http_url").arg("key", "events.url"));
         }
         let types = match &self.types {
             None => EVENT_TYPES.iter().map(|t| t.to_string()).collect(),
@@ -55,17 +56,16 @@ impl EventsFile {
                 for t in list {
                     let t = t.trim();
                     if !EVENT_TYPES.contains(&t) {
-                        return Err(format!(
-                            "events.types: \"{t}\" is not an event type ({})",
-                            EVENT_TYPES.join(", ")
-                        ));
+                        return Err(Msg::new("rule.events_type")
+                            .arg("value", t)
+                            .arg("types", EVENT_TYPES.join(", ")));
                     }
                     if !out.iter().any(|o| o == t) {
                         out.push(t.to_string());
                     }
                 }
                 if out.is_empty() {
-                    return Err("events.types is empty: leave it out to send every type".into());
+                    return Err(Msg::new("rule.events_types_empty"));
                 }
                 out
             }
@@ -160,11 +160,14 @@ mod tests {
 
     #[test]
     fn bad_sections_are_named() {
-        let err = |f: EventsFile| f.settings().unwrap_err();
+        let err = |f: EventsFile| crate::i18n::Lang::En.render(&f.settings().unwrap_err());
         assert!(err(file(Some("ftp://x"), None)).contains("events.url"));
         assert!(err(file(Some("http://x"), Some(&["call.rang"]))).contains("\"call.rang\""));
         assert!(err(file(Some("http://x"), Some(&[]))).contains("events.types is empty"));
         assert!(err(file(None, Some(&["optout"]))).contains("events.url is missing"));
+        let es = crate::i18n::Lang::Es
+            .render(&file(Some("http://x"), Some(&[])).settings().unwrap_err());
+        assert!(es.contains("events.types está vacío"), "{es}");
     }
 
     /// HMAC-SHA256 written out from its definition (RFC 2104), independent of the `hmac` crate.

@@ -63,8 +63,9 @@ impl SourcePolicy {
     pub fn from_config(
         c: &crate::config::Config,
     ) -> Result<SourcePolicy, crate::config::ConfigError> {
-        let list =
-            |key: &str, items: &[String]| parse_list(key, items).map_err(crate::config::plain);
+        let list = |key: &str, items: &[String]| {
+            parse_list(key, items).map_err(crate::config::ConfigError::Rule)
+        };
         Ok(SourcePolicy {
             allow: list("server.allow_from", &c.server.allow_from)?,
             trusted_proxies: list("server.trusted_proxies", &c.server.trusted_proxies)?,
@@ -165,6 +166,7 @@ pub async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::Lang;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -194,13 +196,17 @@ mod tests {
             "host",
             "10.0.0.0/x",
         ] {
-            let e = bad.parse::<Cidr>().unwrap_err();
+            let e = Lang::En.render(&bad.parse::<Cidr>().unwrap_err());
             assert!(e.contains("is not an IP address"), "{bad}: {e}");
         }
         let e = parse_list("server.allow_from", &["10.0.0.0/8".into(), "nope".into()]).unwrap_err();
         assert_eq!(
-            e,
+            Lang::En.render(&e),
             "server.allow_from: `nope` is not an IP address or a CIDR block (like 203.0.113.0/24)"
+        );
+        assert_eq!(
+            Lang::Es.render(&e),
+            "server.allow_from: `nope` no es una dirección IP ni un bloque CIDR (como 203.0.113.0/24)"
         );
     }
 

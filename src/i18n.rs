@@ -783,7 +783,6 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "until \"{value}\" no es una fecha (AAAA-MM-DD o DD/MM/AAAA)",
         "until \"{value}\" is not a date (YYYY-MM-DD or DD/MM/YYYY)",
     ),
-    ("dnc.bad_hours", "horario \"{value}\": {error}", "hours \"{value}\": {error}"),
     ("dnc.unreadable_row", "fila ilegible: {error}", "unreadable row: {error}"),
     (
         "dnc.not_a_digest",
@@ -900,7 +899,37 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "proxy on http://{address} → {backends} backend(s)",
     ),
     ("cli.cannot_write", "no se puede escribir {file}", "cannot write {file}"),
+    (
+        "cli.no_runtime",
+        "no se puede poner en marcha el entorno de ejecución",
+        "cannot start the runtime",
+    ),
+    (
+        "simulate.bad_script",
+        "el guion {file} no es válido: {error}",
+        "the script {file} is invalid: {error}",
+    ),
+    (
+        "simulate.bad_key",
+        "--keys: `{key}` no es una tecla (dígitos, * o #, o t para que se agote el tiempo)",
+        "--keys: `{key}` is not a key (digits, * or #, or t for a timeout)",
+    ),
     ("import.progress", "{n} filas leídas…", "{n} rows read…"),
+    (
+        "import.cannot_list",
+        "no se pueden listar los archivos de {dir}: {error}",
+        "cannot list the files of {dir}: {error}",
+    ),
+    (
+        "import.thread",
+        "la importación se interrumpió: {error}",
+        "the import thread failed: {error}",
+    ),
+    (
+        "import.store",
+        "la base de datos falló durante la importación: {error}",
+        "the database failed during the import: {error}",
+    ),
     (
         "import.already",
         "{file}: ya importado, nada que hacer",
@@ -1034,6 +1063,34 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "phone.invalid",
         "\"{value}\" no es un número válido en {country}",
         "\"{value}\" is not a valid number in {country}",
+    ),
+    // Countries of phone numbers (`phone::country_msg`): the common ones by name.
+    ("country.ES", "España", "Spain"),
+    ("country.PT", "Portugal", "Portugal"),
+    ("country.FR", "Francia", "France"),
+    ("country.AD", "Andorra", "Andorra"),
+    ("country.GI", "Gibraltar", "Gibraltar"),
+    ("country.MA", "Marruecos", "Morocco"),
+    ("country.GB", "el Reino Unido", "the United Kingdom"),
+    ("country.IE", "Irlanda", "Ireland"),
+    ("country.DE", "Alemania", "Germany"),
+    ("country.IT", "Italia", "Italy"),
+    ("country.NL", "los Países Bajos", "the Netherlands"),
+    ("country.BE", "Bélgica", "Belgium"),
+    ("country.CH", "Suiza", "Switzerland"),
+    ("country.RO", "Rumanía", "Romania"),
+    ("country.US", "los Estados Unidos", "the United States"),
+    ("country.MX", "México", "Mexico"),
+    ("country.CO", "Colombia", "Colombia"),
+    ("country.AR", "Argentina", "Argentina"),
+    ("country.EC", "Ecuador", "Ecuador"),
+    ("country.PE", "Perú", "Peru"),
+    ("country.VE", "Venezuela", "Venezuela"),
+    ("country.iso", "{iso}", "{iso}"),
+    (
+        "country.calling_code",
+        "el país con prefijo +{code}",
+        "the country with calling code +{code}",
     ),
     // Dates and times of a contact list (`dates::DateError`): they follow the value.
     ("date.empty", "está vacía", "is empty"),
@@ -1191,6 +1248,336 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "template.missing_column",
         "{key} usa {{column}}, que no es una columna del CSV (columnas: {columns})",
         "{key} uses {{column}}, which is not a column of the CSV (columns: {columns})",
+    ),
+    // The rules of campaign.toml (`check`, `campaigns`, the `error:` line); `{key}` is the key
+    // as written in the file.
+    (
+        "campaign.syntax",
+        "línea {line}: {error}",
+        "line {line}: {error}",
+    ),
+    ("rule.required", "{key} es obligatorio", "{key} is required"),
+    ("rule.empty", "{key} está vacío", "{key} is empty"),
+    (
+        "rule.one_key",
+        "{key} debe ser una tecla 0-9, * o #; es \"{value}\"",
+        "{key} must be one key 0-9, * or #, got \"{value}\"",
+    ),
+    (
+        "rule.keys_clash",
+        "{a} y {b} son las dos \"{value}\": cada tecla de un menú debe ser distinta",
+        "{a} and {b} are both \"{value}\": each key of a menu must be different",
+    ),
+    ("rule.key_then", "{key} {error}", "{key} {error}"),
+    (
+        "rule.target",
+        "debe ser queue:NOMBRE, extension:NÚMERO, pstn:+34… o desk:EQUIPO; es \"{value}\"",
+        "must be queue:NAME, extension:NUMBER, pstn:+34… or desk:TEAM, got \"{value}\"",
+    ),
+    (
+        "rule.target_queue",
+        "debe nombrar una cola con letras, dígitos, '_', '-' o '.'; es \"{value}\"",
+        "must name a queue with letters, digits, '_', '-' or '.', got \"{value}\"",
+    ),
+    (
+        "rule.target_extension",
+        "debe ser una extensión de 1 a 10 dígitos; es \"{value}\"",
+        "must be an extension of 1 to 10 digits, got \"{value}\"",
+    ),
+    (
+        "rule.target_desk",
+        "debe nombrar un equipo de 1 a 64 letras, dígitos, '.', '_' o '-'; es \"{value}\"",
+        "must name a desk team of 1 to 64 letters, digits, '.', '_' or '-', got \"{value}\"",
+    ),
+    (
+        "rule.target_pstn",
+        "debe ser un número internacional como pstn:+34910000000; es \"{value}\"",
+        "must be an international number such as pstn:+34910000000, got \"{value}\"",
+    ),
+    (
+        "rule.agent_key_alone",
+        "reminder.agent_key necesita reminder.agent, el destino de la transferencia",
+        "reminder.agent_key needs reminder.agent, the transfer target",
+    ),
+    (
+        "rule.agent_alone",
+        "reminder.agent necesita reminder.agent_key, la tecla que transfiere",
+        "reminder.agent needs reminder.agent_key, the key that transfers",
+    ),
+    (
+        "rule.http_url",
+        "{key} debe ser una URL http:// o https:// con un host",
+        "{key} must be an http:// or https:// URL with a host",
+    ),
+    (
+        "rule.promotion_agent",
+        "promotion.agent es obligatorio: adónde se transfiere a los interesados (queue:NOMBRE, extension:NÚMERO o pstn:+34…)",
+        "promotion.agent is required: where interested callees are transferred (queue:NAME, extension:NUMBER or pstn:+34…)",
+    ),
+    (
+        "rule.survey_questions",
+        "survey necesita al menos una [[survey.questions]] con un texto",
+        "survey needs at least one [[survey.questions]] with a text",
+    ),
+    (
+        "rule.question_id",
+        "{key} debe tener de 1 a 16 letras, dígitos, '_' o '-'; es \"{value}\"",
+        "{key} must be 1 to 16 letters, digits, '_' or '-', got \"{value}\"",
+    ),
+    (
+        "rule.question_id_taken",
+        "{key} \"{value}\" ya es el id de {other}",
+        "{key} \"{value}\" is already the id of {other}",
+    ),
+    (
+        "rule.question_keys",
+        "{key} debe enumerar teclas como \"1-5\", \"0-9\" o \"1,2,3\"; es \"{value}\"",
+        "{key} must list keys such as \"1-5\", \"0-9\" or \"1,2,3\", got \"{value}\"",
+    ),
+    (
+        "rule.sales_both",
+        "sales tiene queue y agent: ponga solo uno de los dos",
+        "sales has both queue and agent: give one of them",
+    ),
+    (
+        "rule.sales_none",
+        "sales necesita queue (el nombre de una cola de la centralita) o agent (queue:NOMBRE, extension:NÚMERO o pstn:+34…)",
+        "sales needs queue (a PBX queue name) or agent (queue:NAME, extension:NUMBER or pstn:+34…)",
+    ),
+    (
+        "rule.fraction",
+        "{key} debe ser una fracción como 0.03 (al menos 0 y menor que 1); es {value}",
+        "{key} must be a fraction such as 0.03 (at least 0, below 1), got {value}",
+    ),
+    (
+        "rule.predictive_ratio",
+        "{key} debe estar entre 1 (progresivo) y 5; es {value}",
+        "{key} must be between 1 (progressive) and 5, got {value}",
+    ),
+    (
+        "rule.at_most",
+        "{key} debe ser como mucho {max}; es {value}",
+        "{key} must be at most {max}, got {value}",
+    ),
+    (
+        "rule.capture_prompt",
+        "{key} es obligatorio: lo que se le pregunta al destinatario",
+        "{key} is required: what the callee is asked",
+    ),
+    (
+        "rule.capture_field_missing",
+        "{key} es obligatorio: la columna en la que se guarda la transcripción",
+        "{key} is required: the column the transcript is stored under",
+    ),
+    (
+        "rule.capture_field",
+        "{key} debe tener de 1 a {max} minúsculas, dígitos o '_', empezando por una letra; es \"{value}\"",
+        "{key} must be 1 to {max} lowercase letters, digits or '_' starting with a letter, got \"{value}\"",
+    ),
+    (
+        "rule.capture_language",
+        "{key} debe ser un código de idioma como \"es\" o \"es-ES\"; es \"{value}\"",
+        "{key} must be a language code such as \"es\" or \"es-ES\", got \"{value}\"",
+    ),
+    (
+        "rule.capture_field_taken",
+        "{key} \"{value}\" ya es el campo de {other}",
+        "{key} \"{value}\" is already the field of {other}",
+    ),
+    (
+        "rule.words_blank",
+        "{key} no tiene letras ni dígitos que escuchar",
+        "{key} has no letters or digits to listen for",
+    ),
+    (
+        "rule.dispositions_empty",
+        "dispositions debe nombrar al menos un resultado",
+        "dispositions must name at least one disposition",
+    ),
+    (
+        "rule.disposition_name",
+        "dispositions: cada una necesita un nombre de 1 a 64 caracteres",
+        "dispositions: each one needs a name of 1 to 64 characters",
+    ),
+    (
+        "rule.disposition_twice",
+        "dispositions: \"{name}\" aparece dos veces",
+        "dispositions: \"{name}\" is given twice",
+    ),
+    (
+        "rule.events_no_url",
+        "events.types está puesto pero falta events.url",
+        "events.types is set but events.url is missing",
+    ),
+    (
+        "rule.events_type",
+        "events.types: \"{value}\" no es un tipo de evento ({types})",
+        "events.types: \"{value}\" is not an event type ({types})",
+    ),
+    (
+        "rule.events_types_empty",
+        "events.types está vacío: quítelo para enviar todos los tipos",
+        "events.types is empty: leave it out to send every type",
+    ),
+    (
+        "rule.campaign_id",
+        "el nombre de la carpeta \"{id}\" es el id de la campaña y solo puede tener letras, dígitos, '-' y '_'",
+        "the folder name \"{id}\" is the campaign id and may only hold letters, digits, '-' and '_'",
+    ),
+    (
+        "rule.voice_provider",
+        "voice.provider debe ser \"google\" o \"netelip\"; es \"{value}\"",
+        "voice.provider must be \"google\" or \"netelip\", got \"{value}\"",
+    ),
+    (
+        "rule.retry_duration",
+        "{key}: se esperaba una duración como 30s, 10m, 1h o 2d; es \"{value}\"",
+        "{key}: expected a duration such as 30s, 10m, 1h or 2d, got \"{value}\"",
+    ),
+    (
+        "rule.retry_unknown",
+        "{key} no es una regla de reintento (busy, no_answer, failed, unreachable)",
+        "{key} is not a retry rule (busy, no_answer, failed, unreachable)",
+    ),
+    (
+        "rule.date",
+        "{key} \"{value}\" no es una fecha de la forma AAAA-MM-DD",
+        "{key} \"{value}\" is not a date in the form YYYY-MM-DD",
+    ),
+    (
+        "rule.end_before_start",
+        "end {end} es anterior a start {start}",
+        "end {end} is before start {start}",
+    ),
+    (
+        "rule.call_before",
+        "reminder.call_before: se esperaba una duración como 24h o 90m; es \"{value}\"",
+        "reminder.call_before: expected a duration such as 24h or 90m, got \"{value}\"",
+    ),
+    (
+        "rule.other_section",
+        "tiene una sección [{section}] pero kind = \"{kind}\"",
+        "has a [{section}] section but kind = \"{kind}\"",
+    ),
+    (
+        "rule.missing_section",
+        "kind = \"{kind}\" necesita una sección [{kind}]",
+        "kind = \"{kind}\" needs a [{kind}] section",
+    ),
+    (
+        "rule.consent_valid_for",
+        "consent_valid_for: se esperaba una duración como \"24 months\", \"2 years\" o \"90 days\"; es \"{value}\"",
+        "consent_valid_for: expected a duration such as \"24 months\", \"2 years\" or \"90 days\", got \"{value}\"",
+    ),
+    (
+        "rule.unknown_region",
+        "unknown_region \"{value}\": se esperaba \"national\" (solo días nacionales) o \"any\" (no se llama en el festivo de ninguna región)",
+        "unknown_region \"{value}\": expected \"national\" (national days only) or \"any\" (no call on any region's holiday)",
+    ),
+    (
+        "rule.holiday_region",
+        "holiday_region \"{value}\" no es una región de España (un código ISO 3166-2:ES como CT o MD, o un nombre como Cataluña)",
+        "holiday_region \"{value}\" is not a Spanish region (an ISO 3166-2:ES code such as CT or MD, or a name such as Cataluña)",
+    ),
+    (
+        "rule.holiday_calendar",
+        "holiday_calendar \"{value}\" no es un calendario conocido (se esperaba \"ES\" o \"none\")",
+        "holiday_calendar \"{value}\" is not a known calendar (expected \"ES\" or \"none\")",
+    ),
+    (
+        "rule.calendar_year",
+        "holiday_calendar \"{value}\": el año {year} está fuera de rango",
+        "holiday_calendar \"{value}\": year {year} is out of range",
+    ),
+    (
+        "rule.holiday_date",
+        "holidays \"{value}\": se esperaba una fecha AAAA-MM-DD, p. ej. \"2026-05-15\", seguida si acaso de una región o provincia (\"2026-09-24 Barcelona\")",
+        "holidays \"{value}\": expected a date as YYYY-MM-DD, e.g. \"2026-05-15\", optionally followed by a region or province (\"2026-09-24 Barcelona\")",
+    ),
+    (
+        "rule.holiday_place",
+        "holidays \"{value}\": \"{place}\" no es una comunidad autónoma (p. ej. CT, Cataluña) ni una provincia (p. ej. Barcelona, 08) de España",
+        "holidays \"{value}\": \"{place}\" is not a Spanish region (e.g. CT, Cataluña) or province (e.g. Barcelona, 08)",
+    ),
+    (
+        "rule.schedule_fields",
+        "schedule \"{line}\" debe tener cinco campos: minuto hora día-del-mes mes día-de-la-semana (p. ej. \"0 9 * * mon-fri\")",
+        "schedule \"{line}\" must have five fields: minute hour day-of-month month day-of-week (e.g. \"0 9 * * mon-fri\")",
+    ),
+    (
+        "rule.schedule_weekday",
+        "schedule \"{line}\": {value} no es un día de la semana (0-7)",
+        "schedule \"{line}\": {value} is not a weekday (0-7)",
+    ),
+    (
+        "rule.schedule_invalid",
+        "schedule \"{line}\" no es una línea de crontab válida: {error}",
+        "schedule \"{line}\" is not a valid crontab line: {error}",
+    ),
+    (
+        "rule.schedule_never",
+        "schedule \"{line}\" no se cumple nunca",
+        "schedule \"{line}\" never fires",
+    ),
+    // Weekly calling hours (`hours`, `dnc --hours`).
+    ("hours.line", "horario \"{line}\": {error}", "hours \"{line}\": {error}"),
+    (
+        "hours.expected",
+        "se esperaba DÍAS HH:MM-HH:MM, p. ej. \"mon-fri 09:00-21:00\"",
+        "expected DAYS HH:MM-HH:MM, e.g. \"mon-fri 09:00-21:00\"",
+    ),
+    (
+        "hours.backwards",
+        "{start}-{end} no termina después de empezar; un tramo no puede pasar de medianoche, así que escríbalo en dos líneas (p. ej. \"mon 22:00-24:00\" y \"tue 00:00-06:00\")",
+        "{start}-{end} does not end after it starts; a range cannot cross midnight, so write it as two lines (e.g. \"mon 22:00-24:00\" and \"tue 00:00-06:00\")",
+    ),
+    (
+        "hours.not_a_day",
+        "\"{value}\" no es un día ({days})",
+        "\"{value}\" is not a day ({days})",
+    ),
+    (
+        "hours.not_a_time",
+        "\"{value}\" no es una hora (HH:MM de 00:00 a 24:00)",
+        "\"{value}\" is not a time (HH:MM from 00:00 to 24:00)",
+    ),
+    // Local holidays of the configuration (`holidays`, `explain`).
+    ("holiday.local", "Fiesta local", "Local holiday"),
+    ("holiday.as_written", "{text}", "{text}"),
+    ("holiday.scope_local", "local", "local"),
+    ("holiday.scope_local_in", "local, {place}", "local, {place}"),
+    // A contact list that cannot be read as a whole (`check`, `import`).
+    (
+        "csv.empty",
+        "el archivo está vacío: hace falta una fila de cabecera con una columna de teléfono",
+        "the file is empty: a header row with a phone column is required",
+    ),
+    (
+        "csv.header_is_data",
+        "la primera fila ({columns}) tiene un número de teléfono, no nombres de columna: añada una fila de cabecera como telefono;nombre",
+        "the first row ({columns}) holds a phone number, not column names: add a header row such as telefono;nombre",
+    ),
+    (
+        "csv.no_phone_column",
+        "no hay columna de teléfono en la cabecera ({columns}); llámela telefono, teléfono, movil, móvil, tel, numero, phone o mobile",
+        "no phone column in the header ({columns}); name it telefono, teléfono, movil, móvil, tel, numero, phone or mobile",
+    ),
+    (
+        "csv.changed",
+        "el archivo cambió mientras se leía (¿se está escribiendo todavía?)",
+        "the file changed while it was being read (is it still being written?)",
+    ),
+    (
+        "csv.row_too_long",
+        "línea {line}: la fila que empieza aquí ocupa más de 1 MB, así que probablemente unas comillas (\") no se cierran; cierre o quite esas comillas",
+        "line {line}: the row that starts here runs on for more than 1 MB, so a quote (\") in it is probably never closed; close or remove that quote",
+    ),
+    ("csv.line", "línea {line}: {error}", "line {line}: {error}"),
+    // Address blocks (`server.allow_from`, `server.trusted_proxies`).
+    (
+        "cidr.bad",
+        "`{value}` no es una dirección IP ni un bloque CIDR (como 203.0.113.0/24)",
+        "`{value}` is not an IP address or a CIDR block (like 203.0.113.0/24)",
     ),
 ];
 

@@ -293,19 +293,20 @@ fn main() -> ExitCode {
             "info,sqlx=warn"
         },
     );
+    // Errors are said in the configured language; Spanish (or the file's `[ui] language`, if it
+    // can be read at all) when the configuration itself could not be loaded.
+    let mut lang = Config::language_hint(cli.config.as_deref());
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            let e = anyhow::Error::new(UserError::new(Msg::new("cli.no_runtime")).because(e));
+            eprintln!("{}", commands::error_line_in(&e, lang));
             return ExitCode::FAILURE;
         }
     };
-    // Errors are said in the configured language; Spanish (or the file's `[ui] language`, if it
-    // can be read at all) when the configuration itself could not be loaded.
-    let mut lang = Config::language_hint(cli.config.as_deref());
     match rt.block_on(dispatch(cli, &mut lang)) {
         Ok(code) => code,
         Err(e) => {
@@ -526,7 +527,7 @@ async fn import(
             UserError::new(
                 Msg::new("error.campaign_invalid")
                     .arg("file", dir.join("campaign.toml").display())
-                    .arg("error", e),
+                    .msg("error", e),
             )
         })?;
     let store = app::open_store(config).await?;
@@ -558,10 +559,7 @@ async fn import(
         eprint!("\r\x1b[K");
     }
     store.close().await;
-    let summary = result.map_err(|e| match e.msg() {
-        Some(m) => anyhow::Error::new(UserError::new(m)),
-        None => anyhow::Error::new(e),
-    })?;
+    let summary = result.map_err(|e| UserError::new(e.msg()))?;
     print!("{}", summary.render(lang));
     Ok(ExitCode::SUCCESS)
 }
@@ -651,7 +649,13 @@ async fn simulate(a: SimArgs) -> anyhow::Result<ExitCode> {
         Some(p) => {
             let text =
                 std::fs::read_to_string(p).map_err(|e| UserError::new(Msg::read_error(p, &e)))?;
-            Script::parse_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+            Script::parse_toml(&text).map_err(|e| {
+                UserError::new(
+                    Msg::new("simulate.bad_script")
+                        .arg("file", p.display())
+                        .arg("error", e),
+                )
+            })?
         }
         None => Script::default(),
     };
@@ -683,7 +687,7 @@ async fn simulate(a: SimArgs) -> anyhow::Result<ExitCode> {
 /// `pregonero simulate --inbound-url`: one inbound call, every exchange printed; fails when the
 /// daemon refused a request.
 async fn simulate_inbound(a: &SimArgs, url: &str) -> anyhow::Result<ExitCode> {
-    let keys = simulator::parse_keys(&a.keys).map_err(|e| anyhow::anyhow!("--keys: {e}"))?;
+    let keys = simulator::parse_keys(&a.keys).map_err(UserError::new)?;
     let cfg = SimulatorConfig {
         api: a.api.clone(),
         speed: a.speed,

@@ -281,7 +281,11 @@ impl FolderWatcher {
             Campaign::load(dir).map_err(|e| e.to_string()).and_then(
                 |def| match CampaignPlan::build(&def, &self.config.calling, now) {
                     Ok(plan) => Ok(ActiveCampaign { def, plan }),
-                    Err(e) => Err(format!("{}: {e}", dir.join("campaign.toml").display())),
+                    Err(e) => Err(format!(
+                        "{}: {}",
+                        dir.join("campaign.toml").display(),
+                        crate::i18n::Lang::En.render(&e)
+                    )),
                 },
             );
         let id = dir

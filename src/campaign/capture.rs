@@ -7,6 +7,8 @@
 
 use serde::Deserialize;
 
+use crate::i18n::Msg;
+
 /// Where the capture steps of a campaign run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,39 +69,36 @@ pub fn is_language(l: &str) -> bool {
 }
 
 impl CaptureFile {
-    pub(super) fn settings(
-        self,
-        n: usize,
-        default_language: &str,
-    ) -> Result<CaptureSettings, String> {
+    pub(super) fn settings(self, n: usize, default_language: &str) -> Result<CaptureSettings, Msg> {
         let at = format!("capture[{n}]");
         let prompt = match self.prompt {
             Some(p) if !p.trim().is_empty() => p,
-            _ => return Err(format!("{at}.prompt is required: what the callee is asked")),
+            _ => return Err(Msg::new("rule.capture_prompt").arg("key", format!("{at}.prompt"))),
         };
         let field = self.field.ok_or_else(|| {
-            format!("{at}.field is required: the column the transcript is stored under")
+            Msg::new("rule.capture_field_missing").arg("key", format!("{at}.field"))
         })?;
         if !is_field_name(&field) {
-            return Err(format!(
-                "{at}.field must be 1 to {MAX_FIELD} lowercase letters, digits or '_' starting with a letter, got \"{field}\""
-            ));
+            return Err(Msg::new("rule.capture_field")
+                .arg("key", format!("{at}.field"))
+                .arg("max", MAX_FIELD)
+                .arg("value", field));
         }
         let language = self
             .language
             .unwrap_or_else(|| default_language.to_string());
         if !is_language(&language) {
-            return Err(format!(
-                "{at}.language must be a language code such as \"es\" or \"es-ES\", got \"{language}\""
-            ));
+            return Err(Msg::new("rule.capture_language")
+                .arg("key", format!("{at}.language"))
+                .arg("value", language));
         }
         let silence_seconds = self.silence_seconds.unwrap_or(SILENCE.0);
-        if !(SILENCE.1..=SILENCE.2).contains(&silence_seconds) {
-            return Err(format!(
-                "{at}.silence_seconds must be between {} and {}, got {silence_seconds}",
-                SILENCE.1, SILENCE.2
-            ));
-        }
+        super::settings::between(
+            &format!("{at}.silence_seconds"),
+            silence_seconds,
+            SILENCE.1,
+            SILENCE.2,
+        )?;
         Ok(CaptureSettings {
             prompt,
             field,
@@ -115,17 +114,15 @@ impl CaptureFile {
 pub(super) fn captures(
     files: Vec<CaptureFile>,
     default_language: &str,
-) -> Result<Vec<CaptureSettings>, String> {
+) -> Result<Vec<CaptureSettings>, Msg> {
     let mut out: Vec<CaptureSettings> = Vec::new();
     for (i, f) in files.into_iter().enumerate() {
         let c = f.settings(i + 1, default_language)?;
         if let Some(j) = out.iter().position(|o| o.field == c.field) {
-            return Err(format!(
-                "capture[{}].field \"{}\" is already the field of capture[{}]",
-                i + 1,
-                c.field,
-                j + 1
-            ));
+            return Err(Msg::new("rule.capture_field_taken")
+                .arg("key", format!("capture[{}].field", i + 1))
+                .arg("value", &c.field)
+                .arg("other", format!("capture[{}]", j + 1)));
         }
         out.push(c);
     }
@@ -162,13 +159,10 @@ pub fn says_any(text: &str, words: &[String]) -> bool {
 }
 
 /// Checks the words of a promotion (`promotion.interest_words`…): none blank.
-pub fn words(key: &str, given: Option<Vec<String>>) -> Result<Vec<String>, String> {
+pub fn words(key: &str, given: Option<Vec<String>>) -> Result<Vec<String>, Msg> {
     let words = given.unwrap_or_default();
     if let Some(i) = words.iter().position(|w| normalise(w).is_empty()) {
-        return Err(format!(
-            "{key}[{}] has no letters or digits to listen for",
-            i + 1
-        ));
+        return Err(Msg::new("rule.words_blank").arg("key", format!("{key}[{}]", i + 1)));
     }
     Ok(words)
 }
@@ -186,6 +180,47 @@ mod tests {
         assert!(says_any("¡Sí!", &w(&["si"])));
         assert!(!says_any("", &w(&["si"])));
         assert_eq!(normalise("  Ñandú;\"x\" 😀 "), "nandu x");
+    }
+
+    #[test]
+    fn capture_rules_are_said_in_the_reader_s_language() {
+        use crate::i18n::Lang;
+        let file = |field: &str, silence: u32| CaptureFile {
+            prompt: Some("¿Qué necesita?".into()),
+            field: Some(field.into()),
+            language: None,
+            silence_seconds: Some(silence),
+            confirm: false,
+            at: None,
+        };
+        let e = captures(vec![file("Motivo", 2)], "es").unwrap_err();
+        assert_eq!(
+            Lang::Es.render(&e),
+            "capture[1].field debe tener de 1 a 32 minúsculas, dígitos o '_', empezando por una letra; es \"Motivo\""
+        );
+        assert_eq!(
+            Lang::En.render(&e),
+            "capture[1].field must be 1 to 32 lowercase letters, digits or '_' starting with a letter, got \"Motivo\""
+        );
+        let e = captures(vec![file("motivo", 2), file("motivo", 2)], "es").unwrap_err();
+        assert_eq!(
+            Lang::Es.render(&e),
+            "capture[2].field \"motivo\" ya es el campo de capture[1]"
+        );
+        let e = captures(vec![file("motivo", 30)], "es").unwrap_err();
+        assert_eq!(
+            Lang::En.render(&e),
+            "capture[1].silence_seconds must be between 1 and 10, got 30"
+        );
+        let e = words(
+            "promotion.interest_words",
+            Some(vec!["sí".into(), "¿?".into()]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            Lang::Es.render(&e),
+            "promotion.interest_words[2] no tiene letras ni dígitos que escuchar"
+        );
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::Msg;
+
 /// Default wrap-up after a call, seconds.
 pub const DEFAULT_WRAPUP_SECONDS: u32 = 30;
 
@@ -64,20 +66,23 @@ impl DeskSettings {
         script: Option<String>,
         dispositions: Option<Vec<DispositionFile>>,
         wrapup_seconds: Option<u32>,
-    ) -> Result<DeskSettings, String> {
+    ) -> Result<DeskSettings, Msg> {
         let mut out = DeskSettings {
             script: script.filter(|s| !s.trim().is_empty()),
             ..DeskSettings::default()
         };
         if let Some(w) = wrapup_seconds {
             if w > 3600 {
-                return Err(format!("wrapup_seconds must be at most 3600, got {w}"));
+                return Err(Msg::new("rule.at_most")
+                    .arg("key", "wrapup_seconds")
+                    .arg("max", 3600)
+                    .arg("value", w));
             }
             out.wrapup_seconds = w;
         }
         if let Some(list) = dispositions {
             if list.is_empty() {
-                return Err("dispositions must name at least one disposition".into());
+                return Err(Msg::new("rule.dispositions_empty"));
             }
             let mut seen = Vec::new();
             out.dispositions.clear();
@@ -91,10 +96,10 @@ impl DeskSettings {
                 };
                 let name = name.trim().to_string();
                 if name.is_empty() || name.chars().count() > 64 {
-                    return Err("dispositions: each one needs a name of 1 to 64 characters".into());
+                    return Err(Msg::new("rule.disposition_name"));
                 }
                 if seen.contains(&name.to_lowercase()) {
-                    return Err(format!("dispositions: \"{name}\" is given twice"));
+                    return Err(Msg::new("rule.disposition_twice").arg("name", name));
                 }
                 seen.push(name.to_lowercase());
                 out.dispositions.push(Disposition { name, callback });
@@ -157,12 +162,11 @@ pub fn valid_name(value: &str) -> bool {
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// A name or a team, for a `campaign.toml` key (`desk:TEAM`): the sentence names `what`.
-pub fn check_name(what: &str, value: &str) -> anyhow::Result<()> {
+/// A name or a team (`desk:TEAM` in `campaign.toml`): `key` is the catalogue's sentence for
+/// it, filled with the value.
+pub fn check_name(key: &str, value: &str) -> Result<(), Msg> {
     if !valid_name(value) {
-        anyhow::bail!(
-            "the {what} must be 1 to 64 letters, digits, '.', '_' or '-', got \"{value}\""
-        );
+        return Err(Msg::new(key).arg("value", value));
     }
     Ok(())
 }
@@ -197,15 +201,32 @@ mod tests {
             "Hola Ana, su plan Fibra 1G {x}"
         );
         assert!(DeskSettings::build(None, Some(vec![]), None).is_err());
-        assert!(DeskSettings::build(None, None, Some(7200))
-            .unwrap_err()
-            .contains("wrapup_seconds"));
+        let wrapup = DeskSettings::build(None, None, Some(7200)).unwrap_err();
+        assert_eq!(
+            crate::i18n::Lang::En.render(&wrapup),
+            "wrapup_seconds must be at most 3600, got 7200"
+        );
+        assert_eq!(
+            crate::i18n::Lang::Es.render(&wrapup),
+            "wrapup_seconds debe ser como mucho 3600; es 7200"
+        );
         let twice = vec![
             DispositionFile::Name("venta".into()),
             DispositionFile::Name("Venta".into()),
         ];
-        assert!(DeskSettings::build(None, Some(twice), None)
-            .unwrap_err()
-            .contains("twice"));
+        let e = DeskSettings::build(None, Some(twice), None).unwrap_err();
+        assert!(crate::i18n::Lang::En.render(&e).contains("twice"));
+    }
+
+    #[test]
+    fn a_desk_team_name_is_checked_in_the_reader_s_language() {
+        let e = check_name("rule.target_desk", "ventas norte").unwrap_err();
+        assert!(crate::i18n::Lang::Es
+            .render(&e)
+            .starts_with("debe nombrar un equipo"));
+        assert!(crate::i18n::Lang::En
+            .render(&e)
+            .starts_with("must name a desk team"));
+        assert!(check_name("rule.target_desk", "ventas-norte").is_ok());
     }
 }

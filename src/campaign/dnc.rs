@@ -42,11 +42,7 @@ pub fn parse_hours(text: &str) -> Result<String, Msg> {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();
-    crate::schedule::window::WeeklyHours::parse(&lines).map_err(|e| {
-        Msg::new("dnc.bad_hours")
-            .arg("value", text.trim())
-            .arg("error", e)
-    })?;
+    crate::schedule::window::WeeklyHours::parse(&lines)?;
     Ok(lines.join("|"))
 }
 

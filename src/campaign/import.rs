@@ -86,18 +86,20 @@ pub enum ImportError {
 }
 
 impl ImportError {
-    /// The sentence for people, where there is one in the catalogue (`None`: a store or thread
-    /// failure, said as it is).
-    pub fn msg(&self) -> Option<Msg> {
+    /// The sentence for people, from the catalogue (a store or thread failure keeps its own
+    /// words after it).
+    pub fn msg(&self) -> Msg {
         match self {
-            ImportError::Csv(e) => Some(e.msg()),
-            ImportError::Rejects { file, source } => Some(
-                Msg::new("import.rejects_unwritable")
-                    .arg("file", file)
-                    .arg("error", source),
-            ),
-            ImportError::Template(m) => Some(m.clone()),
-            _ => None,
+            ImportError::Csv(e) => e.msg(),
+            ImportError::Rejects { file, source } => Msg::new("import.rejects_unwritable")
+                .arg("file", file)
+                .arg("error", source),
+            ImportError::List { dir, source } => Msg::new("import.cannot_list")
+                .arg("dir", dir)
+                .arg("error", source),
+            ImportError::Template(m) => m.clone(),
+            ImportError::Thread(e) => Msg::new("import.thread").arg("error", e),
+            ImportError::Store(e) => Msg::new("import.store").arg("error", e),
         }
     }
 }
@@ -352,6 +354,25 @@ mod tests {
     use super::*;
     use crate::campaign::csv::{RejectReason, RejectTally, Rejected};
     use crate::campaign::phone::PhoneError;
+
+    #[test]
+    fn import_failures_are_said_in_the_reader_s_language() {
+        let e = ImportError::List {
+            dir: "campaigns/c".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert!(Lang::Es
+            .render(&e.msg())
+            .starts_with("no se pueden listar los archivos de campaigns/c: "));
+        assert!(Lang::En
+            .render(&e.msg())
+            .starts_with("cannot list the files of campaigns/c: "));
+        let e = ImportError::Thread("task panicked".into());
+        assert_eq!(
+            Lang::Es.render(&e.msg()),
+            "la importación se interrumpió: task panicked"
+        );
+    }
 
     #[test]
     fn the_import_summary_is_spanish_by_default_and_english_with_en() {

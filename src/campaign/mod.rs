@@ -37,8 +37,28 @@ pub enum CampaignError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    /// The file is not TOML, or a key is unknown or of the wrong type: the TOML parser's own
+    /// words (English), with the line when it gives one.
+    #[error("{path}: {}", syntax_en(*.line, .message))]
+    Syntax {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    /// A rule of the file is broken: the sentence from the catalogue (`Display` in English, for
+    /// logs).
+    #[error("{path}: {}", crate::i18n::Lang::En.render(.rule))]
+    Invalid {
+        path: PathBuf,
+        rule: crate::i18n::Msg,
+    },
+}
+
+fn syntax_en(line: Option<usize>, message: &str) -> String {
+    match line {
+        Some(l) => format!("line {l}: {message}"),
+        None => message.to_string(),
+    }
 }
 
 impl CampaignError {
@@ -47,19 +67,24 @@ impl CampaignError {
         use crate::i18n::Msg;
         match self {
             CampaignError::Read { path, source } => Msg::read_error(path, source),
-            CampaignError::Invalid { path, message } => {
-                // `line N: …` from the TOML parser: the line said the reader's way.
-                let line = crate::i18n::toml_line(message);
-                match line {
-                    Some((n, rest)) => Msg::new("error.campaign_invalid_line")
-                        .arg("file", path.display())
-                        .arg("line", n)
-                        .arg("error", rest),
-                    None => Msg::new("error.campaign_invalid")
-                        .arg("file", path.display())
-                        .arg("error", message),
-                }
-            }
+            CampaignError::Syntax {
+                path,
+                line: Some(n),
+                message,
+            } => Msg::new("error.campaign_invalid_line")
+                .arg("file", path.display())
+                .arg("line", n)
+                .arg("error", message),
+            CampaignError::Syntax {
+                path,
+                line: None,
+                message,
+            } => Msg::new("error.campaign_invalid")
+                .arg("file", path.display())
+                .arg("error", message),
+            CampaignError::Invalid { path, rule } => Msg::new("error.campaign_invalid")
+                .arg("file", path.display())
+                .msg("error", rule.clone()),
         }
     }
 }
@@ -310,18 +335,17 @@ impl Campaign {
 
     /// Parses the text of a `campaign.toml`; `path` is only used in error messages.
     pub fn parse(id: &str, dir: &Path, path: &Path, text: &str) -> Result<Campaign, CampaignError> {
-        let invalid = |message: String| CampaignError::Invalid {
+        use crate::i18n::Msg;
+        let invalid = |rule: Msg| CampaignError::Invalid {
             path: path.to_path_buf(),
-            message,
+            rule,
         };
-        let file: CampaignFile = toml::from_str(text).map_err(|e| {
-            let line = e
+        let file: CampaignFile = toml::from_str(text).map_err(|e| CampaignError::Syntax {
+            path: path.to_path_buf(),
+            line: e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            match line {
-                Some(l) => invalid(format!("line {l}: {}", e.message())),
-                None => invalid(e.message().to_string()),
-            }
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+            message: e.message().to_string(),
         })?;
         // Letters and digits of any script ("campaña-otoño"), '-' and '_': a name that is safe
         // in a path, a URL segment and a metric label once escaped.
@@ -330,46 +354,48 @@ impl Campaign {
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(invalid(format!(
-                "the folder name \"{id}\" is the campaign id and may only hold letters, digits, '-' and '_'"
-            )));
+            return Err(invalid(Msg::new("rule.campaign_id").arg("id", id)));
         }
         if file.max_attempts == 0 {
-            return Err(invalid("max_attempts must be at least 1".into()));
+            return Err(invalid(
+                Msg::new("config.at_least_1").arg("key", "max_attempts"),
+            ));
         }
-        if !(5..=120).contains(&file.ring_seconds) {
-            return Err(invalid(format!(
-                "ring_seconds must be between 5 and 120, got {}",
-                file.ring_seconds
-            )));
-        }
+        settings::between("ring_seconds", file.ring_seconds, 5, 120).map_err(invalid)?;
         if let Some(cps) = file.calls_per_second {
             if cps.is_nan() || cps <= 0.0 {
-                return Err(invalid("calls_per_second must be greater than 0".into()));
+                return Err(invalid(
+                    Msg::new("config.greater_than_0").arg("key", "calls_per_second"),
+                ));
             }
         }
         if file.max_concurrent_calls == Some(0) {
-            return Err(invalid("max_concurrent_calls must be at least 1".into()));
+            return Err(invalid(
+                Msg::new("config.at_least_1").arg("key", "max_concurrent_calls"),
+            ));
         }
         if let Some(tz) = &file.timezone {
             if tz.parse::<chrono_tz::Tz>().is_err() {
-                return Err(invalid(format!(
-                    "timezone \"{tz}\" is not an IANA time zone such as Europe/Madrid"
-                )));
+                return Err(invalid(
+                    Msg::new("config.bad_timezone")
+                        .arg("key", "timezone")
+                        .arg("value", tz),
+                ));
             }
         }
         if !matches!(file.voice.provider.as_str(), "google" | "netelip") {
-            return Err(invalid(format!(
-                "voice.provider must be \"google\" or \"netelip\", got \"{}\"",
-                file.voice.provider
-            )));
+            return Err(invalid(
+                Msg::new("rule.voice_provider").arg("value", &file.voice.provider),
+            ));
         }
         let mut retry = RetryDelays::default();
         for (key, value) in &file.retry {
             let d = parse_duration(value).ok_or_else(|| {
-                invalid(format!(
-                    "retry.{key}: expected a duration such as 30s, 10m, 1h or 2d, got \"{value}\""
-                ))
+                invalid(
+                    Msg::new("rule.retry_duration")
+                        .arg("key", format!("retry.{key}"))
+                        .arg("value", value),
+                )
             })?;
             match key.as_str() {
                 "busy" => retry.busy = d,
@@ -377,29 +403,31 @@ impl Campaign {
                 "failed" => retry.failed = d,
                 "unreachable" => retry.unreachable = d,
                 other => {
-                    return Err(invalid(format!(
-                        "retry.{other} is not a retry rule (busy, no_answer, failed, unreachable)"
-                    )))
+                    return Err(invalid(
+                        Msg::new("rule.retry_unknown").arg("key", format!("retry.{other}")),
+                    ))
                 }
             }
         }
-        let date =
-            |key: &str, v: &Option<String>| -> Result<Option<chrono::NaiveDate>, CampaignError> {
-                v.as_deref()
-                    .map(|t| {
-                        chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").map_err(|_| {
-                            invalid(format!(
-                                "{key} \"{t}\" is not a date in the form YYYY-MM-DD"
-                            ))
-                        })
-                    })
-                    .transpose()
-            };
+        let date = |key: &str,
+                    v: &Option<String>|
+         -> Result<Option<chrono::NaiveDate>, CampaignError> {
+            v.as_deref()
+                .map(|t| {
+                    chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d")
+                        .map_err(|_| invalid(Msg::new("rule.date").arg("key", key).arg("value", t)))
+                })
+                .transpose()
+        };
         let start = date("start", &file.start)?;
         let end = date("end", &file.end)?;
         if let (Some(s), Some(e)) = (start, end) {
             if e < s {
-                return Err(invalid(format!("end {e} is before start {s}")));
+                return Err(invalid(
+                    Msg::new("rule.end_before_start")
+                        .arg("end", e)
+                        .arg("start", s),
+                ));
             }
         }
         let call_before = match file
@@ -407,11 +435,10 @@ impl Campaign {
             .as_ref()
             .and_then(|r| r.call_before.as_deref())
         {
-            Some(v) => Some(parse_duration(v).ok_or_else(|| {
-                invalid(format!(
-                    "reminder.call_before: expected a duration such as 24h or 90m, got \"{v}\""
-                ))
-            })?),
+            Some(v) => Some(
+                parse_duration(v)
+                    .ok_or_else(|| invalid(Msg::new("rule.call_before").arg("value", v)))?,
+            ),
             None => None,
         };
         let section_present = |k: Kind| match k {
@@ -429,19 +456,14 @@ impl Campaign {
             Kind::Sales,
         ] {
             if other != file.kind && section_present(other) {
-                return Err(invalid(format!(
-                    "has a [{}] section but kind = \"{}\"",
-                    other.as_str(),
-                    file.kind.as_str()
-                )));
+                return Err(invalid(
+                    Msg::new("rule.other_section")
+                        .arg("section", other.as_str())
+                        .arg("kind", file.kind.as_str()),
+                ));
             }
         }
-        let missing = || {
-            invalid(format!(
-                "kind = \"{0}\" needs a [{0}] section",
-                file.kind.as_str()
-            ))
-        };
+        let missing = || invalid(Msg::new("rule.missing_section").arg("kind", file.kind.as_str()));
         let flow = match file.kind {
             Kind::Reminder => file
                 .reminder
@@ -495,11 +517,10 @@ impl Campaign {
             .require_consent
             .unwrap_or(matches!(file.kind, Kind::Promotion | Kind::Sales));
         let consent_valid_for = match &file.consent_valid_for {
-            Some(v) => Some(consent::ValidFor::parse(v).ok_or_else(|| {
-                invalid(format!(
-                    "consent_valid_for: expected a duration such as \"24 months\", \"2 years\" or \"90 days\", got \"{v}\""
-                ))
-            })?),
+            Some(v) => Some(
+                consent::ValidFor::parse(v)
+                    .ok_or_else(|| invalid(Msg::new("rule.consent_valid_for").arg("value", v)))?,
+            ),
             None => None,
         };
         Ok(Campaign {
@@ -738,6 +759,49 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("robocall"), "{e}");
+    }
+
+    #[test]
+    fn campaign_rules_are_said_in_the_reader_s_language() {
+        use crate::i18n::Lang;
+        let bad = |extra: &str| {
+            parse(&format!(
+                "kind = \"announcement\"\ncaller_id = \"1\"\n{extra}\n[announcement]\nmessage = \"x\"\n"
+            ))
+            .unwrap_err()
+            .msg()
+        };
+        let e = bad("ring_seconds = 3");
+        assert_eq!(
+            Lang::Es.render(&e),
+            "campaigns/c1/campaign.toml no es válido: ring_seconds debe estar entre 5 y 120; es 3"
+        );
+        assert_eq!(
+            Lang::En.render(&e),
+            "campaigns/c1/campaign.toml is invalid: ring_seconds must be between 5 and 120, got 3"
+        );
+        let e = bad("retry = { busy = \"soon\" }");
+        assert!(
+            Lang::Es.render(&e).ends_with(
+                "retry.busy: se esperaba una duración como 30s, 10m, 1h o 2d; es \"soon\""
+            ),
+            "{}",
+            Lang::Es.render(&e)
+        );
+        let e = bad("start = \"2026-05-02\"\nend = \"2026-05-01\"");
+        assert!(Lang::Es
+            .render(&e)
+            .ends_with("end 2026-05-01 es anterior a start 2026-05-02"));
+        let e = bad("[promotion]\nmessage = \"y\"");
+        assert!(
+            Lang::Es
+                .render(&e)
+                .ends_with("tiene una sección [promotion] pero kind = \"announcement\""),
+            "{}",
+            Lang::Es.render(&e)
+        );
+        let e = bad("voice = { provider = \"polly\" }");
+        assert!(Lang::Es.render(&e).contains("voice.provider debe ser"));
     }
 
     #[test]

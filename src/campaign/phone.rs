@@ -26,6 +26,8 @@ pub enum PhoneError {
     Letters(String),
     Scientific(String),
     NotANumber(String),
+    /// `country`: the ISO 3166 code (`ES`), or `+NNN` for a calling code of no single country
+    /// (see [`country_msg`]).
     TooShort {
         raw: String,
         country: Option<String>,
@@ -66,12 +68,12 @@ impl PhoneError {
             PhoneError::Scientific(raw) => with("phone.scientific", raw),
             PhoneError::NotANumber(raw) => with("phone.not_a_number", raw),
             PhoneError::TooShort { raw, country } => match country {
-                Some(c) => with("phone.too_short_in", raw).arg("country", c),
+                Some(c) => with("phone.too_short_in", raw).msg("country", country_msg(c)),
                 None => with("phone.too_short", raw),
             },
             PhoneError::TooLong { raw, country } => {
                 let m = match country {
-                    Some(c) => with("phone.too_long_in", raw).arg("country", c),
+                    Some(c) => with("phone.too_long_in", raw).msg("country", country_msg(c)),
                     None => with("phone.too_long", raw),
                 };
                 // Two numbers in one cell: 16 digits or more.
@@ -83,7 +85,7 @@ impl PhoneError {
             }
             PhoneError::UnknownCountryCode(raw) => with("phone.no_country_code", raw),
             PhoneError::Invalid { raw, country } => {
-                with("phone.invalid", raw).arg("country", country)
+                with("phone.invalid", raw).msg("country", country_msg(country))
             }
         }
     }
@@ -422,38 +424,27 @@ fn possible_lengths(p: &PhoneNumber) -> Option<(usize, usize)> {
     })
 }
 
-/// "Spain", or "FR (+33)" for countries without a name here.
+/// The number's country as [`PhoneError`] keeps it: the ISO code (`ES`), or `+NNN` when the
+/// calling code names no single country.
 fn country_label(p: &PhoneNumber) -> String {
-    let code = p.country().code();
-    let Some(id) = p.country().id() else {
-        return format!("the country with calling code +{code}");
-    };
-    let iso = id.as_ref();
-    let name = match iso {
-        "ES" => "Spain",
-        "PT" => "Portugal",
-        "FR" => "France",
-        "AD" => "Andorra",
-        "GI" => "Gibraltar",
-        "MA" => "Morocco",
-        "GB" => "the United Kingdom",
-        "IE" => "Ireland",
-        "DE" => "Germany",
-        "IT" => "Italy",
-        "NL" => "the Netherlands",
-        "BE" => "Belgium",
-        "CH" => "Switzerland",
-        "RO" => "Romania",
-        "US" => "the United States",
-        "MX" => "Mexico",
-        "CO" => "Colombia",
-        "AR" => "Argentina",
-        "EC" => "Ecuador",
-        "PE" => "Peru",
-        "VE" => "Venezuela",
-        _ => return format!("{iso} (+{code})"),
-    };
-    name.to_string()
+    match p.country().id() {
+        Some(id) => id.as_ref().to_string(),
+        None => format!("+{}", p.country().code()),
+    }
+}
+
+/// A country for people: its name from the catalogue for the common ones (`country.ES`:
+/// "España" / "Spain"), its ISO code otherwise, or "the country with calling code +NNN".
+pub fn country_msg(country: &str) -> crate::i18n::Msg {
+    use crate::i18n::Msg;
+    let key = format!("country.{country}");
+    if let Some(code) = country.strip_prefix('+') {
+        Msg::new("country.calling_code").arg("code", code)
+    } else if crate::i18n::has(&key) {
+        Msg::new(&key)
+    } else {
+        Msg::new("country.iso").arg("iso", country)
+    }
 }
 
 #[cfg(test)]
@@ -526,6 +517,26 @@ mod tests {
             Ok(p) => panic!("{raw} was accepted as {p}"),
         };
         assert_eq!(reason("  "), "the phone number is empty");
+        let es_reason = |raw: &str| match normalize(raw, es) {
+            Err(e) => crate::i18n::Lang::Es.render(&e.msg()),
+            Ok(p) => panic!("{raw} was accepted as {p}"),
+        };
+        assert_eq!(
+            es_reason("500123456"),
+            "\"500123456\" no es un número válido en España"
+        );
+        assert_eq!(
+            es_reason("+33 1 23"),
+            "\"+33 1 23\" es demasiado corto para un número de teléfono de Francia"
+        );
+        assert_eq!(
+            country_msg("KR"),
+            crate::i18n::Msg::new("country.iso").arg("iso", "KR")
+        );
+        assert_eq!(
+            crate::i18n::Lang::Es.render(&country_msg("+800")),
+            "el país con prefijo +800"
+        );
         assert_eq!(
             reason("hola"),
             "\"hola\" is not a phone number: it contains letters"

@@ -78,15 +78,17 @@ pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
 
 impl CampaignPlan {
     /// Builds the plan from the campaign and the `[calling]` defaults it overrides. Errors name
-    /// the key at fault.
+    /// the key at fault, in a sentence of the catalogue.
     pub fn build(
         campaign: &Campaign,
         calling: &CallingConfig,
         now: DateTime<Utc>,
-    ) -> Result<CampaignPlan, String> {
+    ) -> Result<CampaignPlan, Msg> {
         let tz_name = campaign.timezone.as_deref().unwrap_or(&calling.timezone);
         let tz: Tz = tz_name.parse().map_err(|_| {
-            format!("timezone \"{tz_name}\" is not an IANA time zone such as Europe/Madrid")
+            Msg::new("config.bad_timezone")
+                .arg("key", "timezone")
+                .arg("value", tz_name)
         })?;
         let hours = WeeklyHours::parse(campaign.hours.as_ref().unwrap_or(&calling.hours))?;
         let year = now.with_timezone(&tz).year();
@@ -102,11 +104,7 @@ impl CampaignPlan {
         let unknown_observes = match unknown.trim().to_ascii_lowercase().as_str() {
             "national" => Observed::National,
             "any" => Observed::AnyRegion,
-            _ => {
-                return Err(format!(
-                    "unknown_region \"{unknown}\": expected \"national\" (national days only) or \"any\" (no call on any region's holiday)"
-                ))
-            }
+            _ => return Err(Msg::new("rule.unknown_region").arg("value", unknown)),
         };
         let holiday_region = match campaign
             .holiday_region
@@ -114,9 +112,11 @@ impl CampaignPlan {
             .or(calling.holiday_region.as_deref())
         {
             None => None,
-            Some(r) => Some(regions::scope_by_name(r).and_then(|s| s.region()).ok_or_else(|| {
-                format!("holiday_region \"{r}\" is not a Spanish region (an ISO 3166-2:ES code such as CT or MD, or a name such as Cataluña)")
-            })?),
+            Some(r) => Some(
+                regions::scope_by_name(r)
+                    .and_then(|s| s.region())
+                    .ok_or_else(|| Msg::new("rule.holiday_region").arg("value", r))?,
+            ),
         };
         let mut local_days = Vec::new();
         for (key, entries) in [
@@ -124,7 +124,10 @@ impl CampaignPlan {
             ("holidays", campaign.holidays.as_ref()),
         ] {
             for entry in entries.into_iter().flatten() {
-                local_days.push(LocalDay::parse(entry).map_err(|e| format!("{key}: {e}"))?);
+                local_days.push(
+                    LocalDay::parse(entry)
+                        .map_err(|e| Msg::new("error.in").arg("what", key).msg("error", e))?,
+                );
             }
         }
         let with_local = |mut h: Holidays, applies: &dyn Fn(&Scope) -> bool| {
@@ -140,7 +143,7 @@ impl CampaignPlan {
         };
         let calendar_of = |observed| {
             // The message names holiday_calendar itself.
-            Holidays::calendar(calendar, observed, years.clone()).map_err(|e| e.to_string())
+            Holidays::calendar(calendar, observed, years.clone())
         };
         let any = unknown_observes == Observed::AnyRegion;
         let window = with_local(calendar_of(unknown_observes)?, &|_| any);
@@ -308,8 +311,8 @@ impl CampaignPlan {
             Msg::new("why.holiday")
                 .arg("day", day)
                 .arg("zone", z.name())
-                .arg("name", &h.name)
-                .arg("scope", &h.scope)
+                .msg("name", h.name_msg())
+                .msg("scope", h.scope_msg())
                 .msg("region", region)
         } else if zones.len() > 1 {
             Msg::new("why.zones_closed").arg(
@@ -779,15 +782,21 @@ mod tests {
         let text = "kind = \"announcement\"\ncaller_id = \"1\"\nholidays = [\"2026-05-15 Narnia\"]\n[announcement]\nmessage = \"x\"\n";
         let c = Campaign::parse("c", Path::new("c"), Path::new("c/campaign.toml"), text).unwrap();
         let e = CampaignPlan::build(&c, &CallingConfig::default(), utc(TUE_11)).unwrap_err();
+        let (en, es) = (Lang::En.render(&e), Lang::Es.render(&e));
         assert!(
-            e.starts_with("holidays: holidays \"2026-05-15 Narnia\""),
-            "{e}"
+            en.starts_with("holidays: holidays \"2026-05-15 Narnia\""),
+            "{en}"
+        );
+        assert!(
+            es.contains("\"Narnia\" no es una comunidad autónoma"),
+            "{es}"
         );
         for bad in ["holiday_region = \"XX\"", "unknown_region = \"all\""] {
             let text = format!("kind = \"announcement\"\ncaller_id = \"1\"\n{bad}\n[announcement]\nmessage = \"x\"\n");
             let c =
                 Campaign::parse("c", Path::new("c"), Path::new("c/campaign.toml"), &text).unwrap();
             let e = CampaignPlan::build(&c, &CallingConfig::default(), utc(TUE_11)).unwrap_err();
+            let e = Lang::En.render(&e);
             assert!(e.contains(bad.split(' ').next().unwrap()), "{e}");
         }
     }
@@ -836,7 +845,13 @@ mod tests {
         let text = "kind = \"announcement\"\ncaller_id = \"1\"\nhours = [\"mon-fry 10:00-15:00\"]\n[announcement]\nmessage = \"x\"\n";
         let c = Campaign::parse("c", Path::new("c"), Path::new("c/campaign.toml"), text).unwrap();
         let e = CampaignPlan::build(&c, &CallingConfig::default(), utc(TUE_11)).unwrap_err();
-        assert!(e.contains("fry"), "{e}");
+        let en = Lang::En.render(&e);
+        assert!(en.contains("\"fry\" is not a day"), "{en}");
+        let es = Lang::Es.render(&e);
+        assert!(
+            es.contains("horario \"mon-fry 10:00-15:00\": \"fry\" no es un día"),
+            "{es}"
+        );
     }
 
     #[test]
@@ -844,6 +859,7 @@ mod tests {
         let text = "kind = \"announcement\"\ncaller_id = \"1\"\nholiday_calendar = \"XX\"\n[announcement]\nmessage = \"x\"\n";
         let c = Campaign::parse("c", Path::new("c"), Path::new("c/campaign.toml"), text).unwrap();
         let e = CampaignPlan::build(&c, &CallingConfig::default(), utc(TUE_11)).unwrap_err();
+        let e = Lang::En.render(&e);
         assert_eq!(e.matches("holiday_calendar").count(), 1, "{e}");
     }
     /// `provincia` values and the regions they are in.

@@ -8,6 +8,8 @@
 
 use serde::Deserialize;
 
+use crate::i18n::Msg;
+
 /// Default number of times a prompt plays before the flow gives up.
 pub const DEFAULT_MAX_PROMPTS: u32 = 3;
 const MAX_MAX_PROMPTS: u32 = 10;
@@ -27,11 +29,11 @@ pub enum TransferTarget {
 }
 
 impl TransferTarget {
-    /// Parses `queue:NAME`, `extension:NUM` or `pstn:+CC…`; the error says what was expected.
-    pub fn parse(text: &str) -> Result<TransferTarget, String> {
+    /// Parses `queue:NAME`, `extension:NUM` or `pstn:+CC…`; the error says what was expected
+    /// (after the key, which the caller puts in front: [`Msg`] `rule.key_then`).
+    pub fn parse(text: &str) -> Result<TransferTarget, Msg> {
         let t = text.trim();
-        let expected =
-            || format!("must be queue:NAME, extension:NUMBER, pstn:+34… or desk:TEAM, got \"{t}\"");
+        let expected = || Msg::new("rule.target").arg("value", t);
         let (kind, value) = t.split_once(':').ok_or_else(expected)?;
         let value = value.trim();
         match kind.trim().to_ascii_lowercase().as_str() {
@@ -42,9 +44,7 @@ impl TransferTarget {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
                 if !ok {
-                    return Err(format!(
-                        "must name a queue with letters, digits, '_', '-' or '.', got \"{t}\""
-                    ));
+                    return Err(Msg::new("rule.target_queue").arg("value", t));
                 }
                 Ok(TransferTarget::Queue(value.to_string()))
             }
@@ -52,14 +52,12 @@ impl TransferTarget {
                 let ok =
                     (1..=10).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit());
                 if !ok {
-                    return Err(format!(
-                        "must be an extension of 1 to 10 digits, got \"{t}\""
-                    ));
+                    return Err(Msg::new("rule.target_extension").arg("value", t));
                 }
                 Ok(TransferTarget::Extension(value.to_string()))
             }
             "desk" => {
-                super::desk::check_name("desk team", value).map_err(|e| e.to_string())?;
+                super::desk::check_name("rule.target_desk", value)?;
                 Ok(TransferTarget::Desk(value.to_string()))
             }
             "pstn" => {
@@ -72,9 +70,7 @@ impl TransferTarget {
                     && digits.bytes().all(|b| b.is_ascii_digit())
                     && !digits.starts_with('0');
                 if !ok {
-                    return Err(format!(
-                        "must be an international number such as pstn:+34910000000, got \"{t}\""
-                    ));
+                    return Err(Msg::new("rule.target_pstn").arg("value", t));
                 }
                 Ok(TransferTarget::Pstn(format!("+{digits}")))
             }
@@ -335,13 +331,13 @@ const OPTOUT: &str = "Hemos anotado que no desea recibir más llamadas. Disculpe
 const OUTRO: &str = "Gracias por responder. Hasta pronto.";
 
 /// A spoken text: given and not blank, or the default.
-fn text(key: &str, given: Option<String>, default: Option<&str>) -> Result<String, String> {
+fn text(key: &str, given: Option<String>, default: Option<&str>) -> Result<String, Msg> {
     match given {
-        Some(t) if t.trim().is_empty() => Err(format!("{key} is empty")),
+        Some(t) if t.trim().is_empty() => Err(Msg::new("rule.empty").arg("key", key)),
         Some(t) => Ok(t),
         None => default
             .map(str::to_string)
-            .ok_or_else(|| format!("{key} is required")),
+            .ok_or_else(|| Msg::new("rule.required").arg("key", key)),
     }
 }
 
@@ -352,38 +348,54 @@ pub fn is_key(k: &str) -> bool {
             .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
 }
 
-fn key(name: &str, given: Option<String>, default: &str) -> Result<String, String> {
+fn key(name: &str, given: Option<String>, default: &str) -> Result<String, Msg> {
     let k = given.unwrap_or_else(|| default.to_string());
     if is_key(k.trim()) {
         Ok(k.trim().to_string())
     } else {
-        Err(format!("{name} must be one key 0-9, * or #, got \"{k}\""))
+        Err(Msg::new("rule.one_key").arg("key", name).arg("value", k))
     }
 }
 
-fn max_prompts(name: &str, given: Option<u32>, default: u32) -> Result<u32, String> {
-    let n = given.unwrap_or(default);
-    if (1..=MAX_MAX_PROMPTS).contains(&n) {
-        Ok(n)
+/// A number of `key` within `min..=max`.
+pub(super) fn between(
+    key: &str,
+    n: impl Into<f64> + Copy + std::fmt::Display,
+    min: u32,
+    max: u32,
+) -> Result<(), Msg> {
+    let v: f64 = n.into();
+    if (f64::from(min)..=f64::from(max)).contains(&v) {
+        Ok(())
     } else {
-        Err(format!(
-            "{name} must be between 1 and {MAX_MAX_PROMPTS}, got {n}"
-        ))
+        Err(Msg::new("config.between")
+            .arg("key", key)
+            .arg("min", min)
+            .arg("max", max)
+            .arg("value", n))
     }
 }
 
-fn target(name: &str, given: &str) -> Result<TransferTarget, String> {
-    TransferTarget::parse(given).map_err(|e| format!("{name} {e}"))
+fn max_prompts(name: &str, given: Option<u32>, default: u32) -> Result<u32, Msg> {
+    let n = given.unwrap_or(default);
+    between(name, n, 1, MAX_MAX_PROMPTS)?;
+    Ok(n)
+}
+
+fn target(name: &str, given: &str) -> Result<TransferTarget, Msg> {
+    TransferTarget::parse(given)
+        .map_err(|e| Msg::new("rule.key_then").arg("key", name).msg("error", e))
 }
 
 /// Keys of one menu must differ, or one of them could never be chosen.
-fn distinct(keys: &[(&str, &str)]) -> Result<(), String> {
+fn distinct(keys: &[(&str, &str)]) -> Result<(), Msg> {
     for (i, (a_name, a)) in keys.iter().enumerate() {
         for (b_name, b) in &keys[i + 1..] {
             if a == b {
-                return Err(format!(
-                    "{a_name} and {b_name} are both \"{a}\": each key of a menu must be different"
-                ));
+                return Err(Msg::new("rule.keys_clash")
+                    .arg("a", a_name)
+                    .arg("b", b_name)
+                    .arg("value", a));
             }
         }
     }
@@ -421,7 +433,7 @@ pub fn parse_keys(spec: &str) -> Option<Vec<String>> {
 }
 
 impl ReminderFile {
-    pub(super) fn settings(self) -> Result<ReminderSettings, String> {
+    pub(super) fn settings(self) -> Result<ReminderSettings, Msg> {
         let confirm_key = key("reminder.confirm_key", self.confirm_key, "1")?;
         let cancel_key = key("reminder.cancel_key", self.cancel_key, "2")?;
         let (agent_key, agent) = match (self.agent_key, self.agent) {
@@ -430,14 +442,8 @@ impl ReminderFile {
                 Some(target("reminder.agent", &a)?),
             ),
             (None, None) => (None, None),
-            (Some(_), None) => {
-                return Err("reminder.agent_key needs reminder.agent, the transfer target".into())
-            }
-            (None, Some(_)) => {
-                return Err(
-                    "reminder.agent needs reminder.agent_key, the key that transfers".into(),
-                )
-            }
+            (Some(_), None) => return Err(Msg::new("rule.agent_key_alone")),
+            (None, Some(_)) => return Err(Msg::new("rule.agent_alone")),
         };
         let mut keys = vec![
             ("reminder.confirm_key", confirm_key.as_str()),
@@ -453,9 +459,7 @@ impl ReminderFile {
                 .map(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
                 .unwrap_or(false);
             if !ok {
-                return Err(
-                    "reminder.notify_url must be an http:// or https:// URL with a host".into(),
-                );
+                return Err(Msg::new("rule.http_url").arg("key", "reminder.notify_url"));
             }
         }
         Ok(ReminderSettings {
@@ -495,7 +499,7 @@ impl ReminderFile {
 }
 
 impl AnnouncementFile {
-    pub(super) fn settings(self) -> Result<AnnouncementSettings, String> {
+    pub(super) fn settings(self) -> Result<AnnouncementSettings, Msg> {
         let repeat_key = match self.repeat_key {
             Some(k) => Some(key("announcement.repeat_key", Some(k), "")?),
             None => None,
@@ -508,7 +512,7 @@ impl AnnouncementFile {
 }
 
 impl PromotionFile {
-    pub(super) fn settings(self) -> Result<PromotionSettings, String> {
+    pub(super) fn settings(self) -> Result<PromotionSettings, Msg> {
         let interest_key = key("promotion.interest_key", self.interest_key, "1")?;
         let optout_key = key("promotion.optout_key", self.optout_key, "9")?;
         distinct(&[
@@ -517,11 +521,7 @@ impl PromotionFile {
         ])?;
         let agent = match self.agent {
             Some(a) => target("promotion.agent", &a)?,
-            None => {
-                return Err(
-                    "promotion.agent is required: where interested callees are transferred (queue:NAME, extension:NUMBER or pstn:+34…)".into(),
-                )
-            }
+            None => return Err(Msg::new("rule.promotion_agent")),
         };
         Ok(PromotionSettings {
             message: text("promotion.message", self.message, None)?,
@@ -555,11 +555,11 @@ impl PromotionFile {
 }
 
 impl SurveyFile {
-    pub(super) fn settings(self) -> Result<SurveySettings, String> {
+    pub(super) fn settings(self) -> Result<SurveySettings, Msg> {
         let default_prompts =
             max_prompts("survey.max_prompts", self.max_prompts, DEFAULT_MAX_PROMPTS)?;
         if self.questions.is_empty() {
-            return Err("survey needs at least one [[survey.questions]] with a text".into());
+            return Err(Msg::new("rule.survey_questions"));
         }
         let mut questions: Vec<SurveyQuestion> = Vec::new();
         for (i, q) in self.questions.into_iter().enumerate() {
@@ -571,19 +571,21 @@ impl SurveyFile {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !id_ok {
-                return Err(format!(
-                    "{at}.id must be 1 to 16 letters, digits, '_' or '-', got \"{id}\""
-                ));
+                return Err(Msg::new("rule.question_id")
+                    .arg("key", format!("{at}.id"))
+                    .arg("value", id));
             }
             if let Some(other) = questions.iter().position(|o| o.id == id) {
-                return Err(format!(
-                    "{at}.id \"{id}\" is already the id of survey.questions[{}]",
-                    other + 1
-                ));
+                return Err(Msg::new("rule.question_id_taken")
+                    .arg("key", format!("{at}.id"))
+                    .arg("value", id)
+                    .arg("other", format!("survey.questions[{}]", other + 1)));
             }
             let spec = q.keys.unwrap_or_else(|| "0-9".into());
             let keys = parse_keys(&spec).ok_or_else(|| {
-                format!("{at}.keys must list keys such as \"1-5\", \"0-9\" or \"1,2,3\", got \"{spec}\"")
+                Msg::new("rule.question_keys")
+                    .arg("key", format!("{at}.keys"))
+                    .arg("value", &spec)
             })?;
             questions.push(SurveyQuestion {
                 id,
@@ -614,7 +616,7 @@ impl SurveyFile {
 }
 
 impl SalesFile {
-    pub(super) fn settings(self) -> Result<SalesSettings, String> {
+    pub(super) fn settings(self) -> Result<SalesSettings, Msg> {
         let target = match (self.queue, self.agent) {
             (Some(q), None) => {
                 // `queue = "ventas"`; `queue:ventas` is accepted too.
@@ -623,44 +625,30 @@ impl SalesFile {
                 target("sales.queue", &format!("queue:{name}"))?
             }
             (None, Some(a)) => target("sales.agent", &a)?,
-            (Some(_), Some(_)) => {
-                return Err("sales has both queue and agent: give one of them".into())
-            }
-            (None, None) => {
-                return Err(
-                    "sales needs queue (a PBX queue name) or agent (queue:NAME, extension:NUMBER or pstn:+34…)".into(),
-                )
-            }
+            (Some(_), Some(_)) => return Err(Msg::new("rule.sales_both")),
+            (None, None) => return Err(Msg::new("rule.sales_none")),
         };
         let agents = self.agents.unwrap_or(10);
         if agents == 0 {
-            return Err("sales.agents must be at least 1".into());
+            return Err(Msg::new("config.at_least_1").arg("key", "sales.agents"));
         }
         let rate = self.max_abandon_rate.unwrap_or(0.03);
         if !(0.0..1.0).contains(&rate) {
-            return Err(format!(
-                "sales.max_abandon_rate must be a fraction such as 0.03 (at least 0, below 1), got {rate}"
-            ));
+            return Err(Msg::new("rule.fraction")
+                .arg("key", "sales.max_abandon_rate")
+                .arg("value", rate));
         }
         let threshold = self.abandon_after_seconds.unwrap_or(2);
-        if !(1..=60).contains(&threshold) {
-            return Err(format!(
-                "sales.abandon_after_seconds must be between 1 and 60, got {threshold}"
-            ));
-        }
+        between("sales.abandon_after_seconds", threshold, 1, 60)?;
         let agent_ring = self
             .agent_ring_seconds
             .unwrap_or(DEFAULT_AGENT_RING_SECONDS);
-        if !(1..=120).contains(&agent_ring) {
-            return Err(format!(
-                "sales.agent_ring_seconds must be between 1 and 120, got {agent_ring}"
-            ));
-        }
+        between("sales.agent_ring_seconds", agent_ring, 1, 120)?;
         let ratio = self.predictive_ratio.unwrap_or(1.0);
         if !(1.0..=5.0).contains(&ratio) {
-            return Err(format!(
-                "sales.predictive_ratio must be between 1 (progressive) and 5, got {ratio}"
-            ));
+            return Err(Msg::new("rule.predictive_ratio")
+                .arg("key", "sales.predictive_ratio")
+                .arg("value", ratio));
         }
         let message = match self.message {
             Some(t) => Some(text("sales.message", Some(t), None)?),
@@ -682,9 +670,10 @@ impl SalesFile {
 mod tests {
     use super::*;
     use crate::campaign::{Campaign, FlowSettings};
+    use crate::i18n::Lang;
     use std::path::Path;
 
-    fn load(kind: &str, section: &str) -> Result<Campaign, String> {
+    fn load_in(lang: Lang, kind: &str, section: &str) -> Result<Campaign, String> {
         let text = format!("kind = \"{kind}\"\ncaller_id = \"+34910000000\"\n[{kind}]\n{section}");
         Campaign::parse(
             "c",
@@ -692,13 +681,44 @@ mod tests {
             Path::new("campaigns/c/campaign.toml"),
             &text,
         )
-        .map_err(|e| e.to_string())
+        .map_err(|e| lang.render(&e.msg()))
     }
 
+    fn load(kind: &str, section: &str) -> Result<Campaign, String> {
+        load_in(Lang::En, kind, section)
+    }
+
+    /// The error as an English reader sees it.
     fn err(kind: &str, section: &str) -> String {
         let e = load(kind, section).unwrap_err();
-        assert!(e.starts_with("campaigns/c/campaign.toml: "), "{e}");
+        assert!(e.starts_with("campaigns/c/campaign.toml is invalid"), "{e}");
         e
+    }
+
+    #[test]
+    fn rules_are_said_in_spanish_by_default() {
+        let es = |kind: &str, section: &str| load_in(Lang::Es, kind, section).unwrap_err();
+        assert_eq!(
+            es("reminder", "message = \"m\"\nmax_prompts = 0\n"),
+            "campaigns/c/campaign.toml no es válido: reminder.max_prompts debe estar entre 1 y 10; es 0"
+        );
+        assert!(es("reminder", "message = \"m\"\ncancel_key = \"1\"\n").ends_with(
+            "reminder.confirm_key y reminder.cancel_key son las dos \"1\": cada tecla de un menú debe ser distinta"
+        ));
+        assert!(es("survey", "[[survey.questions]]\nkeys = \"1\"\n")
+            .ends_with("survey.questions[1].text es obligatorio"));
+        assert!(es("promotion", "message = \"m\"\nagent = \"sip:x\"\n").ends_with(
+            "promotion.agent debe ser queue:NOMBRE, extension:NÚMERO, pstn:+34… o desk:EQUIPO; es \"sip:x\""
+        ));
+        assert!(es("sales", "queue = \"a\"\nagent = \"queue:b\"\n")
+            .ends_with("ponga solo uno de los dos"));
+        let e = es("sales", "agent = \"desk:ventas norte\"\n");
+        assert!(e.ends_with("sales.agent debe nombrar un equipo de 1 a 64 letras, dígitos, '.', '_' o '-'; es \"ventas norte\""), "{e}");
+        let e = es("reminder", "message = \"m\"\nconfirm = \"1\"\n");
+        assert!(
+            e.contains("no es válido, línea 5: unknown field `confirm`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::ops::RangeInclusive;
 use std::sync::OnceLock;
 
 use super::regions::{self, Scope};
+use crate::i18n::Msg;
 
 /// The first and last years of the built-in regional calendars.
 pub const FIRST_YEAR: i32 = 2024;
@@ -28,6 +29,37 @@ const SPAIN_TSV: &str = include_str!("../../data/holidays/ES.tsv");
 pub struct Holiday {
     pub name: String,
     pub scope: String,
+}
+
+/// The name of a local day of the configuration, as stored; said in the reader's language by
+/// [`Holiday::name_msg`].
+const LOCAL_NAME: &str = "Fiesta local";
+
+impl Holiday {
+    fn is_local(&self) -> bool {
+        self.name == LOCAL_NAME && (self.scope == "local" || self.scope.starts_with("local, "))
+    }
+
+    /// The name for people: a local day of the configuration in their language; a day of the
+    /// built-in calendars by its own (Spanish) name.
+    pub fn name_msg(&self) -> Msg {
+        if self.is_local() {
+            Msg::new("holiday.local")
+        } else {
+            Msg::new("holiday.as_written").arg("text", &self.name)
+        }
+    }
+
+    /// Where it applies, for people: `local`, `local, Barcelona`, or a region code as stored.
+    pub fn scope_msg(&self) -> Msg {
+        match self.scope.strip_prefix("local, ") {
+            Some(place) if self.is_local() => {
+                Msg::new("holiday.scope_local_in").arg("place", place)
+            }
+            _ if self.is_local() => Msg::new("holiday.scope_local"),
+            _ => Msg::new("holiday.as_written").arg("text", &self.scope),
+        }
+    }
 }
 
 /// A set of local dates on which calling is closed all day.
@@ -85,7 +117,7 @@ pub enum Observed<'a> {
 impl Holidays {
     /// The national holidays of `calendar` for each year in `years`: `"ES"` for Spain, `"none"`
     /// for no holidays (either in any case).
-    pub fn national(calendar: &str, years: RangeInclusive<i32>) -> Result<Holidays, String> {
+    pub fn national(calendar: &str, years: RangeInclusive<i32>) -> Result<Holidays, Msg> {
         Holidays::calendar(calendar, Observed::National, years)
     }
 
@@ -94,14 +126,17 @@ impl Holidays {
         calendar: &str,
         observed: Observed,
         years: RangeInclusive<i32>,
-    ) -> Result<Holidays, String> {
+    ) -> Result<Holidays, Msg> {
         let mut holidays = Holidays::default();
         match calendar.trim() {
             c if c.eq_ignore_ascii_case("none") => {}
             c if c.eq_ignore_ascii_case("es") => {
                 for year in years.clone() {
-                    let out_of_range =
-                        || format!("holiday_calendar \"{calendar}\": year {year} is out of range");
+                    let out_of_range = || {
+                        Msg::new("rule.calendar_year")
+                            .arg("value", calendar)
+                            .arg("year", year)
+                    };
                     let friday = good_friday(year).ok_or_else(out_of_range)?;
                     holidays.add(friday, "Viernes Santo", "ES");
                     for (m, d, name) in NATIONAL_FIXED {
@@ -129,11 +164,7 @@ impl Holidays {
                     }
                 }
             }
-            _ => {
-                return Err(format!(
-                    "holiday_calendar \"{calendar}\" is not a known calendar (expected \"ES\" or \"none\")"
-                ))
-            }
+            _ => return Err(Msg::new("rule.holiday_calendar").arg("value", calendar)),
         }
         Ok(holidays)
     }
@@ -148,7 +179,7 @@ impl Holidays {
 
     /// Adds dates written as `YYYY-MM-DD` (the `holidays` key). Adds nothing if any entry is bad.
     /// Entries for one region or province ([`LocalDay`]) must be filtered by the caller first.
-    pub fn with_extra(&mut self, dates: &[String]) -> Result<(), String> {
+    pub fn with_extra(&mut self, dates: &[String]) -> Result<(), Msg> {
         let parsed = dates
             .iter()
             .map(|s| LocalDay::parse(s))
@@ -165,12 +196,12 @@ impl Holidays {
             None => "local".to_string(),
             Some(s) => format!("local, {}", s.label()),
         };
-        self.add(day.date, "Fiesta local", &scope);
+        self.add(day.date, LOCAL_NAME, &scope);
     }
 
     /// Adds one date.
     pub fn insert(&mut self, date: NaiveDate) {
-        self.add(date, "Fiesta local", "local");
+        self.add(date, LOCAL_NAME, "local");
     }
 
     /// Whether calling is closed all day on this local date.
@@ -208,19 +239,20 @@ pub struct LocalDay {
 }
 
 impl LocalDay {
-    pub fn parse(entry: &str) -> Result<LocalDay, String> {
+    pub fn parse(entry: &str) -> Result<LocalDay, Msg> {
         let text = entry.trim();
         let (date_text, place) = match text.split_once(char::is_whitespace) {
             Some((d, p)) => (d, Some(p.trim())),
             None => (text, None),
         };
-        let date = NaiveDate::parse_from_str(date_text, "%Y-%m-%d").map_err(|_| {
-            format!("holidays \"{entry}\": expected a date as YYYY-MM-DD, e.g. \"2026-05-15\", optionally followed by a region or province (\"2026-09-24 Barcelona\")")
-        })?;
+        let date = NaiveDate::parse_from_str(date_text, "%Y-%m-%d")
+            .map_err(|_| Msg::new("rule.holiday_date").arg("value", entry))?;
         let scope = match place {
             None | Some("") => None,
             Some(p) => Some(regions::scope_by_name(p).ok_or_else(|| {
-                format!("holidays \"{entry}\": \"{p}\" is not a Spanish region (e.g. CT, Cataluña) or province (e.g. Barcelona, 08)")
+                Msg::new("rule.holiday_place")
+                    .arg("value", entry)
+                    .arg("place", p)
             })?),
         };
         Ok(LocalDay { date, scope })
@@ -402,11 +434,20 @@ mod tests {
             Some(Scope::Region("MD"))
         );
         assert_eq!(LocalDay::parse("2026-05-15").unwrap().scope, None);
-        let err = LocalDay::parse("2026-05-15 Narnia").unwrap_err();
+        let err = crate::i18n::Lang::En.render(&LocalDay::parse("2026-05-15 Narnia").unwrap_err());
         assert!(err.contains("\"Narnia\" is not a Spanish region"), "{err}");
         let mut h = Holidays::default();
         h.add_local(&day);
-        assert_eq!(h.get(day.date).unwrap().scope, "local, Barcelona");
+        let local = h.get(day.date).unwrap();
+        assert_eq!(local.scope, "local, Barcelona");
+        use crate::i18n::Lang;
+        assert_eq!(Lang::Es.render(&local.name_msg()), "Fiesta local");
+        assert_eq!(Lang::En.render(&local.name_msg()), "Local holiday");
+        assert_eq!(Lang::En.render(&local.scope_msg()), "local, Barcelona");
+        let built_in = Holidays::calendar("ES", Observed::Region("CT"), 2026..=2026).unwrap();
+        let diada = built_in.get(date("2026-09-11")).unwrap();
+        assert_eq!(Lang::En.render(&diada.scope_msg()), "CT");
+        assert_eq!(Lang::En.render(&diada.name_msg()), diada.name);
     }
 
     #[test]
@@ -414,7 +455,10 @@ mod tests {
         assert!(Holidays::national("none", 2026..=2026).unwrap().is_empty());
         assert!(!Holidays::national("es", 2026..=2026).unwrap().is_empty());
         let err = Holidays::national("FR", 2026..=2026).unwrap_err();
-        assert!(err.contains("\"FR\""), "{err}");
+        let en = crate::i18n::Lang::En.render(&err);
+        assert!(en.contains("\"FR\" is not a known calendar"), "{en}");
+        let es = crate::i18n::Lang::Es.render(&err);
+        assert!(es.contains("\"FR\" no es un calendario conocido"), "{es}");
     }
 
     #[test]
@@ -430,7 +474,7 @@ mod tests {
             .with_extra(&["2026-05-15".into(), "15/05/2026".into()])
             .unwrap_err();
         assert_eq!(
-            err,
+            crate::i18n::Lang::En.render(&err),
             "holidays \"15/05/2026\": expected a date as YYYY-MM-DD, e.g. \"2026-05-15\", optionally followed by a region or province (\"2026-09-24 Barcelona\")"
         );
         assert!(h.is_empty());

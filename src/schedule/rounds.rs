@@ -10,6 +10,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use crate::i18n::Msg;
+
 const DAYS: [&str; 8] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
 
 /// A parsed `schedule`.
@@ -19,16 +21,18 @@ pub struct Rounds {
     line: String,
 }
 
-fn weekday_token(tok: &str) -> Result<String, String> {
+/// A crontab weekday field in the `cron` crate's terms; the error is the number that is not a
+/// weekday.
+fn weekday_token(tok: &str) -> Result<String, usize> {
     // `1-5`, `0`, `mon-fri`, `*/2`: numbers become names, the rest passes through.
     let (body, step) = match tok.split_once('/') {
         Some((b, s)) => (b, Some(s)),
         None => (tok, None),
     };
-    let conv = |p: &str| -> Result<String, String> {
+    let conv = |p: &str| -> Result<String, usize> {
         match p.parse::<usize>() {
             Ok(n) if n <= 7 => Ok(DAYS[n].to_string()),
-            Ok(n) => Err(format!("{n} is not a weekday (0-7)")),
+            Ok(n) => Err(n),
             Err(_) => Ok(p.to_ascii_uppercase()),
         }
     };
@@ -44,27 +48,32 @@ fn weekday_token(tok: &str) -> Result<String, String> {
 
 impl Rounds {
     /// Parses a five-field crontab line; the error names the line and what is expected.
-    pub fn parse(line: &str) -> Result<Rounds, String> {
+    pub fn parse(line: &str) -> Result<Rounds, Msg> {
         let fields: Vec<&str> = line.split_whitespace().collect();
         if fields.len() != 5 {
-            return Err(format!(
-                "schedule \"{line}\" must have five fields: minute hour day-of-month month day-of-week (e.g. \"0 9 * * mon-fri\")"
-            ));
+            return Err(Msg::new("rule.schedule_fields").arg("line", line));
         }
         let dow = fields[4]
             .split(',')
             .map(weekday_token)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("schedule \"{line}\": {e}"))?
+            .map_err(|n| {
+                Msg::new("rule.schedule_weekday")
+                    .arg("line", line)
+                    .arg("value", n)
+            })?
             .join(",");
         let expr = format!(
             "0 {} {} {} {} {}",
             fields[0], fields[1], fields[2], fields[3], dow
         );
-        let schedule = cron::Schedule::from_str(&expr)
-            .map_err(|e| format!("schedule \"{line}\" is not a valid crontab line: {e}"))?;
+        let schedule = cron::Schedule::from_str(&expr).map_err(|e| {
+            Msg::new("rule.schedule_invalid")
+                .arg("line", line)
+                .arg("error", e)
+        })?;
         if schedule.upcoming(Utc).next().is_none() {
-            return Err(format!("schedule \"{line}\" never fires"));
+            return Err(Msg::new("rule.schedule_never").arg("line", line));
         }
         Ok(Rounds {
             schedule,
@@ -168,12 +177,18 @@ mod tests {
 
     #[test]
     fn bad_lines_are_explained() {
-        let e = Rounds::parse("0 9 * *").unwrap_err();
+        let en = |line: &str| crate::i18n::Lang::En.render(&Rounds::parse(line).unwrap_err());
+        let e = en("0 9 * *");
         assert!(e.contains("five fields"), "{e}");
-        let e = Rounds::parse("0 9 * * 8").unwrap_err();
+        let e = en("0 9 * * 8");
         assert!(e.contains("8 is not a weekday"), "{e}");
-        let e = Rounds::parse("0 25 * * *").unwrap_err();
+        let e = en("0 25 * * *");
         assert!(e.contains("not a valid crontab"), "{e}");
+        let es = crate::i18n::Lang::Es.render(&Rounds::parse("0 9 * * 8").unwrap_err());
+        assert_eq!(
+            es,
+            "schedule \"0 9 * * 8\": 8 no es un día de la semana (0-7)"
+        );
     }
 
     #[test]

@@ -38,11 +38,11 @@ impl WeeklyHours {
     /// Parses `hours` lines, each `"DAYS HH:MM-HH:MM"`: DAYS is a day (`mon`, `lun`…), a range
     /// (`mon-fri`, `fri-mon` wraps) or a comma list of either; `24:00` may end a range. Ranges
     /// cannot cross midnight. Overlapping ranges are merged; no lines means never open.
-    pub fn parse(lines: &[String]) -> Result<WeeklyHours, String> {
+    pub fn parse(lines: &[String]) -> Result<WeeklyHours, Msg> {
         let mut hours = WeeklyHours::default();
         for line in lines {
-            let (days, start, end) =
-                parse_line(line).map_err(|what| format!("hours \"{line}\": {what}"))?;
+            let (days, start, end) = parse_line(line)
+                .map_err(|what| Msg::new("hours.line").arg("line", line).msg("error", what))?;
             for (day, on) in days.iter().enumerate() {
                 if *on {
                     hours.days[day].push((start, end));
@@ -80,8 +80,8 @@ impl WeeklyHours {
     }
 }
 
-fn parse_line(line: &str) -> Result<([bool; 7], u32, u32), String> {
-    let expected = || "expected DAYS HH:MM-HH:MM, e.g. \"mon-fri 09:00-21:00\"".to_string();
+fn parse_line(line: &str) -> Result<([bool; 7], u32, u32), Msg> {
+    let expected = || Msg::new("hours.expected");
     let text = line.trim();
     let split = text
         .find(|c: char| c.is_ascii_digit())
@@ -115,15 +115,14 @@ fn parse_line(line: &str) -> Result<([bool; 7], u32, u32), String> {
     let (start, end) = times.split_once('-').ok_or_else(expected)?;
     let (start_min, end_min) = (minutes(start)?, minutes(end)?);
     if start_min >= end_min {
-        return Err(format!(
-            "{start}-{end} does not end after it starts; a range cannot cross midnight, so write \
-             it as two lines (e.g. \"mon 22:00-24:00\" and \"tue 00:00-06:00\")"
-        ));
+        return Err(Msg::new("hours.backwards")
+            .arg("start", start)
+            .arg("end", end));
     }
     Ok((days, start_min, end_min))
 }
 
-fn day_index(name: &str) -> Result<usize, String> {
+fn day_index(name: &str) -> Result<usize, Msg> {
     Ok(match name {
         "mon" | "monday" | "lun" | "lunes" => 0,
         "tue" | "tuesday" | "mar" | "martes" => 1,
@@ -132,13 +131,17 @@ fn day_index(name: &str) -> Result<usize, String> {
         "fri" | "friday" | "vie" | "viernes" => 4,
         "sat" | "saturday" | "sab" | "sáb" | "sabado" | "sábado" => 5,
         "sun" | "sunday" | "dom" | "domingo" => 6,
-        _ => return Err(format!("\"{name}\" is not a day ({DAY_NAMES})")),
+        _ => {
+            return Err(Msg::new("hours.not_a_day")
+                .arg("value", name)
+                .arg("days", DAY_NAMES))
+        }
     })
 }
 
 /// `HH:MM` (or `H:MM`) to minutes after midnight; `24:00` is 1440.
-fn minutes(text: &str) -> Result<u32, String> {
-    let bad = || format!("\"{text}\" is not a time (HH:MM from 00:00 to 24:00)");
+fn minutes(text: &str) -> Result<u32, Msg> {
+    let bad = || Msg::new("hours.not_a_time").arg("value", text);
     let (h, m) = text.split_once(':').ok_or_else(bad)?;
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if !(matches!(h.len(), 1 | 2) && m.len() == 2 && digits(h) && digits(m)) {
@@ -407,7 +410,24 @@ mod tests {
     }
 
     fn parse_err(line: &str) -> String {
-        WeeklyHours::parse(&[line.to_string()]).unwrap_err()
+        Lang::En.render(&WeeklyHours::parse(&[line.to_string()]).unwrap_err())
+    }
+
+    #[test]
+    fn bad_lines_are_said_in_spanish_too() {
+        let e = WeeklyHours::parse(&["mon 22:00-06:00".to_string()]).unwrap_err();
+        assert!(
+            Lang::Es.render(&e).starts_with(
+                "horario \"mon 22:00-06:00\": 22:00-06:00 no termina después de empezar"
+            ),
+            "{}",
+            Lang::Es.render(&e)
+        );
+        let e = WeeklyHours::parse(&["mon-fri 10:00-25:00".to_string()]).unwrap_err();
+        assert_eq!(
+            Lang::Es.render(&e),
+            "horario \"mon-fri 10:00-25:00\": \"25:00\" no es una hora (HH:MM de 00:00 a 24:00)"
+        );
     }
 
     #[test]

@@ -170,11 +170,17 @@ fn parse_said(t: &str) -> Said {
 }
 
 /// Keys as a script writes them (`1,t,9`): what a caller does at each successive getdtmf.
-pub fn parse_keys(text: &str) -> Result<Vec<Key>, String> {
+/// The keys of `simulate --keys` (`1,2,t`); the error names the first bad one, in a sentence
+/// of the catalogue.
+pub fn parse_keys(text: &str) -> Result<Vec<Key>, crate::i18n::Msg> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    text.split(',').map(parse_key).collect()
+    text.split(',')
+        .map(|k| {
+            parse_key(k).map_err(|_| crate::i18n::Msg::new("simulate.bad_key").arg("key", k.trim()))
+        })
+        .collect()
 }
 
 fn parse_key(k: &str) -> Result<Key, String> {

@@ -561,3 +561,13 @@ async fn an_inbound_call_reports_its_did_leg_some_without_an_id() {
         12 - kept.len()
     );
 }
+
+#[test]
+fn a_bad_key_of_the_command_line_is_said_in_the_reader_s_language() {
+    let e = parse_keys("1,x").unwrap_err();
+    assert_eq!(
+        crate::i18n::Lang::Es.render(&e),
+        "--keys: `x` no es una tecla (dígitos, * o #, o t para que se agote el tiempo)"
+    );
+    assert_eq!(parse_keys(" 1, t ").unwrap().len(), 2);
+}

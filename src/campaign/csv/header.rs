@@ -25,18 +25,14 @@ pub(super) enum Appointment {
 pub(super) fn no_phone_column(
     cells: &[String],
     region: Option<phonenumber::country::Id>,
-) -> String {
+) -> crate::i18n::Msg {
     let (shown, _) = column_keys(cells);
-    if shown.iter().any(|c| phone::normalize(c, region).is_ok()) {
-        return format!(
-            "the first row ({}) holds a phone number, not column names: add a header row such as telefono;nombre",
-            shown.join(", ")
-        );
-    }
-    format!(
-        "no phone column in the header ({}); name it telefono, teléfono, movil, móvil, tel, numero, phone or mobile",
-        shown.join(", ")
-    )
+    let key = if shown.iter().any(|c| phone::normalize(c, region).is_ok()) {
+        "csv.header_is_data"
+    } else {
+        "csv.no_phone_column"
+    };
+    crate::i18n::Msg::new(key).arg("columns", shown.join(", "))
 }
 
 pub use crate::text::normalize_header;

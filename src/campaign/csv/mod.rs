@@ -166,8 +166,13 @@ pub enum CsvError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    /// The file as a whole breaks a rule (empty, no phone column, changed while read): the
+    /// sentence from the catalogue (`Display` in English, for logs).
+    #[error("{path}: {}", crate::i18n::Lang::En.render(.rule))]
+    Invalid {
+        path: PathBuf,
+        rule: crate::i18n::Msg,
+    },
 }
 
 impl CsvError {
@@ -176,9 +181,9 @@ impl CsvError {
         use crate::i18n::Msg;
         match self {
             CsvError::Read { path, source } => Msg::read_error(path, source),
-            CsvError::Invalid { path, message } => Msg::new("error.csv_invalid")
+            CsvError::Invalid { path, rule } => Msg::new("error.csv_invalid")
                 .arg("file", path.display())
-                .arg("error", message),
+                .msg("error", rule.clone()),
         }
     }
 }
@@ -216,7 +221,7 @@ pub fn read_file(
 }
 
 /// Parses file content in one go; the error is about the file as a whole (empty, no header,
-/// no phone column).
+/// no phone column), in English.
 pub fn parse_bytes(
     name: &str,
     bytes: &[u8],
@@ -225,7 +230,7 @@ pub fn parse_bytes(
     ContactReader::from_bytes(name, bytes, region)
         .and_then(collect)
         .map_err(|e| match e {
-            CsvError::Invalid { message, .. } => message,
+            CsvError::Invalid { rule, .. } => crate::i18n::Lang::En.render(&rule),
             other => other.to_string(),
         })
 }

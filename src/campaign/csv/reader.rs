@@ -11,6 +11,7 @@ use super::dialect::sniff_delimiter;
 use super::header::{column_keys, no_phone_column, roles};
 use super::rows::{is_blank, lossy, Row, RowReader, SeenNumbers};
 use super::{Batch, CsvError, Layout, StreamSummary, CHUNK, HEADER_SEARCH, MAX_ROW_BYTES, SAMPLE};
+use crate::i18n::Msg;
 
 /// The decoded text: the part read to choose the delimiter, then the rest.
 type Decoding<R> = io::Chain<io::Cursor<Vec<u8>>, Decoded<R>>;
@@ -73,9 +74,9 @@ impl<R: Read> ContactReader<R> {
         input: R,
         region: Option<phonenumber::country::Id>,
     ) -> Result<Self, CsvError> {
-        let invalid = |message: String| CsvError::Invalid {
+        let invalid = |rule: Msg| CsvError::Invalid {
             path: path.clone(),
-            message,
+            rule,
         };
         let read_err = |source| CsvError::Read {
             path: path.clone(),
@@ -107,9 +108,7 @@ impl<R: Read> ContactReader<R> {
             })?;
             if !more {
                 return Err(invalid(match first {
-                    None => {
-                        "the file is empty: a header row with a phone column is required".into()
-                    }
+                    None => Msg::new("csv.empty"),
                     Some(cells) => no_phone_column(&cells, region),
                 }));
             }
@@ -225,8 +224,7 @@ impl<R: Read> ContactReader<R> {
         if read != self.len {
             return Err(CsvError::Invalid {
                 path: self.path.clone(),
-                message: "the file changed while it was being read (is it still being written?)"
-                    .into(),
+                rule: Msg::new("csv.changed"),
             });
         }
         Ok(())
@@ -252,9 +250,7 @@ fn csv_error(e: ::csv::Error, line: u64, path: &Path) -> CsvError {
         if io.get_ref().is_some_and(|inner| inner.is::<RowTooLong>()) {
             return CsvError::Invalid {
                 path: path.to_path_buf(),
-                message: format!(
-                    "line {line}: the row that starts here runs on for more than 1 MB, so a quote (\") in it is probably never closed; close or remove that quote"
-                ),
+                rule: Msg::new("csv.row_too_long").arg("line", line),
             };
         }
     }
@@ -265,7 +261,9 @@ fn csv_error(e: ::csv::Error, line: u64, path: &Path) -> CsvError {
         },
         other => CsvError::Invalid {
             path: path.to_path_buf(),
-            message: format!("line {line}: {other:?}"),
+            rule: Msg::new("csv.line")
+                .arg("line", line)
+                .arg("error", format!("{other:?}")),
         },
     }
 }

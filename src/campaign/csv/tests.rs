@@ -205,6 +205,21 @@ fn whole_file_errors_are_one_sentence() {
         e,
         "the file is empty: a header row with a phone column is required"
     );
+    // Said in the reader's language where people read it (`check`, `import`).
+    let es_error = |bytes: &[u8]| match ContactReader::from_bytes("f.csv", bytes, es()) {
+        Err(e) => crate::i18n::Lang::Es.render(&e.msg()),
+        Ok(_) => panic!("the file was read"),
+    };
+    assert_eq!(
+        es_error(b"nombre;email\nAna;a@b\n"),
+        "f.csv: no hay columna de teléfono en la cabecera (nombre, email); llámela telefono, teléfono, movil, móvil, tel, numero, phone o mobile"
+    );
+    assert_eq!(
+        es_error(b""),
+        "f.csv: el archivo está vacío: hace falta una fila de cabecera con una columna de teléfono"
+    );
+    assert!(es_error(b"600123456;Ana\n")
+        .starts_with("f.csv: la primera fila (600123456, Ana) tiene un número de teléfono"));
     // A header alone is a file with no rows, not an error.
     assert_eq!(
         parse_bytes("e.csv", b"telefono\n", es()).unwrap().rows_read,
