@@ -1573,6 +1573,43 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "line {line}: the row that starts here runs on for more than 1 MB, so a quote (\") in it is probably never closed; close or remove that quote",
     ),
     ("csv.line", "línea {line}: {error}", "line {line}: {error}"),
+    // `test-call`'s refusals before it calls.
+    ("testcall.bad_phone", "{phone}: {error}", "{phone}: {error}"),
+    (
+        "testcall.no_campaign",
+        "la campaña {id} no está en {dir}",
+        "campaign {id} is not in {dir}",
+    ),
+    (
+        "testcall.needs_campaign",
+        "test-call con el proveedor real necesita --campaign ID: su caller_id debe ser un número de la cuenta",
+        "test-call with the real provider needs --campaign ID: its caller_id must be a number of the account",
+    ),
+    (
+        "testcall.tls",
+        "test-call sirve HTTP sin cifrar: con server.tls_cert, ejecútelo detrás del proxy o sin el TLS integrado",
+        "test-call serves plain HTTP: with server.tls_cert set, run it behind the proxy or without the built-in TLS",
+    ),
+    (
+        "testcall.no_secret",
+        "server.secret no está definido: las URL del panel de netelip deben terminar con él (vea `pregonero check`)",
+        "server.secret is not set: the URLs in netelip's panel must end with it (see `pregonero check`)",
+    ),
+    (
+        "testcall.cannot_listen",
+        "no se puede escuchar en {address} ({error}); pare `pregonero run` para la llamada de prueba",
+        "cannot listen on {address} ({error}); stop `pregonero run` for the test call",
+    ),
+    (
+        "testcall.no_token",
+        "una llamada real necesita provider.token o provider.token_file",
+        "provider.token or provider.token_file is needed for a real call",
+    ),
+    (
+        "agents.cannot_read_password",
+        "no se puede leer la contraseña de la entrada estándar: {error}",
+        "cannot read the password from standard input: {error}",
+    ),
     // Address blocks (`server.allow_from`, `server.trusted_proxies`).
     (
         "cidr.bad",

@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::campaign::{phone, Voice};
 use crate::config::{Config, ProviderKind};
 use crate::flow::{spoken, ControlRequest, RequestKind};
+use crate::i18n::{Msg, UserError};
 use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
 use crate::simulator::{Script, Simulator, SimulatorConfig};
 
@@ -137,13 +138,23 @@ pub async fn run(
     out: &mut (dyn Write + Send),
 ) -> anyhow::Result<Vec<Verdict>> {
     let region = phone::region(&config.calling.default_region);
-    let e164 = phone::normalize(&opts.phone, region)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", opts.phone))?;
+    let e164 = phone::normalize(&opts.phone, region).map_err(|e| {
+        UserError::new(
+            Msg::new("testcall.bad_phone")
+                .arg("phone", &opts.phone)
+                .msg("error", e.msg()),
+        )
+    })?;
     let (caller_id, voice, ring) = match &opts.campaign {
         Some(id) => {
             let (loaded, _) = crate::app::load_campaigns(config, chrono::Utc::now());
             let Some(c) = loaded.iter().find(|c| &c.id == id) else {
-                anyhow::bail!("campaign {id} is not in {}", config.campaigns.dir.display());
+                return Err(UserError::new(
+                    Msg::new("testcall.no_campaign")
+                        .arg("id", id)
+                        .arg("dir", config.campaigns.dir.display()),
+                )
+                .into());
             };
             (c.caller_id.clone(), c.voice.clone(), c.ring_seconds)
         }
@@ -151,21 +162,15 @@ pub async fn run(
     };
     let simulated = config.provider.kind == ProviderKind::Simulator;
     if !simulated && opts.campaign.is_none() {
-        anyhow::bail!(
-            "test-call with the real provider needs --campaign ID: its caller_id must be a number of the account"
-        );
+        return Err(UserError::new(Msg::new("testcall.needs_campaign")).into());
     }
     if !simulated && config.tls_enabled() {
-        anyhow::bail!(
-            "test-call serves plain HTTP: with server.tls_cert set, run it behind the proxy or without the built-in TLS"
-        );
+        return Err(UserError::new(Msg::new("testcall.tls")).into());
     }
     let secret = match (&config.server.secret, simulated) {
         (Some(s), _) => s.clone(),
         (None, true) => SecretString::from(format!("{:032x}", rand::random::<u128>())),
-        (None, false) => anyhow::bail!(
-            "server.secret is not set: the URLs in netelip's panel must end with it (see `pregonero check`)"
-        ),
+        (None, false) => return Err(UserError::new(Msg::new("testcall.no_secret")).into()),
     };
     let listen = if simulated {
         "127.0.0.1:0".to_string()
@@ -173,7 +178,11 @@ pub async fn run(
         config.server.listen.clone()
     };
     let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
-        anyhow::anyhow!("cannot listen on {listen} ({e}); stop `pregonero run` for the test call")
+        UserError::new(
+            Msg::new("testcall.cannot_listen")
+                .arg("address", &listen)
+                .arg("error", e),
+        )
     })?;
     let addr = listener.local_addr()?;
     let shared = Arc::new(Shared {
@@ -231,9 +240,9 @@ pub async fn run(
         Some(s) => (s.launch_url(), SecretString::from("test-call")),
         None => (
             config.provider.url.clone(),
-            config.provider_token()?.ok_or_else(|| {
-                anyhow::anyhow!("provider.token or provider.token_file is needed for a real call")
-            })?,
+            config
+                .provider_token()?
+                .ok_or_else(|| UserError::new(Msg::new("testcall.no_token")))?,
         ),
     };
     writeln!(

@@ -60,7 +60,11 @@ pub fn read_from_stdin(prompt: &str) -> anyhow::Result<String> {
         set_echo(true);
         eprintln!();
     }
-    read.map_err(|e| anyhow::anyhow!("cannot read the password from standard input: {e}"))?;
+    read.map_err(|e| {
+        crate::i18n::UserError::new(
+            crate::i18n::Msg::new("agents.cannot_read_password").arg("error", e),
+        )
+    })?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
