@@ -31,6 +31,26 @@ macro_rules! contact_report {
     };
 }
 
+/// A [`ContactReportRow`] from a row of the report's query, read by position with `$get`
+/// (sqlx's `try_get`, rusqlite's `get`); `vars` is column 8, read by the caller.
+macro_rules! contact_report_row {
+    ($r:ident . $get:ident, $vars:expr) => {
+        ContactReportRow {
+            contact_id: $r.$get(0)?,
+            phone: $r.$get(1)?,
+            name: $r.$get(2)?,
+            state: $r.$get(3)?,
+            attempts: $r.$get(4)?,
+            last_result: $r.$get(5)?,
+            dtmf: $r.$get(6)?,
+            last_call_at: $r.$get(7)?,
+            vars: $vars,
+            talk_seconds: $r.$get(9)?,
+            cost: $r.$get(10)?,
+        }
+    };
+}
+
 const CONTACT_REPORT: &str = contact_report!("c.campaign_id");
 
 /// SQLite, for a campaign that holds most of the table: `+` keeps the planner off the campaign
@@ -57,20 +77,10 @@ impl Store {
             let rows: ContactRows<'_> =
                 Box::pin(sqlx::query(sql).bind(campaign).fetch(db).map(|r| {
                     let r = r?;
-                    // By position, in the order of the query's columns.
-                    Ok(ContactReportRow {
-                        contact_id: r.try_get(0)?,
-                        phone: r.try_get(1)?,
-                        name: r.try_get(2)?,
-                        state: r.try_get(3)?,
-                        attempts: r.try_get(4)?,
-                        last_result: r.try_get(5)?,
-                        dtmf: r.try_get(6)?,
-                        last_call_at: r.try_get(7)?,
-                        vars: vars_from_json(r.try_get::<&str, _>(8)?),
-                        talk_seconds: r.try_get(9)?,
-                        cost: r.try_get(10)?,
-                    })
+                    Ok(contact_report_row!(
+                        r.try_get,
+                        vars_from_json(r.try_get::<&str, _>(8)?)
+                    ))
                 }));
             rows
         })
@@ -335,24 +345,13 @@ fn sqlite_batches(
             let mut rows = stmt.query([&campaign])?;
             let mut batch = Vec::with_capacity(SQLITE_BATCH);
             while let Some(r) = rows.next()? {
-                batch.push(ContactReportRow {
-                    contact_id: r.get(0)?,
-                    phone: r.get(1)?,
-                    name: r.get(2)?,
-                    state: r.get(3)?,
-                    attempts: r.get(4)?,
-                    last_result: r.get(5)?,
-                    dtmf: r.get(6)?,
-                    last_call_at: r.get(7)?,
-                    vars: match r.get_ref(8)? {
-                        rusqlite::types::ValueRef::Text(t) => {
-                            vars_from_json(std::str::from_utf8(t).unwrap_or("{}"))
-                        }
-                        _ => BTreeMap::new(),
-                    },
-                    talk_seconds: r.get(9)?,
-                    cost: r.get(10)?,
-                });
+                let vars = match r.get_ref(8)? {
+                    rusqlite::types::ValueRef::Text(t) => {
+                        vars_from_json(std::str::from_utf8(t).unwrap_or("{}"))
+                    }
+                    _ => BTreeMap::new(),
+                };
+                batch.push(contact_report_row!(r.get, vars));
                 if batch.len() == SQLITE_BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(SQLITE_BATCH));
                     if tx.blocking_send(Ok(full)).is_err() {
