@@ -381,6 +381,10 @@ pub struct Columns {
     pub captured: Vec<String>,
     /// Whether the campaign has dispositions (their columns are then among `extra`).
     pub dispositions: bool,
+    /// Whether its contacts are read through the whole table ([`Store::reads_whole_table`]).
+    ///
+    /// [`Store::reads_whole_table`]: crate::store::Store::reads_whole_table
+    pub whole_table: bool,
 }
 
 impl ContactTable {

@@ -28,7 +28,8 @@ pub const HTML_CONTACTS: usize = 1000;
 
 /// The columns of a campaign's contact report, read before the first contact.
 pub async fn columns(store: &Store, campaign: &str) -> Result<Columns, ReportError> {
-    let mut extra = store.contact_columns(campaign).await?;
+    let whole_table = store.reads_whole_table(campaign).await?;
+    let mut extra = store.contact_columns(campaign, whole_table).await?;
     let dispositions = store.has_dispositions(campaign).await?;
     if dispositions {
         for c in DISPOSITION_COLUMNS {
@@ -42,6 +43,7 @@ pub async fn columns(store: &Store, campaign: &str) -> Result<Columns, ReportErr
         questions: store.survey_questions(campaign).await?,
         captured: store.capture_fields(campaign).await?,
         dispositions,
+        whole_table,
     })
 }
 
@@ -56,8 +58,7 @@ pub async fn each_batch(
     mut each: impl FnMut(&ContactTable) -> Result<(), ReportError>,
 ) -> Result<(), ReportError> {
     let size = limit.map_or(BATCH, |l| l.clamp(1, BATCH));
-    let whole_table = store.contacts_mostly_of(campaign).await?;
-    let mut rows = store.contact_report_stream(campaign, whole_table);
+    let mut rows = store.contact_report_stream(campaign, columns.whole_table);
     let mut batch = Vec::with_capacity(size);
     let mut seen = 0usize;
     loop {

@@ -86,6 +86,17 @@ impl Store {
         })
     }
 
+    /// Whether a campaign's contacts are read through the whole table in id order rather than
+    /// through the campaign index: on SQLite, when the campaign holds most of the table
+    /// ([`Store::contacts_mostly_of`]); never on PostgreSQL, whose planner has statistics (no
+    /// query is made).
+    pub async fn reads_whole_table(&self, campaign: &str) -> Result<bool> {
+        match self {
+            Store::Sqlite(_) => self.contacts_mostly_of(campaign).await,
+            Store::Postgres(_) => Ok(false),
+        }
+    }
+
     /// Whether the campaign holds a quarter or more of all contacts (ids are never reused, so
     /// the largest id stands for the table's size without counting it).
     pub async fn contacts_mostly_of(&self, campaign: &str) -> Result<bool> {

@@ -1646,7 +1646,10 @@ async fn the_contact_report_streams_in_id_order_with_the_columns_of_every_file(d
         .await
         .unwrap();
     assert_eq!(
-        store.contact_columns("c1").await.unwrap(),
+        store
+            .contact_columns("c1", store.reads_whole_table("c1").await.unwrap())
+            .await
+            .unwrap(),
         vec!["telefono", "a_primero", "barrio"],
         "the first file's columns first, then the new ones of the next"
     );
@@ -1675,7 +1678,11 @@ async fn the_contact_report_streams_in_id_order_with_the_columns_of_every_file(d
         .await;
     assert!(matches!(stopped, Err(StoreError::Corrupt(m)) if m == "stop"));
     assert_eq!(calls, 2);
-    assert!(store.contact_columns("nobody").await.unwrap().is_empty());
+    assert!(store
+        .contact_columns("nobody", false)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn a_duty_has_one_holder_until_its_lease_expires_or_is_given_up(db: &TestDb) {
