@@ -41,14 +41,17 @@ pub use crate::calls::load_campaigns;
 /// Opens the store named by `database.url`; when it cannot, one sentence for people naming
 /// the database (its password left out), with the reason after it.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::connect(&config.database.url).await.map_err(|e| {
-        anyhow::Error::new(
-            crate::i18n::UserError::new(
-                crate::i18n::Msg::new("error.database").arg("url", config.database.redacted_url()),
-            )
-            .because(e),
-        )
-    })
+    use crate::i18n::{Msg, UserError};
+    let url = config.database.redacted_url();
+    Store::connect(&config.database.url)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::UnknownScheme => {
+                UserError::new(Msg::new("error.database_scheme").arg("url", url))
+            }
+            e => UserError::new(Msg::new("error.database").arg("url", url)).because(e),
+        })
+        .map_err(anyhow::Error::new)
 }
 
 /// A random secret for webhook URLs when none is configured (simulator only).
@@ -170,7 +173,10 @@ impl Application {
             Some(
                 tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
-                    .context("cannot listen on a loopback port for the built-in simulator")?,
+                    .map_err(|e| {
+                        crate::i18n::UserError::new(crate::i18n::Msg::new("runtime.sim_listen"))
+                            .because(e)
+                    })?,
             )
         } else {
             None
@@ -405,10 +411,9 @@ impl Application {
             let (sim, client) = self.start_simulator(&sim_stop).await?;
             (client, Some(sim))
         } else {
-            let token = self
-                .config
-                .provider_token()?
-                .context("provider.token is not set")?;
+            let token = self.config.provider_token()?.ok_or_else(|| {
+                crate::i18n::UserError::new(crate::i18n::Msg::new("runtime.no_token"))
+            })?;
             let client = ApiVoiceClient::new(
                 &self.config.provider.url,
                 &self.config.provider.api,
@@ -684,11 +689,16 @@ impl Application {
         let s = &self.config.simulator;
         let script = match &s.script_file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| {
-                    format!("cannot read simulator.script_file {}", path.display())
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    crate::i18n::UserError::new(crate::i18n::Msg::read_error(path, &e))
                 })?;
-                Script::parse_toml(&text)
-                    .map_err(|e| anyhow::anyhow!("simulator.script_file {}: {e}", path.display()))?
+                Script::parse_toml(&text).map_err(|e| {
+                    crate::i18n::UserError::new(
+                        crate::i18n::Msg::new("runtime.script_file")
+                            .arg("file", path.display())
+                            .msg("error", e),
+                    )
+                })?
             }
             None => Script::default(),
         };
@@ -727,9 +737,9 @@ impl Application {
             callback_after_secs: s.callback_after_seconds.max(0.0),
             ..SimulatorConfig::default()
         };
-        let sim = Simulator::start(cfg, stop.clone())
-            .await
-            .context("cannot start the built-in simulator")?;
+        let sim = Simulator::start(cfg, stop.clone()).await.map_err(|e| {
+            crate::i18n::UserError::new(crate::i18n::Msg::new("runtime.sim_start")).because(e)
+        })?;
         tracing::info!(url = %sim.launch_url(), speed = s.speed, "built-in API Voice simulator started (no real calls)");
         let client = ApiVoiceClient::new(
             &sim.launch_url(),

@@ -234,8 +234,16 @@ pub async fn run(
             "\n{}",
             lang.fill("doctor.panel", &[("api", &config.provider.api)])
         )?;
-        writeln!(out.w, "  URL de control:            {control}")?;
-        writeln!(out.w, "  URL de informe de llamadas: {report}")?;
+        writeln!(
+            out.w,
+            "{}",
+            lang.fill("doctor.panel_control_url", &[("url", &control)])
+        )?;
+        writeln!(
+            out.w,
+            "{}",
+            lang.fill("doctor.panel_report_url", &[("url", &report)])
+        )?;
     }
     writeln!(
         out.w,

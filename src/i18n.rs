@@ -749,6 +749,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "no se puede abrir la base de datos {url}",
         "cannot open the database {url}",
     ),
+    (
+        "error.database_scheme",
+        "no se puede abrir la base de datos {url}: la URL tiene que empezar por sqlite:// o postgres://",
+        "cannot open the database {url}: the URL must start with sqlite:// or postgres://",
+    ),
     // `pregonero dnc`.
     (
         "dnc.added",
@@ -908,6 +913,116 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "simulate.bad_script",
         "el guion {file} no es válido: {error}",
         "the script {file} is invalid: {error}",
+    ),
+    // Simulator scripts (`simulate --script`, `simulator.script_file`).
+    ("script.empty", "un intento vacío", "an empty attempt"),
+    (
+        "script.unknown_outcome",
+        "`{outcome}` no es un resultado de llamada (answer, busy, noanswer, unreachable, congestion)",
+        "`{outcome}` is not a call outcome (answer, busy, noanswer, unreachable, congestion)",
+    ),
+    (
+        "script.no_options",
+        "`{kind}` no lleva opciones (llegó `{word}`)",
+        "`{kind}` takes no options (got `{word}`)",
+    ),
+    (
+        "script.expected_option",
+        "se esperaba opción=valor y llegó `{word}`",
+        "expected option=value, got `{word}`",
+    ),
+    (
+        "script.bad_value",
+        "{option}=`{value}` no es un número válido",
+        "{option}=`{value}` is not a valid number",
+    ),
+    (
+        "script.bad_transfer",
+        "transfer=`{value}` no es válido (ok o fail)",
+        "transfer=`{value}` is invalid (ok or fail)",
+    ),
+    (
+        "script.unknown_option",
+        "`{option}` no es una opción (keys, said, hangup, refuse, transfer, bridge, bridged, ring)",
+        "`{option}` is not an option (keys, said, hangup, refuse, transfer, bridge, bridged, ring)",
+    ),
+    (
+        "script.bad_key",
+        "`{key}` no es una tecla (dígitos, * o #, o t para que se agote el tiempo)",
+        "`{key}` is not a key (digits, * or #, or t for a timeout)",
+    ),
+    (
+        "script.agents_number",
+        "agents.{key} tiene que ser un número de 0 o más",
+        "agents.{key} must be a number of 0 or more",
+    ),
+    (
+        "script.agents_count",
+        "agents.count tiene que ser al menos 1",
+        "agents.count must be at least 1",
+    ),
+    (
+        "script.agents_key",
+        "`{key}` no es una clave de [agents] (count, bridge, talk, wait)",
+        "`{key}` is not an [agents] key (count, bridge, talk, wait)",
+    ),
+    (
+        "script.expected_strings",
+        "{dst}: se esperaba un texto o una lista de textos",
+        "{dst}: expected a string or an array of strings",
+    ),
+    ("script.of", "{dst}: {error}", "{dst}: {error}"),
+    ("script.syntax", "línea {line}: {error}", "line {line}: {error}"),
+    (
+        "report.unknown_campaign",
+        "no hay ninguna campaña \"{campaign}\" en la base de datos (`pregonero campaigns` las lista)",
+        "no campaign named \"{campaign}\" in the database (run `pregonero campaigns` to list them)",
+    ),
+    (
+        "report.unknown_contact",
+        "{phone} no es un contacto de la campaña {campaign}",
+        "{phone} is not a contact of campaign {campaign}",
+    ),
+    (
+        "report.needs_campaign",
+        "indique la campaña: --contacts, --contact, --compliance, --agents y --format html informan de una sola",
+        "name the campaign: --contacts, --contact, --compliance, --agents and --format html report one campaign",
+    ),
+    ("report.bad_phone", "{phone}: {error}", "{phone}: {error}"),
+    (
+        "report.contact_formats",
+        "--contact se imprime como table o json",
+        "--contact prints as table or json",
+    ),
+    (
+        "report.compliance_formats",
+        "--compliance se imprime como table o json (los informes html lo incluyen)",
+        "--compliance prints as table or json (html reports include it)",
+    ),
+    (
+        "runtime.sim_listen",
+        "no se puede escuchar en un puerto local para el simulador integrado",
+        "cannot listen on a loopback port for the built-in simulator",
+    ),
+    (
+        "runtime.sim_start",
+        "no se puede poner en marcha el simulador integrado",
+        "cannot start the built-in simulator",
+    ),
+    (
+        "runtime.no_token",
+        "falta provider.token (o provider.token_file) para llamar por API Voice",
+        "provider.token (or provider.token_file) is not set to call through API Voice",
+    ),
+    (
+        "proxy.no_backend",
+        "el proxy necesita al menos un --backend",
+        "the proxy needs at least one --backend",
+    ),
+    (
+        "runtime.script_file",
+        "simulator.script_file {file} no es válido: {error}",
+        "simulator.script_file {file} is invalid: {error}",
     ),
     (
         "simulate.bad_key",
@@ -1604,6 +1719,200 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "testcall.no_token",
         "una llamada real necesita provider.token o provider.token_file",
         "provider.token or provider.token_file is needed for a real call",
+    ),
+    // The transcript and verdicts of `pregonero test-call` (the wire fields stay as sent).
+    (
+        "testcall.header",
+        "llamada de prueba a {phone} desde {caller_id} por {url}",
+        "test call to {phone} from {caller_id} via {url}",
+    ),
+    (
+        "testcall.control_url",
+        "URL de control (como en el panel): {url}",
+        "control URL (as in the panel): {url}",
+    ),
+    (
+        "testcall.report_url",
+        "URL de informe (como en el panel): {url}",
+        "report URL (as in the panel):  {url}",
+    ),
+    ("testcall.redacted", "[oculto]", "[redacted]"),
+    ("testcall.launch", "→ lanzamiento: {fields}", "→ launch: {fields}"),
+    (
+        "testcall.launch_reply",
+        "← respuesta al lanzamiento: {reply}",
+        "← launch reply: {reply}",
+    ),
+    ("testcall.route.control", "control", "control"),
+    ("testcall.route.report", "informe", "report"),
+    (
+        "testcall.request",
+        "← petición de {route}: {fields}",
+        "← {route} request: {fields}",
+    ),
+    ("testcall.reply", "→ respuesta: {reply}", "→ reply: {reply}"),
+    ("testcall.not_json_array", "(no es un array JSON)", "(not a JSON array)"),
+    ("testcall.verdicts", "veredictos:", "verdicts:"),
+    ("testcall.seen.holds", "ok", "ok"),
+    ("testcall.seen.differs", "DIFERENTE", "DIFFERS"),
+    ("testcall.seen.not_seen", "no visto", "not seen"),
+    ("testcall.none", "ninguno", "none"),
+    ("testcall.shape.00", "00 + {n} cifras", "00 + {n} digits"),
+    ("testcall.shape.plus", "+ y {n} cifras", "+ and {n} digits"),
+    ("testcall.shape.34", "34 + 9 cifras", "34 + 9 digits"),
+    ("testcall.shape.digits", "{n} cifras", "{n} digits"),
+    (
+        "testcall.a.launch_reply",
+        "la respuesta al lanzamiento es {\"response\":\"200\",\"ID\":…}",
+        "launch reply is {\"response\":\"200\",\"ID\":…}",
+    ),
+    (
+        "testcall.a.control_called",
+        "el proveedor llama a la URL de control",
+        "the provider calls the control URL",
+    ),
+    (
+        "testcall.d.no_control",
+        "no llegó ninguna petición de control (¿URL en el panel, dirección pública, cortafuegos?)",
+        "no control request arrived (URL in the panel, public address, firewall?)",
+    ),
+    (
+        "testcall.a.control_fields",
+        "las peticiones de control traen los campos documentados",
+        "control requests carry the documented fields",
+    ),
+    (
+        "testcall.d.control_fields",
+        "{n} petición(es); faltan: {missing}; no documentados: {extra}",
+        "{n} request(s); missing: {missing}; not documented: {extra}",
+    ),
+    (
+        "testcall.a.id",
+        "`ID` es el ID de la respuesta al lanzamiento",
+        "`ID` is the launch reply's ID",
+    ),
+    (
+        "testcall.d.id",
+        "lanzamiento {launch}, peticiones {requests}",
+        "launch {launch}, requests {requests}",
+    ),
+    (
+        "testcall.a.userdata",
+        "`userdata` vuelve en cada petición de control",
+        "`userdata` is echoed in every control request",
+    ),
+    ("testcall.d.userdata", "enviado {userdata}", "sent {userdata}"),
+    (
+        "testcall.a.api",
+        "`api` nombra la instancia (provider.api)",
+        "`api` names the instance (provider.api)",
+    ),
+    (
+        "testcall.d.api",
+        "se esperaba \"{api}\", llegó {got}",
+        "expected \"{api}\", got {got}",
+    ),
+    (
+        "testcall.a.userfield",
+        "el `userfield` de una respuesta vuelve en la petición siguiente",
+        "`userfield` of a reply comes back in the next request",
+    ),
+    (
+        "testcall.a.number_formats",
+        "formato de los números en las peticiones de control",
+        "number formats in control requests",
+    ),
+    (
+        "testcall.a.statuscall",
+        "los valores de `statuscall` están entre ANSWER, BUSY, NOANSWER, CHANUNAVAIL, CANCEL, CONGESTION, UNKNOW",
+        "`statuscall` values are among ANSWER, BUSY, NOANSWER, CHANUNAVAIL, CANCEL, CONGESTION, UNKNOW",
+    ),
+    ("testcall.d.seen", "vistos: {values}", "seen {values}"),
+    (
+        "testcall.a.dtmf",
+        "la tecla pulsada llega en `dtmf`",
+        "the key pressed comes in `dtmf`",
+    ),
+    (
+        "testcall.d.no_menu_result",
+        "ninguna petición con el resultado de `speak_getdtmf` (¿contestó la llamada?)",
+        "no result request for `speak_getdtmf` (did the callee answer?)",
+    ),
+    (
+        "testcall.d.dtmf_timeout",
+        "dtmf=timeout: no se pulsó ninguna tecla a tiempo",
+        "dtmf=timeout: no key was pressed in time",
+    ),
+    (
+        "testcall.d.dtmf_elsewhere",
+        "dtmf={dtmf}; cifras sueltas en otros campos: {elsewhere}",
+        "dtmf={dtmf}; single digits elsewhere: {elsewhere}",
+    ),
+    (
+        "testcall.a.ended",
+        "la llamada termina con una petición de fin (`statuscall` distinto de ANSWER)",
+        "the call ends with an end request (`statuscall` not ANSWER)",
+    ),
+    (
+        "testcall.d.not_ended",
+        "ninguna antes del tiempo límite",
+        "none before the timeout",
+    ),
+    (
+        "testcall.a.report_arrives",
+        "llega un informe de llamadas con la llamada",
+        "a call report arrives with the call",
+    ),
+    (
+        "testcall.d.no_report",
+        "ninguno antes de acabar la espera (netelip los envía cada 10 minutos más o menos: --report-wait)",
+        "none before the wait ended (netelip sends them about every 10 minutes: --report-wait)",
+    ),
+    (
+        "testcall.a.calls_json",
+        "el campo `calls` del informe es un array JSON dentro de un texto",
+        "the report's `calls` field is a JSON array in a string",
+    ),
+    (
+        "testcall.d.batches",
+        "{batches} lote(s), {lines} línea(s)",
+        "{batches} batch(es), {lines} line(s)",
+    ),
+    (
+        "testcall.a.line_id",
+        "una línea del informe trae el ID de la llamada",
+        "a report line carries the call's ID",
+    ),
+    (
+        "testcall.d.no_line",
+        "ninguna línea con el ID de esta llamada",
+        "no line with this call's ID",
+    ),
+    (
+        "testcall.a.report_keys",
+        "la línea del informe tiene las claves documentadas",
+        "the report line has the documented keys",
+    ),
+    ("testcall.d.missing", "faltan: {missing}", "missing: {missing}"),
+    (
+        "testcall.a.types",
+        "`duration` es un texto y `cost` un número",
+        "`duration` is a string, `cost` a number",
+    ),
+    (
+        "testcall.a.status_case",
+        "el `status` del informe va en minúsculas (answer, busy…)",
+        "the report's `status` is lower case (answer, busy…)",
+    ),
+    (
+        "doctor.panel_control_url",
+        "  URL de control:             {url}",
+        "  control URL:     {url}",
+    ),
+    (
+        "doctor.panel_report_url",
+        "  URL de informe de llamadas: {url}",
+        "  call report URL: {url}",
     ),
     (
         "agents.cannot_read_password",

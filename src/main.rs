@@ -653,7 +653,7 @@ async fn simulate(a: SimArgs) -> anyhow::Result<ExitCode> {
                 UserError::new(
                     Msg::new("simulate.bad_script")
                         .arg("file", p.display())
-                        .arg("error", e),
+                        .msg("error", e),
                 )
             })?
         }

@@ -48,7 +48,7 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     if backends.is_empty() {
-        anyhow::bail!("the proxy needs at least one --backend");
+        return Err(crate::i18n::UserError::new(crate::i18n::Msg::new("proxy.no_backend")).into());
     }
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(2))

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::campaign::{phone, Voice};
 use crate::config::{Config, ProviderKind};
 use crate::flow::{spoken, ControlRequest, RequestKind};
-use crate::i18n::{Msg, UserError};
+use crate::i18n::{Lang, Msg, UserError};
 use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
 use crate::simulator::{Script, Simulator, SimulatorConfig};
 
@@ -88,7 +88,7 @@ pub struct TestCallOptions {
     pub report_wait: Duration,
 }
 
-/// One protocol assumption and what the call showed about it.
+/// One protocol assumption and what the call showed about it, in the configured language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub assumption: String,
@@ -108,12 +108,12 @@ pub enum Seen {
 }
 
 impl Seen {
-    fn label(self) -> &'static str {
-        match self {
-            Seen::Holds => "ok",
-            Seen::Differs => "DIFFERS",
-            Seen::NotSeen => "not seen",
-        }
+    fn label(self, lang: Lang) -> &'static str {
+        lang.text(match self {
+            Seen::Holds => "testcall.seen.holds",
+            Seen::Differs => "testcall.seen.differs",
+            Seen::NotSeen => "testcall.seen.not_seen",
+        })
     }
 }
 
@@ -219,7 +219,7 @@ pub async fn run(
             &e164,
             vec!["answer keys=7"
                 .parse()
-                .map_err(|e: String| anyhow::anyhow!(e))?],
+                .map_err(|e: Msg| UserError::new(e))?],
         );
         let speed = config.simulator.speed.max(1.0);
         let cfg = SimulatorConfig {
@@ -245,20 +245,34 @@ pub async fn run(
                 .ok_or_else(|| UserError::new(Msg::new("testcall.no_token")))?,
         ),
     };
+    let lang = config.ui.language;
     writeln!(
         out,
-        "test call to {} from {caller_id} via {url}",
-        phone::mask(&e164)
+        "{}",
+        lang.fill(
+            "testcall.header",
+            &[
+                ("phone", &phone::mask(&e164)),
+                ("caller_id", &caller_id),
+                ("url", &url)
+            ]
+        )
     )?;
     writeln!(
         out,
-        "control URL (as in the panel): {}",
-        redact(&control_url, &secret)
+        "{}",
+        lang.fill(
+            "testcall.control_url",
+            &[("url", &redact(&control_url, &secret))]
+        )
     )?;
     writeln!(
         out,
-        "report URL (as in the panel):  {}",
-        redact(&report_url, &secret)
+        "{}",
+        lang.fill(
+            "testcall.report_url",
+            &[("url", &redact(&report_url, &secret))]
+        )
     )?;
     let client = ApiVoiceClient::new(&url, &config.provider.api, token, config.provider_timeout())?;
     let userdata = format!("{}", chrono::Utc::now().timestamp_millis());
@@ -268,28 +282,41 @@ pub async fn run(
         ring_seconds: ring,
         userdata: userdata.clone(),
     };
-    writeln!(
-        out,
-        "→ launch: token=[redacted] api={} src={} dst={} duration={ring} typedst=pstn userdata={userdata}",
+    let fields = format!(
+        "token={} api={} src={} dst={} duration={ring} typedst=pstn userdata={userdata}",
+        lang.text("testcall.redacted"),
         config.provider.api,
         caller_id,
         phone::mask(&crate::provider::to_provider(&e164)),
+    );
+    writeln!(
+        out,
+        "{}",
+        lang.fill("testcall.launch", &[("fields", &fields)])
     )?;
     let outcome = client.launch(&req).await;
-    writeln!(out, "← launch reply: {outcome:?}")?;
+    writeln!(
+        out,
+        "{}",
+        lang.fill(
+            "testcall.launch_reply",
+            &[("reply", &format!("{outcome:?}"))]
+        )
+    )?;
+    let judge = Judge { lang };
     let mut verdicts = Vec::new();
     let call_id = match &outcome {
         LaunchOutcome::Ringing(id) => {
-            verdicts.push(verdict(
-                "launch reply is {\"response\":\"200\",\"ID\":…}",
+            verdicts.push(judge.verdict(
+                "testcall.a.launch_reply",
                 Seen::Holds,
                 format!("ID {id}"),
             ));
             Some(id.clone())
         }
         other => {
-            verdicts.push(verdict(
-                "launch reply is {\"response\":\"200\",\"ID\":…}",
+            verdicts.push(judge.verdict(
+                "testcall.a.launch_reply",
                 Seen::Differs,
                 format!("{other:?}"),
             ));
@@ -300,7 +327,7 @@ pub async fn run(
     // Follow the call until its end request, printing each exchange as it comes.
     let mut printed = 0;
     let ended = call_id.is_some()
-        && wait_for(&shared, opts.call_timeout, &mut printed, out, |log| {
+        && wait_for(&shared, lang, opts.call_timeout, &mut printed, out, |log| {
             log.iter().any(|x| {
                 x.route == "control"
                     && ControlRequest {
@@ -315,7 +342,7 @@ pub async fn run(
         sim.flush_reports().await;
     }
     let reported = call_id.is_some()
-        && wait_for(&shared, opts.report_wait, &mut printed, out, |log| {
+        && wait_for(&shared, lang, opts.report_wait, &mut printed, out, |log| {
             log.iter().any(|x| x.route == "report")
         })
         .await?;
@@ -323,7 +350,7 @@ pub async fn run(
     let _ = server.await;
 
     let log = shared.log.lock().map(|l| l.clone()).unwrap_or_default();
-    verdicts.extend(judge(
+    verdicts.extend(judge.all(
         &log,
         call_id.as_deref(),
         &userdata,
@@ -331,15 +358,19 @@ pub async fn run(
         ended,
         reported,
     ));
-    writeln!(out, "\nverdicts:")?;
+    writeln!(out, "\n{}", lang.text("testcall.verdicts"))?;
     for v in &verdicts {
-        writeln!(
-            out,
-            "  [{}] {}: {}",
-            v.result.label(),
-            v.assumption,
-            v.detail
-        )?;
+        if v.detail.is_empty() {
+            writeln!(out, "  [{}] {}", v.result.label(lang), v.assumption)?;
+        } else {
+            writeln!(
+                out,
+                "  [{}] {}: {}",
+                v.result.label(lang),
+                v.assumption,
+                v.detail
+            )?;
+        }
     }
     Ok(verdicts)
 }
@@ -347,6 +378,7 @@ pub async fn run(
 /// Waits until `done` holds for the log or `timeout` passes, printing new exchanges.
 async fn wait_for(
     shared: &Shared,
+    lang: Lang,
     timeout: Duration,
     printed: &mut usize,
     out: &mut (dyn Write + Send),
@@ -360,8 +392,18 @@ async fn wait_for(
             (log[(*printed).min(log.len())..].to_vec(), done(&log))
         };
         for x in &new {
-            writeln!(out, "← {} request: {}", x.route, masked_json(&x.fields))?;
-            writeln!(out, "→ reply: {}", x.reply)?;
+            let route = lang.text(match x.route {
+                "report" => "testcall.route.report",
+                _ => "testcall.route.control",
+            });
+            let fields = masked_json(&x.fields, lang);
+            let request = lang.fill(
+                "testcall.request",
+                &[("route", &route), ("fields", &fields)],
+            );
+            writeln!(out, "{request}")?;
+            let reply = lang.fill("testcall.reply", &[("reply", &x.reply)]);
+            writeln!(out, "{reply}")?;
         }
         *printed += new.len();
         if ok {
@@ -373,304 +415,336 @@ async fn wait_for(
     }
 }
 
-fn verdict(assumption: &str, result: Seen, detail: impl Into<String>) -> Verdict {
-    Verdict {
-        assumption: assumption.to_string(),
-        result,
-        detail: detail.into(),
-    }
+/// Says the verdicts in the reader's language.
+struct Judge {
+    lang: Lang,
 }
 
-/// The verdicts on what the exchanges showed.
-fn judge(
-    log: &[Exchange],
-    call_id: Option<&str>,
-    userdata: &str,
-    api: &str,
-    ended: bool,
-    reported: bool,
-) -> Vec<Verdict> {
-    let mut v = Vec::new();
-    let controls: Vec<&Exchange> = log.iter().filter(|x| x.route == "control").collect();
-    if controls.is_empty() {
-        v.push(verdict(
-            "the provider calls the control URL",
-            Seen::NotSeen,
-            "no control request arrived (URL in the panel, public address, firewall?)",
-        ));
-        return v;
-    }
-    let missing: Vec<&str> = CONTROL_FIELDS
-        .iter()
-        .copied()
-        .filter(|f| !controls.iter().any(|x| x.fields.contains_key(*f)))
-        .collect();
-    let extra: Vec<String> = controls
-        .iter()
-        .flat_map(|x| x.fields.keys())
-        .filter(|k| !CONTROL_FIELDS.contains(&k.as_str()))
-        .cloned()
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    v.push(verdict(
-        "control requests carry the documented fields",
-        if missing.is_empty() {
-            Seen::Holds
-        } else {
-            Seen::Differs
-        },
-        format!(
-            "{} request(s); missing: {}; not documented: {}",
-            controls.len(),
-            list(&missing),
-            list(&extra)
-        ),
-    ));
-    let get = |x: &Exchange, k: &str| x.fields.get(k).map(|s| s.trim().to_string());
-    let ids: Vec<String> = controls.iter().filter_map(|x| get(x, "ID")).collect();
-    v.push(match call_id {
-        Some(id) if !ids.is_empty() && ids.iter().all(|i| i == id) => {
-            verdict("`ID` is the launch reply's ID", Seen::Holds, id)
-        }
-        _ => verdict(
-            "`ID` is the launch reply's ID",
-            Seen::Differs,
-            format!("launch {call_id:?}, requests {}", list(&ids)),
-        ),
-    });
-    let echoed = controls
-        .iter()
-        .all(|x| get(x, "userdata").as_deref() == Some(userdata));
-    v.push(verdict(
-        "`userdata` is echoed in every control request",
-        if echoed { Seen::Holds } else { Seen::Differs },
-        format!("sent {userdata}"),
-    ));
-    let apis: Vec<String> = controls
-        .iter()
-        .filter_map(|x| get(x, "api"))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    v.push(verdict(
-        "`api` names the instance (provider.api)",
-        if !apis.is_empty() && apis.iter().all(|a| a.eq_ignore_ascii_case(api)) {
-            Seen::Holds
-        } else {
-            Seen::Differs
-        },
-        format!("expected \"{api}\", got {}", list(&apis)),
-    ));
-    // The userfield of each reply should come back in the next request.
-    let mut echo_ok = true;
-    let mut echo_seen = false;
-    for pair in controls.windows(2) {
-        if let Some(uf) = pair[0].reply.get("userfield").and_then(Value::as_str) {
-            echo_seen = true;
-            echo_ok &= get(pair[1], "userfield").as_deref() == Some(uf);
+impl Judge {
+    /// A verdict on the assumption of catalogue key `key`.
+    fn verdict(&self, key: &str, result: Seen, detail: impl Into<String>) -> Verdict {
+        Verdict {
+            assumption: self.lang.text(key).to_string(),
+            result,
+            detail: detail.into(),
         }
     }
-    v.push(verdict(
-        "`userfield` of a reply comes back in the next request",
-        match (echo_seen, echo_ok) {
-            (false, _) => Seen::NotSeen,
-            (true, true) => Seen::Holds,
-            (true, false) => Seen::Differs,
-        },
-        "",
-    ));
-    let formats: Vec<String> = controls
-        .iter()
-        .flat_map(|x| ["src", "dst"].map(|k| (k, get(x, k))))
-        .filter_map(|(k, val)| val.map(|s| format!("{k}: {}", number_shape(&s))))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    v.push(verdict(
-        "number formats in control requests",
-        Seen::Holds,
-        list(&formats),
-    ));
-    let statuses: Vec<String> = controls
-        .iter()
-        .filter_map(|x| get(x, "statuscall"))
-        .filter(|s| !s.is_empty())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let unknown: Vec<&String> = statuses
-        .iter()
-        .filter(|s| !KNOWN_STATUSCALL.contains(&s.as_str()))
-        .collect();
-    v.push(verdict(
-        "`statuscall` values are among ANSWER, BUSY, NOANSWER, CHANUNAVAIL, CANCEL, CONGESTION, UNKNOW",
-        if statuses.is_empty() {
-            Seen::NotSeen
-        } else if unknown.is_empty() {
-            Seen::Holds
+
+    /// The text of `key` with its arguments.
+    fn say(&self, key: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
+        self.lang.fill(key, args)
+    }
+
+    /// Items joined by commas, or the word for none.
+    fn list<T: std::fmt::Display>(&self, items: &[T]) -> String {
+        if items.is_empty() {
+            return self.lang.text("testcall.none").to_string();
+        }
+        items
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The shape of a number as the provider wrote it, without its digits.
+    fn number_shape(&self, s: &str) -> String {
+        let digits = s.bytes().filter(u8::is_ascii_digit).count();
+        if s.starts_with("00") {
+            self.say("testcall.shape.00", &[("n", &(digits.saturating_sub(2)))])
+        } else if s.starts_with('+') {
+            self.say("testcall.shape.plus", &[("n", &digits)])
+        } else if digits == 0 {
+            format!("\"{s}\"")
+        } else if s.starts_with("34") && digits == 11 {
+            self.say("testcall.shape.34", &[])
         } else {
-            Seen::Differs
-        },
-        format!("seen {}", list(&statuses)),
-    ));
-    // Where did the key come? In `dtmf`, or (if not) in which field a lone digit appeared.
-    let after_menu = controls
-        .iter()
-        .find(|x| get(x, "command").as_deref() == Some("speak_getdtmf"));
-    v.push(match after_menu {
-        None => verdict(
-            "the key pressed comes in `dtmf`",
-            Seen::NotSeen,
-            "no result request for `speak_getdtmf` (did the callee answer?)",
-        ),
-        Some(x) => match get(x, "dtmf").filter(|d| !d.is_empty()) {
-            Some(d)
-                if d.bytes()
-                    .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#') =>
-            {
-                verdict(
-                    "the key pressed comes in `dtmf`",
-                    Seen::Holds,
-                    format!("dtmf={d}"),
-                )
-            }
-            Some(d) if d.eq_ignore_ascii_case("timeout") => verdict(
-                "the key pressed comes in `dtmf`",
+            self.say("testcall.shape.digits", &[("n", &digits)])
+        }
+    }
+
+    /// The verdicts on what the exchanges showed.
+    fn all(
+        &self,
+        log: &[Exchange],
+        call_id: Option<&str>,
+        userdata: &str,
+        api: &str,
+        ended: bool,
+        reported: bool,
+    ) -> Vec<Verdict> {
+        let mut v = Vec::new();
+        let controls: Vec<&Exchange> = log.iter().filter(|x| x.route == "control").collect();
+        if controls.is_empty() {
+            v.push(self.verdict(
+                "testcall.a.control_called",
                 Seen::NotSeen,
-                "dtmf=timeout: no key was pressed in time",
+                self.say("testcall.d.no_control", &[]),
+            ));
+            return v;
+        }
+        let missing: Vec<&str> = CONTROL_FIELDS
+            .iter()
+            .copied()
+            .filter(|f| !controls.iter().any(|x| x.fields.contains_key(*f)))
+            .collect();
+        let extra: Vec<String> = controls
+            .iter()
+            .flat_map(|x| x.fields.keys())
+            .filter(|k| !CONTROL_FIELDS.contains(&k.as_str()))
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        v.push(self.verdict(
+            "testcall.a.control_fields",
+            if missing.is_empty() {
+                Seen::Holds
+            } else {
+                Seen::Differs
+            },
+            self.say(
+                "testcall.d.control_fields",
+                &[
+                    ("n", &controls.len()),
+                    ("missing", &self.list(&missing)),
+                    ("extra", &self.list(&extra)),
+                ],
             ),
-            other => {
-                let elsewhere: Vec<String> = x
-                    .fields
-                    .iter()
-                    .filter(|(k, val)| {
-                        k.as_str() != "dtmf"
-                            && val.trim().len() == 1
-                            && val.trim().bytes().all(|b| b.is_ascii_digit())
-                    })
-                    .map(|(k, val)| format!("{k}={val}"))
-                    .collect();
-                verdict(
-                    "the key pressed comes in `dtmf`",
-                    Seen::Differs,
-                    format!(
-                        "dtmf={other:?}; single digits elsewhere: {}",
-                        list(&elsewhere)
-                    ),
-                )
+        ));
+        let get = |x: &Exchange, k: &str| x.fields.get(k).map(|s| s.trim().to_string());
+        let ids: Vec<String> = controls.iter().filter_map(|x| get(x, "ID")).collect();
+        v.push(match call_id {
+            Some(id) if !ids.is_empty() && ids.iter().all(|i| i == id) => {
+                self.verdict("testcall.a.id", Seen::Holds, id)
             }
-        },
-    });
-    v.push(verdict(
-        "the call ends with an end request (`statuscall` not ANSWER)",
-        if ended { Seen::Holds } else { Seen::NotSeen },
-        if ended { "" } else { "none before the timeout" },
-    ));
-    let reports: Vec<&Exchange> = log.iter().filter(|x| x.route == "report").collect();
-    if !reported {
-        v.push(verdict(
-            "a call report arrives with the call",
-            Seen::NotSeen,
-            "none before the wait ended (netelip sends them about every 10 minutes: --report-wait)",
+            _ => self.verdict(
+                "testcall.a.id",
+                Seen::Differs,
+                self.say(
+                    "testcall.d.id",
+                    &[
+                        ("launch", &format!("{call_id:?}")),
+                        ("requests", &self.list(&ids)),
+                    ],
+                ),
+            ),
+        });
+        let echoed = controls
+            .iter()
+            .all(|x| get(x, "userdata").as_deref() == Some(userdata));
+        v.push(self.verdict(
+            "testcall.a.userdata",
+            if echoed { Seen::Holds } else { Seen::Differs },
+            self.say("testcall.d.userdata", &[("userdata", &userdata)]),
         ));
-        return v;
-    }
-    let lines: Vec<Value> = reports
-        .iter()
-        .filter_map(|x| x.fields.get("calls"))
-        .filter_map(|c| serde_json::from_str::<Vec<Value>>(c).ok())
-        .flatten()
-        .collect();
-    let ours: Vec<&Value> = lines
-        .iter()
-        .filter(|l| call_id.is_some() && l.get("ID").and_then(Value::as_str) == call_id)
-        .collect();
-    v.push(verdict(
-        "the report's `calls` field is a JSON array in a string",
-        if lines.is_empty() {
-            Seen::Differs
-        } else {
-            Seen::Holds
-        },
-        format!("{} batch(es), {} line(s)", reports.len(), lines.len()),
-    ));
-    let Some(line) = ours.first() else {
-        v.push(verdict(
-            "a report line carries the call's ID",
-            Seen::Differs,
-            "no line with this call's ID",
+        let apis: Vec<String> = controls
+            .iter()
+            .filter_map(|x| get(x, "api"))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        v.push(self.verdict(
+            "testcall.a.api",
+            if !apis.is_empty() && apis.iter().all(|a| a.eq_ignore_ascii_case(api)) {
+                Seen::Holds
+            } else {
+                Seen::Differs
+            },
+            self.say(
+                "testcall.d.api",
+                &[("api", &api), ("got", &self.list(&apis))],
+            ),
         ));
-        return v;
-    };
-    let missing: Vec<&str> = REPORT_KEYS
-        .iter()
-        .copied()
-        .filter(|k| line.get(*k).is_none())
-        .collect();
-    v.push(verdict(
-        "the report line has the documented keys",
-        if missing.is_empty() {
-            Seen::Holds
-        } else {
-            Seen::Differs
-        },
-        format!("missing: {}", list(&missing)),
-    ));
-    let types_ok = line.get("duration").is_some_and(Value::is_string)
-        && line.get("cost").is_some_and(Value::is_number);
-    v.push(verdict(
-        "`duration` is a string, `cost` a number",
-        if types_ok { Seen::Holds } else { Seen::Differs },
-        format!(
-            "duration {}, cost {}",
-            line.get("duration").cloned().unwrap_or(Value::Null),
-            line.get("cost").cloned().unwrap_or(Value::Null)
-        ),
-    ));
-    let status = line.get("status").and_then(Value::as_str).unwrap_or("");
-    v.push(verdict(
-        "the report's `status` is lower case (answer, busy…)",
-        if !status.is_empty() && status == status.to_lowercase() {
-            Seen::Holds
-        } else {
-            Seen::Differs
-        },
-        format!("status \"{status}\""),
-    ));
-    v
-}
-
-fn list<T: std::fmt::Display>(items: &[T]) -> String {
-    if items.is_empty() {
-        return "none".into();
-    }
-    items
-        .iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The shape of a number as the provider wrote it, without its digits.
-fn number_shape(s: &str) -> String {
-    let digits = s.bytes().filter(u8::is_ascii_digit).count();
-    if s.starts_with("00") {
-        format!("00 + {} digits", digits - 2)
-    } else if s.starts_with('+') {
-        format!("+ and {digits} digits")
-    } else if digits == 0 {
-        format!("\"{s}\"")
-    } else if s.starts_with("34") && digits == 11 {
-        "34 + 9 digits".into()
-    } else {
-        format!("{digits} digits")
+        // The userfield of each reply should come back in the next request.
+        let mut echo_ok = true;
+        let mut echo_seen = false;
+        for pair in controls.windows(2) {
+            if let Some(uf) = pair[0].reply.get("userfield").and_then(Value::as_str) {
+                echo_seen = true;
+                echo_ok &= get(pair[1], "userfield").as_deref() == Some(uf);
+            }
+        }
+        v.push(self.verdict(
+            "testcall.a.userfield",
+            match (echo_seen, echo_ok) {
+                (false, _) => Seen::NotSeen,
+                (true, true) => Seen::Holds,
+                (true, false) => Seen::Differs,
+            },
+            "",
+        ));
+        let formats: Vec<String> = controls
+            .iter()
+            .flat_map(|x| ["src", "dst"].map(|k| (k, get(x, k))))
+            .filter_map(|(k, val)| val.map(|s| format!("{k}: {}", self.number_shape(&s))))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        v.push(self.verdict(
+            "testcall.a.number_formats",
+            Seen::Holds,
+            self.list(&formats),
+        ));
+        let statuses: Vec<String> = controls
+            .iter()
+            .filter_map(|x| get(x, "statuscall"))
+            .filter(|s| !s.is_empty())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let unknown: Vec<&String> = statuses
+            .iter()
+            .filter(|s| !KNOWN_STATUSCALL.contains(&s.as_str()))
+            .collect();
+        v.push(self.verdict(
+            "testcall.a.statuscall",
+            if statuses.is_empty() {
+                Seen::NotSeen
+            } else if unknown.is_empty() {
+                Seen::Holds
+            } else {
+                Seen::Differs
+            },
+            self.say("testcall.d.seen", &[("values", &self.list(&statuses))]),
+        ));
+        // Where did the key come? In `dtmf`, or (if not) in which field a lone digit appeared.
+        let after_menu = controls
+            .iter()
+            .find(|x| get(x, "command").as_deref() == Some("speak_getdtmf"));
+        v.push(match after_menu {
+            None => self.verdict(
+                "testcall.a.dtmf",
+                Seen::NotSeen,
+                self.say("testcall.d.no_menu_result", &[]),
+            ),
+            Some(x) => match get(x, "dtmf").filter(|d| !d.is_empty()) {
+                Some(d)
+                    if d.bytes()
+                        .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#') =>
+                {
+                    self.verdict("testcall.a.dtmf", Seen::Holds, format!("dtmf={d}"))
+                }
+                Some(d) if d.eq_ignore_ascii_case("timeout") => self.verdict(
+                    "testcall.a.dtmf",
+                    Seen::NotSeen,
+                    self.say("testcall.d.dtmf_timeout", &[]),
+                ),
+                other => {
+                    let elsewhere: Vec<String> = x
+                        .fields
+                        .iter()
+                        .filter(|(k, val)| {
+                            k.as_str() != "dtmf"
+                                && val.trim().len() == 1
+                                && val.trim().bytes().all(|b| b.is_ascii_digit())
+                        })
+                        .map(|(k, val)| format!("{k}={val}"))
+                        .collect();
+                    self.verdict(
+                        "testcall.a.dtmf",
+                        Seen::Differs,
+                        self.say(
+                            "testcall.d.dtmf_elsewhere",
+                            &[
+                                ("dtmf", &format!("{other:?}")),
+                                ("elsewhere", &self.list(&elsewhere)),
+                            ],
+                        ),
+                    )
+                }
+            },
+        });
+        v.push(self.verdict(
+            "testcall.a.ended",
+            if ended { Seen::Holds } else { Seen::NotSeen },
+            if ended {
+                String::new()
+            } else {
+                self.say("testcall.d.not_ended", &[])
+            },
+        ));
+        let reports: Vec<&Exchange> = log.iter().filter(|x| x.route == "report").collect();
+        if !reported {
+            v.push(self.verdict(
+                "testcall.a.report_arrives",
+                Seen::NotSeen,
+                self.say("testcall.d.no_report", &[]),
+            ));
+            return v;
+        }
+        let lines: Vec<Value> = reports
+            .iter()
+            .filter_map(|x| x.fields.get("calls"))
+            .filter_map(|c| serde_json::from_str::<Vec<Value>>(c).ok())
+            .flatten()
+            .collect();
+        let ours: Vec<&Value> = lines
+            .iter()
+            .filter(|l| call_id.is_some() && l.get("ID").and_then(Value::as_str) == call_id)
+            .collect();
+        v.push(self.verdict(
+            "testcall.a.calls_json",
+            if lines.is_empty() {
+                Seen::Differs
+            } else {
+                Seen::Holds
+            },
+            self.say(
+                "testcall.d.batches",
+                &[("batches", &reports.len()), ("lines", &lines.len())],
+            ),
+        ));
+        let Some(line) = ours.first() else {
+            v.push(self.verdict(
+                "testcall.a.line_id",
+                Seen::Differs,
+                self.say("testcall.d.no_line", &[]),
+            ));
+            return v;
+        };
+        let missing: Vec<&str> = REPORT_KEYS
+            .iter()
+            .copied()
+            .filter(|k| line.get(*k).is_none())
+            .collect();
+        v.push(self.verdict(
+            "testcall.a.report_keys",
+            if missing.is_empty() {
+                Seen::Holds
+            } else {
+                Seen::Differs
+            },
+            self.say("testcall.d.missing", &[("missing", &self.list(&missing))]),
+        ));
+        let types_ok = line.get("duration").is_some_and(Value::is_string)
+            && line.get("cost").is_some_and(Value::is_number);
+        v.push(self.verdict(
+            "testcall.a.types",
+            if types_ok { Seen::Holds } else { Seen::Differs },
+            format!(
+                "duration {}, cost {}",
+                line.get("duration").cloned().unwrap_or(Value::Null),
+                line.get("cost").cloned().unwrap_or(Value::Null)
+            ),
+        ));
+        let status = line.get("status").and_then(Value::as_str).unwrap_or("");
+        v.push(self.verdict(
+            "testcall.a.status_case",
+            if !status.is_empty() && status == status.to_lowercase() {
+                Seen::Holds
+            } else {
+                Seen::Differs
+            },
+            format!("status \"{status}\""),
+        ));
+        v
     }
 }
 
 /// Fields as JSON with phone numbers masked (last 3 digits kept).
 /// The lines of a report's `calls` get the same masking, the rest of each line as it came.
-fn masked_json(fields: &BTreeMap<String, String>) -> String {
+fn masked_json(fields: &BTreeMap<String, String>, lang: Lang) -> String {
     let m: BTreeMap<&str, String> = fields
         .iter()
         .map(|(k, v)| {
@@ -687,7 +761,7 @@ fn masked_json(fields: &BTreeMap<String, String>) -> String {
                         }
                         serde_json::to_string(&lines).unwrap_or_default()
                     }
-                    Err(_) => "(not a JSON array)".into(),
+                    Err(_) => lang.text("testcall.not_json_array").to_string(),
                 },
                 _ => v.clone(),
             };
@@ -820,14 +894,31 @@ mod tests {
 
     #[test]
     fn number_shapes_hide_the_digits() {
-        assert_eq!(number_shape("0034600123456"), "00 + 11 digits");
-        assert_eq!(number_shape("34600123456"), "34 + 9 digits");
-        assert_eq!(number_shape("600123456"), "9 digits");
-        assert_eq!(number_shape("anonymous"), "\"anonymous\"");
+        let en = Judge { lang: Lang::En };
+        assert_eq!(en.number_shape("0034600123456"), "00 + 11 digits");
+        assert_eq!(en.number_shape("34600123456"), "34 + 9 digits");
+        assert_eq!(en.number_shape("600123456"), "9 digits");
+        assert_eq!(en.number_shape("anonymous"), "\"anonymous\"");
+        let es = Judge { lang: Lang::Es };
+        assert_eq!(es.number_shape("0034600123456"), "00 + 11 cifras");
+        assert_eq!(es.number_shape("+34600123456"), "+ y 11 cifras");
         assert_eq!(
             mask_digits("0034910000000 (APIVoice 1.2)"),
             "**********000 (APIVoice 1.2)"
         );
+    }
+
+    #[test]
+    fn verdicts_are_said_in_the_configured_language() {
+        let es = Judge { lang: Lang::Es }.all(&[], Some("1"), "u", "demo", false, false);
+        assert_eq!(es[0].assumption, "el proveedor llama a la URL de control");
+        assert!(es[0]
+            .detail
+            .starts_with("no llegó ninguna petición de control"));
+        assert_eq!(Seen::NotSeen.label(Lang::Es), "no visto");
+        let en = Judge { lang: Lang::En }.all(&[], Some("1"), "u", "demo", false, false);
+        assert_eq!(en[0].assumption, "the provider calls the control URL");
+        assert_eq!(Seen::Differs.label(Lang::En), "DIFFERS");
     }
 
     #[test]

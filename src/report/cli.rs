@@ -6,6 +6,7 @@ use chrono_tz::Tz;
 use super::csv::CsvStyle;
 use crate::campaign::phone;
 use crate::config::Config;
+use crate::i18n::{Msg, UserError};
 use crate::store::Store;
 
 /// `--format`.
@@ -91,29 +92,52 @@ pub async fn render_to(
     now: DateTime<Utc>,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<bool> {
+    write_report(config, store, args, now, out)
+        .await
+        .map_err(|e| match e.downcast::<super::ReportError>() {
+            Ok(r) => r.into_user(),
+            Err(e) => e,
+        })
+}
+
+async fn write_report(
+    config: &Config,
+    store: &Store,
+    args: &ReportArgs,
+    now: DateTime<Utc>,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<bool> {
+    let said = |key: &str| anyhow::Error::from(UserError::new(Msg::new(key)));
     let lang = config.ui.language;
     let mut plain = |text: String| -> anyhow::Result<bool> {
         out.write_all(text.as_bytes())?;
         Ok(false)
     };
     let needs_campaign = args.contacts || args.contact.is_some() || args.compliance || args.agents;
-    let campaign = match (&args.campaign, needs_campaign || args.format == Format::Html) {
+    let campaign = match (
+        &args.campaign,
+        needs_campaign || args.format == Format::Html,
+    ) {
         (Some(c), _) => Some(c.as_str()),
-        (None, true) => anyhow::bail!(
-            "name the campaign: --contacts, --contact, --compliance, --agents and --format html report one campaign"
-        ),
+        (None, true) => return Err(said("report.needs_campaign")),
         (None, false) => None,
     };
     if let (Some(c), Some(raw)) = (campaign, &args.contact) {
         let region = phone::region(&config.calling.default_region);
-        let number = phone::normalize(raw, region).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let number = phone::normalize(raw, region).map_err(|e| {
+            UserError::new(
+                Msg::new("report.bad_phone")
+                    .arg("phone", raw)
+                    .msg("error", e.msg()),
+            )
+        })?;
         let (active, fallback) = loaded(config, c, now);
         let tz = super::HtmlContext::of(active.as_ref(), fallback, lang).tz;
         let t = super::contact_timeline(store, c, &number, tz).await?;
         return match args.format {
             Format::Json => plain(json(&t)?),
             Format::Table => plain(t.to_table()),
-            _ => anyhow::bail!("--contact prints as table or json"),
+            _ => Err(said("report.contact_formats")),
         };
     }
     if let (Some(c), true) = (campaign, args.compliance) {
@@ -123,7 +147,7 @@ pub async fn render_to(
         let text = match args.format {
             Format::Json => json(&r)?,
             Format::Table => r.to_table(lang),
-            _ => anyhow::bail!("--compliance prints as table or json (html reports include it)"),
+            _ => return Err(said("report.compliance_formats")),
         };
         plain(text)?;
         return Ok(r.breached());

@@ -216,6 +216,26 @@ pub enum ReportError {
     Write(#[from] std::io::Error),
 }
 
+impl ReportError {
+    /// The error people read: what they asked for that is not there in a sentence of the
+    /// catalogue, any other error as it is.
+    pub fn into_user(self) -> anyhow::Error {
+        use crate::i18n::{Msg, UserError};
+        match self {
+            ReportError::UnknownCampaign(c) => {
+                UserError::new(Msg::new("report.unknown_campaign").arg("campaign", c)).into()
+            }
+            ReportError::UnknownContact { campaign, phone } => UserError::new(
+                Msg::new("report.unknown_contact")
+                    .arg("campaign", campaign)
+                    .arg("phone", phone),
+            )
+            .into(),
+            other => other.into(),
+        }
+    }
+}
+
 /// Reports for one campaign, or all when `campaign` is `None`, as of `now_ms` (the abandon
 /// rate's window, agents' idle time).
 pub async fn build(

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use crate::i18n::Msg;
+
 const ANSWER_AFTER_SECS: f64 = 4.0;
 
 /// A DTMF answer of the callee to one `*_getdtmf` command.
@@ -85,13 +87,13 @@ pub enum CallScript {
 }
 
 impl FromStr for CallScript {
-    type Err = String;
+    type Err = Msg;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, Msg> {
         let mut words = s.split_whitespace();
         let kind = words
             .next()
-            .ok_or("empty call script")?
+            .ok_or_else(|| Msg::new("script.empty"))?
             .to_ascii_lowercase();
         let simple = match kind.as_str() {
             "answer" => None,
@@ -99,11 +101,13 @@ impl FromStr for CallScript {
             "noanswer" | "no-answer" => Some(CallScript::NoAnswer),
             "unreachable" | "chanunavail" => Some(CallScript::Unreachable),
             "congestion" => Some(CallScript::Congestion),
-            other => return Err(format!("unknown call outcome `{other}`")),
+            other => return Err(Msg::new("script.unknown_outcome").arg("outcome", other)),
         };
         if let Some(outcome) = simple {
             return match words.next() {
-                Some(w) => Err(format!("`{kind}` takes no options (got `{w}`)")),
+                Some(w) => Err(Msg::new("script.no_options")
+                    .arg("kind", &kind)
+                    .arg("word", w)),
                 None => Ok(outcome),
             };
         }
@@ -114,38 +118,38 @@ impl FromStr for CallScript {
         for word in words {
             let (k, v) = word
                 .split_once('=')
-                .ok_or_else(|| format!("expected option=value, got `{word}`"))?;
+                .ok_or_else(|| Msg::new("script.expected_option").arg("word", word))?;
             match k.to_ascii_lowercase().as_str() {
                 "keys" => keys = v.split(',').map(parse_key).collect::<Result<_, _>>()?,
                 "said" => said = v.split('|').map(parse_said).collect(),
                 "hangup" => {
                     let n = v.parse::<usize>().ok().filter(|n| *n > 0);
-                    hangup_during = Some(n.ok_or_else(|| format!("bad hangup=`{v}`"))?);
+                    hangup_during = Some(n.ok_or_else(|| bad(k, v))?);
                 }
                 "refuse" => {
                     let n = v.parse::<usize>().ok().filter(|n| *n > 0);
-                    refuse = Some(n.ok_or_else(|| format!("bad refuse=`{v}`"))?);
+                    refuse = Some(n.ok_or_else(|| bad(k, v))?);
                 }
                 "transfer" => {
                     transfer_ok = match v.to_ascii_lowercase().as_str() {
                         "ok" => true,
                         "fail" => false,
-                        _ => return Err(format!("bad transfer=`{v}` (ok|fail)")),
+                        _ => return Err(Msg::new("script.bad_transfer").arg("value", v)),
                     }
                 }
                 "bridge" => {
                     let b = v.parse::<f64>().ok().filter(|b| b.is_finite() && *b >= 0.0);
-                    bridge_secs = Some(b.ok_or_else(|| format!("bad bridge=`{v}`"))?);
+                    bridge_secs = Some(b.ok_or_else(|| bad(k, v))?);
                 }
                 "bridged" => {
                     let b = v.parse::<f64>().ok().filter(|b| b.is_finite() && *b >= 0.0);
-                    bridged_secs = Some(b.ok_or_else(|| format!("bad bridged=`{v}`"))?);
+                    bridged_secs = Some(b.ok_or_else(|| bad(k, v))?);
                 }
                 "ring" => {
                     let r = v.parse::<f64>().ok().filter(|r| r.is_finite() && *r >= 0.0);
-                    ring_secs = r.ok_or_else(|| format!("bad ring=`{v}`"))?;
+                    ring_secs = r.ok_or_else(|| bad(k, v))?;
                 }
-                _ => return Err(format!("unknown option `{k}`")),
+                _ => return Err(Msg::new("script.unknown_option").arg("option", k)),
             }
         }
         Ok(CallScript::Answer {
@@ -161,6 +165,13 @@ impl FromStr for CallScript {
     }
 }
 
+/// A number option that is not a number of 0 or more.
+fn bad(option: &str, value: &str) -> Msg {
+    Msg::new("script.bad_value")
+        .arg("option", option)
+        .arg("value", value)
+}
+
 fn parse_said(t: &str) -> Said {
     match t {
         "" | "-" => Said::Nothing,
@@ -172,18 +183,16 @@ fn parse_said(t: &str) -> Said {
 /// Keys as a script writes them (`1,t,9`): what a caller does at each successive getdtmf.
 /// The keys of `simulate --keys` (`1,2,t`); the error names the first bad one, in a sentence
 /// of the catalogue.
-pub fn parse_keys(text: &str) -> Result<Vec<Key>, crate::i18n::Msg> {
+pub fn parse_keys(text: &str) -> Result<Vec<Key>, Msg> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
     text.split(',')
-        .map(|k| {
-            parse_key(k).map_err(|_| crate::i18n::Msg::new("simulate.bad_key").arg("key", k.trim()))
-        })
+        .map(|k| parse_key(k).map_err(|_| Msg::new("simulate.bad_key").arg("key", k.trim())))
         .collect()
 }
 
-fn parse_key(k: &str) -> Result<Key, String> {
+fn parse_key(k: &str) -> Result<Key, Msg> {
     match k.trim() {
         "t" | "T" | "timeout" => Ok(Key::Timeout),
         d if !d.is_empty()
@@ -192,7 +201,7 @@ fn parse_key(k: &str) -> Result<Key, String> {
         {
             Ok(Key::Digits(d.to_string()))
         }
-        other => Err(format!("bad key `{other}` (digits, * # or t)")),
+        other => Err(Msg::new("script.bad_key").arg("key", other)),
     }
 }
 
@@ -229,21 +238,21 @@ pub struct Script {
     pub agents: Option<Agents>,
 }
 
-fn parse_agents(t: &toml::Table) -> Result<Agents, String> {
+fn parse_agents(t: &toml::Table) -> Result<Agents, Msg> {
     let mut a = Agents::default();
     for (k, v) in t {
         let num = v
             .as_float()
             .or_else(|| v.as_integer().map(|i| i as f64))
             .filter(|n| n.is_finite() && *n >= 0.0)
-            .ok_or_else(|| format!("agents.{k} must be a number of 0 or more"))?;
+            .ok_or_else(|| Msg::new("script.agents_number").arg("key", k))?;
         match k.as_str() {
             "count" if num >= 1.0 => a.count = num as usize,
-            "count" => return Err("agents.count must be at least 1".into()),
+            "count" => return Err(Msg::new("script.agents_count")),
             "bridge" => a.bridge_secs = num,
             "talk" => a.talk_secs = num,
             "wait" => a.wait_secs = num,
-            other => return Err(format!("unknown agents key `{other}`")),
+            other => return Err(Msg::new("script.agents_key").arg("key", other)),
         }
     }
     Ok(a)
@@ -261,8 +270,16 @@ impl Script {
 
     /// Parses a TOML table `"+34600000001" = ["busy", "answer keys=1"]` (a single string is
     /// accepted for one outcome).
-    pub fn parse_toml(text: &str) -> Result<Script, String> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse_toml(text: &str) -> Result<Script, Msg> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(1, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            });
+            let message = e.message().lines().map(str::trim).collect::<Vec<_>>();
+            Msg::new("script.syntax")
+                .arg("line", line)
+                .arg("error", message.join(" "))
+        })?;
         let mut script = Script::default();
         for (dst, value) in table {
             if let (true, toml::Value::Table(t)) = (dst == "agents", &value) {
@@ -272,13 +289,15 @@ impl Script {
             let items = match value {
                 toml::Value::String(s) => vec![toml::Value::String(s)],
                 toml::Value::Array(items) => items,
-                _ => return Err(format!("{dst}: expected a string or an array of strings")),
+                _ => return Err(Msg::new("script.expected_strings").arg("dst", &dst)),
             };
             let attempts = items
                 .iter()
                 .map(|item| match item.as_str() {
-                    Some(s) => s.parse::<CallScript>().map_err(|e| format!("{dst}: {e}")),
-                    None => Err(format!("{dst}: expected strings")),
+                    Some(s) => s
+                        .parse::<CallScript>()
+                        .map_err(|e| Msg::new("script.of").arg("dst", &dst).msg("error", e)),
+                    None => Err(Msg::new("script.expected_strings").arg("dst", &dst)),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             script.insert(&dst, attempts);

@@ -421,6 +421,33 @@ fn script_grammar() {
     assert!(Script::parse_toml("\"+34600\" = 3").is_err());
 }
 
+/// A bad script is said in the reader's language, naming the destination and the word.
+#[test]
+fn script_errors_are_sentences_of_the_catalogue() {
+    use crate::i18n::Lang;
+    let e = Script::parse_toml("\"+34600\" = [\"answer keys=1,x\"]").unwrap_err();
+    assert_eq!(
+        Lang::Es.render(&e),
+        "+34600: `x` no es una tecla (dígitos, * o #, o t para que se agote el tiempo)"
+    );
+    assert_eq!(
+        Lang::En.render(&e),
+        "+34600: `x` is not a key (digits, * or #, or t for a timeout)"
+    );
+    let e = Script::parse_toml("\"+34600\" = [\"maybe\"]").unwrap_err();
+    assert!(Lang::Es
+        .render(&e)
+        .starts_with("+34600: `maybe` no es un resultado"));
+    let e = Script::parse_toml("[agents]\ncount = 0\n").unwrap_err();
+    assert_eq!(Lang::En.render(&e), "agents.count must be at least 1");
+    let e = Script::parse_toml("\n\"+34600\" = [").unwrap_err();
+    assert!(
+        Lang::Es.render(&e).starts_with("línea 2: "),
+        "{}",
+        Lang::Es.render(&e)
+    );
+}
+
 #[test]
 fn random_outcomes_are_deterministic_and_mostly_answered() {
     let dsts: Vec<String> = (0..2000).map(|i| format!("00346{i:08}")).collect();

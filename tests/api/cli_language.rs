@@ -1,5 +1,5 @@
 //! The operator commands' output in `[ui] language`, through the real binary: `dnc`, `agent`,
-//! `holidays`, `import` and `callbacks` speak Spanish by default and English with `"en"`; the
+//! `holidays`, `import`, `callbacks` and `report`'s errors speak Spanish by default and English with `"en"`; the
 //! stored identifiers (the do-not-call source, agent states) stay as they are.
 
 use std::io::Write;
@@ -136,6 +136,12 @@ fn the_operator_commands_speak_spanish_by_default() {
         "{rejected}"
     );
     assert_eq!(ok(&["callbacks"], ""), "No hay llamadas que devolver.\n");
+    let (code, _, err) = run(&toml, &["report", "nada"], "");
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err.trim_end(),
+        "error: no hay ninguna campaña \"nada\" en la base de datos (`pregonero campaigns` las lista)"
+    );
 }
 
 #[test]
@@ -193,4 +199,7 @@ fn the_operator_commands_speak_english_with_en() {
         "{rejected}"
     );
     assert_eq!(ok(&["callbacks"], ""), "No calls to return.\n");
+    let (code, _, err) = run(&toml, &["report", "--contacts"], "");
+    assert_eq!(code, Some(1));
+    assert!(err.starts_with("error: name the campaign: "), "{err}");
 }

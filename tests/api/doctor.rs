@@ -30,10 +30,10 @@ async fn a_test_call_through_the_simulator_confirms_every_assumption() {
     // Every raw exchange is printed: the key pressed went out, came back in `dtmf` and was said.
     assert!(text.contains("\"dtmf\":\"7\""), "{text}");
     assert!(text.contains("Ha pulsado la tecla 7"), "{text}");
-    assert!(text.contains("report request"), "{text}");
+    assert!(text.contains("petición de informe"), "{text}");
     // Phone numbers only with their last 3 digits, the token never.
     assert!(!text.contains("600123456"), "{text}");
-    assert!(text.contains("token=[redacted]"), "{text}");
+    assert!(text.contains("token=[oculto]"), "{text}");
     for v in &verdicts {
         assert_eq!(
             v.result,
@@ -44,6 +44,11 @@ async fn a_test_call_through_the_simulator_confirms_every_assumption() {
         );
     }
     assert!(verdicts.len() >= 12, "{verdicts:?}");
+    assert!(text.contains("veredictos:"), "{text}");
+    assert!(
+        text.contains("[ok] la tecla pulsada llega en `dtmf`: dtmf=7"),
+        "{text}"
+    );
 }
 
 crate::on_both_backends!(doctor_reaches_the_webhook_urls_of_a_running_daemon);
