@@ -259,19 +259,14 @@ impl Application {
             time_scale,
             self.tls.is_some(),
         ));
-        let state = WebhookState {
+        let service = crate::service::CallService {
             store: self.store.clone(),
             campaigns: self.campaigns.clone(),
             in_flight: in_flight.clone(),
             clock: self.clock.clone(),
-            secret: self.secret.clone(),
             time_scale,
             metrics: metrics.clone(),
             api: self.config.provider.api.clone(),
-            policy: crate::guard::SourcePolicy::from_config(&self.config)?,
-            control_timeout: Duration::from_secs_f64(self.config.server.request_timeout_seconds),
-            report_timeout: Duration::from_secs_f64(self.config.server.report_timeout_seconds),
-            duties: duties.clone(),
             desk: desk.clone(),
             inbound: self.config.inbound.clone(),
             default_region: crate::campaign::phone::region(&self.config.calling.default_region),
@@ -282,6 +277,14 @@ impl Application {
                 None => None,
             },
             adapter: crate::flow::Adapter::from_config(&self.config.provider),
+        };
+        let state = WebhookState {
+            service,
+            secret: self.secret.clone(),
+            policy: crate::guard::SourcePolicy::from_config(&self.config)?,
+            control_timeout: Duration::from_secs_f64(self.config.server.request_timeout_seconds),
+            report_timeout: Duration::from_secs_f64(self.config.server.report_timeout_seconds),
+            duties: duties.clone(),
         };
         let dashboard_password = self.config.dashboard_password()?;
         if dashboard_password.is_some() {
@@ -625,7 +628,9 @@ impl Application {
         // Another daemon on the database takes the once-only duties at once.
         duties.release_all().await;
         if let Some(sim) = &sim {
-            sim.flush_reports().await;
+            if !sim.flush_reports_within(Duration::from_secs(5)).await {
+                tracing::warn!("the simulator's last call report was not taken");
+            }
         }
         sim_stop.cancel();
         server_stop.cancel();

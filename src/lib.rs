@@ -35,6 +35,7 @@ pub mod proxy;
 pub mod report;
 pub mod schedule;
 pub mod sdnotify;
+pub mod service;
 pub mod simulator;
 pub mod store;
 pub mod telemetry;

@@ -456,6 +456,23 @@ impl SimHandle {
         }
     }
 
+    /// Sends every pending report line, sending again a batch the daemon did not take (a 503
+    /// while its store was busy) until `timeout` passes; `false` if lines are left. A daemon
+    /// stopping calls this once its calls are over: the last lines have no later round.
+    pub async fn flush_reports_within(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.flush_reports().await;
+            if self.pending_reports() == 0 {
+                return true;
+            }
+            if Instant::now() >= deadline || self.inner.cancel.is_cancelled() {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until no call is in progress and no report line is pending; `false` on timeout.
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;

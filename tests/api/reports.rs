@@ -183,7 +183,7 @@ async fn reports_of_a_promotion_after_it_ran(db: Db) {
     let e = run(&config, &store, &missing, now).await.unwrap_err();
     assert!(
         e.to_string()
-            .contains("is not a contact of campaign oferta"),
+            .contains("+34699999999 no es un contacto de la campaña oferta"),
         "{e}"
     );
 
