@@ -85,6 +85,42 @@ pub struct Application {
     _daemon_lock: Option<std::fs::File>,
 }
 
+/// What the daemon's parts share while it runs.
+struct Shared {
+    in_flight: Arc<InFlight>,
+    duties: Arc<crate::cluster::Duties>,
+    metrics: Arc<crate::metrics::Metrics>,
+    desk: Arc<crate::desk::hub::Desk>,
+    simulated: bool,
+    /// The simulator's speed; 1 for real calls.
+    time_scale: f64,
+}
+
+/// The HTTP servers' tasks.
+struct Servers {
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    sim_server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    live_updates: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// What a running daemon stops when it shuts down, each task with its own stop.
+struct Running {
+    servers: Servers,
+    server_stop: CancellationToken,
+    sim: Option<SimHandle>,
+    sim_stop: CancellationToken,
+    watch_task: tokio::task::JoinHandle<()>,
+    watch_stop: CancellationToken,
+    duty_keeper: tokio::task::JoinHandle<()>,
+    dial_loop: tokio::task::JoinHandle<()>,
+    dial_stop: CancellationToken,
+    tasks: TaskTracker,
+    notify_tasks: TaskTracker,
+    notify_stop: CancellationToken,
+    watchdog: Option<tokio::task::JoinHandle<()>>,
+    watchdog_stop: CancellationToken,
+}
+
 impl Application {
     /// Connects the store (applying migrations), loads and imports the campaign folders and binds
     /// the webhook listener.
@@ -235,233 +271,38 @@ impl Application {
     }
 
     /// Runs until `stop` fires (or, with `exit_when_idle`, until no contact is due or in
-    /// progress), then shuts down in order.
+    /// progress), then shuts down in order: the HTTP side and the desk first, then the
+    /// provider (or the simulator), the dialer, the folder watcher and the outbox; systemd is
+    /// told it is ready; [`Application::shut_down`] stops them the other way round.
     pub async fn run_until_stopped(
         mut self,
         stop: CancellationToken,
         exit_when_idle: bool,
     ) -> anyhow::Result<()> {
-        let in_flight = Arc::new(InFlight::default());
-        let duties = Arc::new(crate::cluster::Duties::new(
-            self.store.clone(),
-            self.config.server.node(),
-        ));
-        let metrics = Arc::new(crate::metrics::Metrics::default());
-        let simulated = self.config.provider.kind == ProviderKind::Simulator;
-        let time_scale = if simulated {
-            self.config.simulator.speed
-        } else {
-            1.0
-        };
-        let desk = Arc::new(crate::desk::hub::Desk::new(
-            self.store.clone(),
-            self.clock.clone(),
-            time_scale,
-            self.tls.is_some(),
-        ));
-        let service = crate::service::CallService {
-            store: self.store.clone(),
-            campaigns: self.campaigns.clone(),
-            in_flight: in_flight.clone(),
-            clock: self.clock.clone(),
-            time_scale,
-            metrics: metrics.clone(),
-            api: self.config.provider.api.clone(),
-            desk: desk.clone(),
-            inbound: self.config.inbound.clone(),
-            default_region: crate::campaign::phone::region(&self.config.calling.default_region),
-            // The simulator takes any key: a demo hears its scripted transcripts without one.
-            google_key: match self.config.google_key()? {
-                Some(k) => Some(k),
-                None if simulated => Some(crate::capture::SIMULATOR_KEY.into()),
-                None => None,
-            },
-            adapter: crate::flow::Adapter::from_config(&self.config.provider),
-        };
-        let state = WebhookState {
-            service,
-            secret: self.secret.clone(),
-            policy: crate::guard::SourcePolicy::from_config(&self.config)?,
-            control_timeout: Duration::from_secs_f64(self.config.server.request_timeout_seconds),
-            report_timeout: Duration::from_secs_f64(self.config.server.report_timeout_seconds),
-            duties: duties.clone(),
-        };
-        let dashboard_password = self.config.dashboard_password()?;
-        if dashboard_password.is_some() {
-            tracing::info!(
-                "dashboard on {}://{}/ (user {})",
-                self.scheme(),
-                self.addr,
-                crate::dashboard::USER
-            );
-        }
-        let dashboard = crate::dashboard::router(crate::dashboard::DashboardState {
-            store: self.store.clone(),
-            campaigns: self.campaigns.clone(),
-            clock: self.clock.clone(),
-            password: dashboard_password,
-            default_tz: self
-                .config
-                .calling
-                .timezone
-                .parse()
-                .unwrap_or(chrono_tz::Europe::Madrid),
-            lang: self.config.ui.language,
-            sources: crate::guard::SourcePolicy::from_config(&self.config)?,
-            throttle: Default::default(),
-            agent_changes: desk.bus.changes.clone(),
-        });
+        let shared = self.shared();
         let live = Liveness::new();
         let server_stop = CancellationToken::new();
-        // Desk and dashboard live updates from every daemon on the database (PostgreSQL),
-        // listened to before the first request is served.
-        let live_updates = desk.bus.listen(server_stop.clone()).await;
-        let desk_routes = crate::desk::web::router(crate::desk::web::DeskState {
-            desk: desk.clone(),
-            campaigns: self.campaigns.clone(),
-        });
-        let app = webhook::router(state)
-            .merge(dashboard)
-            .merge(desk_routes)
-            .layer(axum::middleware::from_fn(crate::telemetry::request_span));
-        let server = {
-            let stop = server_stop.clone();
-            let app = app.clone();
-            let listener = self
-                .listener
-                .take()
-                .context("the application was already started")?;
-            // The peer's address reaches the handlers (for `server.allow_from`).
-            let app = app.into_make_service_with_connect_info::<crate::guard::PeerAddr>();
-            let shutdown = async move { stop.cancelled().await };
-            match &self.tls {
-                Some(tls) => {
-                    let listener = crate::tls::TlsListener::new(
-                        listener,
-                        tls.clone(),
-                        crate::tls::HANDSHAKE_TIMEOUT,
-                    );
-                    tokio::spawn(
-                        live.watch(
-                            "HTTPS server",
-                            axum::serve(listener, app)
-                                .with_graceful_shutdown(shutdown)
-                                .into_future(),
-                        ),
-                    )
-                }
-                None => tokio::spawn(
-                    live.watch(
-                        "HTTP server",
-                        axum::serve(listener, app)
-                            .with_graceful_shutdown(shutdown)
-                            .into_future(),
-                    ),
-                ),
-            }
-        };
-        let sim_server = self.sim_listener.take().map(|listener| {
-            let stop = server_stop.clone();
-            tokio::spawn(
-                live.watch(
-                    "simulator-facing HTTP server",
-                    axum::serve(
-                        listener,
-                        app.into_make_service_with_connect_info::<crate::guard::PeerAddr>(),
-                    )
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .into_future(),
-                ),
-            )
-        });
-        let (control_url, report_url) = self
-            .config
-            .webhook_urls(&self.addr.to_string(), &self.secret);
-        tracing::info!(
-            listen = %self.addr,
-            database = self.store.backend_name(),
-            "webhooks ready: control URL {}, report URL {} (`pregonero check` prints them in full)",
-            mask_url(&control_url, &self.secret),
-            mask_url(&report_url, &self.secret),
-        );
-
-        // Agents' states stay true to the calls and the desk pages (restart included).
-        tokio::spawn(
-            crate::desk::web::settle_loop(desk.clone(), server_stop.clone())
-                .instrument(task_span("desk settle")),
-        );
-        if simulated {
-            let teams: Vec<String> = self
-                .campaigns
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .values()
-                .filter_map(|c| crate::desk::routing::desk_target(c).map(|(t, _)| t.to_string()))
-                .collect();
-            tokio::spawn(
-                crate::desk::sim::keep_agents_ready(
-                    desk.clone(),
-                    self.config.simulator.desk.clone(),
-                    teams,
-                    server_stop.clone(),
-                )
-                .instrument(task_span("simulated agents")),
-            );
-        }
-
+        let servers = self.serve(&shared, &live, &server_stop).await?;
+        self.start_desk_tasks(&shared, &server_stop);
         let sim_stop = CancellationToken::new();
-        let (provider, sim) = if simulated {
-            let (sim, client) = self.start_simulator(&sim_stop).await?;
-            (client, Some(sim))
-        } else {
-            let token = self.config.provider_token()?.ok_or_else(|| {
-                crate::i18n::UserError::new(crate::i18n::Msg::new("runtime.no_token"))
-            })?;
-            let client = ApiVoiceClient::new(
-                &self.config.provider.url,
-                &self.config.provider.api,
-                token,
-                self.config.provider_timeout(),
-            )?
-            .with_caller_id_format(self.config.provider.caller_id_format);
-            tracing::info!(url = %self.config.provider.url, api = %self.config.provider.api, "placing real calls through API Voice");
-            (client, None)
-        };
-
-        let dialer = Dialer::new(
-            self.store.clone(),
-            provider,
-            self.campaigns.clone(),
-            self.clock.clone(),
-            DialerSettings {
-                calls_per_second: self.config.limits.calls_per_second,
-                max_concurrent_calls: self.config.limits.max_concurrent_calls,
-                time_scale,
-                unknown_grace: Duration::from_secs(self.config.provider.unknown_grace_seconds),
-                stale_call: Duration::from_secs(self.config.provider.stale_call_seconds),
-                end_grace: Duration::from_secs(self.config.provider.end_grace_seconds),
-                real_provider: !simulated,
-                breaker: crate::breaker::BreakerSettings::from_config(&self.config, time_scale),
-            },
-            in_flight.clone(),
-            metrics,
-        );
-        dialer.set_duties(duties.clone());
+        let (provider, sim) = self.provider(shared.simulated, &sim_stop).await?;
+        let dialer = self.dialer(&shared, provider);
+        let watch_stop = CancellationToken::new();
         let mut watcher = crate::watch::FolderWatcher::new(
             self.config.clone(),
             self.store.clone(),
             self.campaigns.clone(),
             self.clock.clone(),
         )
-        .with_duties(duties.clone());
+        .with_duties(shared.duties.clone());
         watcher.assume_current();
-        let watch_stop = CancellationToken::new();
         let watch_task =
             tokio::spawn(live.watch("folder watcher", watcher.run(watch_stop.clone())));
         // Duties asked for on a clock of their own; stops with the watcher (the jobs still
         // running in the drain renew what they hold themselves).
         let duty_keeper = tokio::spawn(
-            duties
+            shared
+                .duties
                 .clone()
                 .keep(watch_stop.clone())
                 .instrument(task_span("duties")),
@@ -472,45 +313,8 @@ impl Application {
             "dialer",
             dialer.clone().run(dial_stop.clone(), tasks.clone()),
         ));
-        // Outcome notifications run until the calls in progress have ended (their outcomes
-        // are the last rows of the outbox), then stop after the delivery under way.
         let notify_stop = CancellationToken::new();
-        let notify_tasks = TaskTracker::new();
-        let outbox = crate::notify::Outbox::new(
-            self.store.clone(),
-            self.clock.clone(),
-            &self.config.notify,
-            time_scale,
-        )?
-        .with_secret(self.config.events_secret()?)
-        .with_duties(duties.clone());
-        // The outbox delivers on a thread of its own, at a lower priority: a backlog of
-        // thousands of events never queues ahead of a control request, whose caller is waiting.
-        let delivered = spawn_lowered(
-            "pregonero-outbox",
-            live.watch("notification outbox", outbox.run(notify_stop.clone())),
-        )?;
-        notify_tasks.spawn(async move {
-            let _ = delivered.await;
-        });
-        // Inbound calls whose end request never came get their callback tasks all the same.
-        let callbacks = crate::callbacks::Ctx {
-            store: self.store.clone(),
-            campaigns: self.campaigns.clone(),
-            call_back: self.config.inbound.call_back,
-            time_scale,
-        };
-        notify_tasks.spawn(
-            callbacks
-                .run(
-                    self.clock.clone(),
-                    duties.clone(),
-                    Duration::from_secs(self.config.provider.stale_call_seconds),
-                    notify_stop.clone(),
-                )
-                .instrument(task_span("callbacks")),
-        );
-        notify_tasks.close();
+        let notify_tasks = self.start_outbox(&shared, &live, &notify_stop)?;
 
         let ready = format!(
             "serving on {}://{} ({} database, {} campaign(s))",
@@ -524,93 +328,437 @@ impl Application {
         );
         self.notifier.ready(&ready);
         let watchdog_stop = CancellationToken::new();
-        let watchdog = self.notifier.watchdog_interval().map(|interval| {
-            let notifier = self.notifier.clone();
-            let stop = watchdog_stop.clone();
-            let store = self.store.clone();
-            let live = live.clone();
-            tracing::info!(
-                "systemd watchdog: a ping every {} ms while healthy",
-                interval.as_millis()
-            );
-            tokio::spawn(
-                async move {
-                    let check = move || {
-                        let store = store.clone();
-                        let live = live.clone();
-                        async move {
-                            // A single poll lasting a whole ping interval (2 s at least, for a
-                            // loaded machine) is a hang, not work: polls take micro- to milliseconds.
-                            live.check(interval.max(Duration::from_secs(2)))?;
-                            store
-                                .ping()
-                                .await
-                                .map_err(|e| format!("the database does not answer: {e}"))
-                        }
-                    };
-                    sdnotify::run_watchdog(&notifier, interval, &ready, stop, check).await
-                }
-                .instrument(task_span("watchdog")),
-            )
-        });
+        let watchdog = self.start_watchdog(&live, ready, &watchdog_stop);
 
         let outcome = live
-            .watch("main", async {
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => {
-                            tracing::info!("stopping: no new launches");
-                            return Ok(());
-                        }
-                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                    }
-                    if let Some(h) = dialer.halted() {
-                        if exit_when_idle {
-                            return Err(anyhow::anyhow!("{h}"));
-                        }
-                    }
-                    // The store first, then what is in flight: a claim that took the last
-                    // due contacts before the store's answer is in flight (or under way) now.
-                    // The simulator's callers calling back (`callback_rate`) are work too.
-                    let sim_idle = sim.as_ref().is_none_or(|s| s.calls_in_progress() == 0);
-                    if exit_when_idle
-                        && !self.work_left(time_scale).await
-                        && in_flight.is_idle()
-                        && sim_idle
-                    {
-                        // Idle is "nothing due within the horizon", not "every contact final":
-                        // say how many wait for a later retry.
-                        let later = self.store.unfinished_contacts().await.unwrap_or(0);
-                        tracing::info!(
-                            "no call in progress and nothing due within the next hour: exiting ({later} contacts wait for a later try; the next run makes them)"
-                        );
-                        return Ok(());
-                    }
-                }
-            })
+            .watch(
+                "main",
+                self.until_done(&stop, exit_when_idle, &shared, &dialer, sim.as_ref()),
+            )
             .await;
 
+        let running = Running {
+            servers,
+            server_stop,
+            sim,
+            sim_stop,
+            watch_task,
+            watch_stop,
+            duty_keeper,
+            dial_loop,
+            dial_stop,
+            tasks,
+            notify_tasks,
+            notify_stop,
+            watchdog,
+            watchdog_stop,
+        };
+        self.shut_down(running, &shared).await;
+        outcome
+    }
+
+    /// What the daemon's parts share while it runs.
+    fn shared(&self) -> Shared {
+        let simulated = self.config.provider.kind == ProviderKind::Simulator;
+        let time_scale = if simulated {
+            self.config.simulator.speed
+        } else {
+            1.0
+        };
+        Shared {
+            in_flight: Arc::new(InFlight::default()),
+            duties: Arc::new(crate::cluster::Duties::new(
+                self.store.clone(),
+                self.config.server.node(),
+            )),
+            metrics: Arc::new(crate::metrics::Metrics::default()),
+            desk: Arc::new(crate::desk::hub::Desk::new(
+                self.store.clone(),
+                self.clock.clone(),
+                time_scale,
+                self.tls.is_some(),
+            )),
+            simulated,
+            time_scale,
+        }
+    }
+
+    /// The call service and the webhook's own settings.
+    fn webhook_state(&self, shared: &Shared) -> anyhow::Result<WebhookState> {
+        let service = crate::service::CallService {
+            store: self.store.clone(),
+            campaigns: self.campaigns.clone(),
+            in_flight: shared.in_flight.clone(),
+            clock: self.clock.clone(),
+            time_scale: shared.time_scale,
+            metrics: shared.metrics.clone(),
+            api: self.config.provider.api.clone(),
+            desk: shared.desk.clone(),
+            inbound: self.config.inbound.clone(),
+            default_region: crate::campaign::phone::region(&self.config.calling.default_region),
+            // The simulator takes any key: a demo hears its scripted transcripts without one.
+            google_key: match self.config.google_key()? {
+                Some(k) => Some(k),
+                None if shared.simulated => Some(crate::capture::SIMULATOR_KEY.into()),
+                None => None,
+            },
+            adapter: crate::flow::Adapter::from_config(&self.config.provider),
+        };
+        Ok(WebhookState {
+            service,
+            secret: self.secret.clone(),
+            policy: crate::guard::SourcePolicy::from_config(&self.config)?,
+            control_timeout: Duration::from_secs_f64(self.config.server.request_timeout_seconds),
+            report_timeout: Duration::from_secs_f64(self.config.server.report_timeout_seconds),
+            duties: shared.duties.clone(),
+        })
+    }
+
+    /// The dashboard's routes (a login page only when it has a password).
+    fn dashboard(&self, shared: &Shared) -> anyhow::Result<axum::Router> {
+        let password = self.config.dashboard_password()?;
+        if password.is_some() {
+            tracing::info!(
+                "dashboard on {}://{}/ (user {})",
+                self.scheme(),
+                self.addr,
+                crate::dashboard::USER
+            );
+        }
+        Ok(crate::dashboard::router(crate::dashboard::DashboardState {
+            store: self.store.clone(),
+            campaigns: self.campaigns.clone(),
+            clock: self.clock.clone(),
+            password,
+            default_tz: self
+                .config
+                .calling
+                .timezone
+                .parse()
+                .unwrap_or(chrono_tz::Europe::Madrid),
+            lang: self.config.ui.language,
+            sources: crate::guard::SourcePolicy::from_config(&self.config)?,
+            throttle: Default::default(),
+            agent_changes: shared.desk.bus.changes.clone(),
+        }))
+    }
+
+    /// Serves every route (webhooks, dashboard, desk) on the listener, over TLS when
+    /// configured, and on the simulator's plain loopback listener when there is one.
+    async fn serve(
+        &mut self,
+        shared: &Shared,
+        live: &Liveness,
+        server_stop: &CancellationToken,
+    ) -> anyhow::Result<Servers> {
+        let state = self.webhook_state(shared)?;
+        let dashboard = self.dashboard(shared)?;
+        // Desk and dashboard live updates from every daemon on the database (PostgreSQL),
+        // listened to before the first request is served.
+        let live_updates = shared.desk.bus.listen(server_stop.clone()).await;
+        let desk_routes = crate::desk::web::router(crate::desk::web::DeskState {
+            desk: shared.desk.clone(),
+            campaigns: self.campaigns.clone(),
+        });
+        let app = webhook::router(state)
+            .merge(dashboard)
+            .merge(desk_routes)
+            .layer(axum::middleware::from_fn(crate::telemetry::request_span));
+        let listener = self
+            .listener
+            .take()
+            .context("the application was already started")?;
+        // The peer's address reaches the handlers (for `server.allow_from`).
+        let make = || {
+            app.clone()
+                .into_make_service_with_connect_info::<crate::guard::PeerAddr>()
+        };
+        let shutdown = |stop: CancellationToken| async move { stop.cancelled().await };
+        let server = match &self.tls {
+            Some(tls) => {
+                let listener = crate::tls::TlsListener::new(
+                    listener,
+                    tls.clone(),
+                    crate::tls::HANDSHAKE_TIMEOUT,
+                );
+                tokio::spawn(
+                    live.watch(
+                        "HTTPS server",
+                        axum::serve(listener, make())
+                            .with_graceful_shutdown(shutdown(server_stop.clone()))
+                            .into_future(),
+                    ),
+                )
+            }
+            None => tokio::spawn(
+                live.watch(
+                    "HTTP server",
+                    axum::serve(listener, make())
+                        .with_graceful_shutdown(shutdown(server_stop.clone()))
+                        .into_future(),
+                ),
+            ),
+        };
+        let sim_server = self.sim_listener.take().map(|listener| {
+            tokio::spawn(
+                live.watch(
+                    "simulator-facing HTTP server",
+                    axum::serve(listener, make())
+                        .with_graceful_shutdown(shutdown(server_stop.clone()))
+                        .into_future(),
+                ),
+            )
+        });
+        let (control_url, report_url) = self
+            .config
+            .webhook_urls(&self.addr.to_string(), &self.secret);
+        tracing::info!(
+            listen = %self.addr,
+            database = self.store.backend_name(),
+            "webhooks ready: control URL {}, report URL {} (`pregonero check` prints them in full)",
+            mask_url(&control_url, &self.secret),
+            mask_url(&report_url, &self.secret),
+        );
+        Ok(Servers {
+            server,
+            sim_server,
+            live_updates,
+        })
+    }
+
+    /// Agents' states kept true to the calls and the desk pages (restart included); with the
+    /// simulator, simulated agents kept ready for the desk teams of the campaigns.
+    fn start_desk_tasks(&self, shared: &Shared, server_stop: &CancellationToken) {
+        tokio::spawn(
+            crate::desk::web::settle_loop(shared.desk.clone(), server_stop.clone())
+                .instrument(task_span("desk settle")),
+        );
+        if !shared.simulated {
+            return;
+        }
+        let teams: Vec<String> = self
+            .campaigns
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter_map(|c| crate::desk::routing::desk_target(c).map(|(t, _)| t.to_string()))
+            .collect();
+        tokio::spawn(
+            crate::desk::sim::keep_agents_ready(
+                shared.desk.clone(),
+                self.config.simulator.desk.clone(),
+                teams,
+                server_stop.clone(),
+            )
+            .instrument(task_span("simulated agents")),
+        );
+    }
+
+    /// The client that launches calls: the built-in simulator's (started here) or the real
+    /// API Voice's.
+    async fn provider(
+        &self,
+        simulated: bool,
+        sim_stop: &CancellationToken,
+    ) -> anyhow::Result<(ApiVoiceClient, Option<SimHandle>)> {
+        if simulated {
+            let (sim, client) = self.start_simulator(sim_stop).await?;
+            return Ok((client, Some(sim)));
+        }
+        let token = self.config.provider_token()?.ok_or_else(|| {
+            crate::i18n::UserError::new(crate::i18n::Msg::new("runtime.no_token"))
+        })?;
+        let client = ApiVoiceClient::new(
+            &self.config.provider.url,
+            &self.config.provider.api,
+            token,
+            self.config.provider_timeout(),
+        )?
+        .with_caller_id_format(self.config.provider.caller_id_format);
+        tracing::info!(url = %self.config.provider.url, api = %self.config.provider.api, "placing real calls through API Voice");
+        Ok((client, None))
+    }
+
+    /// The dialer, with its limits from `[limits]` and `[provider]`.
+    fn dialer(&self, shared: &Shared, provider: ApiVoiceClient) -> Arc<Dialer> {
+        let time_scale = shared.time_scale;
+        let dialer = Dialer::new(
+            self.store.clone(),
+            provider,
+            self.campaigns.clone(),
+            self.clock.clone(),
+            DialerSettings {
+                calls_per_second: self.config.limits.calls_per_second,
+                max_concurrent_calls: self.config.limits.max_concurrent_calls,
+                time_scale,
+                unknown_grace: Duration::from_secs(self.config.provider.unknown_grace_seconds),
+                stale_call: Duration::from_secs(self.config.provider.stale_call_seconds),
+                end_grace: Duration::from_secs(self.config.provider.end_grace_seconds),
+                real_provider: !shared.simulated,
+                breaker: crate::breaker::BreakerSettings::from_config(&self.config, time_scale),
+            },
+            shared.in_flight.clone(),
+            shared.metrics.clone(),
+        );
+        dialer.set_duties(shared.duties.clone());
+        dialer
+    }
+
+    /// Outcome notifications and the callback tasks of inbound calls whose end request never
+    /// came. They run until the calls in progress have ended (their outcomes are the last rows
+    /// of the outbox), then stop after the delivery under way.
+    fn start_outbox(
+        &self,
+        shared: &Shared,
+        live: &Liveness,
+        notify_stop: &CancellationToken,
+    ) -> anyhow::Result<TaskTracker> {
+        let notify_tasks = TaskTracker::new();
+        let outbox = crate::notify::Outbox::new(
+            self.store.clone(),
+            self.clock.clone(),
+            &self.config.notify,
+            shared.time_scale,
+        )?
+        .with_secret(self.config.events_secret()?)
+        .with_duties(shared.duties.clone());
+        // The outbox delivers on a thread of its own, at a lower priority: a backlog of
+        // thousands of events never queues ahead of a control request, whose caller is waiting.
+        let delivered = spawn_lowered(
+            "pregonero-outbox",
+            live.watch("notification outbox", outbox.run(notify_stop.clone())),
+        )?;
+        notify_tasks.spawn(async move {
+            let _ = delivered.await;
+        });
+        let callbacks = crate::callbacks::Ctx {
+            store: self.store.clone(),
+            campaigns: self.campaigns.clone(),
+            call_back: self.config.inbound.call_back,
+            time_scale: shared.time_scale,
+        };
+        notify_tasks.spawn(
+            callbacks
+                .run(
+                    self.clock.clone(),
+                    shared.duties.clone(),
+                    Duration::from_secs(self.config.provider.stale_call_seconds),
+                    notify_stop.clone(),
+                )
+                .instrument(task_span("callbacks")),
+        );
+        notify_tasks.close();
+        Ok(notify_tasks)
+    }
+
+    /// The systemd watchdog's pings, while the store answers and no main task is stuck or
+    /// gone; `None` without a watchdog.
+    fn start_watchdog(
+        &self,
+        live: &Liveness,
+        ready: String,
+        stop: &CancellationToken,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let interval = self.notifier.watchdog_interval()?;
+        let notifier = self.notifier.clone();
+        let stop = stop.clone();
+        let store = self.store.clone();
+        let live = live.clone();
+        tracing::info!(
+            "systemd watchdog: a ping every {} ms while healthy",
+            interval.as_millis()
+        );
+        Some(tokio::spawn(
+            async move {
+                let check = move || {
+                    let store = store.clone();
+                    let live = live.clone();
+                    async move {
+                        // A single poll lasting a whole ping interval (2 s at least, for a
+                        // loaded machine) is a hang, not work: polls take micro- to milliseconds.
+                        live.check(interval.max(Duration::from_secs(2)))?;
+                        store
+                            .ping()
+                            .await
+                            .map_err(|e| format!("the database does not answer: {e}"))
+                    }
+                };
+                sdnotify::run_watchdog(&notifier, interval, &ready, stop, check).await
+            }
+            .instrument(task_span("watchdog")),
+        ))
+    }
+
+    /// Until `stop` fires, or with `exit_when_idle` until nothing is due within the idle
+    /// horizon and no call is in progress (an error if the dialer halted).
+    async fn until_done(
+        &self,
+        stop: &CancellationToken,
+        exit_when_idle: bool,
+        shared: &Shared,
+        dialer: &Dialer,
+        sim: Option<&SimHandle>,
+    ) -> anyhow::Result<()> {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => {
+                    tracing::info!("stopping: no new launches");
+                    return Ok(());
+                }
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+            if let Some(h) = dialer.halted() {
+                if exit_when_idle {
+                    return Err(anyhow::anyhow!("{h}"));
+                }
+            }
+            // The store first, then what is in flight: a claim that took the last due contacts
+            // before the store's answer is in flight (or under way) now. The simulator's
+            // callers calling back (`callback_rate`) are work too.
+            let sim_idle = sim.is_none_or(|s| s.calls_in_progress() == 0);
+            if exit_when_idle
+                && !self.work_left(shared.time_scale).await
+                && shared.in_flight.is_idle()
+                && sim_idle
+            {
+                // Idle is "nothing due within the horizon", not "every contact final": say
+                // how many wait for a later retry.
+                let later = self.store.unfinished_contacts().await.unwrap_or(0);
+                tracing::info!(
+                    "no call in progress and nothing due within the next hour: exiting ({later} contacts wait for a later try; the next run makes them)"
+                );
+                return Ok(());
+            }
+        }
+    }
+
+    /// Stops what `run_until_stopped` started, in order: no new launches, launch requests
+    /// finished, calls in progress ended (both bounded by `server.drain_seconds`), the outbox
+    /// after the outcomes of those calls, the duties released, the simulator's last report
+    /// taken, then the servers and the store.
+    async fn shut_down(self, r: Running, shared: &Shared) {
         // From here on systemd bounds the drain with TimeoutStopSec=, not the watchdog.
         self.notifier.stopping(&format!(
             "stopping: letting calls in progress end (up to {} s)",
             self.config.server.drain_seconds
         ));
-        watchdog_stop.cancel();
-        if let Some(w) = watchdog {
+        r.watchdog_stop.cancel();
+        if let Some(w) = r.watchdog {
             let _ = w.await;
         }
-        watch_stop.cancel();
-        let _ = watch_task.await;
-        let _ = duty_keeper.await;
-        dial_stop.cancel();
-        let _ = dial_loop.await;
-        tasks.close();
+        r.watch_stop.cancel();
+        let _ = r.watch_task.await;
+        let _ = r.duty_keeper.await;
+        r.dial_stop.cancel();
+        let _ = r.dial_loop.await;
+        r.tasks.close();
         let drain = Duration::from_secs(self.config.server.drain_seconds);
-        if tokio::time::timeout(drain, tasks.wait()).await.is_err() {
+        if tokio::time::timeout(drain, r.tasks.wait()).await.is_err() {
             tracing::warn!("launch requests still pending after {}s", drain.as_secs());
         }
         // Calls in progress keep talking to the webhooks until they end or the drain ends; a
         // call we hung up on is waited for too, its end request is on its way.
+        let in_flight = &shared.in_flight;
         let deadline = tokio::time::Instant::now() + drain;
         while !in_flight.all_closed() && tokio::time::Instant::now() < deadline {
             in_flight.changed(Duration::from_millis(200)).await;
@@ -618,36 +766,36 @@ impl Application {
         if !in_flight.all_closed() {
             tracing::warn!(calls = in_flight.len(), "calls still open at shutdown; they will be settled by the next call report or released after the grace period");
         }
-        notify_stop.cancel();
-        if tokio::time::timeout(drain, notify_tasks.wait())
+        r.notify_stop.cancel();
+        if tokio::time::timeout(drain, r.notify_tasks.wait())
             .await
             .is_err()
         {
             tracing::warn!("a notification delivery was still under way after {}s; it is retried at the next start", drain.as_secs());
         }
         // Another daemon on the database takes the once-only duties at once.
-        duties.release_all().await;
-        if let Some(sim) = &sim {
+        shared.duties.release_all().await;
+        if let Some(sim) = &r.sim {
             if !sim.flush_reports_within(Duration::from_secs(5)).await {
                 tracing::warn!("the simulator's last call report was not taken");
             }
         }
-        sim_stop.cancel();
-        server_stop.cancel();
-        match tokio::time::timeout(Duration::from_secs(5), server).await {
+        r.sim_stop.cancel();
+        r.server_stop.cancel();
+        let s = r.servers;
+        match tokio::time::timeout(Duration::from_secs(5), s.server).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => tracing::error!("webhook server: {e}"),
             Ok(Err(e)) => tracing::error!("webhook server task: {e}"),
             Err(_) => tracing::warn!("webhook server did not stop within 5s"),
         }
-        if let Some(sim_server) = sim_server {
+        if let Some(sim_server) = s.sim_server {
             let _ = tokio::time::timeout(Duration::from_secs(5), sim_server).await;
         }
-        if let Some(task) = live_updates {
+        if let Some(task) = s.live_updates {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
         self.store.close().await;
-        outcome
     }
 
     /// Whether any dialable, unpaused campaign has a contact due, or a notification is to be
