@@ -709,7 +709,7 @@ impl Application {
             }
             if let Some(h) = dialer.halted() {
                 if exit_when_idle {
-                    return Err(anyhow::anyhow!("{h}"));
+                    return Err(crate::i18n::UserError::new(h.msg()).into());
                 }
             }
             // The store first, then what is in flight: a claim that took the last due contacts

@@ -31,7 +31,7 @@ use crate::metrics::Metrics;
 use crate::pacing::sales_cap;
 use crate::provider::{ApiVoiceClient, LaunchOutcome, LaunchRequest};
 use crate::schedule::{AttemptResult, ContactState};
-use crate::store::{AttemptClose, Candidate, ClaimCaps, Gate, NotPlaced, Store};
+use crate::store::{AttemptClose, Candidate, Claim, ClaimCaps, Gate, NotPlaced, Store};
 
 /// How often a sales campaign's pacing re-reads its abandon rate.
 const SALES_RATE_REFRESH: Duration = Duration::from_secs(2);
@@ -46,6 +46,18 @@ pub enum Halt {
     NoBalance,
 }
 
+impl Halt {
+    /// What an operator reads when the daemon exits for it.
+    pub fn msg(&self) -> crate::i18n::Msg {
+        crate::i18n::Msg::new(match self {
+            Halt::Unauthorized => "halt.unauthorized",
+            Halt::WrongUrl => "halt.wrong_url",
+            Halt::NoBalance => "halt.no_balance",
+        })
+    }
+}
+
+/// In logs (English).
 impl std::fmt::Display for Halt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -61,6 +73,38 @@ impl std::fmt::Display for Halt {
                 f,
                 "the provider account has no balance (402): launching paused for every campaign; top up and restart"
             ),
+        }
+    }
+}
+
+/// The dialer loop's own state: the pace limiters, the paused flags and when they were read,
+/// the reaper's last run, whose turn it is, and the sales campaigns' abandon rates.
+struct Pace {
+    /// The simulator's speed (at least a tiny positive number); 1 for real calls.
+    scale: f64,
+    global: DefaultDirectRateLimiter,
+    per_campaign: HashMap<String, DefaultDirectRateLimiter>,
+    paused: HashMap<String, bool>,
+    paused_read: tokio::time::Instant,
+    reaped: tokio::time::Instant,
+    turn: usize,
+    /// Sales campaigns: the rolling abandon rate, re-read from the store now and then.
+    sales_rates: HashMap<String, (tokio::time::Instant, Option<f64>)>,
+}
+
+impl Pace {
+    fn new(calls_per_second: f64, time_scale: f64) -> Pace {
+        let scale = time_scale.max(1e-9);
+        let now = tokio::time::Instant::now();
+        Pace {
+            scale,
+            global: RateLimiter::direct(quota(calls_per_second * scale)),
+            per_campaign: HashMap::new(),
+            paused: HashMap::new(),
+            paused_read: now - Duration::from_secs(60),
+            reaped: now,
+            turn: 0,
+            sales_rates: HashMap::new(),
         }
     }
 }
@@ -207,40 +251,12 @@ impl Dialer {
         v
     }
 
-    /// Runs until `stop` fires; launch tasks are spawned on `tasks`.
+    /// Runs until `stop` fires; launch tasks are spawned on `tasks`. Each turn: the paused
+    /// flags and the reaper when due, a free slot and the global pace, the circuit's permit,
+    /// then the next campaign in turn that has room launches a claimed batch.
     pub async fn run(self: Arc<Self>, stop: CancellationToken, tasks: TaskTracker) {
-        let scale = self.settings.time_scale.max(1e-9);
-        let global: DefaultDirectRateLimiter =
-            RateLimiter::direct(quota(self.settings.calls_per_second * scale));
-        let mut per_campaign: HashMap<String, DefaultDirectRateLimiter> = HashMap::new();
-        let mut paused: HashMap<String, bool> = HashMap::new();
-        let mut paused_read = tokio::time::Instant::now() - Duration::from_secs(60);
-        let mut reaped = tokio::time::Instant::now();
-        let mut turn = 0usize;
-        // Sales campaigns: the rolling abandon rate, re-read from the store now and then.
-        let mut sales_rates: HashMap<String, (tokio::time::Instant, Option<f64>)> = HashMap::new();
-        // Several daemons on one database: caps and pacing hold for all of them together.
-        let shared = self.store.is_shared();
-        self.in_flight.set_shared(shared);
-        match self.store.open_attempts().await {
-            Ok(open) => {
-                for a in open {
-                    self.in_flight.add(a.attempt_id, &a.campaign_id, None);
-                }
-            }
-            Err(e) => tracing::error!("cannot read open attempts: {e}"),
-        }
-        let refused: Vec<String> = self
-            .campaigns
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .filter(|c| c.demo && self.settings.real_provider)
-            .map(|c| c.id.clone())
-            .collect();
-        for id in refused {
-            tracing::warn!(campaign = %id, "demo campaign: the real provider does not dial it (only the simulator does)");
-        }
+        let mut pace = Pace::new(self.settings.calls_per_second, self.settings.time_scale);
+        self.recover_open_attempts().await;
         loop {
             if stop.is_cancelled() {
                 break;
@@ -251,26 +267,10 @@ impl Dialer {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
                 }
             }
-            let forced = std::mem::take(
-                &mut *self
-                    .paused_changed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()),
-            );
-            if forced || paused_read.elapsed() >= Duration::from_secs(1) {
-                match self.store.campaigns().await {
-                    Ok(rows) => paused = rows.into_iter().map(|r| (r.id, r.paused)).collect(),
-                    Err(e) => tracing::error!("cannot read campaigns: {e}"),
-                }
-                paused_read = tokio::time::Instant::now();
-            }
-            if reaped.elapsed() >= Duration::from_secs(2) {
-                self.reap().await;
-                reaped = tokio::time::Instant::now();
-            }
+            self.refresh(&mut pace).await;
             let global_free =
                 (self.settings.max_concurrent_calls as usize).saturating_sub(self.in_flight.len());
-            let campaigns = self.dialable(&paused);
+            let campaigns = self.dialable(&pace.paused);
             if global_free == 0 || campaigns.is_empty() {
                 tokio::select! {
                     _ = stop.cancelled() => break,
@@ -280,9 +280,9 @@ impl Dialer {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = async {
-                    if global.check().is_err() {
+                    if pace.global.check().is_err() {
                         Metrics::inc(&self.metrics.pacing_waits);
-                        global.until_ready().await;
+                        pace.global.until_ready().await;
                     }
                 } => {}
             }
@@ -307,214 +307,13 @@ impl Dialer {
             let mut launched = false;
             let n = campaigns.len();
             for i in 0..n {
-                let c = &campaigns[(turn + i) % n];
-                let mut limit = c
-                    .max_concurrent_calls
-                    .map(|m| m as usize)
-                    .unwrap_or(usize::MAX);
-                if let crate::campaign::FlowSettings::Sales(sales) = &c.flow {
-                    let fresh = sales_rates
-                        .get(&c.id)
-                        .filter(|(at, _)| at.elapsed() < SALES_RATE_REFRESH)
-                        .map(|(_, rate)| *rate);
-                    let rolling = match fresh {
-                        Some(rate) => rate,
-                        None => {
-                            let rate = self.rolling_abandon_rate(&c.id).await;
-                            sales_rates.insert(c.id.clone(), (tokio::time::Instant::now(), rate));
-                            rate
-                        }
-                    };
-                    let view = self.in_flight.agents(
-                        &c.id,
-                        sales.agents as usize,
-                        self.clock.now_ms(),
-                        (AGENT_RECOVERY_MS as f64 / scale) as i64,
-                    );
-                    // A desk campaign counts the agents actually present (`crate::desk`).
-                    let (view, cap) = match crate::desk::routing::desk_target(c) {
-                        Some((team, _)) => {
-                            let lead = (crate::desk::pacing::DEFAULT_LEAD_MS as f64 / scale) as i64;
-                            let view = crate::desk::pacing::desk_view(
-                                &self.store,
-                                team,
-                                view,
-                                self.clock.now_ms(),
-                                lead,
-                            )
-                            .await;
-                            let cap = crate::desk::pacing::desk_cap(
-                                &view,
-                                sales.predictive_ratio,
-                                sales.max_abandon_rate,
-                                rolling,
-                            );
-                            (view, cap)
-                        }
-                        None => {
-                            let cap = sales_cap(
-                                &view,
-                                sales.predictive_ratio,
-                                sales.max_abandon_rate,
-                                rolling,
-                            );
-                            (view, cap)
-                        }
-                    };
-                    tracing::trace!(campaign = %c.id, cap, agents = view.agents, in_transfer = view.in_transfer, rolling = ?rolling, "sales pacing");
-                    limit = limit.min(cap);
-                }
-                let in_flight = self.in_flight.count(&c.id);
-                if in_flight >= limit {
+                let c = &campaigns[(pace.turn + i) % n];
+                let Some(claims) = self.claim(c, &mut pace, global_free, probe).await else {
                     continue;
-                }
-                if let Some(cps) = c.calls_per_second {
-                    let lim = per_campaign
-                        .entry(c.id.clone())
-                        .or_insert_with(|| RateLimiter::direct(quota(cps * scale)));
-                    if lim.check().is_err() {
-                        continue;
-                    }
-                }
-                // One claim for the next few launches (what the pace allows in BATCH_AHEAD):
-                // a claim is a transaction, and one per launch capped the launch rate.
-                let rate = c
-                    .calls_per_second
-                    .map_or(self.settings.calls_per_second, |r| {
-                        r.min(self.settings.calls_per_second)
-                    })
-                    * scale;
-                let batch = if probe {
-                    1
-                } else {
-                    batch_size(rate, global_free.min(limit - in_flight))
                 };
-                let now = self.clock.now_ms();
-                let hashed = match self.hashed.current(&self.store, now).await {
-                    Ok(h) => h,
-                    Err(e) => {
-                        tracing::error!(campaign = %c.id, "cannot read the hashed exclusion lists: {e}");
-                        continue;
-                    }
-                };
-                // Consent that lapsed since the import stops the contact before its launch.
-                let consent = c.consent_valid_for.filter(|_| c.require_consent).map(|v| {
-                    let today = chrono::DateTime::from_timestamp_millis(now)
-                        .unwrap_or_default()
-                        .with_timezone(&c.plan.tz)
-                        .date_naive();
-                    (v, today)
-                });
-                let gate = |cand: &Candidate| {
-                    if crate::exclusion::HashedList::blocks(&hashed, &cand.phone) {
-                        return Gate::Close {
-                            state: ContactState::Blocked,
-                            note: crate::i18n::Msg::new("why.hashed_list").to_stored(),
-                        };
-                    }
-                    if let Some((valid_for, today)) = consent {
-                        if let Some(note) =
-                            crate::campaign::consent::lapsed(&cand.vars, valid_for, today)
-                        {
-                            return Gate::Close {
-                                state: ContactState::Expired,
-                                note: note.to_stored(),
-                            };
-                        }
-                    }
-                    c.plan.gate(cand, now)
-                };
-                let caps = shared.then(|| ClaimCaps {
-                    calls: self.settings.max_concurrent_calls,
-                    campaign_calls: c.max_concurrent_calls,
-                });
-                let under_way = self.in_flight.claiming();
-                let claims = match self
-                    .store
-                    .claim_due_capped(&c.id, now, batch, caps.as_ref(), &gate)
-                    .await
-                {
-                    Ok(v) => v,
-                    Err(e) => {
-                        tracing::error!(campaign = %c.id, "cannot claim contacts: {e}");
-                        continue;
-                    }
-                };
-                if claims.is_empty() {
-                    continue;
-                }
-                // Counted in flight from the claim on: a claim waiting for its pace is a call
-                // about to start, for the caps and for `--exit-when-idle`.
-                for claim in &claims {
-                    self.in_flight
-                        .add(claim.attempt_id, &c.id, Some(self.clock.now_ms()));
-                }
-                drop(under_way);
-                let mut claims = claims.into_iter();
-                let mut first = true;
-                while let Some(claim) = claims.next() {
-                    // The first launch has its permits; each further one waits for its own,
-                    // and with a shared database each waits for the account's next slot too.
-                    if !first || shared {
-                        let paced = tokio::select! {
-                            _ = stop.cancelled() => false,
-                            _ = async {
-                                if !first {
-                                    if global.check().is_err() {
-                                        global.until_ready().await;
-                                    }
-                                    if let Some(lim) = per_campaign.get(&c.id) {
-                                        if lim.check().is_err() {
-                                            lim.until_ready().await;
-                                        }
-                                    }
-                                }
-                                if shared {
-                                    self.shared_slot(c, scale).await;
-                                }
-                            } => true,
-                        };
-                        if !paced {
-                            // Stopping: the claims not launched go back, not counted.
-                            let now = self.clock.now_ms();
-                            for rest in std::iter::once(claim).chain(claims.by_ref()) {
-                                self.in_flight.release(rest.attempt_id);
-                                if let Err(e) = self
-                                    .store
-                                    .mark_not_placed(
-                                        rest.attempt_id,
-                                        "the daemon stopped before launching it",
-                                        &NotPlaced::RetryAt(now),
-                                        now,
-                                    )
-                                    .await
-                                {
-                                    tracing::error!(
-                                        attempt = rest.attempt_id,
-                                        "cannot give a claim back: {e}"
-                                    );
-                                }
-                            }
-                            break;
-                        }
-                    }
-                    first = false;
-                    let me = self.clone();
-                    let campaign = c.clone();
-                    if probe {
-                        tracing::info!(campaign = %c.id, attempt = claim.attempt_id, "circuit half-open: one probe launch");
-                    }
-                    let span =
-                        tracing::info_span!("launch", campaign = %c.id, attempt = claim.attempt_id);
-                    tasks.spawn(
-                        async move {
-                            me.launch(&campaign, claim.attempt_id, &claim.phone, probe)
-                                .await
-                        }
-                        .instrument(span),
-                    );
-                }
-                turn = (turn + i + 1) % n;
+                self.launch_claims(c, claims, probe, &pace, &stop, &tasks)
+                    .await;
+                pace.turn = (pace.turn + i + 1) % n;
                 launched = true;
                 break;
             }
@@ -526,6 +325,297 @@ impl Dialer {
                     _ = stop.cancelled() => break,
                     _ = self.in_flight.changed(Duration::from_millis(250)) => {}
                 }
+            }
+        }
+    }
+
+    /// At start: the attempts still open in the store are calls in flight (a restart), and a
+    /// demo campaign is said not to be dialled by the real provider.
+    async fn recover_open_attempts(&self) {
+        // Several daemons on one database: caps and pacing hold for all of them together.
+        self.in_flight.set_shared(self.store.is_shared());
+        match self.store.open_attempts().await {
+            Ok(open) => {
+                for a in open {
+                    self.in_flight.add(a.attempt_id, &a.campaign_id, None);
+                }
+            }
+            Err(e) => tracing::error!("cannot read open attempts: {e}"),
+        }
+        let refused: Vec<String> = self
+            .campaigns
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|c| c.demo && self.settings.real_provider)
+            .map(|c| c.id.clone())
+            .collect();
+        for id in refused {
+            tracing::warn!(campaign = %id, "demo campaign: the real provider does not dial it (only the simulator does)");
+        }
+    }
+
+    /// The paused flags, re-read every second (at once after a pause or resume), and the
+    /// reaper of calls nobody settled, every two seconds.
+    async fn refresh(&self, pace: &mut Pace) {
+        let forced = std::mem::take(
+            &mut *self
+                .paused_changed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        if forced || pace.paused_read.elapsed() >= Duration::from_secs(1) {
+            match self.store.campaigns().await {
+                Ok(rows) => pace.paused = rows.into_iter().map(|r| (r.id, r.paused)).collect(),
+                Err(e) => tracing::error!("cannot read campaigns: {e}"),
+            }
+            pace.paused_read = tokio::time::Instant::now();
+        }
+        if pace.reaped.elapsed() >= Duration::from_secs(2) {
+            self.reap().await;
+            pace.reaped = tokio::time::Instant::now();
+        }
+    }
+
+    /// How many calls campaign `c` may have in progress now: its own cap, and for a sales
+    /// campaign what its agents allow (present on the desk, or estimated from its transfers).
+    async fn campaign_limit(&self, c: &ActiveCampaign, pace: &mut Pace) -> usize {
+        let limit = c
+            .max_concurrent_calls
+            .map(|m| m as usize)
+            .unwrap_or(usize::MAX);
+        let crate::campaign::FlowSettings::Sales(sales) = &c.flow else {
+            return limit;
+        };
+        let scale = pace.scale;
+        let fresh = pace
+            .sales_rates
+            .get(&c.id)
+            .filter(|(at, _)| at.elapsed() < SALES_RATE_REFRESH)
+            .map(|(_, rate)| *rate);
+        let rolling = match fresh {
+            Some(rate) => rate,
+            None => {
+                let rate = self.rolling_abandon_rate(&c.id).await;
+                pace.sales_rates
+                    .insert(c.id.clone(), (tokio::time::Instant::now(), rate));
+                rate
+            }
+        };
+        let view = self.in_flight.agents(
+            &c.id,
+            sales.agents as usize,
+            self.clock.now_ms(),
+            (AGENT_RECOVERY_MS as f64 / scale) as i64,
+        );
+        // A desk campaign counts the agents actually present (`crate::desk`).
+        let (view, cap) = match crate::desk::routing::desk_target(c) {
+            Some((team, _)) => {
+                let lead = (crate::desk::pacing::DEFAULT_LEAD_MS as f64 / scale) as i64;
+                let view = crate::desk::pacing::desk_view(
+                    &self.store,
+                    team,
+                    view,
+                    self.clock.now_ms(),
+                    lead,
+                )
+                .await;
+                let cap = crate::desk::pacing::desk_cap(
+                    &view,
+                    sales.predictive_ratio,
+                    sales.max_abandon_rate,
+                    rolling,
+                );
+                (view, cap)
+            }
+            None => {
+                let cap = sales_cap(
+                    &view,
+                    sales.predictive_ratio,
+                    sales.max_abandon_rate,
+                    rolling,
+                );
+                (view, cap)
+            }
+        };
+        tracing::trace!(campaign = %c.id, cap, agents = view.agents, in_transfer = view.in_transfer, rolling = ?rolling, "sales pacing");
+        limit.min(cap)
+    }
+
+    /// Claims campaign `c`'s next due contacts, as many as its room and pace allow (one for a
+    /// probe), each through the launch gate; counted in flight from the claim on. `None` when
+    /// the campaign has no room, no pace left or nothing due.
+    async fn claim(
+        &self,
+        c: &Arc<ActiveCampaign>,
+        pace: &mut Pace,
+        global_free: usize,
+        probe: bool,
+    ) -> Option<Vec<Claim>> {
+        let limit = self.campaign_limit(c, pace).await;
+        let in_flight = self.in_flight.count(&c.id);
+        if in_flight >= limit {
+            return None;
+        }
+        let scale = pace.scale;
+        if let Some(cps) = c.calls_per_second {
+            let lim = pace
+                .per_campaign
+                .entry(c.id.clone())
+                .or_insert_with(|| RateLimiter::direct(quota(cps * scale)));
+            if lim.check().is_err() {
+                return None;
+            }
+        }
+        // One claim for the next few launches (what the pace allows in BATCH_AHEAD): a claim is
+        // a transaction, and one per launch capped the launch rate.
+        let rate = c
+            .calls_per_second
+            .map_or(self.settings.calls_per_second, |r| {
+                r.min(self.settings.calls_per_second)
+            })
+            * scale;
+        let batch = if probe {
+            1
+        } else {
+            batch_size(rate, global_free.min(limit - in_flight))
+        };
+        let now = self.clock.now_ms();
+        let hashed = match self.hashed.current(&self.store, now).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(campaign = %c.id, "cannot read the hashed exclusion lists: {e}");
+                return None;
+            }
+        };
+        // Consent that lapsed since the import stops the contact before its launch.
+        let consent = c.consent_valid_for.filter(|_| c.require_consent).map(|v| {
+            let today = chrono::DateTime::from_timestamp_millis(now)
+                .unwrap_or_default()
+                .with_timezone(&c.plan.tz)
+                .date_naive();
+            (v, today)
+        });
+        let gate = |cand: &Candidate| {
+            if crate::exclusion::HashedList::blocks(&hashed, &cand.phone) {
+                return Gate::Close {
+                    state: ContactState::Blocked,
+                    note: crate::i18n::Msg::new("why.hashed_list").to_stored(),
+                };
+            }
+            if let Some((valid_for, today)) = consent {
+                if let Some(note) = crate::campaign::consent::lapsed(&cand.vars, valid_for, today) {
+                    return Gate::Close {
+                        state: ContactState::Expired,
+                        note: note.to_stored(),
+                    };
+                }
+            }
+            c.plan.gate(cand, now)
+        };
+        let caps = self.store.is_shared().then(|| ClaimCaps {
+            calls: self.settings.max_concurrent_calls,
+            campaign_calls: c.max_concurrent_calls,
+        });
+        let under_way = self.in_flight.claiming();
+        let claims = match self
+            .store
+            .claim_due_capped(&c.id, now, batch, caps.as_ref(), &gate)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(campaign = %c.id, "cannot claim contacts: {e}");
+                return None;
+            }
+        };
+        if claims.is_empty() {
+            return None;
+        }
+        // Counted in flight from the claim on: a claim waiting for its pace is a call about to
+        // start, for the caps and for `--exit-when-idle`.
+        for claim in &claims {
+            self.in_flight
+                .add(claim.attempt_id, &c.id, Some(self.clock.now_ms()));
+        }
+        drop(under_way);
+        Some(claims)
+    }
+
+    /// Launches the claims one by one at the pace: the first has its permits, each further one
+    /// waits for its own, and with a shared database each waits for the account's next slot
+    /// too. Stopping gives the claims not launched back, not counted as attempts.
+    async fn launch_claims(
+        self: &Arc<Self>,
+        c: &Arc<ActiveCampaign>,
+        claims: Vec<Claim>,
+        probe: bool,
+        pace: &Pace,
+        stop: &CancellationToken,
+        tasks: &TaskTracker,
+    ) {
+        let shared = self.store.is_shared();
+        let mut claims = claims.into_iter();
+        let mut first = true;
+        while let Some(claim) = claims.next() {
+            if !first || shared {
+                let paced = tokio::select! {
+                    _ = stop.cancelled() => false,
+                    _ = async {
+                        if !first {
+                            if pace.global.check().is_err() {
+                                pace.global.until_ready().await;
+                            }
+                            if let Some(lim) = pace.per_campaign.get(&c.id) {
+                                if lim.check().is_err() {
+                                    lim.until_ready().await;
+                                }
+                            }
+                        }
+                        if shared {
+                            self.shared_slot(c, pace.scale).await;
+                        }
+                    } => true,
+                };
+                if !paced {
+                    let rest: Vec<_> = std::iter::once(claim).chain(claims.by_ref()).collect();
+                    self.give_back(&rest).await;
+                    return;
+                }
+            }
+            first = false;
+            let me = self.clone();
+            let campaign = c.clone();
+            if probe {
+                tracing::info!(campaign = %c.id, attempt = claim.attempt_id, "circuit half-open: one probe launch");
+            }
+            let span = tracing::info_span!("launch", campaign = %c.id, attempt = claim.attempt_id);
+            tasks.spawn(
+                async move {
+                    me.launch(&campaign, claim.attempt_id, &claim.phone, probe)
+                        .await
+                }
+                .instrument(span),
+            );
+        }
+    }
+
+    /// Claims the daemon stops before launching: out of flight, and due again at once.
+    async fn give_back(&self, claims: &[Claim]) {
+        let now = self.clock.now_ms();
+        for rest in claims {
+            self.in_flight.release(rest.attempt_id);
+            if let Err(e) = self
+                .store
+                .mark_not_placed(
+                    rest.attempt_id,
+                    "the daemon stopped before launching it",
+                    &NotPlaced::RetryAt(now),
+                    now,
+                )
+                .await
+            {
+                tracing::error!(attempt = rest.attempt_id, "cannot give a claim back: {e}");
             }
         }
     }

@@ -999,6 +999,22 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
         "--compliance se imprime como table o json (los informes html lo incluyen)",
         "--compliance prints as table or json (html reports include it)",
     ),
+    // Why the dialer stopped launching for every campaign (`run --exit-when-idle` exits).
+    (
+        "halt.unauthorized",
+        "el proveedor rechazó el token o la instancia de la API (401): no se lanza ninguna llamada; corrija provider.token / provider.api y reinicie",
+        "the provider rejected the token or the API instance (401): launching stopped for every campaign; fix provider.token / provider.api and restart",
+    ),
+    (
+        "halt.wrong_url",
+        "la URL de lanzamiento del proveedor respondió 404 (no existe): no se lanza ninguna llamada; corrija provider.url y reinicie",
+        "the provider's launch URL answered 404 (not found): launching stopped for every campaign; fix provider.url and restart",
+    ),
+    (
+        "halt.no_balance",
+        "la cuenta del proveedor no tiene saldo (402): no se lanza ninguna llamada; recargue y reinicie",
+        "the provider account has no balance (402): launching paused for every campaign; top up and restart",
+    ),
     (
         "runtime.sim_listen",
         "no se puede escuchar en un puerto local para el simulador integrado",

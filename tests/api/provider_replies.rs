@@ -75,7 +75,10 @@ async fn unauthorized_stops_every_launch_and_says_so(db: Db) {
     let (sim, cancel) = start_sim(Faults::default()).await;
     let (run, _root) = run_against(&test_db.url, &sim, "wrong-token").await;
     let err = run.expect_err("a 401 must stop the run").to_string();
-    assert!(err.contains("401") && err.contains("stopped"), "{err}");
+    assert!(
+        err.contains("401") && err.contains("no se lanza ninguna llamada"),
+        "{err}"
+    );
     assert!(
         !err.contains("wrong-token"),
         "the token must never appear in messages: {err}"
