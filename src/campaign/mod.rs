@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::i18n::Msg;
 use crate::schedule::ContactState;
 
 /// A campaign folder that could not be loaded; the message names the file and the key.
@@ -302,6 +303,186 @@ struct CampaignFile {
     consent_valid_for: Option<String>,
 }
 
+/// A campaign's name: letters and digits of any script ("campaña-otoño"), '-' and '_', so that
+/// it is safe in a path, a URL segment and a metric label once escaped.
+fn check_id(id: &str) -> Result<(), Msg> {
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Msg::new("rule.campaign_id").arg("id", id));
+    }
+    Ok(())
+}
+
+/// A campaign's dates, checked.
+struct Dates {
+    start: Option<chrono::NaiveDate>,
+    end: Option<chrono::NaiveDate>,
+    call_before: Option<Duration>,
+}
+
+impl CampaignFile {
+    /// Attempts, ring time, pace, time zone and voice provider within their bounds.
+    fn check_limits(&self) -> Result<(), Msg> {
+        if self.max_attempts == 0 {
+            return Err(Msg::new("config.at_least_1").arg("key", "max_attempts"));
+        }
+        settings::between("ring_seconds", self.ring_seconds, 5, 120)?;
+        if let Some(cps) = self.calls_per_second {
+            if cps.is_nan() || cps <= 0.0 {
+                return Err(Msg::new("config.greater_than_0").arg("key", "calls_per_second"));
+            }
+        }
+        if self.max_concurrent_calls == Some(0) {
+            return Err(Msg::new("config.at_least_1").arg("key", "max_concurrent_calls"));
+        }
+        if let Some(tz) = &self.timezone {
+            if tz.parse::<chrono_tz::Tz>().is_err() {
+                return Err(Msg::new("config.bad_timezone")
+                    .arg("key", "timezone")
+                    .arg("value", tz));
+            }
+        }
+        if !matches!(self.voice.provider.as_str(), "google" | "netelip") {
+            return Err(Msg::new("rule.voice_provider").arg("value", &self.voice.provider));
+        }
+        Ok(())
+    }
+
+    /// `[retry]`: a delay per result, the defaults for those not given.
+    fn retry_delays(&self) -> Result<RetryDelays, Msg> {
+        let mut retry = RetryDelays::default();
+        for (key, value) in &self.retry {
+            let d = parse_duration(value).ok_or_else(|| {
+                Msg::new("rule.retry_duration")
+                    .arg("key", format!("retry.{key}"))
+                    .arg("value", value)
+            })?;
+            match key.as_str() {
+                "busy" => retry.busy = d,
+                "no_answer" => retry.no_answer = d,
+                "failed" => retry.failed = d,
+                "unreachable" => retry.unreachable = d,
+                other => {
+                    return Err(Msg::new("rule.retry_unknown").arg("key", format!("retry.{other}")))
+                }
+            }
+        }
+        Ok(retry)
+    }
+
+    /// `start`, `end` (not before `start`) and a reminder's `call_before`.
+    fn dates(&self) -> Result<Dates, Msg> {
+        let date = |key: &str, v: &Option<String>| -> Result<Option<chrono::NaiveDate>, Msg> {
+            v.as_deref()
+                .map(|t| {
+                    chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d")
+                        .map_err(|_| Msg::new("rule.date").arg("key", key).arg("value", t))
+                })
+                .transpose()
+        };
+        let start = date("start", &self.start)?;
+        let end = date("end", &self.end)?;
+        if let (Some(s), Some(e)) = (start, end) {
+            if e < s {
+                return Err(Msg::new("rule.end_before_start")
+                    .arg("end", e)
+                    .arg("start", s));
+            }
+        }
+        let call_before = match self
+            .reminder
+            .as_ref()
+            .and_then(|r| r.call_before.as_deref())
+        {
+            Some(v) => Some(
+                parse_duration(v).ok_or_else(|| Msg::new("rule.call_before").arg("value", v))?,
+            ),
+            None => None,
+        };
+        Ok(Dates {
+            start,
+            end,
+            call_before,
+        })
+    }
+
+    /// The flow of the campaign's kind, from its section (the only kind section present).
+    fn flow(&self) -> Result<FlowSettings, Msg> {
+        let present = |k: Kind| match k {
+            Kind::Reminder => self.reminder.is_some(),
+            Kind::Announcement => self.announcement.is_some(),
+            Kind::Promotion => self.promotion.is_some(),
+            Kind::Survey => self.survey.is_some(),
+            Kind::Sales => self.sales.is_some(),
+        };
+        for other in [
+            Kind::Reminder,
+            Kind::Announcement,
+            Kind::Promotion,
+            Kind::Survey,
+            Kind::Sales,
+        ] {
+            if other != self.kind && present(other) {
+                return Err(Msg::new("rule.other_section")
+                    .arg("section", other.as_str())
+                    .arg("kind", self.kind.as_str()));
+            }
+        }
+        let missing = || Msg::new("rule.missing_section").arg("kind", self.kind.as_str());
+        match self.kind {
+            Kind::Reminder => self
+                .reminder
+                .clone()
+                .ok_or_else(missing)?
+                .settings()
+                .map(FlowSettings::Reminder),
+            Kind::Announcement => self
+                .announcement
+                .clone()
+                .ok_or_else(missing)?
+                .settings()
+                .map(FlowSettings::Announcement),
+            Kind::Promotion => self
+                .promotion
+                .clone()
+                .ok_or_else(missing)?
+                .settings()
+                .map(FlowSettings::Promotion),
+            Kind::Survey => self
+                .survey
+                .clone()
+                .ok_or_else(missing)?
+                .settings()
+                .map(FlowSettings::Survey),
+            Kind::Sales => self
+                .sales
+                .clone()
+                .ok_or_else(missing)?
+                .settings()
+                .map(FlowSettings::Sales),
+        }
+    }
+
+    /// Whether a contact needs a consent basis (promotions and sales by default), and for how
+    /// long a consent holds.
+    fn consent(&self) -> Result<(bool, Option<consent::ValidFor>), Msg> {
+        let require = self
+            .require_consent
+            .unwrap_or(matches!(self.kind, Kind::Promotion | Kind::Sales));
+        let valid_for = match &self.consent_valid_for {
+            Some(v) => Some(
+                consent::ValidFor::parse(v)
+                    .ok_or_else(|| Msg::new("rule.consent_valid_for").arg("value", v))?,
+            ),
+            None => None,
+        };
+        Ok((require, valid_for))
+    }
+}
+
 fn default_ring() -> u32 {
     30
 }
@@ -335,8 +516,7 @@ impl Campaign {
 
     /// Parses the text of a `campaign.toml`; `path` is only used in error messages.
     pub fn parse(id: &str, dir: &Path, path: &Path, text: &str) -> Result<Campaign, CampaignError> {
-        use crate::i18n::Msg;
-        let invalid = |rule: Msg| CampaignError::Invalid {
+        let invalid = |rule: crate::i18n::Msg| CampaignError::Invalid {
             path: path.to_path_buf(),
             rule,
         };
@@ -347,156 +527,16 @@ impl Campaign {
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
             message: e.message().to_string(),
         })?;
-        // Letters and digits of any script ("campaña-otoño"), '-' and '_': a name that is safe
-        // in a path, a URL segment and a metric label once escaped.
-        if id.is_empty()
-            || !id
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(invalid(Msg::new("rule.campaign_id").arg("id", id)));
-        }
-        if file.max_attempts == 0 {
-            return Err(invalid(
-                Msg::new("config.at_least_1").arg("key", "max_attempts"),
-            ));
-        }
-        settings::between("ring_seconds", file.ring_seconds, 5, 120).map_err(invalid)?;
-        if let Some(cps) = file.calls_per_second {
-            if cps.is_nan() || cps <= 0.0 {
-                return Err(invalid(
-                    Msg::new("config.greater_than_0").arg("key", "calls_per_second"),
-                ));
-            }
-        }
-        if file.max_concurrent_calls == Some(0) {
-            return Err(invalid(
-                Msg::new("config.at_least_1").arg("key", "max_concurrent_calls"),
-            ));
-        }
-        if let Some(tz) = &file.timezone {
-            if tz.parse::<chrono_tz::Tz>().is_err() {
-                return Err(invalid(
-                    Msg::new("config.bad_timezone")
-                        .arg("key", "timezone")
-                        .arg("value", tz),
-                ));
-            }
-        }
-        if !matches!(file.voice.provider.as_str(), "google" | "netelip") {
-            return Err(invalid(
-                Msg::new("rule.voice_provider").arg("value", &file.voice.provider),
-            ));
-        }
-        let mut retry = RetryDelays::default();
-        for (key, value) in &file.retry {
-            let d = parse_duration(value).ok_or_else(|| {
-                invalid(
-                    Msg::new("rule.retry_duration")
-                        .arg("key", format!("retry.{key}"))
-                        .arg("value", value),
-                )
-            })?;
-            match key.as_str() {
-                "busy" => retry.busy = d,
-                "no_answer" => retry.no_answer = d,
-                "failed" => retry.failed = d,
-                "unreachable" => retry.unreachable = d,
-                other => {
-                    return Err(invalid(
-                        Msg::new("rule.retry_unknown").arg("key", format!("retry.{other}")),
-                    ))
-                }
-            }
-        }
-        let date = |key: &str,
-                    v: &Option<String>|
-         -> Result<Option<chrono::NaiveDate>, CampaignError> {
-            v.as_deref()
-                .map(|t| {
-                    chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d")
-                        .map_err(|_| invalid(Msg::new("rule.date").arg("key", key).arg("value", t)))
-                })
-                .transpose()
-        };
-        let start = date("start", &file.start)?;
-        let end = date("end", &file.end)?;
-        if let (Some(s), Some(e)) = (start, end) {
-            if e < s {
-                return Err(invalid(
-                    Msg::new("rule.end_before_start")
-                        .arg("end", e)
-                        .arg("start", s),
-                ));
-            }
-        }
-        let call_before = match file
-            .reminder
-            .as_ref()
-            .and_then(|r| r.call_before.as_deref())
-        {
-            Some(v) => Some(
-                parse_duration(v)
-                    .ok_or_else(|| invalid(Msg::new("rule.call_before").arg("value", v)))?,
-            ),
-            None => None,
-        };
-        let section_present = |k: Kind| match k {
-            Kind::Reminder => file.reminder.is_some(),
-            Kind::Announcement => file.announcement.is_some(),
-            Kind::Promotion => file.promotion.is_some(),
-            Kind::Survey => file.survey.is_some(),
-            Kind::Sales => file.sales.is_some(),
-        };
-        for other in [
-            Kind::Reminder,
-            Kind::Announcement,
-            Kind::Promotion,
-            Kind::Survey,
-            Kind::Sales,
-        ] {
-            if other != file.kind && section_present(other) {
-                return Err(invalid(
-                    Msg::new("rule.other_section")
-                        .arg("section", other.as_str())
-                        .arg("kind", file.kind.as_str()),
-                ));
-            }
-        }
-        let missing = || invalid(Msg::new("rule.missing_section").arg("kind", file.kind.as_str()));
-        let flow = match file.kind {
-            Kind::Reminder => file
-                .reminder
-                .clone()
-                .ok_or_else(missing)?
-                .settings()
-                .map(FlowSettings::Reminder),
-            Kind::Announcement => file
-                .announcement
-                .clone()
-                .ok_or_else(missing)?
-                .settings()
-                .map(FlowSettings::Announcement),
-            Kind::Promotion => file
-                .promotion
-                .clone()
-                .ok_or_else(missing)?
-                .settings()
-                .map(FlowSettings::Promotion),
-            Kind::Survey => file
-                .survey
-                .clone()
-                .ok_or_else(missing)?
-                .settings()
-                .map(FlowSettings::Survey),
-            Kind::Sales => file
-                .sales
-                .clone()
-                .ok_or_else(missing)?
-                .settings()
-                .map(FlowSettings::Sales),
-        }
-        .map_err(invalid)?;
+        check_id(id).map_err(invalid)?;
+        file.check_limits().map_err(invalid)?;
+        let retry = file.retry_delays().map_err(invalid)?;
+        let Dates {
+            start,
+            end,
+            call_before,
+        } = file.dates().map_err(invalid)?;
+        let flow = file.flow().map_err(invalid)?;
+        let (require_consent, consent_valid_for) = file.consent().map_err(invalid)?;
         let desk = desk::DeskSettings::build(
             file.script.clone(),
             file.dispositions.clone(),
@@ -513,16 +553,6 @@ impl Campaign {
             _ => "es",
         };
         let captures = capture::captures(file.capture, speech_language).map_err(invalid)?;
-        let require_consent = file
-            .require_consent
-            .unwrap_or(matches!(file.kind, Kind::Promotion | Kind::Sales));
-        let consent_valid_for = match &file.consent_valid_for {
-            Some(v) => Some(
-                consent::ValidFor::parse(v)
-                    .ok_or_else(|| invalid(Msg::new("rule.consent_valid_for").arg("value", v)))?,
-            ),
-            None => None,
-        };
         Ok(Campaign {
             id: id.to_string(),
             dir: dir.to_path_buf(),
