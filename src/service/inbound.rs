@@ -24,9 +24,6 @@ use crate::campaign::{phone, Campaign, TransferTarget};
 use crate::flow::{self, Caller, Command, ControlRequest, FlowState, RequestKind};
 use crate::store::{CallEvent, DncEntry, NewInbound, StoreError};
 
-/// The contact an inbound caller was matched to: its campaign, name, columns and id.
-type Matched = (Arc<ActiveCampaign>, String, BTreeMap<String, String>, i64);
-
 /// The caller's number in E.164, or `None` for `anonymous` and anything that is no number.
 fn caller_number(src: &str, st: &CallService) -> Option<String> {
     let src = src.trim();
@@ -52,6 +49,23 @@ fn campaigns_of(did: &str, st: &CallService) -> Vec<Arc<ActiveCampaign>> {
         .collect()
 }
 
+/// The contact an inbound caller was matched to.
+struct Matched {
+    campaign: Arc<ActiveCampaign>,
+    name: String,
+    /// The contact's columns.
+    vars: BTreeMap<String, String>,
+    contact_id: i64,
+}
+
+/// The inbound call a request is about: its row, the caller's number (`None` when
+/// anonymous) and the contact they were matched to.
+struct InboundCall {
+    id: i64,
+    number: Option<String>,
+    matched: Option<Matched>,
+}
+
 pub(crate) async fn answer(st: &CallService, req: &ControlRequest) -> Result<Reply, StoreError> {
     let api = req.get("api").trim();
     if !api.eq_ignore_ascii_case(st.api.trim()) {
@@ -71,95 +85,13 @@ pub(crate) async fn answer(st: &CallService, req: &ControlRequest) -> Result<Rep
         received_at: now,
     };
     // The inbound call: recorded at its start, named by `userfield` afterwards.
-    let (id, number, matched): (i64, Option<String>, Option<Matched>) = if kind
-        == RequestKind::Start
-    {
-        let number = caller_number(req.get("src"), st);
-        let did = phone::normalize(req.get("dst"), st.default_region).unwrap_or_default();
-        let campaigns = campaigns_of(&did, st);
-        let mut matched = None;
-        if let Some(n) = &number {
-            let ids: Vec<String> = campaigns.iter().map(|c| c.id.clone()).collect();
-            if let Some(m) = st.store.inbound_matches(n, &ids).await?.into_iter().next() {
-                if let Some(c) = campaigns.iter().find(|c| c.id == m.campaign_id) {
-                    let vars = crate::store::vars_from_json(&m.vars);
-                    matched = Some((c.clone(), m.name, vars, m.contact_id));
-                }
-            }
-        }
-        let route = match &matched {
-            Some((c, ..)) if flow::agent_target(c).is_some() => "agent",
-            Some(_) => "menu",
-            None => "greeting",
-        };
-        let caller = number.clone().unwrap_or_else(|| "anonymous".into());
-        let id = st
-            .store
-            .start_inbound(
-                &NewInbound {
-                    call_id: req.call_id().as_deref(),
-                    caller: &caller,
-                    did: &did,
-                    matched: matched
-                        .as_ref()
-                        .map(|(c, _, _, contact)| (c.id.as_str(), *contact)),
-                    route,
-                    hold_until: now + (HOLD_MS as f64 / st.time_scale.max(1e-9)) as i64,
-                },
-                now,
-            )
-            .await?;
-        tracing::info!(inbound = id, from = %phone::mask(&caller), known = matched.is_some(), "inbound call");
-        (id, number, matched)
+    let call = if kind == RequestKind::Start {
+        start(st, req, now).await?
     } else {
-        let Some(state) = FlowState::parse(req.get("userfield")) else {
-            st.store.record_event(&event, None).await?;
-            return Ok(match kind {
-                RequestKind::End => Reply::Nothing,
-                _ => Reply::Command(Command::hangup("unknown")),
-            });
-        };
-        let Some(call) = st.store.inbound_call(state.attempt_id).await? else {
-            st.store.record_event(&event, None).await?;
-            return Ok(Reply::Command(Command::hangup("unknown")));
-        };
-        if let (Some(known), Some(cid)) = (&call.provider_call_id, req.call_id()) {
-            if *known != cid {
-                tracing::warn!(
-                    inbound = call.id,
-                    "inbound request whose call id is not the call's refused"
-                );
-                return Ok(Reply::Refused("foreign-call"));
-            }
+        match known(st, req, &event).await? {
+            Ok(call) => call,
+            Err(reply) => return Ok(reply),
         }
-        let number = (call.caller != "anonymous").then(|| call.caller.clone());
-        let mut matched = None;
-        if let (Some(campaign), Some(n)) = (&call.campaign_id, &number) {
-            let c = st
-                .campaigns
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(campaign)
-                .cloned();
-            if let Some(c) = c {
-                let found = st
-                    .store
-                    .inbound_matches(n, std::slice::from_ref(campaign))
-                    .await?;
-                if let Some(m) = found
-                    .into_iter()
-                    .find(|m| Some(m.contact_id) == call.contact_id)
-                {
-                    matched = Some((
-                        c,
-                        m.name,
-                        crate::store::vars_from_json(&m.vars),
-                        m.contact_id,
-                    ));
-                }
-            }
-        }
-        (call.id, number, matched)
     };
     if kind == RequestKind::End {
         st.store.record_event(&event, None).await?;
@@ -171,7 +103,7 @@ pub(crate) async fn answer(st: &CallService, req: &ControlRequest) -> Result<Rep
             time_scale: st.time_scale,
         };
         ctx.end_inbound(
-            id,
+            call.id,
             req.seconds("durationcall"),
             req.seconds("durationcallanswered"),
             now,
@@ -179,15 +111,148 @@ pub(crate) async fn answer(st: &CallService, req: &ControlRequest) -> Result<Rep
         .await?;
         return Ok(Reply::Nothing);
     }
+    next_step(st, req, &event, call, now).await
+}
+
+/// A new inbound call: the caller matched to a contact of a campaign calling from the number
+/// called, and the call recorded with the route it takes (an agent, the menu, the greeting).
+async fn start(
+    st: &CallService,
+    req: &ControlRequest,
+    now: i64,
+) -> Result<InboundCall, StoreError> {
+    let number = caller_number(req.get("src"), st);
+    let did = phone::normalize(req.get("dst"), st.default_region).unwrap_or_default();
+    let campaigns = campaigns_of(&did, st);
+    let mut matched = None;
+    if let Some(n) = &number {
+        let ids: Vec<String> = campaigns.iter().map(|c| c.id.clone()).collect();
+        if let Some(m) = st.store.inbound_matches(n, &ids).await?.into_iter().next() {
+            if let Some(c) = campaigns.iter().find(|c| c.id == m.campaign_id) {
+                matched = Some(Matched {
+                    campaign: c.clone(),
+                    name: m.name,
+                    vars: crate::store::vars_from_json(&m.vars),
+                    contact_id: m.contact_id,
+                });
+            }
+        }
+    }
+    let route = match &matched {
+        Some(m) if flow::agent_target(&m.campaign).is_some() => "agent",
+        Some(_) => "menu",
+        None => "greeting",
+    };
+    let caller = number.clone().unwrap_or_else(|| "anonymous".into());
+    let id = st
+        .store
+        .start_inbound(
+            &NewInbound {
+                call_id: req.call_id().as_deref(),
+                caller: &caller,
+                did: &did,
+                matched: matched
+                    .as_ref()
+                    .map(|m| (m.campaign.id.as_str(), m.contact_id)),
+                route,
+                hold_until: now + (HOLD_MS as f64 / st.time_scale.max(1e-9)) as i64,
+            },
+            now,
+        )
+        .await?;
+    tracing::info!(inbound = id, from = %phone::mask(&caller), known = matched.is_some(), "inbound call");
+    Ok(InboundCall {
+        id,
+        number,
+        matched,
+    })
+}
+
+/// The inbound call a later request names in its `userfield`, or the reply to a request that
+/// names none we know, or comes with another call's id (its event stored, nothing changed).
+async fn known(
+    st: &CallService,
+    req: &ControlRequest,
+    event: &CallEvent,
+) -> Result<Result<InboundCall, Reply>, StoreError> {
+    let Some(state) = FlowState::parse(req.get("userfield")) else {
+        st.store.record_event(event, None).await?;
+        return Ok(Err(match req.kind() {
+            RequestKind::End => Reply::Nothing,
+            _ => Reply::Command(Command::hangup("unknown")),
+        }));
+    };
+    let Some(call) = st.store.inbound_call(state.attempt_id).await? else {
+        st.store.record_event(event, None).await?;
+        return Ok(Err(Reply::Command(Command::hangup("unknown"))));
+    };
+    if let (Some(known), Some(cid)) = (&call.provider_call_id, req.call_id()) {
+        if *known != cid {
+            tracing::warn!(
+                inbound = call.id,
+                "inbound request whose call id is not the call's refused"
+            );
+            return Ok(Err(Reply::Refused("foreign-call")));
+        }
+    }
+    let number = (call.caller != "anonymous").then(|| call.caller.clone());
+    let mut matched = None;
+    if let (Some(campaign), Some(n)) = (&call.campaign_id, &number) {
+        let c = st
+            .campaigns
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(campaign)
+            .cloned();
+        if let Some(c) = c {
+            let found = st
+                .store
+                .inbound_matches(n, std::slice::from_ref(campaign))
+                .await?;
+            if let Some(m) = found
+                .into_iter()
+                .find(|m| Some(m.contact_id) == call.contact_id)
+            {
+                matched = Some(Matched {
+                    campaign: c,
+                    name: m.name,
+                    vars: crate::store::vars_from_json(&m.vars),
+                    contact_id: m.contact_id,
+                });
+            }
+        }
+    }
+    Ok(Ok(InboundCall {
+        id: call.id,
+        number,
+        matched,
+    }))
+}
+
+/// The callback flow's next command, with what the request taught stored before the reply
+/// leaves: an opt-out on the do-not-call list, the route and outcome (a reminder confirmed or
+/// cancelled settles its contact), the event.
+async fn next_step(
+    st: &CallService,
+    req: &ControlRequest,
+    event: &CallEvent,
+    call: InboundCall,
+    now: i64,
+) -> Result<Reply, StoreError> {
+    let InboundCall {
+        id,
+        number,
+        matched,
+    } = call;
     let agent = match &matched {
-        Some((campaign, _, _, contact)) => put_through_to(st, campaign, *contact).await?,
+        Some(m) => put_through_to(st, &m.campaign, m.contact_id).await?,
         None => None,
     };
     let caller = match (&matched, &number) {
-        (Some((campaign, name, vars, _)), _) => Caller::Known {
-            campaign,
-            name,
-            vars,
+        (Some(m), _) => Caller::Known {
+            campaign: &m.campaign,
+            name: &m.name,
+            vars: &m.vars,
             agent,
         },
         (None, Some(_)) => Caller::Unknown,
@@ -197,7 +262,7 @@ pub(crate) async fn answer(st: &CallService, req: &ControlRequest) -> Result<Rep
     // An opt-out is on the do-not-call list before the reply leaves.
     if let (true, Some(n)) = (step.optout, &number) {
         let source = match &matched {
-            Some((c, ..)) => format!("opt-out (inbound call, {})", c.id),
+            Some(m) => format!("opt-out (inbound call, {})", m.campaign.id),
             None => "opt-out (inbound call)".to_string(),
         };
         let entry = DncEntry {
@@ -210,10 +275,10 @@ pub(crate) async fn answer(st: &CallService, req: &ControlRequest) -> Result<Rep
             .dnc_upsert(std::slice::from_ref(&entry), now)
             .await?;
         tracing::info!(inbound = id, from = %phone::mask(n), "opted out by callback: on the do-not-call list");
-        if let Some((c, _, _, contact)) = &matched {
+        if let Some(m) = &matched {
             let data = json!({"call_id": req.call_id(), "inbound": true});
             st.store
-                .add_event(&c.id, *contact, None, "optout", &data, now)
+                .add_event(&m.campaign.id, m.contact_id, None, "optout", &data, now)
                 .await?;
         }
     }
@@ -234,7 +299,7 @@ pub(crate) async fn answer(st: &CallService, req: &ControlRequest) -> Result<Rep
             .await?;
     }
     // Stored before the reply leaves, like every control request.
-    st.store.record_event(&event, None).await?;
+    st.store.record_event(event, None).await?;
     Ok(Reply::Command(step.command))
 }
 

@@ -3,7 +3,7 @@
 use super::CallService;
 use crate::flow;
 use crate::schedule::AttemptResult;
-use crate::store::{AttemptClose, CloseJob, ReportLine, StoreError};
+use crate::store::{AttemptClose, CloseJob, LineAttempt, ReportLine, StoreError};
 
 /// Upserts the lines; closes the attempts no control request closed. Returns how many closed.
 /// Both steps are idempotent, so a batch cut by a crash is applied whole when it comes again.
@@ -18,7 +18,7 @@ pub(crate) async fn apply_lines(
     // A transfer's leg to an agent, answered and billed, proves the bridge, before or after
     // the attempt closed; it never closes the attempt (its status is the agent's).
     for (line, a) in lines.iter().zip(&applied) {
-        if let (true, Some((attempt_id, ..))) = (a.new, &a.attempt) {
+        if let (true, Some(LineAttempt { attempt_id, .. })) = (a.new, &a.attempt) {
             if flow::transfer::leg_verdict(a.callee_leg, &line.status, line.duration_seconds)
                 && st
                     .store
@@ -38,7 +38,12 @@ pub(crate) async fn apply_lines(
     {
         let campaigns = st.campaigns.read().unwrap_or_else(|e| e.into_inner());
         for (line, a) in lines.iter().zip(applied) {
-            let Some((attempt_id, campaign_id, true)) = a.attempt else {
+            let Some(LineAttempt {
+                attempt_id,
+                campaign_id,
+                open: true,
+            }) = a.attempt
+            else {
                 continue;
             };
             if !a.callee_leg {

@@ -259,16 +259,32 @@ pub fn launch_all(_: &Candidate) -> Gate {
     Gate::Launch
 }
 
-/// Decides the contact's next state inside `close_attempt`, the same way on both backends.
-/// `contact` is what the store read: (attempts, last_result, result_streak, appointment_at).
+/// What closing an attempt reads of its contact (`sql::CONTACT_TO_MOVE`).
+pub(crate) struct ContactToMove {
+    pub attempts: i64,
+    pub last_result: Option<String>,
+    /// How many attempts in a row ended with `last_result`.
+    pub result_streak: i64,
+    pub appointment_at: Option<i64>,
+}
+
+/// Decides the contact's next state inside `close_attempt`, the same way on both backends,
+/// and the new result streak.
 pub(crate) fn next_state_for(
     policy: &RetryPolicy,
-    contact: (i64, Option<&str>, i64, Option<i64>),
+    contact: &ContactToMove,
     close: &AttemptClose,
     outcome: Option<&str>,
 ) -> (NextState, i64) {
-    let (attempts, last_result, streak, appointment) = contact;
-    let previous = last_result.and_then(AttemptResult::parse);
+    let (attempts, streak, appointment) = (
+        contact.attempts,
+        contact.result_streak,
+        contact.appointment_at,
+    );
+    let previous = contact
+        .last_result
+        .as_deref()
+        .and_then(AttemptResult::parse);
     let streak = if previous == Some(close.result) {
         streak.max(0) + 1
     } else {
@@ -289,9 +305,20 @@ pub(crate) fn next_state_for(
     )
 }
 
-/// What a report chunk's lines found, per backend query: the attempts they name, by call id
-/// (id, campaign, status, answered, the contact's phone).
-pub(crate) type ReportAttempts = HashMap<String, (i64, String, String, bool, String)>;
+/// An attempt a report line names, as the backend read it.
+#[derive(Debug, Clone)]
+pub(crate) struct ReportAttempt {
+    pub attempt_id: i64,
+    pub campaign_id: String,
+    pub status: String,
+    /// A start request came.
+    pub answered: bool,
+    /// The contact's number: a line to another number is a transfer's leg.
+    pub phone: String,
+}
+
+/// What a report chunk's lines found, per backend query: the attempts they name, by call id.
+pub(crate) type ReportAttempts = HashMap<String, ReportAttempt>;
 
 /// The (call id, start, destination) key of a report line.
 pub(crate) type ReportKey = (String, String, String);
@@ -314,17 +341,20 @@ pub(crate) fn report_results<'a>(
         ));
         let attempt = attempts.get(&line.provider_call_id);
         if let (true, Some(a)) = (new, attempt) {
-            let call = (a.0, line.provider_call_id.as_str());
+            let call = (a.attempt_id, line.provider_call_id.as_str());
             if !touched.contains(&call) {
                 touched.push(call);
             }
         }
         out.push(ReportLineApplied {
             new,
-            attempt: attempt
-                .map(|(id, c, s, ..)| (*id, c.clone(), s == "launching" || s == "ringing")),
-            answered: attempt.is_some_and(|a| a.3),
-            callee_leg: attempt.is_none_or(|a| crate::provider::is_callee_leg(&line.dst, &a.4)),
+            attempt: attempt.map(|a| LineAttempt {
+                attempt_id: a.attempt_id,
+                campaign_id: a.campaign_id.clone(),
+                open: a.status == "launching" || a.status == "ringing",
+            }),
+            answered: attempt.is_some_and(|a| a.answered),
+            callee_leg: attempt.is_none_or(|a| crate::provider::is_callee_leg(&line.dst, &a.phone)),
         });
     }
     (out, touched)

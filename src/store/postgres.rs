@@ -740,17 +740,13 @@ async fn close_attempt_on(
         .bind(contact_id)
         .fetch_one(&mut *tx)
         .await?;
-    let (next, streak) = next_state_for(
-        policy,
-        (
-            c.get("attempts"),
-            c.get::<Option<&str>, _>("last_result"),
-            c.get("result_streak"),
-            c.get("appointment_at"),
-        ),
-        close,
-        outcome.as_deref(),
-    );
+    let contact = ContactToMove {
+        attempts: c.get("attempts"),
+        last_result: c.get("last_result"),
+        result_streak: c.get("result_streak"),
+        appointment_at: c.get("appointment_at"),
+    };
+    let (next, streak) = next_state_for(policy, &contact, close, outcome.as_deref());
     sqlx::query(sql::MOVE_CONTACT)
         .bind(next.state.as_str())
         .bind(next.next_at)
@@ -796,20 +792,20 @@ async fn apply_report_rows_on(
     .map(|r| {
         (
             r.get::<String, _>("provider_call_id"),
-            (
-                r.get::<i64, _>("id"),
-                r.get::<String, _>("campaign_id"),
-                r.get::<String, _>("status"),
-                r.get::<Option<i64>, _>("answered_at").is_some(),
-                r.get::<String, _>("phone"),
-            ),
+            ReportAttempt {
+                attempt_id: r.get("id"),
+                campaign_id: r.get("campaign_id"),
+                status: r.get("status"),
+                answered: r.get::<Option<i64>, _>("answered_at").is_some(),
+                phone: r.get("phone"),
+            },
         )
     })
     .collect();
     let col = |f: fn(&ReportLine) -> String| lines.iter().map(f).collect::<Vec<String>>();
     let attempt_ids: Vec<Option<i64>> = lines
         .iter()
-        .map(|l| attempts.get(&l.provider_call_id).map(|a| a.0))
+        .map(|l| attempts.get(&l.provider_call_id).map(|a| a.attempt_id))
         .collect();
     let durations: Vec<i64> = lines.iter().map(|l| l.duration_seconds).collect();
     let costs: Vec<f64> = lines.iter().map(|l| l.cost).collect();

@@ -185,13 +185,22 @@ pub struct ReportLine {
     pub raw: String,
 }
 
+/// The attempt a report line belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineAttempt {
+    pub attempt_id: i64,
+    pub campaign_id: String,
+    /// Still open (launching or ringing): the line may close it.
+    pub open: bool,
+}
+
 /// The store's view of a report line after it was upserted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportLineApplied {
     /// False when the same line (same ID, start, destination) was stored before.
     pub new: bool,
-    /// The attempt the line belongs to, and whether that attempt is still open.
-    pub attempt: Option<(i64, String, bool)>,
+    /// The attempt the line belongs to.
+    pub attempt: Option<LineAttempt>,
     /// Whether that attempt was answered (a start request came).
     pub answered: bool,
     /// Whether the line is the callee's leg of the call (its `dst` is the contact's number),

@@ -26,8 +26,8 @@ use sqlx::SqlitePool;
 
 use super::sql;
 use super::{
-    next_state_for, report_results, AttemptClose, CallEvent, CloseJob, NextState, Progress,
-    ReportAttempts, ReportLine, ReportLineApplied, Result, StoreError,
+    next_state_for, report_results, AttemptClose, CallEvent, CloseJob, ContactToMove, NextState,
+    Progress, ReportAttempt, ReportAttempts, ReportLine, ReportLineApplied, Result, StoreError,
 };
 
 /// The direct writer connection (see the module's documentation).
@@ -244,10 +244,15 @@ pub(super) fn close_attempt(db: &Connection, job: &CloseJob) -> Result<Option<Ne
     let Some((contact_id, outcome, dtmf)) = closed else {
         return Ok(None);
     };
-    let contact: Option<(i64, Option<String>, i64, Option<i64>)> = db
+    let contact: Option<ContactToMove> = db
         .prepare_cached(sql::CONTACT_TO_MOVE)?
         .query_row([contact_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok(ContactToMove {
+                attempts: r.get(0)?,
+                last_result: r.get(1)?,
+                result_streak: r.get(2)?,
+                appointment_at: r.get(3)?,
+            })
         })
         .optional()?;
     let Some(c) = contact else {
@@ -256,12 +261,7 @@ pub(super) fn close_attempt(db: &Connection, job: &CloseJob) -> Result<Option<Ne
             job.attempt_id
         )));
     };
-    let (next, streak) = next_state_for(
-        &job.policy,
-        (c.0, c.1.as_deref(), c.2, c.3),
-        close,
-        outcome.as_deref(),
-    );
+    let (next, streak) = next_state_for(&job.policy, &c, close, outcome.as_deref());
     db.prepare_cached(sql::MOVE_CONTACT)?.execute(params![
         next.state.as_str(),
         next.next_at,
@@ -290,13 +290,19 @@ pub(super) fn apply_report_lines(
         if !looked.insert(id) {
             continue;
         }
-        let found: Option<(i64, String, String, bool, String)> = db
+        let found: Option<ReportAttempt> = db
             .prepare_cached(
                 "SELECT a.id, a.campaign_id, a.status, a.answered_at IS NOT NULL, c.phone
                  FROM attempts a JOIN contacts c ON c.id = a.contact_id WHERE a.provider_call_id = ?1",
             )?
             .query_row([id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok(ReportAttempt {
+                    attempt_id: r.get(0)?,
+                    campaign_id: r.get(1)?,
+                    status: r.get(2)?,
+                    answered: r.get(3)?,
+                    phone: r.get(4)?,
+                })
             })
             .optional()?;
         if let Some(a) = found {
@@ -317,7 +323,7 @@ pub(super) fn apply_report_lines(
                 line.provider_call_id,
                 line.startdate,
                 line.dst,
-                attempts.get(&line.provider_call_id).map(|a| a.0),
+                attempts.get(&line.provider_call_id).map(|a| a.attempt_id),
                 line.status,
                 line.duration_seconds,
                 line.cost,

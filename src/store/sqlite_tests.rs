@@ -281,7 +281,14 @@ async fn an_in_memory_database_borrows_the_writers_handle() {
         .await
         .unwrap();
     assert!(applied[0].new && !applied[1].new, "{applied:?}");
-    assert_eq!(applied[0].attempt, Some((a, "c1".to_string(), true)));
+    assert_eq!(
+        applied[0].attempt,
+        Some(LineAttempt {
+            attempt_id: a,
+            campaign_id: "c1".into(),
+            open: true
+        })
+    );
     let row: (String, Option<String>, Option<i64>) =
         sqlx::query_as("SELECT status, dtmf, talk_seconds FROM attempts WHERE id = ?")
             .bind(a)

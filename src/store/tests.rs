@@ -472,7 +472,14 @@ async fn report_lines_are_idempotent_and_carry_cost(db: &TestDb) {
     };
     let a = store.apply_report_line(batch, &line, T0).await.unwrap();
     assert!(a.new);
-    assert_eq!(a.attempt, Some((c.attempt_id, "c1".to_string(), true)));
+    assert_eq!(
+        a.attempt,
+        Some(LineAttempt {
+            attempt_id: c.attempt_id,
+            campaign_id: "c1".into(),
+            open: true
+        })
+    );
     let b = store.apply_report_line(batch, &line, T0).await.unwrap();
     assert!(!b.new);
     let leg = ReportLine {
@@ -1204,7 +1211,11 @@ async fn a_report_chunk_applies_in_order_and_closes_each_attempt_once(db: &TestD
     assert!(!again[0].new, "the ID-less leg is stored once");
     assert_eq!(
         applied[0].attempt,
-        Some((claims[0].attempt_id, "c1".into(), true))
+        Some(LineAttempt {
+            attempt_id: claims[0].attempt_id,
+            campaign_id: "c1".into(),
+            open: true
+        })
     );
     assert!(applied[0].answered && !applied[2].answered);
     let jobs: Vec<CloseJob> = [
