@@ -811,7 +811,7 @@ async fn control(
         Err(e) => {
             return (
                 axum::http::StatusCode::BAD_REQUEST,
-                Json(json!({ "error": e })),
+                Json(json!({ "error": e.to_string() })),
             )
                 .into_response()
         }
@@ -839,7 +839,7 @@ async fn report(
         Err(e) => {
             return (
                 axum::http::StatusCode::BAD_REQUEST,
-                Json(json!({ "error": e })),
+                Json(json!({ "error": e.to_string() })),
             )
                 .into_response()
         }

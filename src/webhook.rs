@@ -22,6 +22,7 @@ use serde_json::json;
 
 use crate::flow::{self, Command, ControlRequest, RequestKind};
 use crate::guard::{Guard, OnTimeout, SourcePolicy};
+use crate::provider::FormError;
 use crate::service::{CallService, Reply};
 use crate::store::ReportLine;
 
@@ -262,7 +263,7 @@ pub(crate) fn respond(
 
 /// Decodes a control-URL request: its form fields from the query string and an urlencoded or
 /// multipart body (body wins). The call flow then reads it (`flow::next_step`).
-pub async fn control_request(req: Request) -> Result<ControlRequest, String> {
+pub async fn control_request(req: Request) -> Result<ControlRequest, FormError> {
     let fields = crate::provider::read_form(req).await?;
     Ok(ControlRequest { fields })
 }
@@ -314,9 +315,9 @@ fn number(v: &serde_json::Value, max: f64) -> f64 {
 /// or another leg API Voice did not create) is kept with an empty call id: stored, and matched
 /// to no attempt. Each element is kept as it came (`raw`) and read once more for the six
 /// fields used; the rest of it is skipped without being built.
-pub fn parse_report(calls: &str) -> Result<Vec<ReportLine>, String> {
+pub fn parse_report(calls: &str) -> Result<Vec<ReportLine>, BadReport> {
     let items: Vec<&serde_json::value::RawValue> =
-        serde_json::from_str(calls).map_err(|e| format!("`calls` is not a JSON array: {e}"))?;
+        serde_json::from_str(calls).map_err(BadReport::NotJsonArray)?;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let Ok(l) = serde_json::from_str::<RawLine>(item.get()) else {
@@ -338,14 +339,26 @@ pub fn parse_report(calls: &str) -> Result<Vec<ReportLine>, String> {
 
 /// Decodes a report batch: the form's `calls` field (urlencoded or multipart, up to the route's
 /// 16 MiB) into report lines, or the one-sentence reason it cannot be read.
-pub async fn report_lines(req: Request) -> Result<Vec<ReportLine>, String> {
+pub async fn report_lines(req: Request) -> Result<Vec<ReportLine>, BadReport> {
     match crate::provider::read_form_limited(req, REPORT_BODY_LIMIT).await {
         Ok(form) => match form.get("calls") {
             Some(calls) => parse_report(calls),
-            None => Err("the form has no `calls` field".to_string()),
+            None => Err(BadReport::NoCalls),
         },
-        Err(_) => Err("the body is not a readable form".to_string()),
+        Err(e) => Err(BadReport::NotAForm(e)),
     }
+}
+
+/// Why a report batch cannot be read; its words are the 400 reply's `error` and the stored
+/// batch's error (the provider's side reads them, in English).
+#[derive(Debug, thiserror::Error)]
+pub enum BadReport {
+    #[error("`calls` is not a JSON array: {0}")]
+    NotJsonArray(serde_json::Error),
+    #[error("the form has no `calls` field")]
+    NoCalls,
+    #[error("the body is not a readable form")]
+    NotAForm(FormError),
 }
 
 async fn report(
@@ -387,7 +400,8 @@ async fn report(
     let parsed = report_lines(rebuilt).await;
     let lines = match parsed {
         Ok(l) => l,
-        Err(msg) => {
+        Err(e) => {
+            let msg = e.to_string();
             let _ = st
                 .service
                 .store

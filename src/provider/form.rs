@@ -11,9 +11,20 @@ use axum::http::header;
 /// hundred bytes).
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
+/// A request body that is not a readable form.
+#[derive(Debug, thiserror::Error)]
+pub enum FormError {
+    /// A multipart body axum could not read (its words).
+    #[error("multipart body: {0}")]
+    Multipart(String),
+    /// An urlencoded body larger than the limit, or cut.
+    #[error("body: {0}")]
+    Body(String),
+}
+
 /// Reads form fields from the query string and an urlencoded or multipart body (body wins).
 /// Bodies without a multipart content type are parsed as urlencoded.
-pub async fn read_form(req: Request) -> Result<BTreeMap<String, String>, String> {
+pub async fn read_form(req: Request) -> Result<BTreeMap<String, String>, FormError> {
     read_form_limited(req, MAX_FORM_BYTES).await
 }
 
@@ -22,7 +33,7 @@ pub async fn read_form(req: Request) -> Result<BTreeMap<String, String>, String>
 pub async fn read_form_limited(
     req: Request,
     limit: usize,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, FormError> {
     let (parts, body) = req.into_parts();
     let mut form = BTreeMap::new();
     if let Some(q) = parts.uri.query() {
@@ -37,16 +48,18 @@ pub async fn read_form_limited(
         let req = Request::from_parts(parts, body);
         let mut multipart = Multipart::from_request(req, &())
             .await
-            .map_err(|e| e.body_text())?;
-        while let Some(field) = multipart.next_field().await.map_err(|e| e.body_text())? {
+            .map_err(|e| FormError::Multipart(e.body_text()))?;
+        let multipart_error =
+            |e: axum::extract::multipart::MultipartError| FormError::Multipart(e.body_text());
+        while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
             let name = field.name().unwrap_or_default().to_string();
-            let value = field.text().await.map_err(|e| e.body_text())?;
+            let value = field.text().await.map_err(multipart_error)?;
             form.insert(name, value);
         }
     } else {
         let bytes = axum::body::to_bytes(body, limit)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| FormError::Body(e.to_string()))?;
         parse_urlencoded(&bytes, &mut form);
     }
     Ok(form)

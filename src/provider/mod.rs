@@ -57,7 +57,7 @@
 
 pub mod form;
 
-pub use form::{read_form, read_form_limited};
+pub use form::{read_form, read_form_limited, FormError};
 
 use std::time::Duration;
 
