@@ -14,6 +14,7 @@ use crate::campaign::capture::{says_any, CaptureAt, CaptureSettings};
 
 use super::script::{Action, Choice, Ctx, Goto, Node, Script};
 use super::{Command, ControlRequest, FlowState, Step, DTMF_WAIT_MS};
+use crate::schedule::Outcome;
 
 /// The most of a transcript read back to the callee, in characters.
 pub const READBACK_CHARS: usize = 200;
@@ -38,7 +39,7 @@ pub(crate) struct Capture {
     /// Where the call goes after the capture (or without it).
     pub next: Goto,
     /// Outcome of going `next` without a transcript (or, with `words`, without a match).
-    pub unmatched: Option<&'static str>,
+    pub unmatched: Option<Outcome>,
 }
 
 /// What a capture heard, for the store.
@@ -75,7 +76,7 @@ impl Script {
         let Some(key) = ctx.google_key else {
             // Without a key nothing can be heard: recorded, and the call goes on.
             let mut step = self.go(ctx, &cap.next, node, 0, None);
-            step.outcome = step.outcome.or(cap.unmatched.map(str::to_string));
+            step.outcome = step.outcome.or(cap.unmatched);
             step.captures.push(Captured {
                 field: cap.field.clone(),
                 text: None,
@@ -126,7 +127,7 @@ impl Script {
                     Some(t) => match cap.words.iter().find(|(w, _)| says_any(t, w)) {
                         Some((_, choice)) => {
                             let mut step = self.go(ctx, &choice.goto, node, 0, None);
-                            step.outcome = choice.outcome.map(str::to_string).or(step.outcome);
+                            step.outcome = choice.outcome.or(step.outcome);
                             step.optout = choice.optout;
                             step
                         }
@@ -156,7 +157,7 @@ impl Script {
     /// Goes on without a (matching) transcript.
     fn leave(&self, ctx: &Ctx, node: &Node, cap: &Capture) -> Step {
         let mut step = self.go(ctx, &cap.next, node, 0, None);
-        step.outcome = cap.unmatched.map(str::to_string).or(step.outcome);
+        step.outcome = cap.unmatched.or(step.outcome);
         step
     }
 }

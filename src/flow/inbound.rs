@@ -18,6 +18,8 @@ use crate::campaign::{Campaign, FlowSettings, TransferTarget, Voice};
 use crate::config::InboundConfig;
 
 use super::kinds::{choice, node, say, to, Renderer};
+use crate::schedule::{ContactState, Outcome};
+use super::kinds::reached;
 use super::script::{Action, Ctx, Goto, Menu, Miss, Script};
 use super::{ControlRequest, RequestKind, Step};
 
@@ -57,7 +59,7 @@ fn script(config: &InboundConfig, caller: &Caller) -> Script {
             nodes.push(say("bye", config.goodbye_message.clone(), Goto::Hangup));
         }
         Caller::Unknown => {
-            let mut c = choice(&config.optout_key, Some("opted_out"), optout);
+            let mut c = choice(&config.optout_key, reached(ContactState::OptedOut), optout);
             c.optout = true;
             nodes.push(node(
                 "menu",
@@ -82,14 +84,14 @@ fn script(config: &InboundConfig, caller: &Caller) -> Script {
                 .or_insert_with(|| name.to_string());
             let r = Renderer::new(&vars);
             let mut text = r.render(&config.message);
-            let mut out = choice(&config.optout_key, Some("opted_out"), optout);
+            let mut out = choice(&config.optout_key, reached(ContactState::OptedOut), optout);
             out.optout = true;
             let mut choices = vec![out];
             let mut tail = Vec::new();
             if let FlowSettings::Reminder(s) = &campaign.flow {
                 text = format!("{text} {}", r.render(&s.message));
-                choices.push(choice(&s.confirm_key, Some("confirmed"), to("ok")));
-                choices.push(choice(&s.cancel_key, Some("cancelled"), to("cancel")));
+                choices.push(choice(&s.confirm_key, reached(ContactState::Confirmed), to("ok")));
+                choices.push(choice(&s.cancel_key, reached(ContactState::Cancelled), to("cancel")));
                 tail.push(say("ok", r.render(&s.confirmed_message), Goto::Hangup));
                 tail.push(say("cancel", r.render(&s.cancelled_message), Goto::Hangup));
             }
@@ -99,7 +101,7 @@ fn script(config: &InboundConfig, caller: &Caller) -> Script {
                     Action::Transfer {
                         target: target.clone(),
                         ring_seconds: Some(config.agent_ring_seconds),
-                        answered: Some("to_agent"),
+                        answered: Some(Outcome::ToAgent),
                         failed: None,
                         otherwise: Some(to("menu")),
                     },
@@ -110,8 +112,8 @@ fn script(config: &InboundConfig, caller: &Caller) -> Script {
                     Action::Transfer {
                         target: target.clone(),
                         ring_seconds: None,
-                        answered: Some("to_agent"),
-                        failed: Some("no_agent"),
+                        answered: Some(Outcome::ToAgent),
+                        failed: Some(Outcome::NoAgent),
                         otherwise: None,
                     },
                 ));
@@ -250,7 +252,7 @@ mod tests {
                 ("status", "OK"),
             ]),
         );
-        assert_eq!(s.outcome.as_deref(), Some("confirmed"));
+        assert_eq!(s.outcome.map(crate::schedule::Outcome::as_str), Some("confirmed"));
         assert_eq!(s.command.userfield, "7|ok|0");
         let s = inbound_step(
             &config,
@@ -263,7 +265,7 @@ mod tests {
             ]),
         );
         assert!(s.optout);
-        assert_eq!(s.outcome.as_deref(), Some("opted_out"));
+        assert_eq!(s.outcome.map(crate::schedule::Outcome::as_str), Some("opted_out"));
         // The agent answered the first ring.
         let s = inbound_step(
             &config,
@@ -276,7 +278,7 @@ mod tests {
             ]),
         );
         assert_eq!(
-            (s.command.command.as_str(), s.outcome.as_deref()),
+            (s.command.command.as_str(), s.outcome.map(crate::schedule::Outcome::as_str)),
             ("hangup", Some("to_agent"))
         );
     }

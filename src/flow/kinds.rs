@@ -15,6 +15,12 @@ use crate::campaign::{
 use super::capture::Capture;
 use super::script::{Action, Choice, Goto, Menu, Miss, Node, Script};
 use super::speech::{contract_articles, speak_datetime};
+use crate::schedule::{ContactState, Outcome};
+
+/// The outcome of reaching contact state `s`.
+pub(super) fn reached(s: ContactState) -> Option<Outcome> {
+    Some(Outcome::State(s))
+}
 
 /// How many times an announcement may be replayed on request.
 pub const MAX_REPLAYS: u32 = 2;
@@ -119,7 +125,7 @@ pub(super) fn say(name: &str, text: String, goto: Goto) -> Node {
     )
 }
 
-pub(super) fn choice(key: &str, outcome: Option<&'static str>, goto: Goto) -> Choice {
+pub(super) fn choice(key: &str, outcome: Option<Outcome>, goto: Goto) -> Choice {
     Choice {
         key: key.to_string(),
         outcome,
@@ -137,8 +143,8 @@ pub(super) fn to(name: &str) -> Goto {
 /// Timeouts and wrong keys replay the menu; spent prompts are `no_response`.
 fn reminder(s: &ReminderSettings, r: &Renderer) -> Script {
     let mut choices = vec![
-        choice(&s.confirm_key, Some("confirmed"), to("ok")),
-        choice(&s.cancel_key, Some("cancelled"), to("cancel")),
+        choice(&s.confirm_key, reached(ContactState::Confirmed), to("ok")),
+        choice(&s.cancel_key, reached(ContactState::Cancelled), to("cancel")),
     ];
     let mut nodes = vec![];
     if let (Some(k), Some(agent)) = (&s.agent_key, &s.agent) {
@@ -150,8 +156,8 @@ fn reminder(s: &ReminderSettings, r: &Renderer) -> Script {
             Action::Transfer {
                 target: agent.clone(),
                 ring_seconds: None,
-                answered: Some("transferred"),
-                failed: Some("no_response"),
+                answered: reached(ContactState::Transferred),
+                failed: reached(ContactState::NoResponse),
                 otherwise: None,
             },
         ));
@@ -164,7 +170,7 @@ fn reminder(s: &ReminderSettings, r: &Renderer) -> Script {
         on_timeout: Miss::Replay,
         on_invalid: Miss::Replay,
         played: None,
-        exhausted: Some("no_response"),
+        exhausted: reached(ContactState::NoResponse),
     };
     nodes.insert(0, node("menu", Action::Menu(menu)));
     nodes.push(say("ok", r.render(&s.confirmed_message), Goto::Hangup));
@@ -181,7 +187,7 @@ fn announcement(s: &AnnouncementSettings, r: &Renderer) -> Script {
     let action = match &s.repeat_key {
         None => Action::Say {
             text,
-            played: Some("delivered"),
+            played: reached(ContactState::Delivered),
             goto: Goto::Hangup,
         },
         Some(k) => Action::Menu(Menu {
@@ -191,7 +197,7 @@ fn announcement(s: &AnnouncementSettings, r: &Renderer) -> Script {
             invalid_text: None,
             on_timeout: Miss::Leave,
             on_invalid: Miss::Leave,
-            played: Some("delivered"),
+            played: reached(ContactState::Delivered),
             exhausted: None,
         }),
     };
@@ -209,10 +215,10 @@ fn announcement(s: &AnnouncementSettings, r: &Renderer) -> Script {
 /// nothing twice, is `not_interested`.
 fn promotion(s: &PromotionSettings, r: &Renderer, language: &str) -> Script {
     let by_voice = !(s.interest_words.is_empty() && s.optout_words.is_empty());
-    let interest = choice(&s.interest_key, Some("interested"), to("agent"));
+    let interest = choice(&s.interest_key, reached(ContactState::Interested), to("agent"));
     let optout = Choice {
         optout: true,
-        ..choice(&s.optout_key, Some("opted_out"), to("optout"))
+        ..choice(&s.optout_key, reached(ContactState::OptedOut), to("optout"))
     };
     let menu = Menu {
         text: r.render(&s.message),
@@ -226,7 +232,7 @@ fn promotion(s: &PromotionSettings, r: &Renderer, language: &str) -> Script {
         },
         on_invalid: Miss::Replay,
         played: None,
-        exhausted: Some("not_interested"),
+        exhausted: reached(ContactState::NotInterested),
     };
     let mut nodes = vec![
         node("menu", Action::Menu(menu)),
@@ -236,8 +242,8 @@ fn promotion(s: &PromotionSettings, r: &Renderer, language: &str) -> Script {
             Action::Transfer {
                 target: s.agent.clone(),
                 ring_seconds: None,
-                answered: Some("transferred"),
-                failed: Some("interested"),
+                answered: reached(ContactState::Transferred),
+                failed: reached(ContactState::Interested),
                 otherwise: None,
             },
         ),
@@ -257,7 +263,7 @@ fn promotion(s: &PromotionSettings, r: &Renderer, language: &str) -> Script {
                     (s.interest_words.clone(), interest),
                 ],
                 next: Goto::Hangup,
-                unmatched: Some("not_interested"),
+                unmatched: reached(ContactState::NotInterested),
             }),
         ));
     }
@@ -281,16 +287,16 @@ fn survey(s: &SurveySettings, r: &Renderer) -> Script {
     for (i, q) in s.questions.iter().enumerate() {
         let n = i + 1;
         let (outcome, next) = if n == last {
-            ("completed", to("outro"))
+            (ContactState::Completed, to("outro"))
         } else {
-            ("partial", Goto::Node(format!("q{}", n + 1)))
+            (ContactState::Partial, Goto::Node(format!("q{}", n + 1)))
         };
         let choices = q
             .keys
             .iter()
             .map(|k| Choice {
                 answer: Some(q.id.clone()),
-                ..choice(k, Some(outcome), next.clone())
+                ..choice(k, reached(outcome), next.clone())
             })
             .collect();
         let menu = Menu {
@@ -327,13 +333,13 @@ fn sales(s: &SalesSettings, r: &Renderer) -> Script {
             // The agent's phone rings long enough to be picked up; the legal threshold
             // (`abandon_after_seconds`) is no ring time.
             ring_seconds: Some(s.agent_ring_seconds),
-            answered: Some("connected"),
-            failed: Some("abandoned"),
+            answered: reached(ContactState::Connected),
+            failed: reached(ContactState::Abandoned),
             otherwise: None,
         },
     ));
     Script {
         nodes,
-        answered: Some("abandoned"),
+        answered: reached(ContactState::Abandoned),
     }
 }

@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::campaign::{Campaign, TransferTarget, Voice};
 use crate::config::{QueueOptions, SpeakResults};
+pub use crate::schedule::Outcome;
 
 pub use capture::{Captured, GOOGLE_VOICE2TEXT, MAX_TRANSCRIPT_BYTES, READBACK_CHARS};
 pub use inbound::{agent_target, inbound_step, inbound_step_adapted, Caller};
@@ -269,7 +270,7 @@ pub struct Step {
     /// The outcome reached with this request, if any (e.g. `delivered`). A later step may
     /// replace it (survey `partial` → `completed`, promotion `interested` → `transferred`,
     /// sales `abandoned` → `connected`): the latest one counts.
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     /// Survey answers given with this request, as (question id, key); at most one per step.
     pub answers: Vec<(String, String)>,
     /// The callee asked not to be called again (promotion opt-out key): the number goes on
@@ -281,7 +282,7 @@ pub struct Step {
     /// the call, `false` when nobody did (see `transfer`).
     pub transfer_result: Option<bool>,
     /// With `transfer`: the outcome the call gets once an agent is known to have taken it.
-    pub transfer_outcome: Option<String>,
+    pub transfer_outcome: Option<Outcome>,
     /// What capture steps heard with this request, to store with the contact.
     pub captures: Vec<Captured>,
 }

@@ -7,6 +7,7 @@
 //! signals may still prove the bridge, see `super::transfer`); the `userfield` is `<attempt>|<step>|<n>`, at most ~40 chars.
 
 use crate::campaign::{TransferTarget, Voice};
+use crate::schedule::Outcome;
 
 use super::capture::Capture;
 use super::{Command, ControlRequest, FlowState, RequestKind, Step, DTMF_WAIT_MS};
@@ -25,7 +26,7 @@ pub(crate) enum Goto {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Choice {
     pub key: String,
-    pub outcome: Option<&'static str>,
+    pub outcome: Option<Outcome>,
     /// Survey question id this key answers.
     pub answer: Option<String>,
     /// The callee asks never to be called again.
@@ -55,9 +56,9 @@ pub(crate) struct Menu {
     pub on_timeout: Miss,
     pub on_invalid: Miss,
     /// Outcome of having heard the menu to its end (announcements: `delivered`).
-    pub played: Option<&'static str>,
+    pub played: Option<Outcome>,
     /// Outcome when the prompts are spent; the call hangs up.
-    pub exhausted: Option<&'static str>,
+    pub exhausted: Option<Outcome>,
 }
 
 /// What one step does.
@@ -67,7 +68,7 @@ pub(crate) enum Action {
     /// `speak`, then `goto`; `played` is the outcome of hearing it to its end.
     Say {
         text: String,
-        played: Option<&'static str>,
+        played: Option<Outcome>,
         goto: Goto,
     },
     /// `dial` / `queue`, then hang up with `answered` or `failed` as the outcome.
@@ -76,8 +77,8 @@ pub(crate) enum Action {
     Transfer {
         target: TransferTarget,
         ring_seconds: Option<u32>,
-        answered: Option<&'static str>,
-        failed: Option<&'static str>,
+        answered: Option<Outcome>,
+        failed: Option<Outcome>,
         /// Where a transfer nobody took goes on (inbound calls: the menu after the agent);
         /// `None` hangs up.
         otherwise: Option<Goto>,
@@ -99,7 +100,7 @@ pub(crate) struct Script {
     pub nodes: Vec<Node>,
     /// Outcome as soon as the callee answers, until a later step replaces it (sales:
     /// `abandoned` until an agent takes the call).
-    pub answered: Option<&'static str>,
+    pub answered: Option<Outcome>,
 }
 
 /// What a script needs from the campaign to build commands.
@@ -116,9 +117,9 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    pub(super) fn bye(&self, outcome: Option<&'static str>) -> Step {
+    pub(super) fn bye(&self, outcome: Option<Outcome>) -> Step {
         Step {
-            outcome: outcome.map(str::to_string),
+            outcome,
             ..Step::hangup(FlowState::encode(self.attempt_id, "bye", 0))
         }
     }
@@ -136,7 +137,7 @@ impl Script {
                 return ctx.bye(None);
             };
             let mut step = self.enter(ctx, first, 0, None);
-            step.outcome = step.outcome.or(self.answered.map(str::to_string));
+            step.outcome = step.outcome.or(self.answered);
             return step;
         }
         let state = match FlowState::parse(req.get("userfield")) {
@@ -155,7 +156,7 @@ impl Script {
                     .then_some(*played)
                     .flatten();
                 let mut step = self.go(ctx, goto, node, state.n, None);
-                step.outcome = step.outcome.or(heard.map(str::to_string));
+                step.outcome = step.outcome.or(heard);
                 step
             }
             Action::Capture(cap) => self.capture_result(ctx, node, cap, state.n, req),
@@ -172,7 +173,7 @@ impl Script {
                 if let (false, Some(goto)) = (connected, otherwise) {
                     let mut step = self.go(ctx, goto, node, state.n, None);
                     step.transfer_result = verdict;
-                    step.outcome = step.outcome.or(failed.map(str::to_string));
+                    step.outcome = step.outcome.or(*failed);
                     return step;
                 }
                 Step {
@@ -199,7 +200,7 @@ impl Script {
             Some(d) => match menu.choices.iter().find(|c| c.key == d) {
                 Some(choice) => {
                     let mut step = self.go(ctx, &choice.goto, node, n, None);
-                    step.outcome = choice.outcome.map(str::to_string).or(step.outcome);
+                    step.outcome = choice.outcome.or(step.outcome);
                     if let Some(q) = &choice.answer {
                         step.answers.push((q.clone(), d));
                     }
@@ -221,7 +222,7 @@ impl Script {
                 Miss::Go(to) => self.go(ctx, &Goto::Node(to.clone()), node, n, None),
             },
         };
-        step.outcome = step.outcome.or(heard.map(str::to_string));
+        step.outcome = step.outcome.or(heard);
         step
     }
 
@@ -284,7 +285,7 @@ impl Script {
                 }
                 Step {
                     transfer: Some(target.clone()),
-                    transfer_outcome: answered.map(str::to_string),
+                    transfer_outcome: *answered,
                     ..Step::reply(Command {
                         command: command.into(),
                         options,

@@ -12,7 +12,7 @@ pub mod zones;
 
 use std::time::Duration;
 
-pub use state::ContactState;
+pub use state::{ContactState, Outcome};
 
 /// How an attempt ended, from the provider's point of view (apivoice.md section 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -81,6 +81,65 @@ impl std::str::FromStr for ContactState {
     }
 }
 
+/// What a call reached with a step of its flow: a contact state, or for an inbound call the
+/// route it took to the desk (`to_agent`, `no_agent`), which is no contact's state.
+/// Stored and shown by its identifier ([`Outcome::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    State(ContactState),
+    /// An inbound caller put through to an agent.
+    ToAgent,
+    /// An inbound caller no agent took.
+    NoAgent,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::State(s) => s.as_str(),
+            Outcome::ToAgent => "to_agent",
+            Outcome::NoAgent => "no_agent",
+        }
+    }
+
+    /// The outcome of an identifier; `None` for one no flow writes.
+    pub fn parse(s: &str) -> Option<Outcome> {
+        match s {
+            "to_agent" => Some(Outcome::ToAgent),
+            "no_agent" => Some(Outcome::NoAgent),
+            s => ContactState::parse(s).map(Outcome::State),
+        }
+    }
+
+    /// The contact state this outcome is, if it is one.
+    pub fn state(self) -> Option<ContactState> {
+        match self {
+            Outcome::State(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl From<ContactState> for Outcome {
+    fn from(s: ContactState) -> Outcome {
+        Outcome::State(s)
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Tests compare outcomes with their identifiers.
+#[cfg(test)]
+impl PartialEq<&str> for Outcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// Tests compare states with their identifiers.
 #[cfg(test)]
 impl PartialEq<&str> for ContactState {

@@ -195,7 +195,11 @@ async fn next_step(
         && transfer_lasted(st, info.attempt_id, req, now).await?
     {
         if let Some(facts) = st.store.transfer_facts(info.attempt_id).await? {
-            step.outcome = facts.outcome.or(step.outcome.take());
+            step.outcome = facts
+                .outcome
+                .as_deref()
+                .and_then(flow::Outcome::parse)
+                .or(step.outcome.take());
         }
         step.transfer_result = Some(true);
         proven_by = Some("duration");
@@ -215,7 +219,7 @@ async fn next_step(
     stop_or_announce(st, info, campaign, &step, now).await?;
     let progress = Progress {
         answered: true,
-        outcome: step.outcome.clone(),
+        outcome: step.outcome.map(|o| o.as_str().to_string()),
         dtmf: req.dtmf(),
         // Survey answers per question, in the same transaction as the event.
         answers: step.answers,
@@ -272,7 +276,7 @@ async fn note_transfer(
             .transfer_started(
                 info.attempt_id,
                 now,
-                step.transfer_outcome.as_deref(),
+                step.transfer_outcome.map(flow::Outcome::as_str),
                 window_ms,
             )
             .await?;

@@ -22,6 +22,7 @@ use crate::callbacks::HOLD_MS;
 use crate::calls::ActiveCampaign;
 use crate::campaign::{phone, Campaign, TransferTarget};
 use crate::flow::{self, Caller, Command, ControlRequest, FlowState, RequestKind};
+use crate::schedule::{ContactState, Outcome};
 use crate::store::{CallEvent, DncEntry, NewInbound, StoreError};
 
 /// The caller's number in E.164, or `None` for `anonymous` and anything that is no number.
@@ -289,13 +290,17 @@ async fn next_step(
     } else {
         None
     };
-    let settle = match step.outcome.as_deref() {
-        Some(o @ ("confirmed" | "cancelled" | "opted_out")) if matched.is_some() => Some(o),
+    let settle = match step.outcome.and_then(Outcome::state) {
+        Some(s @ (ContactState::Confirmed | ContactState::Cancelled | ContactState::OptedOut))
+            if matched.is_some() =>
+        {
+            Some(s.as_str())
+        }
         _ => None,
     };
     if route.is_some() || step.outcome.is_some() {
         st.store
-            .inbound_progress(id, route, step.outcome.as_deref(), settle, now)
+            .inbound_progress(id, route, step.outcome.map(Outcome::as_str), settle, now)
             .await?;
     }
     // Stored before the reply leaves, like every control request.
