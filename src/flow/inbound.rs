@@ -17,11 +17,11 @@ use std::collections::BTreeMap;
 use crate::campaign::{Campaign, FlowSettings, TransferTarget, Voice};
 use crate::config::InboundConfig;
 
-use super::kinds::{choice, node, say, to, Renderer};
-use crate::schedule::{ContactState, Outcome};
 use super::kinds::reached;
+use super::kinds::{choice, node, say, to, Renderer};
 use super::script::{Action, Ctx, Goto, Menu, Miss, Script};
 use super::{ControlRequest, RequestKind, Step};
+use crate::schedule::{ContactState, Outcome};
 
 /// Who is calling.
 pub enum Caller<'a> {
@@ -90,8 +90,16 @@ fn script(config: &InboundConfig, caller: &Caller) -> Script {
             let mut tail = Vec::new();
             if let FlowSettings::Reminder(s) = &campaign.flow {
                 text = format!("{text} {}", r.render(&s.message));
-                choices.push(choice(&s.confirm_key, reached(ContactState::Confirmed), to("ok")));
-                choices.push(choice(&s.cancel_key, reached(ContactState::Cancelled), to("cancel")));
+                choices.push(choice(
+                    &s.confirm_key,
+                    reached(ContactState::Confirmed),
+                    to("ok"),
+                ));
+                choices.push(choice(
+                    &s.cancel_key,
+                    reached(ContactState::Cancelled),
+                    to("cancel"),
+                ));
                 tail.push(say("ok", r.render(&s.confirmed_message), Goto::Hangup));
                 tail.push(say("cancel", r.render(&s.cancelled_message), Goto::Hangup));
             }
@@ -252,7 +260,10 @@ mod tests {
                 ("status", "OK"),
             ]),
         );
-        assert_eq!(s.outcome.map(crate::schedule::Outcome::as_str), Some("confirmed"));
+        assert_eq!(
+            s.outcome.map(crate::schedule::Outcome::as_str),
+            Some("confirmed")
+        );
         assert_eq!(s.command.userfield, "7|ok|0");
         let s = inbound_step(
             &config,
@@ -265,7 +276,10 @@ mod tests {
             ]),
         );
         assert!(s.optout);
-        assert_eq!(s.outcome.map(crate::schedule::Outcome::as_str), Some("opted_out"));
+        assert_eq!(
+            s.outcome.map(crate::schedule::Outcome::as_str),
+            Some("opted_out")
+        );
         // The agent answered the first ring.
         let s = inbound_step(
             &config,
@@ -278,7 +292,10 @@ mod tests {
             ]),
         );
         assert_eq!(
-            (s.command.command.as_str(), s.outcome.map(crate::schedule::Outcome::as_str)),
+            (
+                s.command.command.as_str(),
+                s.outcome.map(crate::schedule::Outcome::as_str)
+            ),
             ("hangup", Some("to_agent"))
         );
     }

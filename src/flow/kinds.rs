@@ -144,7 +144,11 @@ pub(super) fn to(name: &str) -> Goto {
 fn reminder(s: &ReminderSettings, r: &Renderer) -> Script {
     let mut choices = vec![
         choice(&s.confirm_key, reached(ContactState::Confirmed), to("ok")),
-        choice(&s.cancel_key, reached(ContactState::Cancelled), to("cancel")),
+        choice(
+            &s.cancel_key,
+            reached(ContactState::Cancelled),
+            to("cancel"),
+        ),
     ];
     let mut nodes = vec![];
     if let (Some(k), Some(agent)) = (&s.agent_key, &s.agent) {
@@ -215,7 +219,11 @@ fn announcement(s: &AnnouncementSettings, r: &Renderer) -> Script {
 /// nothing twice, is `not_interested`.
 fn promotion(s: &PromotionSettings, r: &Renderer, language: &str) -> Script {
     let by_voice = !(s.interest_words.is_empty() && s.optout_words.is_empty());
-    let interest = choice(&s.interest_key, reached(ContactState::Interested), to("agent"));
+    let interest = choice(
+        &s.interest_key,
+        reached(ContactState::Interested),
+        to("agent"),
+    );
     let optout = Choice {
         optout: true,
         ..choice(&s.optout_key, reached(ContactState::OptedOut), to("optout"))

@@ -70,7 +70,10 @@ fn announcement_speaks_then_hangs_up_and_is_delivered_only_after_the_message() {
     ]);
     let s = next_step(&c, 42, &vars(), &r);
     assert_eq!(s.command.command, "hangup");
-    assert_eq!(s.outcome.map(crate::schedule::Outcome::as_str), Some("delivered"));
+    assert_eq!(
+        s.outcome.map(crate::schedule::Outcome::as_str),
+        Some("delivered")
+    );
 }
 
 #[test]
@@ -111,7 +114,10 @@ fn repeat_key_replays_a_bounded_number_of_times() {
         ]),
     );
     assert_eq!(s.command.command, "hangup");
-    assert_eq!(s.outcome.map(crate::schedule::Outcome::as_str), Some("delivered"));
+    assert_eq!(
+        s.outcome.map(crate::schedule::Outcome::as_str),
+        Some("delivered")
+    );
 }
 
 #[test]
@@ -186,7 +192,11 @@ fn key(c: &Campaign, prev: &Step, dtmf: &str) -> Step {
 fn assert_cmd(s: &Step, command: &str, userfield: &str, outcome: Option<&str>) {
     assert_eq!(s.command.command, command, "{s:?}");
     assert_eq!(s.command.userfield, userfield, "{s:?}");
-    assert_eq!(s.outcome.map(crate::schedule::Outcome::as_str), outcome, "{s:?}");
+    assert_eq!(
+        s.outcome.map(crate::schedule::Outcome::as_str),
+        outcome,
+        "{s:?}"
+    );
 }
 
 const REMINDER: &str = "message = \"Hola {nombre}, le recordamos su cita del {cita}. Pulse 1 para confirmar o 2 para cancelar.\"\ncall_before = \"24h\"\n";
@@ -292,7 +302,10 @@ fn transfers_to_outside_numbers_dial_the_00_form() {
     assert_cmd(&s, "dial", "5|xfer|0", None);
     assert_eq!(s.command.options, "pstn,0034910000001,30");
     let s = after(&c, &s, &[("status", "ANSWER")]);
-    assert_eq!(s.outcome.map(crate::schedule::Outcome::as_str), Some("transferred"));
+    assert_eq!(
+        s.outcome.map(crate::schedule::Outcome::as_str),
+        Some("transferred")
+    );
 }
 
 #[test]
@@ -534,7 +547,10 @@ fn sales_without_a_message_transfers_at_once() {
     // The agent's phone rings for `agent_ring_seconds` (20 by default): neither the legal
     // abandon threshold (2 s) nor the campaign's 30 s for the callee.
     assert_eq!(s.command.options, "pstn,0034600111222,20");
-    assert_eq!(s.transfer_outcome.map(crate::schedule::Outcome::as_str), Some("connected"));
+    assert_eq!(
+        s.transfer_outcome.map(crate::schedule::Outcome::as_str),
+        Some("connected")
+    );
     let c = kind(
         "sales",
         "agent = \"extension:200\"\nagent_ring_seconds = 25\nabandon_after_seconds = 3\n",
@@ -695,7 +711,10 @@ fn a_bare_queue_result_proves_nothing() {
     let c = kind("sales", "queue = \"ventas\"\n");
     let s = start(&c);
     assert_eq!(s.command.command, "queue");
-    assert_eq!(s.transfer_outcome.map(crate::schedule::Outcome::as_str), Some("connected"));
+    assert_eq!(
+        s.transfer_outcome.map(crate::schedule::Outcome::as_str),
+        Some("connected")
+    );
     let bare = after(&c, &s, &[]);
     assert_cmd(&bare, "hangup", "5|bye|0", Some("abandoned"));
     assert_eq!(bare.transfer_result, None);

@@ -75,7 +75,10 @@ fn a_capture_speaks_the_prompt_listens_and_hands_the_transcript_on() {
     let s = start(&c);
     assert_eq!(s.command.options, "google;es;Aviso");
     let s = after(&c, &s, &[]);
-    assert_eq!(s.outcome.map(crate::schedule::Outcome::as_str), Some("delivered"));
+    assert_eq!(
+        s.outcome.map(crate::schedule::Outcome::as_str),
+        Some("delivered")
+    );
     assert_eq!(s.command.command, "speak");
     assert_eq!(s.command.options, "google;es;Díganos, Ana, el motivo");
     assert_eq!(s.command.userfield, "9|cap1|0");
@@ -158,7 +161,10 @@ fn a_promotion_hears_interest_by_voice_and_captures_before_the_transfer() {
     let s = after(&c, &start(&c), &[("dtmf", "timeout")]);
     assert_eq!(s.command.command, GOOGLE_VOICE2TEXT, "listens when no key");
     let s = heard(&c, &s, "SI, quiero INFORMACION");
-    assert_eq!(s.outcome.map(crate::schedule::Outcome::as_str), Some("interested"));
+    assert_eq!(
+        s.outcome.map(crate::schedule::Outcome::as_str),
+        Some("interested")
+    );
     assert!(!s.optout);
     assert_eq!(
         s.captures,
@@ -175,7 +181,10 @@ fn a_promotion_hears_interest_by_voice_and_captures_before_the_transfer() {
     assert_eq!(s.command.command, "queue");
     // The key path works beside the words.
     let s = after(&c, &start(&c), &[("dtmf", "1")]);
-    assert_eq!(s.outcome.map(crate::schedule::Outcome::as_str), Some("interested"));
+    assert_eq!(
+        s.outcome.map(crate::schedule::Outcome::as_str),
+        Some("interested")
+    );
     assert_eq!(s.command.userfield, "9|cap1|0");
 }
 
@@ -185,17 +194,26 @@ fn a_promotion_hears_an_opt_out_by_voice_before_any_interest() {
     let s = after(&c, &start(&c), &[("dtmf", "timeout")]);
     let s = heard(&c, &s, "No, ¡NO me llame más! Ni información ni nada");
     assert!(s.optout);
-    assert_eq!(s.outcome.map(crate::schedule::Outcome::as_str), Some("opted_out"));
+    assert_eq!(
+        s.outcome.map(crate::schedule::Outcome::as_str),
+        Some("opted_out")
+    );
     assert_eq!(s.command.userfield, "9|optout|0");
     // Something else twice: not interested, and the call ends.
     let s = after(&c, &start(&c), &[("dtmf", "timeout")]);
     let s = heard(&c, &s, "");
     let s = heard(&c, &s, "");
-    assert_eq!(s.outcome.map(crate::schedule::Outcome::as_str), Some("not_interested"));
+    assert_eq!(
+        s.outcome.map(crate::schedule::Outcome::as_str),
+        Some("not_interested")
+    );
     assert_eq!(s.command.command, "hangup");
     let s = after(&c, &start(&c), &[("dtmf", "timeout")]);
     let s = heard(&c, &s, "quizá otro día");
-    assert_eq!(s.outcome.map(crate::schedule::Outcome::as_str), Some("not_interested"));
+    assert_eq!(
+        s.outcome.map(crate::schedule::Outcome::as_str),
+        Some("not_interested")
+    );
     assert_eq!(s.command.command, "hangup");
 }
 

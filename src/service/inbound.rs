@@ -290,14 +290,13 @@ async fn next_step(
     } else {
         None
     };
-    let settle = match step.outcome.and_then(Outcome::state) {
-        Some(s @ (ContactState::Confirmed | ContactState::Cancelled | ContactState::OptedOut))
-            if matched.is_some() =>
-        {
-            Some(s.as_str())
-        }
-        _ => None,
-    };
+    let settle =
+        match step.outcome.and_then(Outcome::state) {
+            Some(
+                s @ (ContactState::Confirmed | ContactState::Cancelled | ContactState::OptedOut),
+            ) if matched.is_some() => Some(s.as_str()),
+            _ => None,
+        };
     if route.is_some() || step.outcome.is_some() {
         st.store
             .inbound_progress(id, route, step.outcome.map(Outcome::as_str), settle, now)

@@ -657,6 +657,18 @@ impl SqliteStore {
         .map(|_| ())
     }
 
+    /// Marks outbox rows delivered, `chunk` rows per write of the group transaction.
+    pub(super) async fn deliveries_done(&self, ids: &[i64], now: i64, chunk: usize) -> Result<()> {
+        for part in ids.chunks(chunk.max(1)) {
+            self.grouped(GroupOp::Delivered {
+                ids: part.to_vec(),
+                now,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     pub(super) async fn record_event(
         &self,
         event: &CallEvent,
@@ -756,6 +768,12 @@ enum GroupOp {
         now: i64,
     },
     Close(CloseJob),
+    /// Outbox rows delivered: marked in the control writes' own transactions rather than
+    /// taking the write lock between them.
+    Delivered {
+        ids: Vec<i64>,
+        now: i64,
+    },
 }
 
 #[derive(Debug)]
@@ -807,6 +825,9 @@ fn group_op(db: &rusqlite::Connection, op: &GroupOp) -> Result<GroupOut> {
             now,
         } => direct::mark_launched(db, *attempt_id, call_id, *now).map(|()| GroupOut::Done),
         GroupOp::Close(job) => direct::close_attempt(db, job).map(GroupOut::Closed),
+        GroupOp::Delivered { ids, now } => {
+            direct::mark_delivered(db, ids, *now).map(|()| GroupOut::Done)
+        }
     }
 }
 

@@ -212,6 +212,18 @@ pub(super) fn record_event(
 }
 
 /// The provider accepted a launch: its call id, and the attempt rings.
+/// Outbox rows the receivers accepted (see `Store::deliveries_done`).
+pub(super) fn mark_delivered(db: &Connection, ids: &[i64], now: i64) -> Result<()> {
+    let mut mark = db.prepare_cached(
+        "UPDATE notify_outbox SET delivered_at = ?1, last_error = NULL
+         WHERE id = ?2 AND delivered_at IS NULL",
+    )?;
+    for id in ids {
+        mark.execute(params![now, id])?;
+    }
+    Ok(())
+}
+
 pub(super) fn mark_launched(
     db: &Connection,
     attempt_id: i64,
