@@ -12,6 +12,9 @@ use super::*;
 
 /// Outbox rows marked delivered per write (see [`Store::deliveries_done`]).
 const MARK_CHUNK: usize = 64;
+/// Contacts whose transcripts one query reads (bound parameters stay well under SQLite's
+/// limit).
+const TRANSCRIPTS_CHUNK: usize = 512;
 
 /// The event types a campaign's `[events] url` can receive, in the contract's order.
 pub const EVENT_TYPES: &[&str] = &[
@@ -229,23 +232,52 @@ impl Store {
                 transcripts: BTreeMap::new(),
             })
             .collect();
-        // The transcripts of the contacts whose call or final state is told.
-        let mut read: BTreeMap<i64, BTreeMap<String, String>> = BTreeMap::new();
+        // The transcripts of the contacts whose call or final state is told, read for all of
+        // them at once (one query per pass, not one per contact).
+        let told: Vec<i64> = {
+            let mut ids: Vec<i64> = out
+                .iter()
+                .filter(|d| matches!(d.event.as_str(), "call.ended" | "contact.final"))
+                .map(|d| d.contact_id)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        let said = self.transcripts_of(&told).await?;
         for d in &mut out {
-            if !matches!(d.event.as_str(), "call.ended" | "contact.final") {
-                continue;
+            if matches!(d.event.as_str(), "call.ended" | "contact.final") {
+                if let Some(t) = said.get(&d.contact_id) {
+                    d.transcripts = t.clone();
+                }
             }
-            if let std::collections::btree_map::Entry::Vacant(slot) = read.entry(d.contact_id) {
-                let said = self
-                    .captures_of_contact(d.contact_id)
-                    .await?
-                    .into_iter()
-                    .filter(|c| c.status == "ok")
-                    .map(|c| (c.field, c.text))
-                    .collect();
-                slot.insert(said);
+        }
+        Ok(out)
+    }
+
+    /// The transcripts heard (`ok` captures) of these contacts, by contact then field.
+    async fn transcripts_of(
+        &self,
+        contacts: &[i64],
+    ) -> Result<BTreeMap<i64, BTreeMap<String, String>>> {
+        let mut out: BTreeMap<i64, BTreeMap<String, String>> = BTreeMap::new();
+        for chunk in contacts.chunks(TRANSCRIPTS_CHUNK) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT contact_id, field, text FROM contact_captures
+                 WHERE status = 'ok' AND contact_id IN ({})",
+                list.join(", ")
+            );
+            let rows: Vec<(i64, String, String)> = with_reader!(self, |db| {
+                let mut q = sqlx::query_as(&sql);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(db).await?
+            });
+            for (contact, field, text) in rows {
+                out.entry(contact).or_default().insert(field, text);
             }
-            d.transcripts = read.get(&d.contact_id).cloned().unwrap_or_default();
         }
         Ok(out)
     }

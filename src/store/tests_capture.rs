@@ -9,6 +9,7 @@ crate::testing::on_both_backends!("store::capture";
     a_transcript_is_stored_per_contact_and_field,
     awkward_text_round_trips_unchanged,
     an_empty_transcript_never_replaces_a_usable_one,
+    events_carry_each_contacts_usable_transcripts,
 );
 
 const T0: i64 = 1_780_000_000_000;
@@ -165,5 +166,62 @@ async fn an_empty_transcript_never_replaces_a_usable_one(db: &TestDb) {
             rows[0].captured_at
         ),
         ("ok", "baja", T0 + 1)
+    );
+}
+
+/// A pass over the outbox reads the transcripts of every contact it tells about at once: each
+/// `call.ended` carries its own contact's usable transcripts, other events none.
+async fn events_carry_each_contacts_usable_transcripts(db: &TestDb) {
+    let (store, c) = claimed(db, 3).await;
+    let types = ["call.ended".to_string(), "call.answered".to_string()];
+    store
+        .set_event_target("c1", Some(("http://127.0.0.1:9/e", &types)), T0)
+        .await
+        .unwrap();
+    store
+        .record_capture(&said(c[0].attempt_id, "motivo", Some("fibra")), T0)
+        .await
+        .unwrap();
+    store
+        .record_capture(&said(c[1].attempt_id, "motivo", None), T0)
+        .await
+        .unwrap();
+    for (i, claim) in c.iter().enumerate() {
+        let contact = store
+            .attempt_info(claim.attempt_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .contact_id;
+        let event = if i == 2 {
+            "call.answered"
+        } else {
+            "call.ended"
+        };
+        store
+            .add_event(
+                "c1",
+                contact,
+                Some(claim.attempt_id),
+                event,
+                &serde_json::json!({}),
+                T0,
+            )
+            .await
+            .unwrap();
+    }
+    let due = store.due_deliveries(T0, 100).await.unwrap();
+    let said: Vec<(String, BTreeMap<String, String>)> = due
+        .iter()
+        .map(|d| (d.event.clone(), d.transcripts.clone()))
+        .collect();
+    let fibra = BTreeMap::from([("motivo".to_string(), "fibra".to_string())]);
+    assert_eq!(
+        said,
+        vec![
+            ("call.ended".to_string(), fibra),
+            ("call.ended".to_string(), BTreeMap::new()),
+            ("call.answered".to_string(), BTreeMap::new()),
+        ]
     );
 }
