@@ -408,6 +408,7 @@ mod tests {
             received_at: 1500,
             ended_at: Some(1600),
             duration_seconds: Some(30),
+            talk_seconds: Some(25),
         };
         let t = t.with_inbound(&[inbound], chrono_tz::UTC);
         let text = t.to_table();

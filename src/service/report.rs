@@ -14,6 +14,14 @@ pub(crate) async fn apply_lines(
     now: i64,
 ) -> Result<usize, StoreError> {
     let applied = st.store.apply_report_lines(batch_id, lines, now).await?;
+    // Lines no outbound attempt owns may be inbound calls' (the DID leg): their billed time.
+    let inbound: Vec<(&str, i64)> = lines
+        .iter()
+        .zip(&applied)
+        .filter(|(l, a)| a.new && a.attempt.is_none() && !l.provider_call_id.is_empty())
+        .map(|(l, _)| (l.provider_call_id.as_str(), l.duration_seconds))
+        .collect();
+    st.store.inbound_billed(&inbound).await?;
     let ingested = applied.iter().filter(|a| a.new).count() as u64;
     // A transfer's leg to an agent, answered and billed, proves the bridge, before or after
     // the attempt closed; it never closes the attempt (its status is the agent's).

@@ -28,6 +28,8 @@ pub struct InboundCall {
     pub received_at: i64,
     pub ended_at: Option<i64>,
     pub duration_seconds: Option<i64>,
+    /// The talk time: billed seconds from the call report, else the end request's.
+    pub talk_seconds: Option<i64>,
 }
 
 /// The start of an inbound call, as [`Store::start_inbound`] records it.
@@ -157,7 +159,7 @@ impl Store {
         let rows: Result<Vec<InboundCall>> = fetch_all!(
             self,
             InboundCall,
-            "SELECT id, provider_call_id, caller, did, campaign_id, contact_id, route, outcome, received_at, ended_at, duration_seconds
+            "SELECT id, provider_call_id, caller, did, campaign_id, contact_id, route, outcome, received_at, ended_at, duration_seconds, talk_seconds
              FROM inbound_calls WHERE id = $1",
             id
         );
@@ -169,7 +171,7 @@ impl Store {
         fetch_all!(
             self,
             InboundCall,
-            "SELECT id, provider_call_id, caller, did, campaign_id, contact_id, route, outcome, received_at, ended_at, duration_seconds
+            "SELECT id, provider_call_id, caller, did, campaign_id, contact_id, route, outcome, received_at, ended_at, duration_seconds, talk_seconds
              FROM inbound_calls WHERE campaign_id = $1 ORDER BY id",
             campaign
         )
@@ -217,7 +219,35 @@ impl Store {
         })
     }
 
-    /// The inbound call ended (its end-of-call request): durations kept from the first end.
+    /// The call report's lines of inbound calls, as (provider call id, billed seconds): the
+    /// billed time is the call's talk time, and its duration until the end request says more.
+    /// Lines of no inbound call change nothing. Returns how many calls they named.
+    pub async fn inbound_billed(&self, lines: &[(&str, i64)]) -> Result<u64> {
+        if lines.is_empty() {
+            return Ok(0);
+        }
+        with_writer!(self, |db| {
+            let mut tx = db.begin().await?;
+            let mut n = 0;
+            for (call_id, seconds) in lines {
+                n += sqlx::query(
+                    "UPDATE inbound_calls SET talk_seconds = $1,
+                         duration_seconds = COALESCE(duration_seconds, $1)
+                     WHERE provider_call_id = $2",
+                )
+                .bind(*seconds)
+                .bind(*call_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            tx.commit().await?;
+            Ok(n)
+        })
+    }
+
+    /// The inbound call ended (its end-of-call request): durations kept from the first end,
+    /// the talk time from the call report when it came first.
     pub async fn end_inbound(
         &self,
         id: i64,

@@ -267,7 +267,7 @@ impl Store {
         fetch_all!(
             self,
             InboundCall,
-            "SELECT id, provider_call_id, caller, did, campaign_id, contact_id, route, outcome, received_at, ended_at, duration_seconds
+            "SELECT id, provider_call_id, caller, did, campaign_id, contact_id, route, outcome, received_at, ended_at, duration_seconds, talk_seconds
              FROM inbound_calls WHERE contact_id = $1 ORDER BY received_at, id",
             contact_id
         )

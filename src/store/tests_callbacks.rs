@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::testing::TestDb;
 
-crate::testing::on_both_backends!("store::callbacks";a_call_nobody_took_makes_one_task_its_event_and_rearms_only_the_unreached);
+crate::testing::on_both_backends!("store::callbacks";
+    a_call_nobody_took_makes_one_task_its_event_and_rearms_only_the_unreached,
+    an_inbound_calls_talk_time_is_the_billed_time_of_its_report_line,
+);
 
 const T0: i64 = 1_780_000_000_000;
 
@@ -235,4 +238,33 @@ async fn a_call_nobody_took_makes_one_task_its_event_and_rearms_only_the_unreach
     assert!(store.callbacks(None, true).await.unwrap().is_empty());
     let all = store.callbacks(None, false).await.unwrap();
     assert_eq!(all[1].done_by.as_deref(), Some("inbound"));
+}
+
+/// The call report's line of an inbound call gives its talk time, whether the end request came
+/// before (its talk time replaced) or not at all (the duration too); a line of no inbound call
+/// changes nothing.
+async fn an_inbound_calls_talk_time_is_the_billed_time_of_its_report_line(db: &TestDb) {
+    let store = store_with(db, 1).await;
+    let ended = inbound(&store, "in.1", None, T0).await;
+    let silent = inbound(&store, "in.2", None, T0).await;
+    store
+        .end_inbound(ended, Some(40), Some(30), T0 + 40_000)
+        .await
+        .unwrap();
+    let named = store
+        .inbound_billed(&[("in.1", 28), ("in.2", 12), ("nobody", 5)])
+        .await
+        .unwrap();
+    assert_eq!(named, 2);
+    let a = store.inbound_call(ended).await.unwrap().unwrap();
+    assert_eq!((a.duration_seconds, a.talk_seconds), (Some(40), Some(28)));
+    let b = store.inbound_call(silent).await.unwrap().unwrap();
+    assert_eq!((b.duration_seconds, b.talk_seconds), (Some(12), Some(12)));
+    // The end request after the report keeps the report's talk time.
+    store
+        .end_inbound(silent, Some(15), Some(14), T0 + 15_000)
+        .await
+        .unwrap();
+    let b = store.inbound_call(silent).await.unwrap().unwrap();
+    assert_eq!((b.duration_seconds, b.talk_seconds), (Some(12), Some(12)));
 }
