@@ -21,6 +21,7 @@
 //! request, a daemon down): after `[provider] stale_call_seconds` they are ended the same way.
 //! It runs on one daemon at a time, under the `callbacks` duty lease (`crate::cluster`).
 
+use crate::calls::Registry as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,11 +84,7 @@ pub fn call_back_time(
 
 impl Ctx {
     fn campaign(&self, id: &str) -> Option<Arc<ActiveCampaign>> {
-        self.campaigns
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
+        self.campaigns.campaign(id)
     }
 
     /// Ends inbound call `id` (durations from its end request, if any) and makes its callback

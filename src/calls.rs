@@ -58,6 +58,21 @@ impl Drop for ClaimUnderWay<'_> {
 /// The campaigns the daemon knows, by id.
 pub type Campaigns = Arc<std::sync::RwLock<HashMap<String, Arc<ActiveCampaign>>>>;
 
+/// Reading the registry of loaded campaigns.
+pub trait Registry {
+    /// The loaded campaign of this id, if any.
+    fn campaign(&self, id: &str) -> Option<Arc<ActiveCampaign>>;
+}
+
+impl Registry for Campaigns {
+    fn campaign(&self, id: &str) -> Option<Arc<ActiveCampaign>> {
+        self.read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+}
+
 /// Attempts launched and not yet ended, by attempt id → campaign id. Shared with the webhook,
 /// which releases an attempt when its call ends.
 #[derive(Debug, Default)]

@@ -12,6 +12,7 @@
 //! success clears the count. A failure is logged with the source and the count, never what
 //! was typed. A request without credentials (a browser's first) is not a failure.
 
+use crate::calls::Registry as _;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
@@ -227,12 +228,7 @@ async fn campaign_json(
         .map(|(_, v)| *v)
         .sum();
     let done = r.contacts - waiting;
-    let loaded = st
-        .campaigns
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&row.id)
-        .cloned();
+    let loaded = st.campaigns.campaign(&row.id);
     let state = report::campaign_state(row, waiting, loaded.as_deref(), st.clock.now(), st.lang);
     let mut v = serde_json::to_value(&r).unwrap_or_else(|_| json!({}));
     if let Value::Object(m) = &mut v {
@@ -310,11 +306,7 @@ async fn api_campaign(State(st): State<DashboardState>, Path(id): Path<String>) 
 
 /// The campaign as the daemon runs it, if its folder loads.
 fn loaded(st: &DashboardState, id: &str) -> Option<Arc<crate::calls::ActiveCampaign>> {
-    st.campaigns
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(id)
-        .cloned()
+    st.campaigns.campaign(id)
 }
 
 async fn html_report(State(st): State<DashboardState>, Path(file): Path<String>) -> Response {

@@ -12,6 +12,7 @@
 //!   fewer than `agents` after transfers nobody took, see [`crate::pacing`]), and goes beyond
 //!   only by `predictive_ratio` while its 30-day abandon rate is under the maximum.
 
+use crate::calls::Registry as _;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -959,13 +960,7 @@ impl Dialer {
             {
                 continue;
             }
-            let Some(campaign) = self
-                .campaigns
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&a.campaign_id)
-                .cloned()
-            else {
+            let Some(campaign) = self.campaigns.campaign(&a.campaign_id) else {
                 continue;
             };
             let close = self.settle_from_what_is_known(a.attempt_id, now).await;

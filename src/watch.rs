@@ -14,6 +14,7 @@
 //! settled for [`IMPORT_FALLBACK`] more (a folder kept on that daemon's own disk, not shared),
 //! and the store's file hashes make that second look a no-op when the holder already read it.
 
+use crate::calls::Registry as _;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -243,12 +244,7 @@ impl FolderWatcher {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let active = self
-            .campaigns
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .cloned();
+        let active = self.campaigns.campaign(&id);
         let Some(active) = active else {
             tracing::warn!(
                 "{}: no valid campaign.toml beside it yet; it will be imported once there is one",

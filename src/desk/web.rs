@@ -18,6 +18,7 @@
 //! call that is not the agent's gets 403 and changes nothing. Sessions are read from the
 //! database on every request, so with several daemons behind a load balancer any one answers.
 
+use crate::calls::Registry as _;
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -302,12 +303,7 @@ async fn me(State(st): State<Arc<DeskState>>, headers: HeaderMap) -> Response {
 /// (a reloaded page, or one told to `resync`, gets it back from any daemon).
 async fn current_pop(st: &DeskState, call: i64) -> Option<serde_json::Value> {
     let info = st.desk.store.attempt_info(call).await.ok().flatten()?;
-    let campaign = st
-        .campaigns
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&info.campaign_id)
-        .cloned()?;
+    let campaign = st.campaigns.campaign(&info.campaign_id)?;
     Some(super::routing::screen_pop(&st.desk, &campaign, &info).await)
 }
 
@@ -401,12 +397,7 @@ async fn disposition(State(st): State<Arc<DeskState>>, req: Request) -> Response
             );
         }
     };
-    let campaign = st
-        .campaigns
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&info.campaign_id)
-        .cloned();
+    let campaign = st.campaigns.campaign(&info.campaign_id);
     let Some(campaign) = campaign else {
         return error(
             StatusCode::CONFLICT,

@@ -2,6 +2,7 @@
 //! ours), what the end request closes, and the flow's next step, with what must be stored
 //! before the reply leaves.
 
+use crate::calls::Registry as _;
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
@@ -26,16 +27,18 @@ pub(crate) async fn answer(st: &CallService, req: &ControlRequest) -> Result<Rep
         Ok(found) => found,
         Err(reply) => return Ok(reply),
     };
-    let campaign = st
-        .campaigns
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&info.campaign_id)
-        .cloned();
+    let campaign = st.campaigns.campaign(&info.campaign_id);
+    let about = About {
+        req,
+        info: &info,
+        event: &event,
+        campaign: campaign.as_ref(),
+        now,
+    };
     if req.kind() == RequestKind::End {
-        return call_ended(st, req, &info, &event, campaign.as_ref(), now).await;
+        return call_ended(st, about).await;
     }
-    next_step(st, req, &info, &event, campaign.as_ref(), now).await
+    next_step(st, about).await
 }
 
 /// The attempt a control request is about, and the event that records it; or the reply to a
@@ -107,16 +110,27 @@ async fn identify(
     Ok(Ok((info, event)))
 }
 
+/// A control request about a call we launched, with what identifying it found: the attempt's
+/// facts, the event that records the request, the campaign (if still loaded), the time.
+#[derive(Clone, Copy)]
+struct About<'a> {
+    req: &'a ControlRequest,
+    info: &'a AttemptInfo,
+    event: &'a CallEvent,
+    campaign: Option<&'a Arc<ActiveCampaign>>,
+    now: i64,
+}
+
 /// The end request: the attempt closes with the provider's status and durations (a bridge the
 /// callee ended may be proven by how long it lasted), and the call's slot is freed.
-async fn call_ended(
-    st: &CallService,
-    req: &ControlRequest,
-    info: &AttemptInfo,
-    event: &CallEvent,
-    campaign: Option<&Arc<ActiveCampaign>>,
-    now: i64,
-) -> Result<Reply, StoreError> {
+async fn call_ended(st: &CallService, about: About<'_>) -> Result<Reply, StoreError> {
+    let About {
+        req,
+        info,
+        event,
+        campaign,
+        now,
+    } = about;
     let answered = info.answered || req.seconds("durationcallanswered").unwrap_or(0) > 0;
     // A callee who hangs up during a bridge ends the call without a transfer result: how
     // long the transfer lasted may prove it.
@@ -161,14 +175,14 @@ async fn call_ended(
 
 /// Any other request: the flow's next command, with what the request taught stored (keys,
 /// outcome, captures, the transfer's facts, an opt-out) before the reply leaves.
-async fn next_step(
-    st: &CallService,
-    req: &ControlRequest,
-    info: &AttemptInfo,
-    event: &CallEvent,
-    campaign: Option<&Arc<ActiveCampaign>>,
-    now: i64,
-) -> Result<Reply, StoreError> {
+async fn next_step(st: &CallService, about: About<'_>) -> Result<Reply, StoreError> {
+    let About {
+        req,
+        info,
+        event,
+        campaign,
+        now,
+    } = about;
     let kind = req.kind();
     // A call already settled (closed by its report, or given up as lost) has no flow left:
     // a late or replayed request changes nothing.

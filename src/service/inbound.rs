@@ -12,6 +12,7 @@
 //! Bad input: a DID that is no campaign's gets the default greeting, never an error; another
 //! `api` or a call id that is not the inbound call's is refused and changes nothing.
 
+use crate::calls::Registry as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -199,12 +200,7 @@ async fn known(
     let number = (call.caller != "anonymous").then(|| call.caller.clone());
     let mut matched = None;
     if let (Some(campaign), Some(n)) = (&call.campaign_id, &number) {
-        let c = st
-            .campaigns
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(campaign)
-            .cloned();
+        let c = st.campaigns.campaign(campaign);
         if let Some(c) = c {
             let found = st
                 .store
