@@ -14,6 +14,8 @@ struct Dialer {
     reports: Arc<Mutex<Vec<Vec<Value>>>>,
     garbage: bool,
     fail_reports: Arc<AtomicBool>,
+    /// How many report POSTs to fail before taking them again.
+    fail_next: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Dialer {
@@ -42,8 +44,12 @@ async fn control(State(d): State<Dialer>, req: Request) -> Response {
 }
 
 async fn report(State(d): State<Dialer>, req: Request) -> Response {
-    if d.fail_reports.load(Ordering::SeqCst) {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    let failing_one = d
+        .fail_next
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if d.fail_reports.load(Ordering::SeqCst) || failing_one {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     let f = read_form(req).await.unwrap();
     let calls: Vec<Value> = serde_json::from_str(&f["calls"]).unwrap();
@@ -290,6 +296,32 @@ async fn busy_then_answer_and_report_retry() {
         batch.iter().any(|l| l["status"] == "answer")
             && batch.iter().any(|l| l["status"] == "busy")
     );
+    cancel.cancel();
+}
+
+/// A stopping daemon's last report: a batch the dialer refuses (a 503 while its store is busy)
+/// is sent again until it is taken, or the time given is up.
+#[tokio::test]
+async fn the_last_report_is_sent_again_until_it_is_taken() {
+    let (d, sim, cancel) = setup(false, |c| {
+        c.script
+            .insert("0034600000009", vec!["busy".parse().unwrap()]);
+    })
+    .await;
+    launch(&sim.launch_url(), &good("0034600000009", "a9")).await;
+    assert!(until(|| sim.calls_in_progress() == 0 && sim.pending_reports() == 1).await);
+    d.fail_next.store(2, Ordering::SeqCst);
+    assert!(sim.flush_reports_within(Duration::from_secs(30)).await);
+    assert_eq!(sim.pending_reports(), 0);
+    assert_eq!(d.reports().len(), 1, "taken once, after two refusals");
+    assert_eq!(d.reports()[0][0]["status"], "busy");
+
+    // A dialer that never takes it: the lines stay pending once the time is up.
+    launch(&sim.launch_url(), &good("0034600000009", "a10")).await;
+    assert!(until(|| sim.calls_in_progress() == 0 && sim.pending_reports() == 1).await);
+    d.fail_reports.store(true, Ordering::SeqCst);
+    assert!(!sim.flush_reports_within(Duration::from_millis(250)).await);
+    assert_eq!(sim.pending_reports(), 1);
     cancel.cancel();
 }
 
