@@ -483,6 +483,30 @@ impl Judge {
             ));
             return v;
         }
+        v.extend(self.control_verdicts(&controls, call_id, userdata, api));
+        v.push(self.verdict(
+            "testcall.a.ended",
+            if ended { Seen::Holds } else { Seen::NotSeen },
+            if ended {
+                String::new()
+            } else {
+                self.say("testcall.d.not_ended", &[])
+            },
+        ));
+        v.extend(self.report_verdicts(log, call_id, reported));
+        v
+    }
+
+    /// What the control requests showed: fields, `ID`, `userdata`, `api`, `userfield`, number
+    /// formats, `statuscall` values and where the key came.
+    fn control_verdicts(
+        &self,
+        controls: &[&Exchange],
+        call_id: Option<&str>,
+        userdata: &str,
+        api: &str,
+    ) -> Vec<Verdict> {
+        let mut v = Vec::new();
         let missing: Vec<&str> = CONTROL_FIELDS
             .iter()
             .copied()
@@ -655,15 +679,18 @@ impl Judge {
                 }
             },
         });
-        v.push(self.verdict(
-            "testcall.a.ended",
-            if ended { Seen::Holds } else { Seen::NotSeen },
-            if ended {
-                String::new()
-            } else {
-                self.say("testcall.d.not_ended", &[])
-            },
-        ));
+        v
+    }
+
+    /// What the call report showed: that it came, its `calls` array, the call's line, its keys
+    /// and types.
+    fn report_verdicts(
+        &self,
+        log: &[Exchange],
+        call_id: Option<&str>,
+        reported: bool,
+    ) -> Vec<Verdict> {
+        let mut v = Vec::new();
         let reports: Vec<&Exchange> = log.iter().filter(|x| x.route == "report").collect();
         if !reported {
             v.push(self.verdict(
