@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use crate::i18n::Lang;
 use crate::report::csv::{Cell, CsvStyle};
 use crate::report::timeline::Timeline;
 use crate::report::CampaignReport;
@@ -35,20 +36,26 @@ pub async fn fill(
 }
 
 /// The report table's desk lines.
-pub fn table_lines(report: &CampaignReport, out: &mut String) {
+pub fn table_lines(report: &CampaignReport, lang: Lang, out: &mut String) {
     if let Some(d) = &report.dispositions {
-        out.push_str("  dispositions:\n");
+        out.push_str(&format!("  {}\n", lang.text("table.dispositions")));
         if d.is_empty() {
-            out.push_str("    none recorded\n");
+            out.push_str(&format!("    {}\n", lang.text("table.none_recorded")));
         }
         for (k, v) in d {
-            out.push_str(&format!("    {k:<16}{v:>8}\n"));
+            out.push_str(&format!("    {k:<18}{v:>8}\n"));
         }
     }
     if let Some(agents) = &report.agents {
         out.push_str(&format!(
-            "  {:<18}{:>6}{:>8}{:>10}{:>10}{:>10}  dispositions\n",
-            "agent", "calls", "missed", "talk s", "wrap-up s", "idle s"
+            "  {:<18}{:>9}{:>13}{:>10}{:>10}{:>10}  {}\n",
+            lang.text("table.agent"),
+            lang.text("table.agent_calls"),
+            lang.text("table.agent_missed"),
+            lang.text("table.agent_talk"),
+            lang.text("table.agent_wrapup"),
+            lang.text("table.agent_idle"),
+            lang.text("table.dispositions_column")
         ));
         for a in agents {
             let d: Vec<String> = a
@@ -57,7 +64,7 @@ pub fn table_lines(report: &CampaignReport, out: &mut String) {
                 .map(|(k, n)| format!("{k}: {n}"))
                 .collect();
             out.push_str(&format!(
-                "  {:<18}{:>6}{:>8}{:>10}{:>10}{:>10}  {}\n",
+                "  {:<18}{:>9}{:>13}{:>10}{:>10}{:>10}  {}\n",
                 a.agent,
                 a.calls,
                 a.missed,
@@ -238,22 +245,23 @@ pub async fn timeline_dispositions(
 }
 
 /// The timeline's line for a disposition.
-pub fn timeline_line(d: &serde_json::Value) -> String {
+pub fn timeline_line(d: &serde_json::Value, lang: Lang) -> String {
     let s = |k: &str| d[k].as_str().unwrap_or("").to_string();
-    let mut line = format!(
-        "    {} disposition by {}: {}",
-        s("at"),
-        s("agent"),
-        s("disposition")
+    let mut line = lang.fill(
+        "timeline.disposition",
+        &[
+            ("at", &s("at")),
+            ("agent", &s("agent")),
+            ("disposition", &s("disposition")),
+        ],
     );
     if !s("note").is_empty() {
         line.push_str(&format!(" — {}", s("note")));
     }
     if !s("callback_at").is_empty() {
-        line.push_str(&format!(" (call back {})", s("callback_at")));
+        line.push_str(&lang.fill("timeline.call_back", &[("at", &s("callback_at"))]));
     }
-    line.push('\n');
-    line
+    format!("    {line}\n")
 }
 
 #[cfg(test)]

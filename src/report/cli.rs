@@ -136,7 +136,7 @@ async fn write_report(
         let t = super::contact_timeline(store, c, &number, tz).await?;
         return match args.format {
             Format::Json => plain(json(&t)?),
-            Format::Table => plain(t.to_table()),
+            Format::Table => plain(t.to_table(lang)),
             _ => Err(said("report.contact_formats")),
         };
     }
@@ -183,7 +183,7 @@ async fn write_report(
         Format::Csv => super::summary_csv(&reports, args.csv_style),
         Format::Table | Format::Html => reports
             .iter()
-            .map(|r| r.to_table())
+            .map(|r| r.to_table(lang))
             .collect::<Vec<_>>()
             .join("\n"),
     })

@@ -163,41 +163,67 @@ impl CampaignReport {
     }
 
     /// A table for a terminal.
-    pub fn to_table(&self) -> String {
-        let mut out = format!(
-            "{} ({}) — {} contacts\n",
-            self.campaign, self.kind, self.contacts
+    /// For a terminal, in the reader's language (labels of the stable identifiers).
+    pub fn to_table(&self, lang: crate::i18n::Lang) -> String {
+        let t = |key: &str| lang.text(key).to_string();
+        let mut out = lang.fill(
+            "table.heading",
+            &[
+                ("campaign", &self.campaign),
+                ("kind", &lang.label(self.kind.as_str())),
+                ("contacts", &self.contacts),
+            ],
         );
-        out.push_str("  states:\n");
+        out.push('\n');
+        out.push_str(&format!("  {}\n", t("table.states")));
         for (k, v) in &self.states.0 {
-            out.push_str(&format!("    {k:<16}{v:>8}\n"));
+            out.push_str(&format!("    {:<18}{v:>8}\n", lang.label(k)));
         }
-        out.push_str("  attempts:\n");
+        out.push_str(&format!("  {}\n", t("table.attempts")));
         for (k, v) in &self.attempts.0 {
-            out.push_str(&format!("    {k:<16}{v:>8}\n"));
+            out.push_str(&format!("    {:<18}{v:>8}\n", lang.label(k)));
         }
         out.push_str(&format!(
-            "  talk time       {:>8} s\n  cost            {:>10.4} €\n",
-            self.talk_seconds, self.cost
+            "  {:<20}{:>8} s\n  {:<20}{:>10}\n",
+            t("table.talk"),
+            self.talk_seconds,
+            t("table.cost"),
+            lang.decimal(self.cost, 4) + " €"
         ));
         for (q, keys) in self.answers.iter().flatten() {
             let keys: Vec<String> = keys.iter().map(|(k, n)| format!("{k}: {n}")).collect();
-            out.push_str(&format!("  answers {q:<8}{}\n", keys.join(", ")));
+            out.push_str(&format!(
+                "  {} {q:<8}{}\n",
+                t("table.answers"),
+                keys.join(", ")
+            ));
         }
         if let Some(a) = &self.abandon {
-            out.push_str(&format!(
-                "  abandoned 30 d  {:>8} of {} answered ({:.1} %)\n",
-                a.abandoned_30d,
-                a.answered_30d,
-                a.rate_30d * 100.0
-            ));
+            let line = lang.fill(
+                "table.abandoned",
+                &[
+                    ("abandoned", &a.abandoned_30d),
+                    ("answered", &a.answered_30d),
+                    ("rate", &lang.percent(a.rate_30d)),
+                ],
+            );
+            out.push_str(&format!("  {line}\n"));
         }
-        crate::report::agents::table_lines(self, &mut out);
+        crate::report::agents::table_lines(self, lang, &mut out);
         if let Some(i) = &self.inbound {
-            out.push_str(&format!(
-                "  inbound calls   {:>8} ({} matched, {} to an agent, {} opted out, {} confirmed, {} cancelled, {} callbacks open)\n",
-                i.calls, i.matched, i.to_agent, i.opted_out, i.confirmed, i.cancelled, i.callbacks_open
-            ));
+            let line = lang.fill(
+                "table.inbound",
+                &[
+                    ("calls", &i.calls),
+                    ("matched", &i.matched),
+                    ("to_agent", &i.to_agent),
+                    ("opted_out", &i.opted_out),
+                    ("confirmed", &i.confirmed),
+                    ("cancelled", &i.cancelled),
+                    ("callbacks_open", &i.callbacks_open),
+                ],
+            );
+            out.push_str(&format!("  {line}\n"));
         }
         out
     }

@@ -5,6 +5,8 @@
 
 use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
+
+use crate::i18n::Lang;
 use serde::Serialize;
 
 use crate::store::{AttemptRow, ContactDetail, EventRow, ReportLineRow};
@@ -105,21 +107,23 @@ pub struct Said {
 
 impl Inbound {
     /// The timeline's line for an inbound call.
-    fn line(&self) -> String {
-        format!(
-            "  inbound call {} from {} to {}: {}{}{}\n",
-            self.at,
-            self.caller,
-            self.did,
-            self.route,
-            self.outcome
-                .as_deref()
-                .map(|o| format!(" → {o}"))
-                .unwrap_or_default(),
-            self.duration_seconds
-                .map(|d| format!(", {d} s"))
-                .unwrap_or_default(),
-        )
+    fn line(&self, lang: Lang) -> String {
+        let mut line = lang.fill(
+            "timeline.inbound",
+            &[
+                ("at", &self.at),
+                ("caller", &self.caller),
+                ("did", &self.did),
+                ("route", &lang.text(&format!("route.{}", self.route))),
+            ],
+        );
+        if let Some(o) = &self.outcome {
+            line.push_str(&format!(" → {}", lang.label(o)));
+        }
+        if let Some(d) = self.duration_seconds {
+            line.push_str(&format!(", {d} s"));
+        }
+        format!("  {line}\n")
     }
 }
 
@@ -221,103 +225,123 @@ impl Timeline {
         }
     }
 
-    /// For a terminal.
-    pub fn to_table(&self) -> String {
-        let mut out = format!(
-            "{}{} — campaign {}: {}\n",
-            self.phone,
-            if self.name.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", self.name)
-            },
-            self.campaign,
-            self.state
+    /// For a terminal, in the reader's language (times as stored, to the millisecond, with
+    /// their offset).
+    pub fn to_table(&self, lang: Lang) -> String {
+        let name = if self.name.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.name)
+        };
+        let mut out = lang.fill(
+            "timeline.heading",
+            &[
+                ("phone", &self.phone),
+                ("name", &name),
+                ("campaign", &self.campaign),
+                ("state", &lang.label(&self.state)),
+            ],
         );
+        out.push('\n');
         if self.attempts.is_empty() {
-            out.push_str("  never called\n");
+            out.push_str(&format!("  {}\n", lang.text("timeline.never_called")));
         }
         let mut inbound = self.inbound.iter().peekable();
         for a in &self.attempts {
             while let Some(i) = inbound.next_if(|i| i.received_ms < a.claimed_ms) {
-                out.push_str(&i.line());
+                out.push_str(&i.line(lang));
             }
-            out.push_str(&format!(
-                "  attempt #{} claimed {}{}: {}{}{}\n",
-                a.number,
-                a.claimed_at,
-                a.provider_call_id
-                    .as_deref()
-                    .map(|c| format!(", call {c}"))
-                    .unwrap_or_default(),
-                a.result.as_deref().unwrap_or(&a.status),
-                a.outcome
-                    .as_deref()
-                    .map(|o| format!(" → {o}"))
-                    .unwrap_or_default(),
-                a.error
-                    .as_deref()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default(),
+            let mut line = lang.fill(
+                "timeline.attempt",
+                &[("number", &a.number), ("at", &a.claimed_at)],
+            );
+            if let Some(c) = &a.provider_call_id {
+                line.push_str(&lang.fill("timeline.call", &[("call", c)]));
+            }
+            line.push_str(&format!(
+                ": {}",
+                lang.label(a.result.as_deref().unwrap_or(&a.status))
             ));
+            if let Some(o) = &a.outcome {
+                line.push_str(&format!(" → {}", lang.label(o)));
+            }
+            if let Some(e) = &a.error {
+                line.push_str(&format!(" ({e})"));
+            }
+            out.push_str(&format!("  {line}\n"));
             for e in &a.events {
-                out.push_str(&format!(
-                    "    {} {}{}{}{}\n",
+                let mut line = format!(
+                    "{} {}",
                     e.at,
-                    e.kind,
-                    e.statuscall
-                        .as_deref()
-                        .map(|s| format!(" status {s}"))
-                        .unwrap_or_default(),
-                    e.dtmf
-                        .as_deref()
-                        .map(|d| format!(" keys {d}"))
-                        .unwrap_or_default(),
-                    e.command
-                        .as_deref()
-                        .map(|c| format!(" command {c}"))
-                        .unwrap_or_default(),
-                ));
+                    lang.text(&format!("timeline.kind.{}", e.kind))
+                );
+                if let Some(s) = &e.statuscall {
+                    line.push_str(&format!(" {} {s}", lang.text("timeline.status")));
+                }
+                if let Some(d) = &e.dtmf {
+                    line.push_str(&format!(" {} {d}", lang.text("timeline.keys")));
+                }
+                if let Some(c) = &e.command {
+                    line.push_str(&format!(" {} {c}", lang.text("timeline.command")));
+                }
+                out.push_str(&format!("    {line}\n"));
             }
             for l in &a.report_lines {
-                out.push_str(&format!(
-                    "    {} report line: {} {} s, {:.4} € (start {})\n",
-                    l.received_at, l.status, l.duration_seconds, l.cost, l.startdate
-                ));
+                let line = lang.fill(
+                    "timeline.report_line",
+                    &[
+                        ("at", &l.received_at),
+                        ("status", &lang.label(&l.status)),
+                        ("seconds", &l.duration_seconds),
+                        ("cost", &lang.decimal(l.cost, 4)),
+                        ("start", &l.startdate),
+                    ],
+                );
+                out.push_str(&format!("    {line}\n"));
             }
             if let Some(d) = &a.disposition {
-                out.push_str(&crate::report::agents::timeline_line(d));
+                out.push_str(&crate::report::agents::timeline_line(d, lang));
             }
             if let Some(end) = &a.ended_at {
-                out.push_str(&format!(
-                    "    {end} ended{}{}{}{}\n",
-                    a.dtmf
-                        .as_deref()
-                        .map(|d| format!(", keys {d}"))
-                        .unwrap_or_default(),
-                    if a.transferred { ", transferred" } else { "" },
-                    a.talk_seconds
-                        .map(|t| format!(", talk {t} s"))
-                        .unwrap_or_default(),
-                    a.cost.map(|c| format!(", {c:.4} €")).unwrap_or_default(),
-                ));
+                let mut line = lang.fill("timeline.ended", &[("at", end)]);
+                if let Some(d) = &a.dtmf {
+                    line.push_str(&format!(", {} {d}", lang.text("timeline.keys")));
+                }
+                if a.transferred {
+                    line.push_str(&format!(", {}", lang.label("transferred")));
+                }
+                if let Some(t) = a.talk_seconds {
+                    line.push_str(&format!(", {} {t} s", lang.text("timeline.talk")));
+                }
+                if let Some(c) = a.cost {
+                    line.push_str(&format!(", {} €", lang.decimal(c, 4)));
+                }
+                out.push_str(&format!("    {line}\n"));
             }
         }
         for i in inbound {
-            out.push_str(&i.line());
+            out.push_str(&i.line(lang));
         }
         for c in &self.captures {
             let said = match c.status.as_str() {
                 "ok" => format!("\"{}\"", crate::flow::spoken(&c.text)),
-                "failed" => "(transcription failed)".into(),
-                _ => "(nothing understood)".into(),
+                "failed" => lang.text("timeline.said_failed").to_string(),
+                _ => lang.text("timeline.said_nothing").to_string(),
             };
-            out.push_str(&format!("  said {} at {}: {said}\n", c.field, c.at));
+            let line = lang.fill(
+                "timeline.said",
+                &[("field", &c.field), ("at", &c.at), ("said", &said)],
+            );
+            out.push_str(&format!("  {line}\n"));
         }
-        out.push_str(&format!(
-            "  total talk {} s, cost {:.4} €\n",
-            self.talk_seconds, self.cost
-        ));
+        let total = lang.fill(
+            "timeline.total",
+            &[
+                ("talk", &self.talk_seconds),
+                ("cost", &lang.decimal(self.cost, 4)),
+            ],
+        );
+        out.push_str(&format!("  {total}\n"));
         out
     }
 }
@@ -388,7 +412,7 @@ mod tests {
         assert!(t.attempts[1].transferred);
         assert_eq!(t.talk_seconds, 12);
         assert!((t.cost - 0.02).abs() < 1e-9);
-        let text = t.to_table();
+        let text = t.to_table(Lang::En);
         assert!(text.contains("attempt #2"), "{text}");
         assert!(text.contains("keys 1 command transfer"), "{text}");
         assert!(text.contains("report line: answer 12 s"), "{text}");
@@ -411,7 +435,7 @@ mod tests {
             talk_seconds: Some(25),
         };
         let t = t.with_inbound(&[inbound], chrono_tz::UTC);
-        let text = t.to_table();
+        let text = t.to_table(Lang::En);
         let (first, call, second) = (
             text.find("attempt #1").unwrap(),
             text.find("inbound call").unwrap(),
@@ -419,7 +443,19 @@ mod tests {
         );
         assert!(first < call && call < second, "{text}");
         assert!(
-            text.contains("from +34600000001 to +34910000000: menu → no_agent, 30 s"),
+            text.contains("from +34600000001 to +34910000000: menu → no agent, 30 s"),
+            "{text}"
+        );
+        // In Spanish, the default: words and labels, the identifiers' values as they are.
+        let text = t.to_table(Lang::Es);
+        assert!(text.contains("intento nº 2 reservado"), "{text}");
+        assert!(text.contains("teclas 1 orden transfer"), "{text}");
+        assert!(
+            text.contains("llamada entrante") && text.contains(": menú → sin agente, 30 s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("total hablado 12 s, coste 0,0200 €"),
             "{text}"
         );
         let j = serde_json::to_value(&t).unwrap();

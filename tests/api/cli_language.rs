@@ -136,6 +136,12 @@ fn the_operator_commands_speak_spanish_by_default() {
         "{rejected}"
     );
     assert_eq!(ok(&["callbacks"], ""), "No hay llamadas que devolver.\n");
+    let table = ok(&["report", "aviso"], "");
+    assert!(
+        table.starts_with("aviso (aviso) — 1 contactos\n  estados:\n    pendiente"),
+        "{table}"
+    );
+    assert!(table.contains("  coste ") && table.contains(" 0,0000 €\n"), "{table}");
     let (code, _, err) = run(&toml, &["report", "nada"], "");
     assert_eq!(code, Some(1));
     assert_eq!(
@@ -199,6 +205,11 @@ fn the_operator_commands_speak_english_with_en() {
         "{rejected}"
     );
     assert_eq!(ok(&["callbacks"], ""), "No calls to return.\n");
+    let table = ok(&["report", "aviso"], "");
+    assert!(
+        table.starts_with("aviso (announcement) — 1 contacts\n  states:\n    pending"),
+        "{table}"
+    );
     let (code, _, err) = run(&toml, &["report", "--contacts"], "");
     assert_eq!(code, Some(1));
     assert!(err.starts_with("error: name the campaign: "), "{err}");

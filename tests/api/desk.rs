@@ -339,8 +339,11 @@ async fn a_desk_call_reaches_the_ready_agent_with_its_screen_pop_and_disposition
         "venta"
     );
     assert!(timeline
-        .to_table()
+        .to_table(pregonero::i18n::Lang::En)
         .contains("disposition by ana: venta — contrata 600 Mb"));
+    assert!(timeline
+        .to_table(pregonero::i18n::Lang::Es)
+        .contains("resultado anotado por ana: venta — contrata 600 Mb"));
 
     // A second login of ana ends the first session.
     let (cookie2, _) = login(&http, &base, "ana").await;

@@ -175,7 +175,7 @@ async fn reports_of_a_promotion_after_it_ran(db: Db) {
         ..args(Format::Table)
     };
     let text = run(&config, &store, &ana, now).await.unwrap();
-    assert!(text.contains("transferred"), "{text}");
+    assert!(text.contains("→ transferida"), "{text}");
     let missing = ReportArgs {
         contact: Some("+34699999999".into()),
         ..args(Format::Table)
