@@ -6,7 +6,6 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 
 use crate::app;
 use crate::calls::ActiveCampaign;
-use crate::campaign::plan::local;
 use crate::campaign::{dnc, phone};
 use crate::config::Config;
 use crate::i18n::{Lang, Msg, UserError};
@@ -99,7 +98,7 @@ async fn explain_with(
         out.push_str(&format!(
             "    #{} {} {}{}{}{}\n",
             a.number,
-            local(at(a.created_at), tz),
+            lang.local(at(a.created_at), tz),
             a.result
                 .as_deref()
                 .map(|r| lang.label(r))
@@ -161,7 +160,9 @@ async fn explain_with(
                     t("explain.due")
                 };
                 match c.plan.gate(&candidate, now_ms) {
-                    Gate::Launch if later => format!("{due} {}", local(at(contact.next_at), tz)),
+                    Gate::Launch if later => {
+                        format!("{due} {}", lang.local(at(contact.next_at), tz))
+                    }
                     Gate::Launch => t("explain.due_now"),
                     Gate::Defer { note, .. } => lang.stored(&note),
                     Gate::Close { note, state } => format!(

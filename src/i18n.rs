@@ -51,6 +51,13 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("blocked", "bloqueado", "blocked"),
     ("expired", "caducado", "expired"),
     ("failed", "fallido", "failed"),
+    // A call report line's `status`, as the provider writes it.
+    ("report_status.answer", "contestada", "answer"),
+    ("report_status.busy", "ocupado", "busy"),
+    ("report_status.noanswer", "no contesta", "noanswer"),
+    ("report_status.cancel", "colgada antes de contestar", "cancel"),
+    ("report_status.congestion", "red saturada", "congestion"),
+    ("report_status.chanunavail", "inalcanzable", "chanunavail"),
     // Inbound calls' outcomes and routes.
     ("to_agent", "pasada a un agente", "to an agent"),
     ("no_agent", "sin agente", "no agent"),

@@ -67,15 +67,6 @@ fn at_ms(v: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(v).single().unwrap_or_default()
 }
 
-/// Formats an instant for a person, in a zone: `Tue 24 Nov 10:00 (Europe/Madrid)`.
-pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
-    format!(
-        "{} ({})",
-        t.with_timezone(&tz).format("%a %d %b %Y %H:%M"),
-        tz.name()
-    )
-}
-
 impl CampaignPlan {
     /// Builds the plan from the campaign and the `[calling]` defaults it overrides. Errors name
     /// the key at fault, in a sentence of the catalogue.

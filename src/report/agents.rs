@@ -48,7 +48,7 @@ pub fn table_lines(report: &CampaignReport, lang: Lang, out: &mut String) {
     }
     if let Some(agents) = &report.agents {
         out.push_str(&format!(
-            "  {:<18}{:>9}{:>13}{:>10}{:>10}{:>10}  {}\n",
+            "  {:<18}{:>9}{:>14}{:>12}{:>10}{:>10}  {}\n",
             lang.text("table.agent"),
             lang.text("table.agent_calls"),
             lang.text("table.agent_missed"),
@@ -64,7 +64,7 @@ pub fn table_lines(report: &CampaignReport, lang: Lang, out: &mut String) {
                 .map(|(k, n)| format!("{k}: {n}"))
                 .collect();
             out.push_str(&format!(
-                "  {:<18}{:>9}{:>13}{:>10}{:>10}{:>10}  {}\n",
+                "  {:<18}{:>9}{:>14}{:>12}{:>10}{:>10}  {}\n",
                 a.agent,
                 a.calls,
                 a.missed,

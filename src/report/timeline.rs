@@ -127,6 +127,17 @@ impl Inbound {
     }
 }
 
+/// A call report's `status` (`answer`, `busy`…) in the reader's words; one the catalogue does
+/// not know, as it came.
+fn provider_status(lang: Lang, status: &str) -> String {
+    let key = format!("report_status.{status}");
+    if crate::i18n::has(&key) {
+        lang.text(&key).to_string()
+    } else {
+        status.to_string()
+    }
+}
+
 impl Timeline {
     /// Adds the contact's inbound calls.
     pub fn with_inbound(mut self, rows: &[crate::store::InboundCall], tz: Tz) -> Timeline {
@@ -291,7 +302,7 @@ impl Timeline {
                     "timeline.report_line",
                     &[
                         ("at", &l.received_at),
-                        ("status", &lang.label(&l.status)),
+                        ("status", &provider_status(lang, &l.status)),
                         ("seconds", &l.duration_seconds),
                         ("cost", &lang.decimal(l.cost, 4)),
                         ("start", &l.startdate),

@@ -141,7 +141,10 @@ fn the_operator_commands_speak_spanish_by_default() {
         table.starts_with("aviso (aviso) — 1 contactos\n  estados:\n    pendiente"),
         "{table}"
     );
-    assert!(table.contains("  coste ") && table.contains(" 0,0000 €\n"), "{table}");
+    assert!(
+        table.contains("  coste ") && table.contains(" 0,0000 €\n"),
+        "{table}"
+    );
     let (code, _, err) = run(&toml, &["report", "nada"], "");
     assert_eq!(code, Some(1));
     assert_eq!(

@@ -158,7 +158,7 @@ async fn captures_are_stored_and_shown_in_every_report_format(db: Db) {
         ..args(Format::Table)
     };
     let t = run(&config, &store, &timeline, now).await.unwrap();
-    assert!(t.contains("said motivo at "), "{t}");
+    assert!(t.contains("dijo motivo a las "), "{t}");
     assert!(t.contains("\"fibra, \"rápida\" 😀\""), "{t}");
     let t = run(
         &config,
