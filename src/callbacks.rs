@@ -21,14 +21,13 @@
 //! request, a daemon down): after `[provider] stale_call_seconds` they are ended the same way.
 //! It runs on one daemon at a time, under the `callbacks` duty lease (`crate::cluster`).
 
-use crate::calls::Registry as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use crate::calls::{ActiveCampaign, Campaigns};
+use crate::calls::{ActiveCampaign, Campaigns, Registry as _};
 use crate::campaign::consent::ValidFor;
 use crate::campaign::plan::CampaignPlan;
 use crate::schedule::gate::{Candidate, Gate};

@@ -12,7 +12,6 @@
 //! success clears the count. A failure is logged with the source and the count, never what
 //! was typed. A request without credentials (a browser's first) is not a failure.
 
-use crate::calls::Registry as _;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
@@ -27,7 +26,7 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
-use crate::calls::Campaigns;
+use crate::calls::{Campaigns, Registry as _};
 use crate::clock::SharedClock;
 use crate::report;
 use crate::store::Store;

@@ -12,7 +12,6 @@
 //!   fewer than `agents` after transfers nobody took, see [`crate::pacing`]), and goes beyond
 //!   only by `predictive_ratio` while its 30-day abandon rate is under the maximum.
 
-use crate::calls::Registry as _;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -24,7 +23,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::breaker::{Breaker, BreakerSettings, Circuit, Permit, Verdict};
-use crate::calls::{ActiveCampaign, Campaigns, InFlight, ABANDON_WINDOW_MS, AGENT_RECOVERY_MS};
+use crate::calls::{
+    ActiveCampaign, Campaigns, InFlight, Registry as _, ABANDON_WINDOW_MS, AGENT_RECOVERY_MS,
+};
 use crate::campaign::phone::mask;
 use crate::campaign::Campaign;
 use crate::clock::SharedClock;

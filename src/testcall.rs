@@ -814,8 +814,9 @@ fn redact(url: &str, secret: &SecretString) -> String {
 
 type AppState = (Arc<Shared>, Arc<SecretString>);
 
+/// The daemon's own comparison (constant time).
 fn secret_ok(given: &str, expected: &SecretString) -> bool {
-    given == expected.expose_secret()
+    crate::webhook::secret_matches(given, expected)
 }
 
 async fn validate(State((_, secret)): State<AppState>, Path(given): Path<String>) -> Response {

@@ -14,7 +14,6 @@
 //! settled for [`IMPORT_FALLBACK`] more (a folder kept on that daemon's own disk, not shared),
 //! and the store's file hashes make that second look a no-op when the holder already read it.
 
-use crate::calls::Registry as _;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::calls::{ActiveCampaign, Campaigns};
+use crate::calls::{ActiveCampaign, Campaigns, Registry as _};
 use crate::campaign::plan::CampaignPlan;
 use crate::campaign::{self, phone, Campaign};
 use crate::clock::SharedClock;

@@ -18,7 +18,6 @@
 //! call that is not the agent's gets 403 and changes nothing. Sessions are read from the
 //! database on every request, so with several daemons behind a load balancer any one answers.
 
-use crate::calls::Registry as _;
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -33,7 +32,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::calls::Campaigns;
+use crate::calls::{Campaigns, Registry as _};
 use crate::guard::PeerAddr;
 
 use super::hub::{Desk, Session};

@@ -114,7 +114,7 @@ impl Inbound {
                 ("at", &self.at),
                 ("caller", &self.caller),
                 ("did", &self.did),
-                ("route", &lang.text(&format!("route.{}", self.route))),
+                ("route", &word(lang, "route", &self.route)),
             ],
         );
         if let Some(o) = &self.outcome {
@@ -127,14 +127,15 @@ impl Inbound {
     }
 }
 
-/// A call report's `status` (`answer`, `busy`…) in the reader's words; one the catalogue does
-/// not know, as it came.
-fn provider_status(lang: Lang, status: &str) -> String {
-    let key = format!("report_status.{status}");
+/// An identifier of a family (`report_status` for a call report's `answer`, `busy`…;
+/// `timeline.kind` for a request's kind; `route` for an inbound call's route) in the reader's
+/// words; one the catalogue does not know, as it came.
+fn word(lang: Lang, family: &str, id: &str) -> String {
+    let key = format!("{family}.{id}");
     if crate::i18n::has(&key) {
         lang.text(&key).to_string()
     } else {
-        status.to_string()
+        id.to_string()
     }
 }
 
@@ -281,11 +282,7 @@ impl Timeline {
             }
             out.push_str(&format!("  {line}\n"));
             for e in &a.events {
-                let mut line = format!(
-                    "{} {}",
-                    e.at,
-                    lang.text(&format!("timeline.kind.{}", e.kind))
-                );
+                let mut line = format!("{} {}", e.at, word(lang, "timeline.kind", &e.kind));
                 if let Some(s) = &e.statuscall {
                     line.push_str(&format!(" {} {s}", lang.text("timeline.status")));
                 }
@@ -302,7 +299,7 @@ impl Timeline {
                     "timeline.report_line",
                     &[
                         ("at", &l.received_at),
-                        ("status", &provider_status(lang, &l.status)),
+                        ("status", &word(lang, "report_status", &l.status)),
                         ("seconds", &l.duration_seconds),
                         ("cost", &lang.decimal(l.cost, 4)),
                         ("start", &l.startdate),

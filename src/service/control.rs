@@ -2,7 +2,6 @@
 //! ours), what the end request closes, and the flow's next step, with what must be stored
 //! before the reply leaves.
 
-use crate::calls::Registry as _;
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
@@ -10,7 +9,7 @@ use serde_json::json;
 use tracing::Instrument;
 
 use super::{CallService, Reply};
-use crate::calls::ActiveCampaign;
+use crate::calls::{ActiveCampaign, Registry as _};
 use crate::flow::{self, Command, ControlRequest, RequestKind};
 use crate::schedule::AttemptResult;
 use crate::store::{AttemptClose, AttemptInfo, CallEvent, DncEntry, Progress, StoreError};

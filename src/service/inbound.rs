@@ -12,7 +12,6 @@
 //! Bad input: a DID that is no campaign's gets the default greeting, never an error; another
 //! `api` or a call id that is not the inbound call's is refused and changes nothing.
 
-use crate::calls::Registry as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -20,7 +19,7 @@ use serde_json::json;
 
 use super::{CallService, Reply};
 use crate::callbacks::HOLD_MS;
-use crate::calls::ActiveCampaign;
+use crate::calls::{ActiveCampaign, Registry as _};
 use crate::campaign::{phone, Campaign, TransferTarget};
 use crate::flow::{self, Caller, Command, ControlRequest, FlowState, RequestKind};
 use crate::schedule::{ContactState, Outcome};

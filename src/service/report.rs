@@ -15,10 +15,12 @@ pub(crate) async fn apply_lines(
 ) -> Result<usize, StoreError> {
     let applied = st.store.apply_report_lines(batch_id, lines, now).await?;
     // Lines no outbound attempt owns may be inbound calls' (the DID leg): their billed time.
+    // Set again when a batch comes again (the update is idempotent), so a batch cut by a crash
+    // between the two writes still sets it.
     let inbound: Vec<(&str, i64)> = lines
         .iter()
         .zip(&applied)
-        .filter(|(l, a)| a.new && a.attempt.is_none() && !l.provider_call_id.is_empty())
+        .filter(|(l, a)| a.attempt.is_none() && !l.provider_call_id.is_empty())
         .map(|(l, _)| (l.provider_call_id.as_str(), l.duration_seconds))
         .collect();
     st.store.inbound_billed(&inbound).await?;
