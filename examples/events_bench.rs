@@ -167,7 +167,7 @@ async fn main() -> anyhow::Result<()> {
     let task = tokio::spawn(outbox.run(stop.clone()));
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let left = store.next_notification_at().await?;
+        let left = store.next_delivery_at().await?;
         if left.is_none() {
             break;
         }
@@ -193,7 +193,7 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
     }
-    while store.next_notification_at().await?.is_some() {
+    while store.next_delivery_at().await?.is_some() {
         tokio::time::sleep(Duration::from_millis(5)).await;
         if e2e.elapsed() > Duration::from_secs(600) {
             anyhow::bail!("not delivered within 600 s");

@@ -805,7 +805,7 @@ impl Application {
         let horizon = (IDLE_HORIZON.as_millis() as f64 / time_scale.max(1e-9)) as i64;
         let limit = self.clock.now_ms() + horizon;
         // Notifications still to deliver soon count as work.
-        match self.store.next_notification_at().await {
+        match self.store.next_delivery_at().await {
             Ok(Some(at)) if at <= limit => return true,
             Ok(_) => {}
             Err(_) => return true,

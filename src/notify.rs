@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::NotifyConfig;
-use crate::store::{Delivery, Notification, Store, StoreError};
+use crate::store::{Delivery, Store, StoreError};
 
 /// Rows read per pass.
 const BATCH: u32 = 512;
@@ -101,7 +101,7 @@ fn rfc3339(ms: i64) -> String {
 }
 
 /// The JSON body POSTed for a row.
-pub fn payload(n: &Notification) -> serde_json::Value {
+pub fn payload(n: &Delivery) -> serde_json::Value {
     json!({
         "idempotency_key": idempotency_key(n.id),
         "campaign": n.campaign_id,
@@ -334,7 +334,7 @@ impl Outbox {
             self.http
                 .post(&d.url)
                 .header("Idempotency-Key", idempotency_key(d.id))
-                .json(&payload(&d.notification()))
+                .json(&payload(d))
         } else {
             let body = crate::events::body(d);
             let mut r = self
@@ -406,11 +406,15 @@ mod tests {
     fn the_payload_names_everything_the_receiver_needs() {
         let mut vars = std::collections::BTreeMap::new();
         vars.insert("cita".to_string(), "2026-12-03 10:30".to_string());
-        let n = Notification {
+        let n = Delivery {
             id: 7,
             campaign_id: "citas".into(),
+            contact_id: 3,
             url: "http://x".into(),
+            event: "contact.final".into(),
+            format: "notify".into(),
             state: "confirmed".into(),
+            data: None,
             created_at: 1_780_000_000_000,
             tries: 0,
             phone: "+34600000001".into(),
@@ -420,6 +424,7 @@ mod tests {
             dtmf: Some("1".into()),
             last_result: Some("answered".into()),
             last_call_at: Some(1_780_000_000_000),
+            transcripts: Default::default(),
         };
         let p = payload(&n);
         assert_eq!(p["idempotency_key"], "pregonero-notify-7");

@@ -116,7 +116,13 @@ impl Store {
     /// The contact as the dialer's gate sees it (its do-not-call entry included) and its state.
     pub async fn gate_candidate(&self, contact_id: i64) -> Result<Option<(Candidate, String)>> {
         with_reader!(self, |db| {
-            let row = sqlx::query(
+            #[derive(sqlx::FromRow)]
+            struct Contact {
+                #[sqlx(flatten)]
+                candidate: super::queries::CandidateRow,
+                state: String,
+            }
+            let row: Option<Contact> = sqlx::query_as(
                 "SELECT c.id, c.phone, c.timezone, c.appointment_at, c.vars, c.state,
                      d.phone AS dnc_phone, d.until_date, d.hours, d.source
                  FROM contacts c LEFT JOIN do_not_call d ON d.phone = c.phone WHERE c.id = $1",
@@ -124,24 +130,7 @@ impl Store {
             .bind(contact_id)
             .fetch_optional(db)
             .await?;
-            Ok(row.map(|r| {
-                let candidate = Candidate {
-                    contact_id: r.get("id"),
-                    phone: r.get("phone"),
-                    timezone: r.get("timezone"),
-                    appointment_at: r.get("appointment_at"),
-                    vars: r.get("vars"),
-                    dnc: r
-                        .get::<Option<String>, _>("dnc_phone")
-                        .map(|phone| DncEntry {
-                            phone,
-                            until_date: r.get("until_date"),
-                            hours: r.get("hours"),
-                            source: r.get("source"),
-                        }),
-                };
-                (candidate, r.get::<String, _>("state"))
-            }))
+            Ok(row.map(|r| (Candidate::from(r.candidate), r.state)))
         })
     }
 

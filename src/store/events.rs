@@ -61,27 +61,6 @@ pub struct Delivery {
     pub transcripts: BTreeMap<String, String>,
 }
 
-impl Delivery {
-    /// The row as the reminder's notification (its payload is built from this).
-    pub fn notification(&self) -> Notification {
-        Notification {
-            id: self.id,
-            campaign_id: self.campaign_id.clone(),
-            url: self.url.clone(),
-            state: self.state.clone(),
-            created_at: self.created_at,
-            tries: self.tries,
-            phone: self.phone.clone(),
-            name: self.name.clone(),
-            vars: self.vars.clone(),
-            attempts: self.attempts,
-            dtmf: self.dtmf.clone(),
-            last_result: self.last_result.clone(),
-            last_call_at: self.last_call_at,
-        }
-    }
-}
-
 #[derive(sqlx::FromRow)]
 struct DeliveryRow {
     id: i64,
@@ -109,6 +88,8 @@ pub struct EventOutboxRow {
     pub id: i64,
     pub contact_id: i64,
     pub event: String,
+    /// The contact's state the event names (final states; empty for call events).
+    pub state: String,
     pub format: String,
     pub url: String,
     pub data: Option<String>,
@@ -302,9 +283,14 @@ impl Store {
     pub async fn deliveries_done(&self, ids: &[i64], now: i64) -> Result<()> {
         // Short writes: on SQLite the one write lock is the control URL's too (512 rows held it
         // 5 ms, 64 under half a millisecond), and the marks go in the group transactions of the
-        // control writes (`SqliteStore::deliveries_done`), one chunk at a time.
+        // control writes, one chunk at a time.
         if let Store::Sqlite(s) = self {
-            return s.deliveries_done(ids, now, MARK_CHUNK).await;
+            for part in ids.chunks(MARK_CHUNK) {
+                let ids = part.to_vec();
+                s.grouped(super::sqlite::GroupOp::Delivered { ids, now })
+                    .await?;
+            }
+            return Ok(());
         }
         for chunk in ids.chunks(MARK_CHUNK) {
             let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
@@ -367,7 +353,7 @@ impl Store {
         fetch_all!(
             self,
             EventOutboxRow,
-            "SELECT id, contact_id, event, format, url, data, tries, delivered_at, gave_up_at, last_error
+            "SELECT id, contact_id, event, state, format, url, data, tries, delivered_at, gave_up_at, last_error
              FROM notify_outbox WHERE campaign_id = $1 ORDER BY id",
             campaign
         )

@@ -102,19 +102,13 @@ pub(super) mod dialect {
 /// `hashtext`. Two campaigns whose ids hash alike merely import one after the other.
 const IMPORT_LOCK_CLASS: i32 = 0x7072_6567;
 
-/// A file of at least this many lines, imported into a campaign with no contacts yet, takes the
-/// bulk path (as on SQLite): rows are staged with `COPY`, then written in one statement with
-/// the secondary indexes and foreign keys of `contacts` dropped and rebuilt. The rebuild covers
-/// every campaign's contacts, hence the second condition in `takes_bulk_path`.
-const BULK_MIN_ROWS: u64 = 50_000;
-
 /// An import in progress: a connection of its own, taken out of the pool, that holds the
 /// campaign's import lease (a session advisory lock) from `begin_import` to `finish_import` or
 /// `abort_import`. A second importer of the campaign, in this process or another, waits for
 /// it. If the process dies, the server ends the session: the lease is freed and, on the bulk
 /// path, the open transaction with everything staged is rolled back.
 #[derive(Debug)]
-struct ImportSession {
+pub(super) struct ImportSession {
     campaign: String,
     hash: String,
     conn: sqlx::PgConnection,
@@ -151,7 +145,12 @@ impl PgStore {
 
     /// A connection of its own holding the campaign's import lease; waits while another
     /// importer holds it.
-    async fn open_import(&self, campaign: &str, hash: &str) -> Result<ImportSession> {
+    pub(super) async fn open_import(&self, campaign: &str, hash: &str) -> Result<ImportSession> {
+        // A file this process left half-done (its import died without an abort) gives back
+        // its lease first, so that resuming it does not wait for itself.
+        if let Some(old) = self.take_import_of(campaign, hash) {
+            Self::release(old).await;
+        }
         let mut conn = self.pool.acquire().await?.detach();
         let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
             .bind(IMPORT_LOCK_CLASS)
@@ -179,7 +178,7 @@ impl PgStore {
 
     /// Ends an import's session: rolls back what it left open, frees the lease, closes the
     /// connection. Failures only mean the server ends the session itself.
-    async fn release(mut session: ImportSession) {
+    pub(super) async fn release(mut session: ImportSession) {
         if session.staged.is_some() {
             let _ = sqlx::query("ROLLBACK").execute(&mut session.conn).await;
         }
@@ -192,26 +191,6 @@ impl PgStore {
         if let Err(e) = session.conn.close().await {
             tracing::debug!("closing an import connection: {e}");
         }
-    }
-
-    /// Under the lease: whether this file goes the bulk way (see [`BULK_MIN_ROWS`]).
-    async fn takes_bulk_path(
-        conn: &mut sqlx::PgConnection,
-        campaign: &str,
-        expected_rows: u64,
-    ) -> Result<bool> {
-        if expected_rows < BULK_MIN_ROWS {
-            return Ok(false);
-        }
-        let has_contacts: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM contacts WHERE campaign_id = $1)")
-                .bind(campaign)
-                .fetch_one(&mut *conn)
-                .await?;
-        let all: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM contacts")
-            .fetch_one(&mut *conn)
-            .await?;
-        Ok(!has_contacts && expected_rows.saturating_mul(2) >= u64::try_from(all).unwrap_or(0))
     }
 
     /// The ordinary path: one transaction per batch; numbers already in the campaign are
@@ -258,7 +237,7 @@ impl PgStore {
             .rows_affected();
         }
         let inserted = i64::try_from(inserted).unwrap_or(i64::MAX);
-        sqlx::query("UPDATE imported_files SET imported = imported + $1 WHERE id = $2")
+        sqlx::query(sql::ADD_IMPORTED)
             .bind(inserted)
             .bind(file_id)
             .execute(&mut *tx)
@@ -490,48 +469,16 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn begin_import(
+    /// Keeps the import's session (and lease) until `finish_import` or `abort_import`. On the
+    /// bulk path one transaction runs from here to `finish_import`: the rows wait in a temporary
+    /// table (no WAL, gone with the transaction), so an import that stops leaves nothing.
+    pub(super) async fn keep_session(
         &self,
-        campaign: &str,
-        file: &FileImport,
-        now: i64,
-    ) -> Result<Option<i64>> {
-        // A file this process left half-done (its import died without an abort) gives back
-        // its lease first, so that resuming it does not wait for itself.
-        if let Some(old) = self.take_import_of(campaign, &file.hash) {
-            Self::release(old).await;
-        }
-        let mut session = self.open_import(campaign, &file.hash).await?;
-        let conn = &mut session.conn;
-        let existing = sqlx::query(
-            "SELECT id, complete FROM imported_files WHERE campaign_id = $1 AND content_hash = $2",
-        )
-        .bind(campaign)
-        .bind(&file.hash)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let id = match existing {
-            Some(r) if r.get::<bool, _>("complete") => {
-                Self::release(session).await;
-                return Ok(None);
-            }
-            Some(r) => r.get("id"),
-            None => {
-                sqlx::query_scalar(
-                    "INSERT INTO imported_files (campaign_id, file_name, content_hash, rows_read, imported, rejected, duplicates, imported_at, complete)
-                     VALUES ($1, $2, $3, 0, 0, 0, 0, $4, FALSE) RETURNING id",
-                )
-                .bind(campaign)
-                .bind(&file.file_name)
-                .bind(&file.hash)
-                .bind(now)
-                .fetch_one(&mut *conn)
-                .await?
-            }
-        };
-        if Self::takes_bulk_path(conn, campaign, file.expected_rows).await? {
-            // One transaction from here to `finish_import`: the rows wait in a temporary table
-            // (no WAL, gone with the transaction), so an import that stops leaves nothing.
+        file_id: i64,
+        mut session: ImportSession,
+        bulk: bool,
+    ) -> Result<()> {
+        if bulk {
             for sql in [
                 "BEGIN",
                 "SET LOCAL synchronous_commit = off",
@@ -540,17 +487,12 @@ impl PgStore {
                      vars TEXT NOT NULL, timezone TEXT, appointment_at BIGINT
                  ) ON COMMIT DROP",
             ] {
-                sqlx::query(sql).execute(&mut *conn).await?;
+                sqlx::query(sql).execute(&mut session.conn).await?;
             }
             session.staged = Some(0);
-            tracing::info!(
-                "{}: bulk import into an empty campaign (about {} rows): contacts are staged and written in one transaction at the end",
-                file.file_name,
-                file.expected_rows
-            );
         }
-        self.put_import(id, session);
-        Ok(Some(id))
+        self.put_import(file_id, session);
+        Ok(())
     }
 
     pub(super) async fn insert_contacts(
@@ -596,19 +538,15 @@ impl PgStore {
             ),
             None => (0, 0),
         };
-        let row: FileRecord = sqlx::query_as(
-            "UPDATE imported_files SET imported = imported + $1, rows_read = $2, rejected = $3,
-                 duplicates = $4, complete = TRUE
-             WHERE id = $5 RETURNING file_name, rows_read, imported, rejected, duplicates",
-        )
-        .bind(inserted)
-        .bind(file.rows_read as i64)
-        .bind(file.rejected as i64)
-        // Staged rows that were not written were duplicates too (the batches counted them in).
-        .bind(file.duplicates as i64 + (staged - inserted))
-        .bind(file_id)
-        .fetch_one(&mut session.conn)
-        .await?;
+        let row: FileRecord = sqlx::query_as(sql::FINISH_IMPORT)
+            .bind(inserted)
+            .bind(file.rows_read as i64)
+            .bind(file.rejected as i64)
+            // Staged rows that were not written were duplicates too (the batches counted them in).
+            .bind(file.duplicates as i64 + (staged - inserted))
+            .bind(file_id)
+            .fetch_one(&mut session.conn)
+            .await?;
         if session.staged.take().is_some() {
             sqlx::query("COMMIT").execute(&mut session.conn).await?;
         }
@@ -617,29 +555,9 @@ impl PgStore {
     }
 
     pub(super) async fn abort_import(&self, file_id: i64) -> Result<()> {
-        let session = self
-            .imports
-            .lock()
-            .ok()
-            .and_then(|mut m| m.remove(&file_id));
-        if let Some(session) = session {
+        if let Ok(session) = self.take_import(file_id) {
             Self::release(session).await;
         }
-        Ok(())
-    }
-
-    pub(super) async fn mark_launched(
-        &self,
-        attempt_id: i64,
-        call_id: &str,
-        now: i64,
-    ) -> Result<()> {
-        sqlx::query(sql::MARK_LAUNCHED)
-            .bind(call_id)
-            .bind(now)
-            .bind(attempt_id)
-            .execute(&self.pool)
-            .await?;
         Ok(())
     }
 
@@ -680,54 +598,20 @@ impl PgStore {
         tx.commit().await?;
         Ok(())
     }
-
-    pub(super) async fn close_attempt(
-        &self,
-        attempt_id: i64,
-        close: &AttemptClose,
-        policy: &RetryPolicy,
-    ) -> Result<Option<NextState>> {
-        let mut tx = self.pool.begin().await?;
-        let next = close_attempt_on(&mut tx, attempt_id, close, policy).await?;
-        tx.commit().await?;
-        Ok(next)
-    }
-
-    pub(super) async fn close_attempts(&self, jobs: &[CloseJob]) -> Result<Vec<Option<NextState>>> {
-        let mut tx = self.pool.begin().await?;
-        let mut out = Vec::with_capacity(jobs.len());
-        for j in jobs {
-            out.push(close_attempt_on(&mut tx, j.attempt_id, &j.close, &j.policy).await?);
-        }
-        tx.commit().await?;
-        Ok(out)
-    }
-
-    pub(super) async fn apply_report_lines(
-        &self,
-        batch_id: i64,
-        lines: &[ReportLine],
-        now: i64,
-    ) -> Result<Vec<ReportLineApplied>> {
-        let mut tx = self.pool.begin().await?;
-        let out = apply_report_rows_on(&mut tx, batch_id, lines, now).await?;
-        tx.commit().await?;
-        Ok(out)
-    }
 }
 
-async fn close_attempt_on(
+/// Closes an attempt still open and moves its contact on (as `sqlite_direct::close_attempt`).
+pub(super) async fn close_attempt(
     tx: &mut sqlx::PgConnection,
-    attempt_id: i64,
-    close: &AttemptClose,
-    policy: &RetryPolicy,
+    job: &CloseJob,
 ) -> Result<Option<NextState>> {
+    let close = &job.close;
     let row = sqlx::query(sql::CLOSE_ATTEMPT)
         .bind(close.result.as_str())
         .bind(close.ended_at)
         .bind(close.duration_seconds)
         .bind(close.talk_seconds)
-        .bind(attempt_id)
+        .bind(job.attempt_id)
         .fetch_optional(&mut *tx)
         .await?;
     let Some(row) = row else {
@@ -746,7 +630,7 @@ async fn close_attempt_on(
         result_streak: c.get("result_streak"),
         appointment_at: c.get("appointment_at"),
     };
-    let (next, streak) = next_state_for(policy, &contact, close, outcome.as_deref());
+    let (next, streak) = next_state_for(&job.policy, &contact, close, outcome.as_deref());
     sqlx::query(sql::MOVE_CONTACT)
         .bind(next.state.as_str())
         .bind(next.next_at)
@@ -764,7 +648,7 @@ async fn close_attempt_on(
 /// `UNNEST`): the attempts they name, the lines (one upsert that returns the rows it inserted),
 /// and the cost and billed seconds of each attempt that got a new line. A line repeated within
 /// the chunk is new only the first time, as if applied one by one.
-async fn apply_report_rows_on(
+pub(super) async fn apply_report_lines(
     tx: &mut sqlx::PgConnection,
     batch_id: i64,
     lines: &[ReportLine],

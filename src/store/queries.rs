@@ -5,7 +5,17 @@
 
 use sqlx::Row;
 
+use super::sqlite::{GroupOp, GroupOut};
+use super::sqlite_direct as direct;
 use super::*;
+
+/// A file of at least this many lines, imported into a campaign with no contacts yet (and as
+/// big as half the table), takes the bulk path: on SQLite the phone index is dropped for the
+/// import and rebuilt at the end, several times cheaper than a million random-order inserts
+/// into it; on PostgreSQL the rows are staged with `COPY`, then written in one statement with
+/// the secondary indexes and foreign keys of `contacts` dropped and rebuilt. Either rebuild
+/// covers every campaign's contacts, hence the size of the table in the condition.
+pub(super) const BULK_MIN_ROWS: u64 = 50_000;
 
 /// Hands an operation to the backend's own implementation.
 macro_rules! dispatch {
@@ -25,6 +35,39 @@ pub struct ClaimCaps {
     pub calls: u32,
     /// The campaign's own `max_concurrent_calls`, if set.
     pub campaign_calls: Option<u32>,
+}
+
+/// A contact as the dialer's gate sees it, with its do-not-call entry (`LEFT JOIN do_not_call
+/// d`), as read by the claim (`dialect::CLAIM_CANDIDATES`) and `Store::gate_candidate`.
+#[derive(sqlx::FromRow)]
+pub(super) struct CandidateRow {
+    id: i64,
+    phone: String,
+    timezone: Option<String>,
+    appointment_at: Option<i64>,
+    vars: String,
+    dnc_phone: Option<String>,
+    until_date: Option<String>,
+    hours: Option<String>,
+    source: Option<String>,
+}
+
+impl From<CandidateRow> for Candidate {
+    fn from(r: CandidateRow) -> Candidate {
+        Candidate {
+            contact_id: r.id,
+            phone: r.phone,
+            timezone: r.timezone,
+            appointment_at: r.appointment_at,
+            vars: r.vars,
+            dnc: r.dnc_phone.map(|phone| DncEntry {
+                phone,
+                until_date: r.until_date,
+                hours: r.hours,
+                source: r.source.unwrap_or_default(),
+            }),
+        }
+    }
 }
 
 impl Store {
@@ -95,16 +138,98 @@ impl Store {
     /// be resumed: contact inserts are idempotent. Until `finish_import` or `abort_import`,
     /// the import holds the import lease (SQLite: one importer at a time; PostgreSQL: one per
     /// campaign, an advisory lock; across processes, others wait here). A big first import of
-    /// a campaign takes the bulk path: on SQLite the phone index is dropped and rebuilt at the
-    /// end (migration 0005); on PostgreSQL the rows are staged with `COPY` and written in one
-    /// transaction at `finish_import`, so that stopping leaves the contacts unchanged.
+    /// a campaign takes the bulk path (see [`BULK_MIN_ROWS`]): on SQLite the phone index is
+    /// dropped and rebuilt at the end (migration 0005); on PostgreSQL the rows are staged with
+    /// `COPY` and written in one transaction at `finish_import`, so that stopping leaves the
+    /// contacts unchanged.
     pub async fn begin_import(
         &self,
         campaign: &str,
         file: &FileImport,
         now: i64,
     ) -> Result<Option<i64>> {
-        dispatch!(self, s => s.begin_import(campaign, file, now))
+        let (id, session) = match self {
+            // The lease is for one file at a time, so the file is recorded first.
+            Store::Sqlite(s) => {
+                let Some(id) = self.file_record(campaign, file, now).await? else {
+                    return Ok(None);
+                };
+                s.take_lease(id).await?;
+                (id, None)
+            }
+            // The lease is the campaign's: taken first, so two importers never record the same
+            // file at once. On an error the session is dropped, which frees the lease.
+            Store::Postgres(s) => {
+                let session = s.open_import(campaign, &file.hash).await?;
+                let Some(id) = self.file_record(campaign, file, now).await? else {
+                    postgres::PgStore::release(session).await;
+                    return Ok(None);
+                };
+                (id, Some(session))
+            }
+        };
+        let bulk = file.expected_rows >= BULK_MIN_ROWS
+            && with_reader!(self, |db| {
+                let (has_contacts, all): (bool, i64) = sqlx::query_as(
+                    "SELECT EXISTS (SELECT 1 FROM contacts WHERE campaign_id = $1),
+                            (SELECT COALESCE(MAX(id), 0) FROM contacts)",
+                )
+                .bind(campaign)
+                .fetch_one(db)
+                .await?;
+                // The rebuild covers every campaign's contacts: worth it only for an empty
+                // campaign and a file as big as half the table.
+                !has_contacts && file.expected_rows.saturating_mul(2) >= all.max(0) as u64
+            });
+        if bulk {
+            tracing::info!(
+                "{}: bulk import into an empty campaign (about {} rows)",
+                file.file_name,
+                file.expected_rows
+            );
+        }
+        match (self, session) {
+            (Store::Sqlite(s), _) if bulk => s.drop_phone_index(id).await?,
+            (Store::Postgres(s), Some(session)) => s.keep_session(id, session, bulk).await?,
+            _ => {}
+        }
+        Ok(Some(id))
+    }
+
+    /// The record of a file about to be imported: its id (written now if the content is new);
+    /// `None` when this content was imported completely before.
+    async fn file_record(
+        &self,
+        campaign: &str,
+        file: &FileImport,
+        now: i64,
+    ) -> Result<Option<i64>> {
+        let existing: Option<(i64, bool)> =
+            with_reader!(self, |db| {
+                sqlx::query_as(
+            "SELECT id, complete FROM imported_files WHERE campaign_id = $1 AND content_hash = $2"
+        )
+        .bind(campaign)
+        .bind(&file.hash)
+        .fetch_optional(db)
+        .await?
+            });
+        Ok(match existing {
+            Some((_, true)) => None,
+            Some((id, false)) => Some(id),
+            None => Some(with_writer!(self, |db| {
+                sqlx::query_scalar(
+                "INSERT INTO imported_files (campaign_id, file_name, content_hash, rows_read, imported, rejected, duplicates, imported_at, complete)
+                 VALUES ($1, $2, $3, 0, 0, 0, 0, $4, FALSE) RETURNING id",
+            )
+            .bind(campaign)
+            .bind(&file.file_name)
+            .bind(&file.hash)
+            .bind(now)
+            .fetch_one(db)
+            .await?
+            })),
+        })
     }
 
     /// Inserts a batch of contacts in one transaction; numbers already in the campaign are
@@ -193,7 +318,7 @@ impl Store {
                     return Ok(Vec::new());
                 }
             }
-            let rows = sqlx::query(dialect::CLAIM_CANDIDATES)
+            let rows: Vec<CandidateRow> = sqlx::query_as(dialect::CLAIM_CANDIDATES)
                 .bind(campaign)
                 .bind(now)
                 .bind(candidate_window(limit))
@@ -204,21 +329,7 @@ impl Store {
                 if claims.len() as u32 >= limit {
                     break;
                 }
-                let candidate = Candidate {
-                    contact_id: r.get("id"),
-                    phone: r.get("phone"),
-                    timezone: r.get("timezone"),
-                    appointment_at: r.get("appointment_at"),
-                    vars: r.get("vars"),
-                    dnc: r
-                        .get::<Option<String>, _>("dnc_phone")
-                        .map(|phone| DncEntry {
-                            phone,
-                            until_date: r.get("until_date"),
-                            hours: r.get("hours"),
-                            source: r.get("source"),
-                        }),
-                };
+                let candidate = Candidate::from(r);
                 let (state, next_at, note) = match gate(&candidate) {
                     Gate::Launch => (ContactState::InProgress, None, None),
                     Gate::Defer { until, note } => (
@@ -268,9 +379,29 @@ impl Store {
         })
     }
 
-    /// The provider accepted the launch and returned its call id.
+    /// The provider accepted the launch and returned its call id. SQLite: in the writer
+    /// thread's next group transaction (as every busy write); PostgreSQL: one statement.
     pub async fn mark_launched(&self, attempt_id: i64, call_id: &str, now: i64) -> Result<()> {
-        dispatch!(self, s => s.mark_launched(attempt_id, call_id, now))
+        match self {
+            Store::Sqlite(s) => {
+                let call_id = call_id.to_string();
+                s.grouped(GroupOp::Launched {
+                    attempt_id,
+                    call_id,
+                    now,
+                })
+                .await?;
+            }
+            Store::Postgres(s) => {
+                sqlx::query(sql::MARK_LAUNCHED)
+                    .bind(call_id)
+                    .bind(now)
+                    .bind(attempt_id)
+                    .execute(&s.pool)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// The provider did not place the call. Only an attempt still `launching` is changed.
@@ -355,7 +486,13 @@ impl Store {
 
     /// Stores a control request and what it taught about its attempt, in one transaction.
     pub async fn record_event(&self, event: &CallEvent, progress: Option<&Progress>) -> Result<()> {
-        dispatch!(self, s => s.record_event(event, progress))
+        match self {
+            Store::Sqlite(s) => {
+                let op = GroupOp::Event(event.clone(), progress.cloned());
+                s.grouped(op).await.map(drop)
+            }
+            Store::Postgres(s) => s.record_event(event, progress).await,
+        }
     }
 
     /// Closes an open attempt and moves its contact on. Returns `None` when the attempt was
@@ -366,12 +503,38 @@ impl Store {
         close: &AttemptClose,
         policy: &RetryPolicy,
     ) -> Result<Option<NextState>> {
-        dispatch!(self, s => s.close_attempt(attempt_id, close, policy))
+        let (close, policy) = (close.clone(), policy.clone());
+        let job = CloseJob {
+            attempt_id,
+            close,
+            policy,
+        };
+        match self {
+            Store::Sqlite(s) => match s.grouped(GroupOp::Close(job)).await? {
+                GroupOut::Closed(next) => Ok(next),
+                GroupOut::Done => Ok(None),
+            },
+            Store::Postgres(_) => Ok(self.close_attempts(&[job]).await?.pop().flatten()),
+        }
     }
 
     /// [`Store::close_attempt`] for many attempts in one transaction; one result per job.
     pub async fn close_attempts(&self, jobs: &[CloseJob]) -> Result<Vec<Option<NextState>>> {
-        dispatch!(self, s => s.close_attempts(jobs))
+        match self {
+            Store::Sqlite(s) => {
+                let close = |tx: &_| jobs.iter().map(|j| direct::close_attempt(tx, j)).collect();
+                s.in_direct_transaction(close).await
+            }
+            Store::Postgres(s) => {
+                let mut tx = s.pool.begin().await?;
+                let mut out = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    out.push(postgres::close_attempt(&mut tx, job).await?);
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+        }
     }
 
     /// Stores a raw report batch before it is parsed; returns its id.
@@ -401,29 +564,26 @@ impl Store {
         Ok(())
     }
 
-    /// Idempotent upsert keyed by (ID, startdate, dst); duration and cost go to the attempt.
-    pub async fn apply_report_line(
-        &self,
-        batch_id: i64,
-        line: &ReportLine,
-        now: i64,
-    ) -> Result<ReportLineApplied> {
-        let mut v = self
-            .apply_report_lines(batch_id, std::slice::from_ref(line), now)
-            .await?;
-        v.pop()
-            .ok_or_else(|| StoreError::Corrupt("a report line was not applied".into()))
-    }
-
-    /// [`Store::apply_report_line`] for many lines in one transaction; one result per line,
-    /// in order.
+    /// Stores report lines in one transaction, each idempotently (keyed by ID, startdate, dst);
+    /// billed seconds and cost go to the attempts. One result per line, in order.
     pub async fn apply_report_lines(
         &self,
         batch_id: i64,
         lines: &[ReportLine],
         now: i64,
     ) -> Result<Vec<ReportLineApplied>> {
-        dispatch!(self, s => s.apply_report_lines(batch_id, lines, now))
+        match self {
+            Store::Sqlite(s) => {
+                let apply = |tx: &_| direct::apply_report_lines(tx, batch_id, lines, now);
+                s.in_direct_transaction(apply).await
+            }
+            Store::Postgres(s) => {
+                let mut tx = s.pool.begin().await?;
+                let out = postgres::apply_report_lines(&mut tx, batch_id, lines, now).await?;
+                tx.commit().await?;
+                Ok(out)
+            }
+        }
     }
 
     pub async fn open_attempts(&self) -> Result<Vec<OpenAttempt>> {
@@ -627,48 +787,6 @@ impl Store {
         Ok(())
     }
 
-    /// Undelivered outbox rows due at `now` (not given up), oldest first.
-    pub async fn due_notifications(&self, now: i64, limit: u32) -> Result<Vec<Notification>> {
-        with_reader!(self, |db| {
-            let rows = sqlx::query(
-                "SELECT o.id, o.campaign_id, o.url, o.state, o.created_at, o.tries, c.phone, c.name, c.vars, c.attempts, c.dtmf, c.last_result, c.last_call_at
-                 FROM notify_outbox o JOIN contacts c ON c.id = o.contact_id
-                 WHERE o.delivered_at IS NULL AND o.gave_up_at IS NULL AND o.next_try_at <= $1
-                 ORDER BY o.next_try_at, o.id LIMIT $2",
-            )
-            .bind(now)
-            .bind(i64::from(limit))
-            .fetch_all(db)
-            .await?;
-            Ok(rows
-                .iter()
-                .map(|r| Notification {
-                    id: r.get("id"),
-                    campaign_id: r.get("campaign_id"),
-                    url: r.get("url"),
-                    state: r.get("state"),
-                    created_at: r.get("created_at"),
-                    tries: r.get("tries"),
-                    phone: r.get("phone"),
-                    name: r.get("name"),
-                    vars: vars_from_json(r.get::<&str, _>("vars")),
-                    attempts: r.get("attempts"),
-                    dtmf: r.get("dtmf"),
-                    last_result: r.get("last_result"),
-                    last_call_at: r.get("last_call_at"),
-                })
-                .collect())
-        })
-    }
-
-    /// The receiver accepted the notification.
-    pub async fn notification_delivered(&self, id: i64, now: i64) -> Result<()> {
-        execute!(self,
-            "UPDATE notify_outbox SET delivered_at = $1, last_error = NULL WHERE id = $2 AND delivered_at IS NULL",
-            now, id);
-        Ok(())
-    }
-
     /// A delivery failed: one more try is counted and the error kept; it is tried again at
     /// `retry_at`, or given up with `None`.
     pub async fn notification_failed(
@@ -690,28 +808,6 @@ impl Store {
             id
         );
         Ok(())
-    }
-
-    /// The earliest `next_try_at` of the rows still to deliver.
-    pub async fn next_notification_at(&self) -> Result<Option<i64>> {
-        Ok(with_reader!(self, |db| {
-            sqlx::query_scalar(
-            "SELECT MIN(next_try_at) FROM notify_outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL",
-        )
-        .fetch_one(db)
-        .await?
-        }))
-    }
-
-    /// The outbox rows of a campaign, oldest first.
-    pub async fn outbox(&self, campaign: &str) -> Result<Vec<OutboxRow>> {
-        fetch_all!(
-            self,
-            OutboxRow,
-            "SELECT id, contact_id, state, tries, next_try_at, last_error, delivered_at, gave_up_at
-             FROM notify_outbox WHERE campaign_id = $1 ORDER BY id",
-            campaign
-        )
     }
 
     /// Sales: of the campaign's ended calls answered at or after `since`, how many there were
@@ -754,20 +850,8 @@ impl Store {
         })
     }
 
-    /// One row per contact of a campaign for `report --contacts`, ordered by id (all in
-    /// memory: small campaigns and tests; reports stream with [`Store::contact_report_each`]).
-    pub async fn contact_report(&self, campaign: &str) -> Result<Vec<ContactReportRow>> {
-        let mut rows = Vec::new();
-        self.contact_report_each(campaign, |r| {
-            rows.push(r);
-            Ok::<_, StoreError>(())
-        })
-        .await?;
-        Ok(rows)
-    }
-
-    /// [`Store::contact_report`] as a stream: each row is handed to `each` as the database
-    /// returns it, so memory stays flat whatever the campaign's size. An error of `each` stops
+    /// One row per contact of a campaign for `report --contacts`, ordered by id, handed to
+    /// `each` as the database returns it, so memory stays flat whatever the campaign's size. An error of `each` stops
     /// the stream.
     pub async fn contact_report_each<E: From<StoreError>>(
         &self,

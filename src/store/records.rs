@@ -236,41 +236,6 @@ pub struct CampaignStats {
     pub cost: f64,
 }
 
-/// A notification waiting in the outbox (`[reminder].notify_url`), with the contact it is about.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Notification {
-    /// The outbox row id; also the idempotency key the receiver sees.
-    pub id: i64,
-    pub campaign_id: String,
-    pub url: String,
-    /// The final state reached (the outcome).
-    pub state: String,
-    /// When the state was reached, ms.
-    pub created_at: i64,
-    /// Deliveries tried so far.
-    pub tries: i64,
-    pub phone: String,
-    pub name: String,
-    pub vars: BTreeMap<String, String>,
-    pub attempts: i64,
-    pub dtmf: Option<String>,
-    pub last_result: Option<String>,
-    pub last_call_at: Option<i64>,
-}
-
-/// An outbox row as stored (tests, audits).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct OutboxRow {
-    pub id: i64,
-    pub contact_id: i64,
-    pub state: String,
-    pub tries: i64,
-    pub next_try_at: i64,
-    pub last_error: Option<String>,
-    pub delivered_at: Option<i64>,
-    pub gave_up_at: Option<i64>,
-}
-
 /// States that end a contact's life in a campaign.
 pub const WAITING_STATES: &[&str] = &["pending", "scheduled", "in_progress"];
 

@@ -56,6 +56,17 @@ pub(super) const RECOUNT_FROM_REPORT: &str = "UPDATE attempts SET
          talk_seconds = (SELECT MAX(duration_seconds) FROM report_lines WHERE provider_call_id = $1)
      WHERE id = $2";
 
+/// An import's batch inserted this many contacts (count, file).
+pub(super) const ADD_IMPORTED: &str =
+    "UPDATE imported_files SET imported = imported + $1 WHERE id = $2";
+
+/// An import's end: the contacts written at the end (PostgreSQL's bulk path), the file's counts,
+/// complete (written, rows read, rejected, duplicates, file).
+pub(super) const FINISH_IMPORT: &str =
+    "UPDATE imported_files SET imported = imported + $1, rows_read = $2, rejected = $3,
+         duplicates = $4, complete = TRUE
+     WHERE id = $5 RETURNING file_name, rows_read, imported, rejected, duplicates";
+
 #[cfg(test)]
 mod tests {
     /// `$N` numbers in order of first appearance (and none skipped).
@@ -86,6 +97,8 @@ mod tests {
             super::CONTACT_TO_MOVE,
             super::MOVE_CONTACT,
             super::RECOUNT_FROM_REPORT,
+            super::ADD_IMPORTED,
+            super::FINISH_IMPORT,
         ] {
             let seen = first_appearances(sql);
             let expected: Vec<u32> = (1..=seen.len() as u32).collect();

@@ -9,6 +9,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use super::sql;
 use super::sqlite_direct as direct;
 use super::*;
 
@@ -32,12 +33,6 @@ pub struct SqliteStore {
     /// `migrate` (see `migrate_lock`).
     startup: Arc<Mutex<Option<super::migrate_lock::MigrateLock>>>,
 }
-
-/// A file of at least this many lines, imported into a campaign with no contacts yet, takes the
-/// bulk path: the phone index is dropped for the import and rebuilt at the end, which is several
-/// times cheaper than a million random-order inserts into it. (The rebuild covers every
-/// campaign's contacts, hence the second condition in `begin_import`.)
-const BULK_MIN_ROWS: u64 = 50_000;
 
 /// A lease whose heartbeat is older than this was left by a crash (a batch takes well under
 /// a second; the heartbeat is renewed with each one).
@@ -206,7 +201,7 @@ impl SqliteStore {
     }
 
     /// Queues a write for the next group transaction and waits until it is committed.
-    async fn grouped(&self, op: GroupOp) -> Result<GroupOut> {
+    pub(super) async fn grouped(&self, op: GroupOp) -> Result<GroupOut> {
         let (done, wait) = tokio::sync::oneshot::channel();
         if self.group.send(GroupJob { op, done }).await.is_err() {
             return Err(sqlx::Error::PoolClosed.into());
@@ -279,16 +274,7 @@ impl SqliteStore {
             sqlx::query("PRAGMA legacy_alter_table = ON")
                 .execute(&mut *conn)
                 .await?;
-            // The views of migration 0008 name `contacts`: a modern RENAME re-checks them while
-            // no table has that name and fails; the legacy one renames only the table, after
-            // which the views find it again. (On an error the connection is discarded.)
-            sqlx::query("PRAGMA legacy_alter_table = ON")
-                .execute(&mut *conn)
-                .await?;
             sqlx::query("ALTER TABLE contacts_rebuild RENAME TO contacts")
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("PRAGMA legacy_alter_table = OFF")
                 .execute(&mut *conn)
                 .await?;
             sqlx::query("PRAGMA legacy_alter_table = OFF")
@@ -316,8 +302,8 @@ impl SqliteStore {
 
     /// Takes the import lease for `file_id`, waiting while another live importer holds it. A
     /// lease left by a crash is taken over, and the phone index it may have dropped is rebuilt
-    /// first. Returns whether this import takes the bulk path (and the index is now dropped).
-    async fn take_lease(&self, campaign: &str, file_id: i64, expected_rows: u64) -> Result<bool> {
+    /// first.
+    pub(super) async fn take_lease(&self, file_id: i64) -> Result<()> {
         let token: i64 = rand::random::<i64>() & i64::MAX;
         let pid = i64::from(std::process::id());
         let mut waiting_logged = false;
@@ -356,38 +342,38 @@ impl SqliteStore {
                 // Left by a crash (or by this import, resumed): the index comes back first.
                 sqlx::query(CREATE_PHONE_INDEX).execute(&mut *tx).await?;
             }
-            let has_contacts: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM contacts WHERE campaign_id = ?)")
-                    .bind(campaign)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            let all: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM contacts")
-                .fetch_one(&mut *tx)
-                .await?;
-            let bulk = !has_contacts
-                && expected_rows >= BULK_MIN_ROWS
-                && expected_rows.saturating_mul(2) >= u64::try_from(all).unwrap_or(0);
-            if bulk {
-                sqlx::query("DROP INDEX IF EXISTS contacts_phone")
-                    .execute(&mut *tx)
-                    .await?;
-            }
             sqlx::query(
-                "INSERT INTO import_lease (id, holder, pid, file_id, bulk, heartbeat) VALUES (1, ?, ?, ?, ?, ?)
+                "INSERT INTO import_lease (id, holder, pid, file_id, bulk, heartbeat) VALUES (1, $1, $2, $3, 0, $4)
                  ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, pid = excluded.pid,
                      file_id = excluded.file_id, bulk = excluded.bulk, heartbeat = excluded.heartbeat",
             )
             .bind(token)
             .bind(pid)
             .bind(file_id)
-            .bind(bulk)
             .bind(wall_ms())
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
             self.set_lease_token(file_id, Some(token));
-            return Ok(bulk);
+            return Ok(());
         }
+    }
+
+    /// The bulk path (see `BULK_MIN_ROWS`), under the lease: the phone index is dropped until
+    /// the lease ends. The reader's own duplicate check (and an empty campaign) keeps the
+    /// numbers unique meanwhile, and the index rebuilt at the end proves it.
+    pub(super) async fn drop_phone_index(&self, file_id: i64) -> Result<()> {
+        let w = self.writer().await;
+        let mut tx = w.begin().await?;
+        self.renew_lease(&mut tx, file_id).await?;
+        for sql in [
+            "DROP INDEX IF EXISTS contacts_phone",
+            "UPDATE import_lease SET bulk = 1",
+        ] {
+            sqlx::query(sql).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     fn lease_token(&self, file_id: i64) -> Option<i64> {
@@ -517,46 +503,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn begin_import(
-        &self,
-        campaign: &str,
-        file: &FileImport,
-        now: i64,
-    ) -> Result<Option<i64>> {
-        let existing = sqlx::query(
-            "SELECT id, complete FROM imported_files WHERE campaign_id = ? AND content_hash = ?",
-        )
-        .bind(campaign)
-        .bind(&file.hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        let id = match existing {
-            Some(r) if r.get::<i64, _>("complete") != 0 => return Ok(None),
-            Some(r) => r.get("id"),
-            None => {
-                sqlx::query_scalar(
-                    "INSERT INTO imported_files (campaign_id, file_name, content_hash, rows_read, imported, rejected, duplicates, imported_at, complete)
-                     VALUES (?, ?, ?, 0, 0, 0, 0, ?, 0) RETURNING id",
-                )
-                .bind(campaign)
-                .bind(&file.file_name)
-                .bind(&file.hash)
-                .bind(now)
-                .fetch_one(&self.pool)
-                .await?
-            }
-        };
-        let bulk = self.take_lease(campaign, id, file.expected_rows).await?;
-        if bulk {
-            tracing::info!(
-                "{}: bulk import into an empty campaign (about {} rows): the phone index is rebuilt at the end",
-                file.file_name,
-                file.expected_rows
-            );
-        }
-        Ok(Some(id))
-    }
-
     pub(super) async fn insert_contacts(
         &self,
         campaign: &str,
@@ -601,7 +547,7 @@ impl SqliteStore {
             }
             inserted += q.execute(&mut *tx).await?.rows_affected();
         }
-        sqlx::query("UPDATE imported_files SET imported = imported + ? WHERE id = ?")
+        sqlx::query(sql::ADD_IMPORTED)
             .bind(inserted as i64)
             .bind(file_id)
             .execute(&mut *tx)
@@ -617,16 +563,14 @@ impl SqliteStore {
     ) -> Result<FileRecord> {
         let w = self.writer().await;
         let mut tx = w.begin().await?;
-        let row: FileRecord = sqlx::query_as(
-            "UPDATE imported_files SET rows_read = ?, rejected = ?, duplicates = ?, complete = 1 WHERE id = ?
-             RETURNING file_name, rows_read, imported, rejected, duplicates",
-        )
-        .bind(file.rows_read as i64)
-        .bind(file.rejected as i64)
-        .bind(file.duplicates as i64)
-        .bind(file_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let row: FileRecord = sqlx::query_as(sql::FINISH_IMPORT)
+            .bind(0_i64)
+            .bind(file.rows_read as i64)
+            .bind(file.rejected as i64)
+            .bind(file.duplicates as i64)
+            .bind(file_id)
+            .fetch_one(&mut *tx)
+            .await?;
         self.end_lease(&mut tx, file_id).await?;
         tx.commit().await?;
         self.set_lease_token(file_id, None);
@@ -642,86 +586,13 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn mark_launched(
+    /// Runs `f` in one transaction on the direct writer (see `sqlite_direct`).
+    pub(super) async fn in_direct_transaction<T>(
         &self,
-        attempt_id: i64,
-        call_id: &str,
-        now: i64,
-    ) -> Result<()> {
-        self.grouped(GroupOp::Launched {
-            attempt_id,
-            call_id: call_id.to_string(),
-            now,
-        })
-        .await
-        .map(|_| ())
-    }
-
-    /// Marks outbox rows delivered, `chunk` rows per write of the group transaction.
-    pub(super) async fn deliveries_done(&self, ids: &[i64], now: i64, chunk: usize) -> Result<()> {
-        for part in ids.chunks(chunk.max(1)) {
-            self.grouped(GroupOp::Delivered {
-                ids: part.to_vec(),
-                now,
-            })
-            .await?;
-        }
-        Ok(())
-    }
-
-    pub(super) async fn record_event(
-        &self,
-        event: &CallEvent,
-        progress: Option<&Progress>,
-    ) -> Result<()> {
-        self.grouped(GroupOp::Event(event.clone(), progress.cloned()))
-            .await
-            .map(|_| ())
-    }
-
-    pub(super) async fn close_attempt(
-        &self,
-        attempt_id: i64,
-        close: &AttemptClose,
-        policy: &RetryPolicy,
-    ) -> Result<Option<NextState>> {
-        match self
-            .grouped(GroupOp::Close(CloseJob {
-                attempt_id,
-                close: close.clone(),
-                policy: policy.clone(),
-            }))
-            .await?
-        {
-            GroupOut::Closed(next) => Ok(next),
-            GroupOut::Done => Ok(None),
-        }
-    }
-
-    pub(super) async fn close_attempts(&self, jobs: &[CloseJob]) -> Result<Vec<Option<NextState>>> {
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+    ) -> Result<T> {
         self.direct
-            .run(&self.writer_pool, |db| {
-                direct::in_transaction(db, |tx| {
-                    jobs.iter()
-                        .map(|job| direct::close_attempt(tx, job))
-                        .collect()
-                })
-            })
-            .await
-    }
-
-    pub(super) async fn apply_report_lines(
-        &self,
-        batch_id: i64,
-        lines: &[ReportLine],
-        now: i64,
-    ) -> Result<Vec<ReportLineApplied>> {
-        self.direct
-            .run(&self.writer_pool, |db| {
-                direct::in_transaction(db, |tx| {
-                    direct::apply_report_lines(tx, batch_id, lines, now)
-                })
-            })
+            .run(&self.writer_pool, |db| direct::in_transaction(db, f))
             .await
     }
 }
@@ -760,7 +631,7 @@ const GROUP_QUEUE: usize = 4096;
 
 /// A write for the group transaction.
 #[derive(Debug)]
-enum GroupOp {
+pub(super) enum GroupOp {
     Event(CallEvent, Option<Progress>),
     Launched {
         attempt_id: i64,
@@ -777,7 +648,7 @@ enum GroupOp {
 }
 
 #[derive(Debug)]
-enum GroupOut {
+pub(super) enum GroupOut {
     Done,
     Closed(Option<NextState>),
 }

@@ -245,27 +245,26 @@ async fn an_in_memory_database_borrows_the_writers_handle() {
         "no file: the writer's handle is borrowed"
     );
     let a = claims[0];
-    store.mark_launched(a, "c.1", 1_500).await.unwrap();
-    store
-        .record_event(
-            &CallEvent {
-                attempt_id: Some(a),
-                provider_call_id: Some("c.1".into()),
-                kind: "result".into(),
-                command: None,
-                dtmf: Some("1".into()),
-                statuscall: None,
-                fields: "{}".into(),
-                received_at: 2_000,
-            },
-            Some(&Progress {
-                answered: true,
-                dtmf: Some("1".into()),
-                ..Default::default()
-            }),
-        )
-        .await
-        .unwrap();
+    any.mark_launched(a, "c.1", 1_500).await.unwrap();
+    any.record_event(
+        &CallEvent {
+            attempt_id: Some(a),
+            provider_call_id: Some("c.1".into()),
+            kind: "result".into(),
+            command: None,
+            dtmf: Some("1".into()),
+            statuscall: None,
+            fields: "{}".into(),
+            received_at: 2_000,
+        },
+        Some(&Progress {
+            answered: true,
+            dtmf: Some("1".into()),
+            ..Default::default()
+        }),
+    )
+    .await
+    .unwrap();
     let line = ReportLine {
         provider_call_id: "c.1".into(),
         startdate: "2026-12-02 10:00:00".into(),
@@ -276,7 +275,7 @@ async fn an_in_memory_database_borrows_the_writers_handle() {
         raw: "{}".into(),
     };
     let batch = any.store_report_batch("[]", 2_500).await.unwrap();
-    let applied = store
+    let applied = any
         .apply_report_lines(batch, &[line.clone(), line], 2_500)
         .await
         .unwrap();

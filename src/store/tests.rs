@@ -719,7 +719,7 @@ async fn a_final_state_writes_an_outbox_row_in_its_transaction(db: &TestDb) {
     // Before the campaign has a URL nothing is queued.
     let claims = store.claim_due("c1", T0, 1, &launch_all).await.unwrap();
     answer_and_close(&store, claims[0].attempt_id, "confirmed", "1", T0 + 1).await;
-    assert!(store.outbox("c1").await.unwrap().is_empty());
+    assert!(store.event_outbox("c1").await.unwrap().is_empty());
 
     store
         .set_notify_target("c1", Some("https://u:p@example.com/hook"), T0)
@@ -744,14 +744,14 @@ async fn a_final_state_writes_an_outbox_row_in_its_transaction(db: &TestDb) {
         .await
         .unwrap();
     answer_and_close(&store, claims[0].attempt_id, "cancelled", "2", T0 + 30).await;
-    let rows = store.outbox("c1").await.unwrap();
+    let rows = store.event_outbox("c1").await.unwrap();
     let states: Vec<&str> = rows.iter().map(|r| r.state.as_str()).collect();
     assert_eq!(states, ["blocked", "cancelled"]);
     assert!(rows
         .iter()
         .all(|r| r.tries == 0 && r.delivered_at.is_none()));
 
-    let due = store.due_notifications(T0 + 30, 10).await.unwrap();
+    let due = store.due_deliveries(T0 + 30, 10).await.unwrap();
     assert_eq!(due.len(), 2);
     let n = &due[1];
     assert_eq!(
@@ -761,7 +761,7 @@ async fn a_final_state_writes_an_outbox_row_in_its_transaction(db: &TestDb) {
     assert_eq!((n.attempts, n.created_at), (1, T0 + 30));
     assert_eq!(n.url, "https://u:p@example.com/hook");
     assert_eq!(n.vars.get("telefono"), Some(&n.phone));
-    assert_eq!(store.next_notification_at().await.unwrap(), Some(T0 + 10));
+    assert_eq!(store.next_delivery_at().await.unwrap(), Some(T0 + 10));
 
     // Without a URL again, later outcomes are not queued; queued ones stay.
     store.set_notify_target("c1", None, T0).await.unwrap();
@@ -770,7 +770,7 @@ async fn a_final_state_writes_an_outbox_row_in_its_transaction(db: &TestDb) {
     let claims = store.claim_due("c1", later, 10, &launch_all).await.unwrap();
     assert_eq!(claims.len(), 1);
     answer_and_close(&store, claims[0].attempt_id, "confirmed", "1", later + 1).await;
-    assert_eq!(store.outbox("c1").await.unwrap().len(), 2);
+    assert_eq!(store.event_outbox("c1").await.unwrap().len(), 2);
 }
 
 async fn outbox_rows_retry_give_up_and_deliver_once(db: &TestDb) {
@@ -782,7 +782,7 @@ async fn outbox_rows_retry_give_up_and_deliver_once(db: &TestDb) {
     let claims = store.claim_due("c1", T0, 10, &launch_all).await.unwrap();
     answer_and_close(&store, claims[0].attempt_id, "confirmed", "1", T0 + 1).await;
     answer_and_close(&store, claims[1].attempt_id, "cancelled", "2", T0 + 2).await;
-    let rows = store.outbox("c1").await.unwrap();
+    let rows = store.event_outbox("c1").await.unwrap();
     let (a, b) = (rows[0].id, rows[1].id);
 
     store
@@ -790,37 +790,34 @@ async fn outbox_rows_retry_give_up_and_deliver_once(db: &TestDb) {
         .await
         .unwrap();
     let due: Vec<i64> = store
-        .due_notifications(T0 + 999, 10)
+        .due_deliveries(T0 + 999, 10)
         .await
         .unwrap()
         .iter()
         .map(|n| n.id)
         .collect();
     assert_eq!(due, [b], "a failed row waits for its retry time");
-    assert_eq!(store.next_notification_at().await.unwrap(), Some(T0 + 2));
-    store.notification_delivered(b, T0 + 6).await.unwrap();
+    assert_eq!(store.next_delivery_at().await.unwrap(), Some(T0 + 2));
+    store.deliveries_done(&[b], T0 + 6).await.unwrap();
     // Delivered rows are never offered again, and a late failure report changes nothing.
     store
         .notification_failed(b, "late", None, T0 + 7)
         .await
         .unwrap();
-    assert_eq!(
-        store.next_notification_at().await.unwrap(),
-        Some(T0 + 1_000)
-    );
-    let due = store.due_notifications(T0 + 1_000, 10).await.unwrap();
+    assert_eq!(store.next_delivery_at().await.unwrap(), Some(T0 + 1_000));
+    let due = store.due_deliveries(T0 + 1_000, 10).await.unwrap();
     assert_eq!((due.len(), due[0].id, due[0].tries), (1, a, 1));
     store
         .notification_failed(a, "timeout", None, T0 + 1_001)
         .await
         .unwrap();
     assert!(store
-        .due_notifications(i64::MAX / 2, 10)
+        .due_deliveries(i64::MAX / 2, 10)
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(store.next_notification_at().await.unwrap(), None);
-    let rows = store.outbox("c1").await.unwrap();
+    assert_eq!(store.next_delivery_at().await.unwrap(), None);
+    let rows = store.event_outbox("c1").await.unwrap();
     assert_eq!(
         (
             rows[0].tries,
@@ -1258,7 +1255,7 @@ async fn a_report_chunk_applies_in_order_and_closes_each_attempt_once(db: &TestD
         stats.states
     );
     // Each final state wrote its notification in the same transaction, once.
-    assert_eq!(store.outbox("c1").await.unwrap().len(), 3);
+    assert_eq!(store.event_outbox("c1").await.unwrap().len(), 3);
 }
 
 async fn claims_take_the_earliest_due_across_pending_and_scheduled(db: &TestDb) {
@@ -1382,6 +1379,33 @@ async fn import_csv(
     )
     .await
     .unwrap()
+}
+
+/// Shorthands of the tests.
+impl Store {
+    /// One report line through [`Store::apply_report_lines`].
+    pub(super) async fn apply_report_line(
+        &self,
+        batch_id: i64,
+        line: &ReportLine,
+        now: i64,
+    ) -> Result<ReportLineApplied> {
+        let mut applied = self
+            .apply_report_lines(batch_id, std::slice::from_ref(line), now)
+            .await?;
+        Ok(applied.pop().expect("one result per line"))
+    }
+
+    /// Every row [`Store::contact_report_each`] streams, in memory.
+    pub(super) async fn contact_report(&self, campaign: &str) -> Result<Vec<ContactReportRow>> {
+        let mut rows = Vec::new();
+        self.contact_report_each(campaign, |r| {
+            rows.push(r);
+            Ok::<_, StoreError>(())
+        })
+        .await?;
+        Ok(rows)
+    }
 }
 
 /// (phone, name, state, vars) of every contact, in id order.

@@ -188,7 +188,7 @@ async fn each_fact_queues_its_event_in_its_own_transaction(db: &TestDb) {
     let notify = due.iter().find(|d| d.format == "notify").unwrap();
     assert_eq!(notify.state, "opted_out");
     assert_eq!(notify.url, "http://127.0.0.1:9/notify");
-    assert_eq!(notify.notification().phone, claims[0].phone);
+    assert_eq!(notify.phone, claims[0].phone);
     let launched = &due[0];
     assert_eq!(
         (

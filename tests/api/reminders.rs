@@ -213,7 +213,7 @@ async fn every_reminder_key_path_ends_right_and_is_notified(db: Db) {
         .all(|(key, body, _)| key.starts_with("pregonero-notify-")
             && body["idempotency_key"] == *key));
     assert_eq!(posts.iter().filter(|p| p.2 == 500).count(), 8);
-    let outbox = store.outbox("citas").await.unwrap();
+    let outbox = store.event_outbox("citas").await.unwrap();
     assert_eq!(outbox.len(), 8);
     assert!(
         outbox
@@ -260,7 +260,7 @@ async fn an_undelivered_notification_survives_a_restart(db: Db) {
         let store = store.clone();
         async move {
             store
-                .outbox("citas")
+                .event_outbox("citas")
                 .await
                 .map(|o| o.first().is_some_and(|o| o.tries >= 1))
                 .unwrap_or(false)
@@ -275,7 +275,7 @@ async fn an_undelivered_notification_survives_a_restart(db: Db) {
         .unwrap()
         .unwrap();
     let store = Store::connect(&test_db.url).await.unwrap();
-    let row = store.outbox("citas").await.unwrap().remove(0);
+    let row = store.event_outbox("citas").await.unwrap().remove(0);
     assert_eq!(
         (row.state.as_str(), row.delivered_at, row.gave_up_at),
         ("cancelled", None, None)
@@ -300,7 +300,7 @@ async fn an_undelivered_notification_survives_a_restart(db: Db) {
         accepted[0], refused[0],
         "the same row (same idempotency key) is delivered"
     );
-    let row = store.outbox("citas").await.unwrap().remove(0);
+    let row = store.event_outbox("citas").await.unwrap().remove(0);
     assert!(row.delivered_at.is_some(), "{row:?}");
     let report = helpers::report_json(&test_db.url, "citas").await;
     assert_eq!(report["attempts"]["total"], 1, "nothing was dialed twice");
