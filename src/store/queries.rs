@@ -136,8 +136,9 @@ impl Store {
     /// Records a file about to be imported and returns its id; `None` when this content was
     /// imported into the campaign before. An import cut short (crash) returns its id again, to
     /// be resumed: contact inserts are idempotent. Until `finish_import` or `abort_import`,
-    /// the import holds the import lease (SQLite: one importer at a time; PostgreSQL: one per
-    /// campaign, an advisory lock; across processes, others wait here). A big first import of
+    /// the import holds the import lock (SQLite: one import at a time, a lock file beside the
+    /// database; PostgreSQL: one per campaign, an advisory lock; across processes, others wait
+    /// here). A big first import of
     /// a campaign takes the bulk path (see [`BULK_MIN_ROWS`]): on SQLite the phone index is
     /// dropped and rebuilt at the end (migration 0005); on PostgreSQL the rows are staged with
     /// `COPY` and written in one transaction at `finish_import`, so that stopping leaves the
@@ -149,12 +150,12 @@ impl Store {
         now: i64,
     ) -> Result<Option<i64>> {
         let (id, session) = match self {
-            // The lease is for one file at a time, so the file is recorded first.
+            // The lock is kept by file in this process, so the file is recorded first.
             Store::Sqlite(s) => {
                 let Some(id) = self.file_record(campaign, file, now).await? else {
                     return Ok(None);
                 };
-                s.take_lease(id).await?;
+                s.take_import_lock(id).await?;
                 (id, None)
             }
             // The lease is the campaign's: taken first, so two importers never record the same
@@ -189,7 +190,7 @@ impl Store {
             );
         }
         match (self, session) {
-            (Store::Sqlite(s), _) if bulk => s.drop_phone_index(id).await?,
+            (Store::Sqlite(s), _) if bulk => s.drop_phone_index().await?,
             (Store::Postgres(s), Some(session)) => s.keep_session(id, session, bulk).await?,
             _ => {}
         }
@@ -204,16 +205,15 @@ impl Store {
         file: &FileImport,
         now: i64,
     ) -> Result<Option<i64>> {
-        let existing: Option<(i64, bool)> =
-            with_reader!(self, |db| {
-                sqlx::query_as(
+        let existing: Option<(i64, bool)> = with_reader!(self, |db| {
+            sqlx::query_as(
             "SELECT id, complete FROM imported_files WHERE campaign_id = $1 AND content_hash = $2"
         )
         .bind(campaign)
         .bind(&file.hash)
         .fetch_optional(db)
         .await?
-            });
+        });
         Ok(match existing {
             Some((_, true)) => None,
             Some((id, false)) => Some(id),
@@ -245,7 +245,7 @@ impl Store {
         dispatch!(self, s => s.insert_contacts(campaign, file_id, contacts, now))
     }
 
-    /// Marks an import complete with its final counts and ends the lease. `file.duplicates`
+    /// Marks an import complete with its final counts and ends the import lock. `file.duplicates`
     /// counts the rows offered but not inserted; the stored record is returned (its
     /// `imported` covers every run of a resumed file).
     pub async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<FileRecord> {

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
+use super::file_lock;
 use super::sql;
 use super::sqlite_direct as direct;
 use super::*;
@@ -23,37 +24,24 @@ pub struct SqliteStore {
     /// writers queue on the direct path's lock, in order, instead of contending for SQLite's
     /// write lock and sleeping in its busy handler.
     writer_pool: SqlitePool,
-    /// The import lease tokens this process holds, by file id.
-    leases: Arc<Mutex<HashMap<i64, i64>>>,
+    /// The imports of this process, by file id, each holding the import lock.
+    imports: Arc<Mutex<HashMap<i64, ImportLock>>>,
+    /// The import lock of an in-memory database (no file to lock; one process uses it).
+    memory_import: Arc<tokio::sync::Mutex<()>>,
     /// Group commit of the small writes many tasks make at once (see [`group_commit`]).
     group: tokio::sync::mpsc::Sender<GroupJob>,
     /// The busy writes' own connection, used while `writer` is held (see `sqlite_direct`).
     direct: Arc<direct::Direct>,
     /// The migration lock taken before the first connection opened, held until the first
-    /// `migrate` (see `migrate_lock`).
-    startup: Arc<Mutex<Option<super::migrate_lock::MigrateLock>>>,
+    /// `migrate` (see `file_lock`).
+    startup: Arc<Mutex<Option<std::fs::File>>>,
 }
 
-/// A lease whose heartbeat is older than this was left by a crash (a batch takes well under
-/// a second; the heartbeat is renewed with each one).
-const LEASE_STALE_MS: i64 = 60_000;
-
-/// Wall-clock milliseconds: the lease is about real processes, not the injected clock.
-fn wall_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// Whether a process of this machine is still running (a SQLite database is local).
-fn process_alive(pid: i64) -> bool {
-    if pid == i64::from(std::process::id()) {
-        return true;
-    }
-    let proc_root = std::path::Path::new("/proc");
-    if !proc_root.join("self").exists() {
-        // No procfs: only the heartbeat tells.
-        return true;
-    }
-    proc_root.join(pid.to_string()).exists()
+/// An import's hold on the import lock (see [`SqliteStore::take_import_lock`]).
+#[derive(Debug)]
+enum ImportLock {
+    File(#[allow(dead_code)] std::fs::File),
+    Memory(#[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>),
 }
 
 /// The `CREATE TABLE contacts` of `sql` renamed `contacts_rebuild`, without its inline
@@ -146,8 +134,12 @@ impl SqliteStore {
             || url.contains("mode=memory")
             || file.as_os_str().is_empty()
             || file == std::path::Path::new(":memory:");
-        let startup =
-            super::migrate_lock::acquire_file((!in_memory).then(|| file.to_path_buf())).await?;
+        // Before any connection opens: the first one to a fresh file switches it to WAL, which
+        // another process opening it at that moment can see fail as `database is locked`.
+        let startup = match in_memory {
+            false => Some(file_lock::lock(file, file_lock::MIGRATE).await?),
+            true => None,
+        };
         let options = parsed
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -187,10 +179,11 @@ impl SqliteStore {
         Ok(Self {
             pool,
             writer_pool: writer,
-            leases: Arc::default(),
+            imports: Arc::default(),
+            memory_import: Arc::default(),
             group,
             direct,
-            startup: Arc::new(Mutex::new(Some(startup))),
+            startup: Arc::new(Mutex::new(startup)),
         })
     }
 
@@ -300,162 +293,85 @@ impl SqliteStore {
         result
     }
 
-    /// Takes the import lease for `file_id`, waiting while another live importer holds it. A
-    /// lease left by a crash is taken over, and the phone index it may have dropped is rebuilt
-    /// first.
-    pub(super) async fn take_lease(&self, file_id: i64) -> Result<()> {
-        let token: i64 = rand::random::<i64>() & i64::MAX;
-        let pid = i64::from(std::process::id());
-        let mut waiting_logged = false;
-        loop {
-            let w = self.writer().await;
-            let mut tx = w.begin().await?;
-            // A write first: the transaction holds SQLite's write lock from here on.
-            sqlx::query("UPDATE import_lease SET id = id")
-                .execute(&mut *tx)
-                .await?;
-            let held = sqlx::query("SELECT holder, pid, file_id, heartbeat FROM import_lease")
-                .fetch_optional(&mut *tx)
-                .await?;
-            let mine = self.lease_token(file_id);
-            let free = match &held {
-                None => true,
-                Some(r) => {
-                    let holder: i64 = r.get("holder");
-                    Some(holder) == mine
-                        || !process_alive(r.get("pid"))
-                        || r.get::<i64, _>("heartbeat") < wall_ms() - LEASE_STALE_MS
-                }
-            };
-            if !free {
-                tx.commit().await?;
-                // Nobody's writes wait behind this one's sleep.
-                drop(w);
-                if !waiting_logged {
-                    tracing::info!("another import is writing contacts; waiting for it to finish");
-                    waiting_logged = true;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-            if held.is_some() {
-                // Left by a crash (or by this import, resumed): the index comes back first.
-                sqlx::query(CREATE_PHONE_INDEX).execute(&mut *tx).await?;
-            }
-            sqlx::query(
-                "INSERT INTO import_lease (id, holder, pid, file_id, bulk, heartbeat) VALUES (1, $1, $2, $3, 0, $4)
-                 ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, pid = excluded.pid,
-                     file_id = excluded.file_id, bulk = excluded.bulk, heartbeat = excluded.heartbeat",
-            )
-            .bind(token)
-            .bind(pid)
-            .bind(file_id)
-            .bind(wall_ms())
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            self.set_lease_token(file_id, Some(token));
-            return Ok(());
-        }
-    }
-
-    /// The bulk path (see `BULK_MIN_ROWS`), under the lease: the phone index is dropped until
-    /// the lease ends. The reader's own duplicate check (and an empty campaign) keeps the
-    /// numbers unique meanwhile, and the index rebuilt at the end proves it.
-    pub(super) async fn drop_phone_index(&self, file_id: i64) -> Result<()> {
-        let w = self.writer().await;
-        let mut tx = w.begin().await?;
-        self.renew_lease(&mut tx, file_id).await?;
-        for sql in [
-            "DROP INDEX IF EXISTS contacts_phone",
-            "UPDATE import_lease SET bulk = 1",
-        ] {
-            sqlx::query(sql).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    fn lease_token(&self, file_id: i64) -> Option<i64> {
-        self.leases
+    /// Takes the import lock for `file_id`'s import (see `file_lock`), waiting while another
+    /// import holds it. Whoever held it before is gone, however it ended: a phone index it
+    /// dropped (the bulk path) comes back first.
+    pub(super) async fn take_import_lock(&self, file_id: i64) -> Result<()> {
+        // This import, begun again, holds it already.
+        let held = self
+            .imports
             .lock()
-            .map(|m| m.get(&file_id).copied())
-            .unwrap_or(None)
+            .ok()
+            .and_then(|mut m| m.remove(&file_id));
+        let lock = match held {
+            Some(lock) => lock,
+            None => match self.import_lock(false).await? {
+                Some(lock) => lock,
+                None => {
+                    tracing::info!("another import is writing contacts; waiting for it to finish");
+                    self.import_lock(true)
+                        .await?
+                        .ok_or(StoreError::NoImport(file_id))?
+                }
+            },
+        };
+        sqlx::query(CREATE_PHONE_INDEX)
+            .execute(&*self.writer().await)
+            .await?;
+        if let Ok(mut m) = self.imports.lock() {
+            m.insert(file_id, lock);
+        }
+        Ok(())
     }
 
-    fn set_lease_token(&self, file_id: i64, token: Option<i64>) {
-        if let Ok(mut m) = self.leases.lock() {
-            match token {
-                Some(t) => m.insert(file_id, t),
-                None => m.remove(&file_id),
+    /// The import lock; without `wait`, `None` while another import holds it.
+    async fn import_lock(&self, wait: bool) -> Result<Option<ImportLock>> {
+        let Some(db) = self.file() else {
+            let lock = self.memory_import.clone();
+            let guard = match wait {
+                true => Some(lock.lock_owned().await),
+                false => lock.try_lock_owned().ok(),
             };
+            return Ok(guard.map(ImportLock::Memory));
+        };
+        let file = match wait {
+            true => Some(file_lock::lock(db, file_lock::IMPORT).await?),
+            false => file_lock::try_lock(db, file_lock::IMPORT)?,
+        };
+        Ok(file.map(ImportLock::File))
+    }
+
+    /// Whether this process imports `file_id` (it took the import lock for it).
+    fn imports(&self, file_id: i64) -> bool {
+        self.imports.lock().is_ok_and(|m| m.contains_key(&file_id))
+    }
+
+    /// Ends the import of `file_id`: its import lock is released.
+    fn end_import(&self, file_id: i64) {
+        if let Ok(mut m) = self.imports.lock() {
+            m.remove(&file_id);
         }
     }
 
-    /// Inside a write transaction: checks that this import still holds the lease and renews it.
-    async fn renew_lease(&self, tx: &mut sqlx::SqliteConnection, file_id: i64) -> Result<()> {
-        let token = self.lease_token(file_id);
-        let r =
-            sqlx::query("UPDATE import_lease SET heartbeat = ? WHERE holder = ? AND file_id = ?")
-                .bind(wall_ms())
-                .bind(token)
-                .bind(file_id)
-                .execute(&mut *tx)
-                .await?;
-        if r.rows_affected() != 1 {
-            return Err(StoreError::Corrupt(format!(
-                "the import of file {file_id} lost its lease (another process took it over after a long stall); it will be resumed"
-            )));
-        }
+    /// The bulk path (see `BULK_MIN_ROWS`), under the import lock: the phone index is dropped
+    /// until the import ends. The reader's own duplicate check (and an empty campaign) keeps
+    /// the numbers unique meanwhile, and the index built again at the end proves it.
+    pub(super) async fn drop_phone_index(&self) -> Result<()> {
+        sqlx::query("DROP INDEX IF EXISTS contacts_phone")
+            .execute(&*self.writer().await)
+            .await?;
         Ok(())
     }
 
-    /// Ends the lease of `file_id` inside `tx`, bringing the phone index back if a bulk
-    /// import dropped it.
-    async fn end_lease(&self, tx: &mut sqlx::SqliteConnection, file_id: i64) -> Result<()> {
-        let token = self.lease_token(file_id);
-        let held: Option<i64> =
-            sqlx::query_scalar("SELECT bulk FROM import_lease WHERE holder = ? AND file_id = ?")
-                .bind(token)
-                .bind(file_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if held.is_some() {
-            sqlx::query(CREATE_PHONE_INDEX).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM import_lease WHERE holder = ?")
-                .bind(token)
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Holds the database's daemon lock (an exclusive lock on `FILE.daemon`, freed by the
-    /// system when the process ends however it ends): one daemon per SQLite file. Commands
-    /// (`report`, `import`…) do not take it and run beside the daemon.
+    /// Holds the database's daemon lock (see `file_lock`): one daemon per SQLite file.
+    /// Commands (`report`, `import`…) do not take it and run beside the daemon.
     pub(super) fn lock_for_daemon(&self) -> Result<Option<std::fs::File>> {
-        let Some(db) = &self.direct.path else {
+        let Some(db) = self.file() else {
             return Ok(None);
         };
-        let mut name = db.clone().into_os_string();
-        name.push(".daemon");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&name)
-            .map_err(|e| {
-                StoreError::Corrupt(format!("cannot open {}: {e}", name.to_string_lossy()))
-            })?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(file)),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                Err(StoreError::DaemonRunning(db.display().to_string()))
-            }
-            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Corrupt(format!(
-                "cannot lock {}: {e}",
-                name.to_string_lossy()
-            ))),
+        match file_lock::try_lock(db, file_lock::DAEMON)? {
+            Some(lock) => Ok(Some(lock)),
+            None => Err(StoreError::DaemonRunning(db.display().to_string())),
         }
     }
 
@@ -473,33 +389,20 @@ impl SqliteStore {
 impl SqliteStore {
     pub(super) async fn migrate(&self) -> Result<()> {
         let startup = self.startup.lock().ok().and_then(|mut s| s.take());
-        let _lock = match startup {
-            Some(lock) => lock,
-            None => super::migrate_lock::acquire(&self.pool).await?,
+        let _lock = match (startup, self.file()) {
+            (Some(lock), _) => Some(lock),
+            (None, Some(db)) => Some(file_lock::lock(db, file_lock::MIGRATE).await?),
+            (None, None) => None,
         };
         MIGRATOR.run(&*self.writer().await).await?;
         self.unique_phone_as_index().await?;
-        // A bulk import killed midway leaves the phone index dropped: bring it back unless a
-        // live importer holds the lease (it rebuilds the index itself when it ends).
-        let w = self.writer().await;
-        let mut tx = w.begin().await?;
-        sqlx::query("UPDATE import_lease SET id = id")
-            .execute(&mut *tx)
-            .await?;
-        let held = sqlx::query("SELECT pid, heartbeat FROM import_lease")
-            .fetch_optional(&mut *tx)
-            .await?;
-        let live = held.is_some_and(|r| {
-            process_alive(r.get("pid"))
-                && r.get::<i64, _>("heartbeat") >= wall_ms() - LEASE_STALE_MS
-        });
-        if !live {
-            sqlx::query(CREATE_PHONE_INDEX).execute(&mut *tx).await?;
-            sqlx::query("DELETE FROM import_lease")
-                .execute(&mut *tx)
+        // A bulk import killed midway leaves the phone index dropped: it comes back unless a
+        // live import holds the import lock (it builds the index again itself when it ends).
+        if let Some(_free) = self.import_lock(false).await? {
+            sqlx::query(CREATE_PHONE_INDEX)
+                .execute(&*self.writer().await)
                 .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -510,9 +413,11 @@ impl SqliteStore {
         contacts: &[ContactRecord],
         now: i64,
     ) -> Result<u64> {
+        if !self.imports(file_id) {
+            return Err(StoreError::NoImport(file_id));
+        }
         let w = self.writer().await;
         let mut tx = w.begin().await?;
-        self.renew_lease(&mut tx, file_id).await?;
         let mut inserted = 0;
         // Multi-row inserts, well under SQLite's 32,766 bound parameters per statement. On the
         // bulk path there is no phone index: the reader's own duplicate check (and an empty
@@ -571,18 +476,21 @@ impl SqliteStore {
             .bind(file_id)
             .fetch_one(&mut *tx)
             .await?;
-        self.end_lease(&mut tx, file_id).await?;
+        if self.imports(file_id) {
+            sqlx::query(CREATE_PHONE_INDEX).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
-        self.set_lease_token(file_id, None);
+        self.end_import(file_id);
         Ok(row)
     }
 
     pub(super) async fn abort_import(&self, file_id: i64) -> Result<()> {
-        let w = self.writer().await;
-        let mut tx = w.begin().await?;
-        self.end_lease(&mut tx, file_id).await?;
-        tx.commit().await?;
-        self.set_lease_token(file_id, None);
+        if self.imports(file_id) {
+            sqlx::query(CREATE_PHONE_INDEX)
+                .execute(&*self.writer().await)
+                .await?;
+        }
+        self.end_import(file_id);
         Ok(())
     }
 
