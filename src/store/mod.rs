@@ -172,32 +172,22 @@ macro_rules! execute {
 pub(crate) use {execute, fetch_all, with_reader, with_writer};
 
 impl Store {
-    /// Connects to the database named by the URL and applies the migrations.
+    /// Connects to the database named by the URL and applies the migrations of the backend's
+    /// folder.
     pub async fn connect(url: &str) -> Result<Store> {
-        let store = if url.starts_with("sqlite:") {
-            Store::Sqlite(SqliteStore::connect(url).await?)
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(SqliteStore::connect(url).await?))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Store::Postgres(PgStore::connect(url).await?)
+            Ok(Store::Postgres(PgStore::connect(url).await?))
         } else {
-            return Err(StoreError::UnknownScheme);
-        };
-        store.migrate().await?;
-        Ok(store)
+            Err(StoreError::UnknownScheme)
+        }
     }
 
     pub fn backend_name(&self) -> &'static str {
         match self {
             Store::Sqlite(_) => "sqlite",
             Store::Postgres(_) => "postgres",
-        }
-    }
-
-    /// Applies the migrations of the backend's folder (and, on SQLite, the housekeeping of
-    /// `SqliteStore::migrate`).
-    pub async fn migrate(&self) -> Result<()> {
-        match self {
-            Store::Sqlite(s) => s.migrate().await,
-            Store::Postgres(s) => s.migrate().await,
         }
     }
 

@@ -62,6 +62,7 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
+        MIGRATOR.run(&pool).await?;
         Ok(Self {
             pool,
             imports: Arc::default(),
@@ -464,11 +465,6 @@ fn quote_ident(name: &str) -> String {
 }
 
 impl PgStore {
-    pub(super) async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
-    }
-
     /// Keeps the import's session (and lease) until `finish_import` or `abort_import`. On the
     /// bulk path one transaction runs from here to `finish_import`: the rows wait in a temporary
     /// table (no WAL, gone with the transaction), so an import that stops leaves nothing.

@@ -32,9 +32,6 @@ pub struct SqliteStore {
     group: tokio::sync::mpsc::Sender<GroupJob>,
     /// The busy writes' own connection, used while `writer` is held (see `sqlite_direct`).
     direct: Arc<direct::Direct>,
-    /// The migration lock taken before the first connection opened, held until the first
-    /// `migrate` (see `file_lock`).
-    startup: Arc<Mutex<Option<std::fs::File>>>,
 }
 
 /// An import's hold on the import lock (see [`SqliteStore::take_import_lock`]).
@@ -134,9 +131,10 @@ impl SqliteStore {
             || url.contains("mode=memory")
             || file.as_os_str().is_empty()
             || file == std::path::Path::new(":memory:");
-        // Before any connection opens: the first one to a fresh file switches it to WAL, which
-        // another process opening it at that moment can see fail as `database is locked`.
-        let startup = match in_memory {
+        // One process at a time migrates, and the lock is taken before any connection opens:
+        // the first one to a fresh file switches it to WAL, which another process opening it
+        // at that moment can see fail as `database is locked`.
+        let migrating = match in_memory {
             false => Some(file_lock::lock(file, file_lock::MIGRATE).await?),
             true => None,
         };
@@ -176,15 +174,17 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Write(format!("cannot start the writer thread: {e}")))?;
         }
         tokio::spawn(checkpoints(pool.clone(), group.downgrade()));
-        Ok(Self {
+        let store = Self {
             pool,
             writer_pool: writer,
             imports: Arc::default(),
             memory_import: Arc::default(),
             group,
             direct,
-            startup: Arc::new(Mutex::new(startup)),
-        })
+        };
+        store.migrate().await?;
+        drop(migrating);
+        Ok(store)
     }
 
     /// The sqlx writer, once this process's write lock is held (see `sqlite_direct`): keep the
@@ -387,13 +387,8 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    pub(super) async fn migrate(&self) -> Result<()> {
-        let startup = self.startup.lock().ok().and_then(|mut s| s.take());
-        let _lock = match (startup, self.file()) {
-            (Some(lock), _) => Some(lock),
-            (None, Some(db)) => Some(file_lock::lock(db, file_lock::MIGRATE).await?),
-            (None, None) => None,
-        };
+    /// Applies the migrations (under the migration lock), then the housekeeping they cannot do.
+    async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&*self.writer().await).await?;
         self.unique_phone_as_index().await?;
         // A bulk import killed midway leaves the phone index dropped: it comes back unless a

@@ -18,7 +18,6 @@ fn the_rebuilt_table_keeps_every_column_and_state_but_not_the_inline_unique() {
 async fn store_with_claims(url: &str) -> (Store, SqliteStore, Vec<i64>) {
     let sqlite = SqliteStore::connect(url).await.expect("connect");
     let store = Store::Sqlite(sqlite.clone());
-    store.migrate().await.unwrap();
     store
         .upsert_campaign("c1", "survey", "T", "", 1_000)
         .await
