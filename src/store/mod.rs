@@ -169,7 +169,48 @@ macro_rules! execute {
             .rows_affected())
     };
 }
-pub(crate) use {execute, fetch_all, with_reader, with_writer};
+
+/// The ordinary import path on `$db` (SQLite's writer, or PostgreSQL's import connection): a
+/// batch of contacts in one transaction, in multi-row inserts of [`INSERT_CHUNK`] rows (well
+/// under both engines' bound parameter limits); numbers already in the campaign are skipped
+/// (first one wins). Returns how many were inserted.
+macro_rules! insert_batch {
+    ($db:expr, $campaign:expr, $file_id:expr, $contacts:expr, $now:expr) => {{
+        let mut tx = $db.begin().await?;
+        let mut inserted = 0;
+        for chunk in $contacts.chunks(INSERT_CHUNK) {
+            let rows: Vec<String> = (0..chunk.len() * 9)
+                .step_by(9)
+                .map(|p| {
+                    let n: Vec<String> = (p + 1..=p + 9).map(|i| format!("${i}")).collect();
+                    format!("({}, 'pending', {})", n[..7].join(", "), n[7..].join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO contacts (campaign_id, file_id, phone, name, vars, timezone, appointment_at, state, next_at, updated_at)
+                 VALUES {} ON CONFLICT DO NOTHING",
+                rows.join(", ")
+            );
+            // Only the full-size statement is worth keeping prepared: the last chunk of each
+            // batch has its own length, and a cache of those (a big program each) grew the
+            // import's memory by tens of megabytes.
+            let mut q = sqlx::query(&sql).persistent(chunk.len() == INSERT_CHUNK);
+            for c in chunk {
+                q = q.bind($campaign).bind($file_id).bind(&c.phone).bind(&c.name).bind(&c.vars);
+                q = q.bind(&c.timezone).bind(c.appointment_at).bind($now).bind($now);
+            }
+            inserted += q.execute(&mut *tx).await?.rows_affected();
+        }
+        sqlx::query(sql::ADD_IMPORTED)
+            .bind(inserted as i64)
+            .bind($file_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        inserted
+    }};
+}
+pub(crate) use {execute, fetch_all, insert_batch, with_reader, with_writer};
 
 impl Store {
     /// Connects to the database named by the URL and applies the migrations of the backend's

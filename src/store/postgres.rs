@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Row};
+use sqlx::{Connection, PgPool, Row};
 
 use super::sql;
 use super::*;
@@ -188,63 +188,9 @@ impl PgStore {
             .bind(&session.campaign)
             .execute(&mut session.conn)
             .await;
-        use sqlx::Connection;
         if let Err(e) = session.conn.close().await {
             tracing::debug!("closing an import connection: {e}");
         }
-    }
-
-    /// The ordinary path: one transaction per batch; numbers already in the campaign are
-    /// skipped (first one wins).
-    async fn insert_batch(
-        conn: &mut sqlx::PgConnection,
-        campaign: &str,
-        file_id: i64,
-        contacts: &[ContactRecord],
-        now: i64,
-    ) -> Result<i64> {
-        use sqlx::Connection;
-        let mut tx = conn.begin().await?;
-        let mut inserted = 0;
-        // One statement per chunk: the rows travel as arrays and are unnested server-side.
-        for chunk in contacts.chunks(INSERT_CHUNK * 4) {
-            let phones: Vec<&str> = chunk.iter().map(|c| c.phone.as_str()).collect();
-            let names: Vec<&str> = chunk.iter().map(|c| c.name.as_str()).collect();
-            let vars: Vec<&str> = chunk.iter().map(|c| c.vars.as_str()).collect();
-            let zones: Vec<&str> = chunk
-                .iter()
-                .map(|c| c.timezone.as_deref().unwrap_or(""))
-                .collect();
-            let appointments: Vec<i64> = chunk
-                .iter()
-                .map(|c| c.appointment_at.unwrap_or(i64::MIN))
-                .collect();
-            inserted += sqlx::query(
-                "INSERT INTO contacts (campaign_id, file_id, phone, name, vars, timezone, appointment_at, state, next_at, updated_at)
-                 SELECT $1, $2, p, n, v, NULLIF(z, ''), NULLIF(a, -9223372036854775808), 'pending', $3, $3
-                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::int8[]) AS t(p, n, v, z, a)
-                 ON CONFLICT (campaign_id, phone) DO NOTHING",
-            )
-            .bind(campaign)
-            .bind(file_id)
-            .bind(now)
-            .bind(&phones)
-            .bind(&names)
-            .bind(&vars)
-            .bind(&zones)
-            .bind(&appointments)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
-        let inserted = i64::try_from(inserted).unwrap_or(i64::MAX);
-        sqlx::query(sql::ADD_IMPORTED)
-            .bind(inserted)
-            .bind(file_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(inserted)
     }
 
     /// The bulk path: appends a batch to the staging table with `COPY … FROM STDIN` (text
@@ -506,12 +452,12 @@ impl PgStore {
             Some(staged) => {
                 let n = Self::stage(&mut session.conn, staged, contacts).await?;
                 session.staged = Some(staged + n);
-                n
+                u64::try_from(n).unwrap_or(0)
             }
-            None => Self::insert_batch(&mut session.conn, campaign, file_id, contacts, now).await?,
+            None => insert_batch!(&mut session.conn, campaign, file_id, contacts, now),
         };
         self.put_import(file_id, session);
-        Ok(u64::try_from(n).unwrap_or(0))
+        Ok(n)
     }
 
     pub(super) async fn finish_import(

@@ -242,7 +242,14 @@ impl Store {
         contacts: &[ContactRecord],
         now: i64,
     ) -> Result<u64> {
-        dispatch!(self, s => s.insert_contacts(campaign, file_id, contacts, now))
+        match self {
+            Store::Sqlite(s) if !s.imports(file_id) => Err(StoreError::NoImport(file_id)),
+            Store::Sqlite(s) => {
+                let writer = s.writer().await;
+                Ok(insert_batch!(&*writer, campaign, file_id, contacts, now))
+            }
+            Store::Postgres(s) => s.insert_contacts(campaign, file_id, contacts, now).await,
+        }
     }
 
     /// Marks an import complete with its final counts and ends the import lock. `file.duplicates`

@@ -41,51 +41,25 @@ enum ImportLock {
     Memory(#[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>),
 }
 
-/// The `CREATE TABLE contacts` of `sql` renamed `contacts_rebuild`, without its inline
-/// `UNIQUE (campaign_id, phone)`; `None` when that clause is not there.
-fn without_unique_phone(sql: &str) -> Option<String> {
-    let compact = sql
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace(" ,", ",");
-    let clause = ", UNIQUE (campaign_id, phone)";
-    let at = compact.find(clause)?;
-    let rest = format!("{}{}", &compact[..at], &compact[at + clause.len()..]);
-    // A table renamed into place is written with its name quoted.
-    rest.strip_prefix("CREATE TABLE contacts (")
-        .or_else(|| rest.strip_prefix("CREATE TABLE \"contacts\" ("))
-        .map(|body| {
-            format!(
-                "CREATE TABLE contacts_rebuild ({}",
-                state_check_as_equalities(body)
-            )
-        })
-}
-
-/// `CHECK (state IN ('a', 'b', …))` as `CHECK (state = 'a' OR state = 'b' OR …)`: the same
-/// rule, but SQLite evaluates the `IN` list of a CHECK slowly (it was more than half of the cost
-/// of inserting a contact: 4 s of 7 per million rows), the chain of equalities cheaply.
-fn state_check_as_equalities(sql: &str) -> String {
-    let open = "CHECK (state IN (";
-    let Some(start) = sql.find(open) else {
-        return sql.to_string();
-    };
-    let values_at = start + open.len();
-    let Some(len) = sql[values_at..].find("))") else {
-        return sql.to_string();
-    };
-    let chain: Vec<String> = sql[values_at..values_at + len]
-        .split(',')
-        .map(|v| format!("state = {}", v.trim()))
-        .collect();
-    format!(
-        "{}CHECK ({}){}",
-        &sql[..start],
-        chain.join(" OR "),
-        &sql[values_at + len + 2..]
-    )
-}
+/// `contacts` as migration 0005 leaves it, without the inline `UNIQUE (campaign_id, phone)` of
+/// 0001 (an index SQLite cannot drop; the bulk path drops the named index `contacts_phone`
+/// instead), and with its state check as a chain of equalities: the same rule, but SQLite
+/// evaluates the `IN` list of a CHECK slowly (more than half of the cost of inserting a contact:
+/// 4 s of 7 per million rows). See [`SqliteStore::rebuild_contacts`].
+const CONTACTS_AT_0005: &str = "CREATE TABLE contacts_rebuild (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+    file_id INTEGER REFERENCES imported_files(id), phone TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '', vars TEXT NOT NULL DEFAULT '{}', timezone TEXT,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state = 'pending' OR state = 'scheduled'
+        OR state = 'in_progress' OR state = 'confirmed' OR state = 'cancelled'
+        OR state = 'transferred' OR state = 'no_response' OR state = 'delivered'
+        OR state = 'interested' OR state = 'opted_out' OR state = 'not_interested'
+        OR state = 'completed' OR state = 'partial' OR state = 'connected' OR state = 'abandoned'
+        OR state = 'unreachable' OR state = 'invalid_number' OR state = 'blocked'
+        OR state = 'expired' OR state = 'failed'),
+    attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, last_result TEXT,
+    last_call_at INTEGER, dtmf TEXT, updated_at INTEGER NOT NULL, appointment_at INTEGER,
+    result_streak INTEGER NOT NULL DEFAULT 0, note TEXT)";
 
 /// The SQL of the domain operations (`queries.rs`) that differs on SQLite.
 pub(super) mod dialect {
@@ -202,26 +176,31 @@ impl SqliteStore {
         wait.await.unwrap_or(Err(sqlx::Error::PoolClosed.into()))
     }
 
-    /// Moves the uniqueness of `(campaign_id, phone)` from the inline constraint of migration
-    /// 0001 to the named index `contacts_phone`, once, the way SQLite documents a table
-    /// rebuild: foreign keys off (outside any transaction), the new table created from the
-    /// current definition minus that clause (and with a cheaper form of the state check), rows copied, the old table dropped, the new one
-    /// renamed, its indexes and triggers recreated, foreign keys checked before the commit.
-    async fn unique_phone_as_index(&self) -> Result<()> {
-        let inline: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' AND sql IS NULL)",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        if !inline {
-            return Ok(());
+    /// Builds `contacts` again as [`CONTACTS_AT_0005`] says, the way SQLite documents it:
+    /// foreign keys off (outside any transaction, hence not in a migration), the new table, the
+    /// rows copied with their ids (every reference to them holds), the old table dropped, the
+    /// new one renamed, its indexes created. Between migrations 0005 and 0006 (see `migrate`).
+    async fn rebuild_contacts(writer: &SqlitePool) -> Result<()> {
+        let mut conn = writer.acquire().await?;
+        let steps = [
+            "PRAGMA foreign_keys = OFF",
+            "BEGIN IMMEDIATE",
+            CONTACTS_AT_0005,
+            "INSERT INTO contacts_rebuild SELECT * FROM contacts",
+            "DROP TABLE contacts",
+            "ALTER TABLE contacts_rebuild RENAME TO contacts",
+            "CREATE INDEX contacts_due ON contacts (campaign_id, state, next_at)",
+            CREATE_PHONE_INDEX,
+            "COMMIT",
+        ];
+        let mut result = Ok(());
+        for sql in steps {
+            result = sqlx::query(sql).execute(&mut *conn).await.map(drop);
+            if result.is_err() {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                break;
+            }
         }
-        let w = self.writer().await;
-        let mut conn = w.acquire().await?;
-        sqlx::query("PRAGMA foreign_keys = OFF")
-            .execute(&mut *conn)
-            .await?;
-        let result = Self::rebuild_contacts(&mut conn).await;
         let restored = sqlx::query("PRAGMA foreign_keys = ON")
             .execute(&mut *conn)
             .await;
@@ -233,64 +212,6 @@ impl SqliteStore {
         restored?;
         tracing::info!("contacts: the phone uniqueness is now the index contacts_phone");
         Ok(())
-    }
-
-    async fn rebuild_contacts(conn: &mut sqlx::SqliteConnection) -> Result<()> {
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let result = async {
-            let table: String = sqlx::query_scalar(
-                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'contacts'",
-            )
-            .fetch_one(&mut *conn)
-            .await?;
-            let indexes: Vec<String> = sqlx::query_scalar(
-                "SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND tbl_name = 'contacts' AND sql IS NOT NULL ORDER BY type",
-            )
-            .fetch_all(&mut *conn)
-            .await?;
-            let new_table = without_unique_phone(&table).ok_or_else(|| {
-                StoreError::Corrupt(
-                    "the contacts table has no UNIQUE (campaign_id, phone) clause to move".into(),
-                )
-            })?;
-            sqlx::query("DROP TABLE IF EXISTS contacts_rebuild")
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query(&new_table).execute(&mut *conn).await?;
-            sqlx::query("INSERT INTO contacts_rebuild SELECT * FROM contacts")
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("DROP TABLE contacts").execute(&mut *conn).await?;
-            // The views of migration 0008 name `contacts`: a modern RENAME re-checks them while
-            // no table has that name and fails; the legacy one renames only the table, after
-            // which the views find it again. (On an error the connection is discarded.)
-            sqlx::query("PRAGMA legacy_alter_table = ON")
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("ALTER TABLE contacts_rebuild RENAME TO contacts")
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("PRAGMA legacy_alter_table = OFF")
-                .execute(&mut *conn)
-                .await?;
-            for sql in indexes {
-                sqlx::query(&sql).execute(&mut *conn).await?;
-            }
-            sqlx::query(CREATE_PHONE_INDEX).execute(&mut *conn).await?;
-            let broken: Option<String> = sqlx::query_scalar("SELECT \"table\" FROM pragma_foreign_key_check")
-                .fetch_optional(&mut *conn)
-                .await?;
-            if let Some(t) = broken {
-                return Err(StoreError::Corrupt(format!(
-                    "rebuilding contacts would break a foreign key of {t}"
-                )));
-            }
-            Ok(())
-        }
-        .await;
-        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        sqlx::query(end).execute(&mut *conn).await?;
-        result
     }
 
     /// Takes the import lock for `file_id`'s import (see `file_lock`), waiting while another
@@ -342,7 +263,7 @@ impl SqliteStore {
     }
 
     /// Whether this process imports `file_id` (it took the import lock for it).
-    fn imports(&self, file_id: i64) -> bool {
+    pub(super) fn imports(&self, file_id: i64) -> bool {
         self.imports.lock().is_ok_and(|m| m.contains_key(&file_id))
     }
 
@@ -389,8 +310,36 @@ impl SqliteStore {
 impl SqliteStore {
     /// Applies the migrations (under the migration lock), then the housekeeping they cannot do.
     async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&*self.writer().await).await?;
-        self.unique_phone_as_index().await?;
+        let w = self.writer().await;
+        // A database from before 0005 (its contacts with the inline phone uniqueness) is
+        // migrated up to 0005, its contacts built again, then migrated on.
+        let up_to_0005 = sqlx::migrate::Migrator {
+            migrations: MIGRATOR
+                .iter()
+                .filter(|m| m.version <= 5)
+                .cloned()
+                .collect(),
+            ignore_missing: true,
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        up_to_0005.run(&*w).await?;
+        let (inline, version): (bool, i64) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts' AND sql IS NULL),
+                    (SELECT MAX(version) FROM _sqlx_migrations)",
+        )
+        .fetch_one(&*w)
+        .await?;
+        match (inline, version) {
+            (true, 5) => Self::rebuild_contacts(&w).await?,
+            (true, _) => {
+                return Err(StoreError::Corrupt(
+                    "the contacts table still has the phone uniqueness of migration 0001 past migration 0005 (its rebuild was cut short); pregonero 0.5.0 finishes it: run it once on this database".into(),
+                ))
+            }
+            _ => {}
+        }
+        MIGRATOR.run(&*w).await?;
+        drop(w);
         // A bulk import killed midway leaves the phone index dropped: it comes back unless a
         // live import holds the import lock (it builds the index again itself when it ends).
         if let Some(_free) = self.import_lock(false).await? {
@@ -399,61 +348,6 @@ impl SqliteStore {
                 .await?;
         }
         Ok(())
-    }
-
-    pub(super) async fn insert_contacts(
-        &self,
-        campaign: &str,
-        file_id: i64,
-        contacts: &[ContactRecord],
-        now: i64,
-    ) -> Result<u64> {
-        if !self.imports(file_id) {
-            return Err(StoreError::NoImport(file_id));
-        }
-        let w = self.writer().await;
-        let mut tx = w.begin().await?;
-        let mut inserted = 0;
-        // Multi-row inserts, well under SQLite's 32,766 bound parameters per statement. On the
-        // bulk path there is no phone index: the reader's own duplicate check (and an empty
-        // campaign) keeps the numbers unique, and the index rebuilt at the end proves it.
-        for chunk in contacts.chunks(INSERT_CHUNK) {
-            let mut sql = String::from(
-                "INSERT INTO contacts (campaign_id, file_id, phone, name, vars, timezone, appointment_at, state, next_at, updated_at) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                sql.push_str(if i == 0 {
-                    "(?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
-                } else {
-                    ", (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
-                });
-            }
-            sql.push_str(" ON CONFLICT DO NOTHING");
-            // Only the full-size statement is worth keeping prepared: the last chunk of each
-            // batch has its own length, and a cache of those (a big program each) grew the
-            // import's memory by tens of megabytes.
-            let mut q = sqlx::query(&sql).persistent(chunk.len() == INSERT_CHUNK);
-            for c in chunk {
-                q = q
-                    .bind(campaign)
-                    .bind(file_id)
-                    .bind(&c.phone)
-                    .bind(&c.name)
-                    .bind(&c.vars)
-                    .bind(&c.timezone)
-                    .bind(c.appointment_at)
-                    .bind(now)
-                    .bind(now);
-            }
-            inserted += q.execute(&mut *tx).await?.rows_affected();
-        }
-        sqlx::query(sql::ADD_IMPORTED)
-            .bind(inserted as i64)
-            .bind(file_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(inserted)
     }
 
     pub(super) async fn finish_import(

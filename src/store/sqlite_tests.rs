@@ -1,18 +1,5 @@
-//! SQLite-only tests: the contacts table rebuild, the group commit and the direct writer.
+//! SQLite-only tests: the group commit and the direct writer.
 use super::*;
-
-#[test]
-fn the_rebuilt_table_keeps_every_column_and_state_but_not_the_inline_unique() {
-    let sql = "CREATE TABLE contacts (\n    id INTEGER PRIMARY KEY,\n    phone TEXT NOT NULL,\n    state TEXT NOT NULL CHECK (state IN (\n        'pending', 'failed')),\n    note TEXT,\n    UNIQUE (campaign_id, phone)\n)";
-    assert_eq!(
-        without_unique_phone(sql).as_deref(),
-        Some("CREATE TABLE contacts_rebuild ( id INTEGER PRIMARY KEY, phone TEXT NOT NULL, state TEXT NOT NULL CHECK (state = 'pending' OR state = 'failed'), note TEXT )")
-    );
-    assert_eq!(
-        without_unique_phone("CREATE TABLE contacts (id INTEGER)"),
-        None
-    );
-}
 
 /// A store on `url` with campaign `c1` of three contacts, all claimed: their attempt ids.
 async fn store_with_claims(url: &str) -> (Store, SqliteStore, Vec<i64>) {

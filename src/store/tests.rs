@@ -975,68 +975,48 @@ async fn report_queries_see_contacts_attempts_events_and_opt_outs(db: &TestDb) {
     assert!(store.opt_outs("other").await.unwrap().is_empty());
 }
 
-/// A database from before migration 0005 (inline `UNIQUE (campaign_id, phone)`), with contacts,
-/// an attempt pointing at one of them and the outbox trigger: the one-time table rebuild keeps
-/// every row, id and reference, and the trigger.
+/// A database from before migration 0005 (the inline `UNIQUE (campaign_id, phone)` of 0001),
+/// with contacts and an attempt pointing at one of them: migrated, its contacts are built again
+/// between 0005 and 0006, every row, id and reference kept, and the later migrations (the
+/// outbox trigger, the views) find the table as they expect.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_contacts_rebuild_keeps_rows_references_and_triggers_sqlite() {
+    use std::str::FromStr;
     let db = TestDb::sqlite();
-    let store = store_with(&db, 3).await;
-    let claims = store.claim_due("c1", T0, 1, &launch_all).await.unwrap();
-    let Store::Sqlite(s) = &store else {
-        unreachable!()
-    };
-    // Back to the old layout: the same table with the inline constraint.
-    let sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'contacts'")
-        .fetch_one(s.pool())
-        .await
-        .unwrap();
-    let old = sql.replacen("CREATE TABLE \"contacts\"", "CREATE TABLE contacts_old", 1);
-    let old = old.replacen("CREATE TABLE contacts ", "CREATE TABLE contacts_old ", 1);
-    let old = format!(
-        "{}, UNIQUE (campaign_id, phone))",
-        old.trim_end().trim_end_matches(')')
-    );
-    let mut conn = s.pool().acquire().await.unwrap();
+    let mut before = sqlx::migrate!("./migrations/sqlite");
+    let up_to_0004: Vec<_> = before.iter().filter(|m| m.version <= 4).cloned().collect();
+    before.migrations = up_to_0004.into();
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)
+        .unwrap()
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    before.run(&pool).await.unwrap();
     for q in [
-        "PRAGMA foreign_keys = OFF",
-        // The views of migration 0008 name `contacts`: rename without re-checking them.
-        "PRAGMA legacy_alter_table = ON",
-        &old,
-        "INSERT INTO contacts_old SELECT * FROM contacts",
-        "DROP TABLE contacts",
-        "ALTER TABLE contacts_old RENAME TO contacts",
-        "PRAGMA legacy_alter_table = OFF",
-        "CREATE INDEX contacts_due ON contacts (campaign_id, state, next_at)",
-        "CREATE TRIGGER contacts_touch AFTER UPDATE OF state ON contacts BEGIN SELECT 1; END",
-        "PRAGMA foreign_keys = ON",
+        "INSERT INTO campaigns (id, kind, created_at, updated_at) VALUES ('c1', 'aviso', 1, 1)",
+        "INSERT INTO contacts (campaign_id, phone, next_at, updated_at) VALUES
+             ('c1', '+34600000000', 1, 1), ('c1', '+34600000001', 1, 1), ('c1', '+34600000002', 1, 1)",
+        "INSERT INTO attempts (contact_id, campaign_id, number, status, created_at)
+             VALUES (2, 'c1', 1, 'launching', 1)",
     ] {
-        sqlx::query(q).execute(&mut *conn).await.unwrap();
+        sqlx::query(q).execute(&pool).await.unwrap();
     }
-    drop(conn);
-    let autoindex = |store: &Store| {
-        let Store::Sqlite(s) = store else {
-            unreachable!()
-        };
-        let pool = s.pool().clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'contacts' AND sql IS NULL",
-            )
+    let inline = "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'contacts' AND sql IS NULL";
+    let count = |pool: sqlx::SqlitePool| async move {
+        sqlx::query_scalar::<_, i64>(inline)
             .fetch_one(&pool)
             .await
             .unwrap()
-        }
     };
-    assert_eq!(autoindex(&store).await, 1, "the old layout is in place");
-    store.close().await;
+    assert_eq!(count(pool.clone()).await, 1, "the old layout is in place");
+    pool.close().await;
 
-    let store = Store::connect(&db.url).await.expect("reconnect");
-    assert_eq!(autoindex(&store).await, 0);
-    assert!(has_phone_index(&store).await);
+    let store = Store::connect(&db.url).await.expect("migrate");
     let Store::Sqlite(s) = &store else {
         unreachable!()
     };
+    assert_eq!(count(s.pool().clone()).await, 0);
+    assert!(has_phone_index(&store).await);
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE tbl_name = 'contacts' AND sql IS NOT NULL ORDER BY name",
     )
@@ -1048,17 +1028,27 @@ async fn the_contacts_rebuild_keeps_rows_references_and_triggers_sqlite() {
         [
             "contacts",
             "contacts_due",
-            "contacts_phone",
-            "contacts_touch"
+            "contacts_notify_final_state",
+            "contacts_phone"
         ]
     );
     assert_eq!(store.stats("c1").await.unwrap().contacts, 3);
-    let info = store
-        .attempt_info(claims[0].attempt_id)
+    let info = store.attempt_info(1).await.unwrap().unwrap();
+    assert_eq!((info.contact_id, info.phone.as_str()), (2, "+34600000001"));
+    // The state check holds, and the trigger writes the outbox row of a final state.
+    let bad = sqlx::query("UPDATE contacts SET state = 'bogus' WHERE id = 1")
+        .execute(&*s.writer().await)
+        .await;
+    assert!(bad.is_err(), "{bad:?}");
+    store
+        .set_notify_target("c1", Some("http://127.0.0.1:9/x"), T0)
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(info.contact_id, claims[0].contact_id);
+    sqlx::query("UPDATE contacts SET state = 'confirmed', updated_at = 2 WHERE id = 1")
+        .execute(&*s.writer().await)
+        .await
+        .unwrap();
+    assert_eq!(store.event_outbox("c1").await.unwrap().len(), 1);
     // Still one contact per number.
     let again = store
         .import_contacts("c1", &file("again"), &[contact("+34600000000")], T0)
