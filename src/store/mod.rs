@@ -291,6 +291,7 @@ pub fn launch_all(_: &Candidate) -> Gate {
 }
 
 /// What closing an attempt reads of its contact (`sql::CONTACT_TO_MOVE`).
+#[derive(sqlx::FromRow)]
 pub(crate) struct ContactToMove {
     pub attempts: i64,
     pub last_result: Option<String>,

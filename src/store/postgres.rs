@@ -562,16 +562,10 @@ pub(super) async fn close_attempt(
     let contact_id: i64 = row.get("contact_id");
     let outcome: Option<String> = row.get("outcome");
     let dtmf: Option<String> = row.get("dtmf");
-    let c = sqlx::query(sql::CONTACT_TO_MOVE)
+    let contact: ContactToMove = sqlx::query_as(sql::CONTACT_TO_MOVE)
         .bind(contact_id)
         .fetch_one(&mut *tx)
         .await?;
-    let contact = ContactToMove {
-        attempts: c.get("attempts"),
-        last_result: c.get("last_result"),
-        result_streak: c.get("result_streak"),
-        appointment_at: c.get("appointment_at"),
-    };
     let (next, streak) = next_state_for(&job.policy, &contact, close, outcome.as_deref());
     sqlx::query(sql::MOVE_CONTACT)
         .bind(next.state.as_str())

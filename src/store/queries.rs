@@ -1,7 +1,8 @@
 //! The store's domain operations, written once for both backends. Each body runs against the
 //! backend's own pool (see `with_reader!` / `with_writer!`), so its SQL is one text with `$N`
 //! placeholders and its rows are mapped once. What the dialect or the locking makes different
-//! is handed to `sqlite.rs` / `postgres.rs` (`dispatch!`) or read from their `dialect` module.
+//! is an arm per backend that calls into `sqlite.rs` / `postgres.rs`, or SQL read from their
+//! `dialect` module.
 
 use sqlx::Row;
 
@@ -16,16 +17,6 @@ use super::*;
 /// the secondary indexes and foreign keys of `contacts` dropped and rebuilt. Either rebuild
 /// covers every campaign's contacts, hence the size of the table in the condition.
 pub(super) const BULK_MIN_ROWS: u64 = 50_000;
-
-/// Hands an operation to the backend's own implementation.
-macro_rules! dispatch {
-    ($store:expr, $s:ident => $call:expr) => {
-        match $store {
-            Store::Sqlite($s) => $call.await,
-            Store::Postgres($s) => $call.await,
-        }
-    };
-}
 
 /// Concurrency caps a claim checks against every daemon's calls in progress
 /// ([`Store::claim_due_capped`]).
@@ -256,13 +247,19 @@ impl Store {
     /// counts the rows offered but not inserted; the stored record is returned (its
     /// `imported` covers every run of a resumed file).
     pub async fn finish_import(&self, file_id: i64, file: &FileImport) -> Result<FileRecord> {
-        dispatch!(self, s => s.finish_import(file_id, file))
+        match self {
+            Store::Sqlite(s) => s.finish_import(file_id, file).await,
+            Store::Postgres(s) => s.finish_import(file_id, file).await,
+        }
     }
 
     /// An import stopped by an error: releases what `begin_import` took (the file stays
     /// incomplete, to be resumed).
     pub async fn abort_import(&self, file_id: i64) -> Result<()> {
-        dispatch!(self, s => s.abort_import(file_id))
+        match self {
+            Store::Sqlite(s) => s.abort_import(file_id).await,
+            Store::Postgres(s) => s.abort_import(file_id).await,
+        }
     }
 
     /// Atomically claims up to `limit` due contacts of a campaign and writes their attempts.
