@@ -163,17 +163,19 @@ impl Store {
         );
         with_writer!(self, |db| {
             let mut tx = db.begin().await?;
-            let row = sqlx::query(
-                "UPDATE inbound_calls SET ended_at = $1,
+            let row = bind!(
+                sqlx::query(
+                    "UPDATE inbound_calls SET ended_at = $1,
                      duration_seconds = COALESCE(duration_seconds, $2),
                      talk_seconds = COALESCE(talk_seconds, $3)
                  WHERE id = $4 AND ended_at IS NULL
                  RETURNING campaign_id, contact_id, outcome, received_at, provider_call_id",
+                ),
+                now,
+                end.duration_seconds,
+                end.talk_seconds,
+                end.id
             )
-            .bind(now)
-            .bind(end.duration_seconds)
-            .bind(end.talk_seconds)
-            .bind(end.id)
             .fetch_optional(&mut *tx)
             .await?;
             let mut out = Finished::default();
@@ -192,12 +194,14 @@ impl Store {
                 return Ok(out);
             };
             if outcome.as_deref().is_some_and(|o| TAKEN.contains(&o)) {
-                sqlx::query(
-                    "UPDATE callbacks SET done_at = $1, done_by = 'inbound'
+                bind!(
+                    sqlx::query(
+                        "UPDATE callbacks SET done_at = $1, done_by = 'inbound'
                      WHERE contact_id = $2 AND done_at IS NULL",
+                    ),
+                    now,
+                    contact
                 )
-                .bind(now)
-                .bind(contact)
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
@@ -208,19 +212,21 @@ impl Store {
                 return Ok(out);
             };
             if let Some(at) = task.call_back_at {
-                out.rearmed = sqlx::query(&rearm_sql)
-                    .bind(at)
-                    .bind(task.agent.as_deref())
-                    .bind("callback: called us and nobody took the call")
-                    .bind(now)
-                    .bind(contact)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
+                out.rearmed = bind!(
+                    sqlx::query(&rearm_sql),
+                    at,
+                    task.agent.as_deref(),
+                    "callback: called us and nobody took the call",
+                    now,
+                    contact
+                )
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
                     > 0;
             }
             let call_back_at = task.call_back_at.filter(|_| out.rearmed);
-            let made = sqlx::query(
+            let made = bind!(sqlx::query(
                 "INSERT INTO callbacks (inbound_id, campaign_id, contact_id, agent, team, calls,
                      called_at, last_call_at, created_at, call_back_at)
                  VALUES ($1, $2, $3, $4, $5, 1, $6, $6, $7, $8)
@@ -228,15 +234,10 @@ impl Store {
                      calls = callbacks.calls + 1, last_call_at = excluded.last_call_at,
                      call_back_at = COALESCE(excluded.call_back_at, callbacks.call_back_at)
                  RETURNING id, calls",
+            ),
+                end.id, &campaign, contact, task.agent.as_deref(), task.team.as_deref(),
+                received_at, now, call_back_at
             )
-            .bind(end.id)
-            .bind(&campaign)
-            .bind(contact)
-            .bind(task.agent.as_deref())
-            .bind(task.team.as_deref())
-            .bind(received_at)
-            .bind(now)
-            .bind(call_back_at)
             .fetch_one(&mut *tx)
             .await?;
             let id: i64 = made.get(0);
@@ -248,15 +249,11 @@ impl Store {
                     "callback": id, "call_id": call_id, "agent": task.agent, "team": task.team,
                     "called_at": received_at, "call_back_at": call_back_at,
                 });
-                sqlx::query(
+                bind!(sqlx::query(
                     "INSERT INTO notify_outbox (campaign_id, contact_id, state, url, created_at, next_try_at, event, format, data)
                      SELECT $1, $2, '', t.url, $3, $3, 'callback.created', 'event', $4 FROM event_targets t
                      WHERE t.campaign_id = $1 AND t.stopped_at IS NULL AND t.types LIKE '%,callback.created,%'",
-                )
-                .bind(&campaign)
-                .bind(contact)
-                .bind(now)
-                .bind(data.to_string())
+                ), &campaign, contact, now, data.to_string())
                 .execute(&mut *tx)
                 .await?;
             }
@@ -267,12 +264,14 @@ impl Store {
 
     /// Inbound calls begun before `before` that never ended (their end request was lost).
     pub async fn unended_inbound(&self, before: i64, limit: i64) -> Result<Vec<i64>> {
-        with_reader!(self, |db| Ok(sqlx::query_scalar(
-            "SELECT id FROM inbound_calls WHERE ended_at IS NULL AND received_at < $1
+        with_reader!(self, |db| Ok(bind!(
+            sqlx::query_scalar(
+                "SELECT id FROM inbound_calls WHERE ended_at IS NULL AND received_at < $1
              ORDER BY received_at, id LIMIT $2",
+            ),
+            before,
+            limit
         )
-        .bind(before)
-        .bind(limit)
         .fetch_all(db)
         .await?))
     }

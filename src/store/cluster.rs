@@ -14,16 +14,12 @@ impl Store {
     /// True when `holder` holds it now: it was free, expired, or already this holder's.
     pub async fn hold_duty(&self, duty: &str, holder: &str, now: i64, ttl_ms: i64) -> Result<bool> {
         let held = with_writer!(self, |db| {
-            sqlx::query(
+            bind!(sqlx::query(
             "INSERT INTO duty_leases (duty, holder, expires_at) VALUES ($1, $2, $3)
              ON CONFLICT (duty) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
              WHERE duty_leases.holder = excluded.holder OR duty_leases.expires_at < $4
              RETURNING holder",
-        )
-        .bind(duty)
-        .bind(holder)
-        .bind(now.saturating_add(ttl_ms))
-        .bind(now)
+        ), duty, holder, now.saturating_add(ttl_ms), now)
         .fetch_optional(db)
         .await?
         .is_some()
@@ -79,23 +75,27 @@ impl Store {
             let mut at = now_us;
             for (scope, _) in scopes {
                 // Creates the scope's row, or locks it (PostgreSQL) by touching it.
-                let next: i64 = sqlx::query_scalar(&format!(
-                    "INSERT INTO launch_slots (scope, next_at) VALUES ($1, $2)
+                let next: i64 = bind!(
+                    sqlx::query_scalar(&format!(
+                        "INSERT INTO launch_slots (scope, next_at) VALUES ($1, $2)
                      ON CONFLICT (scope) DO UPDATE SET next_at = {LATER}
                      RETURNING next_at"
-                ))
-                .bind(scope)
-                .bind(now_us)
+                    )),
+                    scope,
+                    now_us
+                )
                 .fetch_one(&mut *tx)
                 .await?;
                 at = at.max(next);
             }
             for (scope, interval) in scopes {
-                sqlx::query("UPDATE launch_slots SET next_at = $2 WHERE scope = $1")
-                    .bind(scope)
-                    .bind(at.saturating_add(*interval))
-                    .execute(&mut *tx)
-                    .await?;
+                bind!(
+                    sqlx::query("UPDATE launch_slots SET next_at = $2 WHERE scope = $1"),
+                    scope,
+                    at.saturating_add(*interval)
+                )
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
             Ok(at)

@@ -81,12 +81,14 @@ macro_rules! end_wrapups {
         .fetch_all(&mut *$tx)
         .await?;
         for n in &names {
-            sqlx::query(
-                "UPDATE agent_calls SET wrapup_ended_at = $1
+            bind!(
+                sqlx::query(
+                    "UPDATE agent_calls SET wrapup_ended_at = $1
                  WHERE agent = $2 AND ended_at IS NOT NULL AND wrapup_ended_at IS NULL",
+                ),
+                $now,
+                n
             )
-            .bind($now)
-            .bind(n)
             .execute(&mut *$tx)
             .await?;
         }
@@ -178,26 +180,30 @@ impl Store {
         let reason = if state == "paused" { reason } else { None };
         let changed = with_writer!(self, |db| {
             let mut tx = db.begin().await?;
-            let n = sqlx::query(
-                "UPDATE agents SET state = $1, reason = $2,
+            let n = bind!(
+                sqlx::query(
+                    "UPDATE agents SET state = $1, reason = $2,
                      state_since = CASE WHEN state = $1 THEN state_since ELSE $3 END,
                      attempt_id = NULL, wrapup_until = NULL, last_seen = $3
                  WHERE name = $4 AND state <> 'on_call'",
+                ),
+                state,
+                reason,
+                now,
+                name
             )
-            .bind(state)
-            .bind(reason)
-            .bind(now)
-            .bind(name)
             .execute(&mut *tx)
             .await?
             .rows_affected();
             // A wrap-up ended early is over now.
-            sqlx::query(
-                "UPDATE agent_calls SET wrapup_ended_at = $1
+            bind!(
+                sqlx::query(
+                    "UPDATE agent_calls SET wrapup_ended_at = $1
                  WHERE agent = $2 AND ended_at IS NOT NULL AND wrapup_ended_at IS NULL",
+                ),
+                now,
+                name
             )
-            .bind(now)
-            .bind(name)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -236,53 +242,50 @@ impl Store {
         // the choice and the update; the update then changes nothing and the next ready agent
         // is tried. On SQLite the writer lock makes the first round final.
         for _ in 0..64 {
-            let taken: Option<Agent> = with_writer!(self, |db| {
-                let mut tx = db.begin().await?;
-                end_wrapups!(tx, now);
-                let chosen: Option<String> = sqlx::query_scalar(
-                    "SELECT name FROM agents a
+            let taken: Option<Agent> =
+                with_writer!(self, |db| {
+                    let mut tx = db.begin().await?;
+                    end_wrapups!(tx, now);
+                    let chosen: Option<String> = bind!(
+                        sqlx::query_scalar(
+                            "SELECT name FROM agents a
                      WHERE team = $1 AND state = 'ready'
                        AND NOT EXISTS (SELECT 1 FROM agent_calls c
                                        WHERE c.attempt_id = $2 AND c.agent = a.name)
                      ORDER BY CASE WHEN name = $3 THEN 0 ELSE 1 END, state_since, name
                      LIMIT 1",
-                )
-                .bind(team)
-                .bind(attempt_id)
-                .bind(preferred.unwrap_or(""))
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(chosen) = chosen else {
-                    tx.commit().await?;
-                    return Ok(None);
-                };
-                let sql = format!(
-                    "UPDATE agents SET state = 'on_call', reason = NULL, attempt_id = $1,
+                        ),
+                        team,
+                        attempt_id,
+                        preferred.unwrap_or("")
+                    )
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(chosen) = chosen else {
+                        tx.commit().await?;
+                        return Ok(None);
+                    };
+                    let sql = format!(
+                        "UPDATE agents SET state = 'on_call', reason = NULL, attempt_id = $1,
                          state_since = $2, wrapup_until = NULL
                      WHERE name = $3 AND state = 'ready'
                      RETURNING {AGENT_COLUMNS}"
-                );
-                let agent: Option<Agent> = sqlx::query_as(&sql)
-                    .bind(attempt_id)
-                    .bind(now)
-                    .bind(&chosen)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if let Some(a) = &agent {
-                    sqlx::query(
+                    );
+                    let agent: Option<Agent> =
+                        bind!(sqlx::query_as(&sql), attempt_id, now, &chosen)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if let Some(a) = &agent {
+                        bind!(sqlx::query(
                         "INSERT INTO agent_calls (attempt_id, agent, campaign_id, assigned_at)
                          VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(attempt_id)
-                    .bind(&a.name)
-                    .bind(campaign)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                agent
-            });
+                    ), attempt_id, &a.name, campaign, now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    agent
+                });
             if taken.is_some() {
                 return Ok(taken);
             }
@@ -316,22 +319,22 @@ impl Store {
         with_writer!(self, |db| {
             let mut tx = db.begin().await?;
             let name: Option<String> = if answered {
-                sqlx::query_scalar(
-                    "UPDATE agents SET state_since = $1
+                bind!(
+                    sqlx::query_scalar(
+                        "UPDATE agents SET state_since = $1
                      WHERE attempt_id = $2 AND state = 'on_call' RETURNING name",
+                    ),
+                    now,
+                    attempt_id
                 )
-                .bind(now)
-                .bind(attempt_id)
                 .fetch_optional(&mut *tx)
                 .await?
             } else {
-                sqlx::query_scalar(
+                bind!(sqlx::query_scalar(
                     "UPDATE agents SET state = 'paused', reason = 'no answer', attempt_id = NULL,
                          state_since = $1
                      WHERE attempt_id = $2 AND state = 'on_call' RETURNING name",
-                )
-                .bind(now)
-                .bind(attempt_id)
+                ), now, attempt_id)
                 .fetch_optional(&mut *tx)
                 .await?
             };
@@ -343,10 +346,7 @@ impl Store {
                     "UPDATE agent_calls SET ended_at = $1, wrapup_ended_at = $1, result = 'no answer'
                      WHERE attempt_id = $2 AND agent = $3 AND result IS NULL"
                 };
-                sqlx::query(sql)
-                    .bind(now)
-                    .bind(attempt_id)
-                    .bind(n)
+                bind!(sqlx::query(sql), now, attempt_id, n)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -365,24 +365,28 @@ impl Store {
     ) -> Result<Option<String>> {
         with_writer!(self, |db| {
             let mut tx = db.begin().await?;
-            let name: Option<String> = sqlx::query_scalar(
-                "UPDATE agents SET state = 'wrapup', state_since = $1, wrapup_until = $2
+            let name: Option<String> = bind!(
+                sqlx::query_scalar(
+                    "UPDATE agents SET state = 'wrapup', state_since = $1, wrapup_until = $2
                  WHERE attempt_id = $3 AND state = 'on_call' RETURNING name",
+                ),
+                now,
+                now + wrapup_ms.max(0),
+                attempt_id
             )
-            .bind(now)
-            .bind(now + wrapup_ms.max(0))
-            .bind(attempt_id)
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(n) = &name {
-                sqlx::query(
-                    "UPDATE agent_calls SET ended_at = $1,
+                bind!(
+                    sqlx::query(
+                        "UPDATE agent_calls SET ended_at = $1,
                          result = COALESCE(result, 'not answered')
                      WHERE attempt_id = $2 AND agent = $3 AND ended_at IS NULL",
+                    ),
+                    now,
+                    attempt_id,
+                    n
                 )
-                .bind(now)
-                .bind(attempt_id)
-                .bind(n)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -420,13 +424,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             changed.extend(end_wrapups!(tx, now));
-            let stale: Vec<String> = sqlx::query_scalar(
+            let stale: Vec<String> = bind!(sqlx::query_scalar(
                 "UPDATE agents SET state = 'logged_out', reason = 'page closed', state_since = $1
                  WHERE state IN ('ready', 'paused') AND COALESCE(last_seen, 0) < $2
                  RETURNING name",
-            )
-            .bind(now)
-            .bind(stale_before)
+            ), now, stale_before)
             .fetch_all(&mut *tx)
             .await?;
             changed.extend(stale);
@@ -440,17 +442,19 @@ impl Store {
     /// Agents of `team` ready now, and those whose wrap-up ends by `within` (pacing).
     pub async fn desk_presence(&self, team: &str, now: i64, within: i64) -> Result<(u32, u32)> {
         with_reader!(self, |db| {
-            let row = sqlx::query(
-                "SELECT
+            let row = bind!(
+                sqlx::query(
+                    "SELECT
                      COALESCE(SUM(CASE WHEN state = 'ready'
                           OR (state = 'wrapup' AND wrapup_until <= $2) THEN 1 ELSE 0 END), 0),
                      COALESCE(SUM(CASE WHEN state = 'wrapup' AND wrapup_until > $2
                           AND wrapup_until <= $3 THEN 1 ELSE 0 END), 0)
                  FROM agents WHERE team = $1",
+                ),
+                team,
+                now,
+                now + within.max(0)
             )
-            .bind(team)
-            .bind(now)
-            .bind(now + within.max(0))
             .fetch_one(db)
             .await?;
             let ready: i64 = row.get(0);
@@ -474,13 +478,15 @@ impl Store {
     ) -> Result<DispositionResult> {
         with_writer!(self, |db| {
             let mut tx = db.begin().await?;
-            let row = sqlx::query(
-                "SELECT c.campaign_id, t.contact_id FROM agent_calls c
+            let row = bind!(
+                sqlx::query(
+                    "SELECT c.campaign_id, t.contact_id FROM agent_calls c
                  JOIN attempts t ON t.id = c.attempt_id
                  WHERE c.attempt_id = $1 AND c.agent = $2 AND c.answered_at IS NOT NULL",
+                ),
+                attempt_id,
+                agent
             )
-            .bind(attempt_id)
-            .bind(agent)
             .fetch_optional(&mut *tx)
             .await?;
             let Some(row) = row else {
@@ -488,57 +494,48 @@ impl Store {
             };
             let campaign: String = row.get(0);
             let contact: i64 = row.get(1);
-            sqlx::query(
+            bind!(sqlx::query(
                 "INSERT INTO dispositions (attempt_id, agent, campaign_id, contact_id, disposition,
                      note, callback_at, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (attempt_id, agent) DO UPDATE SET disposition = excluded.disposition,
                      note = excluded.note, callback_at = excluded.callback_at,
                      created_at = excluded.created_at",
-            )
-            .bind(attempt_id)
-            .bind(agent)
-            .bind(&campaign)
-            .bind(contact)
-            .bind(disposition)
-            .bind(note)
-            .bind(callback_at)
-            .bind(now)
+            ), attempt_id, agent, &campaign, contact, disposition, note, callback_at, now)
             .execute(&mut *tx)
             .await?;
             if let Some(at) = callback_at {
                 // A new attempt at that time; the claim's gate keeps it inside the window.
-                sqlx::query(
+                bind!(sqlx::query(
                     "UPDATE contacts SET state = 'scheduled', next_at = $1, callback_agent = $2,
                          note = $3, updated_at = $4
                      WHERE id = $5",
-                )
-                .bind(at.max(now))
-                .bind(agent)
-                .bind(format!("callback for {agent}"))
-                .bind(now)
-                .bind(contact)
+                ), at.max(now), agent, format!("callback for {agent}"), now, contact)
                 .execute(&mut *tx)
                 .await?;
             }
-            sqlx::query(
-                "UPDATE agents SET state = 'ready', state_since = $1, attempt_id = NULL,
+            bind!(
+                sqlx::query(
+                    "UPDATE agents SET state = 'ready', state_since = $1, attempt_id = NULL,
                      wrapup_until = NULL
                  WHERE name = $2 AND state = 'wrapup' AND attempt_id = $3",
+                ),
+                now,
+                agent,
+                attempt_id
             )
-            .bind(now)
-            .bind(agent)
-            .bind(attempt_id)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "UPDATE agent_calls SET wrapup_ended_at = $1
+            bind!(
+                sqlx::query(
+                    "UPDATE agent_calls SET wrapup_ended_at = $1
                  WHERE attempt_id = $2 AND agent = $3 AND ended_at IS NOT NULL
                    AND wrapup_ended_at IS NULL",
+                ),
+                now,
+                attempt_id,
+                agent
             )
-            .bind(now)
-            .bind(attempt_id)
-            .bind(agent)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;

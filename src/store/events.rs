@@ -323,23 +323,16 @@ impl Store {
         with_writer!(self, |db| {
             let mut tx = db.begin().await?;
             for table in ["event_targets", "notify_targets"] {
-                sqlx::query(&format!(
+                bind!(sqlx::query(&format!(
                     "UPDATE {table} SET stopped_at = $1 WHERE campaign_id = $2 AND url = $3 AND stopped_at IS NULL"
-                ))
-                .bind(now)
-                .bind(campaign)
-                .bind(url)
+                )), now, campaign, url)
                 .execute(&mut *tx)
                 .await?;
             }
-            let n = sqlx::query(
+            let n = bind!(sqlx::query(
                 "UPDATE notify_outbox SET gave_up_at = $1, last_error = $2
                  WHERE campaign_id = $3 AND url = $4 AND delivered_at IS NULL AND gave_up_at IS NULL",
-            )
-            .bind(now)
-            .bind(reason)
-            .bind(campaign)
-            .bind(url)
+            ), now, reason, campaign, url)
             .execute(&mut *tx)
             .await?
             .rows_affected();

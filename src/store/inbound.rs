@@ -98,45 +98,32 @@ impl Store {
         };
         with_writer!(self, |db| {
             let mut tx = db.begin().await?;
-            let inserted: Option<i64> = sqlx::query_scalar(
+            let inserted: Option<i64> = bind!(sqlx::query_scalar(
                 "INSERT INTO inbound_calls (provider_call_id, caller, did, campaign_id, contact_id, route, received_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (provider_call_id) WHERE provider_call_id IS NOT NULL DO NOTHING
                  RETURNING id",
-            )
-            .bind(call_id)
-            .bind(caller)
-            .bind(did)
-            .bind(campaign)
-            .bind(contact)
-            .bind(route)
-            .bind(now)
+            ), call_id, caller, did, campaign, contact, route, now)
             .fetch_optional(&mut *tx)
             .await?;
             let id = match inserted {
                 Some(id) => {
                     if let (Some(campaign), Some(contact)) = (campaign, contact) {
                         // Not dialled while they are on the line with us.
-                        sqlx::query(
+                        bind!(sqlx::query(
                             "UPDATE contacts SET next_at = CASE WHEN next_at < $1 THEN $1 ELSE next_at END
                              WHERE id = $2 AND state IN ('pending', 'scheduled')",
-                        )
-                        .bind(hold_until)
-                        .bind(contact)
+                        ), hold_until, contact)
                         .execute(&mut *tx)
                         .await?;
                         let data = serde_json::json!({
                             "call_id": call_id, "caller": caller, "did": did, "route": route,
                         });
-                        sqlx::query(
+                        bind!(sqlx::query(
                             "INSERT INTO notify_outbox (campaign_id, contact_id, state, url, created_at, next_try_at, event, format, data)
                              SELECT $1, $2, '', t.url, $3, $3, 'inbound.received', 'event', $4 FROM event_targets t
                              WHERE t.campaign_id = $1 AND t.stopped_at IS NULL AND t.types LIKE '%,inbound.received,%'",
-                        )
-                        .bind(campaign)
-                        .bind(contact)
-                        .bind(now)
-                        .bind(data.to_string())
+                        ), campaign, contact, now, data.to_string())
                         .execute(&mut *tx)
                         .await?;
                     }
@@ -191,24 +178,23 @@ impl Store {
     ) -> Result<bool> {
         with_writer!(self, |db| {
             let mut tx = db.begin().await?;
-            let contact: Option<Option<i64>> = sqlx::query_scalar(
+            let contact: Option<Option<i64>> = bind!(sqlx::query_scalar(
                 "UPDATE inbound_calls SET route = COALESCE($1, route), outcome = COALESCE($2, outcome)
                  WHERE id = $3 RETURNING contact_id",
-            )
-            .bind(route)
-            .bind(outcome)
-            .bind(id)
+            ), route, outcome, id)
             .fetch_optional(&mut *tx)
             .await?;
             let mut settled = false;
             if let (Some(state), Some(Some(contact))) = (settle, contact) {
-                settled = sqlx::query(&format!(
-                    "UPDATE contacts SET state = $1, updated_at = $2
+                settled = bind!(
+                    sqlx::query(&format!(
+                        "UPDATE contacts SET state = $1, updated_at = $2
                      WHERE id = $3 AND state IN {SETTLEABLE}"
-                ))
-                .bind(state)
-                .bind(now)
-                .bind(contact)
+                    )),
+                    state,
+                    now,
+                    contact
+                )
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
@@ -230,13 +216,15 @@ impl Store {
             let mut tx = db.begin().await?;
             let mut n = 0;
             for (call_id, seconds) in lines {
-                n += sqlx::query(
-                    "UPDATE inbound_calls SET talk_seconds = $1,
+                n += bind!(
+                    sqlx::query(
+                        "UPDATE inbound_calls SET talk_seconds = $1,
                          duration_seconds = COALESCE(duration_seconds, $1)
                      WHERE provider_call_id = $2",
+                    ),
+                    *seconds,
+                    *call_id
                 )
-                .bind(*seconds)
-                .bind(*call_id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

@@ -101,20 +101,17 @@ impl Store {
             return Ok(false);
         };
         let note = if payload.len() > NOTIFY_LIMIT {
-            let id: i64 = sqlx::query_scalar(
+            let id: i64 =
+                bind!(sqlx::query_scalar(
                 "INSERT INTO live_messages (payload, created_at) VALUES ($1, $2) RETURNING id",
-            )
-            .bind(payload)
-            .bind(now)
-            .fetch_one(&s.pool)
-            .await?;
+            ), payload, now)
+                .fetch_one(&s.pool)
+                .await?;
             format!("@{id}")
         } else {
             payload.to_string()
         };
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(note)
+        bind!(sqlx::query("SELECT pg_notify($1, $2)"), CHANNEL, note)
             .execute(&s.pool)
             .await?;
         Ok(true)
@@ -162,14 +159,16 @@ impl Store {
         token_hash: &str,
         seen_since: i64,
     ) -> Result<Option<DeskSession>> {
-        Ok(with_reader!(self, |db| sqlx::query_as::<_, DeskSession>(
-            "SELECT s.agent, s.csrf, s.session_id FROM desk_sessions s
+        Ok(with_reader!(self, |db| bind!(
+            sqlx::query_as::<_, DeskSession>(
+                "SELECT s.agent, s.csrf, s.session_id FROM desk_sessions s
              JOIN agents a ON a.name = s.agent
              WHERE s.token_hash = $1
                AND (s.created_at >= $2 OR COALESCE(a.last_seen, 0) >= $2)"
+            ),
+            token_hash,
+            seen_since
         )
-        .bind(token_hash)
-        .bind(seen_since)
         .fetch_optional(db)
         .await?))
     }

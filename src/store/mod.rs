@@ -149,6 +149,14 @@ macro_rules! with_writer {
         }
     };
 }
+
+/// `$query` with `$arg`s bound in order (`sqlx::query(…)` then `.bind(a)`, `.bind(b)`…).
+macro_rules! bind {
+    ($query:expr $(, $arg:expr)* $(,)?) => {
+        $query $(.bind($arg))*
+    };
+}
+
 /// Every row of `$sql` (with its arguments bound in order) as records of `$ty`.
 macro_rules! fetch_all {
     ($store:expr, $ty:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
@@ -201,16 +209,14 @@ macro_rules! insert_batch {
             }
             inserted += q.execute(&mut *tx).await?.rows_affected();
         }
-        sqlx::query(sql::ADD_IMPORTED)
-            .bind(inserted as i64)
-            .bind($file_id)
+        bind!(sqlx::query(sql::ADD_IMPORTED), inserted as i64, $file_id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         inserted
     }};
 }
-pub(crate) use {execute, fetch_all, insert_batch, with_reader, with_writer};
+pub(crate) use {bind, execute, fetch_all, insert_batch, with_reader, with_writer};
 
 impl Store {
     /// Connects to the database named by the URL and applies the migrations of the backend's

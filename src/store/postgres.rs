@@ -112,22 +112,22 @@ const IMPORT_LOCK_CLASS: i32 = 0x7072_6567;
 pub(super) struct ImportSession {
     campaign: String,
     hash: String,
-    conn: sqlx::PgConnection,
+    pub(super) conn: sqlx::PgConnection,
     /// Rows staged so far on the bulk path (inside the open transaction); `None` on the
     /// ordinary path, where each batch commits on its own.
-    staged: Option<i64>,
+    pub(super) staged: Option<i64>,
     /// The batches' `now`: the written contacts' due and update time.
-    now: i64,
+    pub(super) now: i64,
 }
 
 impl PgStore {
-    fn put_import(&self, file_id: i64, session: ImportSession) {
+    pub(super) fn put_import(&self, file_id: i64, session: ImportSession) {
         if let Ok(mut m) = self.imports.lock() {
             m.insert(file_id, session);
         }
     }
 
-    fn take_import(&self, file_id: i64) -> Result<ImportSession> {
+    pub(super) fn take_import(&self, file_id: i64) -> Result<ImportSession> {
         self.imports
             .lock()
             .ok()
@@ -153,20 +153,24 @@ impl PgStore {
             Self::release(old).await;
         }
         let mut conn = self.pool.acquire().await?.detach();
-        let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
-            .bind(IMPORT_LOCK_CLASS)
-            .bind(campaign)
-            .fetch_one(&mut conn)
-            .await?;
+        let free: bool = bind!(
+            sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))"),
+            IMPORT_LOCK_CLASS,
+            campaign
+        )
+        .fetch_one(&mut conn)
+        .await?;
         if !free {
             tracing::info!(
                 "another import into campaign {campaign} is running; waiting for it to finish"
             );
-            sqlx::query("SELECT pg_advisory_lock($1, hashtext($2))")
-                .bind(IMPORT_LOCK_CLASS)
-                .bind(campaign)
-                .execute(&mut conn)
-                .await?;
+            bind!(
+                sqlx::query("SELECT pg_advisory_lock($1, hashtext($2))"),
+                IMPORT_LOCK_CLASS,
+                campaign
+            )
+            .execute(&mut conn)
+            .await?;
         }
         Ok(ImportSession {
             campaign: campaign.to_string(),
@@ -183,11 +187,13 @@ impl PgStore {
         if session.staged.is_some() {
             let _ = sqlx::query("ROLLBACK").execute(&mut session.conn).await;
         }
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
-            .bind(IMPORT_LOCK_CLASS)
-            .bind(&session.campaign)
-            .execute(&mut session.conn)
-            .await;
+        let _ = bind!(
+            sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))"),
+            IMPORT_LOCK_CLASS,
+            &session.campaign
+        )
+        .execute(&mut session.conn)
+        .await;
         if let Err(e) = session.conn.close().await {
             tracing::debug!("closing an import connection: {e}");
         }
@@ -195,7 +201,7 @@ impl PgStore {
 
     /// The bulk path: appends a batch to the staging table with `COPY … FROM STDIN` (text
     /// format), numbered after the `staged` rows before it. Returns the rows staged.
-    async fn stage(
+    pub(super) async fn stage(
         conn: &mut sqlx::PgConnection,
         staged: i64,
         contacts: &[ContactRecord],
@@ -362,15 +368,11 @@ impl PgStore {
         now: i64,
         first_id: i64,
     ) -> Result<u64> {
-        Ok(sqlx::query(&format!(
+        Ok(bind!(sqlx::query(&format!(
             "INSERT INTO contacts (id, campaign_id, file_id, phone, name, vars, timezone, appointment_at, state, next_at, updated_at)
              SELECT $4 - 1 + seq, $1, $2, phone, name, vars, timezone, appointment_at, 'pending', $3, $3
              FROM {rows}"
-        ))
-        .bind(campaign)
-        .bind(file_id)
-        .bind(now)
-        .bind(first_id)
+        )), campaign, file_id, now, first_id)
         .execute(conn)
         .await?
         .rows_affected())
@@ -437,29 +439,6 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn insert_contacts(
-        &self,
-        campaign: &str,
-        file_id: i64,
-        contacts: &[ContactRecord],
-        now: i64,
-    ) -> Result<u64> {
-        // On error the session is dropped: its connection closes, which rolls back what it
-        // staged and frees the lease.
-        let mut session = self.take_import(file_id)?;
-        session.now = now;
-        let n = match session.staged {
-            Some(staged) => {
-                let n = Self::stage(&mut session.conn, staged, contacts).await?;
-                session.staged = Some(staged + n);
-                u64::try_from(n).unwrap_or(0)
-            }
-            None => insert_batch!(&mut session.conn, campaign, file_id, contacts, now),
-        };
-        self.put_import(file_id, session);
-        Ok(n)
-    }
-
     pub(super) async fn finish_import(
         &self,
         file_id: i64,
@@ -480,15 +459,17 @@ impl PgStore {
             ),
             None => (0, 0),
         };
-        let row: FileRecord = sqlx::query_as(sql::FINISH_IMPORT)
-            .bind(inserted)
-            .bind(file.rows_read as i64)
-            .bind(file.rejected as i64)
-            // Staged rows that were not written were duplicates too (the batches counted them in).
-            .bind(file.duplicates as i64 + (staged - inserted))
-            .bind(file_id)
-            .fetch_one(&mut session.conn)
-            .await?;
+        let row: FileRecord = bind!(
+            sqlx::query_as(sql::FINISH_IMPORT),
+            inserted,
+            file.rows_read as i64,
+            file.rejected as i64
+        )
+        // Staged rows that were not written were duplicates too (the batches counted them in).
+        .bind(file.duplicates as i64 + (staged - inserted))
+        .bind(file_id)
+        .fetch_one(&mut session.conn)
+        .await?;
         if session.staged.take().is_some() {
             sqlx::query("COMMIT").execute(&mut session.conn).await?;
         }
@@ -509,18 +490,20 @@ impl PgStore {
         progress: Option<&Progress>,
     ) -> Result<()> {
         let p = progress.cloned().unwrap_or_default();
-        let record = sqlx::query(EVENT_WITH_PROGRESS)
-            .bind(event.attempt_id)
-            .bind(&event.provider_call_id)
-            .bind(&event.kind)
-            .bind(&event.command)
-            .bind(&event.dtmf)
-            .bind(&event.statuscall)
-            .bind(&event.fields)
-            .bind(event.received_at)
-            .bind(p.answered)
-            .bind(&p.outcome)
-            .bind(&p.dtmf);
+        let record = bind!(
+            sqlx::query(EVENT_WITH_PROGRESS),
+            event.attempt_id,
+            &event.provider_call_id,
+            &event.kind,
+            &event.command,
+            &event.dtmf,
+            &event.statuscall,
+            &event.fields,
+            event.received_at,
+            p.answered,
+            &p.outcome,
+            &p.dtmf
+        );
         let Some(attempt_id) = event.attempt_id.filter(|_| !p.answers.is_empty()) else {
             // One statement commits alone: the common request takes one round trip.
             record.execute(&self.pool).await?;
@@ -529,13 +512,15 @@ impl PgStore {
         let mut tx = self.pool.begin().await?;
         record.execute(&mut *tx).await?;
         for (question, answer) in &p.answers {
-            sqlx::query(sql::SURVEY_ANSWER)
-                .bind(question)
-                .bind(answer)
-                .bind(event.received_at)
-                .bind(attempt_id)
-                .execute(&mut *tx)
-                .await?;
+            bind!(
+                sqlx::query(sql::SURVEY_ANSWER),
+                question,
+                answer,
+                event.received_at,
+                attempt_id
+            )
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -548,14 +533,16 @@ pub(super) async fn close_attempt(
     job: &CloseJob,
 ) -> Result<Option<NextState>> {
     let close = &job.close;
-    let row = sqlx::query(sql::CLOSE_ATTEMPT)
-        .bind(close.result.as_str())
-        .bind(close.ended_at)
-        .bind(close.duration_seconds)
-        .bind(close.talk_seconds)
-        .bind(job.attempt_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let row = bind!(
+        sqlx::query(sql::CLOSE_ATTEMPT),
+        close.result.as_str(),
+        close.ended_at,
+        close.duration_seconds,
+        close.talk_seconds,
+        job.attempt_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -567,16 +554,18 @@ pub(super) async fn close_attempt(
         .fetch_one(&mut *tx)
         .await?;
     let (next, streak) = next_state_for(&job.policy, &contact, close, outcome.as_deref());
-    sqlx::query(sql::MOVE_CONTACT)
-        .bind(next.state.as_str())
-        .bind(next.next_at)
-        .bind(close.result.as_str())
-        .bind(close.ended_at)
-        .bind(dtmf)
-        .bind(streak)
-        .bind(contact_id)
-        .execute(&mut *tx)
-        .await?;
+    bind!(
+        sqlx::query(sql::MOVE_CONTACT),
+        next.state.as_str(),
+        next.next_at,
+        close.result.as_str(),
+        close.ended_at,
+        dtmf,
+        streak,
+        contact_id
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(Some(next))
 }
 
@@ -629,24 +618,18 @@ pub(super) async fn apply_report_lines(
         .collect();
     let durations: Vec<i64> = lines.iter().map(|l| l.duration_seconds).collect();
     let costs: Vec<f64> = lines.iter().map(|l| l.cost).collect();
-    let mut inserted: std::collections::HashSet<(String, String, String)> = sqlx::query(
+    let mut inserted: std::collections::HashSet<(String, String, String)> = bind!(sqlx::query(
         "INSERT INTO report_lines (batch_id, provider_call_id, startdate, dst, attempt_id, status, duration_seconds, cost, raw, received_at)
          SELECT $1, u.cid, u.sd, u.dst, u.aid, u.st, u.dur, u.cost, u.raw, $2
          FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[], $9::float8[], $10::text[])
               AS u(cid, sd, dst, aid, st, dur, cost, raw)
          ON CONFLICT (provider_call_id, startdate, dst) DO NOTHING
          RETURNING provider_call_id, startdate, dst",
+    ),
+        batch_id, now, col(|l| l.provider_call_id.clone()), col(|l| l.startdate.clone()),
+        col(|l| l.dst.clone()), &attempt_ids, col(|l| l.status.clone()), &durations, &costs,
+        col(|l| l.raw.clone())
     )
-    .bind(batch_id)
-    .bind(now)
-    .bind(col(|l| l.provider_call_id.clone()))
-    .bind(col(|l| l.startdate.clone()))
-    .bind(col(|l| l.dst.clone()))
-    .bind(&attempt_ids)
-    .bind(col(|l| l.status.clone()))
-    .bind(&durations)
-    .bind(&costs)
-    .bind(col(|l| l.raw.clone()))
     .fetch_all(&mut *tx)
     .await?
     .iter()
@@ -654,9 +637,7 @@ pub(super) async fn apply_report_lines(
     .collect();
     let (out, touched) = report_results(lines, &attempts, |key| inserted.remove(&key));
     for (id, call) in touched {
-        sqlx::query(sql::RECOUNT_FROM_REPORT)
-            .bind(call)
-            .bind(id)
+        bind!(sqlx::query(sql::RECOUNT_FROM_REPORT), call, id)
             .execute(&mut *tx)
             .await?;
     }

@@ -4,7 +4,7 @@
 //! is an arm per backend that calls into `sqlite.rs` / `postgres.rs`, or SQL read from their
 //! `dialect` module.
 
-use sqlx::Row;
+use sqlx::{Connection as _, Row};
 
 use super::sqlite::{GroupOp, GroupOut};
 use super::sqlite_direct as direct;
@@ -197,26 +197,20 @@ impl Store {
         now: i64,
     ) -> Result<Option<i64>> {
         let existing: Option<(i64, bool)> = with_reader!(self, |db| {
-            sqlx::query_as(
+            bind!(sqlx::query_as(
             "SELECT id, complete FROM imported_files WHERE campaign_id = $1 AND content_hash = $2"
-        )
-        .bind(campaign)
-        .bind(&file.hash)
-        .fetch_optional(db)
-        .await?
+        ), campaign, &file.hash)
+            .fetch_optional(db)
+            .await?
         });
         Ok(match existing {
             Some((_, true)) => None,
             Some((id, false)) => Some(id),
             None => Some(with_writer!(self, |db| {
-                sqlx::query_scalar(
+                bind!(sqlx::query_scalar(
                 "INSERT INTO imported_files (campaign_id, file_name, content_hash, rows_read, imported, rejected, duplicates, imported_at, complete)
                  VALUES ($1, $2, $3, 0, 0, 0, 0, $4, FALSE) RETURNING id",
-            )
-            .bind(campaign)
-            .bind(&file.file_name)
-            .bind(&file.hash)
-            .bind(now)
+            ), campaign, &file.file_name, &file.hash, now)
             .fetch_one(db)
             .await?
             })),
@@ -239,7 +233,22 @@ impl Store {
                 let writer = s.writer().await;
                 Ok(insert_batch!(&*writer, campaign, file_id, contacts, now))
             }
-            Store::Postgres(s) => s.insert_contacts(campaign, file_id, contacts, now).await,
+            // On error the session is dropped: its connection closes, which rolls back what it
+            // staged and frees the lease.
+            Store::Postgres(s) => {
+                let mut session = s.take_import(file_id)?;
+                session.now = now;
+                let n = match session.staged {
+                    Some(staged) => {
+                        let n = PgStore::stage(&mut session.conn, staged, contacts).await?;
+                        session.staged = Some(staged + n);
+                        u64::try_from(n).unwrap_or(0)
+                    }
+                    None => insert_batch!(&mut session.conn, campaign, file_id, contacts, now),
+                };
+                s.put_import(file_id, session);
+                Ok(n)
+            }
         }
     }
 
@@ -322,12 +331,14 @@ impl Store {
                     return Ok(Vec::new());
                 }
             }
-            let rows: Vec<CandidateRow> = sqlx::query_as(dialect::CLAIM_CANDIDATES)
-                .bind(campaign)
-                .bind(now)
-                .bind(candidate_window(limit))
-                .fetch_all(&mut *tx)
-                .await?;
+            let rows: Vec<CandidateRow> = bind!(
+                sqlx::query_as(dialect::CLAIM_CANDIDATES),
+                campaign,
+                now,
+                candidate_window(limit)
+            )
+            .fetch_all(&mut *tx)
+            .await?;
             let mut claims = Vec::new();
             for r in rows {
                 if claims.len() as u32 >= limit {
@@ -344,30 +355,21 @@ impl Store {
                     Gate::Close { state, note } => (state, None, Some(note)),
                 };
                 let launch = note.is_none();
-                sqlx::query(
+                bind!(sqlx::query(
                     "UPDATE contacts SET state = $1, next_at = COALESCE($2, next_at), note = $3,
                          attempts = attempts + $4, updated_at = $5
                      WHERE id = $6",
-                )
-                .bind(state.as_str())
-                .bind(next_at)
-                .bind(note)
-                .bind(i64::from(launch))
-                .bind(now)
-                .bind(candidate.contact_id)
+                ), state.as_str(), next_at, note, i64::from(launch), now, candidate.contact_id)
                 .execute(&mut *tx)
                 .await?;
                 if !launch {
                     continue;
                 }
-                let row = sqlx::query(
+                let row = bind!(sqlx::query(
                     "INSERT INTO attempts (contact_id, campaign_id, number, status, created_at)
                      VALUES ($1, $2, (SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE contact_id = $1), 'launching', $3)
                      RETURNING id, number",
-                )
-                .bind(candidate.contact_id)
-                .bind(campaign)
-                .bind(now)
+                ), candidate.contact_id, campaign, now)
                 .fetch_one(&mut *tx)
                 .await?;
                 claims.push(Claim {
@@ -397,10 +399,7 @@ impl Store {
                 .await?;
             }
             Store::Postgres(s) => {
-                sqlx::query(sql::MARK_LAUNCHED)
-                    .bind(call_id)
-                    .bind(now)
-                    .bind(attempt_id)
+                bind!(sqlx::query(sql::MARK_LAUNCHED), call_id, now, attempt_id)
                     .execute(&s.pool)
                     .await?;
             }
@@ -422,31 +421,35 @@ impl Store {
         };
         with_writer!(self, |db| {
             let mut tx = db.begin().await?;
-            let contact: Option<i64> = sqlx::query_scalar(
-                "UPDATE attempts SET status = $1, result = $2, error = $3, ended_at = $4
+            let contact: Option<i64> = bind!(
+                sqlx::query_scalar(
+                    "UPDATE attempts SET status = $1, result = $2, error = $3, ended_at = $4
                  WHERE id = $5 AND status = 'launching' RETURNING contact_id",
+                ),
+                status,
+                result,
+                error,
+                now,
+                attempt_id
             )
-            .bind(status)
-            .bind(result)
-            .bind(error)
-            .bind(now)
-            .bind(attempt_id)
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(contact_id) = contact {
                 // A retry does not count the attempt; a refusal is the contact's last result.
-                sqlx::query(
-                    "UPDATE contacts SET state = $1, next_at = COALESCE($2, next_at),
+                bind!(
+                    sqlx::query(
+                        "UPDATE contacts SET state = $1, next_at = COALESCE($2, next_at),
                          attempts = CASE WHEN attempts >= $3 THEN attempts - $3 ELSE 0 END,
                          last_result = COALESCE($4, last_result), updated_at = $5
                      WHERE id = $6 AND state = 'in_progress'",
+                    ),
+                    state,
+                    next_at,
+                    uncount,
+                    result,
+                    now,
+                    contact_id
                 )
-                .bind(state)
-                .bind(next_at)
-                .bind(uncount)
-                .bind(result)
-                .bind(now)
-                .bind(contact_id)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -543,11 +546,13 @@ impl Store {
 
     /// Stores a raw report batch before it is parsed; returns its id.
     pub async fn store_report_batch(&self, body: &str, now: i64) -> Result<i64> {
-        Ok(with_writer!(self, |db| sqlx::query_scalar(
-            "INSERT INTO report_batches (body, received_at) VALUES ($1, $2) RETURNING id",
+        Ok(with_writer!(self, |db| bind!(
+            sqlx::query_scalar(
+                "INSERT INTO report_batches (body, received_at) VALUES ($1, $2) RETURNING id",
+            ),
+            body,
+            now
         )
-        .bind(body)
-        .bind(now)
         .fetch_one(db)
         .await?))
     }
@@ -662,16 +667,11 @@ impl Store {
             let mut tx = db.begin().await?;
             let mut n = 0;
             for e in entries {
-                n += sqlx::query(
+                n += bind!(sqlx::query(
                     "INSERT INTO do_not_call (phone, until_date, hours, source, created_at) VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT (phone) DO UPDATE SET until_date = excluded.until_date, hours = excluded.hours,
                          source = excluded.source, created_at = excluded.created_at",
-                )
-                .bind(&e.phone)
-                .bind(&e.until_date)
-                .bind(&e.hours)
-                .bind(&e.source)
-                .bind(now)
+                ), &e.phone, &e.until_date, &e.hours, &e.source, now)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -695,12 +695,10 @@ impl Store {
 
     pub async fn contact(&self, campaign: &str, phone: &str) -> Result<Option<ContactDetail>> {
         Ok(with_reader!(self, |db| {
-            sqlx::query_as(
+            bind!(sqlx::query_as(
             "SELECT id AS contact_id, campaign_id, phone, name, state, attempts, next_at, last_result, timezone, appointment_at, note, vars
              FROM contacts WHERE campaign_id = $1 AND phone = $2",
-        )
-        .bind(campaign)
-        .bind(phone)
+        ), campaign, phone)
         .fetch_optional(db)
         .await?
         }))
@@ -722,53 +720,35 @@ impl Store {
 
     /// Survey answers of a campaign: (question, key, how many contacts gave it), ordered.
     pub async fn survey_answers(&self, campaign: &str) -> Result<Vec<(String, String, i64)>> {
-        with_reader!(self, |db| {
-            let rows = sqlx::query(
-                "SELECT question, answer, COUNT(*) AS n FROM survey_answers WHERE campaign_id = $1
-                 GROUP BY question, answer ORDER BY question, answer",
-            )
-            .bind(campaign)
-            .fetch_all(db)
-            .await?;
-            Ok(rows
-                .iter()
-                .map(|r| (r.get("question"), r.get("answer"), r.get("n")))
-                .collect())
-        })
+        fetch_all!(
+            self,
+            (String, String, i64),
+            "SELECT question, answer, COUNT(*) FROM survey_answers WHERE campaign_id = $1
+             GROUP BY question, answer ORDER BY question, answer",
+            campaign
+        )
     }
 
     /// Every survey answer of a campaign as (contact id, question, key), oldest first (a later
     /// answer to the same question supersedes an earlier one).
     pub async fn contact_answers(&self, campaign: &str) -> Result<Vec<(i64, String, String)>> {
-        with_reader!(self, |db| {
-            let rows = sqlx::query(
-                "SELECT a.contact_id, s.question, s.answer FROM survey_answers s
-                 JOIN attempts a ON a.id = s.attempt_id
-                 WHERE s.campaign_id = $1 ORDER BY s.answered_at, s.id",
-            )
-            .bind(campaign)
-            .fetch_all(db)
-            .await?;
-            Ok(rows
-                .iter()
-                .map(|r| (r.get("contact_id"), r.get("question"), r.get("answer")))
-                .collect())
-        })
+        fetch_all!(
+            self,
+            (i64, String, String),
+            "SELECT a.contact_id, s.question, s.answer FROM survey_answers s
+             JOIN attempts a ON a.id = s.attempt_id
+             WHERE s.campaign_id = $1 ORDER BY s.answered_at, s.id",
+            campaign
+        )
     }
 
     /// Every stored key press: (provider call id, digits), for audits.
     pub async fn dtmf_events(&self) -> Result<Vec<(Option<String>, String)>> {
-        with_reader!(self, |db| {
-            let rows = sqlx::query(
-                "SELECT provider_call_id, dtmf FROM call_events WHERE dtmf IS NOT NULL ORDER BY id",
-            )
-            .fetch_all(db)
-            .await?;
-            Ok(rows
-                .iter()
-                .map(|r| (r.get("provider_call_id"), r.get("dtmf")))
-                .collect())
-        })
+        fetch_all!(
+            self,
+            (Option<String>, String),
+            "SELECT provider_call_id, dtmf FROM call_events WHERE dtmf IS NOT NULL ORDER BY id"
+        )
     }
 
     /// Sets (or, with `None`, removes) the URL the campaign's final outcomes are POSTed to.
@@ -817,18 +797,14 @@ impl Store {
     /// Sales: of the campaign's ended calls answered at or after `since`, how many there were
     /// and how many were abandoned (no agent took them): `(answered, abandoned)`.
     pub async fn abandon_counts(&self, campaign: &str, since: i64) -> Result<(i64, i64)> {
-        with_reader!(self, |db| {
-            let row = sqlx::query(
-                "SELECT COUNT(*) AS answered,
-                        CAST(COALESCE(SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END), 0) AS BIGINT) AS abandoned
-                 FROM attempts WHERE campaign_id = $1 AND status = 'closed' AND answered_at >= $2",
-            )
-            .bind(campaign)
-            .bind(since)
-            .fetch_one(db)
-            .await?;
-            Ok((row.get("answered"), row.get("abandoned")))
-        })
+        Ok(with_reader!(self, |db| {
+            bind!(sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN outcome = 'abandoned' THEN 1 ELSE 0 END), 0) AS BIGINT)
+             FROM attempts WHERE campaign_id = $1 AND status = 'closed' AND answered_at >= $2",
+        ), campaign, since)
+        .fetch_one(db)
+        .await?
+        }))
     }
 
     /// The answer time and outcome of the campaign's ended calls answered at or after `since`
@@ -838,20 +814,10 @@ impl Store {
         campaign: &str,
         since: i64,
     ) -> Result<Vec<(i64, Option<String>)>> {
-        with_reader!(self, |db| {
-            let rows = sqlx::query(
-                "SELECT answered_at, outcome FROM attempts
-                 WHERE campaign_id = $1 AND status = 'closed' AND answered_at >= $2 ORDER BY answered_at, id",
-            )
-            .bind(campaign)
-            .bind(since)
-            .fetch_all(db)
-            .await?;
-            Ok(rows
-                .iter()
-                .map(|r| (r.get("answered_at"), r.get("outcome")))
-                .collect())
-        })
+        fetch_all!(self, (i64, Option<String>),
+            "SELECT answered_at, outcome FROM attempts
+             WHERE campaign_id = $1 AND status = 'closed' AND answered_at >= $2 ORDER BY answered_at, id",
+            campaign, since)
     }
 
     /// One row per contact of a campaign for `report --contacts`, ordered by id, handed to

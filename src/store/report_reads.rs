@@ -144,15 +144,17 @@ impl Store {
         hi: i64,
     ) -> Result<Vec<(i64, String, String)>> {
         with_reader!(self, |db| {
-            let rows = sqlx::query(
-                "SELECT a.contact_id, s.question, s.answer FROM attempts a
+            let rows = bind!(
+                sqlx::query(
+                    "SELECT a.contact_id, s.question, s.answer FROM attempts a
                  JOIN survey_answers s ON s.attempt_id = a.id
                  WHERE a.contact_id BETWEEN $2 AND $3 AND a.campaign_id = $1
                  ORDER BY s.answered_at, s.id",
+                ),
+                campaign,
+                lo,
+                hi
             )
-            .bind(campaign)
-            .bind(lo)
-            .bind(hi)
             .fetch_all(db)
             .await?;
             Ok(rows

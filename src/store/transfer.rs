@@ -96,24 +96,22 @@ impl Store {
             let contact_id: i64 = r.get("contact_id");
             let state: String = r.get("state");
             let last_id: Option<i64> = r.get("last_id");
-            sqlx::query("UPDATE attempts SET outcome = $1, transfer_signal = $2 WHERE id = $3")
-                .bind(&outcome)
-                .bind(signal)
-                .bind(attempt_id)
-                .execute(&mut *tx)
-                .await?;
+            bind!(
+                sqlx::query("UPDATE attempts SET outcome = $1, transfer_signal = $2 WHERE id = $3"),
+                &outcome,
+                signal,
+                attempt_id
+            )
+            .execute(&mut *tx)
+            .await?;
             if status == "closed"
                 && last_id == Some(attempt_id)
                 && before.as_deref() == Some(state.as_str())
                 && state != outcome
             {
-                sqlx::query(
+                bind!(sqlx::query(
                     "UPDATE contacts SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
-                )
-                .bind(&outcome)
-                .bind(now)
-                .bind(contact_id)
-                .bind(&state)
+                ), &outcome, now, contact_id, &state)
                 .execute(&mut *tx)
                 .await?;
             }
