@@ -7,7 +7,7 @@
 //!   both backends (`$1` placeholders, `RETURNING`, `ON CONFLICT`, `CAST`), kept in `sql.rs`
 //!   when a second path (the SQLite writer thread) runs it too;
 //! - `sqlite.rs`, `sqlite_direct.rs`, `postgres.rs`: only what the dialect or the locking makes
-//!   different: connecting and migrating, the import lease and the bulk import path (an index
+//!   different: connecting and migrating, the import lock and the bulk import path (an index
 //!   rebuild on SQLite, `COPY` on PostgreSQL), the claim's locking (SQLite's write lock,
 //!   PostgreSQL's `SKIP LOCKED`), and the busy writes (SQLite: group commit on a writer
 //!   thread of its own; PostgreSQL: sets of rows through `UNNEST`);
@@ -344,8 +344,10 @@ pub(crate) fn next_state_for(
 }
 
 /// An attempt a report line names, as the backend read it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct ReportAttempt {
+    /// The provider's call id the line names.
+    pub call_id: String,
     pub attempt_id: i64,
     pub campaign_id: String,
     pub status: String,

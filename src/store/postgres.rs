@@ -1,6 +1,8 @@
-//! PostgreSQL backend. Claims use `FOR UPDATE SKIP LOCKED`, so several dialer loops (or
-//! daemons) sharing one database never claim the same contact.
-//! Kept in step with `sqlite.rs`: the two differ only in SQL dialect and locking.
+//! What PostgreSQL does its own way (the operations themselves are in `queries.rs`): claims
+//! lock their rows with `FOR UPDATE SKIP LOCKED`, so several dialer loops (or daemons) sharing
+//! one database never claim the same contact; imports hold an advisory lock per campaign on a
+//! connection of their own, and a big first file is staged with `COPY`; the busy writes go as
+//! sets of rows (`UNNEST`) or one statement each.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -459,17 +461,17 @@ impl PgStore {
             ),
             None => (0, 0),
         };
-        let row: FileRecord = bind!(
+        // Staged rows that were not written were duplicates too (the batches counted them in).
+        let duplicates = file.duplicates as i64 + (staged - inserted);
+        let (read, rejected) = (file.rows_read as i64, file.rejected as i64);
+        let finish = bind!(
             sqlx::query_as(sql::FINISH_IMPORT),
             inserted,
-            file.rows_read as i64,
-            file.rejected as i64
-        )
-        // Staged rows that were not written were duplicates too (the batches counted them in).
-        .bind(file.duplicates as i64 + (staged - inserted))
-        .bind(file_id)
-        .fetch_one(&mut session.conn)
-        .await?;
+            read,
+            rejected,
+            duplicates
+        );
+        let row: FileRecord = finish.bind(file_id).fetch_one(&mut session.conn).await?;
         if session.staged.take().is_some() {
             sqlx::query("COMMIT").execute(&mut session.conn).await?;
         }
@@ -590,26 +592,16 @@ pub(super) async fn apply_report_lines(
             .map(|l| l.provider_call_id.clone())
             .collect()
     };
-    let attempts: ReportAttempts = sqlx::query(
-        "SELECT a.id, a.campaign_id, a.status, a.answered_at, a.provider_call_id, c.phone
+    let attempts: ReportAttempts = sqlx::query_as::<_, ReportAttempt>(
+        "SELECT a.provider_call_id AS call_id, a.id AS attempt_id, a.campaign_id, a.status,
+                a.answered_at IS NOT NULL AS answered, c.phone
          FROM attempts a JOIN contacts c ON c.id = a.contact_id WHERE a.provider_call_id = ANY($1)",
     )
     .bind(&ids)
     .fetch_all(&mut *tx)
     .await?
-    .iter()
-    .map(|r| {
-        (
-            r.get::<String, _>("provider_call_id"),
-            ReportAttempt {
-                attempt_id: r.get("id"),
-                campaign_id: r.get("campaign_id"),
-                status: r.get("status"),
-                answered: r.get::<Option<i64>, _>("answered_at").is_some(),
-                phone: r.get("phone"),
-            },
-        )
-    })
+    .into_iter()
+    .map(|a| (a.call_id.clone(), a))
     .collect();
     let col = |f: fn(&ReportLine) -> String| lines.iter().map(f).collect::<Vec<String>>();
     let attempt_ids: Vec<Option<i64>> = lines
@@ -618,7 +610,7 @@ pub(super) async fn apply_report_lines(
         .collect();
     let durations: Vec<i64> = lines.iter().map(|l| l.duration_seconds).collect();
     let costs: Vec<f64> = lines.iter().map(|l| l.cost).collect();
-    let mut inserted: std::collections::HashSet<(String, String, String)> = bind!(sqlx::query(
+    let mut inserted: std::collections::HashSet<(String, String, String)> = bind!(sqlx::query_as(
         "INSERT INTO report_lines (batch_id, provider_call_id, startdate, dst, attempt_id, status, duration_seconds, cost, raw, received_at)
          SELECT $1, u.cid, u.sd, u.dst, u.aid, u.st, u.dur, u.cost, u.raw, $2
          FROM UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[], $9::float8[], $10::text[])
@@ -632,8 +624,7 @@ pub(super) async fn apply_report_lines(
     )
     .fetch_all(&mut *tx)
     .await?
-    .iter()
-    .map(|r| (r.get("provider_call_id"), r.get("startdate"), r.get("dst")))
+    .into_iter()
     .collect();
     let (out, touched) = report_results(lines, &attempts, |key| inserted.remove(&key));
     for (id, call) in touched {

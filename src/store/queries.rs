@@ -630,35 +630,28 @@ impl Store {
     }
 
     pub async fn stats(&self, campaign: &str) -> Result<CampaignStats> {
-        with_reader!(self, |db| {
-            let mut stats = CampaignStats::default();
-            for r in sqlx::query(
-                "SELECT state, COUNT(*) AS n FROM contacts WHERE campaign_id = $1 GROUP BY state",
-            )
-            .bind(campaign)
-            .fetch_all(db)
-            .await?
-            {
-                let n: i64 = r.get("n");
-                stats.contacts += n;
-                stats.states.insert(r.get("state"), n);
-            }
-            for r in sqlx::query(
-                "SELECT COALESCE(result, 'open') AS result, COUNT(*) AS n,
-                        CAST(COALESCE(SUM(talk_seconds), 0) AS BIGINT) AS talk,
-                        CAST(COALESCE(SUM(cost), 0.0) AS DOUBLE PRECISION) AS cost
-                 FROM attempts WHERE campaign_id = $1 AND status <> 'not_placed' GROUP BY COALESCE(result, 'open')",
-            )
-            .bind(campaign)
-            .fetch_all(db)
-            .await?
-            {
-                stats.attempts.insert(r.get("result"), r.get("n"));
-                stats.talk_seconds += r.get::<i64, _>("talk");
-                stats.cost += r.get::<f64, _>("cost");
-            }
-            Ok(stats)
-        })
+        let mut stats = CampaignStats::default();
+        let states: Result<Vec<(String, i64)>> = fetch_all!(
+            self,
+            (String, i64),
+            "SELECT state, COUNT(*) FROM contacts WHERE campaign_id = $1 GROUP BY state",
+            campaign
+        );
+        for (state, n) in states? {
+            stats.contacts += n;
+            stats.states.insert(state, n);
+        }
+        let results: Result<Vec<(String, i64, i64, f64)>> = fetch_all!(self, (String, i64, i64, f64),
+            "SELECT COALESCE(result, 'open'), COUNT(*), CAST(COALESCE(SUM(talk_seconds), 0) AS BIGINT),
+                    CAST(COALESCE(SUM(cost), 0.0) AS DOUBLE PRECISION)
+             FROM attempts WHERE campaign_id = $1 AND status <> 'not_placed' GROUP BY COALESCE(result, 'open')",
+            campaign);
+        for (result, n, talk, cost) in results? {
+            stats.attempts.insert(result, n);
+            stats.talk_seconds += talk;
+            stats.cost += cost;
+        }
+        Ok(stats)
     }
 
     /// Adds or replaces do-not-call entries; returns how many were written.

@@ -357,16 +357,18 @@ impl SqliteStore {
     ) -> Result<FileRecord> {
         let w = self.writer().await;
         let mut tx = w.begin().await?;
-        let row: FileRecord = bind!(
+        let (read, rejected, duplicates) = (file.rows_read, file.rejected, file.duplicates);
+        let finish = bind!(
             sqlx::query_as(sql::FINISH_IMPORT),
             0_i64,
-            file.rows_read as i64,
-            file.rejected as i64,
-            file.duplicates as i64,
-            file_id
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+            read as i64,
+            rejected as i64
+        );
+        let row: FileRecord = finish
+            .bind(duplicates as i64)
+            .bind(file_id)
+            .fetch_one(&mut *tx)
+            .await?;
         if self.imports(file_id) {
             sqlx::query(CREATE_PHONE_INDEX).execute(&mut *tx).await?;
         }

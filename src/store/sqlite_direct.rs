@@ -309,6 +309,7 @@ pub(super) fn apply_report_lines(
             )?
             .query_row([id], |r| {
                 Ok(ReportAttempt {
+                    call_id: id.to_string(),
                     attempt_id: r.get(0)?,
                     campaign_id: r.get(1)?,
                     status: r.get(2)?,
