@@ -314,28 +314,22 @@ pub(crate) fn next_state_for(
     close: &AttemptClose,
     outcome: Option<&str>,
 ) -> (NextState, i64) {
-    let (attempts, streak, appointment) = (
-        contact.attempts,
-        contact.result_streak,
-        contact.appointment_at,
-    );
     let previous = contact
         .last_result
         .as_deref()
         .and_then(AttemptResult::parse);
-    let streak = if previous == Some(close.result) {
-        streak.max(0) + 1
-    } else {
-        1
+    let streak = match previous == Some(close.result) {
+        true => contact.result_streak.max(0) + 1,
+        false => 1,
     };
     let facts = crate::schedule::AttemptFacts {
-        attempts: attempts.max(0) as u32,
+        attempts: contact.attempts.max(0) as u32,
         result: close.result,
         previous,
         streak: streak as u32,
         // An outcome the flow did not write (an older or foreign row) counts as none.
         outcome: outcome.and_then(ContactState::parse),
-        deadline: appointment,
+        deadline: contact.appointment_at,
     };
     (
         crate::schedule::after_attempt(policy, &facts, close.ended_at),

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgPool, Row};
+use sqlx::{Connection, PgPool};
 
 use super::sql;
 use super::*;
@@ -155,24 +155,18 @@ impl PgStore {
             Self::release(old).await;
         }
         let mut conn = self.pool.acquire().await?.detach();
-        let free: bool = bind!(
-            sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))"),
-            IMPORT_LOCK_CLASS,
-            campaign
-        )
-        .fetch_one(&mut conn)
-        .await?;
+        let try_lock = "SELECT pg_try_advisory_lock($1, hashtext($2))";
+        let free: bool = bind!(sqlx::query_scalar(try_lock), IMPORT_LOCK_CLASS, campaign)
+            .fetch_one(&mut conn)
+            .await?;
         if !free {
             tracing::info!(
                 "another import into campaign {campaign} is running; waiting for it to finish"
             );
-            bind!(
-                sqlx::query("SELECT pg_advisory_lock($1, hashtext($2))"),
-                IMPORT_LOCK_CLASS,
-                campaign
-            )
-            .execute(&mut conn)
-            .await?;
+            let wait = "SELECT pg_advisory_lock($1, hashtext($2))";
+            bind!(sqlx::query(wait), IMPORT_LOCK_CLASS, campaign)
+                .execute(&mut conn)
+                .await?;
         }
         Ok(ImportSession {
             campaign: campaign.to_string(),
@@ -463,15 +457,16 @@ impl PgStore {
         };
         // Staged rows that were not written were duplicates too (the batches counted them in).
         let duplicates = file.duplicates as i64 + (staged - inserted);
-        let (read, rejected) = (file.rows_read as i64, file.rejected as i64);
-        let finish = bind!(
+        let row: FileRecord = bind!(
             sqlx::query_as(sql::FINISH_IMPORT),
             inserted,
-            read,
-            rejected,
-            duplicates
-        );
-        let row: FileRecord = finish.bind(file_id).fetch_one(&mut session.conn).await?;
+            file.rows_read as i64,
+            file.rejected as i64,
+            duplicates,
+            file_id
+        )
+        .fetch_one(&mut session.conn)
+        .await?;
         if session.staged.take().is_some() {
             sqlx::query("COMMIT").execute(&mut session.conn).await?;
         }
@@ -534,34 +529,31 @@ pub(super) async fn close_attempt(
     tx: &mut sqlx::PgConnection,
     job: &CloseJob,
 ) -> Result<Option<NextState>> {
-    let close = &job.close;
-    let row = bind!(
-        sqlx::query(sql::CLOSE_ATTEMPT),
-        close.result.as_str(),
-        close.ended_at,
-        close.duration_seconds,
-        close.talk_seconds,
+    let c = &job.close;
+    let closed: Option<(i64, Option<String>, Option<String>)> = bind!(
+        sqlx::query_as(sql::CLOSE_ATTEMPT),
+        c.result.as_str(),
+        c.ended_at,
+        c.duration_seconds,
+        c.talk_seconds,
         job.attempt_id
     )
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(row) = row else {
+    let Some((contact_id, outcome, dtmf)) = closed else {
         return Ok(None);
     };
-    let contact_id: i64 = row.get("contact_id");
-    let outcome: Option<String> = row.get("outcome");
-    let dtmf: Option<String> = row.get("dtmf");
     let contact: ContactToMove = sqlx::query_as(sql::CONTACT_TO_MOVE)
         .bind(contact_id)
         .fetch_one(&mut *tx)
         .await?;
-    let (next, streak) = next_state_for(&job.policy, &contact, close, outcome.as_deref());
+    let (next, streak) = next_state_for(&job.policy, &contact, c, outcome.as_deref());
     bind!(
         sqlx::query(sql::MOVE_CONTACT),
         next.state.as_str(),
         next.next_at,
-        close.result.as_str(),
-        close.ended_at,
+        c.result.as_str(),
+        c.ended_at,
         dtmf,
         streak,
         contact_id

@@ -189,32 +189,25 @@ impl Store {
     }
 
     /// The record of a file about to be imported: its id (written now if the content is new);
-    /// `None` when this content was imported completely before.
+    /// `None` when this content was imported completely before. One statement, so two
+    /// processes beginning the same file at once find one record.
     async fn file_record(
         &self,
         campaign: &str,
         file: &FileImport,
         now: i64,
     ) -> Result<Option<i64>> {
-        let existing: Option<(i64, bool)> = with_reader!(self, |db| {
+        let (id, complete): (i64, bool) = with_writer!(self, |db| {
             bind!(sqlx::query_as(
-            "SELECT id, complete FROM imported_files WHERE campaign_id = $1 AND content_hash = $2"
-        ), campaign, &file.hash)
-            .fetch_optional(db)
-            .await?
-        });
-        Ok(match existing {
-            Some((_, true)) => None,
-            Some((id, false)) => Some(id),
-            None => Some(with_writer!(self, |db| {
-                bind!(sqlx::query_scalar(
                 "INSERT INTO imported_files (campaign_id, file_name, content_hash, rows_read, imported, rejected, duplicates, imported_at, complete)
-                 VALUES ($1, $2, $3, 0, 0, 0, 0, $4, FALSE) RETURNING id",
+                 VALUES ($1, $2, $3, 0, 0, 0, 0, $4, FALSE)
+                 ON CONFLICT (campaign_id, content_hash) DO UPDATE SET complete = imported_files.complete
+                 RETURNING id, complete",
             ), campaign, &file.file_name, &file.hash, now)
             .fetch_one(db)
             .await?
-            })),
-        })
+        });
+        Ok((!complete).then_some(id))
     }
 
     /// Inserts a batch of contacts in one transaction; numbers already in the campaign are

@@ -357,18 +357,16 @@ impl SqliteStore {
     ) -> Result<FileRecord> {
         let w = self.writer().await;
         let mut tx = w.begin().await?;
-        let (read, rejected, duplicates) = (file.rows_read, file.rejected, file.duplicates);
-        let finish = bind!(
+        let row: FileRecord = bind!(
             sqlx::query_as(sql::FINISH_IMPORT),
             0_i64,
-            read as i64,
-            rejected as i64
-        );
-        let row: FileRecord = finish
-            .bind(duplicates as i64)
-            .bind(file_id)
-            .fetch_one(&mut *tx)
-            .await?;
+            file.rows_read as i64,
+            file.rejected as i64,
+            file.duplicates as i64,
+            file_id
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         if self.imports(file_id) {
             sqlx::query(CREATE_PHONE_INDEX).execute(&mut *tx).await?;
         }
@@ -495,7 +493,11 @@ fn group_op(db: &rusqlite::Connection, op: &GroupOp) -> Result<GroupOut> {
             attempt_id,
             call_id,
             now,
-        } => direct::mark_launched(db, *attempt_id, call_id, *now).map(|()| GroupOut::Done),
+        } => {
+            let mut launched = db.prepare_cached(sql::MARK_LAUNCHED)?;
+            launched.execute(rusqlite::params![call_id, now, attempt_id])?;
+            Ok(GroupOut::Done)
+        }
         GroupOp::Close(job) => direct::close_attempt(db, job).map(GroupOut::Closed),
         GroupOp::Delivered { ids, now } => {
             direct::mark_delivered(db, ids, *now).map(|()| GroupOut::Done)

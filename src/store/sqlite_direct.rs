@@ -211,7 +211,6 @@ pub(super) fn record_event(
     Ok(())
 }
 
-/// The provider accepted a launch: its call id, and the attempt rings.
 /// Outbox rows the receivers accepted (see `Store::deliveries_done`).
 pub(super) fn mark_delivered(db: &Connection, ids: &[i64], now: i64) -> Result<()> {
     let mut mark = db.prepare_cached(
@@ -221,17 +220,6 @@ pub(super) fn mark_delivered(db: &Connection, ids: &[i64], now: i64) -> Result<(
     for id in ids {
         mark.execute(params![now, id])?;
     }
-    Ok(())
-}
-
-pub(super) fn mark_launched(
-    db: &Connection,
-    attempt_id: i64,
-    call_id: &str,
-    now: i64,
-) -> Result<()> {
-    db.prepare_cached(sql::MARK_LAUNCHED)?
-        .execute(params![call_id, now, attempt_id])?;
     Ok(())
 }
 
