@@ -224,7 +224,10 @@ impl Store {
             Store::Sqlite(s) if !s.imports(file_id) => Err(StoreError::NoImport(file_id)),
             Store::Sqlite(s) => {
                 let writer = s.writer().await;
-                Ok(insert_batch!(&*writer, campaign, file_id, contacts, now))
+                let mark = |_| "?".to_string();
+                Ok(insert_batch!(
+                    &*writer, mark, campaign, file_id, contacts, now
+                ))
             }
             // On error the session is dropped: its connection closes, which rolls back what it
             // staged and frees the lease.
@@ -237,7 +240,10 @@ impl Store {
                         session.staged = Some(staged + n);
                         u64::try_from(n).unwrap_or(0)
                     }
-                    None => insert_batch!(&mut session.conn, campaign, file_id, contacts, now),
+                    None => {
+                        let mark = |i| format!("${i}");
+                        insert_batch!(&mut session.conn, mark, campaign, file_id, contacts, now)
+                    }
                 };
                 s.put_import(file_id, session);
                 Ok(n)
