@@ -185,10 +185,10 @@ macro_rules! execute {
 /// SQLite, whose parser looks a `$N` up among the statement's names (thousands of them made the
 /// import twenty times slower), `$N` on PostgreSQL.
 macro_rules! insert_batch {
-    ($db:expr, $mark:expr, $campaign:expr, $file_id:expr, $contacts:expr, $now:expr) => {{
+    ($db:expr, $mark:expr, $chunk:expr, $campaign:expr, $file_id:expr, $contacts:expr, $now:expr) => {{
         let mut tx = $db.begin().await?;
         let mut inserted = 0;
-        for chunk in $contacts.chunks(INSERT_CHUNK) {
+        for chunk in $contacts.chunks($chunk) {
             let rows: Vec<String> = (0..chunk.len() * 9)
                 .step_by(9)
                 .map(|p| {
@@ -204,7 +204,7 @@ macro_rules! insert_batch {
             // Only the full-size statement is worth keeping prepared: the last chunk of each
             // batch has its own length, and a cache of those (a big program each) grew the
             // import's memory by tens of megabytes.
-            let mut q = sqlx::query(&sql).persistent(chunk.len() == INSERT_CHUNK);
+            let mut q = sqlx::query(&sql).persistent(chunk.len() == $chunk);
             for c in chunk {
                 q = q.bind($campaign).bind($file_id).bind(&c.phone).bind(&c.name).bind(&c.vars);
                 q = q.bind(&c.timezone).bind(c.appointment_at).bind($now).bind($now);

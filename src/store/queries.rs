@@ -225,8 +225,9 @@ impl Store {
             Store::Sqlite(s) => {
                 let writer = s.writer().await;
                 let mark = |_| "?".to_string();
+                let chunk = INSERT_CHUNK;
                 Ok(insert_batch!(
-                    &*writer, mark, campaign, file_id, contacts, now
+                    &*writer, mark, chunk, campaign, file_id, contacts, now
                 ))
             }
             // On error the session is dropped: its connection closes, which rolls back what it
@@ -242,7 +243,8 @@ impl Store {
                     }
                     None => {
                         let mark = |i| format!("${i}");
-                        insert_batch!(&mut session.conn, mark, campaign, file_id, contacts, now)
+                        let (conn, chunk) = (&mut session.conn, INSERT_CHUNK * 4);
+                        insert_batch!(conn, mark, chunk, campaign, file_id, contacts, now)
                     }
                 };
                 s.put_import(file_id, session);
