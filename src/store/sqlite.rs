@@ -376,13 +376,15 @@ impl SqliteStore {
     }
 
     pub(super) async fn abort_import(&self, file_id: i64) -> Result<()> {
-        if self.imports(file_id) {
-            sqlx::query(CREATE_PHONE_INDEX)
-                .execute(&*self.writer().await)
-                .await?;
+        if !self.imports(file_id) {
+            return Ok(());
         }
+        // The lock goes whatever happens here: whoever takes it next builds the index first.
+        let index = sqlx::query(CREATE_PHONE_INDEX)
+            .execute(&*self.writer().await)
+            .await;
         self.end_import(file_id);
-        Ok(())
+        index.map(drop).map_err(StoreError::from)
     }
 
     /// Runs `f` in one transaction on the direct writer (see `sqlite_direct`).
