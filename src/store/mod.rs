@@ -179,8 +179,8 @@ macro_rules! execute {
 }
 
 /// The ordinary import path on `$db` (SQLite's writer, or PostgreSQL's import connection): a
-/// batch of contacts in one transaction, in multi-row inserts of [`INSERT_CHUNK`] rows (well
-/// under both engines' bound parameter limits); numbers already in the campaign are skipped
+/// batch of contacts in one transaction, in multi-row inserts of `$chunk` rows (well under both
+/// engines' bound parameter limits); numbers already in the campaign are skipped
 /// (first one wins). Returns how many were inserted. `$mark` writes the `i`th placeholder: `?` on
 /// SQLite, whose parser looks a `$N` up among the statement's names (thousands of them made the
 /// import twenty times slower), `$N` on PostgreSQL.

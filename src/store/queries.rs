@@ -129,11 +129,10 @@ impl Store {
     /// be resumed: contact inserts are idempotent. Until `finish_import` or `abort_import`,
     /// the import holds the import lock (SQLite: one import at a time, a lock file beside the
     /// database; PostgreSQL: one per campaign, an advisory lock; across processes, others wait
-    /// here). A big first import of
-    /// a campaign takes the bulk path (see [`BULK_MIN_ROWS`]): on SQLite the phone index is
-    /// dropped and rebuilt at the end (migration 0005); on PostgreSQL the rows are staged with
-    /// `COPY` and written in one transaction at `finish_import`, so that stopping leaves the
-    /// contacts unchanged.
+    /// here). A big first import of a campaign takes the bulk path (see [`BULK_MIN_ROWS`]): on
+    /// SQLite the phone index is dropped and rebuilt at the end (migration 0005); on PostgreSQL
+    /// the rows are staged with `COPY` and written in one transaction at `finish_import`, so
+    /// that stopping leaves the contacts unchanged.
     pub async fn begin_import(
         &self,
         campaign: &str,
@@ -160,6 +159,27 @@ impl Store {
                 (id, Some(session))
             }
         };
+        match self.start_import(campaign, file, id, session).await {
+            Ok(()) => Ok(Some(id)),
+            Err(e) => {
+                // What was taken goes back: SQLite's import lock (PostgreSQL's session was
+                // dropped with the error, and its lease with it).
+                if let Err(release) = self.abort_import(id).await {
+                    tracing::warn!("{}: cannot release the import: {release}", file.file_name);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// `begin_import` under the import lock: the bulk decision and what it prepares.
+    async fn start_import(
+        &self,
+        campaign: &str,
+        file: &FileImport,
+        id: i64,
+        session: Option<postgres::ImportSession>,
+    ) -> Result<()> {
         let bulk = file.expected_rows >= BULK_MIN_ROWS
             && with_reader!(self, |db| {
                 let (has_contacts, all): (bool, i64) = sqlx::query_as(
@@ -185,7 +205,7 @@ impl Store {
             (Store::Postgres(s), Some(session)) => s.keep_session(id, session, bulk).await?,
             _ => {}
         }
-        Ok(Some(id))
+        Ok(())
     }
 
     /// The record of a file about to be imported: its id (written now if the content is new);
